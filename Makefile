@@ -1,0 +1,55 @@
+# One Makefile for humans and CI. Every target sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_DIR   := tests/interop
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+SRC    := src tests examples bench
+PYTEST_ARGS ?=
+
+.PHONY: all setup demo test unit lint format bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) $(NODE_STAMP)
+
+## make demo: run the demo apps on http://127.0.0.1:5000 (no Redis needed)
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+## make lint: ruff (lint + format check) and mypy --strict on src/
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
+
+## make test: lint, then the whole suite with branch coverage
+test: lint $(NODE_STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m coverage report --include='src/flask_realtime/protocol/*' --precision=1
+
+## make unit: the suite without lint, for a quick loop
+unit: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: the benchmark suite against the peers (see bench/README.md)
+bench: $(STAMP)
+	$(MAKE) -C bench all
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,88 @@
+"""The one exception tree of flask-realtime.
+
+::
+
+    RealtimeError                       base of everything we raise
+    ├── ProtocolError (ValueError)      a peer sent bytes that break Engine.IO / Socket.IO
+    │   └── PayloadTooLargeError        ... bigger than the configured limit
+    ├── ConfigurationError (TypeError)  the application misused our API (unknown option, ...)
+    ├── ContextError (RuntimeError)     a handler-only function was called outside a handler
+    ├── ConnectionRefusedError          raised by a connect handler to refuse a client;
+    │   (builtins.ConnectionRefusedError)  its arguments reach the client in CONNECT_ERROR
+    ├── CallTimeoutError (TimeoutError) ``call()`` got no acknowledgement in time
+    └── DisconnectedError               the client went away before the operation completed
+
+``ProtocolError`` is "remote" (the peer misbehaved: answer with the protocol's error and
+drop that peer only); ``ConfigurationError`` and ``ContextError`` are "local" (fix your code).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+__all__ = [
+    "CallTimeoutError",
+    "ConfigurationError",
+    "ConnectionRefusedError",
+    "ContextError",
+    "DisconnectedError",
+    "PayloadTooLargeError",
+    "ProtocolError",
+    "RealtimeError",
+]
+
+
+class RealtimeError(Exception):
+    """Base class of every exception flask-realtime raises."""
+
+
+class ProtocolError(RealtimeError, ValueError):
+    """A peer sent something that is not valid Engine.IO or Socket.IO.
+
+    The message says what was wrong in words a person can act on; it never contains
+    more than a short excerpt of the offending input.
+    """
+
+
+class PayloadTooLargeError(ProtocolError):
+    """A payload, packet or frame is larger than the configured limit."""
+
+    def __init__(self, size: int, limit: int, what: str = "payload") -> None:
+        super().__init__(f"{what} of {size} bytes is over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class ConfigurationError(RealtimeError, TypeError):
+    """The application passed an option or argument that we cannot honour."""
+
+
+class ContextError(RealtimeError, RuntimeError):
+    """A function that needs a Socket.IO handler context was called outside of one."""
+
+
+class ConnectionRefusedError(RealtimeError, builtins.ConnectionRefusedError):  # noqa: A001
+    """Raise from a connect handler to refuse the connection.
+
+    The arguments reach the client in the CONNECT_ERROR packet, as Flask-SocketIO sends
+    them: the first as the error's ``message``, a second as its ``data`` (several more as
+    a list), none as ``"Connection rejected by server"``.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        if not args:
+            self.error_args: dict[str, object] = {"message": "Connection rejected by server"}
+        elif len(args) == 1:
+            self.error_args = {"message": str(args[0])}
+        else:
+            data = args[1] if len(args) == 2 else list(args[1:])
+            self.error_args = {"message": str(args[0]), "data": data}
+
+
+class CallTimeoutError(RealtimeError, TimeoutError):
+    """``call()`` did not receive the client's acknowledgement within the timeout."""
+
+
+class DisconnectedError(RealtimeError):
+    """The client disconnected before the operation could complete."""
