@@ -1,0 +1,51 @@
+"""A WSGI environ built from the request that opened a session.
+
+Handlers run with a Flask request context made from it, so that ``request.args``,
+``request.headers``, ``request.cookies`` and ``request.remote_addr`` describe the client's
+handshake, as Flask-SocketIO users expect.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import Any
+from urllib.parse import unquote
+
+from .http import EngineRequest
+
+__all__ = ["build_environ"]
+
+
+def build_environ(request: EngineRequest) -> dict[str, Any]:
+    """The PEP 3333 environ of ``request`` (with an empty body)."""
+    headers = request.headers
+    host = headers.get("host", "localhost")
+    server_name, _, server_port = host.rpartition(":") if ":" in host else (host, "", "")
+    if not server_port.isdigit():
+        server_name, server_port = host, ""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(request.path, encoding="latin-1"),
+        "QUERY_STRING": request.query_string,
+        "SERVER_NAME": server_name or "localhost",
+        "SERVER_PORT": server_port or ("443" if request.scheme == "https" else "80"),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": request.remote_addr[0] if request.remote_addr else "",
+        "REMOTE_PORT": str(request.remote_addr[1]) if request.remote_addr else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        if key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
+            environ[key] = value
+        else:
+            environ["HTTP_" + key] = value
+    return environ

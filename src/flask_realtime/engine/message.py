@@ -1,0 +1,94 @@
+"""One outgoing Engine.IO message, encoded once for every transport and protocol.
+
+A broadcast builds one ``OutgoingMessage`` and hands the same object to every recipient;
+each wire form (a WebSocket frame, a polling packet) is built the first time a recipient
+needs it and reused by all the others: encode once, frame once, write many.
+"""
+
+from __future__ import annotations
+
+import base64
+
+__all__ = ["OutgoingMessage", "ws_frame"]
+
+
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    """An unmasked, unfragmented server-to-client WebSocket frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
+
+
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+
+
+class OutgoingMessage:
+    """An Engine.IO MESSAGE packet (type 4) whose wire forms are cached.
+
+    Args:
+        data: the message: ``str`` for a text message, ``bytes`` for a binary one.
+        volatile: the message may be dropped for a client that reads too slowly.
+    """
+
+    __slots__ = ("_frame3", "_frame4", "_text3", "_text4", "data", "volatile")
+
+    def __init__(self, data: str | bytes, *, volatile: bool = False) -> None:
+        self.data = data
+        self.volatile = volatile
+        self._frame4: bytes | None = None
+        self._frame3: bytes | None = None
+        self._text4: str | None = None
+        self._text3: str | None = None
+
+    def ws_frame(self, protocol: int = 4) -> bytes:
+        """The WebSocket frame carrying this message for an Engine.IO ``protocol`` client."""
+        if protocol == 4:
+            frame = self._frame4
+            if frame is None:
+                data = self.data
+                if isinstance(data, str):
+                    frame = ws_frame(OP_TEXT, b"4" + data.encode())
+                else:
+                    frame = ws_frame(OP_BINARY, data)
+                self._frame4 = frame
+            return frame
+        frame = self._frame3
+        if frame is None:
+            data = self.data
+            if isinstance(data, str):
+                frame = self.ws_frame(4)
+            else:
+                # Engine.IO v3: a binary frame starts with the packet type as a byte.
+                frame = ws_frame(OP_BINARY, b"\x04" + data)
+            self._frame3 = frame
+        return frame
+
+    def polling_text(self, protocol: int = 4) -> str:
+        """The packet as it goes into a text polling payload (binary as base64)."""
+        if protocol == 4:
+            text = self._text4
+            if text is None:
+                data = self.data
+                if isinstance(data, str):
+                    text = "4" + data
+                else:
+                    text = "b" + base64.b64encode(data).decode("ascii")
+                self._text4 = text
+            return text
+        text = self._text3
+        if text is None:
+            data = self.data
+            if isinstance(data, str):
+                text = "4" + data
+            else:
+                text = "b4" + base64.b64encode(data).decode("ascii")
+            self._text3 = text
+        return text
+
+    def __repr__(self) -> str:
+        kind = "text" if isinstance(self.data, str) else "binary"
+        return f"<OutgoingMessage {kind} {len(self.data)}{' volatile' if self.volatile else ''}>"

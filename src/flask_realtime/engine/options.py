@@ -1,0 +1,58 @@
+"""Engine.IO server options, with python-engineio's names and defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["CorsOrigins", "EngineOptions"]
+
+CorsOrigins = str | Sequence[str] | Callable[[str], bool] | None
+"""``None``: same origin only; ``"*"``: any; a list: those; a callable: decides per origin."""
+
+TRANSPORTS = ("polling", "websocket")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Settings of one Engine.IO server.
+
+    Times are in seconds (the handshake reports them in whole milliseconds, as Node does).
+    """
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_http_buffer_size: int = 1_000_000
+    allow_upgrades: bool = True
+    transports: tuple[str, ...] = TRANSPORTS
+    cookie: str | dict[str, Any] | None = None
+    cors_allowed_origins: CorsOrigins = None
+    cors_credentials: bool = True
+    http_compression: bool = True
+    compression_threshold: int = 1024
+    path: str = "socket.io"
+    upgrade_timeout: float = 10.0
+    max_connections: int = 100_000
+    max_payload_packets: int = 10_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.transports, str):
+            object.__setattr__(self, "transports", (self.transports,))
+        unknown = [t for t in self.transports if t not in TRANSPORTS]
+        if unknown or not self.transports:
+            raise ConfigurationError(
+                f"transports must be a non-empty subset of {TRANSPORTS}, got {self.transports!r}"
+            )
+        for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if self.max_http_buffer_size <= 0:
+            raise ConfigurationError("max_http_buffer_size must be a positive number of bytes")
+
+    @property
+    def url_path(self) -> str:
+        """The endpoint's path with slashes: ``/socket.io/``."""
+        return "/" + self.path.strip("/") + "/"

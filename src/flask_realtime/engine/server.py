@@ -1,0 +1,342 @@
+"""The Engine.IO server: sessions by sid, requests routed to them, one timer heap for all.
+
+Usable on its own (a plain Engine.IO server is an :class:`EngineHandler` plus this), and
+the base of the Socket.IO server. Sans-I/O: the runtime hands in requests, transports and
+the time; what to answer comes back as :class:`EngineResponse` or through the callbacks
+it gave.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ..exceptions import ProtocolError
+from ..protocol import engineio, engineio_v3
+from ..protocol.engineio import Packet, PacketType
+from .cors import cors_headers, origin_allowed, preflight_headers
+from .environ import build_environ
+from .http import EngineError, EngineRequest, EngineResponse, compress, error_response
+from .options import EngineOptions
+from .socket import CloseReason, EngineHandler, EngineSocket, Handshake
+from .transport import PollingTransport, Transport
+
+__all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_PROTOCOLS = (3, 4)
+TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
+
+
+def new_sid() -> str:
+    """A session id: 120 random bits from ``secrets``, URL-safe."""
+    return secrets.token_urlsafe(15)
+
+
+class EngineServer:
+    """All Engine.IO sessions of one endpoint.
+
+    Args:
+        handler: the layer above (the Socket.IO server, or an application).
+        options: the settings.
+        on_timer_change: called with a new, earlier deadline when the runtime must wake
+            up sooner than it planned to (it then calls :meth:`handle_timers`).
+    """
+
+    def __init__(
+        self,
+        handler: EngineHandler,
+        options: EngineOptions | None = None,
+        *,
+        on_timer_change: Callable[[float], None] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.options = options or EngineOptions()
+        self.sessions: dict[str, EngineSocket] = {}
+        self.on_timer_change = on_timer_change
+        self._timers: list[tuple[float, int, EngineSocket]] = []
+        self._counter = itertools.count()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def handle_request(
+        self, request: EngineRequest, now: float, respond: Callable[[EngineResponse], None]
+    ) -> EngineResponse | EngineSocket:
+        """Answer one HTTP (polling) request.
+
+        Returns the response, or the session on which the GET is now parked: ``respond``
+        is called with the response later; if the client goes away first, the runtime
+        calls :meth:`EngineSocket.poll_aborted`.
+        """
+        headers = request.headers
+        if not origin_allowed(self.options, headers, request.scheme):
+            return error_response(EngineError.FORBIDDEN, "Not an accepted origin")
+        cors = cors_headers(self.options, headers)
+        if request.method == "OPTIONS":
+            return EngineResponse(204, preflight_headers(self.options, headers))
+        problem = self._check_query(request, "polling")
+        if problem is not None:
+            problem.headers.extend(cors)
+            return problem
+        sid = request.arg("sid")
+        if sid is None:
+            if request.method != "GET":
+                return error_response(EngineError.BAD_HANDSHAKE_METHOD, headers=cors)
+            return self._open_polling(request, now, cors)
+        socket = self.sessions.get(sid)
+        if socket is None:
+            return error_response(EngineError.UNKNOWN_SID, headers=cors)
+        if request.method == "GET":
+            return self._poll(socket, request, cors, respond)
+        if request.method == "POST":
+            return self._post(socket, request, now, cors)
+        return error_response(EngineError.BAD_REQUEST, "Bad request method", headers=cors)
+
+    def check_websocket(self, request: EngineRequest) -> EngineResponse | EngineSocket | None:
+        """Vet a WebSocket upgrade: an error response, the session to upgrade, or ``None``
+        for a new session opened directly on WebSocket."""
+        if not origin_allowed(self.options, request.headers, request.scheme):
+            return error_response(EngineError.FORBIDDEN, "Not an accepted origin")
+        problem = self._check_query(request, "websocket")
+        if problem is not None:
+            return problem
+        sid = request.arg("sid")
+        if sid is None:
+            return None
+        socket = self.sessions.get(sid)
+        if socket is None:
+            return error_response(EngineError.UNKNOWN_SID)
+        if not socket.can_upgrade():
+            return error_response(EngineError.BAD_REQUEST, "The session cannot upgrade now")
+        return socket
+
+    def open_websocket(
+        self, request: EngineRequest, transport: Transport, now: float
+    ) -> EngineSocket:
+        """Open a session directly on an accepted WebSocket; sends the OPEN packet."""
+        protocol = _protocol_of(request)
+        socket = self._new_session(request, transport, protocol, now)
+        transport.send((Packet(PacketType.OPEN, self._open_data(socket, upgrades=[])),))
+        self.handler.on_open(socket)
+        return socket
+
+    def _check_query(self, request: EngineRequest, expected: str) -> EngineResponse | None:
+        eio = request.arg("EIO")
+        if eio is None or not eio.isdigit() or int(eio) not in SUPPORTED_PROTOCOLS:
+            sent = "no EIO parameter" if eio is None else f"EIO={eio[:16]}"
+            return error_response(
+                EngineError.UNSUPPORTED_PROTOCOL_VERSION,
+                f"Unsupported protocol version: the client sent {sent}; this server speaks "
+                "Engine.IO 4 (Socket.IO JavaScript client 3.x and 4.x, python-socketio 5) "
+                "and Engine.IO 3 (Socket.IO JavaScript client 2.x)",
+            )
+        transport = request.arg("transport")
+        if transport is None or transport not in self.options.transports:
+            return error_response(EngineError.UNKNOWN_TRANSPORT)
+        if transport != expected:
+            return error_response(EngineError.BAD_REQUEST, "Transport mismatch")
+        return None
+
+    # -- polling --------------------------------------------------------------------------
+
+    def _open_polling(
+        self, request: EngineRequest, now: float, cors: list[tuple[str, str]]
+    ) -> EngineResponse:
+        if len(self.sessions) >= self.options.max_connections:
+            return error_response(
+                EngineError.BAD_REQUEST, "Too many connections", status=503, headers=cors
+            )
+        protocol = _protocol_of(request)
+        transport = PollingTransport(protocol, b64=request.arg("b64") not in (None, "", "0"))
+        socket = self._new_session(request, transport, protocol, now)
+        upgrades = ["websocket"] if self._can_offer_upgrade() else []
+        open_packet = Packet(PacketType.OPEN, self._open_data(socket, upgrades))
+        body = transport.render([open_packet])
+        headers = list(cors)
+        cookie = self._cookie(socket.sid)
+        if cookie:
+            headers.append(("Set-Cookie", cookie))
+        self.handler.on_open(socket)
+        return self._payload_response(request, body, headers)
+
+    def _poll(
+        self,
+        socket: EngineSocket,
+        request: EngineRequest,
+        cors: list[tuple[str, str]],
+        respond: Callable[[EngineResponse], None],
+    ) -> EngineResponse | EngineSocket:
+        answered: list[EngineResponse] = []
+
+        def responder(body: str | bytes) -> None:
+            response = self._payload_response(request, body, list(cors))
+            if parked:
+                respond(response)
+            else:
+                answered.append(response)
+
+        parked = False
+        problem = socket.poll(responder)
+        if problem is not None:
+            return error_response(EngineError.BAD_REQUEST, problem, headers=cors)
+        if answered:
+            return answered[0]
+        parked = True
+        return socket
+
+    def _post(
+        self, socket: EngineSocket, request: EngineRequest, now: float, cors: list[tuple[str, str]]
+    ) -> EngineResponse:
+        if socket.transport != "polling":
+            return error_response(
+                EngineError.BAD_REQUEST,
+                "Transport mismatch: the session uses websocket",
+                headers=cors,
+            )
+        try:
+            packets = self._decode_post(socket, request)
+        except ProtocolError as exc:
+            logger.info("session %s: bad polling payload: %s", socket.sid, exc)
+            socket.close(CloseReason.TRANSPORT_ERROR)
+            return error_response(EngineError.BAD_REQUEST, str(exc), headers=cors)
+        for packet in packets:
+            if socket.closed:
+                break
+            socket.receive(packet, now)
+        return EngineResponse(200, [("Content-Type", "text/html"), *cors], b"ok")
+
+    def _decode_post(self, socket: EngineSocket, request: EngineRequest) -> list[Packet]:
+        opts = self.options
+        body = request.body
+        if len(body) > opts.max_http_buffer_size:
+            raise ProtocolError(
+                f"payload of {len(body)} bytes is over max_http_buffer_size "
+                f"({opts.max_http_buffer_size})"
+            )
+        if socket.protocol == 4:
+            return engineio.decode_payload(body, max_packets=opts.max_payload_packets)
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/octet-stream"):
+            return engineio_v3.decode_binary_payload(body)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("polling payload is not valid UTF-8") from None
+        return engineio_v3.decode_payload(text)
+
+    def _payload_response(
+        self, request: EngineRequest, body: str | bytes, headers: list[tuple[str, str]]
+    ) -> EngineResponse:
+        if isinstance(body, str):
+            data = body.encode()
+            headers.extend(TEXT_HEADERS)
+        else:
+            data = body
+            headers.extend(BINARY_HEADERS)
+        opts = self.options
+        if opts.http_compression and len(data) >= opts.compression_threshold:
+            accept = request.headers.get("accept-encoding")
+            packed = compress(data, accept) if accept else None
+            if packed is not None:
+                data, encoding = packed
+                headers.append(("Content-Encoding", encoding))
+        return EngineResponse(200, headers, data)
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def _new_session(
+        self, request: EngineRequest, transport: Transport, protocol: int, now: float
+    ) -> EngineSocket:
+        sid = new_sid()
+        while sid in self.sessions:  # pragma: no cover - 120 random bits
+            sid = new_sid()
+        handshake = Handshake(
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string,
+            query=request.query,
+            headers=dict(request.headers),
+            remote_addr=request.remote_addr,
+            scheme=request.scheme,
+            environ=build_environ(request),
+        )
+        socket = EngineSocket(self, sid, protocol, handshake, transport, now)
+        self.sessions[sid] = socket
+        self.schedule(socket)
+        return socket
+
+    def _can_offer_upgrade(self) -> bool:
+        return self.options.allow_upgrades and "websocket" in self.options.transports
+
+    def _open_data(self, socket: EngineSocket, upgrades: list[str]) -> str:
+        opts = self.options
+        data: dict[str, Any] = {
+            "sid": socket.sid,
+            "upgrades": upgrades,
+            # Whole milliseconds, as Node sends them (a 0.3 s setting is 300, not 0).
+            "pingInterval": round(opts.ping_interval * 1000),
+            "pingTimeout": round(opts.ping_timeout * 1000),
+        }
+        if socket.protocol == 4:
+            data["maxPayload"] = opts.max_http_buffer_size
+        return json.dumps(data, separators=(",", ":"))
+
+    def _cookie(self, sid: str) -> str | None:
+        cookie = self.options.cookie
+        if not cookie:
+            return None
+        if isinstance(cookie, str):
+            cookie = {"name": cookie}
+        parts = [f"{cookie.get('name', 'io')}={sid}", f"Path={cookie.get('path', '/')}"]
+        if cookie.get("httpOnly", cookie.get("http_only", True)):
+            parts.append("HttpOnly")
+        same_site = cookie.get("sameSite", cookie.get("same_site", "Lax"))
+        if same_site:
+            parts.append(f"SameSite={same_site}")
+        if cookie.get("secure"):
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def forget(self, socket: EngineSocket) -> None:
+        """Drop a closed session from the table (its timers lapse by themselves)."""
+        if self.sessions.get(socket.sid) is socket:
+            del self.sessions[socket.sid]
+
+    def close_all(self, reason: CloseReason = CloseReason.SERVER_SHUTDOWN) -> None:
+        for socket in list(self.sessions.values()):
+            socket.close(reason)
+
+    # -- timers: one heap for every session (lazy deletion) -------------------------------
+
+    def schedule(self, socket: EngineSocket) -> None:
+        """Record the session's next deadline (called whenever it changes)."""
+        deadline = socket.next_deadline()
+        if deadline is None:
+            return
+        timers = self._timers
+        earliest = timers[0][0] if timers else None
+        heapq.heappush(timers, (deadline, next(self._counter), socket))
+        if self.on_timer_change is not None and (earliest is None or deadline < earliest):
+            self.on_timer_change(deadline)
+
+    def next_deadline(self) -> float | None:
+        return self._timers[0][0] if self._timers else None
+
+    def handle_timers(self, now: float) -> None:
+        """Run every session timer that is due at ``now``."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, socket = heapq.heappop(timers)
+            if socket.next_deadline() == deadline:
+                socket.handle_timer(now)
+
+
+def _protocol_of(request: EngineRequest) -> int:
+    return int(request.arg("EIO") or 4)

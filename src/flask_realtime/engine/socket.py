@@ -1,0 +1,371 @@
+"""An Engine.IO session as a state machine: what the Socket.IO layer sees of a client.
+
+The session is told what arrived (:meth:`EngineSocket.receive`) and what time it is
+(:meth:`EngineSocket.handle_timer`); it writes through its :class:`Transport` and reports
+to its :class:`EngineHandler`. It never sleeps, reads a clock or touches a socket, so every
+transition is tested without I/O.
+
+States (one enum, the legal moves in ``_TRANSITIONS``)::
+
+    OPEN --probe websocket--> UPGRADING --"5" on the probe--> OPEN (on websocket)
+    UPGRADING --probe lost / upgrade timeout--> OPEN (still polling)
+    OPEN/UPGRADING --close--> CLOSED
+    OPEN/UPGRADING --server close while no poll is parked--> CLOSING --next poll--> CLOSED
+
+CLOSING exists because a polling client can only learn that the server closed it from its
+next GET: the session stays known until that GET takes what was queued and the close
+packet (or until its heartbeat deadline passes).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..protocol.engineio import Packet, PacketType
+from .message import OutgoingMessage
+from .transport import Outgoing, PollingTransport, PollResponder, Transport
+
+if TYPE_CHECKING:
+    from .server import EngineServer
+
+__all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "State"]
+
+logger = logging.getLogger(__name__)
+
+
+class CloseReason(enum.StrEnum):
+    """Why a session closed: the strings python-socketio hands to disconnect handlers."""
+
+    CLIENT_DISCONNECT = "client disconnect"
+    SERVER_DISCONNECT = "server disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    SERVER_SHUTDOWN = "server shutting down"
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    UPGRADING = "upgrading"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.OPEN: frozenset({State.UPGRADING, State.CLOSING, State.CLOSED}),
+    State.UPGRADING: frozenset({State.OPEN, State.CLOSING, State.CLOSED}),
+    State.CLOSING: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
+
+_SERVER_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER_SHUTDOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The HTTP request that opened the session (first polling GET or WebSocket upgrade)."""
+
+    method: str
+    path: str
+    query_string: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    remote_addr: tuple[str, int] | None = None
+    scheme: str = "http"
+    environ: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class EngineHandler(Protocol):
+    """The layer above: told when sessions open, receive messages and close."""
+
+    def on_open(self, socket: EngineSocket) -> None: ...
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None: ...
+
+    def on_close(self, socket: EngineSocket, reason: CloseReason) -> None: ...
+
+
+class EngineSocket:
+    """One Engine.IO session.
+
+    Only the loop thread calls its methods. ``send`` never blocks: it writes to the
+    WebSocket, answers the parked poll, or buffers until the next poll.
+    """
+
+    __slots__ = (
+        "_awaiting_pong",
+        "_buffer",
+        "_hb_deadline",
+        "_probe",
+        "_probe_pinged",
+        "_server",
+        "_upgrade_deadline",
+        "close_reason",
+        "handshake",
+        "protocol",
+        "sid",
+        "state",
+        "transport_",
+        "user_data",
+    )
+
+    def __init__(
+        self,
+        server: EngineServer,
+        sid: str,
+        protocol: int,
+        handshake: Handshake,
+        transport: Transport,
+        now: float,
+    ) -> None:
+        self._server = server
+        self.sid = sid
+        self.protocol = protocol
+        self.handshake = handshake
+        self.transport_ = transport
+        self.state = State.OPEN
+        self.close_reason: CloseReason | None = None
+        self.user_data: Any = None
+        self._buffer: list[Outgoing] = []
+        self._probe: Transport | None = None
+        self._probe_pinged = False
+        self._awaiting_pong = False
+        self._upgrade_deadline: float | None = None
+        options = server.options
+        # v4: the server pings every interval; v3: the client pings, we time it out.
+        if protocol == 4:
+            self._hb_deadline = now + options.ping_interval
+        else:
+            self._hb_deadline = now + options.ping_interval + options.ping_timeout
+
+    # -- what the layer above uses ------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        """The current transport's name: ``"polling"`` or ``"websocket"``."""
+        return self.transport_.name
+
+    @property
+    def closed(self) -> bool:
+        """True once the session is closed for the layer above (CLOSING or CLOSED)."""
+        return self.state is State.CLOSED or self.state is State.CLOSING
+
+    def send(self, message: OutgoingMessage) -> None:
+        """Send one message to the client; a no-op once the session is closed."""
+        if self.state is State.CLOSED or self.state is State.CLOSING:
+            return
+        transport = self.transport_
+        if not self._buffer and transport.writable:
+            transport.send((message,))
+        else:
+            self._buffer.append(message)
+            self._flush()
+
+    def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
+        """Close the session from the server side, telling the client when we can."""
+        if self.closed:
+            return
+        transport = self.transport_
+        if reason in _SERVER_REASONS:
+            if isinstance(transport, PollingTransport) and not transport.writable:
+                # Keep what is queued, and the close packet, for the client's next GET.
+                self._buffer.append(Packet(PacketType.CLOSE))
+                self._drop_probe()
+                self._move(State.CLOSING)
+                self.close_reason = reason
+                self._server.handler.on_close(self, reason)
+                return
+            self._flush()
+        self._finish(reason, noop=False)
+
+    # -- what the runtime feeds in --------------------------------------------------------
+
+    def receive(self, packet: Packet, now: float) -> None:
+        """Handle one packet that arrived on the current transport."""
+        if self.closed:
+            return
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            self._server.handler.on_message(self, packet.data)
+        elif kind is PacketType.PONG and self.protocol == 4:
+            if self._awaiting_pong:
+                self._awaiting_pong = False
+                self._set_heartbeat(now + self._server.options.ping_interval)
+        elif kind is PacketType.PING and self.protocol == 3:
+            self._send_control(Packet(PacketType.PONG, packet.data))
+            opts = self._server.options
+            self._set_heartbeat(now + opts.ping_interval + opts.ping_timeout)
+        elif kind is PacketType.CLOSE:
+            self._finish(CloseReason.CLIENT_DISCONNECT, noop=True)
+        elif kind is PacketType.NOOP:
+            pass
+        else:
+            logger.debug("session %s: unexpected packet %r, closing", self.sid, packet)
+            self.close(CloseReason.TRANSPORT_ERROR)
+
+    def poll(self, responder: PollResponder) -> str | None:
+        """A GET arrived on the polling transport.
+
+        Returns ``None`` when the request was answered or parked through ``responder``, or
+        an error message when the request is invalid (the caller answers 400).
+        """
+        transport = self.transport_
+        if not isinstance(transport, PollingTransport):
+            return "transport mismatch: the session has upgraded to websocket"
+        if transport.writable:
+            # A second GET while one is parked (spec: "an error ... closes the session").
+            self.close(CloseReason.TRANSPORT_ERROR)
+            return "overlapping polling request: the session is closed"
+        transport.park(responder)
+        if self.state is State.CLOSING:
+            self._flush()
+            self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
+        elif self._buffer:
+            self._flush()
+        elif self.state is State.UPGRADING and self._probe_pinged:
+            # The client is pausing polling to upgrade: end this GET at once.
+            transport.send((Packet(PacketType.NOOP),))
+        return None
+
+    def poll_aborted(self) -> None:
+        """The client of a parked GET went away: the session ends with it."""
+        transport = self.transport_
+        if isinstance(transport, PollingTransport) and transport.writable:
+            transport.unpark()
+            self._finish(CloseReason.TRANSPORT_CLOSE, noop=True)
+
+    def transport_closed(self, transport: Transport, reason: CloseReason) -> None:
+        """A transport went away (connection lost, protocol error on the WebSocket)."""
+        if transport is self._probe:
+            self._abort_upgrade()
+        elif transport is self.transport_:
+            self._finish(reason, noop=True)
+
+    # -- upgrade (Engine.IO v4 "Upgrade") ----------------------------------------------------
+
+    def can_upgrade(self) -> bool:
+        return (
+            self.state is State.OPEN
+            and isinstance(self.transport_, PollingTransport)
+            and self._server.options.allow_upgrades
+        )
+
+    def start_upgrade(self, probe: Transport, now: float) -> None:
+        self._move(State.UPGRADING)
+        self._probe = probe
+        self._probe_pinged = False
+        self._upgrade_deadline = now + self._server.options.upgrade_timeout
+        self._server.schedule(self)
+
+    def receive_probe(self, packet: Packet, now: float) -> None:
+        """Handle one packet that arrived on the probe WebSocket during an upgrade."""
+        probe = self._probe
+        if self.state is not State.UPGRADING or probe is None:
+            return
+        if packet.type is PacketType.PING and packet.data == "probe":
+            probe.send((Packet(PacketType.PONG, "probe"),))
+            self._probe_pinged = True
+            polling = self.transport_
+            if polling.writable and not self._buffer:
+                polling.send((Packet(PacketType.NOOP),))
+        elif packet.type is PacketType.UPGRADE and self._probe_pinged:
+            old = self.transport_
+            self.transport_ = probe
+            self._probe = None
+            self._upgrade_deadline = None
+            self._move(State.OPEN)
+            old.close(noop=True)
+            self._flush()
+        elif packet.type is PacketType.NOOP:
+            pass
+        else:
+            self._abort_upgrade()
+
+    def _abort_upgrade(self) -> None:
+        if self._probe is not None and self.state is State.UPGRADING:
+            self._move(State.OPEN)
+        self._drop_probe()
+
+    def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        self._upgrade_deadline = None
+        if probe is not None:
+            probe.close()
+
+    # -- timers (the clock is passed in) -------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` should next run; ``None`` once closed."""
+        if self.state is State.CLOSED:
+            return None
+        upgrade = self._upgrade_deadline
+        if upgrade is not None and upgrade < self._hb_deadline:
+            return upgrade
+        return self._hb_deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.CLOSING:
+            if now >= self._hb_deadline:
+                self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
+            else:
+                self._server.schedule(self)
+            return
+        if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
+            self._abort_upgrade()
+        if now >= self._hb_deadline:
+            opts = self._server.options
+            if self.protocol == 3 or self._awaiting_pong:
+                self._finish(CloseReason.PING_TIMEOUT, noop=False)
+                return
+            self._awaiting_pong = True
+            self._hb_deadline = now + opts.ping_timeout
+            self._send_control(Packet(PacketType.PING))
+        self._server.schedule(self)
+
+    def _set_heartbeat(self, deadline: float) -> None:
+        self._hb_deadline = deadline
+        self._server.schedule(self)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _send_control(self, packet: Packet) -> None:
+        if self.transport_.writable and not self._buffer:
+            self.transport_.send((packet,))
+        else:
+            self._buffer.append(packet)
+            self._flush()
+
+    def _flush(self) -> None:
+        transport = self.transport_
+        if self._buffer and transport.writable:
+            items, self._buffer = self._buffer, []
+            transport.send(items)
+
+    def _move(self, state: State) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(f"illegal Engine.IO session move {self.state} -> {state}")
+        self.state = state
+
+    def _finish(self, reason: CloseReason, *, noop: bool) -> None:
+        """Enter CLOSED once: release transports, forget the session, tell the handler."""
+        if self.state is State.CLOSED:
+            return
+        notify = self.state is not State.CLOSING
+        self._move(State.CLOSED)
+        if notify:
+            self.close_reason = reason
+        self._buffer.clear()
+        self._drop_probe()
+        self.transport_.close(noop=noop)
+        self._server.forget(self)
+        if notify:
+            self._server.handler.on_close(self, reason)
+
+    def __repr__(self) -> str:
+        return f"<EngineSocket {self.sid} v{self.protocol} {self.transport} {self.state.value}>"

@@ -1,0 +1,206 @@
+"""The Socket.IO path of our HTTP server: Engine.IO over polling and WebSocket.
+
+Binds the sans-I/O :class:`~flask_realtime.engine.EngineServer` to asyncio: converts
+requests, parks long-polling GETs on futures, accepts WebSocket upgrades, serves the
+browser client, and runs the engine's one timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from websockets.utils import accept_key
+
+from ..engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
+from ..engine.http import EngineError, error_response
+
+if TYPE_CHECKING:
+    from .http import Request, Response
+    from .websocket import WebSocketConnection
+
+__all__ = ["EngineIOEndpoint"]
+
+logger = logging.getLogger(__name__)
+
+CLIENT_FILES = {
+    "socket.io.js": "text/javascript; charset=utf-8",
+    "socket.io.esm.js": "text/javascript; charset=utf-8",
+}
+
+
+class EngineIOEndpoint:
+    """Serves ``/socket.io/`` (or the configured path) for one :class:`EngineServer`.
+
+    Args:
+        engine: the Engine.IO server.
+        serve_client: also serve our browser client at ``<path>/socket.io.js`` and
+            ``<path>/socket.io.esm.js``.
+        max_ws_buffer: bytes a WebSocket client may leave unread before it is closed.
+    """
+
+    def __init__(
+        self,
+        engine: EngineServer,
+        *,
+        serve_client: bool = True,
+        max_ws_buffer: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.engine = engine
+        self.serve_client = serve_client
+        self.max_ws_buffer = max_ws_buffer
+        self.path = engine.options.url_path
+        # A POST carries one payload: allow the framing around a full-size message.
+        self.max_body_size = engine.options.max_http_buffer_size + 64 * 1024
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._connections: set[WebSocketConnection] = set()
+        self._client_cache: dict[str, tuple[bytes, str]] = {}
+        engine.on_timer_change = self._rearm
+
+    # -- Endpoint --------------------------------------------------------------------------
+
+    def matches(self, path: str) -> bool:
+        return path.startswith(self.path) or path == self.path[:-1]
+
+    async def handle(self, request: Request) -> Response:
+        from .http import Response
+
+        self._bind_loop()
+        name = request.path[len(self.path) :]
+        if name in CLIENT_FILES and self.serve_client and request.method in ("GET", "HEAD"):
+            return self._client_file(name, request)
+        ereq = _engine_request(request)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[EngineResponse] = loop.create_future()
+
+        def respond(response: EngineResponse) -> None:
+            if not future.done():
+                future.set_result(response)
+
+        result = self.engine.handle_request(ereq, loop.time(), respond)
+        if isinstance(result, EngineSocket):
+            try:
+                answer = await future
+            except asyncio.CancelledError:
+                result.poll_aborted()  # the client went away while its GET was parked
+                raise
+        else:
+            answer = result
+        return Response(answer.status, answer.headers, answer.body)
+
+    def upgrade(
+        self, request: Request, transport: asyncio.Transport
+    ) -> asyncio.Protocol | Response:
+        from .http import Response
+        from .websocket import WebSocketConnection
+
+        self._bind_loop()
+        ereq = _engine_request(request)
+        checked = self.engine.check_websocket(ereq)
+        if isinstance(checked, EngineResponse):
+            return Response(checked.status, checked.headers, checked.body)
+        key = ereq.headers.get("sec-websocket-key")
+        version = ereq.headers.get("sec-websocket-version")
+        if not key or version != "13":
+            bad = error_response(EngineError.BAD_REQUEST, "Invalid WebSocket handshake")
+            return Response(bad.status, [*bad.headers, ("Sec-WebSocket-Version", "13")], bad.body)
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
+        )
+        return WebSocketConnection(self, ereq, checked)
+
+    async def shutdown(self) -> None:
+        """Close every session (clients are told), then wait briefly for WebSockets to flush."""
+        self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while self._connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- for WebSocketConnection -----------------------------------------------------------
+
+    def now(self) -> float:
+        loop = self._loop
+        return loop.time() if loop is not None else asyncio.get_running_loop().time()
+
+    def track(self, connection: WebSocketConnection) -> None:
+        self._connections.add(connection)
+
+    def untrack(self, connection: WebSocketConnection) -> None:
+        self._connections.discard(connection)
+
+    # -- the engine's one timer ------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+
+    def _rearm(self, deadline: float) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._timer = loop.call_at(deadline, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        loop = self._loop
+        assert loop is not None
+        engine = self.engine
+        engine.handle_timers(loop.time())
+        deadline = engine.next_deadline()
+        if deadline is not None and self._timer is None:
+            self._timer = loop.call_at(deadline, self._tick)
+
+    # -- the browser client ----------------------------------------------------------------
+
+    def _client_file(self, name: str, request: Request) -> Response:
+        from .http import Response
+
+        cached = self._client_cache.get(name)
+        if cached is None:
+            try:
+                body = resources.files("flask_realtime.static").joinpath(name).read_bytes()
+            except FileNotFoundError:
+                return Response(404, [("Content-Type", "text/plain")], b"not found")
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            cached = self._client_cache[name] = (body, etag)
+        body, etag = cached
+        headers = [
+            ("Content-Type", CLIENT_FILES[name]),
+            ("ETag", etag),
+            ("Cache-Control", "public, max-age=0, must-revalidate"),
+        ]
+        if request.header("if-none-match") == etag:
+            return Response(304, headers)
+        return Response(200, headers, b"" if request.method == "HEAD" else body)
+
+
+def _engine_request(request: Request) -> EngineRequest:
+    headers: dict[str, str] = {}
+    for name, value in request.headers:
+        if name in headers:
+            headers[name] = headers[name] + ", " + value
+        else:
+            headers[name] = value
+    return EngineRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        headers=headers,
+        body=request.body,
+        remote_addr=request.remote_addr,
+        scheme=request.scheme,
+    )
