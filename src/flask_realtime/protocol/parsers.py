@@ -1,0 +1,335 @@
+"""Socket.IO parsers: packets to Engine.IO messages and back.
+
+Two parsers stand behind one interface, as in Node's socket.io (``parser`` option):
+
+- :class:`JsonParser`, the default: the text format of Socket.IO v5 "Packet encoding" (and
+  v4), with binary values sent as attachments after the text;
+- :class:`~flask_realtime.protocol.msgpack_parser.MsgpackParser`, compatible with npm
+  ``socket.io-msgpack-parser``: each packet one msgpack message, binary values native.
+
+A parser is stateless and shared by a whole server; each connection gets its own
+:class:`Decoder`, which holds the state of a binary packet awaiting its attachments.
+
+Text format (v5 "Packet encoding")::
+
+    <type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]
+
+for example ``2["hello",1]``, ``2/admin,["hello"]``, ``312["ok"]`` and
+``51-["img",{"_placeholder":true,"num":0}]`` followed by one binary message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flask_realtime.exceptions import ConfigurationError, ProtocolError
+from flask_realtime.protocol._util import excerpt
+from flask_realtime.protocol.binary import deconstruct, reconstruct
+from flask_realtime.protocol.msgpack_parser import MsgpackParser
+from flask_realtime.protocol.socketio import Packet, PacketType, check_data
+
+__all__ = [
+    "DEFAULT_MAX_ATTACHMENTS",
+    "Decoder",
+    "JsonDecoder",
+    "JsonParser",
+    "MsgpackParser",
+    "Parser",
+    "default_json",
+]
+
+DEFAULT_MAX_ATTACHMENTS = 10
+"""Attachments allowed in one binary packet by default (Node's ``maxAttachments``)."""
+
+_NON_EVENT_TYPES = frozenset({0, 1, 4})  # CONNECT, DISCONNECT, CONNECT_ERROR
+_PACKET_TYPES: tuple[PacketType, ...] = tuple(PacketType)
+_TYPE_CHARS: tuple[str, ...] = tuple(str(int(t)) for t in PacketType)
+_MAX_ACK_ID_DIGITS = 16  # ack ids are JavaScript numbers: exact up to 2**53, 16 digits
+
+Dumps = Callable[[Any], str]
+Loads = Callable[[str], Any]
+
+
+class Decoder(Protocol):
+    """Turns the messages of one connection back into packets."""
+
+    def feed(self, data: str | bytes) -> Packet | None:
+        """Take one Engine.IO message; return a packet when one is complete, else ``None``.
+
+        Raises:
+            ProtocolError: the message is malformed or unexpected; the connection should
+                be closed (the decoder is reset, but the peer is not to be trusted).
+        """
+        ...
+
+
+class Parser(Protocol):
+    """Encodes packets for every connection of a server, and makes their decoders."""
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Return the Engine.IO messages for ``packet``: the packet, then its attachments.
+
+        Raises:
+            ConfigurationError: ``packet.data`` cannot be serialised.
+        """
+        ...
+
+    def decoder(self) -> Decoder:
+        """Return a new decoder for one connection."""
+        ...
+
+
+def _unserialisable(exc: BaseException) -> ConfigurationError:
+    return ConfigurationError(f"cannot serialise packet data as JSON: {exc}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def default_json() -> tuple[Dumps, Loads]:
+    """Return the default ``(dumps, loads)``: orjson when importable, else the stdlib.
+
+    Both produce what ``JSON.stringify`` produces: compact, non-ASCII characters as they
+    are, dict keys that are not strings turned into strings. ``dumps`` raises
+    ``TypeError`` for bytes (the parser relies on it, see :meth:`JsonParser.encode`).
+    NaN and infinities: orjson writes ``null``, as ``JSON.stringify`` does; the stdlib
+    refuses them. ``loads`` refuses them both, as ``JSON.parse`` does.
+    """
+    try:
+        import orjson
+    except ImportError:
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        decoder = json.JSONDecoder(parse_constant=_reject_constant)
+        return encoder.encode, decoder.decode
+
+    orjson_dumps = orjson.dumps
+    non_str_keys = orjson.OPT_NON_STR_KEYS
+
+    def dumps(obj: Any) -> str:
+        try:
+            return orjson_dumps(obj).decode()
+        except TypeError:
+            # Rare: int (or other) dict keys. Bytes fail again here, by design.
+            return orjson_dumps(obj, option=non_str_keys).decode()
+
+    return dumps, orjson.loads
+
+
+class JsonParser:
+    """The default Socket.IO parser (``socket.io-parser``): text packets, binary attachments.
+
+    Args:
+        dumps: serialise a value to a compact JSON ``str``. Defaults to orjson (else the
+            stdlib). A custom one must return ``str``, as Flask's ``app.json.dumps`` does.
+        loads: parse JSON text. Defaults to orjson (else the stdlib).
+        version: 5 (socket.io 3.x and later) or 4 (socket.io 2.x clients).
+        max_attachments: refuse binary packets announcing more attachments than this.
+
+    Raises:
+        ConfigurationError: an unknown version, a negative bound, or a ``dumps`` that does
+            not return ``str``.
+    """
+
+    __slots__ = ("_dumps", "_loads", "_optimistic", "max_attachments", "version")
+
+    def __init__(
+        self,
+        dumps: Dumps | None = None,
+        loads: Loads | None = None,
+        *,
+        version: int = 5,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+    ) -> None:
+        if version not in (4, 5):
+            raise ConfigurationError(f"Socket.IO protocol version must be 4 or 5, not {version!r}")
+        if type(max_attachments) is not int or max_attachments < 0:
+            raise ConfigurationError(
+                f"max_attachments must be a non-negative int, not {max_attachments!r}"
+            )
+        default_dumps, default_loads = default_json()
+        # Our default dumps refuses bytes with TypeError, so a plain EVENT is encoded with
+        # one dumps call and no walk over its data; with a custom dumps, bytes are taken
+        # out first (one walk), as it may serialise them itself.
+        self._optimistic = dumps is None
+        self._dumps: Dumps = default_dumps if dumps is None else dumps
+        self._loads: Loads = default_loads if loads is None else loads
+        if not isinstance(self._dumps([]), str):
+            raise ConfigurationError("the JSON dumps function must return str, not bytes")
+        self.version = version
+        self.max_attachments = max_attachments
+
+    def decoder(self) -> JsonDecoder:
+        """Return a new decoder for one connection."""
+        return JsonDecoder(self._loads, version=self.version, max_attachments=self.max_attachments)
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encode ``packet`` as one text message, followed by its binary attachments.
+
+        An EVENT or ACK whose data holds bytes goes out as BINARY_EVENT / BINARY_ACK (and
+        one without goes out plain, whatever its type says).
+
+        Raises:
+            ConfigurationError: the data cannot be serialised by ``dumps``.
+        """
+        packet_type = packet.type
+        data = packet.data
+        buffers: list[bytes] = []
+        if packet_type in _NON_EVENT_TYPES:
+            head = _TYPE_CHARS[packet_type]
+            payload = "" if data is None else self._serialise(data)
+        else:
+            if data is None:
+                payload = ""
+            elif self._optimistic:
+                try:
+                    payload = self._dumps(data)
+                except TypeError:  # bytes inside (or a value that cannot be serialised)
+                    payload, buffers = self._serialise_binary(data)
+                except (ValueError, OverflowError, RecursionError) as exc:
+                    raise _unserialisable(exc) from None
+            else:  # a custom dumps may accept bytes: take them out first
+                payload, buffers = self._serialise_binary(data)
+            is_event = packet_type == 2 or packet_type == 5  # noqa: PLR1714 - EVENT, BINARY_EVENT
+            # v5 "Packet encoding": a binary packet announces <attachments>- after its type.
+            head = f"{5 if is_event else 6}{len(buffers)}-" if buffers else "23"[not is_event]
+        namespace = packet.namespace
+        if packet.query is not None:
+            namespace = f"{namespace}?{packet.query}"
+        if namespace != "/":
+            head += namespace + ","
+        if packet.id is not None:
+            head += str(packet.id)
+        message: list[str | bytes] = [head + payload]
+        if buffers:
+            message.extend(buffers)
+        return message
+
+    def _serialise(self, data: Any) -> str:
+        try:
+            return self._dumps(data)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            raise _unserialisable(exc) from None
+
+    def _serialise_binary(self, data: Any) -> tuple[str, list[bytes]]:
+        try:
+            data, buffers = deconstruct(data)
+        except RecursionError:
+            raise ConfigurationError("cannot serialise packet data: nested too deeply") from None
+        return self._serialise(data), buffers
+
+
+class JsonDecoder:
+    """Decodes the messages of one connection (see :class:`Decoder`)."""
+
+    __slots__ = ("_buffers", "_due", "_loads", "_pending", "max_attachments", "version")
+
+    def __init__(
+        self,
+        loads: Loads,
+        *,
+        version: int = 5,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+    ) -> None:
+        self._loads = loads
+        self.version = version
+        self.max_attachments = max_attachments
+        self._pending: Packet | None = None  # a binary packet awaiting its attachments
+        self._due = 0  # how many attachments it announced
+        self._buffers: list[bytes] = []
+
+    @property
+    def awaiting(self) -> int:
+        """How many attachments the decoder still waits for (0 between packets)."""
+        return self._due - len(self._buffers)
+
+    def feed(self, data: str | bytes) -> Packet | None:
+        """Take one message; return a packet when one is complete (see :class:`Decoder`)."""
+        if isinstance(data, str):
+            if self._pending is not None:
+                awaited = self.awaiting
+                self.reset()
+                raise ProtocolError(
+                    f"got a text packet while {awaited} binary attachment(s) were still due"
+                )
+            return self._decode_text(data)
+        packet = self._pending
+        if packet is None:
+            raise ProtocolError("got a binary message when no binary attachment was due")
+        buffers = self._buffers
+        buffers.append(bytes(data))
+        if len(buffers) < self._due:
+            return None
+        self.reset()
+        return Packet(packet.type, packet.namespace, reconstruct(packet.data, buffers), packet.id)
+
+    def reset(self) -> None:
+        """Drop a half-received binary packet."""
+        self._pending = None
+        self._due = 0
+        self._buffers = []
+
+    def _decode_text(self, text: str) -> Packet | None:
+        """Decode the text form of a packet; keep a binary one until its attachments come."""
+        # v5 "Packet encoding": <type>[<attachments>-][<namespace>,][<ack id>][<JSON>]
+        size = len(text)
+        packet_type = ord(text[0]) - 48 if size else -1
+        if not 0 <= packet_type <= 6:
+            if not size:
+                raise ProtocolError("empty Socket.IO packet")
+            raise ProtocolError(f"unknown Socket.IO packet type in {excerpt(text)}")
+        pos = 1
+        attachments = 0
+        if packet_type >= 5:
+            dash = text.find("-", 1, 12)
+            digits = text[1:dash]
+            if dash < 0 or not digits.isdigit() or not digits.isascii():
+                raise ProtocolError(f"invalid attachment count in {excerpt(text)}")
+            attachments = int(digits)
+            if attachments > self.max_attachments:
+                raise ProtocolError(
+                    f"{attachments} attachments announced, more than the limit of "
+                    f"{self.max_attachments}"
+                )
+            pos = dash + 1
+        namespace = "/"
+        query = None
+        ack_id = None
+        data = None
+        if pos < size:
+            char = text[pos]
+            if char == "/":
+                comma = text.find(",", pos)
+                if comma < 0:
+                    comma = size
+                namespace = text[pos:comma]
+                pos = comma + 1
+                if packet_type == 0 and self.version == 4 and "?" in namespace:
+                    namespace, query = namespace.split("?", 1)
+                char = text[pos] if pos < size else ""
+            if "0" <= char <= "9":
+                start = pos
+                pos += 1
+                while pos < size and "0" <= text[pos] <= "9":
+                    pos += 1
+                if pos - start > _MAX_ACK_ID_DIGITS:
+                    raise ProtocolError(f"ack id too long in {excerpt(text)}")
+                ack_id = int(text[start:pos])
+            if pos < size:
+                try:
+                    data = self._loads(text[pos:])
+                except Exception:  # any failure of a JSON library on untrusted input
+                    raise ProtocolError(f"invalid JSON in packet {excerpt(text)}") from None
+                if data is None:
+                    raise ProtocolError(f"a null payload is not allowed: {excerpt(text)}")
+        check_data(packet_type, data, self.version)
+        packet = Packet(_PACKET_TYPES[packet_type], namespace, data, ack_id, query)
+        if attachments:
+            self._pending = packet
+            self._due = attachments
+            return None
+        if packet_type >= 5:  # a BINARY_* with 0 attachments may hold no placeholder
+            reconstruct(data, [])
+        return packet
