@@ -95,9 +95,25 @@ def error_response(
 
 def compress(body: bytes, accept_encoding: str) -> tuple[bytes, str] | None:
     """Compress ``body`` with the first of gzip/deflate the client accepts, or ``None``."""
-    accepted = {token.split(";")[0].strip().lower() for token in accept_encoding.split(",")}
+    accepted = set()
+    for token in accept_encoding.split(","):
+        name, _, params = token.partition(";")
+        if _weight(params) > 0:  # "gzip;q=0" means "not gzip" (RFC 9110 section 12.5.3)
+            accepted.add(name.strip().lower())
     if "gzip" in accepted:
         return gzip.compress(body, compresslevel=6, mtime=0), "gzip"
     if "deflate" in accepted:
         return zlib.compress(body, 6), "deflate"
     return None
+
+
+def _weight(params: str) -> float:
+    """The ``q`` weight in the parameters of an Accept-Encoding item (1 when absent)."""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0

@@ -54,5 +54,6 @@ class EngineOptions:
 
     @property
     def url_path(self) -> str:
-        """The endpoint's path with slashes: ``/socket.io/``."""
-        return "/" + self.path.strip("/") + "/"
+        """The endpoint's path with slashes: ``/socket.io/`` (``/`` for the root, not ``//``)."""
+        inner = self.path.strip("/")
+        return f"/{inner}/" if inner else "/"

@@ -31,6 +31,7 @@ __all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]
 logger = logging.getLogger(__name__)
 
 SUPPORTED_PROTOCOLS = (3, 4)
+_PROTOCOL_ARGS = frozenset(str(p) for p in SUPPORTED_PROTOCOLS)  # "3", "4": no int() on input
 TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
 BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
 
@@ -101,7 +102,12 @@ class EngineServer:
 
     def check_websocket(self, request: EngineRequest) -> EngineResponse | EngineSocket | None:
         """Vet a WebSocket upgrade: an error response, the session to upgrade, or ``None``
-        for a new session opened directly on WebSocket."""
+        for a new session opened directly on WebSocket.
+
+        A session that cannot upgrade now (already upgraded or upgrading) is returned too:
+        as Node does, the runtime accepts that WebSocket and closes it at once, so the
+        client sees a close rather than an HTTP error.
+        """
         if not origin_allowed(self.options, request.headers, request.scheme):
             return error_response(EngineError.FORBIDDEN, "Not an accepted origin")
         problem = self._check_query(request, "websocket")
@@ -109,12 +115,10 @@ class EngineServer:
             return problem
         sid = request.arg("sid")
         if sid is None:
-            return None
+            return self._over_capacity([])
         socket = self.sessions.get(sid)
         if socket is None:
             return error_response(EngineError.UNKNOWN_SID)
-        if not socket.can_upgrade():
-            return error_response(EngineError.BAD_REQUEST, "The session cannot upgrade now")
         return socket
 
     def open_websocket(
@@ -129,7 +133,7 @@ class EngineServer:
 
     def _check_query(self, request: EngineRequest, expected: str) -> EngineResponse | None:
         eio = request.arg("EIO")
-        if eio is None or not eio.isdigit() or int(eio) not in SUPPORTED_PROTOCOLS:
+        if eio not in _PROTOCOL_ARGS:
             sent = "no EIO parameter" if eio is None else f"EIO={eio[:16]}"
             return error_response(
                 EngineError.UNSUPPORTED_PROTOCOL_VERSION,
@@ -149,10 +153,9 @@ class EngineServer:
     def _open_polling(
         self, request: EngineRequest, now: float, cors: list[tuple[str, str]]
     ) -> EngineResponse:
-        if len(self.sessions) >= self.options.max_connections:
-            return error_response(
-                EngineError.BAD_REQUEST, "Too many connections", status=503, headers=cors
-            )
+        full = self._over_capacity(cors)
+        if full is not None:
+            return full
         protocol = _protocol_of(request)
         transport = PollingTransport(protocol, b64=request.arg("b64") not in (None, "", "0"))
         socket = self._new_session(request, transport, protocol, now)
@@ -224,12 +227,12 @@ class EngineServer:
             return engineio.decode_payload(body, max_packets=opts.max_payload_packets)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/octet-stream"):
-            return engineio_v3.decode_binary_payload(body)
+            return engineio_v3.decode_binary_payload(body, max_packets=opts.max_payload_packets)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ProtocolError("polling payload is not valid UTF-8") from None
-        return engineio_v3.decode_payload(text)
+        return engineio_v3.decode_payload(text, max_packets=opts.max_payload_packets)
 
     def _payload_response(
         self, request: EngineRequest, body: str | bytes, headers: list[tuple[str, str]]
@@ -271,6 +274,14 @@ class EngineServer:
         self.sessions[sid] = socket
         self.schedule(socket)
         return socket
+
+    def _over_capacity(self, cors: list[tuple[str, str]]) -> EngineResponse | None:
+        """The 503 refusing a new session when ``max_connections`` are open (any transport)."""
+        if len(self.sessions) < self.options.max_connections:
+            return None
+        return error_response(
+            EngineError.BAD_REQUEST, "Too many connections", status=503, headers=cors
+        )
 
     def _can_offer_upgrade(self) -> bool:
         return self.options.allow_upgrades and "websocket" in self.options.transports

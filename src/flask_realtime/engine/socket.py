@@ -278,6 +278,7 @@ class EngineSocket:
             self._probe = None
             self._upgrade_deadline = None
             self._move(State.OPEN)
+            self._server.schedule(self)  # the heartbeat is the next deadline again
             old.close(noop=True)
             self._flush()
         elif packet.type is PacketType.NOOP:
@@ -292,7 +293,10 @@ class EngineSocket:
 
     def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
-        self._upgrade_deadline = None
+        if self._upgrade_deadline is not None:
+            self._upgrade_deadline = None
+            # The heap may hold only the upgrade deadline: put the heartbeat back on it.
+            self._server.schedule(self)
         if probe is not None:
             probe.close()
 

@@ -91,7 +91,9 @@ class PollingTransport:
             Packet(PacketType.MESSAGE, item.data) if isinstance(item, OutgoingMessage) else item
             for item in items
         ]
-        if self.b64:
+        # A binary payload only for a client that takes one, and only when a packet is
+        # binary (as Node's engine.io-parser v2 does): a text payload otherwise.
+        if self.b64 or not any(isinstance(p.data, bytes) for p in packets):
             return engineio_v3.encode_payload(packets)
         return engineio_v3.encode_binary_payload(packets)
 

@@ -8,15 +8,15 @@ browser client, and runs the engine's one timer.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from websockets.utils import accept_key
 
 from ..engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
 from ..engine.http import EngineError, error_response
+from .client_files import CLIENT_FILES, ClientFiles
+from .timer import EngineTimer
 
 if TYPE_CHECKING:
     from .http import Request, Response
@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["EngineIOEndpoint"]
 
 logger = logging.getLogger(__name__)
-
-CLIENT_FILES = {
-    "socket.io.js": "text/javascript; charset=utf-8",
-    "socket.io.esm.js": "text/javascript; charset=utf-8",
-}
 
 
 class EngineIOEndpoint:
@@ -55,11 +50,9 @@ class EngineIOEndpoint:
         self.path = engine.options.url_path
         # A POST carries one payload: allow the framing around a full-size message.
         self.max_body_size = engine.options.max_http_buffer_size + 64 * 1024
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self.timer = EngineTimer(engine)
         self._connections: set[WebSocketConnection] = set()
-        self._client_cache: dict[str, tuple[bytes, str]] = {}
-        engine.on_timer_change = self._rearm
+        self._client_files = ClientFiles()
 
     # -- Endpoint --------------------------------------------------------------------------
 
@@ -69,12 +62,14 @@ class EngineIOEndpoint:
     async def handle(self, request: Request) -> Response:
         from .http import Response
 
-        self._bind_loop()
+        loop = self.timer.bind()
         name = request.path[len(self.path) :]
         if name in CLIENT_FILES and self.serve_client and request.method in ("GET", "HEAD"):
-            return self._client_file(name, request)
+            status, headers, body = self._client_files.serve(
+                name, request.method, request.header("if-none-match")
+            )
+            return Response(status, headers, body)
         ereq = _engine_request(request)
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[EngineResponse] = loop.create_future()
 
         def respond(response: EngineResponse) -> None:
@@ -98,7 +93,7 @@ class EngineIOEndpoint:
         from .http import Response
         from .websocket import WebSocketConnection
 
-        self._bind_loop()
+        self.timer.bind()
         ereq = _engine_request(request)
         checked = self.engine.check_websocket(ereq)
         if isinstance(checked, EngineResponse):
@@ -121,71 +116,18 @@ class EngineIOEndpoint:
         deadline = loop.time() + 2.0
         while self._connections and loop.time() < deadline:
             await asyncio.sleep(0.02)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.timer.cancel()
 
     # -- for WebSocketConnection -----------------------------------------------------------
 
     def now(self) -> float:
-        loop = self._loop
-        return loop.time() if loop is not None else asyncio.get_running_loop().time()
+        return self.timer.now()
 
     def track(self, connection: WebSocketConnection) -> None:
         self._connections.add(connection)
 
     def untrack(self, connection: WebSocketConnection) -> None:
         self._connections.discard(connection)
-
-    # -- the engine's one timer ------------------------------------------------------------
-
-    def _bind_loop(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-
-    def _rearm(self, deadline: float) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        timer = self._timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        self._timer = loop.call_at(deadline, self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
-        loop = self._loop
-        assert loop is not None
-        engine = self.engine
-        engine.handle_timers(loop.time())
-        deadline = engine.next_deadline()
-        if deadline is not None and self._timer is None:
-            self._timer = loop.call_at(deadline, self._tick)
-
-    # -- the browser client ----------------------------------------------------------------
-
-    def _client_file(self, name: str, request: Request) -> Response:
-        from .http import Response
-
-        cached = self._client_cache.get(name)
-        if cached is None:
-            try:
-                body = resources.files("flask_realtime.static").joinpath(name).read_bytes()
-            except FileNotFoundError:
-                return Response(404, [("Content-Type", "text/plain")], b"not found")
-            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-            cached = self._client_cache[name] = (body, etag)
-        body, etag = cached
-        headers = [
-            ("Content-Type", CLIENT_FILES[name]),
-            ("ETag", etag),
-            ("Cache-Control", "public, max-age=0, must-revalidate"),
-        ]
-        if request.header("if-none-match") == etag:
-            return Response(304, headers)
-        return Response(200, headers, b"" if request.method == "HEAD" else body)
 
 
 def _engine_request(request: Request) -> EngineRequest:

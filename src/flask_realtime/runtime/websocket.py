@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
@@ -26,8 +26,8 @@ from ..engine import CloseReason, EngineRequest, EngineSocket, OutgoingMessage
 from ..engine.message import OP_BINARY, OP_TEXT, ws_frame
 from ..engine.transport import Outgoing
 from ..exceptions import ProtocolError
-from ..protocol import engineio, engineio_v3
-from ..protocol.engineio import Packet
+from ..protocol import engineio_v3
+from .wsdispatch import decode_ws_packet, deliver
 
 if TYPE_CHECKING:
     from .engineio import EngineIOEndpoint
@@ -64,7 +64,6 @@ class WebSocketConnection(asyncio.Protocol):
         )
         self._transport: asyncio.Transport | None = None
         self._session: EngineSocket | None = None
-        self._probing = upgrade_of is not None
         self._paused = False
         self._closing = False
         self._fragments: list[BytesLike] = []
@@ -119,8 +118,8 @@ class WebSocketConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         endpoint = self._endpoint
         now = endpoint.now()
         target = self._upgrade_of
@@ -192,36 +191,15 @@ class WebSocketConnection(asyncio.Protocol):
         if session is None or session.closed:
             return
         try:
-            if opcode is Opcode.TEXT:
-                text = str(payload, "utf-8")
-                if self._protocol == 4:
-                    packet = engineio.Packet.decode(text)
-                else:
-                    packet = engineio_v3.decode_packet(text)
-            elif self._protocol == 4:
-                packet = engineio.Packet.decode(bytes(payload))
-            else:
-                packet = engineio_v3.decode_packet(bytes(payload))
+            data = str(payload, "utf-8") if opcode is Opcode.TEXT else bytes(payload)
+            packet = decode_ws_packet(self._protocol, data)
         except (UnicodeDecodeError, ProtocolError) as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             self._fail(CloseCode.INVALID_DATA, "invalid packet")
-            if not self._probing:
+            if session.transport_ is self:
                 session.close(CloseReason.TRANSPORT_ERROR)
             return
-        self._dispatch(session, packet)
-
-    def _dispatch(self, session: EngineSocket, packet: Packet) -> None:
-        now = self._endpoint.now()
-        if self._probing:
-            if session.transport_ is self:
-                self._probing = False  # the upgrade completed earlier in this batch
-                session.receive(packet, now)
-                return
-            session.receive_probe(packet, now)
-            if session.transport_ is self:
-                self._probing = False
-        else:
-            session.receive(packet, now)
+        deliver(session, self, packet, self._endpoint.now())
 
     # -- internals -----------------------------------------------------------------------
 

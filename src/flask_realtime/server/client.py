@@ -1,0 +1,163 @@
+"""One Engine.IO connection as the Socket.IO layer sees it (Node's ``Client``).
+
+A client decodes the connection's messages into packets and routes them: CONNECT to the
+namespace it names, everything else to the socket of that namespace. It also enforces
+the connect timeout: a connection that joins no namespace in time is closed.
+
+Misbehaviour ends the connection and nothing else: a malformed packet (the decoder's
+:class:`~flask_realtime.exceptions.ProtocolError`), a CONNECT to a namespace the client is
+already in, or a CONNECT_ERROR from the client, close it with
+:attr:`~flask_realtime.engine.socket.CloseReason.TRANSPORT_ERROR` (Node says "parse
+error"; ours is the nearest of the reasons the disconnect handlers know). Packets for a
+namespace the client is not in are dropped: they may cross a server-side disconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.socket import CloseReason, EngineSocket
+from flask_realtime.exceptions import ProtocolError
+from flask_realtime.protocol.socketio import Packet, PacketType
+from flask_realtime.server.socket import Socket
+from flask_realtime.typing import NamespaceName, Sid
+
+if TYPE_CHECKING:
+    from flask_realtime.protocol.parsers import Decoder, Parser
+    from flask_realtime.server.server import SocketIOServer
+    from flask_realtime.server.timers import Cancellable
+
+__all__ = ["Client", "new_sid"]
+
+logger = logging.getLogger(__name__)
+
+INVALID_NAMESPACE = "Invalid namespace"
+
+
+def new_sid() -> Sid:
+    """A fresh socket id: 15 random bytes, base64url (20 characters, as python-socketio)."""
+    return secrets.token_urlsafe(15)
+
+
+def query_auth(query: str | None) -> dict[str, Any] | None:
+    """The auth of a socket.io 2.x CONNECT: its namespace's query, parsed (as Node does).
+
+    A key given once maps to a string, a repeated key to the list of its values.
+    """
+    if query is None:
+        return None
+    parsed = parse_qs(query, keep_blank_values=True)
+    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
+
+
+class Client:
+    """The Socket.IO side of one Engine.IO session.
+
+    Attributes:
+        server: the server.
+        eio: the Engine.IO session.
+        parser: the parser for this connection (the legacy one for Engine.IO v3 clients).
+        sockets: the sockets of this connection, by namespace.
+    """
+
+    __slots__ = ("_connect_timer", "decoder", "eio", "parser", "server", "sockets")
+
+    def __init__(self, server: SocketIOServer, eio: EngineSocket, parser: Parser) -> None:
+        self.server = server
+        self.eio = eio
+        self.parser = parser
+        self.decoder: Decoder = parser.decoder()
+        self.sockets: dict[NamespaceName, Socket] = {}
+        self._connect_timer: Cancellable | None = None
+
+    def open(self) -> None:
+        """The session is open: start the connect timeout; join "/" for v3 clients."""
+        timeout = self.server.connect_timeout
+        if timeout is not None and timeout > 0:
+            self._connect_timer = self.server.timers.call_later(timeout, self._connect_timed_out)
+        if self.eio.protocol == 3:
+            # v4 "Connection to the default namespace": the server connects it unasked.
+            self.connect("/", None)
+
+    def _connect_timed_out(self) -> None:
+        self._connect_timer = None
+        logger.info("closing %s: no namespace joined in time", self.eio.sid)
+        self.eio.close(CloseReason.SERVER_DISCONNECT)
+
+    def socket_connected(self, socket: Socket) -> None:
+        """A socket of this connection was accepted: the connect timeout is over."""
+        timer = self._connect_timer
+        if timer is not None:
+            self._connect_timer = None
+            timer.cancel()
+
+    def receive(self, data: str | bytes) -> None:
+        """Take one Engine.IO message."""
+        try:
+            packet = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self._violation(f"invalid packet: {exc}")
+            return
+        if packet is None:
+            return  # a binary packet waits for its attachments
+        packet_type = packet.type
+        if packet_type is PacketType.CONNECT:
+            name = packet.namespace
+            if name in self.sockets:
+                self._violation(f"second CONNECT to {name}")
+                return
+            auth = query_auth(packet.query) if self.eio.protocol == 3 else packet.data
+            self.connect(name, auth)
+        elif packet_type is PacketType.CONNECT_ERROR:
+            self._violation("CONNECT_ERROR sent by a client")
+        else:
+            socket = self.sockets.get(packet.namespace)
+            if socket is None:
+                logger.debug("%s is not in %s, dropping %r", self.eio.sid, packet.namespace, packet)
+            else:
+                socket.on_packet(packet)
+
+    def connect(self, name: NamespaceName, auth: Any) -> None:
+        """Join namespace ``name``, if it exists or may be created."""
+        server = self.server
+        nsp = server.registry.resolve(name, auth)
+        if nsp is None:
+            # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
+            data: object = (
+                INVALID_NAMESPACE if self.eio.protocol == 3 else {"message": INVALID_NAMESPACE}
+            )
+            for piece in self.parser.encode(Packet(PacketType.CONNECT_ERROR, name, data)):
+                self.eio.send(OutgoingMessage(piece))
+            return
+        sid = new_sid()
+        socket = Socket(self, nsp, sid)
+        self.sockets[name] = socket
+        nsp.sockets[sid] = socket
+        server.adapter.add(socket, sid)
+        socket.open(auth)
+
+    def forget(self, socket: Socket) -> None:
+        """A socket left its namespace: packets for that namespace are dropped from now on."""
+        name = socket.nsp.name
+        if self.sockets.get(name) is socket:
+            del self.sockets[name]
+
+    def close(self, reason: CloseReason) -> None:
+        """The session closed: every socket leaves, with ``reason``."""
+        timer = self._connect_timer
+        if timer is not None:
+            self._connect_timer = None
+            timer.cancel()
+        for socket in list(self.sockets.values()):
+            socket.close(reason, notify=False)
+
+    def _violation(self, what: str) -> None:
+        logger.info("closing %s: %s", self.eio.sid, what)
+        self.eio.close(CloseReason.TRANSPORT_ERROR)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.eio.sid} namespaces={list(self.sockets)}>"

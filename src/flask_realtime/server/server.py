@@ -1,0 +1,338 @@
+"""The Socket.IO server: namespaces, handlers, rooms, emits and acks, framework-free.
+
+:class:`SocketIOServer` is the :class:`~flask_realtime.engine.socket.EngineHandler` of
+the Engine.IO layer and the API of the layers above (the Flask facade, or any other
+front). Registration may happen from any thread before serving; every other method runs
+on the event-loop thread only (see ``docs/internals.md``, "Threads").
+
+Timers: the server needs two, the connect timeout of a new connection and the timeout of
+a ``call()``. It schedules them with the ``call_later`` given to :meth:`attach` (the
+running loop's when none was), so a test drives them with a manual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, Literal
+
+from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
+from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
+from flask_realtime.protocol.parsers import JsonParser, Parser
+from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
+from flask_realtime.server.acks import DEFAULT_MAX_PENDING_ACKS, PendingAck
+from flask_realtime.server.adapter import Adapter, BroadcastOptions
+from flask_realtime.server.client import Client
+from flask_realtime.server.invoker import DefaultInvoker, Invoker
+from flask_realtime.server.memory_adapter import InMemoryAdapter
+from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers, NamespaceRegistry
+from flask_realtime.server.socket import Socket, SocketState
+from flask_realtime.server.timers import CallLater, Clock, LoopTimers
+from flask_realtime.typing import Handler, NamespaceName, Room, Sid
+
+__all__ = ["SocketIOServer"]
+
+logger = logging.getLogger(__name__)
+
+_NO_ROOMS: frozenset[Room] = frozenset()
+
+
+def _room_set(rooms: Room | Iterable[Room] | None) -> frozenset[Room]:
+    if rooms is None:
+        return _NO_ROOMS
+    if isinstance(rooms, str):
+        return frozenset((rooms,))
+    return frozenset(rooms)
+
+
+class SocketIOServer(EngineHandler):
+    """A Socket.IO v5 server (and v4 for socket.io 2.x clients) on Engine.IO sessions.
+
+    Args:
+        parser: encodes and decodes packets; the JSON parser by default.
+        adapter: rooms and broadcasts; in memory by default (one process).
+        invoker: runs handlers; :class:`~flask_realtime.server.invoker.DefaultInvoker`
+            by default.
+        always_connect: send the CONNECT reply before the connect handler runs, and
+            disconnect the client if the handler then refuses (python-socketio).
+        namespaces: names accepted besides those with handlers ("/" always is), or "*"
+            for any name at all.
+        connect_timeout: seconds a new connection has to join a namespace before it is
+            closed (Node's ``connectTimeout``); None disables it.
+        max_pending_acks: acknowledgements one socket may owe; past it the oldest fails.
+        legacy_parser: the parser for Engine.IO v3 (socket.io 2.x) clients; the JSON
+            parser in its v4 flavour by default. Broadcasts use ``parser`` for everyone.
+    """
+
+    def __init__(
+        self,
+        *,
+        parser: Parser | None = None,
+        adapter: Adapter | None = None,
+        invoker: Invoker | None = None,
+        always_connect: bool = False,
+        namespaces: list[str] | Literal["*"] | None = None,
+        connect_timeout: float | None = 45.0,
+        max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS,
+        legacy_parser: Parser | None = None,
+    ) -> None:
+        if type(max_pending_acks) is not int or max_pending_acks < 1:
+            raise ConfigurationError(
+                f"max_pending_acks must be a positive int, not {max_pending_acks!r}"
+            )
+        if namespaces is not None and namespaces != "*" and isinstance(namespaces, str):
+            raise ConfigurationError('namespaces must be a list of names or "*"')
+        self._parser: Parser = parser if parser is not None else JsonParser()
+        self.legacy_parser: Parser = (
+            legacy_parser if legacy_parser is not None else JsonParser(version=4)
+        )
+        self.adapter: Adapter = adapter if adapter is not None else InMemoryAdapter()
+        self.invoker: Invoker = invoker if invoker is not None else DefaultInvoker()
+        self.always_connect = always_connect
+        self.connect_timeout = connect_timeout
+        self.max_pending_acks = max_pending_acks
+        self.registry = NamespaceRegistry(namespaces)
+        self.timers = LoopTimers()
+        self._clients: dict[EngineSocket, Client] = {}
+        self.adapter.bind(self)
+
+    @property
+    def parser(self) -> Parser:
+        """The parser of Engine.IO v4 clients, and of every broadcast."""
+        return self._parser
+
+    def attach(self, clock: Clock | None = None, call_later: CallLater | None = None) -> None:
+        """Use this clock and timer function (None: the running loop's, the default)."""
+        self.timers.attach(clock, call_later)
+
+    # -- registration (any thread, before serving) -------------------------------------
+
+    def on(
+        self, event: str, handler: Handler, namespace: str | DynamicMatcher | None = "/"
+    ) -> None:
+        """Register ``handler`` for ``event`` in ``namespace``.
+
+        ``event`` may be "connect", "disconnect", any event name, or "*" (a catch-all).
+        ``namespace`` may be a name (None: "/"), "*" (every namespace), or the pattern or
+        function of a dynamic namespace (which declares it, as :meth:`dynamic_namespace`
+        does).
+        """
+        if not isinstance(event, str):
+            raise ConfigurationError(f"an event name must be a string, not {event!r}")
+        if not callable(handler):
+            raise ConfigurationError(f"the handler for {event!r} must be callable")
+        self.registry.handlers(namespace).add(event, handler)
+
+    def on_namespace(self, namespace: NamespaceHandlers) -> None:
+        """Register the ``on_<event>`` methods of a class-based handler object."""
+        self.registry.register_object(namespace)
+
+    def on_error(self, namespace: str | DynamicMatcher | None, handler: Handler) -> None:
+        """Register the handler of exceptions raised by handlers (None: the default one).
+
+        It gets the exception; for an event, its return value is sent as the ack; for a
+        connect handler, it stands in for the handler's (False refuses).
+        """
+        if not callable(handler):
+            raise ConfigurationError("an error handler must be callable")
+        if namespace is None:
+            self.registry.default_error = handler
+        else:
+            self.registry.handlers(namespace).error = handler
+
+    def dynamic_namespace(self, pattern: re.Pattern[str] | Callable[[str, Any], bool]) -> None:
+        """Accept namespaces whose name matches ``pattern`` (see :mod:`.namespace`)."""
+        self.registry.add_dynamic(pattern)
+
+    # -- EngineHandler -----------------------------------------------------------------
+
+    def on_open(self, socket: EngineSocket) -> None:
+        """An Engine.IO session opened."""
+        parser = self.legacy_parser if socket.protocol == 3 else self._parser
+        client = Client(self, socket, parser)
+        self._clients[socket] = client
+        client.open()
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        """An Engine.IO message arrived."""
+        client = self._clients.get(socket)
+        if client is not None:
+            client.receive(data)
+
+    def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
+        """An Engine.IO session closed."""
+        client = self._clients.pop(socket, None)
+        if client is not None:
+            client.close(reason)
+
+    # -- operations (loop thread only) -------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        namespace: NamespaceName = "/",
+        to: Room | Iterable[Room] | None = None,
+        skip_sid: Sid | Iterable[Sid] | None = None,
+        callback: Callable[..., Any] | None = None,
+        volatile: bool = False,
+    ) -> None:
+        """Send an event to one socket, to rooms (each recipient once), or to everyone.
+
+        Args:
+            event: the event name.
+            args: its arguments (JSON values; bytes anywhere).
+            namespace: the namespace.
+            to: a socket id or room, several of them, or None for every socket.
+            skip_sid: a socket id (or several) not to send to.
+            callback: called (through the invoker) with the arguments of each
+                recipient's acknowledgement.
+            volatile: the event may be dropped for clients that read too slowly.
+
+        Raises:
+            ConfigurationError: a reserved event name, or arguments that cannot be encoded.
+        """
+        if event in RESERVED_EVENTS:
+            raise ConfigurationError(f"{event!r} is a reserved event name")
+        data = [event, *args]
+        nsp = self.registry.get(namespace)
+        if nsp is not None and isinstance(to, str):
+            socket = nsp.sockets.get(to)
+            if socket is not None:
+                # One local recipient: a dict lookup and one encode, no adapter.
+                if skip_sid is not None and (
+                    to == skip_sid if isinstance(skip_sid, str) else to in skip_sid
+                ):
+                    return
+                ack_id = nsp.next_ack_id() if callback is not None else None
+                pieces = socket.client.parser.encode(
+                    Packet(PacketType.EVENT, namespace, data, ack_id)
+                )
+                if ack_id is not None:
+                    socket.add_ack(ack_id, PendingAck(event, callback=callback))
+                write = socket.write
+                for piece in pieces:
+                    write(OutgoingMessage(piece, volatile=volatile))
+                return
+        opts = BroadcastOptions(_room_set(to), _room_set(skip_sid), volatile)
+        if callback is None:
+            self.adapter.broadcast(namespace, Packet(PacketType.EVENT, namespace, data), opts)
+        elif nsp is not None:
+            ack_id = nsp.next_ack_id()
+
+            def expect_ack(socket: Socket) -> None:
+                socket.add_ack(ack_id, PendingAck(event, callback=callback))
+
+            packet = Packet(PacketType.EVENT, namespace, data, ack_id)
+            self.adapter.broadcast_with_ack(namespace, packet, opts, expect_ack)
+
+    def call(
+        self,
+        event: str,
+        *args: Any,
+        to: Sid,
+        namespace: NamespaceName = "/",
+        timeout: float | None = 60.0,
+    ) -> asyncio.Future[Any]:
+        """Send an event to one socket of this server and wait for its acknowledgement.
+
+        Returns:
+            A future that resolves with the acknowledgement's arguments (None for none,
+            the value for one, a tuple for several), or fails with
+            :class:`~flask_realtime.exceptions.CallTimeoutError` after ``timeout``
+            seconds, or :class:`~flask_realtime.exceptions.DisconnectedError` when the
+            socket is not connected or leaves first.
+
+        Raises:
+            ConfigurationError: a reserved event name, or arguments that cannot be encoded.
+        """
+        if event in RESERVED_EVENTS:
+            raise ConfigurationError(f"{event!r} is a reserved event name")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        nsp = self.registry.get(namespace)
+        socket = nsp.sockets.get(to) if nsp is not None else None
+        if nsp is None or socket is None or socket.state is SocketState.DISCONNECTING:
+            future.set_exception(DisconnectedError(f"{to} is not connected to {namespace}"))
+            return future
+        ack_id = nsp.next_ack_id()
+        pieces = socket.client.parser.encode(
+            Packet(PacketType.EVENT, namespace, [event, *args], ack_id)
+        )
+        pending = PendingAck(event, future=future)
+        socket.add_ack(ack_id, pending)
+        if timeout is not None:
+            pending.timer = self.timers.call_later(
+                timeout, partial(self._call_timed_out, socket, ack_id, timeout)
+            )
+        future.add_done_callback(partial(self._call_settled, socket, ack_id))
+        write = socket.write
+        for piece in pieces:
+            write(OutgoingMessage(piece))
+        return future
+
+    @staticmethod
+    def _call_timed_out(socket: Socket, ack_id: int, timeout: float) -> None:
+        pending = socket.drop_ack(ack_id)
+        if pending is not None:
+            pending.timer = None
+            pending.fail(
+                CallTimeoutError(f"no acknowledgement of {pending.event!r} in {timeout} s")
+            )
+
+    @staticmethod
+    def _call_settled(socket: Socket, ack_id: int, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():  # the caller gave up: stop waiting
+            pending = socket.drop_ack(ack_id)
+            if pending is not None:
+                pending.stop_timer()
+
+    def enter_room(self, sid: Sid, room: Room, namespace: NamespaceName = "/") -> None:
+        """Put a socket in a room."""
+        socket = self.get_socket(sid, namespace)
+        if socket is None:
+            self.adapter.add_sockets(namespace, BroadcastOptions(frozenset((sid,))), (room,))
+        elif socket.state is SocketState.CONNECTING or socket.state is SocketState.CONNECTED:
+            self.adapter.add(socket, room)
+
+    def leave_room(self, sid: Sid, room: Room, namespace: NamespaceName = "/") -> None:
+        """Take a socket out of a room."""
+        socket = self.get_socket(sid, namespace)
+        if socket is None:
+            self.adapter.del_sockets(namespace, BroadcastOptions(frozenset((sid,))), (room,))
+        else:
+            self.adapter.remove(socket, room)
+
+    def close_room(self, room: Room, namespace: NamespaceName = "/") -> None:
+        """Take every socket out of a room."""
+        self.adapter.del_sockets(namespace, BroadcastOptions(frozenset((room,))), (room,))
+
+    def rooms(self, sid: Sid, namespace: NamespaceName = "/") -> list[Room]:
+        """The rooms of a socket of this server (its own room first)."""
+        return self.adapter.rooms(namespace, sid)
+
+    def disconnect(self, sid: Sid, namespace: NamespaceName = "/") -> None:
+        """Disconnect a socket from a namespace; its disconnect handler gets "server disconnect"."""
+        socket = self.get_socket(sid, namespace)
+        if socket is None:
+            opts = BroadcastOptions(frozenset((sid,)))
+            self.adapter.disconnect_sockets(namespace, opts, close=False)
+        else:
+            socket.close(CloseReason.SERVER_DISCONNECT, notify=True)
+
+    def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
+        """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
+        nsp = self.registry.get(namespace)
+        return nsp.sockets.get(sid) if nsp is not None else None
+
+    # -- AdapterHost -------------------------------------------------------------------
+
+    def disconnect_socket(self, socket: Socket, close: bool) -> None:
+        """Disconnect a socket of this server for the adapter (``close``: the whole session)."""
+        if close:
+            socket.eio.close(CloseReason.SERVER_DISCONNECT)
+        else:
+            socket.close(CloseReason.SERVER_DISCONNECT, notify=True)

@@ -1,0 +1,402 @@
+"""A client's connection to one namespace, from CONNECT to its disconnect handler.
+
+One engine connection (:class:`~flask_realtime.server.client.Client`) holds one
+:class:`Socket` per namespace it joined. A socket moves through one state machine::
+
+    CONNECTING --accepted--> CONNECTED --leaves--> DISCONNECTING --handler done--> CLOSED
+    CONNECTING --refused, or the client left--> CLOSED
+
+- CONNECTING: the connect handler runs. The socket is already in its rooms (the handler
+  may ``enter_room``), but what is sent to it waits in a buffer, so the client gets the
+  CONNECT reply first and the handler's emits after it, never before (Node's order).
+- DISCONNECTING: the disconnect handler runs; nothing more is sent to the client, but
+  the socket is still in its rooms, so the handler can still ask ``rooms()`` (as
+  python-socketio allows; Node leaves the rooms first). It leaves them when the handler
+  is done.
+
+:attr:`Socket.write` is the one place a message to this client goes through, and it is
+the engine socket's own ``send`` while CONNECTED: a broadcast costs one attribute lookup
+and one call per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import enum
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.socket import CloseReason, EngineSocket
+from flask_realtime.exceptions import (
+    CallTimeoutError,
+    ConfigurationError,
+    ConnectionRefusedError,
+    DisconnectedError,
+)
+from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
+from flask_realtime.server.acks import PendingAck
+from flask_realtime.server.invoker import CallKind, DoneCallback, HandlerCall
+from flask_realtime.typing import Handler, NamespaceName, Sid
+
+if TYPE_CHECKING:
+    from flask_realtime.server.client import Client
+    from flask_realtime.server.namespace import Namespace
+
+__all__ = ["DEFAULT_REFUSAL", "Socket", "SocketState"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REFUSAL: dict[str, object] = {"message": "Connection rejected by server"}
+"""CONNECT_ERROR data when a connect handler returns False or fails."""
+
+
+class SocketState(enum.Enum):
+    """Where a socket is in its life (see the module docstring)."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTING = "disconnecting"
+    CLOSED = "closed"
+
+
+_CONNECTING = SocketState.CONNECTING
+_CONNECTED = SocketState.CONNECTED
+_DISCONNECTING = SocketState.DISCONNECTING
+_CLOSED = SocketState.CLOSED
+
+
+def _discard(message: OutgoingMessage) -> None:
+    """Where messages to a socket that has left go."""
+
+
+def _log_failure(call: HandlerCall, exc: BaseException) -> None:
+    if isinstance(exc, asyncio.CancelledError):
+        logger.debug("the %s handler of %r was cancelled", call.kind, call.event)
+    else:
+        logger.error(
+            "unhandled exception in the %s handler of %r (sid %s, namespace %s)",
+            call.kind,
+            call.event,
+            call.sid,
+            call.namespace,
+            exc_info=exc,
+        )
+
+
+class Socket:
+    """A client's connection to one namespace.
+
+    Attributes:
+        sid: the socket id (random, per namespace; never the Engine.IO session id).
+        nsp: the namespace.
+        eio: the Engine.IO session (``eio.handshake`` holds the HTTP request).
+        client: the engine connection this socket belongs to.
+        state: a :class:`SocketState`.
+        write: sends one message to the client (see the module docstring).
+    """
+
+    __slots__ = (
+        "_acks",
+        "_buffer",
+        "_data",
+        "client",
+        "eio",
+        "nsp",
+        "sid",
+        "state",
+        "write",
+    )
+
+    def __init__(self, client: Client, nsp: Namespace, sid: Sid) -> None:
+        self.client = client
+        self.eio: EngineSocket = client.eio
+        self.nsp = nsp
+        self.sid = sid
+        self.state = _CONNECTING
+        buffer: list[OutgoingMessage] = []
+        self._buffer: list[OutgoingMessage] | None = buffer
+        self.write: Callable[[OutgoingMessage], None] = buffer.append
+        self._acks: dict[int, PendingAck] | None = None
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def namespace(self) -> NamespaceName:
+        """The namespace name."""
+        return self.nsp.name
+
+    @property
+    def connected(self) -> bool:
+        """True while the socket is connected (not while connecting or leaving)."""
+        return self.state is _CONNECTED
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Free-form per-socket state for the layers above (created on first use)."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, packet: Packet, *, volatile: bool = False) -> None:
+        """Encode ``packet`` with this connection's parser and send it (via :attr:`write`)."""
+        write = self.write
+        for piece in self.client.parser.encode(packet):
+            write(OutgoingMessage(piece, volatile=volatile))
+
+    def _send_now(self, packet: Packet) -> None:
+        """Send a protocol reply straight to the engine, ahead of anything buffered."""
+        send = self.eio.send
+        for piece in self.client.parser.encode(packet):
+            send(OutgoingMessage(piece))
+
+    def add_ack(self, ack_id: int, pending: PendingAck) -> None:
+        """Wait for the ACK ``ack_id``; when too many are pending, fail the oldest."""
+        acks = self._acks
+        if acks is None:
+            acks = self._acks = {}
+        elif len(acks) >= self.client.server.max_pending_acks:
+            oldest = next(iter(acks))
+            acks.pop(oldest).fail(
+                CallTimeoutError(f"more than {len(acks) + 1} acknowledgements pending")
+            )
+        acks[ack_id] = pending
+
+    def drop_ack(self, ack_id: int) -> PendingAck | None:
+        """Stop waiting for the ACK ``ack_id`` (a ``call()`` timed out or was cancelled)."""
+        acks = self._acks
+        return acks.pop(ack_id, None) if acks else None
+
+    # -- connecting --------------------------------------------------------------------
+
+    def open(self, auth: Any) -> None:
+        """Run the connect handler (if any), then accept or refuse the client."""
+        server = self.client.server
+        handler, args = self.nsp.find_handler("connect", (auth,))
+        if server.always_connect:
+            self._accept()
+        if handler is not None:
+            self._invoke("connect", "connect", handler, args, self._connect_done)
+        elif self.state is _CONNECTING:
+            self._accept()
+
+    def _connect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        if self.state is _CLOSED or self.state is _DISCONNECTING:
+            return  # the client left, or was disconnected, meanwhile
+        if exc is not None:
+            if isinstance(exc, ConnectionRefusedError):
+                self._refuse(exc.error_args)
+                return
+            if isinstance(exc, builtins.ConnectionRefusedError):
+                self._refuse(DEFAULT_REFUSAL)
+                return
+            error_handler = self._error_handler()
+            if (
+                call.kind == "connect"
+                and error_handler is not None
+                and not isinstance(exc, asyncio.CancelledError)
+            ):
+                # Flask-SocketIO: the error handler's return value stands in for the
+                # connect handler's (False refuses).
+                self._invoke("error", "connect", error_handler, (exc,), self._connect_done)
+                return
+            _log_failure(call, exc)
+            self._refuse(DEFAULT_REFUSAL)
+        elif result is False:
+            self._refuse(DEFAULT_REFUSAL)
+        elif self.state is _CONNECTING:
+            self._accept()
+
+    def _accept(self) -> None:
+        self.state = _CONNECTED
+        eio = self.eio
+        legacy = eio.protocol == 3
+        # v5 "Connection to a namespace": the reply carries the socket id; v4: nothing.
+        self._send_now(
+            Packet(PacketType.CONNECT, self.nsp.name, None if legacy else {"sid": self.sid})
+        )
+        buffered = self._buffer
+        self._buffer = None
+        self.write = send = eio.send
+        if buffered:
+            for message in buffered:
+                send(message)
+        self.client.socket_connected(self)
+
+    def _refuse(self, error_args: dict[str, object]) -> None:
+        if self.state is _CONNECTED:
+            # always_connect: the client was told it is in; now it is told it is out.
+            self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
+        else:
+            data: object = error_args
+            if self.eio.protocol == 3:
+                # v4 ERROR: a string (Node sends ``err.data || err.message``).
+                data = error_args.get("data") or error_args.get("message", "")
+            self._send_now(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
+        self._release()
+
+    # -- what the client sends ---------------------------------------------------------
+
+    def on_packet(self, packet: Packet) -> None:
+        """Handle an EVENT, ACK or DISCONNECT for this namespace."""
+        if self.state is not _CONNECTED:
+            logger.debug("%s is not connected to %s, dropping %r", self.sid, self.nsp.name, packet)
+            return
+        packet_type = packet.type
+        if packet_type is PacketType.EVENT or packet_type is PacketType.BINARY_EVENT:
+            self._on_event(packet)
+        elif packet_type is PacketType.ACK or packet_type is PacketType.BINARY_ACK:
+            self._on_ack(packet)
+        else:  # DISCONNECT: the client routes nothing else here
+            self.close(CloseReason.CLIENT_DISCONNECT, notify=False)
+
+    def _on_event(self, packet: Packet) -> None:
+        data = packet.data
+        event = data[0]
+        if event in RESERVED_EVENTS:  # the parser refuses these already; a custom one may not
+            return
+        handler, args = self.nsp.find_handler(event, tuple(data[1:]))
+        if handler is None:
+            logger.debug("no handler for %r in %s", event, self.nsp.name)
+            return
+        self._invoke("event", event, handler, args, self._event_done, packet.id)
+
+    def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            error_handler = self._error_handler()
+            if (
+                call.kind == "event"
+                and error_handler is not None
+                and not isinstance(exc, asyncio.CancelledError)
+            ):
+                # Flask-SocketIO: the error handler's return value becomes the ack.
+                self._invoke(
+                    "error", call.event, error_handler, (exc,), self._event_done, call.ack_id
+                )
+            else:
+                _log_failure(call, exc)
+            return
+        if call.ack_id is not None and self.state is _CONNECTED:
+            # python-socketio: a tuple is several arguments, None is none.
+            if result is None:
+                data = []
+            elif type(result) is tuple:
+                data = list(result)
+            else:
+                data = [result]
+            try:
+                self.send(Packet(PacketType.ACK, self.nsp.name, data, call.ack_id))
+            except ConfigurationError:
+                logger.exception("cannot send the return value of %r as an ack", call.event)
+
+    def _on_ack(self, packet: Packet) -> None:
+        ack_id = packet.id
+        pending = self.drop_ack(ack_id) if ack_id is not None else None
+        if pending is None:
+            logger.debug("unexpected ack %s from %s", ack_id, self.sid)
+            return
+        callback = pending.callback
+        if callback is None:
+            pending.resolve(packet.data)
+        else:
+            self._invoke("ack", pending.event, callback, tuple(packet.data), self._ack_done)
+
+    @staticmethod
+    def _ack_done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            _log_failure(call, exc)
+
+    # -- leaving -----------------------------------------------------------------------
+
+    def close(self, reason: CloseReason, *, notify: bool) -> None:
+        """Leave the namespace and run the disconnect handler (once).
+
+        Args:
+            reason: what the disconnect handler is told.
+            notify: tell the client (the server disconnects it): DISCONNECT, or a
+                CONNECT_ERROR when it is still waiting for its CONNECT reply.
+        """
+        state = self.state
+        if state is _CONNECTING:
+            if notify:
+                self._refuse(DEFAULT_REFUSAL)
+            else:
+                self._release()
+            return
+        if state is not _CONNECTED:
+            return
+        if notify:
+            self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
+        self.state = _DISCONNECTING
+        self.write = _discard
+        self.client.forget(self)
+        self._fail_acks()
+        handler, args = self.nsp.find_handler("disconnect", (reason,))
+        if handler is None:
+            self._release()
+        else:
+            self._invoke("disconnect", "disconnect", handler, args, self._disconnect_done)
+
+    def _disconnect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        if self.state is _DISCONNECTING:
+            self._release()
+        if exc is None:
+            return
+        error_handler = self._error_handler()
+        if (
+            call.kind == "disconnect"
+            and error_handler is not None
+            and not isinstance(exc, asyncio.CancelledError)
+        ):
+            self._invoke("error", "disconnect", error_handler, (exc,), self._disconnect_done)
+        else:
+            _log_failure(call, exc)
+
+    def _release(self) -> None:
+        """Leave every room and forget the socket."""
+        self.state = _CLOSED
+        self.write = _discard
+        self._buffer = None
+        self.client.forget(self)
+        nsp = self.nsp
+        nsp.sockets.pop(self.sid, None)
+        server = self.client.server
+        server.adapter.remove_all(self)
+        server.registry.release(nsp)
+        self._fail_acks()
+
+    def _fail_acks(self) -> None:
+        acks = self._acks
+        if acks:
+            self._acks = None
+            error = DisconnectedError(f"{self.sid} left {self.nsp.name} before acknowledging")
+            for pending in acks.values():
+                pending.fail(error)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _error_handler(self) -> Handler | None:
+        return self.nsp.handlers.error or self.client.server.registry.default_error
+
+    def _invoke(
+        self,
+        kind: CallKind,
+        event: str,
+        handler: Handler,
+        args: tuple[Any, ...],
+        on_done: DoneCallback,
+        ack_id: int | None = None,
+    ) -> None:
+        call = HandlerCall(kind, event, handler, args, self, on_done, ack_id)
+        try:
+            self.client.server.invoker.invoke(call)
+        except Exception as exc:  # an invoker that cannot run anything (shut down, ...)
+            logger.exception("the invoker failed to run %r", call)
+            call.done(None, exc)
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.sid} {self.nsp.name} {self.state.value}>"
