@@ -16,6 +16,7 @@ from websockets.utils import accept_key
 from ..engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
 from ..engine.http import EngineError, error_response
 from .client_files import CLIENT_FILES, ClientFiles
+from .coalesce import WriteCoalescer
 from .timer import EngineTimer
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class EngineIOEndpoint:
         # A POST carries one payload: allow the framing around a full-size message.
         self.max_body_size = engine.options.max_http_buffer_size + 64 * 1024
         self.timer = EngineTimer(engine)
+        self.coalescer = WriteCoalescer()
         self._connections: set[WebSocketConnection] = set()
         self._client_files = ClientFiles()
 

@@ -68,6 +68,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._closing = False
         self._fragments: list[BytesLike] = []
         self._fragment_opcode: Opcode | None = None
+        # None: nothing written yet in this loop tick; a list: what waits for its end.
+        self._held: list[bytes] | None = None
         self.max_buffer = endpoint.max_ws_buffer
 
     # -- Transport (what the engine session writes through) -----------------------------
@@ -91,10 +93,25 @@ class WebSocketConnection(asyncio.Protocol):
                 )
                 self._fail(CloseCode.POLICY_VIOLATION, "client too slow")
                 return
+        if not items:
+            return
         if len(items) == 1:
-            transport.write(self._frame(items[0], protocol))
-        elif items:
-            transport.write(b"".join([self._frame(i, protocol) for i in items]))
+            data = self._frame(items[0], protocol)
+        else:
+            data = b"".join([self._frame(i, protocol) for i in items])
+        held = self._held
+        if held is None:
+            transport.write(data)
+            self._held = []
+            self._endpoint.coalescer.mark(self)
+        else:
+            held.append(data)
+
+    def end_tick(self) -> None:
+        """The loop tick ended: write what this tick's later messages left waiting."""
+        held, self._held = self._held, None
+        if held and self._transport is not None:
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     @staticmethod
     def _frame(item: Outgoing, protocol: int) -> bytes:
@@ -109,6 +126,7 @@ class WebSocketConnection(asyncio.Protocol):
         """Close politely: a close frame, then the TCP connection once it is flushed."""
         if self._closing or self._transport is None:
             return
+        self.end_tick()
         self._closing = True
         if self._ws.state is State.OPEN:
             self._ws.send_close(CloseCode.NORMAL_CLOSURE)
@@ -217,6 +235,7 @@ class WebSocketConnection(asyncio.Protocol):
     def _fail(self, code: CloseCode, reason: str) -> None:
         if self._transport is None or self._closing:
             return
+        self._held = None  # a failing connection gets no more data
         self._closing = True
         if self._ws.state is State.OPEN:
             self._ws.fail(code, reason)

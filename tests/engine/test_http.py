@@ -1,0 +1,105 @@
+"""The engine's HTTP shapes (engine/http.py): requests, error answers, compression."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+import pytest
+
+from flask_realtime.engine import EngineError, EngineRequest, EngineResponse
+from flask_realtime.engine.http import compress, error_response
+
+
+def request(query_string: str) -> EngineRequest:
+    return EngineRequest("GET", "/socket.io/", query_string, {})
+
+
+def test_query_is_parsed_once_with_blank_values() -> None:
+    req = request("EIO=4&transport=polling&b64=&t=a%20b&x=1&x=2")
+    assert req.query == {
+        "EIO": ["4"],
+        "transport": ["polling"],
+        "b64": [""],
+        "t": ["a b"],
+        "x": ["1", "2"],
+    }
+    assert req.query is req.query
+
+
+def test_arg_is_the_first_value_or_none() -> None:
+    req = request("x=1&x=2&empty=")
+    assert req.arg("x") == "1"
+    assert req.arg("empty") == ""
+    assert req.arg("missing") is None
+
+
+def test_request_defaults() -> None:
+    req = request("")
+    assert (req.body, req.remote_addr, req.scheme) == (b"", None, "http")
+    assert req.query == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (EngineError.UNKNOWN_TRANSPORT, 0, "Transport unknown"),
+        (EngineError.UNKNOWN_SID, 1, "Session ID unknown"),
+        (EngineError.BAD_HANDSHAKE_METHOD, 2, "Bad handshake method"),
+        (EngineError.BAD_REQUEST, 3, "Bad request"),
+        (EngineError.FORBIDDEN, 4, "Forbidden"),
+        (EngineError.UNSUPPORTED_PROTOCOL_VERSION, 5, "Unsupported protocol version"),
+    ],
+)
+def test_error_codes_and_default_messages(error: EngineError, code: int, message: str) -> None:
+    response = error_response(error)
+    assert response.status == (403 if error is EngineError.FORBIDDEN else 400)
+    assert response.headers == [("Content-Type", "application/json")]
+    assert json.loads(response.body) == {"code": code, "message": message}
+    assert error.default_message == message
+
+
+def test_error_with_message_status_and_headers() -> None:
+    extra = [("Vary", "Origin")]
+    response = error_response(EngineError.BAD_REQUEST, "Too many", status=503, headers=extra)
+    assert response == EngineResponse(
+        503,
+        [("Content-Type", "application/json"), ("Vary", "Origin")],
+        b'{"code":3,"message":"Too many"}',
+    )
+    # The headers given are not changed, and answers do not share a header list.
+    assert extra == [("Vary", "Origin")]
+    assert error_response(EngineError.BAD_REQUEST).headers == [("Content-Type", "application/json")]
+
+
+BODY = b"hello " * 100
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["gzip", "GZIP", "deflate, gzip", "gzip;q=0.5", "br, gzip ;q=1", "x;q=0, gzip"],
+)
+def test_gzip_when_accepted(accept: str) -> None:
+    packed = compress(BODY, accept)
+    assert packed is not None
+    data, encoding = packed
+    assert encoding == "gzip"
+    assert gzip.decompress(data) == BODY
+    assert compress(BODY, accept) == packed  # no timestamp: the same bytes each time
+
+
+@pytest.mark.parametrize("accept", ["deflate", "gzip;q=0, deflate", "GZIP; Q=0.0, deflate;q=0.1"])
+def test_deflate_when_gzip_is_not_accepted(accept: str) -> None:
+    packed = compress(BODY, accept)
+    assert packed is not None
+    data, encoding = packed
+    assert encoding == "deflate"
+    assert zlib.decompress(data) == BODY
+
+
+@pytest.mark.parametrize(
+    "accept", ["", "identity", "br", "gzip;q=0", "gzip;q=0.000, deflate;q=0", "gzip;q=zero"]
+)
+def test_nothing_acceptable(accept: str) -> None:
+    assert compress(BODY, accept) is None
