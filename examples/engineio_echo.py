@@ -37,7 +37,9 @@ class Echo:
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    engine = EngineServer(Echo(), EngineOptions(path="engine.io", ping_interval=0.3, ping_timeout=0.2))
+    engine = EngineServer(
+        Echo(), EngineOptions(path="engine.io", ping_interval=0.3, ping_timeout=0.2)
+    )
     server = Server(wsgi_app=None, endpoint=EngineIOEndpoint(engine), host="localhost", port=port)
     print(f"Engine.IO echo server on http://localhost:{port}/engine.io/")
     server.run()

@@ -1,0 +1,86 @@
+"""The seed example: echo, broadcast, rooms, disconnect and live latency, on ``/test``.
+
+Run it by itself with ``python examples/echo_app.py``, or with the other demos through
+``make demo``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, render_template, request
+
+from flask_realtime import SocketIO, close_room, disconnect, emit, join_room, leave_room, rooms
+
+NAMESPACE = "/test"
+blueprint = Blueprint("echo", __name__, template_folder="templates", url_prefix="/echo")
+
+
+@blueprint.route("/")
+def index() -> str:
+    return render_template("echo.html", namespace=NAMESPACE)
+
+
+def register(socketio: SocketIO) -> None:
+    """Attach the demo's event handlers to ``socketio``."""
+    counter = {"n": 0}
+
+    def stamp(message: Any) -> dict[str, Any]:
+        counter["n"] += 1
+        data = message.get("data", "") if isinstance(message, dict) else message
+        return {"data": data, "count": counter["n"]}
+
+    @socketio.on("connect", namespace=NAMESPACE)
+    def on_connect() -> None:
+        emit("my_response", {"data": "Connected", "count": 0, "sid": request.sid})
+
+    @socketio.on("my_event", namespace=NAMESPACE)
+    def on_echo(message: Any) -> None:
+        emit("my_response", stamp(message))
+
+    @socketio.on("my_broadcast_event", namespace=NAMESPACE)
+    def on_broadcast(message: Any) -> None:
+        emit("my_response", stamp(message), broadcast=True)
+
+    @socketio.on("join", namespace=NAMESPACE)
+    def on_join(message: dict[str, Any]) -> None:
+        join_room(message["room"])
+        emit("my_response", stamp({"data": "In rooms: " + ", ".join(rooms())}))
+
+    @socketio.on("leave", namespace=NAMESPACE)
+    def on_leave(message: dict[str, Any]) -> None:
+        leave_room(message["room"])
+        emit("my_response", stamp({"data": "In rooms: " + ", ".join(rooms())}))
+
+    @socketio.on("close_room", namespace=NAMESPACE)
+    def on_close_room(message: dict[str, Any]) -> None:
+        room = message["room"]
+        emit("my_response", stamp({"data": f"Room {room} is closing."}), to=room)
+        close_room(room)
+
+    @socketio.on("my_room_event", namespace=NAMESPACE)
+    def on_room_event(message: dict[str, Any]) -> None:
+        emit("my_response", stamp(message), to=message["room"])
+
+    @socketio.on("disconnect_request", namespace=NAMESPACE)
+    def on_disconnect_request() -> None:
+        emit("my_response", stamp({"data": "Disconnected!"}))
+        disconnect()
+
+    @socketio.on("my_ping", namespace=NAMESPACE)
+    def on_ping() -> None:
+        emit("my_pong")
+
+
+def create_app() -> tuple[Flask, SocketIO]:
+    app = Flask(__name__)
+    app.register_blueprint(blueprint)
+    socketio = SocketIO(app)
+    register(socketio)
+    return app, socketio
+
+
+if __name__ == "__main__":
+    app, socketio = create_app()
+    print("echo demo on http://127.0.0.1:5000/echo/")
+    socketio.run(app, port=5000)
