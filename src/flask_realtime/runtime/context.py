@@ -1,0 +1,72 @@
+"""What every connection of one server shares: settings, the app, the endpoint, the pool.
+
+One ``ServerContext`` is built by ``Server.start`` and handed to each ``HttpProtocol``; the
+protocol reads it on every request, so it holds resolved objects only (no strings to look up,
+no options to interpret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from wsgiref.types import WSGIApplication, WSGIEnvironment
+
+from flask_realtime.runtime.http import Endpoint, Request
+from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from flask_realtime.runtime.registry import ConnectionRegistry
+
+__all__ = ["ServerContext", "access_logger", "log_access"]
+
+access_logger = logging.getLogger("flask_realtime.access")
+"""One INFO line per request, like werkzeug's: ``client - "GET /path HTTP/1.1" 200 1234 0.4ms``.
+Silence it with ``logging.getLogger("flask_realtime.access").setLevel(logging.WARNING)`` or
+``Server(log=False)``."""
+
+
+@dataclass(slots=True, eq=False)
+class ServerContext:
+    """The state shared by every connection of one server (used on the loop thread)."""
+
+    loop: asyncio.AbstractEventLoop
+    limits: Limits
+    endpoint: Endpoint | None
+    app: WSGIApplication | None
+    pool: WorkerPool
+    registry: ConnectionRegistry
+    scheme: str
+    environ: WSGIEnvironment
+    """The base WSGI environ (``runtime.wsgi.base_environ``)."""
+    access_log: bool
+    tls: bool = False
+    closing: bool = False
+    """Set by a graceful shutdown: responses say ``Connection: close``, idle connections go."""
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """The endpoint's ``handle`` calls in flight (strong references; cancelled at stop)."""
+
+    def log_requests(self) -> bool:
+        """Whether to time and log the request that starts now (checked once per request)."""
+        return self.access_log and access_logger.isEnabledFor(logging.INFO)
+
+
+def log_access(
+    peer: tuple[str, int] | None,
+    request: Request | None,
+    status: int,
+    size: int,
+    elapsed: float,
+) -> None:
+    """Write the access log line of one request (only called when ``log_requests()``)."""
+    line = "-"
+    if request is not None:
+        query = request.query_string
+        target = f"{request.path}?{query}" if query else request.path
+        line = f"{request.method} {target} HTTP/{request.http_version}"
+    client = f"{peer[0]}:{peer[1]}" if peer else "-"
+    access_logger.info(
+        '%s - "%s" %d %s %.1fms', client, line, status, size or "-", elapsed * 1000.0
+    )

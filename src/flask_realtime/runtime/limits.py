@@ -1,0 +1,83 @@
+"""Limits of the HTTP server: every one has a default and a setting.
+
+The defaults protect a server that faces the internet directly; each one says what a client
+that goes past it gets, so that an operator can tell the limits apart in a log or a browser.
+
+=====================  ==========  ==============================================================
+setting                default     past the limit
+=====================  ==========  ==============================================================
+max_url_size           8 KiB       414, connection closed
+max_header_size        64 KiB      431, connection closed (request line and header fields)
+max_header_count       100         431, connection closed
+max_body_size          16 MiB      413, connection closed (WSGI requests; the Socket.IO endpoint
+                                   has its own ``max_body_size``)
+header_timeout         10 s        408, connection closed (slowloris: headers sent too slowly)
+keep_alive_timeout     15 s        an idle connection is closed silently
+io_timeout             60 s        a worker thread waiting for request body bytes, or for room
+                                   in the write buffer, gives up and the connection is closed
+max_connections        10 000      503, connection closed (HTTP and upgraded WebSocket alike)
+body_buffer_size       256 KiB     reading pauses until the app has read the request body
+write_buffer_size      64 KiB      the app's thread waits until the client has read its data
+=====================  ==========  ==============================================================
+
+Why these numbers:
+
+- ``max_body_size`` of 16 MiB: WSGI request bodies are streamed to the application through a
+  bounded buffer, so the limit is not about memory but about how much a client may push into
+  an application (werkzeug spools uploads to temporary files). 16 MiB fits form posts and
+  ordinary uploads; raise it (or set ``None`` and rely on Flask's ``MAX_CONTENT_LENGTH``) for
+  an app that takes large files.
+- ``keep_alive_timeout`` of 15 s: long enough that a browser's next request (or a Socket.IO
+  client's next poll after a pause) reuses its connection, short enough to release sockets of
+  clients that went away. Behind a proxy, make it longer than the proxy's own idle timeout.
+- ``max_connections`` of 10 000: file descriptors run out before memory does; raise it
+  together with ``ulimit -n``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from flask_realtime.exceptions import ConfigurationError
+
+__all__ = ["Limits"]
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The HTTP server's limits and timeouts (sizes in bytes, times in seconds).
+
+    Raises:
+        ConfigurationError: a size or time is not positive (``max_body_size`` may be ``None``,
+            meaning no limit of the server's own).
+    """
+
+    max_url_size: int = 8 * KiB
+    max_header_size: int = 64 * KiB
+    max_header_count: int = 100
+    max_body_size: int | None = 16 * MiB
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 15.0
+    io_timeout: float = 60.0
+    max_connections: int = 10_000
+    body_buffer_size: int = 256 * KiB
+    write_buffer_size: int = 64 * KiB
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is None and field.name == "max_body_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(
+                    f"Limits.{field.name} must be a positive number, not {value!r}"
+                )
+
+    @property
+    def timer_interval(self) -> float:
+        """How often the server checks connection deadlines: a quarter of the shortest
+        timeout, between 10 ms and 1 s, so a deadline is enforced within 25% of its value."""
+        return min(1.0, max(0.01, min(self.header_timeout, self.keep_alive_timeout) / 4))

@@ -1,0 +1,200 @@
+"""The set of a server's open connections: the connection limit, timeouts and shutdown.
+
+HTTP connections register themselves; a connection that a WebSocket upgrade hands to the
+endpoint's protocol stays counted through a thin ``AdoptedConnection`` that only observes
+``connection_lost`` (the hot-path callbacks go straight to the endpoint's protocol, see
+below). Timeouts are not one timer per connection: each connection keeps a ``deadline`` (a
+float, 0 for none) and one loop-wide timer sweeps them every ``Limits.timer_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from flask_realtime.runtime.limits import Limits
+
+__all__ = ["AdoptedConnection", "ConnectionRegistry", "TrackedConnection"]
+
+logger = logging.getLogger(__name__)
+
+
+class TrackedConnection(Protocol):
+    """What the registry needs of an HTTP connection."""
+
+    deadline: float
+    """Loop time at which ``timed_out`` is due; 0 for none."""
+
+    def timed_out(self) -> None:
+        """The deadline has passed."""
+
+    def shutdown(self) -> None:
+        """The server is stopping: close now if idle, else after the response in flight."""
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+
+
+class AdoptedConnection:
+    """Stands in for the endpoint's protocol after a WebSocket upgrade, to see it close.
+
+    The transport calls ``data_received``, ``eof_received``, ``pause_writing`` and
+    ``resume_writing`` on this object; they are the inner protocol's own bound methods,
+    stored in slots, so those calls cost nothing extra (uvloop even caches them). Only
+    ``connection_made`` and ``connection_lost`` pass through here.
+    """
+
+    __slots__ = (
+        "_inner",
+        "_registry",
+        "data_received",
+        "eof_received",
+        "pause_writing",
+        "resume_writing",
+        "transport",
+    )
+
+    def __init__(self, inner: asyncio.Protocol, registry: ConnectionRegistry) -> None:
+        self._inner = inner
+        self._registry = registry
+        self.transport: asyncio.BaseTransport | None = None
+        self.data_received = inner.data_received
+        self.eof_received = inner.eof_received
+        self.pause_writing = inner.pause_writing
+        self.resume_writing = inner.resume_writing
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._registry.release(self)
+        self._inner.connection_lost(exc)
+
+
+class ConnectionRegistry:
+    """Counts and watches one server's connections (loop thread only)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: Limits) -> None:
+        self._loop = loop
+        self._limits = limits
+        self._http: set[TrackedConnection] = set()
+        self._adopted: set[AdoptedConnection] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._empty: asyncio.Event | None = None
+
+    def __len__(self) -> int:
+        return len(self._http) + len(self._adopted)
+
+    @property
+    def http_count(self) -> int:
+        """Open HTTP connections."""
+        return len(self._http)
+
+    @property
+    def upgraded_count(self) -> int:
+        """Open connections handed to the endpoint (WebSocket)."""
+        return len(self._adopted)
+
+    def add(self, conn: TrackedConnection) -> bool:
+        """Register a new HTTP connection; False when the server is at ``max_connections``."""
+        if len(self._http) + len(self._adopted) >= self._limits.max_connections:
+            return False
+        self._http.add(conn)
+        return True
+
+    def remove(self, conn: TrackedConnection) -> None:
+        """An HTTP connection closed, or was handed over."""
+        self._http.discard(conn)
+        self._check_empty()
+
+    def hand_over(
+        self,
+        transport: asyncio.Transport,
+        protocol: asyncio.Protocol,
+        rest: bytes,
+        *,
+        write_paused: bool,
+    ) -> None:
+        """Give the connection to ``protocol`` as the Endpoint contract says (set_protocol,
+        connection_made, data_received(rest)), and keep counting it until it closes."""
+        adopted = AdoptedConnection(protocol, self)
+        self._adopted.add(adopted)
+        transport.set_protocol(adopted)  # type: ignore[arg-type]
+        adopted.connection_made(transport)
+        if write_paused:
+            adopted.pause_writing()
+        if rest:
+            adopted.data_received(rest)
+
+    def release(self, adopted: AdoptedConnection) -> None:
+        """An adopted connection closed."""
+        self._adopted.discard(adopted)
+        self._check_empty()
+
+    # -- timeouts ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the deadline sweep."""
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._limits.timer_interval, self._sweep)
+
+    def stop(self) -> None:
+        """Stop the deadline sweep."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _sweep(self) -> None:
+        now = self._loop.time()
+        due = [conn for conn in self._http if 0.0 < conn.deadline <= now]
+        for conn in due:
+            conn.deadline = 0.0
+            try:
+                conn.timed_out()
+            except Exception:  # pragma: no cover - a bug; never let it stop the sweep
+                logger.exception("error while timing out a connection")
+        self._timer = self._loop.call_later(self._limits.timer_interval, self._sweep)
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def shutdown_http(self) -> None:
+        """Ask every HTTP connection to close once it is idle."""
+        for conn in list(self._http):
+            conn.shutdown()
+
+    def abort_all(self) -> None:
+        """Drop every connection, HTTP and adopted, now."""
+        for conn in list(self._http):
+            conn.abort()
+        for adopted in list(self._adopted):
+            if adopted.transport is not None:
+                adopted.transport.abort()  # type: ignore[attr-defined]
+
+    async def wait_http_closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the HTTP connections to close; whether they did."""
+        return await self._wait(lambda: not self._http, timeout)
+
+    async def wait_all_closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for every connection to close; whether they did."""
+        return await self._wait(lambda: not self._http and not self._adopted, timeout)
+
+    async def _wait(self, done: Any, timeout: float) -> bool:
+        deadline = self._loop.time() + timeout
+        while not done():
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            self._empty = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._empty.wait(), remaining)
+            except TimeoutError:
+                return bool(done())
+            finally:
+                self._empty = None
+        return True
+
+    def _check_empty(self) -> None:
+        if self._empty is not None:
+            self._empty.set()  # waiters re-check their own condition
