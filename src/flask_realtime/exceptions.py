@@ -10,7 +10,7 @@
     ├── ConnectionRefusedError          raised by a connect handler to refuse a client;
     │   (builtins.ConnectionRefusedError)  its arguments reach the client in CONNECT_ERROR
     ├── CallTimeoutError (TimeoutError) ``call()`` got no acknowledgement in time
-    └── DisconnectedError               the client went away before the operation completed
+    └── DisconnectedError (RuntimeError) the client went away before the operation completed
 
 ``ProtocolError`` is "remote" (the peer misbehaved: answer with the protocol's error and
 drop that peer only); ``ConfigurationError`` and ``ContextError`` are "local" (fix your code).
@@ -84,5 +84,9 @@ class CallTimeoutError(RealtimeError, TimeoutError):
     """``call()`` did not receive the client's acknowledgement within the timeout."""
 
 
-class DisconnectedError(RealtimeError):
-    """The client disconnected before the operation could complete."""
+class DisconnectedError(RealtimeError, RuntimeError):
+    """The client disconnected before the operation could complete.
+
+    Also a ``RuntimeError``, which Flask-SocketIO's test client raised for a client that is
+    not connected, so migrated test suites that catch it keep working.
+    """

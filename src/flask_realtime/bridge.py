@@ -1,0 +1,149 @@
+"""The one way from other threads to the event loop: ordered, batched calls.
+
+Every engine and server object belongs to the loop thread (``docs/internals.md``,
+"Threads"). A worker thread running a ``def`` handler, a background thread, a Flask view:
+each reaches the loop through a :class:`LoopBridge`. Calls are queued in one deque, in the
+order they were made, and the loop is woken once when the deque goes from empty to
+non-empty, so a handler's emits and its completion reach the loop in one batch and one
+wake-up (``loop.call_soon_threadsafe`` writes to the loop's self-pipe: a system call worth
+saving). Calls made on the loop thread itself run at once.
+
+Before a loop is attached, calls wait in the deque; they run, in order, once one is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .exceptions import DisconnectedError
+
+__all__ = ["LoopBridge"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_Call = tuple[Callable[..., object], tuple[Any, ...]]
+
+
+class LoopBridge:
+    """Hands calls from any thread to one event loop thread, in order, in batches."""
+
+    __slots__ = ("_closed", "_lock", "_loop", "_pending", "_scheduled", "_thread_id")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[_Call] = deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_id: int | None = None
+        self._closed = False
+
+    # -- the loop's side ---------------------------------------------------------------
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve calls on ``loop``; call this on the loop's own thread."""
+        with self._lock:
+            self._loop = loop
+            self._thread_id = threading.get_ident()
+            self._closed = False
+            wake = bool(self._pending) and not self._scheduled
+            self._scheduled = self._scheduled or wake
+        if wake:
+            loop.call_soon(self._drain)
+
+    def detach(self) -> None:
+        """Stop serving: later calls from other threads are dropped (the loop is gone)."""
+        with self._lock:
+            self._loop = None
+            self._thread_id = None
+            self._closed = True
+            dropped = len(self._pending)
+            self._pending.clear()
+            self._scheduled = False
+        if dropped:
+            logger.debug("%d call(s) for the stopped event loop were dropped", dropped)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The attached loop, if any."""
+        return self._loop
+
+    @property
+    def attached(self) -> bool:
+        """True while a loop serves the calls."""
+        return self._loop is not None
+
+    def in_loop_thread(self) -> bool:
+        """True when called on the thread of the attached loop."""
+        return self._thread_id == threading.get_ident()
+
+    # -- any thread --------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop thread: now if this is it, else soon, in order.
+
+        An exception raised by ``fn`` on the loop is logged; the callers that need it
+        report it themselves (see :mod:`flask_realtime.invoker`).
+        """
+        if self._thread_id == threading.get_ident():
+            fn(*args)
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._pending.append((fn, args))
+            if self._scheduled or self._loop is None:
+                return
+            self._scheduled = True
+            loop = self._loop
+        try:
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop closed between the check and the wake-up
+            self.detach()
+
+    def call_and_wait(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """Run ``fn(*args)`` on the loop thread and return its result to this thread.
+
+        Raises:
+            DisconnectedError: the loop stopped before running the call.
+            TimeoutError: no result within ``timeout`` seconds.
+        """
+        if self._thread_id == threading.get_ident():
+            return fn(*args)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        with self._lock:
+            closed = self._closed
+        if closed:
+            raise DisconnectedError("the server's event loop has stopped")
+        self.call(run)
+        return future.result(timeout)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Run every queued call, in order (on the loop thread)."""
+        with self._lock:
+            batch = self._pending
+            self._pending = deque()
+            self._scheduled = False
+        for fn, args in batch:
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("error in %r, called from another thread", fn)

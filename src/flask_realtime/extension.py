@@ -1,0 +1,267 @@
+"""The Flask extension: :class:`SocketIO`.
+
+``SocketIO(app, **options)``, or ``SocketIO(**options)`` then ``init_app(app)`` in an app
+factory; one ``SocketIO`` object may serve several apps, and a process may hold several
+``SocketIO`` objects. Each app gets its own server (:class:`~flask_realtime.app_state.AppState`).
+Handlers registered on the ``SocketIO`` object, before or after ``init_app``, serve every
+app it is bound to.
+
+The ``socketio.*`` operations (``emit``, ``send``, ``call``, rooms, background tasks) are
+in :mod:`flask_realtime.operations`. They act on the app of the running handler, else the
+current app, else the app bound last (as Flask-SocketIO, whose last ``init_app`` wins):
+see :meth:`SocketIO.state`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from flask import Flask, current_app, has_app_context
+
+from .app_state import STATE_KEY, AppState
+from .engine import CloseReason
+from .exceptions import ConfigurationError, ContextError
+from .handler_context import current_handler
+from .handlers import BoundHandler
+from .namespace import Namespace
+from .operations import Operations
+from .options import check_names, resolve_options
+
+if TYPE_CHECKING:
+    from .test_client import SocketIOTestClient
+
+__all__ = ["SocketIO"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SocketIO(Operations):
+    """Real-time events for Flask apps, over Socket.IO (Flask-SocketIO's API).
+
+    Args:
+        app: the Flask app, or None to call :meth:`init_app` later.
+        options: Flask-SocketIO's options (see :mod:`flask_realtime.options`):
+            ``manage_session``, ``message_queue``, ``channel``, ``path``/``resource``,
+            ``cors_allowed_origins``, ``ping_interval``, ``ping_timeout``,
+            ``max_http_buffer_size``, ``cookie``, ``always_connect``, ``json``,
+            ``logger``, ``engineio_logger``, ``allow_upgrades``, ``http_compression``,
+            ``transports``, ``namespaces``, ..., and ours: ``worker_threads``,
+            ``slow_handler_warning``.
+
+    Raises:
+        ConfigurationError: an unknown option (the message suggests the right name).
+    """
+
+    reason = CloseReason
+    """The disconnect reasons a disconnect handler receives (``SocketIO.reason.PING_TIMEOUT``)."""
+
+    async_mode = "asyncio"
+    """For templates written for Flask-SocketIO, which display it; there is one mode."""
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        check_names(options)
+        self._options: dict[str, Any] = dict(options)
+        self._handlers: dict[tuple[str, str], BoundHandler] = {}
+        self._namespace_handlers: list[tuple[str, str, BoundHandler]] = []
+        self._error_handlers: dict[str, Callable[[Exception], Any]] = {}
+        self._default_error_handler: Callable[[Exception], Any] | None = None
+        self._states: weakref.WeakValueDictionary[int, AppState] = weakref.WeakValueDictionary()
+        self._last: weakref.ref[AppState] | None = None
+        if app is not None:
+            self.init_app(app)
+        elif "message_queue" in options:
+            # Flask-SocketIO's emitter for auxiliary processes: fail early if unsupported.
+            resolve_options(self._options)
+            from .app_state import resolve_adapter
+
+            resolve_adapter(options["message_queue"], options.get("channel", "flask-socketio"))
+
+    # -- binding to apps -------------------------------------------------------------------
+
+    def init_app(self, app: Flask, **options: Any) -> None:
+        """Bind to ``app`` (options add to those given to the constructor).
+
+        Raises:
+            ConfigurationError: an unknown option or a bad value.
+        """
+        check_names(options, "init_app()")
+        self._options.update(options)
+        resolved = resolve_options(self._options)
+        state = AppState(self, app, resolved)
+        for (event, namespace), handler in self._handlers.items():
+            state.server.on(event, handler, namespace)
+        for event, namespace, handler in self._namespace_handlers:
+            if (event, namespace) not in self._handlers:
+                state.server.on(event, handler, namespace)
+        app.extensions["socketio"] = self
+        app.extensions[STATE_KEY] = state
+        self._states[id(state)] = state
+        self._last = weakref.ref(state)
+
+    def state(self, app: Flask | None = None) -> AppState:
+        """The state of ``app``, or of the app in context (see the module docstring).
+
+        Raises:
+            ContextError: this object is not bound to ``app`` (or to any app).
+        """
+        if app is not None:
+            state = app.extensions.get(STATE_KEY)
+            if isinstance(state, AppState) and state.socketio is self:
+                return state
+            raise ContextError(f"{app!r} is not bound to this SocketIO: call init_app(app)")
+        context = current_handler()
+        if context is not None and context.state.socketio is self:
+            return context.state
+        if has_app_context():
+            state = current_app.extensions.get(STATE_KEY)
+            if isinstance(state, AppState) and state.socketio is self:
+                return state
+        last = self._last() if self._last is not None else None
+        if last is None:
+            raise ContextError(
+                "this SocketIO is not bound to an app yet: SocketIO(app) or init_app(app)"
+            )
+        return last
+
+    # -- registration ------------------------------------------------------------------------
+
+    def on(self, message: str, namespace: str | None = None) -> Callable[[F], F]:
+        """Decorator: register the handler of event ``message`` in ``namespace``.
+
+        ``message`` may be an event name, ``"message"`` / ``"json"`` (what ``send``
+        sends), ``"connect"`` (the handler may take ``auth``), ``"disconnect"`` (it may
+        take ``reason``), or ``"*"`` (any event without a handler; it gets the event
+        name first). ``namespace="*"`` registers for every namespace.
+        """
+
+        def decorator(handler: F) -> F:
+            self.on_event(message, handler, namespace)
+            return handler
+
+        return decorator
+
+    def on_event(
+        self, message: str, handler: Callable[..., Any], namespace: str | None = None
+    ) -> None:
+        """Register ``handler`` for event ``message`` (:meth:`on` without the decorator)."""
+        if not isinstance(message, str):
+            raise ConfigurationError(f"an event name must be a string, not {message!r}")
+        namespace = namespace or "/"
+        bound = BoundHandler(handler, message, namespace)
+        self._handlers[(message, namespace)] = bound
+        for state in list(self._states.values()):
+            state.server.on(message, bound, namespace)
+
+    @overload
+    def event(self, handler: F, /) -> F: ...
+
+    @overload
+    def event(
+        self, handler: None = None, /, *, namespace: str | None = None
+    ) -> Callable[[F], F]: ...
+
+    def event(
+        self, handler: Callable[..., Any] | None = None, /, *, namespace: str | None = None
+    ) -> Any:
+        """Decorator: register a handler for the event named after the function.
+
+        ``@socketio.event`` or ``@socketio.event(namespace="/chat")``.
+        """
+        if handler is not None:
+            self.on_event(handler.__name__, handler, namespace)
+            return handler
+
+        def decorator(fn: F) -> F:
+            self.on_event(fn.__name__, fn, namespace)
+            return fn
+
+        return decorator
+
+    def on_error(self, namespace: str | None = None) -> Callable[[F], F]:
+        """Decorator: the handler of exceptions raised by handlers in ``namespace``.
+
+        It gets the exception, runs in the same contexts (``request.event`` names the
+        event), and its return value is sent as the ack.
+        """
+
+        def decorator(handler: F) -> F:
+            if not callable(handler):
+                raise ConfigurationError("an error handler must be callable")
+            self._error_handlers[namespace or "/"] = handler
+            return handler
+
+        return decorator
+
+    def on_error_default(self, handler: F) -> F:
+        """Decorator: the error handler of namespaces without one of their own."""
+        if not callable(handler):
+            raise ConfigurationError("an error handler must be callable")
+        self._default_error_handler = handler
+        return handler
+
+    def error_handler_for(self, namespace: str) -> Callable[[Exception], Any] | None:
+        """The error handler that serves ``namespace``, if any."""
+        return self._error_handlers.get(namespace, self._default_error_handler)
+
+    def on_namespace(self, namespace_handler: Namespace) -> None:
+        """Register a class-based :class:`~flask_realtime.Namespace` object."""
+        if not isinstance(namespace_handler, Namespace):
+            raise ConfigurationError(f"not a Namespace instance: {namespace_handler!r}")
+        namespace_handler._set_socketio(self)
+        name = namespace_handler.namespace
+        entries = [
+            (event, name, BoundHandler(method, event, name))
+            for event, method in namespace_handler.handlers().items()
+        ]
+        self._namespace_handlers.extend(entries)
+        for state in list(self._states.values()):
+            for event, ns, bound in entries:
+                if (event, ns) not in self._handlers:  # a decorated handler wins
+                    state.server.on(event, bound, ns)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def run(
+        self, app: Flask, host: str | None = None, port: int | None = None, **kwargs: Any
+    ) -> None:
+        """Serve ``app`` and Socket.IO on one server until :meth:`stop` or Ctrl+C.
+
+        Args:
+            app: the Flask app.
+            host: the interface to listen on (127.0.0.1).
+            port: the port (the one in ``SERVER_NAME``, else 5000; 0 picks a free one).
+            kwargs: ``debug``, ``use_reloader``, ``reloader_options``, ``extra_files``,
+                ``log_output``, ``ssl_context``, ``certfile``, ``keyfile``.
+        """
+        from .serving import run
+
+        run(self.state(app), app, host, port, kwargs)
+
+    def stop(self) -> None:
+        """Stop a running :meth:`run` gracefully; callable from a handler or any thread."""
+        for state in list(self._states.values()):
+            state.host.stop()
+
+    def test_client(
+        self,
+        app: Flask,
+        namespace: str | None = None,
+        query_string: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: Any = None,
+        flask_test_client: Any = None,
+    ) -> SocketIOTestClient:
+        """A test client connected to ``app`` in process (see :mod:`flask_realtime.test_client`)."""
+        from .test_client import SocketIOTestClient
+
+        return SocketIOTestClient(
+            app,
+            self,
+            namespace=namespace,
+            query_string=query_string,
+            headers=headers,
+            auth=auth,
+            flask_test_client=flask_test_client,
+        )

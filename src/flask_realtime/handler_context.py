@@ -1,0 +1,180 @@
+"""The context a handler runs in: which client, and the Flask contexts around it.
+
+While a handler runs, :func:`current_handler` returns its :class:`HandlerContext` (a
+context variable, so it follows the handler into its worker thread or its asyncio task),
+and Flask's app and request contexts are pushed, the request built from the environ of
+the client's handshake, as Flask-SocketIO does:
+
+- ``request.sid``, ``request.namespace`` and ``request.event`` (``{"message": event,
+  "args": args}``) are set on the request object;
+- ``request.args``, ``request.headers``, ``request.cookies`` are the handshake's;
+- ``flask.session`` is, with ``manage_session=True``, a per-connection copy of the Flask
+  session taken when the connection's first handler runs, kept for the connection's life
+  and shared by its namespaces; with ``manage_session=False``, Flask's session as the
+  session interface opens it, saved after the handler when it was modified (the way
+  server-side sessions are shared between HTTP routes and Socket.IO handlers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask.ctx import RequestContext
+from flask.sessions import SessionMixin
+
+from .exceptions import ContextError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .app_state import AppState
+
+__all__ = [
+    "SESSION_KEY",
+    "HandlerContext",
+    "ManagedSession",
+    "current_handler",
+    "flask_context",
+    "require_handler",
+]
+
+SESSION_KEY = "flask_realtime.session"
+"""Where the connection's managed session lives in its handshake environ."""
+
+_CONTEXT_KEY = "flask_realtime.request_context"
+"""Where a socket keeps its request context (in the socket's ``data``)."""
+
+
+class ManagedSession(dict[str, Any], SessionMixin):
+    """The per-connection session of ``manage_session=True``: a dict with Flask's session API."""
+
+
+class SocketRequestContext(RequestContext):
+    """A request context that matches its URL once, however often it is pushed.
+
+    A socket's context is pushed for each of its events; the handshake's path (which no
+    route serves: ``request.routing_exception`` is Flask's 404, as with Flask-SocketIO)
+    does not change, so matching it again would only cost time. Flask documents
+    :meth:`match_request` as the hook for this.
+    """
+
+    _matched = False
+
+    def match_request(self) -> None:
+        if not self._matched:
+            super().match_request()
+            self._matched = True
+
+
+@dataclass(slots=True)
+class HandlerContext:
+    """Who a running handler serves.
+
+    Attributes:
+        state: the app's Socket.IO state (server, bridge, options).
+        sid: the Socket.IO socket id of the client.
+        namespace: the namespace of the socket.
+        eio_sid: the Engine.IO session id (one per connection, shared by namespaces).
+        environ: the handshake environ of the connection (shared: never mutate it, except
+            under :data:`SESSION_KEY`).
+        event: the event being handled ("connect", "disconnect", or the event name).
+        cache: per-socket storage of the extension (the socket's ``data``).
+    """
+
+    state: AppState
+    sid: str
+    namespace: str
+    eio_sid: str
+    environ: dict[str, Any]
+    event: str
+    cache: dict[str, Any]
+
+
+_current: ContextVar[HandlerContext | None] = ContextVar("flask_realtime_handler", default=None)
+
+
+def current_handler() -> HandlerContext | None:
+    """The context of the handler running in this thread or task, if any."""
+    return _current.get()
+
+
+def require_handler(function: str, fix: str) -> HandlerContext:
+    """The running handler's context.
+
+    Raises:
+        ContextError: no handler is running here; the message names ``function`` and the
+            ``fix`` (what to call instead).
+    """
+    context = _current.get()
+    if context is None:
+        raise ContextError(f"{function} outside a Socket.IO handler: {fix}")
+    return context
+
+
+@contextmanager
+def flask_context(
+    context: HandlerContext, args: tuple[Any, ...], *, manage_session: bool
+) -> Iterator[None]:
+    """Push the Flask app and request contexts for ``context``, and make it current.
+
+    Exits without saving the session when the body raises.
+    """
+    ctx = _request_context(context, manage_session)
+    ctx.request.event = {"message": context.event, "args": args}  # type: ignore[attr-defined]
+    token = _current.set(context)
+    try:
+        with ctx:
+            yield
+            if not manage_session:
+                _save_session(context.state.app, ctx)
+    finally:
+        _current.reset(token)
+
+
+def _request_context(context: HandlerContext, manage_session: bool) -> RequestContext:
+    """The request context of a handler call: the socket's own, made once, when possible.
+
+    With ``manage_session=True`` the session is the connection's, and the request is the
+    handshake's: one context per socket serves every call (Flask pushes a context again
+    for ``stream_with_context``; the socket's calls run one at a time, so never twice at
+    once), which spares building a request and binding the URL map per event. With
+    ``manage_session=False`` each call opens Flask's session afresh (a server-side session
+    may have changed meanwhile), so each gets a new context.
+    """
+    if manage_session:
+        cached = context.cache.get(_CONTEXT_KEY)
+        if cached is not None:
+            ctx: RequestContext = cached
+            return ctx
+    app = context.state.app
+    shared = context.environ
+    # A shallow copy: werkzeug writes into the environ it is given.
+    environ = dict(shared)
+    request = app.request_class(environ)
+    session = None
+    if manage_session:
+        session = shared.get(SESSION_KEY)
+        if session is None:
+            # The connection's first handler: copy the Flask session of its handshake.
+            interface = app.session_interface
+            opened = interface.open_session(app, request) or interface.make_null_session(app)
+            session = shared.setdefault(SESSION_KEY, ManagedSession(opened))
+    ctx = SocketRequestContext(app, environ, request=request, session=session)
+    request.sid = context.sid  # type: ignore[attr-defined]
+    request.namespace = context.namespace  # type: ignore[attr-defined]
+    if manage_session:
+        context.cache[_CONTEXT_KEY] = ctx
+    return ctx
+
+
+def _save_session(app: Flask, ctx: RequestContext) -> None:
+    """Save Flask's own session after a handler, as a view's response would."""
+    session = ctx.session
+    if session is None:
+        return
+    if getattr(session, "modified", True):
+        app.session_interface.save_session(app, session, app.response_class())

@@ -1,0 +1,206 @@
+"""Class-based namespaces, as in Flask-SocketIO.
+
+::
+
+    class Chat(Namespace):
+        def on_connect(self, auth):
+            emit("welcome", {"sid": request.sid})
+
+        def on_message(self, data):
+            self.emit("message", data, room="lobby")
+
+    socketio.on_namespace(Chat("/chat"))
+
+Each method named ``on_<event>`` handles ``<event>`` in the namespace, with the same
+contexts as a decorated handler (``request.sid``, ``session``, the context-aware ``emit``
+...). ``on_connect`` may take ``auth`` or not, ``on_disconnect`` ``reason`` or not. A
+decorated handler for the same event wins over the method. The methods are found when the
+object is registered; a subclass that overrides :meth:`Namespace.trigger_event` gets every
+event of the namespace through it instead, to dispatch as it likes.
+
+The helper methods default to the object's namespace and mirror Flask-SocketIO's (and
+python-socketio's) ``Namespace``: :meth:`emit` and :meth:`send` address everyone in the
+namespace unless told ``room`` / ``to``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ConfigurationError
+from .handlers import is_async_callable
+
+if TYPE_CHECKING:
+    from .extension import SocketIO
+    from .typing import Room, Sid
+
+__all__ = ["Namespace"]
+
+
+class Namespace:
+    """A group of event handlers for one namespace, written as methods.
+
+    Args:
+        namespace: the namespace name (``"/"`` when omitted).
+    """
+
+    def __init__(self, namespace: str | None = None) -> None:
+        self.namespace = namespace or "/"
+        self.socketio: SocketIO | None = None
+
+    def _set_socketio(self, socketio: SocketIO) -> None:
+        """Called by :meth:`SocketIO.on_namespace` (Flask-SocketIO's name for it)."""
+        self.socketio = socketio
+
+    @property
+    def _sio(self) -> SocketIO:
+        if self.socketio is None:
+            raise ConfigurationError(
+                f"the namespace object for {self.namespace!r} is not registered: "
+                "call socketio.on_namespace(obj) first"
+            )
+        return self.socketio
+
+    def handlers(self) -> dict[str, Callable[..., Any]]:
+        """The event handlers of this object, by event name.
+
+        Its ``on_<event>`` methods; or, when a subclass overrides :meth:`trigger_event`,
+        functions that send "connect", "disconnect" and every other event ("*") through it.
+        """
+        if type(self).trigger_event is Namespace.trigger_event:
+            found: dict[str, Callable[..., Any]] = {}
+            for name in dir(self):
+                if name.startswith("on_") and len(name) > 3:
+                    method = getattr(self, name)
+                    if callable(method):
+                        found[name[3:]] = method
+            return found
+        return _dispatchers(self.trigger_event)
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Dispatch ``event`` to its ``on_<event>`` method; an unknown event is ignored.
+
+        Only called for subclasses that override it (see the module docstring).
+        """
+        handler = getattr(self, "on_" + event, None)
+        if handler is None:
+            return None
+        return handler(*args)
+
+    # -- helpers that default to this namespace ----------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        room: Room | None = None,
+        include_self: bool = True,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        *,
+        to: Room | None = None,
+        skip_sid: Sid | list[Sid] | None = None,
+    ) -> None:
+        """Emit ``event`` to everyone in the namespace, or to ``room`` / ``to``."""
+        args = () if data is None else (data,)
+        self._sio.emit(
+            event,
+            *args,
+            to=to or room,
+            include_self=include_self,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def send(
+        self,
+        data: Any,
+        room: Room | None = None,
+        include_self: bool = True,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        *,
+        to: Room | None = None,
+        skip_sid: Sid | list[Sid] | None = None,
+    ) -> None:
+        """Send a ``message`` event to everyone in the namespace, or to ``room`` / ``to``."""
+        self._sio.send(
+            data,
+            to=to or room,
+            include_self=include_self,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Sid | None = None,
+        sid: Sid | None = None,
+        namespace: str | None = None,
+        timeout: float = 60,
+    ) -> Any:
+        """Emit ``event`` to one client and wait for its acknowledgement (see ``SocketIO.call``)."""
+        args = () if data is None else (data,)
+        return self._sio.call(
+            event, *args, to=to or sid, namespace=namespace or self.namespace, timeout=timeout
+        )
+
+    def enter_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
+        """Put client ``sid`` in ``room``."""
+        self._sio.enter_room(sid, room, namespace=namespace or self.namespace)
+
+    def leave_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
+        """Take client ``sid`` out of ``room``."""
+        self._sio.leave_room(sid, room, namespace=namespace or self.namespace)
+
+    def close_room(self, room: Room, namespace: str | None = None) -> None:
+        """Take every client out of ``room``."""
+        self._sio.close_room(room, namespace=namespace or self.namespace)
+
+    def rooms(self, sid: Sid, namespace: str | None = None) -> list[Room]:
+        """The rooms client ``sid`` is in (its own sid among them)."""
+        return self._sio.rooms(sid, namespace=namespace or self.namespace)
+
+    def disconnect(self, sid: Sid, namespace: str | None = None) -> None:
+        """Disconnect client ``sid`` from the namespace."""
+        self._sio.disconnect(sid, namespace=namespace or self.namespace)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.namespace}>"
+
+
+def _dispatchers(trigger: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
+    """Handlers that route every event of a namespace to its ``trigger_event``.
+
+    They have the signatures the registration expects (connect with ``auth``, disconnect
+    with ``reason``, a catch-all with the event name), and are coroutine functions when
+    ``trigger_event`` is one, so that it runs on the loop.
+    """
+    if is_async_callable(trigger):
+
+        async def connect_async(auth: Any) -> Any:
+            return await trigger("connect", auth)
+
+        async def disconnect_async(reason: Any) -> Any:
+            return await trigger("disconnect", reason)
+
+        async def any_async(event: str, *args: Any) -> Any:
+            return await trigger(event, *args)
+
+        return {"connect": connect_async, "disconnect": disconnect_async, "*": any_async}
+
+    def connect(auth: Any) -> Any:
+        return trigger("connect", auth)
+
+    def disconnect(reason: Any) -> Any:
+        return trigger("disconnect", reason)
+
+    def any_event(event: str, *args: Any) -> Any:
+        return trigger(event, *args)
+
+    return {"connect": connect, "disconnect": disconnect, "*": any_event}

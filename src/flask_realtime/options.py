@@ -1,0 +1,211 @@
+"""The options of :class:`~flask_realtime.SocketIO`, checked and resolved once.
+
+``SocketIO(app, **options)`` and ``init_app(app, **options)`` take Flask-SocketIO's option
+names (its own, python-socketio's and python-engineio's). This module is the configuration
+edge: every name is checked here, with a suggestion for a misspelt one; options that no
+longer mean anything on our server are accepted with a :class:`DeprecationWarning`, so
+that old code starts; strings (``serializer="msgpack"``, ``message_queue="redis://..."``)
+are resolved into objects in :mod:`flask_realtime.app_state`, never further down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from .engine import EngineOptions
+from .exceptions import ConfigurationError
+
+__all__ = ["DEFAULT_WORKER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
+
+DEFAULT_WORKER_THREADS = 64
+"""Worker threads for ``def`` handlers, per app.
+
+Handlers in Flask apps are mostly I/O bound (a database, an HTTP API), so the pool is
+sized for waiting, not for cores: 64 threads let 64 slow handlers wait at once while the
+loop keeps serving, and bound what a burst can cost (threads are started on demand and
+end after a minute of idleness). Under Flask-SocketIO's threading mode every event got a
+thread of its own, without bound.
+"""
+
+_DEFAULT_ENGINE = EngineOptions()
+_ENGINE_NAMES = frozenset(f.name for f in fields(EngineOptions)) - {"path"}
+
+_FACADE_NAMES = frozenset(
+    {
+        "manage_session",
+        "message_queue",
+        "channel",
+        "path",
+        "resource",
+        "worker_threads",
+        "slow_handler_warning",
+    }
+)
+
+_SERVER_NAMES = frozenset(
+    {
+        "always_connect",
+        "namespaces",
+        "json",
+        "serializer",
+        "logger",
+        "engineio_logger",
+        "connect_timeout",
+    }
+)
+
+_DEPRECATED: Mapping[str, str] = {
+    "async_mode": "there is one server and no async mode to pick",
+    "async_handlers": "handlers of different clients always run concurrently, "
+    "each client's in the order its events arrived",
+    "monitor_clients": "heartbeats are always monitored",
+    "allow_unsafe_werkzeug": "Werkzeug's server is not used",
+    "ignore_queue": "it has no effect",
+}
+"""Options that meant something to Flask-SocketIO and nothing here: warned about, ignored."""
+
+_REJECTED: Mapping[str, str] = {
+    "client_manager": "python-socketio client managers do not plug into this server; "
+    "pass message_queue='redis://...' instead",
+}
+
+VALID_NAMES = _ENGINE_NAMES | _FACADE_NAMES | _SERVER_NAMES
+_ALL_NAMES = VALID_NAMES | _DEPRECATED.keys() | _REJECTED.keys()
+
+
+@dataclass(frozen=True, slots=True)
+class SocketIOOptions:
+    """The resolved options of one app's Socket.IO server.
+
+    Attributes:
+        manage_session: keep a per-connection copy of the Flask session (``True``, the
+            Flask-SocketIO default) or use Flask's own session handling (``False``).
+        message_queue: a ``redis://`` URL or an adapter object, for several processes.
+        channel: the message queue channel.
+        always_connect: accept connections before the connect handler has run.
+        namespaces: the namespaces clients may connect to (``"*"`` for any), or ``None``
+            for those with handlers.
+        json: a module-like object with ``dumps`` and ``loads`` (``flask.json`` included).
+        serializer: ``"default"`` (JSON) or ``"msgpack"``.
+        logger: ``True`` or a logger to log Socket.IO activity at INFO level.
+        engineio_logger: the same for Engine.IO.
+        connect_timeout: seconds a client may take to connect to a namespace.
+        worker_threads: the size of the pool that runs ``def`` handlers.
+        slow_handler_warning: log a warning for a handler running longer than this many
+            seconds (``None`` disables it).
+        engine: the Engine.IO options (``path`` included).
+    """
+
+    manage_session: bool = True
+    message_queue: object | None = None
+    channel: str = "flask-socketio"
+    always_connect: bool = False
+    namespaces: list[str] | Literal["*"] | None = None
+    json: Any = None
+    serializer: str = "default"
+    logger: bool | logging.Logger = False
+    engineio_logger: bool | logging.Logger = False
+    connect_timeout: float = 45.0
+    worker_threads: int = DEFAULT_WORKER_THREADS
+    slow_handler_warning: float | None = 5.0
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+def check_names(
+    options: Mapping[str, Any], where: str = "SocketIO()", *, warn: bool = True
+) -> None:
+    """Check option names; warn about deprecated ones (unless ``warn`` is False).
+
+    Raises:
+        ConfigurationError: an unknown name (the message suggests the closest valid one),
+            or an option we cannot honour.
+    """
+    for name in options:
+        if name in VALID_NAMES:
+            continue
+        if name in _DEPRECATED:
+            if options[name] is None or not warn:
+                continue  # the default spelt out (async_mode=None): nothing to say
+            warnings.warn(
+                f"{where}: the {name!r} option is ignored: {_DEPRECATED[name]}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            continue
+        if name in _REJECTED:
+            raise ConfigurationError(f"{name}: {_REJECTED[name]}")
+        close = difflib.get_close_matches(name, sorted(_ALL_NAMES), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "it is not an option of SocketIO"
+        raise ConfigurationError(f"{name}: {hint}")
+
+
+def resolve_options(options: Mapping[str, Any]) -> SocketIOOptions:
+    """Turn the accumulated keyword options into a :class:`SocketIOOptions`.
+
+    Raises:
+        ConfigurationError: an unknown name or a value of the wrong kind.
+    """
+    check_names(options, warn=False)  # the callers warned when the options were given
+    given = {k: v for k, v in options.items() if k not in _DEPRECATED}
+    path = given.pop("path", None) or given.pop("resource", None) or "socket.io"
+    given.pop("resource", None)
+    if not isinstance(path, str):
+        raise ConfigurationError(f"path must be a string such as 'socket.io', not {path!r}")
+    engine_kwargs: dict[str, Any] = {k: given.pop(k) for k in list(given) if k in _ENGINE_NAMES}
+    interval = engine_kwargs.get("ping_interval")
+    if isinstance(interval, (tuple, list)):
+        # python-engineio: (interval, grace), the grace added to the server's wait for a pong.
+        if len(interval) != 2:
+            raise ConfigurationError("ping_interval must be a number or (interval, grace)")
+        engine_kwargs["ping_interval"] = interval[0]
+        base = engine_kwargs.get("ping_timeout", _DEFAULT_ENGINE.ping_timeout)
+        engine_kwargs["ping_timeout"] = base + interval[1]
+    transports = engine_kwargs.get("transports")
+    if isinstance(transports, list):
+        engine_kwargs["transports"] = tuple(transports)
+    try:
+        engine = EngineOptions(path=path.strip("/") or "socket.io", **engine_kwargs)
+    except TypeError as exc:  # a value EngineOptions could not take
+        raise ConfigurationError(str(exc)) from None
+    resolved = SocketIOOptions(engine=engine, **given)
+    _check_values(resolved)
+    return resolved
+
+
+def _check_values(options: SocketIOOptions) -> None:
+    if not isinstance(options.worker_threads, int) or options.worker_threads < 1:
+        raise ConfigurationError(
+            f"worker_threads must be a positive int, not {options.worker_threads!r}"
+        )
+    warn_after = options.slow_handler_warning
+    if warn_after is not None and (not isinstance(warn_after, (int, float)) or warn_after <= 0):
+        raise ConfigurationError(
+            f"slow_handler_warning must be a positive number of seconds or None, not {warn_after!r}"
+        )
+    if options.serializer not in ("default", "json", "msgpack"):
+        raise ConfigurationError(
+            f"serializer must be 'default' or 'msgpack', not {options.serializer!r}"
+            + (
+                " (pickle is never used: it runs code from the network)"
+                if options.serializer == "pickle"
+                else ""
+            )
+        )
+    json_module = options.json
+    if json_module is not None and not (
+        callable(getattr(json_module, "dumps", None))
+        and callable(getattr(json_module, "loads", None))
+    ):
+        raise ConfigurationError(
+            "json must have dumps() and loads() functions, like the json module"
+        )
+    if options.connect_timeout <= 0:
+        raise ConfigurationError("connect_timeout must be a positive number of seconds")
+    namespaces = options.namespaces
+    if namespaces is not None and namespaces != "*" and not isinstance(namespaces, (list, tuple)):
+        raise ConfigurationError(f"namespaces must be a list of names or '*', not {namespaces!r}")

@@ -1,0 +1,139 @@
+"""``socketio.run(app)``: one server for the Flask routes and Socket.IO.
+
+Takes Flask-SocketIO's ``run`` arguments: ``debug`` (the app's by default) wraps the app
+in Werkzeug's debugger, ``use_reloader`` (``debug`` by default) restarts the process when
+a source file changes (Werkzeug's reloader, as Flask-SocketIO uses), ``log_output`` logs
+one line per request, ``ssl_context`` / ``certfile`` / ``keyfile`` serve HTTPS. Unlike
+Werkzeug's development server, ours is meant for production: it runs when stdin is not a
+terminal, and ``allow_unsafe_werkzeug`` is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import ssl
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .exceptions import ConfigurationError
+from .runtime.context import access_logger
+from .runtime.server import Server, make_ssl_context
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
+
+    from flask import Flask
+
+    from .app_state import AppState
+
+__all__ = ["RUN_OPTIONS", "run"]
+
+RUN_OPTIONS = frozenset(
+    {
+        "debug", "use_reloader", "reloader_options", "extra_files", "log_output",
+        "ssl_context", "certfile", "keyfile", "allow_unsafe_werkzeug",
+    }
+)  # fmt: skip
+
+
+def run(
+    state: AppState, app: Flask, host: str | None, port: int | None, kwargs: dict[str, Any]
+) -> None:
+    """Serve ``app`` until stopped; see the module docstring for ``kwargs``.
+
+    Raises:
+        ConfigurationError: an unknown keyword argument, or a bad TLS setting.
+    """
+    for name in kwargs:
+        if name not in RUN_OPTIONS:
+            close = difflib.get_close_matches(name, sorted(RUN_OPTIONS), n=1)
+            hint = f"did you mean {close[0]}?" if close else "it is not an option of run()"
+            raise ConfigurationError(f"{name}: {hint}")
+    if "allow_unsafe_werkzeug" in kwargs:
+        warnings.warn(
+            "run(): allow_unsafe_werkzeug is ignored: Werkzeug's server is not used",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if host is None:
+        host = "127.0.0.1"
+    if port is None:
+        server_name = app.config.get("SERVER_NAME")
+        port = int(server_name.rsplit(":", 1)[1]) if server_name and ":" in server_name else 5000
+    debug = bool(kwargs.get("debug", app.debug))
+    use_reloader = bool(kwargs.get("use_reloader", debug))
+    log_output = bool(kwargs.get("log_output", debug))
+    reloader_options = dict(kwargs.get("reloader_options") or {})
+    if kwargs.get("extra_files"):
+        reloader_options["extra_files"] = kwargs["extra_files"]
+    ssl_context = _ssl_context(kwargs.get("ssl_context"), kwargs.get("certfile"),
+                               kwargs.get("keyfile"))  # fmt: skip
+    app.debug = debug
+
+    def serve() -> None:
+        wsgi_app: WSGIApplication = app
+        if debug:
+            from werkzeug.debug import DebuggedApplication
+
+            wsgi_app = DebuggedApplication(app, evalex=True)
+        if log_output:
+            _show_access_log()
+        server = Server(
+            wsgi_app=wsgi_app,
+            endpoint=state.host.endpoint(),
+            host=host,
+            port=port,
+            ssl_context=ssl_context,
+            log=log_output,
+        )
+        state.host.serve(server, on_started=_announce(app))
+
+    if use_reloader:
+        from werkzeug._reloader import run_with_reloader
+
+        run_with_reloader(serve, **reloader_options)
+    else:
+        serve()
+
+
+def _announce(app: Flask) -> Callable[[Server], None]:
+    def announce(server: Server) -> None:
+        click.echo(
+            f" * Serving Flask app '{app.name}' with Socket.IO on {server.url}"
+            " (press CTRL+C to quit)",
+            err=True,
+        )
+
+    return announce
+
+
+def _ssl_context(context: Any, certfile: Any, keyfile: Any) -> ssl.SSLContext | None:
+    """An ``SSLContext`` from Flask's forms: a context, ``(cert, key)``, ``"adhoc"``, files."""
+    if context is not None and certfile is not None:
+        raise ConfigurationError("give either ssl_context or certfile/keyfile, not both")
+    if certfile is not None:
+        return make_ssl_context(certfile, keyfile)
+    if context is None or isinstance(context, ssl.SSLContext):
+        return context
+    if isinstance(context, (tuple, list)) and len(context) == 2:
+        return make_ssl_context(context[0], context[1])
+    if context == "adhoc":
+        from werkzeug.serving import generate_adhoc_ssl_context
+
+        adhoc: ssl.SSLContext = generate_adhoc_ssl_context()
+        return adhoc
+    raise ConfigurationError(
+        f"ssl_context must be an ssl.SSLContext, a (certfile, keyfile) pair or 'adhoc', "
+        f"not {context!r}"
+    )
+
+
+def _show_access_log() -> None:
+    """Make ``log_output=True`` visible when logging is not configured (as werkzeug does)."""
+    if not logging.root.handlers and access_logger.level == logging.NOTSET:
+        access_logger.setLevel(logging.INFO)
+        access_logger.addHandler(logging.StreamHandler())

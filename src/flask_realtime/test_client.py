@@ -1,0 +1,404 @@
+"""The Socket.IO test client: Flask-SocketIO's ``SocketIOTestClient``, on the real server.
+
+::
+
+    client = socketio.test_client(app, auth={"token": "t"})
+    assert client.is_connected()
+    ack = client.emit("add", 1, 2, callback=True)
+    assert client.get_received() == [{"name": "sum", "args": [3], "namespace": "/"}]
+
+Each client is an Engine.IO session in memory
+(:class:`~flask_realtime.memory_socket.MemoryEngineSocket`) on the app's real
+:class:`~flask_realtime.server.SocketIOServer`, run by the embedded loop; packets go
+through the app's parser both ways, so what a test receives is a copy, decoded from what
+a browser would get. Clients are independent: several may be connected
+at once, to one app or several.
+
+Every call that sends (``connect``, ``emit``, ``send``, ``disconnect``) returns once the
+handlers it started have finished and what they emitted has arrived; an exception a
+handler raised, or data it emitted that cannot be serialised, is raised in the test.
+
+Beyond Flask-SocketIO's client: ``emit(..., callback=fn)`` calls ``fn`` with the ack,
+:meth:`SocketIOTestClient.on_call` answers the server's ``call()`` (or its emits with a
+callback), :attr:`SocketIOTestClient.connect_error` holds why a connection was refused,
+and :attr:`SocketIOTestClient.sid` / :meth:`SocketIOTestClient.get_sid` give the socket ids.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .engine import CloseReason
+from .exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
+from .memory_socket import MemoryEngineSocket, build_handshake
+from .protocol.socketio import Packet, PacketType
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .extension import SocketIO
+    from .protocol.parsers import Decoder
+
+__all__ = ["SocketIOTestClient"]
+
+_UNWRAPPED = ("message", "json")  # Flask-SocketIO gives their single argument, not a list
+
+
+class SocketIOTestClient:
+    """A Socket.IO client for tests, in process (see the module docstring).
+
+    Args:
+        app: the Flask app.
+        socketio: its ``SocketIO``.
+        namespace: the namespace to connect to ("/").
+        query_string: the handshake's query string (``request.args`` in handlers).
+        headers: the handshake's headers.
+        auth: the CONNECT payload (a connect handler's ``auth``).
+        flask_test_client: a Flask test client whose cookies (the Flask session) the
+            handshake carries.
+        timeout: seconds to wait for the server's handlers before failing the test.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        socketio: SocketIO,
+        namespace: str | None = None,
+        query_string: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: Any = None,
+        flask_test_client: Any = None,
+        *,
+        timeout: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.socketio = socketio
+        self.flask_test_client = flask_test_client
+        self.timeout = timeout
+        self._state = socketio.state(app)
+        self._bridge = self._state.ensure_loop()
+        self._lock = threading.Lock()
+        self._queue: list[dict[str, Any]] = []
+        self._connected: dict[str, bool] = {}
+        self._sids: dict[str, str] = {}
+        self._acks: dict[int, list[Any]] = {}
+        self._next_ack_id = 0
+        self._errors: list[BaseException] = []
+        self._responders: dict[tuple[str, str], Callable[..., Any]] = {}
+        self._socket: MemoryEngineSocket | None = None
+        self._decoder: Decoder | None = None
+        # Loop-thread state of the "wait until the server has settled" machinery.
+        self._outstanding = 0
+        self._settle_waiters: list[threading.Event] = []
+        self.connect_error: Any = None
+        """The CONNECT_ERROR data of the last refused connection (``{"message": ...}``)."""
+        self.connect(namespace, query_string=query_string, headers=headers, auth=auth)
+
+    # -- Flask-SocketIO's API --------------------------------------------------------------
+
+    @property
+    def eio_sid(self) -> str | None:
+        """The Engine.IO session id of the current connection."""
+        return self._socket.sid if self._socket is not None else None
+
+    @property
+    def sid(self) -> str | None:
+        """The socket id in the default namespace "/" (None when not connected there)."""
+        return self.get_sid("/")
+
+    def get_sid(self, namespace: str | None = None) -> str | None:
+        """The socket id in ``namespace`` (None when not connected there)."""
+        with self._lock:
+            return self._sids.get(namespace or "/")
+
+    def is_connected(self, namespace: str | None = None) -> bool:
+        """Whether the client is connected to ``namespace`` ("/" by default)."""
+        with self._lock:
+            return self._connected.get(namespace or "/", False)
+
+    def connect(
+        self,
+        namespace: str | None = None,
+        query_string: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: Any = None,
+    ) -> None:
+        """Connect to ``namespace``; returns once the connect handler has run.
+
+        ``query_string`` and ``headers`` shape the Engine.IO handshake, so they count when
+        the client has no open session (the first connect, or after every namespace was
+        disconnected); later namespaces share the session, as with a real client.
+        """
+        name = namespace or "/"
+        if auth is not None and not isinstance(auth, dict):
+            # Socket.IO v5 "Connection to a namespace": the CONNECT payload is an object.
+            raise ConfigurationError(f"auth must be a dict or None, not {type(auth).__name__}")
+        if self.is_connected(name):
+            return  # a real client sends no second CONNECT (the server would drop it)
+        with self._lock:
+            self._connected.pop(name, None)
+            self.connect_error = None
+        socket = self._socket
+        fresh = socket is None or socket.closed
+        if socket is None or fresh:
+            socket = self._open(query_string, headers)
+        pieces = self._state.parser.encode(Packet(PacketType.CONNECT, name, auth))
+
+        def run() -> None:
+            if fresh:
+                socket.open()
+            for piece in pieces:
+                socket.receive(piece)
+
+        self._exchange(run)
+
+    def disconnect(self, namespace: str | None = None) -> None:
+        """Leave ``namespace``; closes the session when it was the last one.
+
+        Raises:
+            DisconnectedError: not connected to ``namespace``.
+        """
+        name = namespace or "/"
+        socket = self._require(name)
+        pieces = self._state.parser.encode(Packet(PacketType.DISCONNECT, name))
+
+        def run() -> None:
+            for piece in pieces:
+                socket.receive(piece)
+            with self._lock:
+                self._connected[name] = False
+                self._sids.pop(name, None)
+                last = not any(self._connected.values())
+            if last:
+                socket.client_close()
+
+        self._exchange(run)
+        if socket.closed:
+            self._state.invoker.error_listeners.pop(socket.sid, None)
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: bool | Callable[..., Any] = False,
+        namespace: str | None = None,
+    ) -> Any:
+        """Emit ``event`` to the server; returns once its handler has run.
+
+        Args:
+            event: the event name.
+            args: its arguments (serialised and decoded as on the wire).
+            callback: ``True`` to ask for an acknowledgement and return it (one value, or
+                a list of several, as Flask-SocketIO); a function to also call with it.
+            namespace: the namespace ("/").
+
+        Returns:
+            The acknowledgement when asked for one (None if the handler sent none).
+
+        Raises:
+            DisconnectedError: not connected to ``namespace``.
+            ConfigurationError: ``args`` cannot be serialised.
+            Exception: whatever the handler raised.
+        """
+        name = namespace or "/"
+        socket = self._require(name)
+        ack_id: int | None = None
+        if callback:
+            with self._lock:
+                ack_id = self._next_ack_id
+                self._next_ack_id += 1
+        pieces = self._state.parser.encode(Packet(PacketType.EVENT, name, [event, *args], ack_id))
+
+        def run() -> None:
+            for piece in pieces:
+                socket.receive(piece)
+
+        self._exchange(run)
+        if ack_id is None:
+            return None
+        with self._lock:
+            values = self._acks.pop(ack_id, None)
+        if values is None:
+            return None
+        if callable(callback):
+            callback(*values)
+        return values[0] if len(values) == 1 else values
+
+    def send(
+        self,
+        data: Any,
+        json: bool = False,
+        callback: bool | Callable[..., Any] = False,
+        namespace: str | None = None,
+    ) -> Any:
+        """Send a ``message`` event (``json`` with ``json=True``); see :meth:`emit`."""
+        return self.emit("json" if json else "message", data, callback=callback,
+                         namespace=namespace)  # fmt: skip
+
+    def get_received(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The events received in ``namespace`` since the last call, oldest first.
+
+        Each is ``{"name": event, "args": [...], "namespace": namespace}``; ``args`` of a
+        ``message`` or ``json`` event is its single argument, as in Flask-SocketIO.
+        """
+        name = namespace or "/"
+        with self._lock:
+            mine = [item for item in self._queue if item["namespace"] == name]
+            self._queue = [item for item in self._queue if item["namespace"] != name]
+        return mine
+
+    # -- beyond Flask-SocketIO ----------------------------------------------------------------
+
+    def on_call(
+        self, event: str, handler: Callable[..., Any], namespace: str | None = None
+    ) -> None:
+        """Answer the server's ``call(event, ...)`` (or an emit with a callback) with ``handler``.
+
+        ``handler`` gets the event's arguments (on the server's loop thread: keep it short);
+        its return value is the acknowledgement (a tuple for several values). The event
+        is also recorded for :meth:`get_received`.
+        """
+        with self._lock:
+            self._responders[(event, namespace or "/")] = handler
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _require(self, namespace: str) -> MemoryEngineSocket:
+        socket = self._socket
+        if socket is None or socket.closed or not self.is_connected(namespace):
+            raise DisconnectedError(f"the test client is not connected to {namespace!r}")
+        return socket
+
+    def _open(self, query_string: str | None, headers: dict[str, str] | None) -> MemoryEngineSocket:
+        """A new in-memory session with a handshake built like a browser's request."""
+        invoker = self._state.invoker
+        old = self._socket
+        if old is not None:
+            invoker.error_listeners.pop(old.sid, None)
+        socket = MemoryEngineSocket(
+            self._state.server,
+            build_handshake(
+                self.app,
+                self._state.options.engine.url_path,
+                query_string,
+                headers,
+                self.flask_test_client,
+            ),
+            self._deliver,
+            self._closed_by_server,
+        )
+        self._socket = socket
+        self._decoder = self._state.parser.decoder()
+        invoker.error_listeners[socket.sid] = self._record_error
+        return socket
+
+    def _exchange(self, run: Callable[[], None]) -> None:
+        """Run ``run`` on the loop, wait until the server settles, raise handler errors."""
+        settled = threading.Event()
+
+        def on_loop() -> None:
+            try:
+                run()
+            finally:
+                self._settle_waiters.append(settled)
+                self._poke()
+
+        self._bridge.call(on_loop)
+        if not settled.wait(self.timeout):
+            raise CallTimeoutError(
+                f"the server's handlers did not finish within {self.timeout:g} s"
+            )
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0]
+
+    # The loop-thread side: "settled" means no handler call of this connection is pending
+    # and no answer to a server call is waiting to be sent.
+
+    def _poke(self) -> None:
+        socket = self._socket
+        if self._outstanding or socket is None:
+            return
+        self._state.invoker.when_idle(socket.sid, self._on_idle)
+
+    def _on_idle(self) -> None:
+        if self._outstanding:
+            return  # an answer was scheduled meanwhile; it pokes again once sent
+        waiters, self._settle_waiters = self._settle_waiters, []
+        for waiter in waiters:
+            waiter.set()
+
+    def _record_error(self, error: BaseException) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    def _closed_by_server(self, reason: CloseReason) -> None:
+        with self._lock:
+            for name in self._connected:
+                self._connected[name] = False
+            self._sids.clear()
+
+    def _deliver(self, data: str | bytes) -> None:
+        """A message from the server (loop thread): decode it and record the packet."""
+        decoder = self._decoder
+        if decoder is None:  # pragma: no cover - set before the session opens
+            return
+        packet = decoder.feed(data)
+        if packet is None:
+            return
+        kind = packet.type
+        name = packet.namespace
+        with self._lock:
+            if kind is PacketType.CONNECT:
+                self._connected[name] = True
+                if isinstance(packet.data, dict):
+                    self._sids[name] = packet.data.get("sid", "")
+            elif kind is PacketType.CONNECT_ERROR:
+                self._connected[name] = False
+                self.connect_error = packet.data
+            elif kind is PacketType.DISCONNECT:
+                self._connected[name] = False
+                self._sids.pop(name, None)
+            elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
+                self._acks[packet.id if packet.id is not None else -1] = list(packet.data)
+            else:
+                self._record_event(packet)
+
+    def _record_event(self, packet: Packet) -> None:
+        """Queue an EVENT (under the lock); answer it when a responder is registered."""
+        event, *args = packet.data
+        name = packet.namespace
+        if event in _UNWRAPPED:
+            self._queue.append({"name": event, "args": args[0] if args else None,
+                                "namespace": name})  # fmt: skip
+        else:
+            self._queue.append({"name": event, "args": args, "namespace": name})
+        responder = self._responders.get((event, name))
+        if responder is None or packet.id is None:
+            return
+        # Answer after the server's emit returns: never re-enter the server from its send.
+        self._outstanding += 1
+        loop = self._bridge.loop
+        if loop is not None:
+            loop.call_soon(self._answer, responder, name, packet.id, args)
+
+    def _answer(self, responder: Callable[..., Any], namespace: str, ack_id: int,
+                args: list[Any]) -> None:  # fmt: skip
+        try:
+            result = responder(*args)
+            values = [] if result is None else list(result) if type(result) is tuple else [result]
+            socket = self._socket
+            if socket is not None:
+                for piece in self._state.parser.encode(
+                    Packet(PacketType.ACK, namespace, values, ack_id)
+                ):
+                    socket.receive(piece)
+        except Exception as exc:
+            self._record_error(exc)
+        finally:
+            self._outstanding -= 1
+            if self._settle_waiters:
+                self._poke()

@@ -1,0 +1,159 @@
+"""LoopBridge: calls from any thread reach the loop in order, in batches of one wake-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from flask_realtime.bridge import LoopBridge
+from flask_realtime.exceptions import DisconnectedError
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop that counts its cross-thread wake-ups."""
+
+    wakeups = 0
+
+    def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.wakeups += 1
+        return super().call_soon_threadsafe(callback, *args, context=context)
+
+
+@pytest.fixture
+def loop() -> Iterator[CountingLoop]:
+    loop = CountingLoop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def attached(loop: asyncio.AbstractEventLoop) -> LoopBridge:
+    bridge = LoopBridge()
+    done = threading.Event()
+
+    def attach() -> None:
+        bridge.attach(loop)
+        done.set()
+
+    loop.call_soon_threadsafe(attach)
+    assert done.wait(5)
+    return bridge
+
+
+def test_calls_from_a_thread_run_on_the_loop_in_order(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    seen: list[tuple[int, int]] = []
+    for i in range(50):
+        bridge.call(lambda i=i: seen.append((i, threading.get_ident())))
+    bridge.call_and_wait(lambda: None)
+    assert [i for i, _ in seen] == list(range(50))
+    assert {ident for _, ident in seen} == {bridge.call_and_wait(threading.get_ident)}
+
+
+def test_a_burst_costs_one_wake_up(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_loop() -> None:
+        busy.set()
+        assert release.wait(5)
+
+    loop.call_soon_threadsafe(hold_the_loop)
+    assert busy.wait(5)
+    before = loop.wakeups
+    ran: list[int] = []
+    for i in range(100):
+        bridge.call(ran.append, i)
+    assert loop.wakeups - before == 1
+    release.set()
+    bridge.call_and_wait(lambda: None)
+    assert ran == list(range(100))
+
+
+def test_calls_on_the_loop_thread_run_at_once(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+
+    def on_loop() -> list[str]:
+        order: list[str] = []
+        bridge.call(order.append, "direct")
+        order.append("after")
+        return order
+
+    assert bridge.call_and_wait(on_loop) == ["direct", "after"]
+    assert bridge.call_and_wait(bridge.in_loop_thread) is True
+    assert bridge.in_loop_thread() is False
+
+
+def test_calls_before_attach_wait_for_the_loop(loop: CountingLoop) -> None:
+    bridge = LoopBridge()
+    assert not bridge.attached
+    seen: list[int] = []
+    bridge.call(seen.append, 1)
+    bridge.call(seen.append, 2)
+    assert seen == []
+    done = threading.Event()
+    loop.call_soon_threadsafe(lambda: (bridge.attach(loop), done.set()))
+    assert done.wait(5)
+    bridge.call_and_wait(lambda: None)
+    assert seen == [1, 2]
+    assert bridge.loop is loop
+
+
+def test_call_and_wait_returns_and_raises(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    assert bridge.call_and_wait(lambda a, b: a * b, 6, 7) == 42
+
+    def fail() -> None:
+        raise KeyError("on the loop")
+
+    with pytest.raises(KeyError, match="on the loop"):
+        bridge.call_and_wait(fail)
+
+
+def test_a_failing_call_is_logged_and_the_batch_goes_on(
+    loop: CountingLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge = attached(loop)
+    seen: list[str] = []
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    bridge.call(seen.append, "before")
+    bridge.call(fail)
+    bridge.call(seen.append, "after")
+    bridge.call_and_wait(lambda: None)
+    assert seen == ["before", "after"]
+    assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
+
+
+def test_after_detach_calls_are_dropped(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    bridge.detach()
+    seen: list[int] = []
+    bridge.call(seen.append, 1)
+    with pytest.raises(DisconnectedError):
+        bridge.call_and_wait(lambda: None)
+    assert seen == []
+    assert not bridge.attached
+
+
+def test_a_closed_loop_detaches_the_bridge() -> None:
+    loop = asyncio.new_event_loop()
+    bridge = LoopBridge()
+    bridge.attach(loop)  # attached from this thread, then "another" thread calls
+    loop.close()
+    ran: list[int] = []
+    caller = threading.Thread(target=bridge.call, args=(ran.append, 1))
+    caller.start()
+    caller.join(5)
+    assert not bridge.attached
+    assert ran == []

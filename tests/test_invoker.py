@@ -1,0 +1,220 @@
+"""The Flask invoker: per-client order, parallel clients, a free loop, slow-handler warnings.
+
+Some tests need to send several events without waiting for each handler, which the test
+client never does: they drive the app's real server through a bare in-memory session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask, request
+
+from flask_realtime import SocketIO
+from flask_realtime.memory_socket import MemoryEngineSocket, build_handshake
+from flask_realtime.protocol.socketio import Packet, PacketType
+
+WaitUntil = Callable[..., None]
+
+
+class RawClient:
+    """A Socket.IO client that sends packets without waiting for handlers."""
+
+    def __init__(self, socketio: SocketIO, app: Flask) -> None:
+        self.state = socketio.state(app)
+        self.bridge = self.state.ensure_loop()
+        self.messages: queue.SimpleQueue[str | bytes] = queue.SimpleQueue()
+        handshake = build_handshake(app, "/socket.io/")
+        self.socket = MemoryEngineSocket(
+            self.state.server, handshake, self.messages.put, lambda reason: None
+        )
+        self.bridge.call_and_wait(self.socket.open)
+        self.send(Packet(PacketType.CONNECT, "/", None))
+
+    def send(self, *packets: Packet) -> None:
+        pieces = [p for packet in packets for p in self.state.parser.encode(packet)]
+
+        def feed() -> None:
+            for piece in pieces:
+                self.socket.receive(piece)
+
+        self.bridge.call(feed)
+
+    def event(self, name: str, *args: Any) -> Packet:
+        return Packet(PacketType.EVENT, "/", [name, *args])
+
+
+def test_events_of_one_client_run_one_at_a_time_in_order(
+    flask_app: Flask, wait_until: WaitUntil
+) -> None:
+    socketio = SocketIO(flask_app)
+    gate = threading.Event()
+    entered = threading.Event()
+    order: list[int] = []
+
+    @socketio.on("step")
+    def step(i: int) -> None:
+        if i == 0:
+            entered.set()
+            assert gate.wait(5)
+        order.append(i)
+
+    client = RawClient(socketio, flask_app)
+    client.send(*(client.event("step", i) for i in range(10)))
+    assert entered.wait(5)
+    client.bridge.call_and_wait(lambda: None)  # the loop has taken all ten events
+    # While the first handler waits, none of the later ones may run (a pool of 64 threads
+    # could run them all at once).
+    assert order == []
+    gate.set()
+    wait_until(lambda: len(order) == 10, what="all ten handlers")
+    assert order == list(range(10))
+
+
+@pytest.mark.parametrize("kind", ["def", "async"])
+def test_a_blocked_def_handler_blocks_neither_other_clients_nor_the_loop(
+    flask_app: Flask, kind: str
+) -> None:
+    socketio = SocketIO(flask_app)
+    gate = threading.Event()
+    entered = threading.Event()
+
+    @socketio.on("block")
+    def block() -> None:
+        entered.set()
+        assert gate.wait(5)
+
+    if kind == "def":
+
+        @socketio.on("quick")
+        def quick() -> str:
+            return "quick"
+
+    else:
+
+        @socketio.on("quick")
+        async def quick_async() -> str:
+            await asyncio.sleep(0)
+            return "quick"
+
+    blocked = RawClient(socketio, flask_app)
+    blocked.send(blocked.event("block"))
+    assert entered.wait(5)
+    try:
+        other = socketio.test_client(flask_app)
+        assert other.emit("quick", callback=True) == "quick"
+    finally:
+        gate.set()
+
+
+def test_async_handlers_keep_their_own_request_context(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+    arrived: list[str] = []
+    both = asyncio.Event()
+
+    @socketio.on("who")
+    async def who() -> str:
+        arrived.append(request.sid)
+        if len(arrived) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 5)
+        return request.sid  # still this client's, after the other ran meanwhile
+
+    a, b = socketio.test_client(flask_app), socketio.test_client(flask_app)
+    results: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: results.update(a=a.emit("who", callback=True)))
+    thread.start()
+    results["b"] = b.emit("who", callback=True)
+    thread.join(5)
+    assert results == {"a": a.sid, "b": b.sid}
+
+
+def test_slow_handlers_are_warned_about(
+    flask_app: Flask, caplog: pytest.LogCaptureFixture, wait_until: WaitUntil
+) -> None:
+    socketio = SocketIO(flask_app, slow_handler_warning=0.05)
+    release = threading.Event()
+
+    @socketio.on("slow")
+    def slow() -> None:
+        assert release.wait(5)
+
+    caplog.set_level(logging.WARNING, logger="flask_realtime.invoker")
+    client = RawClient(socketio, flask_app)
+    client.send(client.event("slow"))
+    try:
+        wait_until(
+            lambda: any("'slow'" in r.getMessage() for r in caplog.records),
+            what="the slow-handler warning",
+        )
+    finally:
+        release.set()
+    (record,) = [r for r in caplog.records if "'slow'" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "has run for" in record.getMessage()
+
+
+def test_no_warning_for_quick_handlers(flask_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    socketio = SocketIO(flask_app, slow_handler_warning=1.0)
+
+    @socketio.on("quick")
+    def quick() -> str:
+        return "done"
+
+    caplog.set_level(logging.WARNING, logger="flask_realtime.invoker")
+    client = socketio.test_client(flask_app)
+    for _ in range(5):
+        client.emit("quick", callback=True)
+    assert not [r for r in caplog.records if r.name == "flask_realtime.invoker"]
+
+
+def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> None:
+    socketio = SocketIO(flask_app, worker_threads=2)
+    gate = threading.Event()
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    finished: list[int] = []
+
+    @socketio.on("work")
+    def work(i: int) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        assert gate.wait(5)
+        with lock:
+            running -= 1
+            finished.append(i)
+
+    clients = [RawClient(socketio, flask_app) for _ in range(4)]
+    for i, client in enumerate(clients):
+        client.send(client.event("work", i))
+    wait_until(lambda: running == 2, what="two handlers running")
+    gate.set()
+    wait_until(lambda: len(finished) == 4, what="every handler")
+    assert peak == 2
+    assert socketio.state(flask_app).pool.size <= 2
+
+
+def test_handler_exception_is_logged_without_a_listener(
+    flask_app: Flask, caplog: pytest.LogCaptureFixture, wait_until: WaitUntil
+) -> None:
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("fail")
+    def fail() -> None:
+        raise LookupError("in handler")
+
+    client = RawClient(socketio, flask_app)
+    client.send(client.event("fail"))
+    wait_until(
+        lambda: any(r.exc_info and isinstance(r.exc_info[1], LookupError) for r in caplog.records),
+        what="the logged exception",
+    )

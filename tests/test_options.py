@@ -1,0 +1,270 @@
+"""SocketIO's options: names checked with suggestions, old ones tolerated, values resolved."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+
+import pytest
+from flask import Flask
+from flask import json as flask_json
+from flask.json.provider import DefaultJSONProvider
+
+from flask_realtime import SocketIO
+from flask_realtime.app_state import STATE_KEY, AppState
+from flask_realtime.exceptions import ConfigurationError
+from flask_realtime.options import DEFAULT_WORKER_THREADS, resolve_options
+from flask_realtime.protocol.parsers import MsgpackParser
+
+
+def state_of(app: Flask) -> AppState:
+    state = app.extensions[STATE_KEY]
+    assert isinstance(state, AppState)
+    return state
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [
+        ("cors_allow_origins", "cors_allowed_origins"),
+        ("ping_intervall", "ping_interval"),
+        ("manage_sessions", "manage_session"),
+        ("max_http_buffer", "max_http_buffer_size"),
+    ],
+)
+def test_unknown_option_names_the_closest_valid_one(wrong: str, right: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{wrong}: did you mean {right}\\?$"):
+        SocketIO(**{wrong: 1})
+
+
+def test_unknown_option_without_a_near_name_says_so() -> None:
+    with pytest.raises(ConfigurationError, match="zzz: it is not an option of SocketIO"):
+        SocketIO(zzz=1)
+
+
+def test_init_app_checks_names_too(flask_app: Flask) -> None:
+    socketio = SocketIO()
+    with pytest.raises(ConfigurationError, match="did you mean always_connect"):
+        socketio.init_app(flask_app, always_conect=True)
+
+
+@pytest.mark.parametrize("name", ["async_mode", "async_handlers", "monitor_clients"])
+def test_options_without_meaning_are_accepted_with_a_deprecation_warning(
+    flask_app: Flask, name: str
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SocketIO(flask_app, **{name: "eventlet" if name == "async_mode" else True})
+    assert [(w.category, name in str(w.message)) for w in caught] == [(DeprecationWarning, True)]
+    assert caught[0].filename == __file__  # it points at the caller's line
+    assert isinstance(state_of(flask_app), AppState)
+
+
+def test_deprecated_options_left_at_none_pass_silently(flask_app: Flask) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SocketIO(flask_app, async_mode=None)
+
+
+def test_client_manager_is_refused_with_the_alternative() -> None:
+    with pytest.raises(ConfigurationError, match="message_queue"):
+        SocketIO(client_manager=object())
+
+
+def test_engine_options_reach_the_engine_server(flask_app: Flask) -> None:
+    SocketIO(
+        flask_app,
+        ping_interval=10,
+        ping_timeout=3,
+        max_http_buffer_size=1234,
+        cors_allowed_origins="*",
+        cors_credentials=False,
+        allow_upgrades=False,
+        http_compression=False,
+        compression_threshold=10,
+        cookie="io",
+        transports=["websocket"],
+    )
+    engine = state_of(flask_app).engine.options
+    assert (engine.ping_interval, engine.ping_timeout) == (10, 3)
+    assert engine.max_http_buffer_size == 1234
+    assert engine.cors_allowed_origins == "*"
+    assert engine.cors_credentials is False
+    assert engine.allow_upgrades is False
+    assert engine.http_compression is False
+    assert engine.compression_threshold == 10
+    assert engine.cookie == "io"
+    assert engine.transports == ("websocket",)
+
+
+def test_ping_interval_with_a_grace_period_adds_it_to_the_timeout() -> None:
+    options = resolve_options({"ping_interval": (10, 2), "ping_timeout": 5})
+    assert options.engine.ping_interval == 10
+    assert options.engine.ping_timeout == 7
+
+
+@pytest.mark.parametrize(
+    ("given", "path"),
+    [
+        ({}, "socket.io"),
+        ({"path": "/ws"}, "ws"),
+        ({"path": "rt/"}, "rt"),
+        ({"resource": "/legacy"}, "legacy"),
+    ],
+)
+def test_path_and_its_alias_resource(given: dict[str, str], path: str) -> None:
+    assert resolve_options(given).engine.path == path
+
+
+def test_options_given_to_the_constructor_and_init_app_add_up(flask_app: Flask) -> None:
+    socketio = SocketIO(always_connect=True, manage_session=False)
+    socketio.init_app(flask_app, ping_timeout=7)
+    options = state_of(flask_app).options
+    assert options.always_connect is True
+    assert options.manage_session is False
+    assert options.engine.ping_timeout == 7
+    assert state_of(flask_app).server.always_connect is True
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"worker_threads": 0}, "worker_threads"),
+        ({"slow_handler_warning": -1}, "slow_handler_warning"),
+        ({"serializer": "pickle"}, "pickle is never used"),
+        ({"json": object()}, "dumps"),
+        ({"namespaces": 3}, "namespaces"),
+        ({"transports": ["carrier-pigeon"]}, "transports"),
+        ({"path": 5}, "path"),
+    ],
+)
+def test_bad_values_are_refused(given: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        resolve_options(given)
+
+
+def test_defaults() -> None:
+    options = resolve_options({})
+    assert options.manage_session is True
+    assert options.always_connect is False
+    assert options.worker_threads == DEFAULT_WORKER_THREADS
+    assert options.slow_handler_warning == 5.0
+    assert options.engine.path == "socket.io"
+
+
+def test_message_queue_without_the_redis_adapter_is_a_clear_error(flask_app: Flask) -> None:
+    with pytest.raises(ConfigurationError, match="Redis adapter"):
+        SocketIO(flask_app, message_queue="redis://localhost:6379")
+
+
+def test_message_queue_alone_is_checked_at_once() -> None:
+    with pytest.raises(ConfigurationError, match="Redis adapter"):
+        SocketIO(message_queue="redis://localhost:6379")
+
+
+def test_message_queue_with_another_scheme_is_refused(flask_app: Flask) -> None:
+    with pytest.raises(ConfigurationError, match="only Redis"):
+        SocketIO(flask_app, message_queue="amqp://localhost")
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+class _Marked:
+    """A JSON module whose output we can recognise."""
+
+    calls = 0
+
+    @classmethod
+    def dumps(cls, obj: object) -> str:
+        cls.calls += 1
+        return json.dumps(obj, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str) -> object:
+        return json.loads(text)
+
+
+def test_json_option_is_used_for_encoding(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app, json=_Marked)
+
+    @socketio.on("ping")
+    def ping(data: object) -> object:
+        return data
+
+    before = _Marked.calls
+    client = socketio.test_client(flask_app)
+    assert client.emit("ping", {"a": [1, 2]}, callback=True) == {"a": [1, 2]}
+    assert _Marked.calls > before
+
+
+class _TaggedProvider(DefaultJSONProvider):
+    def dumps(self, obj: object, **kwargs: object) -> str:
+        if isinstance(obj, list) and obj and obj[0] == "tagged":
+            obj = [*obj, "by-provider"]
+        return super().dumps(obj, **kwargs)
+
+
+def test_the_apps_custom_json_provider_is_used(flask_app: Flask) -> None:
+    flask_app.json = _TaggedProvider(flask_app)
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("go")
+    def go() -> None:
+        socketio.emit("tagged", 1)
+
+    client = socketio.test_client(flask_app)
+    client.emit("go")
+    assert client.get_received() == [
+        {"name": "tagged", "args": [1, "by-provider"], "namespace": "/"}
+    ]
+
+
+def test_flask_json_means_the_apps_provider(flask_app: Flask) -> None:
+    flask_app.json = _TaggedProvider(flask_app)
+    socketio = SocketIO(flask_app, json=flask_json)
+
+    @socketio.on("go")
+    def go() -> None:
+        socketio.emit("tagged")
+
+    client = socketio.test_client(flask_app)
+    client.emit("go")
+    assert client.get_received()[0]["args"] == ["by-provider"]
+
+
+def test_msgpack_serializer_selects_the_msgpack_parser(flask_app: Flask) -> None:
+    SocketIO(flask_app, serializer="msgpack")
+    assert isinstance(state_of(flask_app).parser, MsgpackParser)
+
+
+def test_logger_true_turns_on_info_logging_of_the_server(flask_app: Flask) -> None:
+    server_logger = logging.getLogger("flask_realtime.server")
+    level, handlers = server_logger.level, list(server_logger.handlers)
+    try:
+        SocketIO(flask_app, logger=True)
+        assert server_logger.level == logging.INFO
+    finally:
+        server_logger.setLevel(level)
+        server_logger.handlers[:] = handlers
+
+
+def test_logger_object_receives_the_records(flask_app: Flask) -> None:
+    target = logging.getLogger("test.realtime.target")
+    received: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            received.append(record)
+
+    target.addHandler(Collect())
+    engine_logger = logging.getLogger("flask_realtime.engine")
+    level, handlers = engine_logger.level, list(engine_logger.handlers)
+    try:
+        SocketIO(flask_app, engineio_logger=target)
+        logging.getLogger("flask_realtime.engine.socket").info("hello")
+        assert [r.getMessage() for r in received] == ["hello"]
+    finally:
+        engine_logger.setLevel(level)
+        engine_logger.handlers[:] = handlers

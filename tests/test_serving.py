@@ -1,0 +1,219 @@
+"""socketio.run(): one server for the Flask routes and Socket.IO, stopped by socketio.stop()."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import ssl
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from flask_realtime import SocketIO
+from flask_realtime.exceptions import ConfigurationError
+
+
+class Running:
+    """``socketio.run(app, ...)`` in a thread, with what it raised or warned."""
+
+    def __init__(self, socketio: SocketIO, app: Flask, **kwargs: Any) -> None:
+        self.socketio = socketio
+        self.app = app
+        self.error: BaseException | None = None
+        self.warnings: list[warnings.WarningMessage] = []
+        self.thread = threading.Thread(target=self._main, kwargs=kwargs, daemon=True)
+
+    def _main(self, **kwargs: Any) -> None:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.socketio.run(self.app, **kwargs)
+            self.warnings = list(caught)
+        except BaseException as exc:
+            self.error = exc
+
+    @property
+    def url(self) -> str:
+        server = self.socketio.state(self.app).host.server
+        assert server is not None
+        return server.url
+
+    def get(self, path: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5, context=context) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+@contextmanager
+def running(socketio: SocketIO, app: Flask, **kwargs: Any) -> Iterator[Running]:
+    run = Running(socketio, app, **kwargs)
+    host = socketio.state(app).host
+    run.thread.start()
+    started = threading.Event()
+
+    def watch() -> None:
+        while run.thread.is_alive() and not host.started.wait(0.01):
+            pass
+        started.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert started.wait(10)
+    if run.error is not None:
+        raise run.error
+    try:
+        yield run
+    finally:
+        socketio.stop()
+        run.thread.join(15)
+        assert not run.thread.is_alive(), "run() did not return after stop()"
+
+
+@pytest.fixture
+def socketio(flask_app: Flask) -> SocketIO:
+    socketio = SocketIO(flask_app)
+
+    @flask_app.route("/")
+    def index() -> str:
+        return "hello from flask"
+
+    return socketio
+
+
+def test_run_serves_routes_and_socketio_until_stopped(flask_app: Flask, socketio: SocketIO) -> None:
+    with running(socketio, flask_app, port=0) as run:
+        assert run.get("/") == (200, "hello from flask")
+        status, body = run.get("/socket.io/?EIO=4&transport=polling")
+        assert status == 200
+        assert body.startswith('0{"sid":')
+    assert run.error is None
+
+
+def test_stop_from_a_route_ends_run(flask_app: Flask, socketio: SocketIO) -> None:
+    @flask_app.route("/shutdown")
+    def shutdown() -> str:
+        socketio.stop()
+        return "bye"
+
+    with running(socketio, flask_app, port=0) as run:
+        assert run.get("/shutdown") == (200, "bye")
+        run.thread.join(15)
+        assert not run.thread.is_alive()
+
+
+def test_run_after_the_embedded_loop_started(flask_app: Flask, socketio: SocketIO) -> None:
+    @socketio.on("ping")
+    def ping() -> str:
+        return "pong"
+
+    client = socketio.test_client(flask_app)  # the app now lives on the embedded loop
+    with running(socketio, flask_app, port=0) as run:
+        assert run.get("/") == (200, "hello from flask")
+        assert client.emit("ping", callback=True) == "pong"  # same server, same state
+    assert client.emit("ping", callback=True) == "pong"  # the embedded loop goes on
+
+
+def test_port_from_server_name(flask_app: Flask, socketio: SocketIO) -> None:
+    flask_app.config["SERVER_NAME"] = "127.0.0.1:0"
+    with running(socketio, flask_app) as run:
+        assert run.url.startswith("http://127.0.0.1:")
+        assert not run.url.endswith(":0")
+
+
+def test_debug_wraps_the_app_in_the_debugger(flask_app: Flask, socketio: SocketIO) -> None:
+    @flask_app.route("/fail")
+    def fail() -> str:
+        raise RuntimeError("debug me")
+
+    with running(socketio, flask_app, port=0, debug=True, use_reloader=False) as run:
+        status, body = run.get("/fail")
+        assert status == 500
+        assert "Werkzeug Debugger" in body
+        assert "debug me" in body
+    assert flask_app.debug is True
+
+
+def test_log_output_logs_requests(
+    flask_app: Flask, socketio: SocketIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flask_realtime.access")
+    with running(socketio, flask_app, port=0, log_output=True) as run:
+        run.get("/")
+    assert any('"GET / HTTP/1.1" 200' in r.getMessage() for r in caplog.records)
+
+
+def test_allow_unsafe_werkzeug_is_accepted_with_a_warning(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    with running(socketio, flask_app, port=0, allow_unsafe_werkzeug=True) as run:
+        pass
+    assert [w.category for w in run.warnings] == [DeprecationWarning]
+    assert "allow_unsafe_werkzeug" in str(run.warnings[0].message)
+
+
+def test_unknown_run_options_are_refused(flask_app: Flask, socketio: SocketIO) -> None:
+    with pytest.raises(ConfigurationError, match="use_relaoder: did you mean use_reloader"):
+        socketio.run(flask_app, use_relaoder=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ssl_context": "nonsense"}, "ssl_context must be"),
+        ({"ssl_context": "adhoc", "certfile": "c.pem"}, "not both"),
+    ],
+)
+def test_bad_tls_settings_are_refused(
+    flask_app: Flask, socketio: SocketIO, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        socketio.run(flask_app, port=0, **kwargs)
+
+
+def test_a_second_run_of_the_same_app_is_refused(flask_app: Flask, socketio: SocketIO) -> None:
+    with running(socketio, flask_app, port=0), pytest.raises(ConfigurationError, match="already"):
+        socketio.run(flask_app, port=0)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[str, str]:
+    """A self-signed certificate and its key, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("form", ["files", "pair", "context"])
+def test_https(
+    flask_app: Flask, socketio: SocketIO, certificate: tuple[str, str], form: str
+) -> None:
+    cert, key = certificate
+    if form == "files":
+        kwargs: dict[str, Any] = {"certfile": cert, "keyfile": key}
+    elif form == "pair":
+        kwargs = {"ssl_context": (cert, key)}
+    else:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        kwargs = {"ssl_context": context}
+    client_context = ssl.create_default_context(cafile=cert)
+    client_context.check_hostname = False
+    with running(socketio, flask_app, port=0, **kwargs) as run:
+        assert run.url.startswith("https://")
+        assert run.get("/", context=client_context) == (200, "hello from flask")

@@ -1,0 +1,97 @@
+"""WorkerPool: bounded, on-demand threads that end when idle."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from flask_realtime.exceptions import ConfigurationError
+from flask_realtime.workers import WorkerPool
+
+WaitUntil = Callable[..., None]
+
+
+def test_jobs_run_in_worker_threads() -> None:
+    pool = WorkerPool(4, name="t")
+    done = threading.Event()
+    names: list[str] = []
+    pool.submit(lambda: (names.append(threading.current_thread().name), done.set()))
+    assert done.wait(5)
+    assert names == ["t-1"]
+    pool.shutdown()
+
+
+def test_threads_start_on_demand_up_to_the_bound(wait_until: WaitUntil) -> None:
+    pool = WorkerPool(3)
+    assert pool.size == 0
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+    finished: list[int] = []
+
+    def job(i: int) -> None:
+        started.release()
+        assert gate.wait(5)
+        finished.append(i)
+
+    for i in range(5):
+        pool.submit(lambda i=i: job(i))
+    for _ in range(3):
+        assert started.acquire(timeout=5)
+    assert pool.size == 3
+    assert not started.acquire(timeout=0)  # the other two wait for a thread
+    gate.set()
+    wait_until(lambda: len(finished) == 5, what="every job")
+    assert sorted(finished) == list(range(5))
+    assert pool.size == 3
+    pool.shutdown()
+
+
+def test_an_idle_thread_is_reused() -> None:
+    pool = WorkerPool(8)
+    idents: list[int] = []
+    for _ in range(3):
+        done = threading.Event()
+        pool.submit(lambda done=done: (idents.append(threading.get_ident()), done.set()))
+        assert done.wait(5)
+    # Each job found the previous job's thread idle (or about to be): at most a spare one.
+    assert pool.size <= 2
+    pool.shutdown()
+
+
+def test_idle_threads_end_after_the_timeout(wait_until: WaitUntil) -> None:
+    pool = WorkerPool(2, idle_timeout=0.05)
+    done = threading.Event()
+    pool.submit(done.set)
+    assert done.wait(5)
+    wait_until(lambda: pool.size == 0, what="the idle thread to end")
+    again = threading.Event()
+    pool.submit(again.set)  # a new thread starts for new work
+    assert again.wait(5)
+
+
+def test_a_failing_job_does_not_kill_its_thread(caplog: pytest.LogCaptureFixture) -> None:
+    pool = WorkerPool(1)
+
+    def fail() -> None:
+        raise RuntimeError("job failed")
+
+    done = threading.Event()
+    pool.submit(fail)
+    pool.submit(done.set)
+    assert done.wait(5)
+    assert pool.size == 1
+    assert any("job failed" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    pool.shutdown()
+
+
+def test_shutdown_lets_threads_end(wait_until: WaitUntil) -> None:
+    pool = WorkerPool(2)
+    done = threading.Event()
+    pool.submit(done.set)
+    assert done.wait(5)
+    pool.shutdown()
+    wait_until(lambda: pool.size == 0, what="the threads to end")
+    with pytest.raises(ConfigurationError, match="shut down"):
+        pool.submit(done.set)
