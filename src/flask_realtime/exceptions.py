@@ -61,7 +61,7 @@ class ContextError(RealtimeError, RuntimeError):
     """A function that needs a Socket.IO handler context was called outside of one."""
 
 
-class ConnectionRefusedError(RealtimeError, builtins.ConnectionRefusedError):  # noqa: A001
+class ConnectionRefusedError(RealtimeError, builtins.ConnectionRefusedError):
     """Raise from a connect handler to refuse the connection.
 
     The arguments reach the client in the CONNECT_ERROR packet, as Flask-SocketIO sends
