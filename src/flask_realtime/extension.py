@@ -30,6 +30,7 @@ from .operations import Operations
 from .options import check_names, resolve_options
 
 if TYPE_CHECKING:
+    from .asgi import FlaskASGIApp
     from .test_client import SocketIOTestClient
 
 __all__ = ["SocketIO"]
@@ -238,6 +239,15 @@ class SocketIO(Operations):
         from .serving import run
 
         run(self.state(app), app, host, port, kwargs)
+
+    def asgi_app(self, app: Flask) -> FlaskASGIApp:
+        """``app`` with Socket.IO as one ASGI application, for uvicorn, hypercorn or granian.
+
+        Serving with :meth:`run` is faster; see :mod:`flask_realtime.asgi`.
+        """
+        from .asgi import FlaskASGIApp
+
+        return FlaskASGIApp(self.state(app))
 
     def stop(self) -> None:
         """Stop a running :meth:`run` gracefully; callable from a handler or any thread."""

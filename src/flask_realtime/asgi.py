@@ -1,0 +1,63 @@
+"""``socketio.asgi_app(app)``: the whole app as one ASGI application.
+
+For deployments that standardise on an ASGI server (uvicorn, hypercorn, granian)::
+
+    # asgi.py
+    from myapp import app, socketio
+    application = socketio.asgi_app(app)
+
+    $ uvicorn asgi:application
+
+Socket.IO is served natively on the ASGI server's event loop; other requests go to the
+Flask app through a2wsgi (``pip install flask-realtime[asgi]``). ``socketio.run()`` stays
+the faster choice: see ``runtime/asgi.py`` for the trade-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from .exceptions import ConfigurationError
+from .runtime.asgi import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .app_state import AppState
+
+__all__ = ["FlaskASGIApp"]
+
+
+class FlaskASGIApp:
+    """An app's Socket.IO service and its Flask routes behind one ASGI callable.
+
+    The app's Socket.IO state binds to the loop of the first ASGI event it sees (the
+    lifespan startup when the server sends one), and unbinds at lifespan shutdown.
+    """
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self._inner = ASGIApp(
+            state.engine, state.app, on_startup=self._bind, on_shutdown=self._unbind
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._state.bridge.loop is not asyncio.get_running_loop():
+            self._bind()
+        await self._inner(scope, receive, send)
+
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        bridge = self._state.bridge
+        if bridge.loop is loop:
+            return
+        if bridge.attached:
+            raise ConfigurationError(
+                "this app's Socket.IO service already runs on another event loop (was "
+                "socketio.run(), the test client or socketio.emit used before the ASGI "
+                "server started?)"
+            )
+        bridge.attach(loop)
+
+    def _unbind(self) -> None:
+        if self._state.bridge.loop is asyncio.get_running_loop():
+            self._state.bridge.detach()
