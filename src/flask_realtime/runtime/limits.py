@@ -30,20 +30,36 @@ Why these numbers:
 - ``keep_alive_timeout`` of 15 s: long enough that a browser's next request (or a Socket.IO
   client's next poll after a pause) reuses its connection, short enough to release sockets of
   clients that went away. Behind a proxy, make it longer than the proxy's own idle timeout.
-- ``max_connections`` of 10 000: file descriptors run out before memory does; raise it
-  together with ``ulimit -n``.
+- ``max_connections``: what the process's file-descriptor limit (``ulimit -n``) leaves after
+  a reserve of 64 for files, logs and the listening socket, at most 100 000. Past it, a new
+  connection is answered 503 instead of failing in ``accept()``; file descriptors run out
+  long before memory does (an idle WebSocket costs a few KiB), so raise ``ulimit -n`` to
+  hold more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from flask_realtime.exceptions import ConfigurationError
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "default_max_connections"]
 
 KiB = 1024
 MiB = 1024 * KiB
+
+
+def default_max_connections() -> int:
+    """The connections this process can hold: its file-descriptor limit less a reserve."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no RLIMIT_NOFILE on this platform
+        return 10_000
+    if soft == resource.RLIM_INFINITY:
+        return 100_000
+    return max(64, min(100_000, soft - 64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +78,18 @@ class Limits:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 15.0
     io_timeout: float = 60.0
-    max_connections: int = 10_000
+    max_connections: int = field(default_factory=default_max_connections)
     body_buffer_size: int = 256 * KiB
     write_buffer_size: int = 64 * KiB
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if value is None and field.name == "max_body_size":
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is None and spec.name == "max_body_size":
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigurationError(
-                    f"Limits.{field.name} must be a positive number, not {value!r}"
+                    f"Limits.{spec.name} must be a positive number, not {value!r}"
                 )
 
     @property
