@@ -21,6 +21,7 @@ from flask import current_app, has_app_context
 
 from .exceptions import ContextError
 from .handler_context import HandlerContext, current_handler, require_handler
+from .kwargs import suggest_keywords
 
 if TYPE_CHECKING:
     from .extension import SocketIO
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 
+@suggest_keywords
 def emit(
     event: str,
     *args: Any,
@@ -81,6 +83,7 @@ def emit(
     )
 
 
+@suggest_keywords
 def send(
     message: Any,
     json: bool = False,
@@ -115,6 +118,7 @@ def send(
     )
 
 
+@suggest_keywords
 def call(
     event: str,
     *args: Any,

@@ -21,6 +21,7 @@ from .exceptions import CallTimeoutError, ConfigurationError, ContextError
 from .handler_context import HandlerContext, current_handler
 from .handlers import is_async_callable
 from .invoker import AckCallback
+from .kwargs import suggest_keywords
 from .protocol.socketio import RESERVED_EVENTS
 from .tasks import BackgroundTask, sleep, start_background_task
 
@@ -44,6 +45,7 @@ class Operations(ABC):
     def state(self, app: Flask | None = None) -> AppState:
         """The app state to act on (implemented by ``SocketIO``)."""
 
+    @suggest_keywords
     def emit(
         self,
         event: str,
@@ -105,6 +107,7 @@ class Operations(ABC):
             volatile=volatile,
         )
 
+    @suggest_keywords
     def send(
         self,
         data: Any,
@@ -129,6 +132,7 @@ class Operations(ABC):
             skip_sid=skip_sid,
         )
 
+    @suggest_keywords
     def call(
         self,
         event: str,
