@@ -200,7 +200,7 @@ def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> 
     gate.set()
     wait_until(lambda: len(finished) == 4, what="every handler")
     assert peak == 2
-    assert socketio.state(flask_app).pool.size <= 2
+    assert socketio.state(flask_app).pool.thread_count <= 2
 
 
 def test_handler_exception_is_logged_without_a_listener(

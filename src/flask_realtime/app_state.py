@@ -24,9 +24,9 @@ from .exceptions import ConfigurationError
 from .invoker import FlaskInvoker
 from .protocol.parsers import JsonParser, MsgpackParser, Parser
 from .protocol.socketio import Packet, PacketType
+from .runtime.workers import WorkerPool
 from .runtime_host import RuntimeHost
 from .server import Adapter, SocketIOServer
-from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,7 +60,9 @@ class AppState:
         parser, legacy = build_parsers(app, options)
         self.parser: Parser = parser
         self.bridge = LoopBridge()
-        self.pool = WorkerPool(options.worker_threads, name=f"flask-realtime-{app.name}")
+        self.pool = WorkerPool(
+            options.worker_threads, name=f"flask-realtime-{app.name}", idle_timeout=60.0
+        )
         self.invoker = FlaskInvoker(self, self.bridge, self.pool)
         self.server = SocketIOServer(
             parser=parser,

@@ -36,7 +36,7 @@ from .exceptions import ConfigurationError, ConnectionRefusedError
 from .handler_context import HandlerContext, flask_context
 from .handlers import BoundHandler, is_async_callable
 from .protocol.socketio import Packet, PacketType
-from .workers import WorkerPool
+from .runtime.workers import WorkerPool
 
 if TYPE_CHECKING:
     from .app_state import AppState

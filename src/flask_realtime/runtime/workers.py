@@ -1,10 +1,12 @@
-"""A bounded pool of worker threads for blocking application code (WSGI requests).
+"""A bounded pool of worker threads for blocking application code.
 
-Why not ``concurrent.futures.ThreadPoolExecutor``: a request needs no ``Future`` (the job
-reports its own result to the loop, in the same wake-up as its last bytes), and the pool's
-threads are daemons, so that an application stuck in a request cannot keep the process alive
-once a graceful shutdown has run out of time. Threads start on demand, up to ``max_threads``;
-jobs beyond that wait in FIFO order.
+It runs WSGI requests (the HTTP server's pool) and ``def`` event handlers (each app's pool).
+Why not ``concurrent.futures.ThreadPoolExecutor``: a job needs no ``Future`` (it reports its
+own result to the loop, in the same wake-up as its last bytes or emits), and the threads are
+daemons, so that application code stuck in a job cannot keep the process alive once a
+graceful shutdown has run out of time. Threads start on demand, up to ``max_threads``; jobs
+beyond that wait in FIFO order; with ``idle_timeout``, a thread that had no work for that
+long ends, so an idle app holds no threads.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ class WorkerPool:
     escapes is logged and the thread goes on).
     """
 
-    def __init__(self, max_threads: int = DEFAULT_WORKER_THREADS, name: str = "worker") -> None:
+    def __init__(
+        self,
+        max_threads: int = DEFAULT_WORKER_THREADS,
+        name: str = "worker",
+        *,
+        idle_timeout: float | None = None,
+    ) -> None:
         if max_threads < 1:
             raise ConfigurationError(f"max_threads must be at least 1, not {max_threads}")
         self._max = max_threads
         self._name = name
+        self._idle_timeout = idle_timeout
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
@@ -103,8 +112,16 @@ class WorkerPool:
 
     def _work(self) -> None:
         jobs = self._jobs
+        timeout = self._idle_timeout
         while True:
-            job = jobs.get()
+            try:
+                job = jobs.get(timeout=timeout)
+            except queue.Empty:
+                # Idle too long: end, unless a submit has just counted on an idle thread
+                # (it took the idle token first; then the job is ours to run).
+                if self._idle.acquire(blocking=False):
+                    break
+                continue
             if job is None:
                 break
             try:
