@@ -1,0 +1,11 @@
+'use strict';
+// --host H --port P for the Node servers of the benchmark suite.
+module.exports = function serverArgs(argv) {
+  const o = { host: '127.0.0.1', port: 5000 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, '');
+    if (!(k in o) || argv[i + 1] === undefined) throw new Error(`usage: --host H --port P (got ${argv[i]})`);
+    o[k] = k === 'port' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return o;
+};

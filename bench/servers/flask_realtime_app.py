@@ -1,0 +1,59 @@
+"""Ours: flask-realtime with the benchmark handlers.
+
+    python servers/flask_realtime_app.py --host 127.0.0.1 --port 5000
+
+Written exactly as the Flask-SocketIO app (servers/flask_socketio_app.py) with the import
+changed, plus the `async def` variants that flask-realtime adds: "echo"/"echo_ack" run in a
+worker thread, "aecho"/"aecho_ack" on the event loop. The broadcast loop is `async def` so that
+the figure measures the fan-out, not one thread hop per message (Node and python-socketio also
+emit from the loop).
+"""
+
+import argparse
+
+from flask import Flask
+
+from flask_realtime import SocketIO, emit
+
+app = Flask(__name__)
+socketio = SocketIO(app)
+
+
+@socketio.on("echo")
+def echo(data):
+    emit("echo", data)
+
+
+@socketio.on("aecho")
+async def aecho(data):
+    emit("aecho", data)
+
+
+@socketio.on("echo_ack")
+def echo_ack(data):
+    return data
+
+
+@socketio.on("aecho_ack")
+async def aecho_ack(data):
+    return data
+
+
+@socketio.on("start_broadcast")
+async def start_broadcast(opts):
+    payload = "x" * int(opts["size"])
+    for _ in range(int(opts["count"])):
+        socketio.emit("bcast", payload)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    print(f"flask-realtime on {args.host}:{args.port}", flush=True)
+    socketio.run(app, host=args.host, port=args.port, log_output=False)
+
+
+if __name__ == "__main__":
+    main()
