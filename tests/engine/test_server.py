@@ -722,3 +722,44 @@ def test_forget_is_idempotent_and_only_drops_that_session(h: Harness) -> None:
     assert list(h.server.sessions) == [kept.sid]
     h.server.forget(gone)  # again: nothing else is dropped
     assert list(h.server.sessions) == [kept.sid]
+
+
+PYTHON_CLIENTS = [
+    "python-requests/2.32.3",
+    "Python/3.11 aiohttp/3.9.5",
+]
+
+
+@pytest.mark.parametrize("agent", PYTHON_CLIENTS)
+def test_python_clients_get_at_most_16_packets_per_poll(h: Harness, agent: str) -> None:
+    # python-engineio's client drops the connection on a payload of more than 16 packets.
+    socket = h.open(headers={"user-agent": agent})
+    for n in range(40):
+        socket.send(OutgoingMessage(f"m{n}"))
+    sizes, seen = [], []
+    for _ in range(3):
+        packets = h.get(socket).packets()
+        sizes.append(len(packets))
+        seen.extend(p.data for p in packets)
+    assert sizes == [16, 16, 8]
+    assert seen == [f"m{n}" for n in range(40)]  # nothing lost, order kept
+
+
+def test_browsers_get_everything_queued_in_one_poll(h: Harness) -> None:
+    socket = h.open(headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0"})
+    for n in range(40):
+        socket.send(OutgoingMessage(f"m{n}"))
+    assert len(h.get(socket).packets()) == 40
+
+
+def test_a_closing_python_session_delivers_everything_before_the_close_packet(
+    h: Harness,
+) -> None:
+    socket = h.open(headers={"user-agent": PYTHON_CLIENTS[0]})
+    for n in range(20):
+        socket.send(OutgoingMessage(f"m{n}"))
+    socket.close()  # no GET parked: the session waits in CLOSING for the client's polls
+    first, second = h.get(socket).packets(), h.get(socket).packets()
+    assert len(first) == 16
+    assert [p.type for p in second] == [PacketType.MESSAGE] * 4 + [PacketType.CLOSE]
+    assert h.get(socket).status == 400  # then the sid is unknown

@@ -31,6 +31,12 @@ __all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]
 logger = logging.getLogger(__name__)
 
 SUPPORTED_PROTOCOLS = (3, 4)
+
+PYTHON_CLIENT_POLL_LIMIT = 16
+"""python-engineio's client refuses a polling payload of more than 16 packets (its
+``Payload.max_decode_packets``) and drops the connection. Sessions opened by Python's HTTP
+clients therefore get at most that many packets per response, the rest with the next poll;
+browsers and Node clients, which have no such limit, get everything queued at once."""
 _PROTOCOL_ARGS = frozenset(str(p) for p in SUPPORTED_PROTOCOLS)  # "3", "4": no int() on input
 TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
 BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
@@ -157,7 +163,11 @@ class EngineServer:
         if full is not None:
             return full
         protocol = _protocol_of(request)
-        transport = PollingTransport(protocol, b64=request.arg("b64") not in (None, "", "0"))
+        transport = PollingTransport(
+            protocol,
+            b64=request.arg("b64") not in (None, "", "0"),
+            max_packets=PYTHON_CLIENT_POLL_LIMIT if _python_client(request) else None,
+        )
         socket = self._new_session(request, transport, protocol, now)
         upgrades = ["websocket"] if self._can_offer_upgrade() else []
         open_packet = Packet(PacketType.OPEN, self._open_data(socket, upgrades))
@@ -347,6 +357,12 @@ class EngineServer:
             deadline, _, socket = heapq.heappop(timers)
             if socket.next_deadline() == deadline:
                 socket.handle_timer(now)
+
+
+def _python_client(request: EngineRequest) -> bool:
+    """Whether the request comes from python-engineio (requests, or aiohttp when async)."""
+    agent = request.headers.get("user-agent", "")
+    return agent.startswith(("python-requests/", "Python/")) or " aiohttp/" in agent
 
 
 def _protocol_of(request: EngineRequest) -> int:

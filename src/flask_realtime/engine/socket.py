@@ -223,7 +223,8 @@ class EngineSocket:
         transport.park(responder)
         if self.state is State.CLOSING:
             self._flush()
-            self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
+            if not self._buffer:  # the close packet went out with this poll
+                self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
         elif self._buffer:
             self._flush()
         elif self.state is State.UPGRADING and self._probe_pinged:
@@ -347,8 +348,13 @@ class EngineSocket:
 
     def _flush(self) -> None:
         transport = self.transport_
-        if self._buffer and transport.writable:
-            items, self._buffer = self._buffer, []
+        buffer = self._buffer
+        if buffer and transport.writable:
+            limit = transport.max_packets if isinstance(transport, PollingTransport) else None
+            if limit is not None and len(buffer) > limit:
+                items, self._buffer = buffer[:limit], buffer[limit:]
+            else:
+                items, self._buffer = buffer, []
             transport.send(items)
 
     def _move(self, state: State) -> None:

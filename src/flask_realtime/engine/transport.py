@@ -47,14 +47,19 @@ class PollingTransport:
     Args:
         protocol: the Engine.IO protocol revision of the client (4, or 3).
         b64: a v3 client that cannot take binary payloads (``b64=1`` in the query).
+        max_packets: the most packets one response may carry (``None``: no limit); the
+            session keeps the rest for the next poll.
     """
 
     name = "polling"
-    __slots__ = ("_protocol", "_responder", "b64")
+    __slots__ = ("_protocol", "_responder", "b64", "max_packets")
 
-    def __init__(self, protocol: int = 4, *, b64: bool = False) -> None:
+    def __init__(
+        self, protocol: int = 4, *, b64: bool = False, max_packets: int | None = None
+    ) -> None:
         self._protocol = protocol
         self.b64 = b64
+        self.max_packets = max_packets
         self._responder: PollResponder | None = None
 
     @property
