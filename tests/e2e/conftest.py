@@ -6,18 +6,19 @@ client, which the page loads from the server at ``/socket.io/socket.io.js``.
 (The page must come from the server itself: Chromium's local network access
 checks block a WebSocket to 127.0.0.1 from a page Playwright made up.)
 
-What the lead has to wire
-=========================
+The server under test
+=====================
 
-``realtime_server_url`` (session scope) yields the base URL (``http://host:port``,
-no trailing slash) of a running server that follows the contract below. Until
-our server exists, it reads the environment variable ``FLASK_REALTIME_E2E_URL``
-(any server that follows the contract, such as a Node socket.io reference
-server started by hand) and otherwise skips these tests. Replace its body with
-one that starts flask-realtime's server in process or in a subprocess (on a free
-port, with the handlers below) and stops it after the session; keep the
-environment variable as an override if useful. ``e2e_server`` then checks that
-the server answers before any test uses it.
+``realtime_server_url`` (package scope: this folder) yields the base URL (``http://host:port``,
+no trailing slash) of a running server that follows the contract below: by
+default flask-realtime's own, the app of ``contract_app.py`` served by
+``socketio.run()`` in a background thread on a free port of 127.0.0.1
+(``live_server.py``), stopped after this folder's tests. The environment variable
+``FLASK_REALTIME_E2E_URL`` points the tests at another server that follows the
+contract instead (such as a Node socket.io reference server started by hand).
+``e2e_server`` then checks that the server answers before any test uses it.
+``contract_server`` gives a test a server of its own (one it may stop and
+restart), and ``open_page`` opens the test page of any such server.
 
 Server contract
 ===============
@@ -83,15 +84,20 @@ without having run them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .contract_app import PAGE_PATH, PAGE_READY, create_app
+from .live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -104,28 +110,61 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGE_PATH = "/__e2e__/client.html"  # the server serves pages/client.html there
 SERVER_READY_SECONDS = 10.0
 ACTION_TIMEOUT_MS = 10_000
+THREADS_END_SECONDS = 5.0
+OUR_THREADS = ("flask-realtime", "background-", "e2e-")
+"""Name prefixes of the threads our servers, handlers and background tasks run in."""
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+"""Where the tests save screenshots (``test-output/`` is gitignored)."""
+
+OpenPage = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-def realtime_server_url() -> str:
+@pytest.fixture(scope="package", autouse=True)
+def _no_threads_left_behind() -> Iterator[None]:
+    """Fail if these tests leave a thread of a server or a background task running.
+
+    Only threads that these tests start are checked (those of our servers, of handlers
+    and background tasks, and the embedded loop), so that Playwright's own threads, and
+    what other test folders of the same session started before, do not count.
+    """
+    before = set(threading.enumerate())
+
+    def ours() -> set[threading.Thread]:
+        return {t for t in set(threading.enumerate()) - before if t.name.startswith(OUR_THREADS)}
+
+    yield
+    deadline = time.monotonic() + THREADS_END_SECONDS
+    for thread in ours():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = sorted(t.name for t in ours())
+    assert not left, f"threads left running after the browser tests: {left}"
+
+
+@pytest.fixture(scope="package")
+def realtime_server_url() -> Iterator[str]:
     """Base URL of the server under test, which follows the module docstring's contract.
 
-    LEAD: wire flask-realtime's server here (see "What the lead has to wire").
+    flask-realtime's server with ``contract_app.py``, unless ``FLASK_REALTIME_E2E_URL``
+    names another server.
     """
     url = os.environ.get("FLASK_REALTIME_E2E_URL")
-    if not url:
-        pytest.skip(
-            "e2e: no server under test yet. LEAD: wire realtime_server_url in "
-            "tests/e2e/conftest.py to flask-realtime's server, or set "
-            "FLASK_REALTIME_E2E_URL to a server that follows the contract there"
-        )
-    return url.rstrip("/")
+    if url:
+        yield url.rstrip("/")
+        return
+    with LiveServer(*create_app()) as server:
+        yield server.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def contract_server() -> Iterator[LiveServer]:
+    """A contract server of the test's own (the test may stop and restart it)."""
+    with LiveServer(*create_app()) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def e2e_server(realtime_server_url: str) -> str:
     """The base URL of the server under test, once it serves our client and the page.
 
@@ -156,8 +195,9 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(message + "; CI is set, so the browser tests must run", pytrace=False)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=ACTION_TIMEOUT_MS)  # as the pages' own default timeout
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
@@ -168,15 +208,52 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, e2e_server: str) -> Iterator[Any]:
-    """A fresh page of its own context (so no client state is shared) with our client loaded."""
+@contextlib.contextmanager
+def new_page(browser: Any, url: str, ready: str | None = None) -> Iterator[Any]:
+    """A page of a fresh context (no client state is shared) at ``url``.
+
+    ``page.errors`` collects the page's uncaught JavaScript errors. ``ready``: a
+    JavaScript expression to wait for after loading (with the default timeout).
+    """
     context = browser.new_context()
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         page = context.new_page()
-        page.goto(e2e_server + PAGE_PATH)
-        page.wait_for_function("typeof io === 'function' && typeof e2e === 'object'")
+        errors: list[Any] = []
+        page.errors = errors
+        page.on("pageerror", lambda error: errors.append(error))
+        page.goto(url)
+        if ready is not None:
+            page.wait_for_function(ready)
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """The folder for screenshots, ``test-output/screenshots/`` at the repository root."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def page(browser: Any, e2e_server: str) -> Iterator[Any]:
+    """A fresh page of its own context (so no client state is shared) with our client loaded."""
+    with new_page(browser, e2e_server + PAGE_PATH, PAGE_READY) as page:
+        yield page
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[OpenPage]:
+    """``open_page(url, ready=None)``: a page at ``url`` in a fresh context of its own.
+
+    ``ready`` is a JavaScript expression to wait for. Each page records its uncaught
+    JavaScript errors in ``page.errors`` (a list). The pages close after the test.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def open_(url: str, ready: str | None = None) -> Any:
+            return stack.enter_context(new_page(browser, url, ready))
+
+        yield open_

@@ -15,6 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from .conftest import OpenPage
+from .contract_app import PAGE_PATH, PAGE_READY
+from .live_server import LiveServer
+
 pytestmark = pytest.mark.e2e
 
 TRANSPORTS = {
@@ -23,6 +27,8 @@ TRANSPORTS = {
     "upgrade": ["polling", "websocket"],
 }
 SOCKET_IO_URL = re.compile(r"/socket\.io/\?")
+TRANSPORT_LOST = {"transport close", "transport error"}
+"""The disconnect reasons after which the client reconnects by itself."""
 
 
 def query_of(url: str) -> dict[str, list[str]]:
@@ -483,6 +489,53 @@ def test_reconnects_after_transport_close_and_flushes_buffer(page: Any, transpor
         "value": "buffered",
         "newId": True,
     }
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_reconnects_after_server_restart(
+    contract_server: LiveServer, open_page: OpenPage, transport: str
+) -> None:
+    page = open_page(contract_server.url + PAGE_PATH, PAGE_READY)
+    first_id = page.evaluate(
+        """async (transports) => {
+            const s = await e2e.connect({ transports, forceNew: true, reconnectionDelay: 100,
+                                          reconnectionDelayMax: 300 });
+            const reasons = [];
+            s.on("disconnect", (reason) => reasons.push(reason));
+            // Set up now, awaited after the restart (the deadline covers the restart).
+            const reconnected = e2e.next(s.io, "reconnect", 20000);
+            reconnected.catch(() => {});  // reported when awaited
+            window.restart = { s, reasons, reconnected };
+            return s.id;
+        }""",
+        TRANSPORTS[transport],
+    )
+    contract_server.restart()  # a graceful stop, then the same port again
+    result = page.evaluate(
+        """async () => {
+            const { s, reasons, reconnected } = window.restart;
+            const [attempts] = await reconnected;
+            const got = e2e.next(s, "echo");
+            s.emit("echo", "after restart");
+            const [value] = await got;
+            return {
+                reasons, attempts: attempts >= 1, id: s.id, value, connected: s.connected,
+                transport: s.io.engine.transport.name,
+            };
+        }"""
+    )
+    # The client must see the transport lost (so it reconnects by itself), never "io server
+    # disconnect". A long-polling client whose GET is parked hears the Engine.IO CLOSE
+    # ("transport close"); one caught between two GETs (a ping had just been answered) only
+    # learns it from its next request failing ("transport error").
+    expected = {"transport close"} if transport == "websocket" else TRANSPORT_LOST
+    assert len(result["reasons"]) == 1
+    assert result["reasons"][0] in expected, result
+    assert result["attempts"] is True
+    assert result["id"] != first_id
+    assert result["value"] == "after restart"
+    assert result["connected"] is True
+    assert result["transport"] == transport
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
