@@ -198,6 +198,8 @@ class ASGIApp:
             transport.close()
             await writer
             return
+        transport.session = session
+        limit = self.engine.options.max_http_buffer_size
         try:
             while True:
                 message = await receive()
@@ -206,6 +208,13 @@ class ASGIApp:
                 data = message.get("text")
                 if data is None:
                     data = message.get("bytes") or b""
+                if _over_limit(data, limit):
+                    # The maxPayload of the handshake holds on WebSocket too, as on our server.
+                    logger.info("closing a WebSocket: a message of over %d bytes", limit)
+                    if session.transport_ is transport:
+                        session.close(CloseReason.TRANSPORT_ERROR)
+                    transport.close()
+                    break
                 try:
                     packet = decode_ws_packet(protocol, data)
                 except ProtocolError as exc:
@@ -233,6 +242,7 @@ class _ASGIWebSocket:
         self._queue: deque[Outgoing] = deque()
         self._wakeup = asyncio.Event()
         self._closed = False
+        self.session: EngineSocket | None = None  # set once the session is known
 
     @property
     def writable(self) -> bool:
@@ -246,6 +256,13 @@ class _ASGIWebSocket:
             logger.warning("closing a WebSocket: the client reads too slowly")
             self._queue.clear()
             self.close()
+            # The session must learn that this transport is gone (its writer may be stuck
+            # in send() for good); on the next loop iteration, not inside its own send().
+            session = self.session
+            if session is not None:
+                asyncio.get_running_loop().call_soon(
+                    session.transport_closed, self, CloseReason.TRANSPORT_ERROR
+                )
         self._wakeup.set()
 
     def close(self, *, noop: bool = False) -> None:
@@ -278,6 +295,16 @@ class _ASGIWebSocket:
         if isinstance(encoded, str):
             return {"type": "websocket.send", "text": encoded}
         return {"type": "websocket.send", "bytes": encoded}
+
+
+def _over_limit(data: str | bytes, limit: int) -> bool:
+    """True when ``data`` is over ``limit`` bytes (text counted in UTF-8)."""
+    size = len(data)
+    if size > limit:
+        return True
+    if isinstance(data, str) and size * 4 > limit:  # up to 4 UTF-8 bytes a character
+        return len(data.encode()) > limit
+    return False
 
 
 async def _wait_disconnect(receive: Receive) -> None:
