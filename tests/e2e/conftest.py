@@ -187,9 +187,13 @@ def e2e_server(realtime_server_url: str) -> str:
     return realtime_server_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (skipped without it, unless CI is set)."""
+    """One headless Chromium for the e2e tests (skipped without it, unless CI is set).
+
+    Package scope, not session: Playwright's sync API keeps its own asyncio loop marked as
+    running in the main thread while it lives, which breaks every later asyncio test.
+    """
     if not CHROMIUM.exists():
         message = f"e2e: Chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI"):
