@@ -96,14 +96,33 @@ def default_json() -> tuple[Dumps, Loads]:
     are, dict keys that are not strings turned into strings. ``dumps`` raises
     ``TypeError`` for bytes (the parser relies on it, see :meth:`JsonParser.encode`).
     NaN and infinities: orjson writes ``null``, as ``JSON.stringify`` does; the stdlib
-    refuses them. ``loads`` refuses them both, as ``JSON.parse`` does.
+    refuses them. ``loads`` refuses them both, as ``JSON.parse`` does, and, unlike it, an
+    escaped lone surrogate (``"\\ud800"``), which no UTF-8 text can carry; ``dumps``
+    refuses a ``str`` holding one (orjson: ``TypeError``; the stdlib: ``ValueError``).
     """
     try:
         import orjson
     except ImportError:
         encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         decoder = json.JSONDecoder(parse_constant=_reject_constant)
-        return encoder.encode, decoder.decode
+
+        def loads(text: str) -> Any:
+            data = decoder.decode(text)
+            if "\\u" in text:
+                # An escaped lone surrogate ("\ud800") decodes to a str that cannot be
+                # encoded as UTF-8 again: refuse it here, as orjson does, rather than fail
+                # when a reply or a broadcast carrying it is written. UnicodeEncodeError
+                # is a ValueError.
+                encoder.encode(data).encode()
+            return data
+
+        def checked_dumps(obj: Any) -> str:
+            text = encoder.encode(obj)
+            if not text.isascii():
+                text.encode()  # a lone surrogate: a ValueError now, as orjson raises one
+            return text
+
+        return checked_dumps, loads
 
     orjson_dumps = orjson.dumps
     non_str_keys = orjson.OPT_NON_STR_KEYS

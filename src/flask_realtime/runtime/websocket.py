@@ -7,8 +7,9 @@ recipients, straight to the transport.
 
 Flow control: when the kernel buffer fills, asyncio calls :meth:`pause_writing`; we stop
 reading from that client (it cannot make us produce more), drop volatile messages, and
-close the connection if its buffer goes past ``max_buffer``. Nothing a slow client does
-stalls the others.
+drop the connection (an abort: a client that does not read cannot take a close) if its
+buffer goes past ``max_buffer``. A close that cannot flush within ``CLOSE_TIMEOUT`` ends
+in an abort too. Nothing a slow client does stalls the others or holds memory for good.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketConnection"]
 
 logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 10.0
+"""Seconds a closing connection may take to flush what was written to it; then it is
+dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -66,6 +71,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._session: EngineSocket | None = None
         self._paused = False
         self._closing = False
+        self._failed = False  # the client broke the protocol or read too slowly
         self._fragments: list[BytesLike] = []
         self._fragment_opcode: Opcode | None = None
         # None: nothing written yet in this loop tick; a list: what waits for its end.
@@ -87,11 +93,15 @@ class WebSocketConnection(asyncio.Protocol):
             items = [i for i in items if not (isinstance(i, OutgoingMessage) and i.volatile)]
             if transport.get_write_buffer_size() > self.max_buffer:
                 logger.warning(
-                    "closing %s: the client reads too slowly (over %d bytes buffered)",
+                    "dropping %s: the client reads too slowly (over %d bytes buffered)",
                     self._peer(),
                     self.max_buffer,
                 )
-                self._fail(CloseCode.POLICY_VIOLATION, "client too slow")
+                # Abort, not close: a close waits for the buffer to drain, and this client
+                # does not read; the connection (and its buffer) would be held for good.
+                self._failed = self._closing = True
+                self._held = None
+                transport.abort()
                 return
         if not items:
             return
@@ -131,7 +141,7 @@ class WebSocketConnection(asyncio.Protocol):
         if self._ws.state is State.OPEN:
             self._ws.send_close(CloseCode.NORMAL_CLOSURE)
         self._write_pending()
-        self._transport.close()
+        self._close_transport()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -159,8 +169,12 @@ class WebSocketConnection(asyncio.Protocol):
                 self._on_frame(event)
         if ws.state is not State.OPEN:
             self._closing = True
-        if self._write_pending() and self._transport is not None:
-            self._transport.close()
+            if ws.parser_exc is not None and not self._failed:
+                # websockets failed the connection (unmasked frame, message too big, ...).
+                self._failed = True
+                logger.info("closing %s: %s", self._peer(), ws.parser_exc)
+        if self._write_pending():
+            self._close_transport()
 
     def eof_received(self) -> bool | None:
         self._ws.receive_eof()
@@ -171,7 +185,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._endpoint.untrack(self)
         session = self._session
         if session is not None:
-            reason = CloseReason.TRANSPORT_CLOSE if exc is None else CloseReason.TRANSPORT_ERROR
+            failed = exc is not None or self._failed
+            reason = CloseReason.TRANSPORT_ERROR if failed else CloseReason.TRANSPORT_CLOSE
             session.transport_closed(self, reason)
         self._transport = None
 
@@ -236,11 +251,24 @@ class WebSocketConnection(asyncio.Protocol):
         if self._transport is None or self._closing:
             return
         self._held = None  # a failing connection gets no more data
-        self._closing = True
+        self._closing = self._failed = True
         if self._ws.state is State.OPEN:
             self._ws.fail(code, reason)
         self._write_pending()
-        self._transport.close()
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close once what was written is flushed, but never wait on a client that does
+        not read: a close would keep the connection, and its buffer, for good."""
+        transport = self._transport
+        if transport is None:
+            return
+        if self._paused:  # the client has stopped reading already
+            transport.abort()
+            return
+        transport.close()
+        if transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
     def _peer(self) -> str:
         addr = self._request.remote_addr
