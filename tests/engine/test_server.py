@@ -763,3 +763,35 @@ def test_a_closing_python_session_delivers_everything_before_the_close_packet(
     assert len(first) == 16
     assert [p.type for p in second] == [PacketType.MESSAGE] * 4 + [PacketType.CLOSE]
     assert h.get(socket).status == 400  # then the sid is unknown
+
+
+def test_volatile_messages_are_dropped_while_no_poll_is_parked(h: Harness) -> None:
+    socket = h.open()
+    socket.send(OutgoingMessage("kept"))
+    socket.send(OutgoingMessage("dropped", volatile=True))  # nothing can take it now
+    assert [p.data for p in h.get(socket).packets()] == ["kept"]
+    parked = h.get(socket)
+    socket.send(OutgoingMessage("delivered", volatile=True))  # a GET is waiting for it
+    assert [p.data for p in parked.packets()] == ["delivered"]
+
+
+def test_a_client_that_stops_polling_is_closed_once_its_queue_passes_the_bound() -> None:
+    h = Harness(EngineOptions(max_buffered_bytes=10_000))
+    socket = h.open()
+    for _ in range(9):
+        socket.send(OutgoingMessage("x" * 1000))
+    assert not socket.closed  # 9 000 bytes wait: under the bound
+    socket.send(OutgoingMessage("x" * 1001))
+    assert socket.closed
+    assert h.handler.closes(socket) == [CloseReason.TRANSPORT_ERROR]
+    assert h.get(socket).status == 400  # gone: the queue is freed
+
+
+def test_what_a_poll_takes_no_longer_counts_against_the_bound() -> None:
+    h = Harness(EngineOptions(max_buffered_bytes=10_000))
+    socket = h.open()
+    for _ in range(3):
+        for _ in range(9):
+            socket.send(OutgoingMessage("x" * 1000))
+        assert len(h.get(socket).packets()) == 9
+    assert not socket.closed

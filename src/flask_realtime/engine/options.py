@@ -37,6 +37,9 @@ class EngineOptions:
     upgrade_timeout: float = 10.0
     max_connections: int = 100_000
     max_payload_packets: int = 10_000
+    max_buffered_bytes: int = 16 * 1024 * 1024
+    """Bytes of messages that may wait for one client (queued for its next poll, or unread
+    on its WebSocket); past it the client reads too slowly and is disconnected."""
 
     def __post_init__(self) -> None:
         if isinstance(self.transports, str):
@@ -49,8 +52,9 @@ class EngineOptions:
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
-        if self.max_http_buffer_size <= 0:
-            raise ConfigurationError("max_http_buffer_size must be a positive number of bytes")
+        for name in ("max_http_buffer_size", "max_buffered_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of bytes")
 
     @property
     def url_path(self) -> str:

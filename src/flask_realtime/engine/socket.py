@@ -99,6 +99,7 @@ class EngineSocket:
     __slots__ = (
         "_awaiting_pong",
         "_buffer",
+        "_buffered",
         "_hb_deadline",
         "_probe",
         "_probe_pinged",
@@ -131,6 +132,7 @@ class EngineSocket:
         self.close_reason: CloseReason | None = None
         self.user_data: Any = None
         self._buffer: list[Outgoing] = []
+        self._buffered = 0  # bytes of the messages in _buffer
         self._probe: Transport | None = None
         self._probe_pinged = False
         self._awaiting_pong = False
@@ -161,9 +163,20 @@ class EngineSocket:
         transport = self.transport_
         if not self._buffer and transport.writable:
             transport.send((message,))
-        else:
-            self._buffer.append(message)
-            self._flush()
+            return
+        if message.volatile:
+            return  # as Node: dropped when the transport cannot take it now
+        self._buffer.append(message)
+        self._buffered += len(message.data)
+        self._flush()
+        limit = self._server.options.max_buffered_bytes
+        if self._buffered > limit:
+            logger.warning(
+                "closing session %s: over %d bytes wait for a client that does not poll",
+                self.sid,
+                limit,
+            )
+            self.close(CloseReason.TRANSPORT_ERROR)
 
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         """Close the session from the server side, telling the client when we can."""
@@ -353,8 +366,12 @@ class EngineSocket:
             limit = transport.max_packets if isinstance(transport, PollingTransport) else None
             if limit is not None and len(buffer) > limit:
                 items, self._buffer = buffer[:limit], buffer[limit:]
+                self._buffered = sum(
+                    len(i.data) for i in self._buffer if isinstance(i, OutgoingMessage)
+                )
             else:
                 items, self._buffer = buffer, []
+                self._buffered = 0
             transport.send(items)
 
     def _move(self, state: State) -> None:
@@ -371,6 +388,7 @@ class EngineSocket:
         if notify:
             self.close_reason = reason
         self._buffer.clear()
+        self._buffered = 0
         self._drop_probe()
         self.transport_.close(noop=noop)
         self._server.forget(self)

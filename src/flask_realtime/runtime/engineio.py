@@ -35,7 +35,8 @@ class EngineIOEndpoint:
         engine: the Engine.IO server.
         serve_client: also serve our browser client at ``<path>/socket.io.js`` and
             ``<path>/socket.io.esm.js``.
-        max_ws_buffer: bytes a WebSocket client may leave unread before it is closed.
+        max_ws_buffer: bytes a WebSocket client may leave unread before it is closed
+            (by default the engine's ``max_buffered_bytes``).
     """
 
     def __init__(
@@ -43,11 +44,13 @@ class EngineIOEndpoint:
         engine: EngineServer,
         *,
         serve_client: bool = True,
-        max_ws_buffer: int = 16 * 1024 * 1024,
+        max_ws_buffer: int | None = None,
     ) -> None:
         self.engine = engine
         self.serve_client = serve_client
-        self.max_ws_buffer = max_ws_buffer
+        self.max_ws_buffer = (
+            engine.options.max_buffered_bytes if max_ws_buffer is None else max_ws_buffer
+        )
         self.path = engine.options.url_path
         # A POST carries one payload: allow the framing around a full-size message.
         self.max_body_size = engine.options.max_http_buffer_size + 64 * 1024
