@@ -334,3 +334,23 @@ def test_flask_test_client_must_be_a_flask_test_client(flask_app: Flask) -> None
     socketio = SocketIO(flask_app)
     with pytest.raises(ConfigurationError, match="test_client"):
         socketio.test_client(flask_app, flask_test_client=object())
+
+
+def test_a_def_handler_may_emit_many_binary_attachments() -> None:
+    # The limit on attachments guards against clients, not against the app's own emits.
+    app = Flask(__name__)
+    socketio = SocketIO(app)
+    blobs = [bytes([n]) * 3 for n in range(40)]
+
+    @socketio.on("go")
+    def go() -> None:
+        emit("blobs", blobs)
+
+    client = socketio.test_client(app)
+    try:
+        client.emit("go")
+        (received,) = client.get_received()
+        assert received["name"] == "blobs"
+        assert received["args"] == [blobs]
+    finally:
+        client.disconnect()

@@ -290,7 +290,7 @@ class SocketIOTestClient:
             self._closed_by_server,
         )
         self._socket = socket
-        self._decoder = self._state.parser.decoder()
+        self._decoder = self._state.trusted_parser.decoder()
         invoker.error_listeners[socket.sid] = self._record_error
         return socket
 
