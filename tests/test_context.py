@@ -550,3 +550,26 @@ def test_unmanaged_session_is_flasks_own(flask_app: Flask) -> None:
     assert saved == []  # not modified: not saved
     client.emit("touch")
     assert saved == [{"user": "ada", "touched": True}]
+
+
+def test_catch_all_namespace_connect_and_disconnect_handlers_get_flask_socketio_arguments() -> None:
+    # Handlers registered for every namespace get (auth) / (reason) as Flask-SocketIO
+    # passes them; the namespace is in request.namespace, not in the arguments.
+    app = Flask(__name__)
+    socketio = SocketIO(app, namespaces="*")
+    seen: list[tuple[str, object]] = []
+
+    @socketio.on("connect", namespace="*")
+    def on_connect(auth: object = None) -> None:
+        seen.append((request.namespace, auth))
+
+    @socketio.on("disconnect", namespace="*")
+    def on_disconnect(reason: object = None) -> None:
+        seen.append((request.namespace, reason))
+
+    client = socketio.test_client(app, namespace="/chat", auth={"token": "t"})
+    assert client.is_connected("/chat")
+    client.disconnect(namespace="/chat")
+    assert seen[0] == ("/chat", {"token": "t"})
+    assert seen[1][0] == "/chat"
+    assert seen[1][1] == "client disconnect"

@@ -71,6 +71,8 @@ class BoundHandler:
     def adapt(self, kind: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """The arguments to call :attr:`fn` with, for a server call of ``kind``."""
         if kind in ("connect", "disconnect"):
+            if self.namespace == "*":
+                args = args[1:]  # the server passes the namespace first (request.namespace)
             return args if self._takes_extra else ()
         if kind == "event" and self.namespace == "*":
             # The server passes the namespace (after the event name for a catch-all);

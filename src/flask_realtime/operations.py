@@ -185,7 +185,7 @@ class Operations(ABC):
 
         bridge.call(start)
         try:
-            return result.result(timeout + _CALL_GRACE)
+            return result.result(None if timeout is None else timeout + _CALL_GRACE)
         except concurrent.futures.TimeoutError:
             raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s") from None
 

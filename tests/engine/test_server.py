@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,10 +21,11 @@ from flask_realtime.engine import (
     OutgoingMessage,
     State,
 )
+from flask_realtime.engine.transport import Outgoing
 from flask_realtime.protocol import engineio_v3
 from flask_realtime.protocol.engineio import Packet, PacketType
 
-from .helpers import START, Exchange, Harness, open_data
+from .helpers import START, Exchange, Harness, MemoryTransport, as_packet, open_data
 
 T = PacketType
 TEXT = "text/plain; charset=UTF-8"
@@ -795,3 +797,39 @@ def test_what_a_poll_takes_no_longer_counts_against_the_bound() -> None:
             socket.send(OutgoingMessage("x" * 1000))
         assert len(h.get(socket).packets()) == 9
     assert not socket.closed
+
+
+def test_a_pinging_v3_client_does_not_grow_the_timer_heap(h: Harness) -> None:
+    socket, _ws = h.open_websocket(eio="3")
+    before = len(h.server._timers)
+    for n in range(1000):  # each ping moves the deadline later
+        h.now = START + n * 0.01
+        socket.receive(Packet(T.PING), h.now)
+    assert len(h.server._timers) <= before + 1
+    h.advance(200)  # the session still times out once the pings stop
+    assert h.handler.closes(socket) == [CloseReason.PING_TIMEOUT]
+
+
+def test_v3_pongs_carry_no_data_and_only_one_waits_for_a_client_that_does_not_poll(
+    h: Harness,
+) -> None:
+    socket = h.open(eio="3", query="b64=1")
+    for _ in range(100):
+        socket.receive(Packet(T.PING, "x" * 1000), h.now)
+    assert h.get(socket).body == b"1:3"  # one pong, without the pings' data
+
+
+def test_a_session_whose_timer_raises_is_closed_and_the_others_go_on(h: Harness) -> None:
+    class Exploding(MemoryTransport):
+        def send(self, items: Sequence[Outgoing]) -> None:
+            if any(as_packet(item).type is T.PING for item in items):
+                raise RuntimeError("the transport broke while pinging")
+            super().send(items)
+
+    broken = h.server.open_websocket(h.request(transport="websocket"), Exploding(), h.now)
+    healthy = h.open()
+    h.advance(25)  # both are due for a ping
+    assert broken.closed
+    assert h.handler.closes(broken) == [CloseReason.TRANSPORT_ERROR]
+    assert h.get(healthy).body == b"2"  # its ping still went out
+    assert h.server.next_deadline() is not None  # the heap still drives the healthy one

@@ -43,6 +43,9 @@ def build_environ(request: EngineRequest) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for name, value in headers.items():
+        if "_" in name:
+            # As the WSGI side does: X_Forwarded_For must not pose as X-Forwarded-For.
+            continue
         key = name.upper().replace("-", "_")
         if key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
             environ[key] = value

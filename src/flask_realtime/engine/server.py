@@ -334,13 +334,23 @@ class EngineServer:
         for socket in list(self.sessions.values()):
             socket.close(reason)
 
-    # -- timers: one heap for every session (lazy deletion) -------------------------------
+    # -- timers: one heap for every session ------------------------------------------------
+    #
+    # At most one live entry per session (``socket.timer_at``): a deadline that moves later
+    # (every pong, every v3 ping) pushes nothing; the entry fires at the old time and puts
+    # the session back at its new deadline. Only a deadline that moves earlier pushes a new
+    # entry, and the one it supersedes is skipped when popped. So a client that pings in a
+    # loop cannot grow the heap.
 
     def schedule(self, socket: EngineSocket) -> None:
-        """Record the session's next deadline (called whenever it changes)."""
+        """Record the session's next deadline (called whenever it may have changed)."""
         deadline = socket.next_deadline()
         if deadline is None:
             return
+        pending = socket.timer_at
+        if pending is not None and pending <= deadline:
+            return  # an entry at least as early will fire and reschedule it
+        socket.timer_at = deadline
         timers = self._timers
         earliest = timers[0][0] if timers else None
         heapq.heappush(timers, (deadline, next(self._counter), socket))
@@ -351,12 +361,31 @@ class EngineServer:
         return self._timers[0][0] if self._timers else None
 
     def handle_timers(self, now: float) -> None:
-        """Run every session timer that is due at ``now``."""
+        """Run every session timer that is due at ``now``.
+
+        A session whose timer raises is logged and closed; the others go on.
+        """
         timers = self._timers
         while timers and timers[0][0] <= now:
             deadline, _, socket = heapq.heappop(timers)
-            if socket.next_deadline() == deadline:
-                socket.handle_timer(now)
+            if socket.timer_at != deadline:
+                continue  # superseded by an earlier entry, already handled
+            socket.timer_at = None
+            due = socket.next_deadline()
+            if due is None:
+                continue
+            try:
+                if due <= now:
+                    socket.handle_timer(now)
+                else:
+                    self.schedule(socket)  # the deadline moved later: wait for it
+            except Exception:
+                logger.exception("session %s: its timer failed; closing it", socket.sid)
+                try:
+                    socket.close(CloseReason.TRANSPORT_ERROR)
+                except Exception:
+                    logger.exception("session %s: closing it failed too", socket.sid)
+                    self.forget(socket)
 
 
 def _python_client(request: EngineRequest) -> bool:

@@ -63,6 +63,7 @@ _TRANSITIONS: Mapping[State, frozenset[State]] = {
 }
 
 _SERVER_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER_SHUTDOWN})
+_PONG = Packet(PacketType.PONG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class EngineSocket:
         "protocol",
         "sid",
         "state",
+        "timer_at",
         "transport_",
         "user_data",
     )
@@ -131,6 +133,7 @@ class EngineSocket:
         self.state = State.OPEN
         self.close_reason: CloseReason | None = None
         self.user_data: Any = None
+        self.timer_at: float | None = None  # the deadline of its live timer-heap entry
         self._buffer: list[Outgoing] = []
         self._buffered = 0  # bytes of the messages in _buffer
         self._probe: Transport | None = None
@@ -209,7 +212,10 @@ class EngineSocket:
                 self._awaiting_pong = False
                 self._set_heartbeat(now + self._server.options.ping_interval)
         elif kind is PacketType.PING and self.protocol == 3:
-            self._send_control(Packet(PacketType.PONG, packet.data))
+            # As Node: a pong without the ping's data, and at most one waiting for a client
+            # that pings without polling.
+            if not (self._buffer and self._buffer[-1] == _PONG):
+                self._send_control(_PONG)
             opts = self._server.options
             self._set_heartbeat(now + opts.ping_interval + opts.ping_timeout)
         elif kind is PacketType.CLOSE:

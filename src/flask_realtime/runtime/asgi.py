@@ -324,7 +324,11 @@ def _headers(scope: Scope) -> dict[str, str]:
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
-        headers[name] = headers[name] + ", " + value if name in headers else value
+        if name in headers:
+            # Repeated fields join with ", " (RFC 9110), cookies with "; " (RFC 6265).
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
     return headers
 
 

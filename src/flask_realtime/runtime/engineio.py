@@ -139,7 +139,8 @@ def _engine_request(request: Request) -> EngineRequest:
     headers: dict[str, str] = {}
     for name, value in request.headers:
         if name in headers:
-            headers[name] = headers[name] + ", " + value
+            # Repeated fields join with ", " (RFC 9110), cookies with "; " (RFC 6265).
+            headers[name] += ("; " if name == "cookie" else ", ") + value
         else:
             headers[name] = value
     return EngineRequest(

@@ -61,8 +61,11 @@ class EngineTimer:
         self._handle = None
         loop = self.loop
         assert loop is not None
-        self.engine.handle_timers(loop.time())
-        deadline = self.engine.next_deadline()
-        if deadline is not None and self._handle is None:
-            self._when = deadline
-            self._handle = loop.call_at(deadline, self._fire)
+        try:
+            self.engine.handle_timers(loop.time())
+        finally:
+            # Re-armed whatever happened: a timer that stops would stop every heartbeat.
+            deadline = self.engine.next_deadline()
+            if deadline is not None and self._handle is None:
+                self._when = deadline
+                self._handle = loop.call_at(deadline, self._fire)
