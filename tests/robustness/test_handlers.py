@@ -1,0 +1,85 @@
+"""Handlers that fail (by raising, or with data that cannot be serialised): only their
+own client's event is lost, and a flood of events queues behind its own sender."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+
+from .conftest import World
+from .support import TIMEOUT, WS_TEXT, open_socketio
+
+# -- handlers that fail ----------------------------------------------------------------------
+
+
+def handler_failure(event: str) -> Callable[[logging.LogRecord], bool]:
+    """The one ERROR a failing handler may log: it names its handler, with a traceback."""
+
+    def expected(record: logging.LogRecord) -> bool:
+        return (
+            record.name.startswith("flask_realtime")
+            and f"{event!r}" in record.getMessage()
+            and record.exc_info is not None
+        )
+
+    return expected
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "fail",
+        "emit-unserialisable",
+        "return-unserialisable",
+        "async-emit-unserialisable",
+        "emit-lone-surrogate",
+    ],
+)
+def test_failing_handler_harms_nobody(either: World, event: str) -> None:
+    w = either
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send(f'421["{event}","EVIL"]')
+        w.seen.wait_for(event, sid)
+        ws.send('422["echo","still here"]')  # the client goes on
+        before_echo = []
+        while (packet := ws.recv()) != '432["still here"]':
+            before_echo.append(packet)
+        # What failed sent nothing; a handler that returned (its emit failed later, on
+        # the loop) is acknowledged with no value.
+        assert before_echo in ([], ["431[]"])
+    w.seen.wait_for("disconnect", sid)
+    deadline = time.monotonic() + TIMEOUT
+    while not any(handler_failure(event)(r) for r in w.logs.this_test()):
+        assert time.monotonic() < deadline, "a handler's failure should be logged for its developer"
+        time.sleep(0.01)
+    w.check(expected_alarms=handler_failure(event))
+
+
+# -- floods ------------------------------------------------------------------------------------
+
+
+def test_flood_of_events_from_one_client(w: World) -> None:
+    """One client sends events as fast as it can: its events queue behind each other (one
+    client's are handled in order), not in front of everyone else's."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        burst = b"".join(
+            bytes([0x80 | WS_TEXT, 0x80 | len(p)]) + bytes(4) + p  # zero mask: as is
+            for p in [f'42["echo","flood {i}"]'.encode() for i in range(20_000)]
+        )
+        ws.send_raw(burst)
+        start = time.monotonic()
+        w.check()  # prompt, while the server works through the flood
+        ws.send('421["echo","last"]')
+        while ws.recv(TIMEOUT) != '431["last"]':  # after all 20 000, in order
+            pass
+        elapsed = time.monotonic() - start
+    w.seen.wait_for("disconnect", sid)
+    flood = [item for item in w.seen.snapshot() if item[1] == sid and item[0] == "echo"]
+    assert [item[2] for item in flood[:3]] == [["flood 0"], ["flood 1"], ["flood 2"]]
+    assert len(flood) == 20_001, elapsed
+    w.check()

@@ -1,0 +1,193 @@
+"""Hostile WebSocket framing (oversized, unmasked, invalid UTF-8, fragments), and slow
+readers: clients that stop reading, or polling, while the server has data for them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+
+from .conftest import World, log_lines
+from .support import (
+    MAX_PAYLOAD,
+    REAPED,
+    TIMEOUT,
+    WS_BINARY,
+    WS_CONT,
+    WS_PING,
+    WS_TEXT,
+    RawPolling,
+    RawWebSocket,
+    open_socketio,
+)
+
+# -- WebSocket: frames -----------------------------------------------------------------------
+
+
+def test_frame_over_the_size_limit(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL', length=MAX_PAYLOAD + 1)
+        assert ws.expect_close() == 1009  # message too big
+    w.seen.wait_for("disconnect", sid)
+    with RawWebSocket(w.port) as ws:  # an absurd announced length
+        ws.recv()
+        ws.send_frame(WS_BINARY, b"EVIL", length=2**62)
+        assert ws.expect_close() == 1009
+    w.check()
+
+
+def test_unmasked_client_frame(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL"]', mask=False)
+        assert ws.expect_close() == 1002  # protocol error
+    assert w.seen.wait_for("disconnect", sid) == "transport error"
+    w.check()
+
+
+def test_invalid_utf8_in_a_text_frame(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL\xff\xfe"]')
+        assert ws.expect_close() == 1007  # invalid frame payload data
+    assert w.seen.wait_for("disconnect", sid) == "transport error"
+    w.check()
+
+
+def test_fragmented_message_never_finished(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL', fin=False)
+        w.check()  # the others go on meanwhile
+        # The attacker answers no ping (a pong would be a frame inside the fragmented
+        # message): the heartbeat ends the session.
+        start = time.monotonic()
+        assert ws.expect_close(REAPED, answer_pings=False) is not None
+        assert time.monotonic() - start < REAPED
+    assert w.seen.wait_for("disconnect", sid) == "ping timeout"
+    w.check()
+
+
+def test_fragments_adding_up_past_the_limit(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        piece = b"E" * (16 * 1024)
+        ws.send_frame(WS_TEXT, b'42["echo","' + piece, fin=False)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(8):  # 128 KiB in all: twice the limit
+                ws.send_frame(WS_CONT, piece, fin=False)
+        assert ws.expect_close() == 1009
+    w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+def test_continuation_without_a_start(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_CONT, b'42["echo","EVIL"]')
+        assert ws.expect_close() == 1002
+    w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+# -- slow readers ------------------------------------------------------------------------------
+
+
+def test_client_that_never_reads_is_dropped(w: World) -> None:
+    """A WebSocket client joins a busy room and stops reading: the server must let go of it,
+    and of what it buffered for it, without slowing the others down."""
+    before = w.server.connection_count
+    attacker, sid = open_socketio(w.port, rcvbuf=4096)
+    with attacker:
+        attacker.send('420["join","firehose"]')
+        assert attacker.recv() == '430["firehose"]'
+        blob = "E" * (64 * 1024)
+        count = 480  # 30 MiB: past the 16 MiB a client may leave unread, and kernel buffers
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def flood() -> None:
+            try:
+                with w.app.app_context():
+                    for _ in range(count):
+                        if stop.is_set():
+                            return
+                        w.socketio.emit("firehose", blob, to="firehose")
+            except BaseException as exc:
+                failures.append(exc)
+
+        flooder = threading.Thread(target=flood, name="flood", daemon=True)
+        deadline = time.monotonic() + 20
+        flooder.start()
+        try:
+            while True:
+                w.check()  # (a): prompt echoes and broadcasts while the flood runs
+                if not flooder.is_alive() or time.monotonic() > deadline:
+                    break
+            flooder.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            stop.set()
+        assert not failures, failures
+        assert not flooder.is_alive()
+        # Dropped by flow control (not by the heartbeat), and the connection released
+        # although the client never read: a polite close would wait for it forever.
+        assert w.seen.wait_for("disconnect", sid) == "transport error"
+        deadline = time.monotonic() + TIMEOUT
+        while w.server.connection_count > before:
+            assert time.monotonic() < deadline, (
+                "the server still holds the connection of a client that does not read "
+                "(and the data it buffered for it)"
+            )
+            time.sleep(0.02)
+    assert any("too slowly" in line for line in log_lines(w))
+    w.check()
+
+
+def test_ping_flood_from_a_client_that_never_reads(w: World) -> None:
+    """WebSocket pings make the server write pongs; a client that sends them and reads
+    nothing must not make it buffer without bound, nor keep the connection once the
+    heartbeat has ended the session."""
+    before = w.server.connection_count
+    attacker, sid = open_socketio(w.port, rcvbuf=4096)
+    with attacker:
+        ping = bytes([0x80 | WS_PING, 0x80 | 125]) + bytes(4) + b"E" * 125  # zero mask
+        burst = ping * 512  # 67 KiB of pings
+        sent = 0
+        attacker.sock.settimeout(0.5)
+        deadline = time.monotonic() + 3
+        with contextlib.suppress(TimeoutError, BrokenPipeError, ConnectionResetError):
+            while time.monotonic() < deadline:
+                attacker.sock.sendall(burst)
+                sent += len(burst)
+        # The server stopped reading once its replies backed up.
+        assert sent < 64 * 1024 * 1024, f"the server read {sent} bytes of pings unanswered"
+        w.check()
+        assert w.seen.wait_for("disconnect", sid, timeout=REAPED) == "ping timeout"
+        deadline = time.monotonic() + TIMEOUT
+        while w.server.connection_count > before:
+            assert time.monotonic() < deadline, (
+                "the server still holds the connection after its session ended"
+            )
+            time.sleep(0.02)
+    w.check()
+
+
+def test_polling_client_that_never_polls_is_dropped(w: World) -> None:
+    """The polling twin of :func:`test_client_that_never_reads_is_dropped`: a session that
+    joins a busy room and stops polling should be dropped once its queue passes a bound,
+    as a WebSocket is, not hold everything until its heartbeat times out."""
+    with RawPolling(w.port) as attacker:
+        attacker.post(b"40")
+        sid = json.loads(attacker.get().body.decode()[2:])["sid"]
+        attacker.post(b'420["join","firehose"]')
+        assert b'430["firehose"]' in attacker.get().body
+        blob = "E" * (64 * 1024)
+        with w.app.app_context():
+            for _ in range(480):  # 30 MiB queued for a client that does not ask for it
+                w.socketio.emit("firehose", blob, to="firehose")
+        w.check()
+        reason = w.seen.wait_for("disconnect", sid, timeout=REAPED)
+    w.check()
+    assert reason == "transport error", f"dropped for {reason!r}, not for its queue"
