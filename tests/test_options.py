@@ -14,7 +14,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_realtime import SocketIO
 from flask_realtime.app_state import STATE_KEY, AppState
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.options import DEFAULT_WORKER_THREADS, resolve_options
+from flask_realtime.options import DEFAULT_HANDLER_THREADS, resolve_options
 from flask_realtime.protocol.parsers import MsgpackParser
 
 
@@ -148,7 +148,7 @@ def test_defaults() -> None:
     options = resolve_options({})
     assert options.manage_session is True
     assert options.always_connect is False
-    assert options.worker_threads == DEFAULT_WORKER_THREADS
+    assert options.worker_threads == DEFAULT_HANDLER_THREADS
     assert options.slow_handler_warning == 5.0
     assert options.engine.path == "socket.io"
 

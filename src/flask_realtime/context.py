@@ -69,17 +69,8 @@ def emit(
         ContextError: outside a handler.
     """
     context = require_handler("emit()", "use socketio.emit(event, data, to=sid)")
-    target = to or room
-    if target is None and not broadcast:
-        target = context.sid
-    _socketio(context).emit(
-        event,
-        *args,
-        namespace=namespace or context.namespace,
-        to=target,
-        include_self=include_self,
-        skip_sid=skip_sid,
-        callback=callback,
+    _emit_from(
+        context, event, args, namespace, to or room, broadcast, include_self, skip_sid, callback
     )
 
 
@@ -104,17 +95,17 @@ def send(
         ContextError: outside a handler.
     """
     context = require_handler("send()", "use socketio.send(message, to=sid)")
-    target = to or room
-    if target is None and not broadcast:
-        target = context.sid
-    _socketio(context).emit(
-        "json" if json else "message",
-        message,
-        namespace=namespace or context.namespace,
-        to=target,
-        include_self=include_self,
-        skip_sid=skip_sid,
-        callback=callback,
+    event = "json" if json else "message"
+    _emit_from(
+        context,
+        event,
+        (message,),
+        namespace,
+        to or room,
+        broadcast,
+        include_self,
+        skip_sid,
+        callback,
     )
 
 
@@ -181,6 +172,31 @@ def disconnect(sid: Sid | None = None, namespace: str | None = None, silent: boo
     """
     socketio, sid, namespace = _target("disconnect()", sid, namespace)
     socketio.disconnect(sid, namespace=namespace)
+
+
+def _emit_from(
+    context: HandlerContext,
+    event: str,
+    args: tuple[Any, ...],
+    namespace: str | None,
+    target: Room | None,
+    broadcast: bool,
+    include_self: bool,
+    skip_sid: Sid | list[Sid] | None,
+    callback: Callable[..., Any] | None,
+) -> None:
+    """Emit from a handler: to ``target``, to everyone with ``broadcast``, else the sender."""
+    if target is None and not broadcast:
+        target = context.sid
+    _socketio(context).emit(
+        event,
+        *args,
+        namespace=namespace or context.namespace,
+        to=target,
+        include_self=include_self,
+        skip_sid=skip_sid,
+        callback=callback,
+    )
 
 
 def _socketio(context: HandlerContext) -> SocketIO:

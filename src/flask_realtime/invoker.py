@@ -37,6 +37,7 @@ from .handler_context import HandlerContext, flask_context
 from .handlers import BoundHandler, is_async_callable
 from .protocol.socketio import Packet, PacketType
 from .runtime.workers import WorkerPool
+from .server.acks import ack_args
 
 if TYPE_CHECKING:
     from .app_state import AppState
@@ -274,7 +275,7 @@ class FlaskInvoker:
 
         The server only logs this; a test should fail on it, as with Flask-SocketIO.
         """
-        values = [] if result is None else list(result) if type(result) is tuple else [result]
+        values = ack_args(result)
         try:
             self._state.parser.encode(Packet(PacketType.ACK, call.namespace, values, call.ack_id))
         except ConfigurationError as exc:

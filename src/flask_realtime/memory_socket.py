@@ -9,7 +9,6 @@ callback; what the client sends goes to the server's ``on_message``. Loop thread
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs
@@ -18,6 +17,7 @@ from flask.testing import EnvironBuilder
 from werkzeug.datastructures import EnvironHeaders
 
 from .engine import CloseReason, EngineHandler, EngineSocket, Handshake
+from .engine.server import new_sid
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class MemoryEngineSocket:
         self._handler = handler
         self._deliver = deliver
         self._closed_by_server = closed_by_server
-        self.sid = secrets.token_urlsafe(15)
+        self.sid = new_sid()
         self.protocol = 4
         self.handshake = handshake
         self.transport = "websocket"

@@ -20,9 +20,9 @@ from typing import Any, Literal
 from .engine import EngineOptions
 from .exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_WORKER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
+__all__ = ["DEFAULT_HANDLER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
 
-DEFAULT_WORKER_THREADS = 64
+DEFAULT_HANDLER_THREADS = 64
 """Worker threads for ``def`` handlers, per app.
 
 Handlers in Flask apps are mostly I/O bound (a database, an HTTP API), so the pool is
@@ -111,7 +111,7 @@ class SocketIOOptions:
     logger: bool | logging.Logger = False
     engineio_logger: bool | logging.Logger = False
     connect_timeout: float = 45.0
-    worker_threads: int = DEFAULT_WORKER_THREADS
+    worker_threads: int = DEFAULT_HANDLER_THREADS
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
 

@@ -34,6 +34,7 @@ from .engine import CloseReason
 from .exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
 from .memory_socket import MemoryEngineSocket, build_handshake
 from .protocol.socketio import Packet, PacketType
+from .server.acks import ack_args
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -389,7 +390,7 @@ class SocketIOTestClient:
                 args: list[Any]) -> None:  # fmt: skip
         try:
             result = responder(*args)
-            values = [] if result is None else list(result) if type(result) is tuple else [result]
+            values = ack_args(result)
             socket = self._socket
             if socket is not None:
                 for piece in self._state.parser.encode(

@@ -30,7 +30,7 @@ from flask_realtime.runtime.context import ServerContext
 from flask_realtime.runtime.http import Endpoint
 from flask_realtime.runtime.limits import Limits
 from flask_realtime.runtime.registry import ConnectionRegistry
-from flask_realtime.runtime.workers import DEFAULT_WORKER_THREADS, WorkerPool
+from flask_realtime.runtime.workers import DEFAULT_WSGI_THREADS, WorkerPool
 from flask_realtime.runtime.wsgi_environ import base_environ
 
 __all__ = ["Server", "make_ssl_context", "new_event_loop"]
@@ -86,7 +86,7 @@ class Server:
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
         limits: Limits | None = None,
-        worker_threads: int = DEFAULT_WORKER_THREADS,
+        worker_threads: int = DEFAULT_WSGI_THREADS,
         log: bool = True,
         backlog: int = 1024,
     ) -> None:

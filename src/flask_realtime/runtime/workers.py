@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 from flask_realtime.exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_WORKER_THREADS", "WorkerPool"]
+__all__ = ["DEFAULT_WSGI_THREADS", "WorkerPool"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WORKER_THREADS = 32
+DEFAULT_WSGI_THREADS = 32
 """Flask views spend most of their time waiting (database, HTTP calls, files), not computing:
 a fixed 32 keeps that many requests in flight on any machine, where a CPU-count formula would
 starve a small container. Idle threads cost little; they only start when needed."""
@@ -40,7 +40,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        max_threads: int = DEFAULT_WORKER_THREADS,
+        max_threads: int = DEFAULT_WSGI_THREADS,
         name: str = "worker",
         *,
         idle_timeout: float | None = None,

@@ -15,12 +15,22 @@ from typing import Any
 from flask_realtime.server.timers import Cancellable
 from flask_realtime.typing import Handler
 
-__all__ = ["DEFAULT_MAX_PENDING_ACKS", "PendingAck", "unwrap_ack"]
+__all__ = ["DEFAULT_MAX_PENDING_ACKS", "PendingAck", "ack_args", "unwrap_ack"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING_ACKS = 1000
 """Acknowledgements one socket may owe at a time, by default."""
+
+
+def ack_args(result: Any) -> list[Any]:
+    """The arguments of the ACK for a handler's return value (python-socketio's rule):
+    none for None, several for a tuple, else the value itself."""
+    if result is None:
+        return []
+    if type(result) is tuple:
+        return list(result)
+    return [result]
 
 
 def unwrap_ack(args: list[Any]) -> Any:

@@ -15,16 +15,16 @@ namespace the client is not in are dropped: they may cross a server-side disconn
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.server import new_sid
 from flask_realtime.engine.socket import CloseReason, EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server.socket import Socket
-from flask_realtime.typing import NamespaceName, Sid
+from flask_realtime.typing import NamespaceName
 
 if TYPE_CHECKING:
     from flask_realtime.protocol.parsers import Decoder, Parser
@@ -36,11 +36,6 @@ __all__ = ["Client", "new_sid"]
 logger = logging.getLogger(__name__)
 
 INVALID_NAMESPACE = "Invalid namespace"
-
-
-def new_sid() -> Sid:
-    """A fresh socket id: 15 random bytes, base64url (20 characters, as python-socketio)."""
-    return secrets.token_urlsafe(15)
 
 
 def query_auth(query: str | None) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ from flask_realtime.exceptions import (
     DisconnectedError,
 )
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
-from flask_realtime.server.acks import PendingAck
+from flask_realtime.server.acks import PendingAck, ack_args
 from flask_realtime.server.invoker import CallKind, DoneCallback, HandlerCall
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
@@ -281,15 +281,8 @@ class Socket:
                 _log_failure(call, exc)
             return
         if call.ack_id is not None and self.state is _CONNECTED:
-            # python-socketio: a tuple is several arguments, None is none.
-            if result is None:
-                data = []
-            elif type(result) is tuple:
-                data = list(result)
-            else:
-                data = [result]
             try:
-                self.send(Packet(PacketType.ACK, self.nsp.name, data, call.ack_id))
+                self.send(Packet(PacketType.ACK, self.nsp.name, ack_args(result), call.ack_id))
             except ConfigurationError:
                 logger.exception("cannot send the return value of %r as an ack", call.event)
 
