@@ -1,0 +1,1 @@
+"""The benchmark runner behind run.py, split by concern: plan, process, report, session."""

@@ -1,0 +1,293 @@
+"""The benchmark plan: paths, the servers table, scenarios and metrics, and the cases."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+VENV_PY = str(ROOT / ".venv" / "bin" / "python")
+ENVS = BENCH / ".envs"
+NODE = shutil.which("node") or "node"
+HOST = "127.0.0.1"
+README = BENCH / "README.md"
+README_BEGIN = "<!-- results:begin -->"
+README_END = "<!-- results:end -->"
+
+
+# ------------------------------------------------------------------------------------------
+# servers
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    short: str  # column header of the ratio columns
+    label: str
+    argv: tuple[str, ...]  # started as argv + --host H --port P, from bench/
+    handlers: tuple[str, ...]  # handler kinds it implements: "def", "async"
+    role: str  # "ours" | "peer" | "ceiling"
+    probe: tuple[str, ...]  # exits 0 and prints the versions when the server can run
+    missing: str  # what to say when the probe fails
+
+
+def _py_versions(py: str, dists: Iterable[str]) -> tuple[str, ...]:
+    names = ", ".join(repr(d) for d in dists)
+    code = (
+        "import importlib.metadata as m, sys; "
+        f"print(' '.join(f'{{d}} {{m.version(d)}}' for d in ({names},)), "
+        "'/ Python', sys.version.split()[0])"
+    )
+    return (py, "-c", code)
+
+
+FS_PY = str(ENVS / "flask-socketio" / "bin" / "python")
+PS_PY = str(ENVS / "python-socketio" / "bin" / "python")
+SETUP_HINT = "its environment is not installed: run `make -C bench setup`"
+
+SERVERS: list[Server] = [
+    Server(
+        "trivial-ws",
+        "ceiling",
+        "trivial ws server (ceiling)",
+        (NODE, "servers/trivial_ws.js"),
+        ("def",),
+        "ceiling",
+        (NODE, "-p", "'ws ' + require('ws/package.json').version + ' / Node ' + process.version"),
+        SETUP_HINT,
+    ),
+    Server(
+        "flask-realtime",
+        "ours",
+        "flask-realtime (ours)",
+        (VENV_PY, "servers/flask_realtime_app.py"),
+        ("def", "async"),
+        "ours",
+        (
+            VENV_PY,
+            "-c",
+            "import importlib.metadata as m, sys, flask_realtime; flask_realtime.SocketIO; "
+            "print('flask-realtime', m.version('flask-realtime'), '/ Python', "
+            "sys.version.split()[0])",
+        ),
+        "not available yet (`import flask_realtime; flask_realtime.SocketIO` fails)",
+    ),
+    Server(
+        "node-socketio",
+        "node",
+        "Node socket.io",
+        (NODE, "servers/node_socketio.js"),
+        ("def", "async"),
+        "peer",
+        (
+            NODE,
+            "-p",
+            "'socket.io ' + require('socket.io/package.json').version + ' / Node ' + "
+            "process.version",
+        ),
+        SETUP_HINT,
+    ),
+    Server(
+        "python-socketio",
+        "py-sio",
+        "python-socketio AsyncServer + uvicorn",
+        (PS_PY, "servers/python_socketio_asgi.py"),
+        ("def", "async"),
+        "peer",
+        _py_versions(PS_PY, ("python-socketio", "uvicorn", "uvloop")),
+        SETUP_HINT,
+    ),
+    Server(
+        "flask-socketio-threading",
+        "fs-thr",
+        "Flask-SocketIO, threading",
+        (FS_PY, "servers/flask_socketio_app.py", "--mode", "threading"),
+        ("def",),
+        "peer",
+        _py_versions(FS_PY, ("flask-socketio", "simple-websocket", "werkzeug")),
+        SETUP_HINT,
+    ),
+    Server(
+        "flask-socketio-gevent",
+        "fs-gev",
+        "Flask-SocketIO, gevent",
+        (FS_PY, "servers/flask_socketio_app.py", "--mode", "gevent"),
+        ("def",),
+        "peer",
+        _py_versions(FS_PY, ("flask-socketio", "gevent", "gevent-websocket")),
+        SETUP_HINT,
+    ),
+]
+SERVER_BY_NAME = {s.name: s for s in SERVERS}
+
+
+# ------------------------------------------------------------------------------------------
+# scenarios
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # field of the load generator's JSON line
+    label: str
+    higher_is_better: bool
+    digits: int = 0
+
+
+@dataclass
+class Case:
+    scenario: str
+    key: str  # unique, stable: the row key of the report
+    title: str
+    args: dict[str, Any]  # load generator options
+    handler: str | None = None  # "def" | "async": servers lacking it skip the case
+    timeout: float = 60.0  # the load generator's own hard deadline, seconds
+
+
+METRICS: dict[str, list[Metric]] = {
+    "echo": [
+        Metric("rate", "round trips/s", True),
+        Metric("p50_ms", "p50 ms", False, 3),
+        Metric("p99_ms", "p99 ms", False, 3),
+    ],
+    "broadcast": [
+        Metric("rate", "delivered msgs/s", True),
+        Metric("time_to_last_ms", "time to last ms", False, 1),
+    ],
+    "connections": [
+        Metric("kib_per_conn", "RSS KiB/conn", False, 1),
+        Metric("connect_rate", "connects/s", True),
+    ],
+    "polling": [
+        Metric("rate", "ops/s", True),
+        Metric("p50_ms", "p50 ms", False, 3),
+        Metric("p99_ms", "p99 ms", False, 3),
+    ],
+}
+SCENARIOS = list(METRICS)
+OP_NAME = {
+    "echo": "round trip",
+    "broadcast": "delivered message",
+    "connections": "connection",
+    "polling": "operation",
+}
+
+
+@dataclass
+class Plan:
+    quick: bool
+    reps: int
+    echo_clients: tuple[int, ...] = (1, 10, 100)
+    echo_duration: float = 5.0
+    warmup: float = 1.0
+    broadcast_clients: tuple[int, ...] = (100, 1000, 5000)
+    broadcast_deliveries: int = 100_000  # M = this / N messages, at least one
+    broadcast_size: int = 64
+    idle_clients: tuple[int, ...] = (1000, 10000)
+    settle: float = 2.0
+    polling_clients: int = 10
+    size: int = 64
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(
+            quick=True,
+            reps=1,
+            echo_duration=1.5,
+            warmup=0.5,
+            broadcast_deliveries=20_000,
+            idle_clients=(1000, 5000),
+            settle=1.0,
+        )
+    else:
+        plan = Plan(quick=False, reps=3)
+    if args.reps:
+        plan.reps = args.reps
+    if args.duration:
+        plan.echo_duration = args.duration
+    return plan
+
+
+def build_cases(plan: Plan) -> list[Case]:
+    cases: list[Case] = []
+    timed = plan.warmup + plan.echo_duration
+    for mode in ("emit", "ack"):
+        for handler in ("def", "async"):
+            event = {"def": "echo", "async": "aecho"}[handler] + ("_ack" if mode == "ack" else "")
+            for c in plan.echo_clients:
+                cases.append(
+                    Case(
+                        "echo",
+                        f"echo/{mode}/{handler}/c{c}",
+                        f"echo {mode}, {'async def' if handler == 'async' else 'def'}, {c} cl.",
+                        {
+                            "scenario": "echo",
+                            "mode": mode,
+                            "event": event,
+                            "clients": c,
+                            "size": plan.size,
+                            "duration": plan.echo_duration,
+                            "warmup": plan.warmup,
+                        },
+                        handler,
+                        timeout=timed + 60,
+                    )
+                )
+    for n in plan.broadcast_clients:
+        m = max(1, plan.broadcast_deliveries // n)
+        cases.append(
+            Case(
+                "broadcast",
+                f"broadcast/n{n}/m{m}",
+                f"broadcast {m} msgs to {n} cl.",
+                {
+                    "scenario": "broadcast",
+                    "clients": n,
+                    "count": m,
+                    "bsize": plan.broadcast_size,
+                    "connect-timeout": 120,
+                },
+                timeout=300,
+            )
+        )
+    for k in plan.idle_clients:
+        cases.append(
+            Case(
+                "connections",
+                f"connections/k{k}",
+                f"{k} idle connections",
+                {
+                    "scenario": "connections",
+                    "clients": k,
+                    "settle": plan.settle,
+                    "connect-timeout": 120,
+                },
+                timeout=180,
+            )
+        )
+    for mode in ("handshake", "echo"):
+        c = plan.polling_clients
+        cases.append(
+            Case(
+                "polling",
+                f"polling/{mode}/c{c}",
+                f"polling {'handshakes' if mode == 'handshake' else 'echo round trips'}, {c} cl.",
+                {
+                    "scenario": "polling",
+                    "mode": mode,
+                    "event": "echo",
+                    "clients": c,
+                    "size": plan.size,
+                    "duration": plan.echo_duration,
+                    "warmup": plan.warmup,
+                },
+                "def",
+                timeout=timed + 60,
+            )
+        )
+    return cases

@@ -1,0 +1,183 @@
+"""The run: select cases and servers, pin the CPUs, run every cell, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .plan import (
+    BENCH,
+    METRICS,
+    NODE,
+    SCENARIOS,
+    SERVER_BY_NAME,
+    SERVERS,
+    Server,
+    build_cases,
+    make_plan,
+)
+from .process import (
+    StartError,
+    cpu_list,
+    machine_info,
+    probe,
+    raise_fd_limit,
+    rel,
+    run_loadgen,
+    start_server,
+    stop_group,
+)
+from .report import render_markdown, summary_line, update_readme
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = make_plan(args)
+    cases = build_cases(plan)
+    scenarios = args.scenarios.split(",") if args.scenarios else SCENARIOS
+    bad = [s for s in scenarios if s not in METRICS]
+    if bad:
+        sys.exit(f"unknown scenario(s): {', '.join(bad)} (choose from {', '.join(SCENARIOS)})")
+    cases = [c for c in cases if c.scenario in scenarios]
+    if args.cases:
+        cases = [c for c in cases if re.search(args.cases, c.key)]
+    names = args.servers.split(",") if args.servers else [s.name for s in SERVERS]
+    bad = [n for n in names if n not in SERVER_BY_NAME]
+    if bad:
+        sys.exit(f"unknown server(s): {', '.join(bad)} (see --list)")
+    if not cases:
+        sys.exit("no case selected")
+
+    ncpu = os.cpu_count() or 1
+    server_cpus, gen_cpus = args.server_cpus, args.gen_cpus
+    if ncpu < 2:
+        print("warning: one CPU only: server and load generator are not pinned apart")
+        server_cpus = gen_cpus = ""
+    elif shutil.which("taskset") is None:
+        print("warning: taskset not found (util-linux): server and load generator not pinned")
+        server_cpus = gen_cpus = ""
+    elif gen_cpus:
+        try:
+            os.sched_setaffinity(0, cpu_list(gen_cpus))  # keep this runner off the server's CPU
+        except OSError as e:
+            print(f"warning: cannot pin the runner to CPUs {gen_cpus}: {e}")
+    workers = args.workers or max(1, len(cpu_list(gen_cpus)) if gen_cpus else 1)
+    raise_fd_limit(max((int(c.args["clients"]) for c in cases), default=0) + 256)
+    clk_tck = os.sysconf("SC_CLK_TCK")
+
+    servers: list[Server] = []
+    versions: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        srv = SERVER_BY_NAME[name]
+        ok, info = probe(srv)
+        if ok:
+            servers.append(srv)
+            versions[name] = info
+            print(f"{name:26} {info}")
+        else:
+            skipped[name] = info
+            print(f"{name:26} SKIPPED: {info}")
+    if not servers:
+        print("no server available")
+        return 1
+
+    out_dir = Path(args.out) if args.out else BENCH / "results" / ("quick" if plan.quick else "")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    jsonl = out_dir / f"{stamp}.jsonl"
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    meta = {
+        "type": "meta",
+        "run": stamp,
+        "quick": plan.quick,
+        "reps": plan.reps,
+        "server_cpus": server_cpus,
+        "loadgen_cpus": gen_cpus,
+        "loadgen_workers": workers,
+        "transport": args.transport,
+        "machine": machine_info(),
+        "node": subprocess.run(
+            [NODE, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "versions": versions,
+        "skipped": skipped,
+        "argv": sys.argv[1:],
+    }
+    records: list[dict[str, Any]] = [meta]
+    plan_runs = [
+        (case, rep, srv)
+        for case in cases
+        for rep in range(1, plan.reps + 1)
+        for srv in servers
+        if case.handler is None or case.handler in srv.handlers
+    ]
+    print(
+        f"{len(plan_runs)} runs: {len(cases)} cases x {plan.reps} reps x {len(servers)} servers; "
+        f"servers on CPU {server_cpus or '-'}, load generator on CPU {gen_cpus or '-'} "
+        f"({workers} worker(s)); results in {rel(jsonl)}"
+    )
+    start_failed: set[tuple[str, str]] = set()
+    with jsonl.open("w") as f:
+        f.write(json.dumps(meta) + "\n")
+        f.flush()
+        for i, (case, rep, srv) in enumerate(plan_runs, 1):
+            head = f"[{i}/{len(plan_runs)}] {case.key:24} {srv.name:24} rep {rep}/{plan.reps}"
+            rec: dict[str, Any] = {
+                "type": "result",
+                "run": stamp,
+                "scenario": case.scenario,
+                "case": case.key,
+                "title": case.title,
+                "server": srv.name,
+                "rep": rep,
+                "params": case.args,
+            }
+            if (case.key, srv.name) in start_failed:
+                continue
+            try:
+                proc, port = start_server(srv, server_cpus, logs / f"{srv.name}.log", 30.0)
+            except StartError as e:
+                start_failed.add((case.key, srv.name))
+                rec.update(ok=False, error=f"server failed to start: {e}")
+            else:
+                try:
+                    lg_args = {
+                        **case.args,
+                        "port": port,
+                        "server-pid": proc.pid,
+                        "clk-tck": clk_tck,
+                        "transport": args.transport,
+                        "workers": workers,
+                        "timeout": case.timeout,
+                    }
+                    res = run_loadgen(lg_args, gen_cpus, case.timeout)
+                    alive = proc.poll() is None
+                finally:
+                    stop_group(proc)
+                rec.update(res)
+                if not alive and rec.get("ok"):
+                    rec.update(ok=False, error="server exited during the run")
+            print(f"{head}: {summary_line(rec)}", flush=True)
+            records.append(rec)
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+
+    md = render_markdown(records)
+    md_path = out_dir / f"{stamp}.md"
+    md_path.write_text(md)
+    (out_dir / "latest.md").write_text(md)
+    print(f"\nreport: {rel(md_path)} (and {rel(out_dir)}/latest.md)")
+    full_default = not (plan.quick or args.scenarios or args.servers or args.cases or args.out)
+    if full_default and not args.no_readme:
+        update_readme(records, md_path)
+        print("README.md: results summary updated")
+    return 0
