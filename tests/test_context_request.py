@@ -1,0 +1,190 @@
+"""Handlers' context: request and app context, connect and disconnect handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask, current_app, g, request, url_for
+
+from flask_realtime import SocketIO, emit
+
+
+@pytest.fixture
+def socketio(flask_app: Flask) -> SocketIO:
+    return SocketIO(flask_app)
+
+
+# -- request and app context ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["def", "async"])
+def test_request_describes_the_client_and_event(
+    flask_app: Flask, socketio: SocketIO, kind: str
+) -> None:
+    def describe(data: Any) -> dict[str, Any]:
+        g.marker = "per-call"
+        return {
+            "sid": request.sid,
+            "namespace": request.namespace,
+            "event": [request.event["message"], list(request.event["args"])],
+            "arg": request.args.get("room"),
+            "header": request.headers.get("X-Client"),
+            "cookie": request.cookies.get("flavour"),
+            "app": current_app.name,
+            "remote": request.remote_addr,
+        }
+
+    if kind == "def":
+        socketio.on_event("describe", describe, namespace="/ns")
+    else:
+
+        async def describe_async(data: Any) -> dict[str, Any]:
+            return describe(data)
+
+        socketio.on_event("describe", describe_async, namespace="/ns")
+
+    client = socketio.test_client(
+        flask_app,
+        namespace="/ns",
+        query_string="room=42",
+        headers={"X-Client": "yes", "Cookie": "flavour=lemon"},
+    )
+    assert client.emit("describe", 5, namespace="/ns", callback=True) == {
+        "sid": client.get_sid("/ns"),
+        "namespace": "/ns",
+        "event": ["describe", [5]],
+        "arg": "42",
+        "header": "yes",
+        "cookie": "lemon",
+        "app": flask_app.name,
+        "remote": "127.0.0.1",
+    }
+
+
+def test_g_is_fresh_for_each_event_and_url_for_works(flask_app: Flask, socketio: SocketIO) -> None:
+    @flask_app.route("/page/<int:n>")
+    def page(n: int) -> str:
+        return str(n)
+
+    @socketio.on("mark")
+    def mark() -> list[Any]:
+        before = getattr(g, "mark", None)
+        g.mark = "set"
+        return [before, url_for("page", n=3), request.event["message"]]
+
+    client = socketio.test_client(flask_app)
+    assert client.emit("mark", callback=True) == [None, "/page/3", "mark"]
+    assert client.emit("mark", callback=True) == [None, "/page/3", "mark"]
+
+
+def test_teardown_request_runs_after_each_handler(flask_app: Flask, socketio: SocketIO) -> None:
+    torn: list[str] = []
+
+    @flask_app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        torn.append(getattr(request, "event", {}).get("message", "?"))
+
+    @socketio.on("connect")
+    def connect() -> None:
+        pass
+
+    @socketio.on("one")
+    def one() -> None:
+        pass
+
+    client = socketio.test_client(flask_app)
+    client.emit("one")
+    assert torn == ["connect", "one"]
+
+
+# -- connect and disconnect handlers -------------------------------------------------------
+
+
+def test_connect_handler_with_and_without_auth(flask_app: Flask, socketio: SocketIO) -> None:
+    seen: list[Any] = []
+
+    @socketio.on("connect")
+    def with_auth(auth: Any) -> None:
+        seen.append(("with", auth))
+
+    @socketio.on("connect", namespace="/plain")
+    def without_auth() -> None:
+        seen.append(("without",))
+
+    client = socketio.test_client(flask_app, auth={"token": "t"})
+    client.connect("/plain", auth={"ignored": True})
+    other = socketio.test_client(flask_app)
+    assert client.is_connected()
+    assert client.is_connected("/plain")
+    assert other.is_connected()
+    assert seen == [("with", {"token": "t"}), ("without",), ("with", None)]
+
+
+def test_connect_handler_emits_arrive_after_the_connection(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    @socketio.on("connect")
+    def connect() -> None:
+        emit("welcome", request.sid)
+
+    client = socketio.test_client(flask_app)
+    assert client.get_received() == [{"name": "welcome", "args": [client.sid], "namespace": "/"}]
+
+
+def test_connect_returning_false_refuses(flask_app: Flask, socketio: SocketIO) -> None:
+    @socketio.on("connect")
+    def connect(auth: Any) -> bool:
+        return bool(auth)
+
+    refused = socketio.test_client(flask_app)
+    assert not refused.is_connected()
+    assert refused.connect_error == {"message": "Connection rejected by server"}
+    assert socketio.test_client(flask_app, auth={"ok": 1}).is_connected()
+
+
+def test_disconnect_handler_with_and_without_reason(flask_app: Flask, socketio: SocketIO) -> None:
+    seen: list[Any] = []
+
+    @socketio.on("disconnect")
+    def with_reason(reason: str) -> None:
+        seen.append(("/", reason, request.sid))
+
+    @socketio.on("disconnect", namespace="/plain")
+    def without_reason() -> None:
+        seen.append(("/plain", request.sid))
+
+    @socketio.on("connect", namespace="/plain")
+    def plain_connect() -> None:
+        pass
+
+    client = socketio.test_client(flask_app)
+    client.connect("/plain")
+    sid, plain_sid = client.sid, client.get_sid("/plain")
+    client.disconnect("/plain")
+    client.disconnect()
+    assert seen == [("/plain", plain_sid), ("/", "client disconnect", sid)]
+
+
+def test_catch_all_events_and_namespaces(flask_app: Flask, socketio: SocketIO) -> None:
+    @socketio.on("*")
+    def any_event(event: str, *args: Any) -> list[Any]:
+        return ["any", event, list(args)]
+
+    @socketio.on("ping", namespace="*")
+    def ping_anywhere(data: Any) -> list[Any]:
+        return ["ping", request.namespace, data]
+
+    @socketio.on("*", namespace="*")
+    def anything(event: str, data: Any) -> list[Any]:
+        return ["anything", event, request.namespace, data]
+
+    @socketio.on("connect", namespace="/x")
+    def x_connect() -> None:
+        pass
+
+    client = socketio.test_client(flask_app)
+    client.connect("/x")
+    assert client.emit("whatever", 1, 2, callback=True) == ["any", "whatever", [1, 2]]
+    assert client.emit("ping", 3, namespace="/x", callback=True) == ["ping", "/x", 3]
+    assert client.emit("other", 4, namespace="/x", callback=True) == ["anything", "other", "/x", 4]
