@@ -35,3 +35,19 @@ def server(make_server: Callable[..., SocketIOServer]) -> SocketIOServer:
 @pytest.fixture
 def peer(server: SocketIOServer) -> Peer:
     return Peer(server)
+
+
+@pytest.fixture
+def peers(server: SocketIOServer) -> dict[str, tuple[Peer, str]]:
+    """Three clients in "/", with their sids: a and b in room "red", b and c in "blue"."""
+    out = {}
+    for name in "abc":
+        peer = Peer(server)
+        out[name] = (peer, peer.connect())
+    server.enter_room(out["a"][1], "red")
+    server.enter_room(out["b"][1], "red")
+    server.enter_room(out["b"][1], "blue")
+    server.enter_room(out["c"][1], "blue")
+    for peer, _sid in out.values():
+        peer.clear()
+    return out

@@ -224,3 +224,7 @@ class Recorder:
         if self.raises is not None:
             raise self.raises
         return self.result
+
+
+def received(peers: dict[str, tuple[Peer, str]]) -> dict[str, list[str | bytes]]:
+    return {name: peer.take() for name, (peer, _sid) in peers.items()}

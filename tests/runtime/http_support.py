@@ -1,0 +1,116 @@
+"""Helpers of the runtime's HTTP tests (``test_http_*``): a tiny WSGI app, a tiny endpoint
+that echoes, parks and upgrades, and waiting helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask_realtime.runtime.http import Request, Response
+from flask_realtime.runtime.thread import ServerThread
+
+from .httpkit import RawHttpClient
+
+Serve = Callable[..., ServerThread]
+Connect = Callable[..., RawHttpClient]
+
+
+class RecordingApp:
+    """Answers ``<METHOD> <PATH_INFO> <body>``; remembers the paths it served."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = environ["wsgi.input"].read()
+        self.paths.append(environ["PATH_INFO"])
+        data = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} ".encode() + body
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+
+class EchoProtocol(asyncio.Protocol):
+    """Takes a connection over after an upgrade and echoes every byte."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.received = bytearray()
+        self.lost = threading.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set()
+
+
+class ToyEndpoint:
+    """Serves ``/rt/...``: echoes bodies, parks ``/rt/park``, upgrades to ``EchoProtocol``."""
+
+    max_body_size = 64
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.protocols: list[EchoProtocol] = []
+        self.parked = threading.Event()
+        self.cancelled = threading.Event()
+        self.release: asyncio.Event | None = None
+
+    def matches(self, path: str) -> bool:
+        return path.startswith("/rt/")
+
+    async def handle(self, request: Request) -> Response:
+        self.requests.append(request)
+        if request.path == "/rt/park":
+            self.release = asyncio.Event()
+            self.parked.set()
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        if request.path == "/rt/boom":
+            raise RuntimeError("boom")
+        body = f"endpoint {request.method} {request.path} ".encode() + request.body
+        return Response(200, [("Content-Type", "text/plain")], body)
+
+    def upgrade(
+        self, request: Request, transport: asyncio.Transport
+    ) -> asyncio.Protocol | Response:
+        self.requests.append(request)
+        if request.path == "/rt/refuse":
+            return Response(403, [("Content-Type", "text/plain")], b"refused")
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+        protocol = EchoProtocol()
+        self.protocols.append(protocol)
+        return protocol
+
+    async def shutdown(self) -> None:
+        if self.release is not None:  # as the real endpoint answers its parked polls
+            self.release.set()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def release(server: ServerThread, endpoint: ToyEndpoint) -> None:
+    assert endpoint.parked.wait(5)
+    assert endpoint.release is not None
+    server.loop.call_soon_threadsafe(endpoint.release.set)

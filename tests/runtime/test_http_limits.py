@@ -1,0 +1,181 @@
+"""The HTTP/1.1 layer over real loopback sockets: limits, malformed input, timeouts."""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Iterable
+
+import pytest
+
+from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.thread import ServerThread
+
+from .http_support import Connect, RecordingApp, Serve, ToyEndpoint, wait_for
+from .httpkit import RawHttpClient
+
+
+@pytest.fixture
+def strict(http_server: Serve, app: RecordingApp, endpoint: ToyEndpoint) -> ServerThread:
+    limits = Limits(max_url_size=64, max_header_size=512, max_header_count=8, max_body_size=1000)
+    return http_server(wsgi_app=app, endpoint=endpoint, limits=limits)
+
+
+def refused(client: RawHttpClient, wire: bytes | Iterable[bytes]) -> int:
+    """Send ``wire`` (pieces sent one by one), return the status; the server must close."""
+    for piece in [wire] if isinstance(wire, bytes) else wire:
+        try:
+            client.send(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    response = client.read_response()
+    assert response.header("content-type") == "application/json"
+    assert client.wait_closed(5)
+    return response.status
+
+
+def test_long_url_gets_414(strict: ServerThread, http_client: Connect) -> None:
+    wire = b"GET /" + b"a" * 100 + b" HTTP/1.1\r\nHost: t\r\n\r\n"
+    assert refused(http_client(strict.port), wire) == 414
+
+
+def test_large_headers_get_431(strict: ServerThread, http_client: Connect) -> None:
+    wire = b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 600 + b"\r\n\r\n"
+    assert refused(http_client(strict.port), wire) == 431
+
+
+def test_too_many_headers_get_431(strict: ServerThread, http_client: Connect) -> None:
+    wire = b"GET / HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(9))
+    assert refused(http_client(strict.port), wire + b"\r\n") == 431
+
+
+def test_an_endless_header_value_trickled_in_is_cut_off(
+    strict: ServerThread, http_client: Connect
+) -> None:
+    # httptools reports a field only once it ends: this one never does. Trickle it in
+    # until the server answers (the limit is 512 bytes; 200 pieces would be 20 KB).
+    client = http_client(strict.port)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Endless: ")
+    for _ in range(200):
+        client.send(b"x" * 100)
+        if select.select([client.sock], [], [], 0.02)[0]:
+            break
+    assert refused(client, b"") == 431
+
+
+def test_body_over_the_limit_gets_413_without_running_the_app(
+    strict: ServerThread, app: RecordingApp, http_client: Connect
+) -> None:
+    wire = b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n" + b"x" * 1001
+    assert refused(http_client(strict.port), wire) == 413
+    assert app.paths == []
+
+
+def test_chunked_body_over_the_limit_gets_413(strict: ServerThread, http_client: Connect) -> None:
+    head = b"POST /w HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunks = (b"100\r\n" + b"y" * 256 + b"\r\n" for _ in range(5))
+    assert refused(http_client(strict.port), [head, *chunks]) == 413
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_endpoint_body_over_its_own_limit_gets_413(
+    strict: ServerThread, endpoint: ToyEndpoint, http_client: Connect, framing: str
+) -> None:
+    body = b"z" * (endpoint.max_body_size + 1)
+    if framing == "length":
+        wire = b"POST /rt/x HTTP/1.1\r\nHost: t\r\nContent-Length: 65\r\n\r\n" + body
+    else:
+        wire = b"POST /rt/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n"
+        wire += body + b"\r\n0\r\n\r\n"
+    assert refused(http_client(strict.port), wire) == 413
+    assert endpoint.requests == []
+
+
+@pytest.mark.parametrize(
+    ("wire", "status"),
+    [
+        (b"NONSENSE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nbad header line\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST /w HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 405),
+    ],
+    ids=[
+        "garbage",
+        "bad-field",
+        "no-host",
+        "http2",
+        "length-and-chunked",
+        "gzip",
+        "bad-chunk",
+        "connect",
+    ],
+)
+def test_malformed_requests_get_an_error_and_the_connection_closes(
+    server: ServerThread, http_client: Connect, wire: bytes, status: int
+) -> None:
+    assert refused(http_client(server.port), wire) == status
+
+
+def test_an_error_after_good_requests_is_answered_in_turn(
+    server: ServerThread, http_client: Connect
+) -> None:
+    client = http_client(server.port)
+    client.send(b"GET /w/ok HTTP/1.1\r\nHost: t\r\n\r\nGARBAGE\r\n\r\n")
+    assert client.read_response().body == b"GET /w/ok "
+    assert client.read_response().status == 400
+    assert client.wait_closed(5)
+
+
+def test_connections_past_the_limit_get_503(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    server = http_server(wsgi_app=app, limits=Limits(max_connections=2))
+    first, second = http_client(server.port), http_client(server.port)
+    for client in (first, second):  # both accepted and registered
+        client.request("GET", "/")
+        assert client.read_response().status == 200
+    third = http_client(server.port)
+    assert third.read_response().status == 503
+    assert third.wait_closed(5)
+    first.close()
+    wait_for(lambda: server.server.connection_count == 1)
+    fourth = http_client(server.port)
+    fourth.request("GET", "/again")
+    assert fourth.read_response().status == 200
+
+
+# -- timeouts ----------------------------------------------------------------------------------
+
+
+def test_headers_sent_too_slowly_time_out_with_408(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    limits = Limits(header_timeout=0.3, keep_alive_timeout=30)
+    server = http_server(wsgi_app=app, limits=limits)
+    client = http_client(server.port)
+    started = time.monotonic()
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow:")
+    response = client.read_response(timeout=5)
+    assert response.status == 408
+    assert client.wait_closed(5)
+    assert 0.25 < time.monotonic() - started < 3
+
+
+def test_an_idle_keep_alive_connection_is_closed(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    server = http_server(wsgi_app=app, limits=Limits(keep_alive_timeout=0.3))
+    client = http_client(server.port)
+    client.request("GET", "/")
+    assert client.read_response().status == 200
+    started = time.monotonic()
+    assert client.read_until_closed(5) == b""  # closed silently
+    assert 0.25 < time.monotonic() - started < 3

@@ -1,0 +1,75 @@
+"""The server's API: registration of handlers and namespaces, and its options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from flask_realtime.exceptions import ConfigurationError
+from flask_realtime.server import SocketIOServer
+
+from .fakes import Peer, Recorder
+
+
+def test_registration_checks_its_arguments(server: SocketIOServer) -> None:
+    with pytest.raises(ConfigurationError):
+        server.on("x", "not callable")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        server.on(3, Recorder())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        server.on_error(None, 3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        server.on("x", Recorder(), namespace=3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        server.dynamic_namespace("/not-a-pattern")  # type: ignore[arg-type]
+
+
+def test_options_are_checked(make_server: Callable[..., SocketIOServer]) -> None:
+    with pytest.raises(ConfigurationError):
+        make_server(max_pending_acks=0)
+    with pytest.raises(ConfigurationError):
+        make_server(namespaces="/chat")
+
+
+def test_a_namespace_name_without_its_slash_gets_one(server: SocketIOServer) -> None:
+    got = Recorder()
+    server.on("msg", got, namespace="chat")
+    peer = Peer(server)
+    sid = peer.connect("/chat")
+    peer.emit("msg", namespace="/chat")
+    assert got.calls == [(sid,)]
+
+
+def test_class_based_handlers_are_registered_by_their_method_names(server: SocketIOServer) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    class Chat:
+        namespace = "/chat"
+        on_ = "not an event"
+        on_colour = "not callable"
+
+        def on_connect(self, sid: str, auth: Any) -> None:
+            calls.append(("connect", auth))
+
+        def on_say(self, sid: str, text: str) -> str:
+            calls.append(("say", text))
+            return text.upper()
+
+        def helper(self) -> None:  # pragma: no cover - never called
+            calls.append(("helper",))
+
+    server.on_namespace(Chat())
+    peer = Peer(server)
+    peer.connect("/chat", {"k": 1})
+    peer.send('42/chat,1["say","hi"]')
+    assert calls == [("connect", {"k": 1}), ("say", "hi")]
+    assert peer.take() == ['43/chat,1["HI"]']
+
+
+def test_the_server_is_an_engine_handler_for_v3_and_v4_sessions(server: SocketIOServer) -> None:
+    assert server.parser is not server.legacy_parser
+    v3, v4 = Peer(server, protocol=3), Peer(server)
+    assert server._clients[v3.eio].parser is server.legacy_parser  # type: ignore[index]
+    assert server._clients[v4.eio].parser is server.parser  # type: ignore[index]
