@@ -11,7 +11,7 @@ from flask import Flask, request
 import flask_realtime
 from extension_support import make_app
 from flask_realtime import SocketIO
-from flask_realtime.app_state import STATE_KEY, AppState
+from flask_realtime.binding.service import STATE_KEY, AppService
 from flask_realtime.exceptions import ConfigurationError, ContextError
 
 # -- the public API ------------------------------------------------------------------------
@@ -50,9 +50,9 @@ def test_socketio_app_binds_at_once(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
     assert flask_app.extensions["socketio"] is socketio
     state = flask_app.extensions[STATE_KEY]
-    assert isinstance(state, AppState)
+    assert isinstance(state, AppService)
     assert state.app is flask_app
-    assert socketio.state(flask_app) is state
+    assert socketio.service_for(flask_app) is state
 
 
 def test_app_factory_with_init_app() -> None:
@@ -68,7 +68,7 @@ def test_app_factory_with_init_app() -> None:
         return app
 
     first, second = create_app(), create_app()
-    assert socketio.state(first) is not socketio.state(second)
+    assert socketio.service_for(first) is not socketio.service_for(second)
     for app in (first, second):
         client = socketio.test_client(app)
         assert client.emit("hello", callback=True) == "from /"
@@ -111,7 +111,7 @@ def test_several_socketio_objects_in_one_process() -> None:
 def test_state_of_an_app_that_is_not_bound_is_an_error(flask_app: Flask) -> None:
     socketio = SocketIO()
     with pytest.raises(ContextError, match="init_app"):
-        socketio.state(flask_app)
+        socketio.service_for(flask_app)
     with pytest.raises(ContextError, match="not bound"):
         socketio.emit("x")
 
@@ -121,9 +121,9 @@ def test_outside_any_context_the_last_bound_app_is_used() -> None:
     first, last = make_app("first"), make_app("last")
     socketio.init_app(first)
     socketio.init_app(last)
-    assert socketio.state() is socketio.state(last)
+    assert socketio.service_for() is socketio.service_for(last)
     with first.app_context():
-        assert socketio.state() is socketio.state(first)
+        assert socketio.service_for() is socketio.service_for(first)
 
 
 # -- registration --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask_realtime.exceptions import (
     ContextError,
     DisconnectedError,
 )
-from flask_realtime.test_client import SocketIOTestClient
+from flask_realtime.testing import SocketIOTestClient
 
 # -- operations outside handlers -----------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The layers import only downwards, and the pure layers touch no I/O, loop or clock.
+"""The layers import only downwards, the pure layers touch no I/O, loop or clock, and no
+module imports another that (directly or not) imports it back.
 
-Read from the source with ``ast`` (imports inside functions count too), so a violation is
-caught even on a code path no other test runs.
+Read from the source with ``ast`` (imports inside functions and under ``TYPE_CHECKING``
+count too), so a violation is caught even on a code path no other test runs.
 """
 
 from __future__ import annotations
@@ -13,18 +14,34 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "flask_realtime"
 
-# Which of our own subpackages each layer may import ("leaf" = exceptions, typing).
+# Which of our own subpackages each layer may import ("leaf" = exceptions, typing; "top" =
+# the public modules: the package itself, extension, context, namespace, ...). The Flask
+# machinery (binding/) and the test client (testing/) never import the public modules.
+_LOWER = {"leaf", "protocol", "engine", "server", "adapters", "runtime"}
 ALLOWED: dict[str, set[str]] = {
     "protocol": {"leaf", "protocol"},
     "engine": {"leaf", "protocol", "engine"},
     "server": {"leaf", "protocol", "engine", "server"},
     "adapters": {"leaf", "protocol", "engine", "server", "adapters"},
     "runtime": {"leaf", "protocol", "engine", "server", "runtime"},
+    "binding": _LOWER | {"binding"},
+    "testing": _LOWER | {"binding", "testing"},
 }
+LEAVES = {"exceptions", "typing", "deadlines"}
 # Standard or third-party modules that a layer must not use at all.
 FORBIDDEN: dict[str, set[str]] = {
     "protocol": {"asyncio", "flask", "time", "socket", "threading", "selectors", "werkzeug"},
-    "engine": {"asyncio", "flask", "time", "socket", "threading", "selectors", "werkzeug"},
+    # Engine.IO knows nothing of WSGI: a handshake's environ is built on the Flask side.
+    "engine": {
+        "asyncio",
+        "flask",
+        "time",
+        "socket",
+        "threading",
+        "selectors",
+        "werkzeug",
+        "wsgiref",
+    },
     "server": {"flask", "werkzeug", "socket", "threading"},
     "adapters": {"flask", "werkzeug"},
     "runtime": {"flask"},
@@ -40,7 +57,7 @@ def _layer_of(module: str) -> str | None:
         return "top"
     if parts[1] in ALLOWED:
         return parts[1]
-    if parts[1] in {"exceptions", "typing"}:
+    if parts[1] in LEAVES:
         return "leaf"
     return "top"
 
@@ -104,3 +121,114 @@ def test_import_resolution_catches_a_violation(tmp_path: Path) -> None:
     found = [m for _, m in _imports(module, tmp_path)]
     assert found == ["flask_realtime.engine", "flask_realtime.protocol.x", "asyncio"]
     assert _layer_of(found[0]) == "engine"
+
+
+def _module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _import_graph(root: Path = PACKAGE.parent) -> dict[str, set[str]]:
+    """Our modules and the modules of ours each imports.
+
+    ``from a import b`` is an edge to ``a.b`` when that is a module, else to ``a``. An edge
+    from a module to a package that contains it (``from .. import x`` in ``a/b/c.py`` reaching
+    ``a/__init__.py``) is left out: the natural parent/child pair, not a cycle of design.
+    """
+    package = root / "flask_realtime"
+    modules = {_module_name(path, root): path for path in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        tree = ast.parse(path.read_text(), str(path))
+        is_package = path.name == "__init__.py"
+        package_parts = name.split(".") if is_package else name.split(".")[:-1]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package_parts[: len(package_parts) - node.level + 1]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                candidates = [
+                    f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
+                    for alias in node.names
+                ]
+            else:
+                continue
+            for target in candidates:
+                if target in modules and target != name and not name.startswith(target + "."):
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_in_the_facade() -> None:
+    # The lower layers are checked the same way once their back-references are gone.
+    lower = tuple(f"flask_realtime.{layer}." for layer in ("engine", "server", "runtime"))
+    cycles = [cycle for cycle in _cycles(_import_graph()) if not cycle[0].startswith(lower)]
+    assert not cycles, "modules that import each other:\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in cycles
+    )
+
+
+def test_cycle_finder_sees_a_cycle_and_ignores_a_parent(tmp_path: Path) -> None:
+    package = tmp_path / "flask_realtime"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("from .a import A\n")
+    (package / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n"
+    )
+    (package / "b.py").write_text("from . import a\n")
+    (package / "sub" / "__init__.py").write_text("from .c import C\n")
+    (package / "sub" / "c.py").write_text("from ..sub import d\nfrom .. import a\n")
+    (package / "sub" / "d.py").write_text("")
+    graph = _import_graph(tmp_path)
+    assert graph["flask_realtime.sub.c"] == {"flask_realtime.sub.d", "flask_realtime.a"}
+    assert _cycles(graph) == [["flask_realtime.a", "flask_realtime.b"]]
+
+
+def test_the_public_modules_are_the_only_top_level_ones() -> None:
+    # Everything else at the top is a leaf; the machinery lives in binding/ and testing/.
+    public = {"__init__", "extension", "context", "namespace", "socketio_operations"}
+    top = {path.stem for path in PACKAGE.glob("*.py")}
+    assert top - LEAVES == public

@@ -11,7 +11,7 @@ from .context import call, close_room, disconnect, emit, join_room, leave_room, 
 from .exceptions import ConnectionRefusedError
 from .extension import SocketIO
 from .namespace import Namespace
-from .test_client import SocketIOTestClient
+from .testing import SocketIOTestClient
 
 __all__ = [
     "ConnectionRefusedError",

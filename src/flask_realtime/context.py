@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_app_context
 
-from .exceptions import ContextError
-from .handler_context import HandlerContext, current_handler, require_handler
-from .kwargs import suggest_keywords
+from .binding.kwargs import suggest_keywords
+from .binding.scope import HandlerScope, current_scope, require_scope
+from .binding.service import service_of
+from .exceptions import ConfigurationError, ContextError
+from .protocol.socketio import RESERVED_EVENTS
+from .socketio_operations import spread
 
 if TYPE_CHECKING:
-    from .extension import SocketIO
+    from .binding.operations import Operations
     from .typing import Room, Sid
 
 __all__ = [
@@ -68,9 +71,9 @@ def emit(
     Raises:
         ContextError: outside a handler.
     """
-    context = require_handler("emit()", "use socketio.emit(event, data, to=sid)")
+    scope = require_scope("emit()", "use socketio.emit(event, data, to=sid)")
     _emit_from(
-        context, event, args, namespace, to or room, broadcast, include_self, skip_sid, callback
+        scope, event, args, namespace, to or room, broadcast, include_self, skip_sid, callback
     )
 
 
@@ -94,10 +97,10 @@ def send(
     Raises:
         ContextError: outside a handler.
     """
-    context = require_handler("send()", "use socketio.send(message, to=sid)")
+    scope = require_scope("send()", "use socketio.send(message, to=sid)")
     event = "json" if json else "message"
     _emit_from(
-        context,
+        scope,
         event,
         (message,),
         namespace,
@@ -128,41 +131,41 @@ def call(
         ContextError: outside a handler.
         CallTimeoutError: no acknowledgement within ``timeout`` seconds.
     """
-    context = require_handler("call()", "use socketio.call(event, data, to=sid)")
-    return _socketio(context).call(
+    scope = require_scope("call()", "use socketio.call(event, data, to=sid)")
+    return scope.ops.call(
         event,
-        *args,
-        namespace=namespace or context.namespace,
-        to=to or room or context.sid,
+        spread(args),
+        namespace=namespace or scope.namespace,
+        to=to or room or scope.sid,
         timeout=timeout,
     )
 
 
 def join_room(room: Room, sid: Sid | None = None, namespace: str | None = None) -> None:
     """Put the sender (or client ``sid``) in ``room``."""
-    socketio, sid, namespace = _target("join_room()", sid, namespace)
-    socketio.enter_room(sid, room, namespace=namespace)
+    ops, sid, namespace, scope = _target("join_room()", sid, namespace)
+    ops.enter_room(sid, room, namespace, scope)
 
 
 def leave_room(room: Room, sid: Sid | None = None, namespace: str | None = None) -> None:
     """Take the sender (or client ``sid``) out of ``room``."""
-    socketio, sid, namespace = _target("leave_room()", sid, namespace)
-    socketio.leave_room(sid, room, namespace=namespace)
+    ops, sid, namespace, scope = _target("leave_room()", sid, namespace)
+    ops.leave_room(sid, room, namespace, scope)
 
 
 def close_room(room: Room, namespace: str | None = None) -> None:
     """Take every client out of ``room`` (in the handler's namespace by default)."""
-    context = current_handler()
-    if context is not None:
-        _socketio(context).close_room(room, namespace=namespace or context.namespace)
+    scope = current_scope()
+    if scope is not None:
+        scope.ops.close_room(room, namespace or scope.namespace, scope)
         return
-    _app_socketio("close_room()").close_room(room, namespace=namespace)
+    _app_ops("close_room()").close_room(room, namespace or "/", None)
 
 
 def rooms(sid: Sid | None = None, namespace: str | None = None) -> list[Room]:
     """The rooms of the sender (or of client ``sid``), its own sid among them."""
-    socketio, sid, namespace = _target("rooms()", sid, namespace)
-    return socketio.rooms(sid, namespace=namespace)
+    ops, sid, namespace, _ = _target("rooms()", sid, namespace)
+    return ops.rooms(sid, namespace)
 
 
 def disconnect(sid: Sid | None = None, namespace: str | None = None, silent: bool = False) -> None:
@@ -170,12 +173,12 @@ def disconnect(sid: Sid | None = None, namespace: str | None = None, silent: boo
 
     ``silent`` is accepted for compatibility, without effect (as in Flask-SocketIO).
     """
-    socketio, sid, namespace = _target("disconnect()", sid, namespace)
-    socketio.disconnect(sid, namespace=namespace)
+    ops, sid, namespace, scope = _target("disconnect()", sid, namespace)
+    ops.disconnect(sid, namespace, scope)
 
 
 def _emit_from(
-    context: HandlerContext,
+    scope: HandlerScope,
     event: str,
     args: tuple[Any, ...],
     namespace: str | None,
@@ -186,44 +189,47 @@ def _emit_from(
     callback: Callable[..., Any] | None,
 ) -> None:
     """Emit from a handler: to ``target``, to everyone with ``broadcast``, else the sender."""
+    if event in RESERVED_EVENTS:
+        raise ConfigurationError(f"{event!r} is a reserved event name: choose another")
     if target is None and not broadcast:
-        target = context.sid
-    _socketio(context).emit(
+        target = scope.sid
+    if not include_self and skip_sid is None:
+        skip_sid = scope.sid
+    scope.ops.emit(
         event,
-        *args,
-        namespace=namespace or context.namespace,
+        spread(args),
+        namespace=namespace or scope.namespace,
         to=target,
-        include_self=include_self,
         skip_sid=skip_sid,
         callback=callback,
+        volatile=False,
+        origin=scope,
     )
 
 
-def _socketio(context: HandlerContext) -> SocketIO:
-    return context.state.socketio
-
-
-def _target(function: str, sid: Sid | None, namespace: str | None) -> tuple[SocketIO, Sid, str]:
-    """The extension, client and namespace a room or disconnect function acts on."""
-    context = current_handler()
-    if context is not None:
-        return _socketio(context), sid or context.sid, namespace or context.namespace
+def _target(
+    function: str, sid: Sid | None, namespace: str | None
+) -> tuple[Operations, Sid, str, HandlerScope | None]:
+    """The operations, client and namespace a room or disconnect function acts on."""
+    scope = current_scope()
+    if scope is not None:
+        return scope.ops, sid or scope.sid, namespace or scope.namespace, scope
     if sid is None:
         raise ContextError(
             f"{function} outside a Socket.IO handler needs the client: pass sid= "
             "(and namespace= when it is not '/')"
         )
-    return _app_socketio(function), sid, namespace or "/"
+    return _app_ops(function), sid, namespace or "/", None
 
 
-def _app_socketio(function: str) -> SocketIO:
-    """The SocketIO of the current app, for calls made outside a handler."""
+def _app_ops(function: str) -> Operations:
+    """The operations of the current app, for calls made outside a handler."""
     if not has_app_context():
         raise ContextError(
             f"{function} outside a Socket.IO handler needs an app context "
             "(with app.app_context(): ...), or call the socketio.* method of the same name"
         )
-    socketio: SocketIO | None = current_app.extensions.get("socketio")
-    if socketio is None:
+    service = service_of(current_app)
+    if service is None:
         raise ContextError(f"{function}: the current app has no SocketIO extension")
-    return socketio
+    return service.ops

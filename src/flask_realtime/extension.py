@@ -2,14 +2,14 @@
 
 ``SocketIO(app, **options)``, or ``SocketIO(**options)`` then ``init_app(app)`` in an app
 factory; one ``SocketIO`` object may serve several apps, and a process may hold several
-``SocketIO`` objects. Each app gets its own server (:class:`~flask_realtime.app_state.AppState`).
-Handlers registered on the ``SocketIO`` object, before or after ``init_app``, serve every
-app it is bound to.
+``SocketIO`` objects. Each app gets its own service (server, loop, worker pool:
+:class:`~flask_realtime.binding.service.AppService`). Handlers registered on the
+``SocketIO`` object, before or after ``init_app``, serve every app it is bound to.
 
 The ``socketio.*`` operations (``emit``, ``send``, ``call``, rooms, background tasks) are
-in :mod:`flask_realtime.operations`. They act on the app of the running handler, else the
-current app, else the app bound last (as Flask-SocketIO, whose last ``init_app`` wins):
-see :meth:`SocketIO.state`.
+in :mod:`flask_realtime.socketio_operations`. They act on the app of the running handler,
+else the current app, else the app bound last (as Flask-SocketIO, whose last ``init_app``
+wins): see :meth:`SocketIO.service_for`.
 """
 
 from __future__ import annotations
@@ -20,25 +20,26 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from flask import Flask, current_app, has_app_context
 
-from .app_state import STATE_KEY, AppState
+from .binding.adapters import resolve_adapter
+from .binding.handlers import BoundHandler
+from .binding.options import check_names, resolve_options
+from .binding.scope import current_scope
+from .binding.service import STATE_KEY, AppService
 from .engine import CloseReason
 from .exceptions import ConfigurationError, ContextError
-from .handler_context import current_handler
-from .handlers import BoundHandler
 from .namespace import Namespace
-from .operations import Operations
-from .options import check_names, resolve_options
+from .socketio_operations import SocketIOOperations
 
 if TYPE_CHECKING:
-    from .asgi import FlaskASGIApp
-    from .test_client import SocketIOTestClient
+    from .binding.asgi import FlaskASGIApp
+    from .testing import SocketIOTestClient
 
 __all__ = ["SocketIO"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class SocketIO(Operations):
+class SocketIO(SocketIOOperations):
     """Real-time events for Flask apps, over Socket.IO (Flask-SocketIO's API).
 
     Args:
@@ -68,15 +69,13 @@ class SocketIO(Operations):
         self._namespace_handlers: list[tuple[str, str, BoundHandler]] = []
         self._error_handlers: dict[str, Callable[[Exception], Any]] = {}
         self._default_error_handler: Callable[[Exception], Any] | None = None
-        self._states: weakref.WeakValueDictionary[int, AppState] = weakref.WeakValueDictionary()
-        self._last: weakref.ref[AppState] | None = None
+        self._services: weakref.WeakValueDictionary[int, AppService] = weakref.WeakValueDictionary()
+        self._last: weakref.ref[AppService] | None = None
         if app is not None:
             self.init_app(app)
         elif "message_queue" in options:
             # Flask-SocketIO's emitter for auxiliary processes: fail early if unsupported.
             resolve_options(self._options)
-            from .app_state import resolve_adapter
-
             resolve_adapter(options["message_queue"], options.get("channel", "flask-socketio"))
 
     # -- binding to apps -------------------------------------------------------------------
@@ -90,35 +89,42 @@ class SocketIO(Operations):
         check_names(options, "init_app()")
         self._options.update(options)
         resolved = resolve_options(self._options)
-        state = AppState(self, app, resolved)
+        service = AppService(app, resolved, self.error_handler_for)
         for (event, namespace), handler in self._handlers.items():
-            state.server.on(event, handler, namespace)
+            service.server.on(event, handler, namespace)
         for event, namespace, handler in self._namespace_handlers:
             if (event, namespace) not in self._handlers:
-                state.server.on(event, handler, namespace)
+                service.server.on(event, handler, namespace)
         app.extensions["socketio"] = self
-        app.extensions[STATE_KEY] = state
-        self._states[id(state)] = state
-        self._last = weakref.ref(state)
+        app.extensions[STATE_KEY] = service
+        self._services[id(service)] = service
+        self._last = weakref.ref(service)
 
-    def state(self, app: Flask | None = None) -> AppState:
-        """The state of ``app``, or of the app in context (see the module docstring).
+    def _owned(self, service: object) -> AppService | None:
+        if isinstance(service, AppService) and self._services.get(id(service)) is service:
+            return service
+        return None
+
+    def service_for(self, app: Flask | None = None) -> AppService:
+        """The service of ``app``, or of the app in context (see the module docstring).
 
         Raises:
             ContextError: this object is not bound to ``app`` (or to any app).
         """
         if app is not None:
-            state = app.extensions.get(STATE_KEY)
-            if isinstance(state, AppState) and state.socketio is self:
-                return state
+            service = self._owned(app.extensions.get(STATE_KEY))
+            if service is not None:
+                return service
             raise ContextError(f"{app!r} is not bound to this SocketIO: call init_app(app)")
-        context = current_handler()
-        if context is not None and context.state.socketio is self:
-            return context.state
+        scope = current_scope()
+        if scope is not None:
+            service = self._owned(scope.app.extensions.get(STATE_KEY))
+            if service is not None:
+                return service
         if has_app_context():
-            state = current_app.extensions.get(STATE_KEY)
-            if isinstance(state, AppState) and state.socketio is self:
-                return state
+            service = self._owned(current_app.extensions.get(STATE_KEY))
+            if service is not None:
+                return service
         last = self._last() if self._last is not None else None
         if last is None:
             raise ContextError(
@@ -152,8 +158,8 @@ class SocketIO(Operations):
         namespace = namespace or "/"
         bound = BoundHandler(handler, message, namespace)
         self._handlers[(message, namespace)] = bound
-        for state in list(self._states.values()):
-            state.server.on(message, bound, namespace)
+        for service in list(self._services.values()):
+            service.server.on(message, bound, namespace)
 
     @overload
     def event(self, handler: F, /) -> F: ...
@@ -217,10 +223,10 @@ class SocketIO(Operations):
             for event, method in namespace_handler.handlers().items()
         ]
         self._namespace_handlers.extend(entries)
-        for state in list(self._states.values()):
+        for service in list(self._services.values()):
             for event, ns, bound in entries:
                 if (event, ns) not in self._handlers:  # a decorated handler wins
-                    state.server.on(event, bound, ns)
+                    service.server.on(event, bound, ns)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -236,23 +242,23 @@ class SocketIO(Operations):
             kwargs: ``debug``, ``use_reloader``, ``reloader_options``, ``extra_files``,
                 ``log_output``, ``ssl_context``, ``certfile``, ``keyfile``.
         """
-        from .serving import run
+        from .binding.serving import run
 
-        run(self.state(app), app, host, port, kwargs)
+        run(self.service_for(app), host, port, kwargs)
 
     def asgi_app(self, app: Flask) -> FlaskASGIApp:
         """``app`` with Socket.IO as one ASGI application, for uvicorn, hypercorn or granian.
 
         Serving with :meth:`run` is faster; see :mod:`flask_realtime.asgi`.
         """
-        from .asgi import FlaskASGIApp
+        from .binding.asgi import FlaskASGIApp
 
-        return FlaskASGIApp(self.state(app))
+        return FlaskASGIApp(self.service_for(app))
 
     def stop(self) -> None:
         """Stop a running :meth:`run` gracefully; callable from a handler or any thread."""
-        for state in list(self._states.values()):
-            state.host.stop()
+        for service in list(self._services.values()):
+            service.host.stop()
 
     def test_client(
         self,
@@ -264,7 +270,7 @@ class SocketIO(Operations):
         flask_test_client: Any = None,
     ) -> SocketIOTestClient:
         """A test client connected to ``app`` in process (see :mod:`flask_realtime.test_client`)."""
-        from .test_client import SocketIOTestClient
+        from .testing.client import SocketIOTestClient
 
         return SocketIOTestClient(
             app,

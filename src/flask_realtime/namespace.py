@@ -28,11 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .binding.handlers import is_async_callable
 from .exceptions import ConfigurationError
-from .handlers import is_async_callable
 
 if TYPE_CHECKING:
-    from .extension import SocketIO
+    from .socketio_operations import SocketIOOperations
     from .typing import Room, Sid
 
 __all__ = ["Namespace"]
@@ -47,14 +47,14 @@ class Namespace:
 
     def __init__(self, namespace: str | None = None) -> None:
         self.namespace = namespace or "/"
-        self.socketio: SocketIO | None = None
+        self.socketio: SocketIOOperations | None = None
 
-    def _set_socketio(self, socketio: SocketIO) -> None:
+    def _set_socketio(self, socketio: SocketIOOperations) -> None:
         """Called by :meth:`SocketIO.on_namespace` (Flask-SocketIO's name for it)."""
         self.socketio = socketio
 
     @property
-    def _sio(self) -> SocketIO:
+    def _sio(self) -> SocketIOOperations:
         if self.socketio is None:
             raise ConfigurationError(
                 f"the namespace object for {self.namespace!r} is not registered: "

@@ -101,7 +101,7 @@ def create_app(**options: Any) -> tuple[Flask, SocketIO]:
     @socketio.on("drop")
     async def on_drop() -> None:
         # async def: runs on the loop thread, the only one that may touch engine sessions.
-        sock = socketio.state(app).server.get_socket(request.sid, "/")
+        sock = socketio.service_for(app).server.get_socket(request.sid, "/")
         if sock is not None:
             await _close_transport(sock.eio)
 

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, render_template
 
 from flask_realtime import SocketIO
-from flask_realtime.tasks import BackgroundTask
+from flask_realtime.binding.tasks import BackgroundTask
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

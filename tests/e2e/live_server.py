@@ -44,7 +44,7 @@ class LiveServer:
         """
         if self._thread is not None:
             raise RuntimeError("the server is running already")
-        host = self.socketio.state(self.app).host
+        host = self.socketio.service_for(self.app).host
         self._thread = threading.Thread(target=self._run, args=(self.port,),
                                         name="e2e-socketio-run", daemon=True)  # fmt: skip
         self._thread.start()
@@ -85,7 +85,7 @@ class LiveServer:
             AssertionError: a handler thread was still running after 5 s.
         """
         self.stop()
-        pool = self.socketio.state(self.app).pool  # the threads of the ``def`` handlers
+        pool = self.socketio.service_for(self.app).pool  # the threads of the ``def`` handlers
         assert pool.shutdown(timeout=THREADS_END_SECONDS), "handler threads still running"
 
     def _run(self, port: int) -> None:

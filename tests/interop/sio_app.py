@@ -192,7 +192,7 @@ class SioServer:
 
     def start(self) -> SioServer:
         self._thread.start()
-        host = self.socketio.state(self.app).host
+        host = self.socketio.service_for(self.app).host
         if not host.started.wait(10) or host.server is None:
             raise RuntimeError(f"the Socket.IO server did not start: {self._error}")
         self.port = host.server.port

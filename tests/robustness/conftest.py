@@ -19,7 +19,7 @@ import pytest
 from flask import Flask, request
 
 from flask_realtime import SocketIO, emit, join_room
-from flask_realtime.app_state import AppState
+from flask_realtime.binding.service import AppService
 from flask_realtime.runtime.server import Server
 
 from .support import EVIL, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, PROMPT, TIMEOUT
@@ -237,7 +237,7 @@ class World:
             if not orjson:  # as installed without the orjson extra: the stdlib's json
                 patch.setitem(sys.modules, "orjson", None)
             self.app, self.socketio = make_app(self.seen, name)
-        self.state: AppState = self.socketio.state(self.app)
+        self.state: AppService = self.socketio.service_for(self.app)
         self.error: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, name=f"{name}-loop", daemon=True)
         self.logs = LogWatch(self.thread.name, f"flask-realtime-{name}-")  # loop, handlers

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .exceptions import DisconnectedError
+from ..exceptions import DisconnectedError
 
 __all__ = ["LoopBridge"]
 

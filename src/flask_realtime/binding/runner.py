@@ -1,20 +1,22 @@
-"""The Flask invoker: how the server's handler calls run in a Flask app.
+"""The handler runner: how the server's handler calls run in a Flask app.
 
-It implements :class:`flask_realtime.server.invoker.Invoker`:
+It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
 - ``async def`` handlers run as tasks on the loop; ``def`` handlers in a bounded pool of
-  worker threads (:class:`~flask_realtime.workers.WorkerPool`), so a slow one never
+  worker threads (:class:`~flask_realtime.runtime.WorkerPool`), so a slow one never
   blocks the loop. Either way the app and request contexts are pushed around the call
-  (:func:`~flask_realtime.handler_context.flask_context`).
+  (:func:`~flask_realtime.binding.scope.flask_context`).
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
   sockets run in parallel.
 - A ``def`` handler's completion goes back to the loop through the
-  :class:`~flask_realtime.bridge.LoopBridge`, behind the emits it made, in the same batch.
+  :class:`~flask_realtime.binding.bridge.LoopBridge`, behind the emits it made, in the
+  same batch.
 - An exception goes to the namespace's error handler (``on_error``) or the default one,
   inside the same contexts, and that handler's return value becomes the ack, as in
-  Flask-SocketIO; without one it is reported to the server (which logs it) and to the
-  error listener of the connection, if any (the test client re-raises it).
+  Flask-SocketIO; without one it is reported to the server (which logs it).
+- Each finished call is published as an :class:`~flask_realtime.binding.outcomes.Outcome`
+  when anybody subscribed (the test client does).
 - A handler running longer than ``slow_handler_warning`` seconds is logged, once, by one
   loop-wide sweep timer that runs only while handlers do.
 
@@ -31,53 +33,37 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .bridge import LoopBridge
-from .exceptions import ConfigurationError, ConnectionRefusedError
-from .handler_context import HandlerContext, flask_context
+from ..exceptions import ConnectionRefusedError
 from .handlers import BoundHandler, is_async_callable
-from .protocol.socketio import Packet, PacketType
-from .runtime.workers import WorkerPool
-from .server.acks import ack_args
+from .operations import AckCallback
+from .outcomes import Outcome, Outcomes
+from .scope import HandlerScope, flask_context
 
 if TYPE_CHECKING:
-    from .app_state import AppState
-    from .server.invoker import HandlerCall
+    from flask import Flask
 
-__all__ = ["AckCallback", "FlaskInvoker"]
+    from ..runtime.workers import WorkerPool
+    from ..server.invoker import HandlerCall
+    from ..typing import Handler
+    from .bridge import LoopBridge
+    from .operations import Operations
+
+__all__ = ["HandlerRunner"]
 
 logger = logging.getLogger(__name__)
 
-ErrorListener = Callable[[BaseException], None]
-
-
-class AckCallback:
-    """An ``emit(..., callback=fn)`` callback, and the handler context it was emitted from.
-
-    Flask-SocketIO runs the callback with the request context of the client whose handler
-    emitted (when there was one): so do we.
-    """
-
-    __slots__ = ("fn", "is_async", "origin")
-
-    def __init__(self, fn: Callable[..., Any], origin: HandlerContext | None) -> None:
-        self.fn = fn
-        self.origin = origin
-        self.is_async = is_async_callable(fn)
-
-    def __call__(self, *args: Any) -> Any:
-        """Call the function directly (only without the extension's invoker)."""
-        return self.fn(*args)
+ErrorHandlerFor = Callable[[str], "Handler | None"]
 
 
 class _Job:
     """One handler call on its way through a lane."""
 
-    __slots__ = ("args", "call", "context", "fn", "is_async", "lane", "started", "warned")
+    __slots__ = ("args", "call", "fn", "is_async", "lane", "scope", "started", "warned")
 
-    def __init__(self, call: HandlerCall, context: HandlerContext, lane: str) -> None:
+    def __init__(self, call: HandlerCall, scope: HandlerScope) -> None:
         self.call = call
-        self.context = context
-        self.lane = lane
+        self.scope = scope
+        self.lane = scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.warned = False
         handler = call.handler
@@ -95,46 +81,61 @@ class _Job:
             self.is_async = is_async_callable(handler)
 
 
-class FlaskInvoker:
+class HandlerRunner:
     """Runs handler calls for one app (see the module docstring).
 
     Args:
-        state: the app's Socket.IO state: app, options, error handlers.
+        app: the Flask app whose contexts the handlers run in.
+        ops: the app's operations (what ``emit()`` in a handler reaches).
         bridge: the way back to the loop from worker threads.
         pool: the worker threads for ``def`` handlers.
+        outcomes: where finished calls are published.
+        error_handler_for: the error handler of a namespace, if any.
+        manage_session: Flask-SocketIO's option (see :mod:`.scope`).
+        slow_after: seconds after which a running handler is logged as slow (None: never).
     """
 
-    def __init__(self, state: AppState, bridge: LoopBridge, pool: WorkerPool) -> None:
-        self._state = state
+    def __init__(
+        self,
+        app: Flask,
+        ops: Operations,
+        bridge: LoopBridge,
+        pool: WorkerPool,
+        outcomes: Outcomes,
+        error_handler_for: ErrorHandlerFor,
+        *,
+        manage_session: bool,
+        slow_after: float | None,
+    ) -> None:
+        self._app = app
+        self._ops = ops
         self._bridge = bridge
         self._pool = pool
-        self._manage_session = state.options.manage_session
-        self._slow_after = state.options.slow_handler_warning
+        self._outcomes = outcomes
+        self._error_handler_for = error_handler_for
+        self._manage_session = manage_session
+        self._slow_after = slow_after
         self._lanes: dict[str, deque[_Job]] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
         self._running: set[_Job] = set()
         self._sweep: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.error_listeners: dict[str, ErrorListener] = {}
-        """Called with a handler's unhandled exception, per Engine.IO session id."""
 
     # -- the Invoker protocol --------------------------------------------------------------
 
     def invoke(self, call: HandlerCall) -> None:
         """Queue ``call`` in its socket's lane; run it now if the lane was free."""
-        context = self._context_for(call)
-        eio_sid = context.eio_sid
+        scope = self._scope_for(call)
+        eio_sid = scope.eio_sid
         self._busy[eio_sid] = self._busy.get(eio_sid, 0) + 1
-        job = _Job(call, context, context.sid)
+        job = _Job(call, scope)
         lane = self._lanes.get(job.lane)
         if lane is None:
             self._lanes[job.lane] = deque()
             self._start(job)
         else:
             lane.append(job)
-
-    # -- for the test client -----------------------------------------------------------------
 
     def when_idle(self, eio_sid: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the loop) once no call of that connection is pending."""
@@ -145,30 +146,17 @@ class FlaskInvoker:
 
     # -- running -----------------------------------------------------------------------------
 
-    def _context_for(self, call: HandlerCall) -> HandlerContext:
+    def _scope_for(self, call: HandlerCall) -> HandlerScope:
         handler = call.handler
-        if isinstance(handler, AckCallback) and handler.origin is not None:
+        if isinstance(handler, AckCallback) and isinstance(handler.origin, HandlerScope):
             origin = handler.origin
-            return HandlerContext(
-                self._state,
-                origin.sid,
-                origin.namespace,
-                origin.eio_sid,
-                origin.environ,
-                call.event,
-                origin.cache,
-            )
+            return HandlerScope(self._app, self._ops, origin.sid, origin.namespace,
+                                origin.eio_sid, origin.environ, call.event,
+                                origin.cache)  # fmt: skip
         socket = call.socket
         eio = socket.eio
-        return HandlerContext(
-            self._state,
-            socket.sid,
-            socket.namespace,
-            eio.sid,
-            eio.handshake.environ,
-            call.event,
-            socket.data,
-        )
+        return HandlerScope(self._app, self._ops, socket.sid, socket.namespace, eio.sid,
+                            eio.handshake.environ, call.event, socket.data)  # fmt: skip
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)
@@ -188,13 +176,13 @@ class FlaskInvoker:
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.context, job.args, manage_session=self._manage_session):
+            with flask_context(job.scope, job.args, manage_session=self._manage_session):
                 try:
                     result = job.fn(*job.args)
                 except ConnectionRefusedError:
                     raise
                 except Exception as exc:
-                    handler = self._state.error_handler(job.context.namespace)
+                    handler = self._error_handler_for(job.scope.namespace)
                     if handler is None:
                         raise
                     result = handler(exc)
@@ -218,13 +206,13 @@ class FlaskInvoker:
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.context, job.args, manage_session=self._manage_session):
+            with flask_context(job.scope, job.args, manage_session=self._manage_session):
                 try:
                     result = await job.fn(*job.args)
                 except ConnectionRefusedError:
                     raise
                 except Exception as exc:
-                    handler = self._state.error_handler(job.context.namespace)
+                    handler = self._error_handler_for(job.scope.namespace)
                     if handler is None:
                         raise
                     result = handler(exc)
@@ -246,22 +234,31 @@ class FlaskInvoker:
                 job.call.event,
                 time.monotonic() - job.started,
             )
-        eio_sid = job.context.eio_sid
-        listener = self.error_listeners.get(eio_sid)
-        if listener is not None:
-            if error is not None and not isinstance(error, ConnectionRefusedError):
-                listener(error)
-            elif error is None and job.call.ack_id is not None:
-                self._check_ack(job.call, result, listener)
+        call = job.call
+        scope = job.scope
+        if self._outcomes.active:
+            self._outcomes.publish(
+                Outcome(
+                    scope.eio_sid,
+                    scope.sid,
+                    scope.namespace,
+                    call.event,
+                    call.kind,
+                    call.ack_id,
+                    result,
+                    error,
+                )
+            )
         try:
-            job.call.done(result, error)
+            call.done(result, error)
         except Exception:
-            logger.exception("the server failed to complete %r", job.call)
+            logger.exception("the server failed to complete %r", call)
         lane = self._lanes.get(job.lane)
         if lane:
             self._start(lane.popleft())
         elif lane is not None:
             del self._lanes[job.lane]
+        eio_sid = scope.eio_sid
         busy = self._busy.get(eio_sid, 1) - 1
         if busy > 0:
             self._busy[eio_sid] = busy
@@ -269,23 +266,6 @@ class FlaskInvoker:
         self._busy.pop(eio_sid, None)
         for callback in self._idle_waiters.pop(eio_sid, ()):
             callback()
-
-    def _check_ack(self, call: HandlerCall, result: Any, listener: ErrorListener) -> None:
-        """Tell a listener (the test client) when a return value cannot be an ack.
-
-        The server only logs this; a test should fail on it, as with Flask-SocketIO.
-        """
-        values = ack_args(result)
-        try:
-            self._state.parser.encode(Packet(PacketType.ACK, call.namespace, values, call.ack_id))
-        except ConfigurationError as exc:
-            listener(exc)
-
-    def report_error(self, eio_sid: str, error: BaseException) -> None:
-        """Report an error that belongs to a connection (a failed emit from its handler)."""
-        listener = self.error_listeners.get(eio_sid)
-        if listener is not None:
-            listener(error)
 
     def _sweep_slow(self) -> None:
         """Warn about handlers running too long; re-arm while any handler runs."""
@@ -303,8 +283,8 @@ class FlaskInvoker:
                     "socketio.start_background_task() for long work",
                     "async" if job.is_async else "def",
                     job.call.event,
-                    job.context.sid,
-                    job.context.namespace,
+                    job.scope.sid,
+                    job.scope.namespace,
                     now - job.started,
                 )
         self._sweep = asyncio.get_running_loop().call_later(slow_after / 2, self._sweep_slow)

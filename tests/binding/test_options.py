@@ -12,15 +12,15 @@ from flask import json as flask_json
 from flask.json.provider import DefaultJSONProvider
 
 from flask_realtime import SocketIO
-from flask_realtime.app_state import STATE_KEY, AppState
+from flask_realtime.binding.options import DEFAULT_HANDLER_THREADS, resolve_options
+from flask_realtime.binding.service import STATE_KEY, AppService
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.options import DEFAULT_HANDLER_THREADS, resolve_options
 from flask_realtime.protocol.parsers import MsgpackParser
 
 
-def state_of(app: Flask) -> AppState:
+def state_of(app: Flask) -> AppService:
     state = app.extensions[STATE_KEY]
-    assert isinstance(state, AppState)
+    assert isinstance(state, AppService)
     return state
 
 
@@ -58,7 +58,7 @@ def test_options_without_meaning_are_accepted_with_a_deprecation_warning(
         SocketIO(flask_app, **{name: "eventlet" if name == "async_mode" else True})
     assert [(w.category, name in str(w.message)) for w in caught] == [(DeprecationWarning, True)]
     assert caught[0].filename == __file__  # it points at the caller's line
-    assert isinstance(state_of(flask_app), AppState)
+    assert isinstance(state_of(flask_app), AppService)
 
 
 def test_deprecated_options_left_at_none_pass_silently(flask_app: Flask) -> None:
@@ -236,7 +236,7 @@ def test_flask_json_means_the_apps_provider(flask_app: Flask) -> None:
 
 def test_msgpack_serializer_selects_the_msgpack_parser(flask_app: Flask) -> None:
     SocketIO(flask_app, serializer="msgpack")
-    assert isinstance(state_of(flask_app).parser, MsgpackParser)
+    assert isinstance(state_of(flask_app).parsers.parser, MsgpackParser)
 
 
 def test_logger_true_turns_on_info_logging_of_the_server(flask_app: Flask) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from .exceptions import ConfigurationError
-from .runtime.asgi import ASGIApp, Receive, Scope, Send
+from ..exceptions import ConfigurationError
+from ..runtime.asgi import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from .app_state import AppState
+    from .service import AppService
 
 __all__ = ["FlaskASGIApp"]
 
@@ -30,24 +30,24 @@ __all__ = ["FlaskASGIApp"]
 class FlaskASGIApp:
     """An app's Socket.IO service and its Flask routes behind one ASGI callable.
 
-    The app's Socket.IO state binds to the loop of the first ASGI event it sees (the
+    The app's Socket.IO service binds to the loop of the first ASGI event it sees (the
     lifespan startup when the server sends one), and unbinds at lifespan shutdown.
     """
 
-    def __init__(self, state: AppState) -> None:
-        self._state = state
+    def __init__(self, service: AppService) -> None:
+        self._bridge = service.bridge
         self._inner = ASGIApp(
-            state.engine, state.app, on_startup=self._bind, on_shutdown=self._unbind
+            service.engine, service.app, on_startup=self._bind, on_shutdown=self._unbind
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._state.bridge.loop is not asyncio.get_running_loop():
+        if self._bridge.loop is not asyncio.get_running_loop():
             self._bind()
         await self._inner(scope, receive, send)
 
     def _bind(self) -> None:
         loop = asyncio.get_running_loop()
-        bridge = self._state.bridge
+        bridge = self._bridge
         if bridge.loop is loop:
             return
         if bridge.attached:
@@ -59,5 +59,5 @@ class FlaskASGIApp:
         bridge.attach(loop)
 
     def _unbind(self) -> None:
-        if self._state.bridge.loop is asyncio.get_running_loop():
-            self._state.bridge.detach()
+        if self._bridge.loop is asyncio.get_running_loop():
+            self._bridge.detach()

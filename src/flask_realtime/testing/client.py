@@ -8,7 +8,7 @@
     assert client.get_received() == [{"name": "sum", "args": [3], "namespace": "/"}]
 
 Each client is an Engine.IO session in memory
-(:class:`~flask_realtime.memory_socket.MemoryEngineSocket`) on the app's real
+(:class:`~flask_realtime.testing.memory_socket.MemoryEngineSocket`) on the app's real
 :class:`~flask_realtime.server.SocketIOServer`, run by the embedded loop; packets go
 through the app's parser both ways, so what a test receives is a copy, decoded from what
 a browser would get. Clients are independent: several may be connected
@@ -16,7 +16,8 @@ at once, to one app or several.
 
 Every call that sends (``connect``, ``emit``, ``send``, ``disconnect``) returns once the
 handlers it started have finished and what they emitted has arrived; an exception a
-handler raised, or data it emitted that cannot be serialised, is raised in the test.
+handler raised, or data it emitted that cannot be serialised, is raised in the test (the
+client subscribes to the app's feed of handler outcomes for that).
 
 Beyond Flask-SocketIO's client: ``emit(..., callback=fn)`` calls ``fn`` with the ack,
 :meth:`SocketIOTestClient.on_call` answers the server's ``call()`` (or its emits with a
@@ -30,17 +31,23 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .engine import CloseReason
-from .exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
+from ..engine import CloseReason
+from ..exceptions import (
+    CallTimeoutError,
+    ConfigurationError,
+    ConnectionRefusedError,
+    DisconnectedError,
+)
+from ..protocol.socketio import Packet, PacketType
+from ..server.acks import ack_args
 from .memory_socket import MemoryEngineSocket, build_handshake
-from .protocol.socketio import Packet, PacketType
-from .server.acks import ack_args
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .extension import SocketIO
-    from .protocol.parsers import Decoder
+    from ..binding.outcomes import Outcome
+    from ..binding.service import ServiceOwner
+    from ..protocol.parsers import Decoder
 
 __all__ = ["SocketIOTestClient"]
 
@@ -65,7 +72,7 @@ class SocketIOTestClient:
     def __init__(
         self,
         app: Flask,
-        socketio: SocketIO,
+        socketio: ServiceOwner,
         namespace: str | None = None,
         query_string: str | None = None,
         headers: dict[str, str] | None = None,
@@ -78,8 +85,10 @@ class SocketIOTestClient:
         self.socketio = socketio
         self.flask_test_client = flask_test_client
         self.timeout = timeout
-        self._state = socketio.state(app)
-        self._bridge = self._state.ensure_loop()
+        self._service = service = socketio.service_for(app)
+        self._parser = service.parsers.parser
+        self._bridge = service.ensure_loop()
+        self._unsubscribe: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._queue: list[dict[str, Any]] = []
         self._connected: dict[str, bool] = {}
@@ -145,7 +154,7 @@ class SocketIOTestClient:
         fresh = socket is None or socket.closed
         if socket is None or fresh:
             socket = self._open(query_string, headers)
-        pieces = self._state.parser.encode(Packet(PacketType.CONNECT, name, auth))
+        pieces = self._parser.encode(Packet(PacketType.CONNECT, name, auth))
 
         def run() -> None:
             if fresh:
@@ -163,7 +172,7 @@ class SocketIOTestClient:
         """
         name = namespace or "/"
         socket = self._require(name)
-        pieces = self._state.parser.encode(Packet(PacketType.DISCONNECT, name))
+        pieces = self._parser.encode(Packet(PacketType.DISCONNECT, name))
 
         def run() -> None:
             for piece in pieces:
@@ -177,7 +186,7 @@ class SocketIOTestClient:
 
         self._exchange(run)
         if socket.closed:
-            self._state.invoker.error_listeners.pop(socket.sid, None)
+            self._stop_listening()
 
     def emit(
         self,
@@ -210,7 +219,7 @@ class SocketIOTestClient:
             with self._lock:
                 ack_id = self._next_ack_id
                 self._next_ack_id += 1
-        pieces = self._state.parser.encode(Packet(PacketType.EVENT, name, [event, *args], ack_id))
+        pieces = self._parser.encode(Packet(PacketType.EVENT, name, [event, *args], ack_id))
 
         def run() -> None:
             for piece in pieces:
@@ -274,15 +283,12 @@ class SocketIOTestClient:
 
     def _open(self, query_string: str | None, headers: dict[str, str] | None) -> MemoryEngineSocket:
         """A new in-memory session with a handshake built like a browser's request."""
-        invoker = self._state.invoker
-        old = self._socket
-        if old is not None:
-            invoker.error_listeners.pop(old.sid, None)
+        service = self._service
         socket = MemoryEngineSocket(
-            self._state.server,
+            service.server,
             build_handshake(
                 self.app,
-                self._state.options.engine.url_path,
+                service.options.engine.url_path,
                 query_string,
                 headers,
                 self.flask_test_client,
@@ -291,9 +297,38 @@ class SocketIOTestClient:
             self._closed_by_server,
         )
         self._socket = socket
-        self._decoder = self._state.trusted_parser.decoder()
-        invoker.error_listeners[socket.sid] = self._record_error
+        self._decoder = service.parsers.trusted.decoder()
+        if self._unsubscribe is None:
+            self._unsubscribe = service.outcomes.subscribe(self._on_outcome)
         return socket
+
+    def _stop_listening(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        """A handler call of the app finished (loop thread): keep what fails this test.
+
+        A handler's exception (a refusal is not one: it is the connect_error), or a return
+        value that cannot be sent as the ack the client asked for: the server only logs
+        these; a test should fail on them, as with Flask-SocketIO.
+        """
+        socket = self._socket
+        if socket is None or outcome.eio_sid != socket.sid:
+            return
+        error = outcome.error
+        if error is not None:
+            if not isinstance(error, ConnectionRefusedError):
+                self._record_error(error)
+            return
+        if outcome.ack_id is None:
+            return
+        ack = Packet(PacketType.ACK, outcome.namespace, ack_args(outcome.result), outcome.ack_id)
+        try:
+            self._parser.encode(ack)
+        except ConfigurationError as exc:
+            self._record_error(exc)
 
     def _exchange(self, run: Callable[[], None]) -> None:
         """Run ``run`` on the loop, wait until the server settles, raise handler errors."""
@@ -323,7 +358,7 @@ class SocketIOTestClient:
         socket = self._socket
         if self._outstanding or socket is None:
             return
-        self._state.invoker.when_idle(socket.sid, self._on_idle)
+        self._service.runner.when_idle(socket.sid, self._on_idle)
 
     def _on_idle(self) -> None:
         if self._outstanding:
@@ -393,9 +428,7 @@ class SocketIOTestClient:
             values = ack_args(result)
             socket = self._socket
             if socket is not None:
-                for piece in self._state.parser.encode(
-                    Packet(PacketType.ACK, namespace, values, ack_id)
-                ):
+                for piece in self._parser.encode(Packet(PacketType.ACK, namespace, values, ack_id)):
                     socket.receive(piece)
         except Exception as exc:
             self._record_error(exc)

@@ -43,7 +43,7 @@ class Running:
 
     @property
     def url(self) -> str:
-        server = self.socketio.state(self.app).host.server
+        server = self.socketio.service_for(self.app).host.server
         assert server is not None
         return server.url
 
@@ -58,7 +58,7 @@ class Running:
 @contextmanager
 def running(socketio: SocketIO, app: Flask, **kwargs: Any) -> Iterator[Running]:
     run = Running(socketio, app, **kwargs)
-    host = socketio.state(app).host
+    host = socketio.service_for(app).host
     run.thread.start()
     started = threading.Event()
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from flask_realtime import SocketIO
-from flask_realtime.cli import run
+from flask_realtime.binding.cli import run
 
 
 def group_for(app: Flask) -> FlaskGroup:
@@ -30,7 +30,7 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
     def index() -> str:
         return "served"
 
-    host = socketio.state(flask_app).host
+    host = socketio.service_for(flask_app).host
     bodies: list[str] = []
 
     def client() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flask_realtime.bridge import LoopBridge
+from flask_realtime.binding.bridge import LoopBridge
 from flask_realtime.exceptions import DisconnectedError
 
 

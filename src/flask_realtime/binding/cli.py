@@ -8,9 +8,9 @@ same before it dropped its command)::
     run = "flask_realtime.cli:run"
 
 The command takes exactly the options of Flask's ``run``. For an app that has a
-``SocketIO`` it calls ``socketio.run(app, ...)``, so ``flask --app chat run --debug``
-serves the routes and Socket.IO, with the reloader and the debugger; for any other app it
-hands over to Flask's own command, unchanged.
+``SocketIO`` it serves the app as ``socketio.run(app, ...)`` would, so ``flask --app chat
+run --debug`` serves the routes and Socket.IO, with the reloader and the debugger; for any
+other app it hands over to Flask's own command, unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import click
 from flask.cli import ScriptInfo, run_command
 from flask.helpers import get_debug_flag
 
-from .app_state import STATE_KEY, AppState
+from .service import service_of
+from .serving import run as serve_app
 
 __all__ = ["run"]
 
@@ -40,8 +41,8 @@ def _run(
     ctx = click.get_current_context()
     info = ctx.ensure_object(ScriptInfo)
     app = info.load_app()
-    state = app.extensions.get(STATE_KEY)
-    if not isinstance(state, AppState):
+    service = service_of(app)
+    if service is None:
         # No SocketIO in this app: Flask's own command, with the same arguments.
         ctx.invoke(
             run_command, host=host, port=port, reload=reload, debugger=debugger,
@@ -56,15 +57,17 @@ def _run(
     if exclude_patterns:
         reloader_options["exclude_patterns"] = exclude_patterns
     use_debugger = debug if debugger is None else debugger
-    state.socketio.run(
-        app,
-        host=host,
-        port=port,
-        debug=use_debugger,
-        use_reloader=debug if reload is None else reload,
-        reloader_options=reloader_options,
-        log_output=True,
-        ssl_context=cert,
+    serve_app(
+        service,
+        host,
+        port,
+        {
+            "debug": use_debugger,
+            "use_reloader": debug if reload is None else reload,
+            "reloader_options": reloader_options,
+            "log_output": True,
+            "ssl_context": cert,
+        },
     )
 
 

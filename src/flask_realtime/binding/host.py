@@ -23,24 +23,32 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..exceptions import ConfigurationError
+from ..runtime.engineio import EngineIOEndpoint
+from ..runtime.server import Server, new_event_loop
 from .embedded import embedded_loop
-from .exceptions import ConfigurationError
-from .runtime.engineio import EngineIOEndpoint
-from .runtime.server import Server, new_event_loop
 
 if TYPE_CHECKING:
-    from .app_state import AppState
+    from ..engine import EngineServer
+    from .bridge import LoopBridge
 
-__all__ = ["RuntimeHost"]
+__all__ = ["LoopHost"]
 
 logger = logging.getLogger(__name__)
 
 
-class RuntimeHost:
-    """Owns the loop of one app's server (see the module docstring)."""
+class LoopHost:
+    """Owns the loop of one app's server (see the module docstring).
 
-    def __init__(self, state: AppState, grace: float = 10.0) -> None:
-        self._state = state
+    Args:
+        bridge: the app's bridge to its loop (attached here).
+        engine: the app's Engine.IO server (what the HTTP server's endpoint serves).
+        grace: seconds a graceful stop waits for requests and sessions to finish.
+    """
+
+    def __init__(self, bridge: LoopBridge, engine: EngineServer, grace: float = 10.0) -> None:
+        self._bridge = bridge
+        self._engine = engine
         self.grace = grace
         self._lock = threading.Lock()
         self._server: Server | None = None
@@ -58,7 +66,7 @@ class RuntimeHost:
 
     def ensure_loop(self) -> None:
         """Attach the app's server to the embedded loop, unless it has a loop already."""
-        bridge = self._state.bridge
+        bridge = self._bridge
         with self._lock:
             if bridge.attached or self._server is not None:
                 return
@@ -87,7 +95,7 @@ class RuntimeHost:
             self._on_started = on_started
             self._stop_requested = False
             self.started.clear()
-            embedded = self._state.bridge.loop
+            embedded = self._bridge.loop
         try:
             if embedded is not None:
                 self._serve_on(embedded)
@@ -114,7 +122,7 @@ class RuntimeHost:
 
     def endpoint(self) -> EngineIOEndpoint:
         """A new Socket.IO endpoint for the app's Engine.IO server."""
-        return EngineIOEndpoint(self._state.engine)
+        return EngineIOEndpoint(self._engine)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -133,7 +141,7 @@ class RuntimeHost:
             return
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        bridge = self._state.bridge
+        bridge = self._bridge
         if own_loop:
             bridge.attach(loop)
         installed: list[signal.Signals] = []

@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .exceptions import ConfigurationError
-from .runtime.context import access_logger
-from .runtime.server import Server, make_ssl_context
+from ..exceptions import ConfigurationError
+from ..runtime.context import access_logger
+from ..runtime.server import Server, make_ssl_context
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
     from flask import Flask
 
-    from .app_state import AppState
+    from .service import AppService
 
 __all__ = ["RUN_OPTIONS", "run"]
 
@@ -40,14 +40,13 @@ RUN_OPTIONS = frozenset(
 )  # fmt: skip
 
 
-def run(
-    state: AppState, app: Flask, host: str | None, port: int | None, kwargs: dict[str, Any]
-) -> None:
-    """Serve ``app`` until stopped; see the module docstring for ``kwargs``.
+def run(service: AppService, host: str | None, port: int | None, kwargs: dict[str, Any]) -> None:
+    """Serve the service's app until stopped; see the module docstring for ``kwargs``.
 
     Raises:
         ConfigurationError: an unknown keyword argument, or a bad TLS setting.
     """
+    app = service.app
     for name in kwargs:
         if name not in RUN_OPTIONS:
             close = difflib.get_close_matches(name, sorted(RUN_OPTIONS), n=1)
@@ -84,13 +83,13 @@ def run(
             _show_access_log()
         server = Server(
             wsgi_app=wsgi_app,
-            endpoint=state.host.endpoint(),
+            endpoint=service.host.endpoint(),
             host=host,
             port=port,
             ssl_context=ssl_context,
             log=log_output,
         )
-        state.host.serve(server, on_started=_announce(app))
+        service.host.serve(server, on_started=_announce(app))
 
     if use_reloader:
         from werkzeug._reloader import run_with_reloader

@@ -1,49 +1,41 @@
 """The ``socketio.*`` operations: emit, send, call, rooms, disconnect, background tasks.
 
-They work from anywhere: a handler, a Flask view, a background thread. From a thread other
-than the loop's they are handed to the loop in order (:class:`~flask_realtime.bridge.LoopBridge`),
-their arguments copied first (see :meth:`~flask_realtime.app_state.AppState.snapshot`); on
-the loop (an ``async def`` handler or task) they run at once.
+They work from anywhere: a handler, a Flask view, a background thread. This module holds
+their public signatures (Flask-SocketIO's), checks the arguments, and hands them to the
+:class:`~flask_realtime.binding.operations.Operations` of the app to act on, which runs
+them on the server's loop.
 
-:class:`Operations` is the part of :class:`~flask_realtime.SocketIO` that provides them; it
-finds the app to act on with ``SocketIO.state()``.
+:class:`SocketIOOperations` is the part of :class:`~flask_realtime.SocketIO` that provides
+them; it finds the app to act on with ``SocketIO.service_for()``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import CallTimeoutError, ConfigurationError, ContextError
-from .handler_context import HandlerContext, current_handler
-from .handlers import is_async_callable
-from .invoker import AckCallback
-from .kwargs import suggest_keywords
+from .binding.kwargs import suggest_keywords
+from .binding.scope import current_scope
+from .binding.tasks import BackgroundTask, sleep, start_background_task
+from .exceptions import ConfigurationError, ContextError
 from .protocol.socketio import RESERVED_EVENTS
-from .tasks import BackgroundTask, sleep, start_background_task
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .app_state import AppState
+    from .binding.service import AppService
     from .typing import Room, Sid
 
-__all__ = ["Operations"]
-
-logger = logging.getLogger(__name__)
-
-_CALL_GRACE = 5.0  # seconds past a call()'s own timeout before the caller gives up on the loop
+__all__ = ["SocketIOOperations", "spread"]
 
 
-class Operations(ABC):
+class SocketIOOperations(ABC):
     """The operations of :class:`~flask_realtime.SocketIO` (see the module docstring)."""
 
     @abstractmethod
-    def state(self, app: Flask | None = None) -> AppState:
-        """The app state to act on (implemented by ``SocketIO``)."""
+    def service_for(self, app: Flask | None = None) -> AppService:
+        """The service of the app to act on (implemented by ``SocketIO``)."""
 
     @suggest_keywords
     def emit(
@@ -82,29 +74,22 @@ class Operations(ABC):
         """
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name: choose another")
-        state = self.state()
-        context = current_handler()
+        scope = current_scope()
         if not include_self and skip_sid is None:
-            if context is None:
+            if scope is None:
                 raise ContextError(
                     "emit(include_self=False) outside a Socket.IO handler: pass skip_sid=sid"
                 )
-            skip_sid = context.sid
-        ack = AckCallback(callback, context) if callback is not None else None
-        args = _spread(args)
-        if not state.ensure_loop().in_loop_thread():
-            args = state.snapshot(args)
-        self._submit(
-            state,
-            context,
-            state.server.emit,
+            skip_sid = scope.sid
+        self.service_for().ops.emit(
             event,
-            *args,
+            spread(args),
             namespace=namespace or "/",
             to=to or room,
             skip_sid=skip_sid,
-            callback=ack,
+            callback=callback,
             volatile=volatile,
+            origin=scope,
         )
 
     @suggest_keywords
@@ -159,63 +144,29 @@ class Operations(ABC):
         target = to or room or sid
         if target is None:
             raise ConfigurationError("call() waits for one client's answer: pass to=sid")
-        state = self.state()
-        bridge = state.ensure_loop()
-        server = state.server
-        if bridge.in_loop_thread():
-            return server.call(
-                event, *_spread(args), to=target, namespace=namespace or "/", timeout=timeout
-            )
-        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        snapshot = state.snapshot(_spread(args))
-
-        def start() -> None:
-            try:
-                future = server.call(
-                    event,
-                    *snapshot,
-                    to=target,
-                    namespace=namespace or "/",
-                    timeout=timeout,
-                )
-            except BaseException as exc:
-                result.set_exception(exc)
-                return
-            future.add_done_callback(lambda f: _copy_outcome(f, result))
-
-        bridge.call(start)
-        try:
-            return result.result(None if timeout is None else timeout + _CALL_GRACE)
-        except concurrent.futures.TimeoutError:
-            raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s") from None
+        return self.service_for().ops.call(
+            event, spread(args), to=target, namespace=namespace or "/", timeout=timeout
+        )
 
     def enter_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
         """Put client ``sid`` in ``room`` (works anywhere; see also ``join_room``)."""
-        state = self.state()
-        self._submit(state, current_handler(), state.server.enter_room, sid, room,
-                     namespace or "/")  # fmt: skip
+        self.service_for().ops.enter_room(sid, room, namespace or "/", current_scope())
 
     def leave_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
         """Take client ``sid`` out of ``room``."""
-        state = self.state()
-        self._submit(state, current_handler(), state.server.leave_room, sid, room,
-                     namespace or "/")  # fmt: skip
+        self.service_for().ops.leave_room(sid, room, namespace or "/", current_scope())
 
     def close_room(self, room: Room, namespace: str | None = None) -> None:
         """Take every client out of ``room``."""
-        state = self.state()
-        self._submit(state, current_handler(), state.server.close_room, room, namespace or "/")
+        self.service_for().ops.close_room(room, namespace or "/", current_scope())
 
     def rooms(self, sid: Sid, namespace: str | None = None) -> list[Room]:
         """The rooms client ``sid`` is in, its own sid among them."""
-        state = self.state()
-        bridge = state.ensure_loop()
-        return bridge.call_and_wait(state.server.rooms, sid, namespace or "/")
+        return self.service_for().ops.rooms(sid, namespace or "/")
 
     def disconnect(self, sid: Sid, namespace: str | None = None) -> None:
         """Disconnect client ``sid`` from ``namespace``."""
-        state = self.state()
-        self._submit(state, current_handler(), state.server.disconnect, sid, namespace or "/")
+        self.service_for().ops.disconnect(sid, namespace or "/", current_scope())
 
     # -- tasks -----------------------------------------------------------------------------
 
@@ -226,57 +177,15 @@ class Operations(ABC):
 
         A ``def`` runs in a daemon thread; an ``async def`` as a task on the server's loop.
         """
-        loop = self.state().ensure_loop().loop if is_async_callable(target) else None
+        loop = self.service_for().ops.loop_for(target)
         return start_background_task(target, args, kwargs, loop)
 
     def sleep(self, seconds: float = 0) -> Awaitable[None]:
         """Sleep: blocks a thread; on the event loop, returns an awaitable (``await`` it)."""
         return sleep(seconds)
 
-    # -- internals ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _submit(
-        state: AppState,
-        context: HandlerContext | None,
-        fn: Callable[..., Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        """Run a server operation on the loop: now when on it, else in order, soon."""
-        bridge = state.ensure_loop()
-        if bridge.in_loop_thread():
-            fn(*args, **kwargs)
-        else:
-            bridge.call(_guarded, state, context, fn, args, kwargs)
-
-
-def _guarded(
-    state: AppState,
-    context: HandlerContext | None,
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> None:
-    """Run an operation handed over from another thread; report its failure to its origin."""
-    try:
-        fn(*args, **kwargs)
-    except Exception as exc:
-        name = getattr(fn, "__name__", repr(fn))
-        if context is not None:
-            logger.error(
-                "%s() from the handler of %r (sid %s) failed",
-                name,
-                context.event,
-                context.sid,
-                exc_info=exc,
-            )
-            state.invoker.report_error(context.eio_sid, exc)
-        else:
-            logger.error("%s() failed", name, exc_info=exc)
-
-
-def _spread(args: tuple[Any, ...]) -> tuple[Any, ...]:
+def spread(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """python-socketio's rule for event data: a tuple is several arguments, None is none."""
     if len(args) == 1:
         only = args[0]
@@ -285,12 +194,3 @@ def _spread(args: tuple[Any, ...]) -> tuple[Any, ...]:
         if only is None:
             return ()
     return args
-
-
-def _copy_outcome(source: Any, target: concurrent.futures.Future[Any]) -> None:
-    if source.cancelled():
-        target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())
-    else:
-        target.set_result(source.result())

@@ -1,9 +1,9 @@
-"""The context a handler runs in: which client, and the Flask contexts around it.
+"""The scope a handler runs in: which client, and the Flask contexts around it.
 
-While a handler runs, :func:`current_handler` returns its :class:`HandlerContext` (a
-context variable, so it follows the handler into its worker thread or its asyncio task),
-and Flask's app and request contexts are pushed, the request built from the environ of
-the client's handshake, as Flask-SocketIO does:
+While a handler runs, :func:`current_scope` returns its :class:`HandlerScope` (a context
+variable, so it follows the handler into its worker thread or its asyncio task), and
+Flask's app and request contexts are pushed, the request built from the environ of the
+client's handshake, as Flask-SocketIO does:
 
 - ``request.sid``, ``request.namespace`` and ``request.event`` (``{"message": event,
   "args": args}``) are set on the request object;
@@ -13,6 +13,9 @@ the client's handshake, as Flask-SocketIO does:
   and shared by its namespaces; with ``manage_session=False``, Flask's session as the
   session interface opens it, saved after the handler when it was modified (the way
   server-side sessions are shared between HTTP routes and Socket.IO handlers).
+
+The scope also carries the app's :class:`~flask_realtime.binding.operations.Operations`,
+so that ``emit()`` inside a handler goes straight to the server of the handler's app.
 """
 
 from __future__ import annotations
@@ -26,20 +29,20 @@ from typing import TYPE_CHECKING, Any
 from flask.ctx import RequestContext
 from flask.sessions import SessionMixin
 
-from .exceptions import ContextError
+from ..exceptions import ContextError
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .app_state import AppState
+    from .operations import Operations
 
 __all__ = [
     "SESSION_KEY",
-    "HandlerContext",
+    "HandlerScope",
     "ManagedSession",
-    "current_handler",
+    "current_scope",
     "flask_context",
-    "require_handler",
+    "require_scope",
 ]
 
 SESSION_KEY = "flask_realtime.session"
@@ -71,11 +74,12 @@ class SocketRequestContext(RequestContext):
 
 
 @dataclass(slots=True)
-class HandlerContext:
-    """Who a running handler serves.
+class HandlerScope:
+    """Who a running handler serves, and where its emits go.
 
     Attributes:
-        state: the app's Socket.IO state (server, bridge, options).
+        app: the Flask app whose handler runs.
+        ops: the operations on that app's server (``emit``, rooms, ...).
         sid: the Socket.IO socket id of the client.
         namespace: the namespace of the socket.
         eio_sid: the Engine.IO session id (one per connection, shared by namespaces).
@@ -85,7 +89,8 @@ class HandlerContext:
         cache: per-socket storage of the extension (the socket's ``data``).
     """
 
-    state: AppState
+    app: Flask
+    ops: Operations
     sid: str
     namespace: str
     eio_sid: str
@@ -94,48 +99,48 @@ class HandlerContext:
     cache: dict[str, Any]
 
 
-_current: ContextVar[HandlerContext | None] = ContextVar("flask_realtime_handler", default=None)
+_current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)
 
 
-def current_handler() -> HandlerContext | None:
-    """The context of the handler running in this thread or task, if any."""
+def current_scope() -> HandlerScope | None:
+    """The scope of the handler running in this thread or task, if any."""
     return _current.get()
 
 
-def require_handler(function: str, fix: str) -> HandlerContext:
-    """The running handler's context.
+def require_scope(function: str, fix: str) -> HandlerScope:
+    """The running handler's scope.
 
     Raises:
         ContextError: no handler is running here; the message names ``function`` and the
             ``fix`` (what to call instead).
     """
-    context = _current.get()
-    if context is None:
+    scope = _current.get()
+    if scope is None:
         raise ContextError(f"{function} outside a Socket.IO handler: {fix}")
-    return context
+    return scope
 
 
 @contextmanager
 def flask_context(
-    context: HandlerContext, args: tuple[Any, ...], *, manage_session: bool
+    scope: HandlerScope, args: tuple[Any, ...], *, manage_session: bool
 ) -> Iterator[None]:
-    """Push the Flask app and request contexts for ``context``, and make it current.
+    """Push the Flask app and request contexts for ``scope``, and make it current.
 
     Exits without saving the session when the body raises.
     """
-    ctx = _request_context(context, manage_session)
-    ctx.request.event = {"message": context.event, "args": args}  # type: ignore[attr-defined]
-    token = _current.set(context)
+    ctx = _request_context(scope, manage_session)
+    ctx.request.event = {"message": scope.event, "args": args}  # type: ignore[attr-defined]
+    token = _current.set(scope)
     try:
         with ctx:
             yield
             if not manage_session:
-                _save_session(context.state.app, ctx)
+                _save_session(scope.app, ctx)
     finally:
         _current.reset(token)
 
 
-def _request_context(context: HandlerContext, manage_session: bool) -> RequestContext:
+def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContext:
     """The request context of a handler call: the socket's own, made once, when possible.
 
     With ``manage_session=True`` the session is the connection's, and the request is the
@@ -146,12 +151,12 @@ def _request_context(context: HandlerContext, manage_session: bool) -> RequestCo
     may have changed meanwhile), so each gets a new context.
     """
     if manage_session:
-        cached = context.cache.get(_CONTEXT_KEY)
+        cached = scope.cache.get(_CONTEXT_KEY)
         if cached is not None:
             ctx: RequestContext = cached
             return ctx
-    app = context.state.app
-    shared = context.environ
+    app = scope.app
+    shared = scope.environ
     # A shallow copy: werkzeug writes into the environ it is given.
     environ = dict(shared)
     request = app.request_class(environ)
@@ -164,10 +169,10 @@ def _request_context(context: HandlerContext, manage_session: bool) -> RequestCo
             opened = interface.open_session(app, request) or interface.make_null_session(app)
             session = shared.setdefault(SESSION_KEY, ManagedSession(opened))
     ctx = SocketRequestContext(app, environ, request=request, session=session)
-    request.sid = context.sid  # type: ignore[attr-defined]
-    request.namespace = context.namespace  # type: ignore[attr-defined]
+    request.sid = scope.sid  # type: ignore[attr-defined]
+    request.namespace = scope.namespace  # type: ignore[attr-defined]
     if manage_session:
-        context.cache[_CONTEXT_KEY] = ctx
+        scope.cache[_CONTEXT_KEY] = ctx
     return ctx
 
 

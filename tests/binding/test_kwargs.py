@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from flask_realtime import SocketIO, emit
+from flask_realtime.binding.kwargs import suggest_keywords
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.kwargs import suggest_keywords
 
 
 def test_socketio_emit_suggests_the_closest_keyword() -> None:

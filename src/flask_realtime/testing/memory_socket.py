@@ -16,14 +16,14 @@ from urllib.parse import parse_qs
 from flask.testing import EnvironBuilder
 from werkzeug.datastructures import EnvironHeaders
 
-from .engine import CloseReason, EngineHandler, EngineSocket, Handshake
-from .engine.server import new_sid
-from .exceptions import ConfigurationError
+from ..engine import CloseReason, EngineHandler, EngineSocket, Handshake
+from ..engine.server import new_sid
+from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .engine import OutgoingMessage
+    from ..engine import OutgoingMessage
 
 __all__ = ["MemoryEngineSocket", "build_handshake"]
 

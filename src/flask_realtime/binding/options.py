@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from .engine import EngineOptions
-from .exceptions import ConfigurationError
+from ..engine import EngineOptions
+from ..exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_HANDLER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
 

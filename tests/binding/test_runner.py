@@ -17,8 +17,8 @@ import pytest
 from flask import Flask, request
 
 from flask_realtime import SocketIO
-from flask_realtime.memory_socket import MemoryEngineSocket, build_handshake
 from flask_realtime.protocol.socketio import Packet, PacketType
+from flask_realtime.testing.memory_socket import MemoryEngineSocket, build_handshake
 
 WaitUntil = Callable[..., None]
 
@@ -27,7 +27,7 @@ class RawClient:
     """A Socket.IO client that sends packets without waiting for handlers."""
 
     def __init__(self, socketio: SocketIO, app: Flask) -> None:
-        self.state = socketio.state(app)
+        self.state = socketio.service_for(app)
         self.bridge = self.state.ensure_loop()
         self.messages: queue.SimpleQueue[str | bytes] = queue.SimpleQueue()
         handshake = build_handshake(app, "/socket.io/")
@@ -38,7 +38,7 @@ class RawClient:
         self.send(Packet(PacketType.CONNECT, "/", None))
 
     def send(self, *packets: Packet) -> None:
-        pieces = [p for packet in packets for p in self.state.parser.encode(packet)]
+        pieces = [p for packet in packets for p in self.state.parsers.parser.encode(packet)]
 
         def feed() -> None:
             for piece in pieces:
@@ -145,7 +145,7 @@ def test_slow_handlers_are_warned_about(
     def slow() -> None:
         assert release.wait(5)
 
-    caplog.set_level(logging.WARNING, logger="flask_realtime.invoker")
+    caplog.set_level(logging.WARNING, logger="flask_realtime.binding.runner")
     client = RawClient(socketio, flask_app)
     client.send(client.event("slow"))
     try:
@@ -167,11 +167,11 @@ def test_no_warning_for_quick_handlers(flask_app: Flask, caplog: pytest.LogCaptu
     def quick() -> str:
         return "done"
 
-    caplog.set_level(logging.WARNING, logger="flask_realtime.invoker")
+    caplog.set_level(logging.WARNING, logger="flask_realtime.binding.runner")
     client = socketio.test_client(flask_app)
     for _ in range(5):
         client.emit("quick", callback=True)
-    assert not [r for r in caplog.records if r.name == "flask_realtime.invoker"]
+    assert not [r for r in caplog.records if r.name == "flask_realtime.binding.runner"]
 
 
 def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> None:
@@ -200,7 +200,7 @@ def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> 
     gate.set()
     wait_until(lambda: len(finished) == 4, what="every handler")
     assert peak == 2
-    assert socketio.state(flask_app).pool.thread_count <= 2
+    assert socketio.service_for(flask_app).pool.thread_count <= 2
 
 
 def test_handler_exception_is_logged_without_a_listener(

@@ -1,0 +1,238 @@
+"""The operations on one app's server: emit, call, rooms, disconnect, from any thread.
+
+This is where ``socketio.emit`` and the context-aware ``emit`` inside a handler meet: both
+call :meth:`Operations.emit` of the app's service, with arguments already in the server's
+form (a list of recipients, the namespace resolved). From a thread other than the loop's
+an operation is handed to the loop in order (:class:`~flask_realtime.binding.bridge.LoopBridge`),
+its arguments copied first (``snapshot``: an emit sends the data as it was when the
+handler emitted, and data that cannot be encoded fails in the handler); on the loop (an
+``async def`` handler or task) it runs at once.
+
+An operation that fails on the loop after a handler handed it over is logged with the
+handler that made it, and published as an :class:`~flask_realtime.binding.outcomes.Outcome`
+(the test client re-raises it in the test).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from ..exceptions import CallTimeoutError
+from .handlers import is_async_callable
+from .outcomes import Outcome, Outcomes
+
+if TYPE_CHECKING:
+    from ..server import SocketIOServer
+    from ..typing import Handler, Room, Sid
+    from .bridge import LoopBridge
+
+__all__ = ["AckCallback", "Operations", "Origin"]
+
+logger = logging.getLogger(__name__)
+
+_CALL_GRACE = 5.0  # seconds past a call()'s own timeout before the caller gives up on the loop
+
+Snapshot = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+class Origin(Protocol):
+    """The handler an operation comes from (a :class:`~.scope.HandlerScope`)."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def eio_sid(self) -> str: ...
+    @property
+    def event(self) -> str: ...
+
+
+class AckCallback:
+    """An ``emit(..., callback=fn)`` callback, and the handler it was emitted from.
+
+    Flask-SocketIO runs the callback with the request context of the client whose handler
+    emitted (when there was one): so does the runner.
+    """
+
+    __slots__ = ("fn", "is_async", "origin")
+
+    def __init__(self, fn: Callable[..., Any], origin: Origin | None) -> None:
+        self.fn = fn
+        self.origin = origin
+        self.is_async = is_async_callable(fn)
+
+
+class Operations:
+    """The server operations of one app (see the module docstring).
+
+    Args:
+        server: the app's Socket.IO server (loop thread only).
+        ensure_loop: the bridge to the server's loop, starting the embedded loop if none
+            runs yet.
+        snapshot: copies event arguments as the wire will carry them.
+        outcomes: where a failed operation of a handler is published.
+    """
+
+    __slots__ = ("_ensure_loop", "_outcomes", "_snapshot", "server")
+
+    def __init__(
+        self,
+        server: SocketIOServer,
+        ensure_loop: Callable[[], LoopBridge],
+        snapshot: Snapshot,
+        outcomes: Outcomes,
+    ) -> None:
+        self.server = server
+        self._ensure_loop = ensure_loop
+        self._snapshot = snapshot
+        self._outcomes = outcomes
+
+    def bridge(self) -> LoopBridge:
+        """The bridge to the server's loop (started on first use)."""
+        return self._ensure_loop()
+
+    def emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        *,
+        namespace: str,
+        to: Room | Iterable[Room] | None,
+        skip_sid: Sid | Iterable[Sid] | None,
+        callback: Callable[..., Any] | None,
+        volatile: bool,
+        origin: Origin | None,
+    ) -> None:
+        """Emit ``event`` with ``args`` (see ``SocketIOServer.emit``)."""
+        # The server hands the callback to the runner as it hands it any handler.
+        ack = cast("Handler", AckCallback(callback, origin)) if callback is not None else None
+        bridge = self._ensure_loop()
+        if bridge.in_loop_thread():
+            self.server.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,
+                             callback=ack, volatile=volatile)  # fmt: skip
+            return
+        bridge.call(
+            self._guarded,
+            origin,
+            self.server.emit,
+            (event, *self._snapshot(args)),
+            {
+                "namespace": namespace,
+                "to": to,
+                "skip_sid": skip_sid,
+                "callback": ack,
+                "volatile": volatile,
+            },
+        )
+
+    def call(
+        self, event: str, args: tuple[Any, ...], *, to: Sid, namespace: str, timeout: float | None
+    ) -> Any:
+        """Emit to one client and wait for its acknowledgement.
+
+        From a thread it blocks and returns the acknowledgement; on the loop it returns an
+        awaitable of it.
+
+        Raises:
+            CallTimeoutError: no acknowledgement within ``timeout`` seconds.
+            DisconnectedError: the client is not connected, or left before answering.
+        """
+        bridge = self._ensure_loop()
+        server = self.server
+        if bridge.in_loop_thread():
+            return server.call(event, *args, to=to, namespace=namespace, timeout=timeout)
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        snapshot = self._snapshot(args)
+
+        def start() -> None:
+            try:
+                future = server.call(event, *snapshot, to=to, namespace=namespace,
+                                     timeout=timeout)  # fmt: skip
+            except BaseException as exc:
+                result.set_exception(exc)
+                return
+            future.add_done_callback(lambda f: _copy_outcome(f, result))
+
+        bridge.call(start)
+        try:
+            return result.result(None if timeout is None else timeout + _CALL_GRACE)
+        except concurrent.futures.TimeoutError:
+            raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s") from None
+
+    def enter_room(self, sid: Sid, room: Room, namespace: str, origin: Origin | None) -> None:
+        """Put client ``sid`` in ``room``."""
+        self._submit(origin, self.server.enter_room, sid, room, namespace)
+
+    def leave_room(self, sid: Sid, room: Room, namespace: str, origin: Origin | None) -> None:
+        """Take client ``sid`` out of ``room``."""
+        self._submit(origin, self.server.leave_room, sid, room, namespace)
+
+    def close_room(self, room: Room, namespace: str, origin: Origin | None) -> None:
+        """Take every client out of ``room``."""
+        self._submit(origin, self.server.close_room, room, namespace)
+
+    def disconnect(self, sid: Sid, namespace: str, origin: Origin | None) -> None:
+        """Disconnect client ``sid`` from ``namespace``."""
+        self._submit(origin, self.server.disconnect, sid, namespace)
+
+    def rooms(self, sid: Sid, namespace: str) -> list[Room]:
+        """The rooms client ``sid`` is in, its own sid among them."""
+        return self._ensure_loop().call_and_wait(self.server.rooms, sid, namespace)
+
+    def loop_for(self, target: Callable[..., Any]) -> Any:
+        """The loop a background ``target`` runs on: the server's for ``async def``, else None."""
+        return self._ensure_loop().loop if is_async_callable(target) else None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _submit(self, origin: Origin | None, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a server operation on the loop: now when on it, else in order, soon."""
+        bridge = self._ensure_loop()
+        if bridge.in_loop_thread():
+            fn(*args)
+        else:
+            bridge.call(self._guarded, origin, fn, args, {})
+
+    def _guarded(
+        self,
+        origin: Origin | None,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Run an operation handed over from another thread; report its failure."""
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            name = getattr(fn, "__name__", repr(fn))
+            if origin is None:
+                logger.error("%s() failed", name, exc_info=exc)
+                return
+            logger.error("%s() from the handler of %r (sid %s) failed", name, origin.event,
+                         origin.sid, exc_info=exc)  # fmt: skip
+            if self._outcomes.active:
+                self._outcomes.publish(
+                    Outcome(
+                        origin.eio_sid,
+                        origin.sid,
+                        origin.namespace,
+                        origin.event,
+                        "operation",
+                        None,
+                        None,
+                        exc,
+                    )
+                )
+
+
+def _copy_outcome(source: Any, target: concurrent.futures.Future[Any]) -> None:
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())

@@ -1,0 +1,111 @@
+"""What one Flask app's Socket.IO service is made of, built once by ``init_app``.
+
+An :class:`AppService` lives in ``app.extensions["flask_realtime"]`` (the ``SocketIO``
+object itself stays in ``app.extensions["socketio"]``, where Flask-SocketIO code looks for
+it). It is built from the resolved options and the handler registry that the app's
+``SocketIO`` shares with every app it is bound to, and holds what serving the app takes:
+
+- the parsers (:class:`~.parsers.AppParsers`), the Socket.IO server and the Engine.IO
+  server under it, with their adapter;
+- the bridge to the loop, the worker pool, the :class:`~.runner.HandlerRunner` that runs
+  handlers in the app's contexts, and the :class:`~.operations.Operations` that emit;
+- the :class:`~.host.LoopHost` that owns the loop (embedded, or ``socketio.run()``).
+
+It knows nothing of the ``SocketIO`` object: each collaborator is handed what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..engine import EngineServer
+from ..runtime.workers import WorkerPool
+from ..server import SocketIOServer
+from .adapters import resolve_adapter
+from .bridge import LoopBridge
+from .host import LoopHost
+from .log_switches import configure_logging
+from .operations import Operations
+from .outcomes import Outcomes
+from .parsers import AppParsers
+from .runner import HandlerRunner
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ..typing import Handler
+    from .options import SocketIOOptions
+
+__all__ = ["STATE_KEY", "AppService", "ServiceOwner", "service_of"]
+
+STATE_KEY = "flask_realtime"
+"""The key of an app's :class:`AppService` in ``app.extensions``."""
+
+
+class AppService:
+    """The Socket.IO service of one app (see the module docstring).
+
+    Args:
+        app: the app.
+        options: the resolved options.
+        error_handler_for: the error handler of a namespace (from the shared registry).
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        options: SocketIOOptions,
+        error_handler_for: Callable[[str], Handler | None],
+    ) -> None:
+        self.app = app
+        self.options = options
+        self.parsers = AppParsers(app, options)
+        self.bridge = LoopBridge()
+        self.pool = WorkerPool(
+            options.worker_threads, name=f"flask-realtime-{app.name}", idle_timeout=60.0
+        )
+        self.outcomes = Outcomes()
+        self.server = SocketIOServer(
+            parser=self.parsers.parser,
+            legacy_parser=self.parsers.legacy,
+            adapter=resolve_adapter(options.message_queue, options.channel),
+            always_connect=options.always_connect,
+            namespaces=options.namespaces,
+            connect_timeout=options.connect_timeout,
+        )
+        self.engine = EngineServer(self.server, options.engine)
+        self.host = LoopHost(self.bridge, self.engine)
+        self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)
+        self.runner = HandlerRunner(
+            app,
+            self.ops,
+            self.bridge,
+            self.pool,
+            self.outcomes,
+            error_handler_for,
+            manage_session=options.manage_session,
+            slow_after=options.slow_handler_warning,
+        )
+        self.server.invoker = self.runner
+        configure_logging(options)
+
+    def ensure_loop(self) -> LoopBridge:
+        """The bridge to this app's loop, starting the embedded loop if none runs yet."""
+        if not self.bridge.attached:
+            self.host.ensure_loop()
+        return self.bridge
+
+
+class ServiceOwner(Protocol):
+    """What owns the services of its apps (the ``SocketIO`` object)."""
+
+    def service_for(self, app: Flask | None = None) -> AppService:
+        """The service of ``app`` (or of the app in context)."""
+        ...
+
+
+def service_of(app: Any) -> AppService | None:
+    """The service bound to ``app``, if any."""
+    service = app.extensions.get(STATE_KEY)
+    return service if isinstance(service, AppService) else None
