@@ -74,6 +74,19 @@ def test_app_factory_with_init_app() -> None:
         assert client.emit("hello", callback=True) == "from /"
 
 
+def test_server_options_can_be_read_and_changed_before_init_app() -> None:
+    socketio = SocketIO(ping_interval=7)
+    assert socketio.server_options == {"ping_interval": 7}
+    # What Flask-SocketIO apps do before binding.
+    socketio.server_options.pop("client_manager", None)
+    socketio.server_options["ping_timeout"] = 3
+    app = Flask("factory")
+    socketio.init_app(app, cors_allowed_origins="*")
+    options = socketio.service_for(app).options
+    assert (options.engine.ping_interval, options.engine.ping_timeout) == (7, 3)
+    assert socketio.server_options["cors_allowed_origins"] == "*"
+
+
 def test_several_apps_have_separate_servers() -> None:
     socketio = SocketIO()
     one, two = make_app("one"), make_app("two")

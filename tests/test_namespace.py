@@ -185,36 +185,68 @@ def test_unknown_events_are_ignored(flask_app: Flask, chat: tuple[SocketIO, Chat
     assert client.emit("no_such_method", namespace="/chat", callback=True) is None
 
 
-def test_overridden_trigger_event_dispatches_everything(flask_app: Flask) -> None:
+def test_overridden_trigger_event_gets_flask_socketios_arguments(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
     seen: list[Any] = []
 
     class Router(Namespace):
-        def trigger_event(self, event: str, *args: Any) -> Any:
-            seen.append((event, args))
+        def trigger_event(self, event: str, sid: str, *args: Any) -> Any:
+            seen.append((event, sid, args))
             return f"routed {event}"
 
     socketio.on_namespace(Router("/r"))
     client = socketio.test_client(flask_app, namespace="/r", auth={"k": 1})
+    sid = client.get_sid("/r")
     assert client.emit("anything", 1, 2, namespace="/r", callback=True) == "routed anything"
     client.disconnect("/r")
+    (connect, *rest) = seen
+    # connect: (sid, environ, auth), as python-socketio hands Flask-SocketIO's namespaces
+    assert connect[0] == "connect"
+    assert connect[1] == sid
+    environ, auth = connect[2]
+    assert environ["PATH_INFO"] == "/socket.io/"
+    assert auth == {"k": 1}
+    assert rest == [("anything", sid, (1, 2)), ("disconnect", sid, ("client disconnect",))]
+
+
+def test_super_trigger_event_dispatches_to_the_methods(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+    seen: list[Any] = []
+
+    class Audited(Namespace):
+        def trigger_event(self, event: str, sid: str, *args: Any) -> Any:
+            seen.append(event)
+            return super().trigger_event(event, sid, *args)
+
+        def on_connect(self, auth: Any) -> None:
+            seen.append(("auth", auth))
+
+        def on_disconnect(self) -> None:  # takes no reason: it gets none
+            seen.append("bye")
+
+        def on_add(self, a: int, b: int) -> int:
+            return a + b
+
+    socketio.on_namespace(Audited("/a"))
+    client = socketio.test_client(flask_app, namespace="/a", auth={"t": 1})
+    assert client.emit("add", 2, 3, namespace="/a", callback=True) == 5
+    assert client.emit("missing", namespace="/a", callback=True) == []  # an empty ack
+    client.disconnect("/a")
     assert seen == [
-        ("connect", ({"k": 1},)),
-        ("anything", (1, 2)),
-        ("disconnect", ("client disconnect",)),
-    ]
+        "connect", ("auth", {"t": 1}), "add", "missing", "disconnect", "bye",
+    ]  # fmt: skip
 
 
 def test_overridden_async_trigger_event(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
 
     class Router(Namespace):
-        async def trigger_event(self, event: str, *args: Any) -> Any:  # type: ignore[override]
-            return [event, *args]
+        async def trigger_event(self, event: str, sid: str, *args: Any) -> Any:  # type: ignore[override]
+            return [event, sid == request.sid, *args]
 
     socketio.on_namespace(Router("/r"))
     client = socketio.test_client(flask_app, namespace="/r")
-    assert client.emit("e", 1, namespace="/r", callback=True) == ["e", 1]
+    assert client.emit("e", 1, namespace="/r", callback=True) == ["e", True, 1]
 
 
 def test_handlers_lists_the_on_methods() -> None:

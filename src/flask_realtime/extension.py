@@ -64,7 +64,9 @@ class SocketIO(SocketIOOperations):
 
     def __init__(self, app: Flask | None = None, **options: Any) -> None:
         check_names(options)
-        self._options: dict[str, Any] = dict(options)
+        self.server_options: dict[str, Any] = dict(options)
+        """The options given so far (constructor, then ``init_app``), which ``init_app``
+        resolves: an app may read or change them before binding, as with Flask-SocketIO."""
         self._handlers: dict[tuple[str, str], BoundHandler] = {}
         self._namespace_handlers: list[tuple[str, str, BoundHandler]] = []
         self._error_handlers: dict[str, Callable[[Exception], Any]] = {}
@@ -75,7 +77,7 @@ class SocketIO(SocketIOOperations):
             self.init_app(app)
         elif "message_queue" in options:
             # Flask-SocketIO's emitter for auxiliary processes: fail early if unsupported.
-            resolve_options(self._options)
+            resolve_options(self.server_options)
             resolve_adapter(options["message_queue"], options.get("channel", "flask-socketio"))
 
     # -- binding to apps -------------------------------------------------------------------
@@ -87,8 +89,8 @@ class SocketIO(SocketIOOperations):
             ConfigurationError: an unknown option or a bad value.
         """
         check_names(options, "init_app()")
-        self._options.update(options)
-        resolved = resolve_options(self._options)
+        self.server_options.update(options)
+        resolved = resolve_options(self.server_options)
         service = AppService(app, resolved, self.error_handler_for)
         for (event, namespace), handler in self._handlers.items():
             service.server.on(event, handler, namespace)

@@ -16,7 +16,10 @@ contexts as a decorated handler (``request.sid``, ``session``, the context-aware
 ...). ``on_connect`` may take ``auth`` or not, ``on_disconnect`` ``reason`` or not. A
 decorated handler for the same event wins over the method. The methods are found when the
 object is registered; a subclass that overrides :meth:`Namespace.trigger_event` gets every
-event of the namespace through it instead, to dispatch as it likes.
+event of the namespace through it instead, to dispatch as it likes, with the arguments
+Flask-SocketIO gives it: ``("connect", sid, environ, auth)``, ``("disconnect", sid,
+reason)``, and ``(event, sid, *args)`` for the others; ``super().trigger_event(...)``
+dispatches them to the ``on_<event>`` methods.
 
 The helper methods default to the object's namespace and mirror Flask-SocketIO's (and
 python-socketio's) ``Namespace``: :meth:`emit` and :meth:`send` address everyone in the
@@ -28,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .binding.handlers import is_async_callable
+from flask import request
+
+from .binding.handlers import accepts_positional, is_async_callable
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -78,14 +83,23 @@ class Namespace:
             return found
         return _dispatchers(self.trigger_event)
 
-    def trigger_event(self, event: str, *args: Any) -> Any:
-        """Dispatch ``event`` to its ``on_<event>`` method; an unknown event is ignored.
+    def trigger_event(self, event: str, sid: str, *args: Any) -> Any:
+        """Dispatch ``event`` of client ``sid`` to its ``on_<event>`` method.
 
-        Only called for subclasses that override it (see the module docstring).
+        Only called for subclasses that override it (see the module docstring), when they
+        call ``super().trigger_event(event, sid, *args)``. ``on_connect`` gets ``auth``
+        when it takes an argument, ``on_disconnect`` ``reason`` likewise; an event without
+        a method is ignored.
         """
         handler = getattr(self, "on_" + event, None)
         if handler is None:
             return None
+        if event == "connect":
+            args = args[1:]  # (environ, auth) -> (auth,)
+        if event in ("connect", "disconnect"):
+            arity = accepts_positional(handler)
+            if arity is not None and arity < len(args):
+                args = args[:arity]
         return handler(*args)
 
     # -- helpers that default to this namespace ----------------------------------------------
@@ -177,30 +191,31 @@ class Namespace:
 def _dispatchers(trigger: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """Handlers that route every event of a namespace to its ``trigger_event``.
 
-    They have the signatures the registration expects (connect with ``auth``, disconnect
-    with ``reason``, a catch-all with the event name), and are coroutine functions when
-    ``trigger_event`` is one, so that it runs on the loop.
+    They run as any handler does (Flask contexts pushed), take what the registration hands
+    a connect handler, a disconnect handler and a catch-all, and call ``trigger_event``
+    with Flask-SocketIO's arguments (see the module docstring). They are coroutine
+    functions when ``trigger_event`` is one, so that it runs on the loop.
     """
     if is_async_callable(trigger):
 
         async def connect_async(auth: Any) -> Any:
-            return await trigger("connect", auth)
+            return await trigger("connect", request.sid, request.environ, auth)  # type: ignore[attr-defined]
 
         async def disconnect_async(reason: Any) -> Any:
-            return await trigger("disconnect", reason)
+            return await trigger("disconnect", request.sid, reason)  # type: ignore[attr-defined]
 
         async def any_async(event: str, *args: Any) -> Any:
-            return await trigger(event, *args)
+            return await trigger(event, request.sid, *args)  # type: ignore[attr-defined]
 
         return {"connect": connect_async, "disconnect": disconnect_async, "*": any_async}
 
     def connect(auth: Any) -> Any:
-        return trigger("connect", auth)
+        return trigger("connect", request.sid, request.environ, auth)  # type: ignore[attr-defined]
 
     def disconnect(reason: Any) -> Any:
-        return trigger("disconnect", reason)
+        return trigger("disconnect", request.sid, reason)  # type: ignore[attr-defined]
 
     def any_event(event: str, *args: Any) -> Any:
-        return trigger(event, *args)
+        return trigger(event, request.sid, *args)  # type: ignore[attr-defined]
 
     return {"connect": connect, "disconnect": disconnect, "*": any_event}

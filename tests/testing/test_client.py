@@ -354,3 +354,76 @@ def test_a_def_handler_may_emit_many_binary_attachments() -> None:
         assert received["args"] == [blobs]
     finally:
         client.disconnect()
+
+
+# -- what tests written for Flask-SocketIO rely on ------------------------------------------
+
+
+def test_server_side_keywords_are_accepted_and_ignored(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    other = socketio.test_client(flask_app)
+    client = socketio.test_client(flask_app)
+    # The server decides who gets its answer: "echo" answers the sender only, whatever
+    # the client asks for, as with Flask-SocketIO's test client.
+    ack = client.emit("echo", 1, broadcast=True, include_self=False, to="x", callback=True)
+    assert ack == 1
+    assert client.get_received() == [{"name": "echo", "args": [1], "namespace": "/"}]
+    assert other.get_received() == []
+
+
+def test_an_unknown_keyword_of_the_clients_emit_is_an_error(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    client = socketio.test_client(flask_app)
+    with pytest.raises(ConfigurationError, match="'calback'"):
+        client.emit("echo", 1, calback=True)
+
+
+def test_get_received_of_a_namespace_not_connected_raises(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    client = socketio.test_client(flask_app)
+    with pytest.raises(RuntimeError, match="not connected"):
+        client.get_received("/nowhere")
+    client.disconnect()
+    with pytest.raises(RuntimeError, match="not connected"):
+        client.get_received()
+
+
+def test_emits_made_outside_a_handler_are_there_at_once(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+
+    @flask_app.route("/notify")
+    def notify() -> str:
+        socketio.emit("note", "from a view")
+        return "ok"
+
+    client = socketio.test_client(flask_app)
+    for n in range(50):  # no sleep between the trigger and the check, as users write it
+        socketio.emit("tick", n)
+        assert client.get_received() == [{"name": "tick", "args": [n], "namespace": "/"}]
+    assert flask_app.test_client().get("/notify").data == b"ok"
+    assert client.get_received() == [{"name": "note", "args": ["from a view"], "namespace": "/"}]
+
+
+def test_a_def_handler_may_wait_for_the_callback_of_its_own_emit(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("ask")
+    def ask() -> Any:
+        answered = threading.Event()
+        got: list[Any] = []
+
+        def on_answer(*args: Any) -> None:
+            got.extend(args)
+            answered.set()
+
+        emit("question", callback=on_answer)
+        # The callback runs outside this client's lane: waiting here does not deadlock.
+        assert answered.wait(10), "the callback never ran"
+        return got[0]
+
+    client = socketio.test_client(flask_app)
+    client.on_call("question", lambda: "forty-two")
+    assert client.emit("ask", callback=True) == "forty-two"

@@ -8,7 +8,9 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   (:func:`~flask_realtime.binding.scope.flask_context`).
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
-  sockets run in parallel.
+  sockets run in parallel. An emit's callback runs outside the lanes, at once (as
+  Flask-SocketIO runs it in a thread of its own): a handler that emits with a callback and
+  waits for it would otherwise wait behind itself for ever.
 - A ``def`` handler's completion goes back to the loop through the
   :class:`~flask_realtime.binding.bridge.LoopBridge`, behind the emits it made, in the
   same batch.
@@ -63,7 +65,7 @@ class _Job:
     def __init__(self, call: HandlerCall, scope: HandlerScope) -> None:
         self.call = call
         self.scope = scope
-        self.lane = scope.sid
+        self.lane: str | None = None if call.kind == "ack" else scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.warned = False
         handler = call.handler
@@ -130,6 +132,9 @@ class HandlerRunner:
         eio_sid = scope.eio_sid
         self._busy[eio_sid] = self._busy.get(eio_sid, 0) + 1
         job = _Job(call, scope)
+        if job.lane is None:
+            self._start(job)
+            return
         lane = self._lanes.get(job.lane)
         if lane is None:
             self._lanes[job.lane] = deque()
@@ -253,11 +258,12 @@ class HandlerRunner:
             call.done(result, error)
         except Exception:
             logger.exception("the server failed to complete %r", call)
-        lane = self._lanes.get(job.lane)
-        if lane:
-            self._start(lane.popleft())
-        elif lane is not None:
-            del self._lanes[job.lane]
+        if job.lane is not None:
+            lane = self._lanes.get(job.lane)
+            if lane:
+                self._start(lane.popleft())
+            elif lane is not None:
+                del self._lanes[job.lane]
         eio_sid = scope.eio_sid
         busy = self._busy.get(eio_sid, 1) - 1
         if busy > 0:

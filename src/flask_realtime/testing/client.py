@@ -53,6 +53,12 @@ __all__ = ["SocketIOTestClient"]
 
 _UNWRAPPED = ("message", "json")  # Flask-SocketIO gives their single argument, not a list
 
+_SERVER_SIDE = frozenset({"broadcast", "to", "room", "include_self", "skip_sid", "ignore_queue"})
+
+
+def _nothing() -> None:
+    """Runs on the loop to show that what was queued before it has run."""
+
 
 class SocketIOTestClient:
     """A Socket.IO client for tests, in process (see the module docstring).
@@ -194,6 +200,7 @@ class SocketIOTestClient:
         *args: Any,
         callback: bool | Callable[..., Any] = False,
         namespace: str | None = None,
+        **server_side: Any,
     ) -> Any:
         """Emit ``event`` to the server; returns once its handler has run.
 
@@ -203,6 +210,10 @@ class SocketIOTestClient:
             callback: ``True`` to ask for an acknowledgement and return it (one value, or
                 a list of several, as Flask-SocketIO); a function to also call with it.
             namespace: the namespace ("/").
+            server_side: keywords of the server's ``emit`` (``broadcast``, ``to``,
+                ``room``, ``include_self``, ``skip_sid``, ``ignore_queue``): a client has no
+                say in them, so they are accepted and ignored, as Flask-SocketIO's test
+                client does; any other keyword is an error.
 
         Returns:
             The acknowledgement when asked for one (None if the handler sent none).
@@ -212,6 +223,12 @@ class SocketIOTestClient:
             ConfigurationError: ``args`` cannot be serialised.
             Exception: whatever the handler raised.
         """
+        unknown = set(server_side) - _SERVER_SIDE
+        if unknown:
+            raise ConfigurationError(
+                f"emit() got an unknown argument {sorted(unknown)[0]!r}: a test client's emit "
+                "takes callback= and namespace="
+            )
         name = namespace or "/"
         socket = self._require(name)
         ack_id: int | None = None
@@ -251,9 +268,20 @@ class SocketIOTestClient:
         """The events received in ``namespace`` since the last call, oldest first.
 
         Each is ``{"name": event, "args": [...], "namespace": namespace}``; ``args`` of a
-        ``message`` or ``json`` event is its single argument, as in Flask-SocketIO.
+        ``message`` or ``json`` event is its single argument, as in Flask-SocketIO. Every
+        emit that was made before this call (from a view, a background thread, a Celery
+        task run eagerly) is there: the server's loop is caught up first.
+
+        Raises:
+            DisconnectedError: (a ``RuntimeError``) not connected to ``namespace``, as
+                Flask-SocketIO's client raises.
         """
         name = namespace or "/"
+        if not self.is_connected(name):
+            raise DisconnectedError(f"not connected to {name!r}")
+        # Operations from other threads reach the loop in order: once this no-op has run
+        # there, every emit handed over before it has been delivered.
+        self._bridge.call_and_wait(_nothing, timeout=self.timeout)
         with self._lock:
             mine = [item for item in self._queue if item["namespace"] == name]
             self._queue = [item for item in self._queue if item["namespace"] != name]
