@@ -119,3 +119,34 @@ def test_catch_all_namespace_connect_and_disconnect_handlers_get_flask_socketio_
     assert seen[0] == ("/chat", {"token": "t"})
     assert seen[1][0] == "/chat"
     assert seen[1][1] == "client disconnect"
+
+
+def test_manage_session_changed_at_run_time_takes_effect(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+    assert socketio.manage_session is True
+
+    @flask_app.route("/login")
+    def login() -> str:
+        session["user"] = "ada"
+        return "ok"
+
+    @socketio.on("set")
+    def set_user(name: str) -> None:
+        session["user"] = name
+
+    @socketio.on("whoami")
+    def whoami() -> Any:
+        return session.get("user")
+
+    http = flask_app.test_client()
+    http.get("/login")
+    client = socketio.test_client(flask_app, flask_test_client=http)
+    client.emit("set", "grace")
+    assert client.emit("whoami", callback=True) == "grace"  # the connection's own copy
+    socketio.manage_session = False
+    assert socketio.server_options["manage_session"] is False
+    # Flask's cookie session now: what the handshake's cookie says; a change made in a
+    # handler cannot reach the browser's cookie over Socket.IO, so later events miss it.
+    assert client.emit("whoami", callback=True) == "ada"
+    client.emit("set", "linus")
+    assert client.emit("whoami", callback=True) == "ada"

@@ -134,6 +134,21 @@ class SocketIO(SocketIOOperations):
             )
         return last
 
+    @property
+    def manage_session(self) -> bool:
+        """Whether handlers get a per-connection copy of the Flask session (the option).
+
+        Changing it takes effect for the next handler call of every bound app, as in
+        Flask-SocketIO.
+        """
+        return bool(self.server_options.get("manage_session", True))
+
+    @manage_session.setter
+    def manage_session(self, value: bool) -> None:
+        self.server_options["manage_session"] = bool(value)
+        for service in list(self._services.values()):
+            service.runner.manage_session = bool(value)
+
     # -- registration ------------------------------------------------------------------------
 
     def on(self, message: str, namespace: str | None = None) -> Callable[[F], F]:

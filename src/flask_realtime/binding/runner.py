@@ -115,8 +115,9 @@ class HandlerRunner:
         self._pool = pool
         self._outcomes = outcomes
         self._error_handler_for = error_handler_for
-        self._manage_session = manage_session
         self._slow_after = slow_after
+        self.manage_session = manage_session
+        """Read for each call: ``socketio.manage_session`` may change it at run time."""
         self._lanes: dict[str, deque[_Job]] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
@@ -181,7 +182,7 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.scope, job.args, manage_session=self._manage_session):
+            with flask_context(job.scope, job.args, manage_session=self.manage_session):
                 try:
                     result = job.fn(*job.args)
                 except ConnectionRefusedError:
@@ -211,7 +212,7 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.scope, job.args, manage_session=self._manage_session):
+            with flask_context(job.scope, job.args, manage_session=self.manage_session):
                 try:
                     result = await job.fn(*job.args)
                 except ConnectionRefusedError:
