@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import ssl
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -19,6 +21,7 @@ import pytest
 from flask import Flask
 
 from flask_realtime import SocketIO
+from flask_realtime.binding.serving import openable_urls
 from flask_realtime.exceptions import ConfigurationError
 
 
@@ -217,3 +220,53 @@ def test_https(
     with running(socketio, flask_app, port=0, **kwargs) as run:
         assert run.url.startswith("https://")
         assert run.get("/", context=client_context) == (200, "hello from flask")
+
+
+def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import sys\n"
+        "from flask import Flask\n"
+        "from flask_realtime import SocketIO\n"
+        "app = Flask(__name__)\n"
+        "socketio = SocketIO(app)\n"
+        "socketio.run(app, port=int(sys.argv[1]))\n"
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, str(script), str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"Port {port} on 127.0.0.1 is in use" in done.stderr
+    assert f"port={port + 1}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", ["http://127.0.0.1:5000"]),
+        ("::1", ["http://[::1]:5000"]),
+        ("example.test", ["http://example.test:5000"]),
+    ],
+)
+def test_announced_urls_for_an_address(host: str, expected: list[str]) -> None:
+    assert openable_urls("http", host, 5000) == expected
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_a_wildcard_address_is_announced_as_urls_one_can_open(host: str) -> None:
+
+    urls = openable_urls("https", host, 8443)
+    assert urls[0] == "https://127.0.0.1:8443"
+    assert all("0.0.0.0" not in url and "[::]" not in url for url in urls)
+    own = socket.gethostbyname(socket.gethostname())
+    if not own.startswith("127."):
+        assert urls[1:] == [f"https://{own}:8443"]

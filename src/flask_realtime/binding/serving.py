@@ -11,7 +11,9 @@ terminal, and ``allow_unsafe_werkzeug`` is accepted and ignored.
 from __future__ import annotations
 
 import difflib
+import errno
 import logging
+import socket
 import ssl
 import warnings
 from collections.abc import Callable
@@ -89,7 +91,21 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
             ssl_context=ssl_context,
             log=log_output,
         )
-        service.host.serve(server, on_started=_announce(app))
+        try:
+            service.host.serve(server, on_started=_announce(app))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            # A person's mistake, not a bug: one line that says what to do, as Flask's
+            # own server says it, instead of an asyncio traceback.
+            click.echo(
+                f"Port {port} on {host} is in use by another program. Either identify and "
+                f"stop that program, or start the server with a different port: "
+                f"socketio.run(app, port={port + 1 if port else 5001}) or "
+                f"flask run --port {port + 1 if port else 5001}.",
+                err=True,
+            )
+            raise SystemExit(1) from None
 
     if use_reloader:
         from werkzeug._reloader import run_with_reloader
@@ -101,13 +117,34 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
 
 def _announce(app: Flask) -> Callable[[Server], None]:
     def announce(server: Server) -> None:
+        urls = " and ".join(openable_urls(server.scheme, server.host, server.port))
         click.echo(
-            f" * Serving Flask app '{app.name}' with Socket.IO on {server.url}"
+            f" * Serving Flask app '{app.name}' with Socket.IO on {urls}"
             " (press CTRL+C to quit)",
             err=True,
         )
 
     return announce
+
+
+def openable_urls(scheme: str, host: str, port: int) -> list[str]:
+    """The URLs a person can open for a server bound to ``host``.
+
+    A wildcard address (``0.0.0.0``, ``::``) is no address to browse to: it means every
+    interface, so the loopback URL is given, and the machine's own address when it has
+    one other than loopback (found from its host name: no packet is sent).
+    """
+    if host not in ("0.0.0.0", "::", ""):
+        shown = f"[{host}]" if ":" in host else host
+        return [f"{scheme}://{shown}:{port}"]
+    urls = [f"{scheme}://127.0.0.1:{port}"]
+    try:
+        own = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        own = ""
+    if own and not own.startswith("127."):
+        urls.append(f"{scheme}://{own}:{port}")
+    return urls
 
 
 def _ssl_context(context: Any, certfile: Any, keyfile: Any) -> ssl.SSLContext | None:
