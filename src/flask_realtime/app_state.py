@@ -21,11 +21,13 @@ from flask import json as flask_json
 from flask.json.provider import DefaultJSONProvider
 
 from .bridge import LoopBridge
+from .deadlines import Deadlines
 from .engine import EngineServer
 from .exceptions import ConfigurationError
 from .invoker import FlaskInvoker
 from .protocol.parsers import JsonParser, MsgpackParser, Parser
 from .protocol.socketio import Packet, PacketType
+from .runtime.timer import DeadlineTimer
 from .runtime.workers import WorkerPool
 from .runtime_host import RuntimeHost
 from .server import Adapter, SocketIOServer
@@ -71,7 +73,10 @@ class AppState:
             options.worker_threads, name=f"flask-realtime-{app.name}", idle_timeout=60.0
         )
         self.invoker = FlaskInvoker(self, self.bridge, self.pool)
+        self.deadlines = Deadlines()
+        self.timer = DeadlineTimer(self.deadlines)  # adopts the loop at the first deadline
         self.server = SocketIOServer(
+            deadlines=self.deadlines,
             parser=parser,
             legacy_parser=legacy,
             adapter=resolve_adapter(options.message_queue, options.channel),
@@ -80,7 +85,7 @@ class AppState:
             namespaces=options.namespaces,
             connect_timeout=options.connect_timeout,
         )
-        self.engine = EngineServer(self.server, options.engine)
+        self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
         self.host = RuntimeHost(self)
         _configure_logging(options)
 

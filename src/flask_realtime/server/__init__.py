@@ -12,16 +12,12 @@ from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers
 from flask_realtime.server.server import SocketIOServer
 from flask_realtime.server.socket import Socket, SocketState
-from flask_realtime.server.timers import CallLater, Cancellable, Clock
 
 __all__ = [
     "Adapter",
     "AdapterHost",
     "BroadcastOptions",
     "CallKind",
-    "CallLater",
-    "Cancellable",
-    "Clock",
     "DefaultInvoker",
     "DynamicMatcher",
     "HandlerCall",

@@ -6,8 +6,9 @@ front). Registration may happen from any thread before serving; every other meth
 on the event-loop thread only (see ``docs/internals.md``, "Threads").
 
 Timers: the server needs two, the connect timeout of a new connection and the timeout of
-a ``call()``. It schedules them with the ``call_later`` given to :meth:`attach` (the
-running loop's when none was), so a test drives them with a manual clock.
+a ``call()``. They are deadlines in the :class:`~flask_realtime.deadlines.Deadlines` it is
+given (shared with the Engine.IO server and driven by the runtime), measured on the clock
+it is given, so a test drives them with a manual clock and ``fire(now)``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, Literal
 
+from flask_realtime.deadlines import Deadlines
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
@@ -31,7 +33,6 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers, NamespaceRegistry
 from flask_realtime.server.socket import Socket, SocketState
-from flask_realtime.server.timers import CallLater, Clock, LoopTimers
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
 
 __all__ = ["SocketIOServer"]
@@ -39,6 +40,11 @@ __all__ = ["SocketIOServer"]
 logger = logging.getLogger(__name__)
 
 _NO_ROOMS: frozenset[Room] = frozenset()
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the runtime's deadline driver measures time with it)."""
+    return asyncio.get_running_loop().time()
 
 
 def _room_set(rooms: Room | Iterable[Room] | None) -> frozenset[Room]:
@@ -66,6 +72,10 @@ class SocketIOServer(EngineHandler):
         max_pending_acks: acknowledgements one socket may owe; past it the oldest fails.
         legacy_parser: the parser for Engine.IO v3 (socket.io 2.x) clients; the JSON
             parser in its v4 flavour by default. Broadcasts use ``parser`` for everyone.
+        deadlines: where the connect and ``call()`` timeouts go: the heap shared with
+            the Engine.IO server (the runtime drives it), or a new one.
+        clock: monotonic seconds, the time ``deadlines`` is measured in; by default the
+            running loop's ``time()``, which is what the runtime's driver uses.
     """
 
     def __init__(
@@ -79,6 +89,8 @@ class SocketIOServer(EngineHandler):
         connect_timeout: float | None = 45.0,
         max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS,
         legacy_parser: Parser | None = None,
+        deadlines: Deadlines | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if type(max_pending_acks) is not int or max_pending_acks < 1:
             raise ConfigurationError(
@@ -96,7 +108,8 @@ class SocketIOServer(EngineHandler):
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
         self.registry = NamespaceRegistry(namespaces)
-        self.timers = LoopTimers()
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
+        self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
         self.adapter.bind(self)
 
@@ -104,10 +117,6 @@ class SocketIOServer(EngineHandler):
     def parser(self) -> Parser:
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
-
-    def attach(self, clock: Clock | None = None, call_later: CallLater | None = None) -> None:
-        """Use this clock and timer function (None: the running loop's, the default)."""
-        self.timers.attach(clock, call_later)
 
     # -- registration (any thread, before serving) -------------------------------------
 
@@ -265,8 +274,8 @@ class SocketIOServer(EngineHandler):
         pending = PendingAck(event, future=future)
         socket.add_ack(ack_id, pending)
         if timeout is not None:
-            pending.timer = self.timers.call_later(
-                timeout, partial(self._call_timed_out, socket, ack_id, timeout)
+            pending.timer = self.deadlines.call_at(
+                self.clock() + timeout, partial(self._call_timed_out, socket, ack_id, timeout)
             )
         future.add_done_callback(partial(self._call_settled, socket, ack_id))
         write = socket.write
@@ -275,7 +284,7 @@ class SocketIOServer(EngineHandler):
         return future
 
     @staticmethod
-    def _call_timed_out(socket: Socket, ack_id: int, timeout: float) -> None:
+    def _call_timed_out(socket: Socket, ack_id: int, timeout: float, now: float) -> None:
         pending = socket.drop_ack(ack_id)
         if pending is not None:
             pending.timer = None
