@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server import SocketIOServer
+from flask_realtime.server import HandlerRegistry, SocketIOServer
 
 from .fakes import Peer, Recorder
 
@@ -42,30 +41,21 @@ def test_a_namespace_name_without_its_slash_gets_one(server: SocketIOServer) -> 
     assert got.calls == [(sid,)]
 
 
-def test_class_based_handlers_are_registered_by_their_method_names(server: SocketIOServer) -> None:
-    calls: list[tuple[Any, ...]] = []
-
-    class Chat:
-        namespace = "/chat"
-        on_ = "not an event"
-        on_colour = "not callable"
-
-        def on_connect(self, sid: str, auth: Any) -> None:
-            calls.append(("connect", auth))
-
-        def on_say(self, sid: str, text: str) -> str:
-            calls.append(("say", text))
-            return text.upper()
-
-        def helper(self) -> None:  # pragma: no cover - never called
-            calls.append(("helper",))
-
-    server.on_namespace(Chat())
-    peer = Peer(server)
-    peer.connect("/chat", {"k": 1})
-    peer.send('42/chat,1["say","hi"]')
-    assert calls == [("connect", {"k": 1}), ("say", "hi")]
-    assert peer.take() == ['43/chat,1["HI"]']
+def test_servers_sharing_a_registry_serve_the_same_handlers(
+    make_server: Callable[..., SocketIOServer],
+) -> None:
+    registry = HandlerRegistry()
+    one, two = make_server(registry=registry), make_server(registry=registry)
+    assert one.registry is two.registry is registry
+    got = Recorder(result="ok")
+    one.on("msg", got, "/chat")  # registered through one server, after both exist
+    for server in (one, two):
+        peer = Peer(server)
+        peer.connect("/chat")
+        peer.send('42/chat,1["msg"]')
+        assert peer.take() == ['43/chat,1["ok"]']
+    assert len(got.calls) == 2
+    assert make_server().registry is not registry
 
 
 def test_the_server_is_an_engine_handler_for_v3_and_v4_sessions(server: SocketIOServer) -> None:

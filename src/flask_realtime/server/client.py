@@ -122,7 +122,7 @@ class Client:
     def connect(self, name: NamespaceName, auth: Any) -> None:
         """Join namespace ``name``, if it exists or may be created."""
         server = self.server
-        nsp = server.registry.resolve(name, auth)
+        nsp = server.namespaces.resolve(name, auth)
         if nsp is None:
             # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
             data: object = (

@@ -2,8 +2,9 @@
 
 :class:`SocketIOServer` is the :class:`~flask_realtime.engine.socket.EngineHandler` of
 the Engine.IO layer and the API of the layers above (the Flask facade, or any other
-front). Registration may happen from any thread before serving; every other method runs
-on the event-loop thread only (see ``docs/internals.md``, "Threads").
+front). Registration (into the shared :class:`~flask_realtime.server.registry.HandlerRegistry`)
+may happen from any thread at any time; every other method runs on the event-loop thread
+only.
 
 Timers: the server needs two, the connect timeout of a new connection and the timeout of
 a ``call()``. They are deadlines in the :class:`~flask_realtime.deadlines.Deadlines` it is
@@ -31,7 +32,8 @@ from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.server.client import Client
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers, NamespaceRegistry
+from flask_realtime.server.namespace import NamespaceTable
+from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
 
@@ -76,6 +78,13 @@ class SocketIOServer(EngineHandler):
             the Engine.IO server (the runtime drives it), or a new one.
         clock: monotonic seconds, the time ``deadlines`` is measured in; by default the
             running loop's ``time()``, which is what the runtime's driver uses.
+        registry: the application's handlers, shared by every server of the application
+            (one per Flask app); a new one by default.
+
+    Attributes:
+        registry: the :class:`~flask_realtime.server.registry.HandlerRegistry`.
+        namespaces: this server's live namespaces (a
+            :class:`~flask_realtime.server.namespace.NamespaceTable`).
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class SocketIOServer(EngineHandler):
         legacy_parser: Parser | None = None,
         deadlines: Deadlines | None = None,
         clock: Callable[[], float] | None = None,
+        registry: HandlerRegistry | None = None,
     ) -> None:
         if type(max_pending_acks) is not int or max_pending_acks < 1:
             raise ConfigurationError(
@@ -107,7 +117,8 @@ class SocketIOServer(EngineHandler):
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
-        self.registry = NamespaceRegistry(namespaces)
+        self.registry = registry if registry is not None else HandlerRegistry()
+        self.namespaces = NamespaceTable(self.registry, namespaces)
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
@@ -118,40 +129,17 @@ class SocketIOServer(EngineHandler):
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
 
-    # -- registration (any thread, before serving) -------------------------------------
+    # -- registration (any thread, any time): delegates to the shared registry ----------
 
     def on(
         self, event: str, handler: Handler, namespace: str | DynamicMatcher | None = "/"
     ) -> None:
-        """Register ``handler`` for ``event`` in ``namespace``.
-
-        ``event`` may be "connect", "disconnect", any event name, or "*" (a catch-all).
-        ``namespace`` may be a name (None: "/"), "*" (every namespace), or the pattern or
-        function of a dynamic namespace (which declares it, as :meth:`dynamic_namespace`
-        does).
-        """
-        if not isinstance(event, str):
-            raise ConfigurationError(f"an event name must be a string, not {event!r}")
-        if not callable(handler):
-            raise ConfigurationError(f"the handler for {event!r} must be callable")
-        self.registry.handlers(namespace).add(event, handler)
-
-    def on_namespace(self, namespace: NamespaceHandlers) -> None:
-        """Register the ``on_<event>`` methods of a class-based handler object."""
-        self.registry.register_object(namespace)
+        """Register ``handler`` for ``event``: :meth:`HandlerRegistry.on`."""
+        self.registry.on(event, handler, namespace)
 
     def on_error(self, namespace: str | DynamicMatcher | None, handler: Handler) -> None:
-        """Register the handler of exceptions raised by handlers (None: the default one).
-
-        It gets the exception; for an event, its return value is sent as the ack; for a
-        connect handler, it stands in for the handler's (False refuses).
-        """
-        if not callable(handler):
-            raise ConfigurationError("an error handler must be callable")
-        if namespace is None:
-            self.registry.default_error = handler
-        else:
-            self.registry.handlers(namespace).error = handler
+        """Register an error handler (None: the default): :meth:`HandlerRegistry.on_error`."""
+        self.registry.on_error(namespace, handler)
 
     def dynamic_namespace(self, pattern: re.Pattern[str] | Callable[[str, Any], bool]) -> None:
         """Accept namespaces whose name matches ``pattern`` (see :mod:`.namespace`)."""
@@ -208,7 +196,7 @@ class SocketIOServer(EngineHandler):
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
         data = [event, *args]
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         if nsp is not None and isinstance(to, str):
             socket = nsp.sockets.get(to)
             if socket is not None:
@@ -262,7 +250,7 @@ class SocketIOServer(EngineHandler):
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         socket = nsp.sockets.get(to) if nsp is not None else None
         if nsp is None or socket is None or socket.state is SocketState.DISCONNECTING:
             future.set_exception(DisconnectedError(f"{to} is not connected to {namespace}"))
@@ -334,7 +322,7 @@ class SocketIOServer(EngineHandler):
 
     def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
         """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         return nsp.sockets.get(sid) if nsp is not None else None
 
     # -- AdapterHost -------------------------------------------------------------------

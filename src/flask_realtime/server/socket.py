@@ -359,7 +359,7 @@ class Socket:
         nsp.sockets.pop(self.sid, None)
         server = self.client.server
         server.adapter.remove_all(self)
-        server.registry.release(nsp)
+        server.namespaces.release(nsp)
         self._fail_acks()
 
     def _fail_acks(self) -> None:
@@ -373,7 +373,7 @@ class Socket:
     # -- helpers -----------------------------------------------------------------------
 
     def _error_handler(self) -> Handler | None:
-        return self.nsp.handlers.error or self.client.server.registry.default_error
+        return self.client.server.registry.error_handler(self.nsp.handlers)
 
     def _invoke(
         self,
