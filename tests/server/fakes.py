@@ -26,6 +26,7 @@ from flask_realtime.engine.socket import CloseReason, Handshake
 from flask_realtime.protocol.parsers import JsonParser
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server import HandlerCall, SocketIOServer
+from flask_realtime.server.invoker import call_handler
 
 _eio_ids = itertools.count(1)
 
@@ -182,7 +183,7 @@ class DeferredInvoker:
         call = self.pop(kind)
         args = call.args if call.kind == "ack" else (call.sid, *call.args)
         try:
-            result = call.handler(*args)
+            result = call_handler(call.handler, args, call.error_handler)
         except Exception as exc:
             call.done(None, exc)
         else:

@@ -194,16 +194,6 @@ class Socket:
             if isinstance(exc, builtins.ConnectionRefusedError):
                 self._refuse(DEFAULT_REFUSAL)
                 return
-            error_handler = self._error_handler()
-            if (
-                call.kind == "connect"
-                and error_handler is not None
-                and not isinstance(exc, asyncio.CancelledError)
-            ):
-                # Flask-SocketIO: the error handler's return value stands in for the
-                # connect handler's (False refuses).
-                self._invoke("error", "connect", error_handler, (exc,), self._connect_done)
-                return
             _log_failure(call, exc)
             self._refuse(DEFAULT_REFUSAL)
         elif result is False:
@@ -267,18 +257,7 @@ class Socket:
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            error_handler = self._error_handler()
-            if (
-                call.kind == "event"
-                and error_handler is not None
-                and not isinstance(exc, asyncio.CancelledError)
-            ):
-                # Flask-SocketIO: the error handler's return value becomes the ack.
-                self._invoke(
-                    "error", call.event, error_handler, (exc,), self._event_done, call.ack_id
-                )
-            else:
-                _log_failure(call, exc)
+            _log_failure(call, exc)
             return
         if call.ack_id is not None and self.state is _CONNECTED:
             try:
@@ -337,16 +316,7 @@ class Socket:
     def _disconnect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if self.state is _DISCONNECTING:
             self._release()
-        if exc is None:
-            return
-        error_handler = self._error_handler()
-        if (
-            call.kind == "disconnect"
-            and error_handler is not None
-            and not isinstance(exc, asyncio.CancelledError)
-        ):
-            self._invoke("error", "disconnect", error_handler, (exc,), self._disconnect_done)
-        else:
+        if exc is not None:
             _log_failure(call, exc)
 
     def _release(self) -> None:
@@ -372,9 +342,6 @@ class Socket:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _error_handler(self) -> Handler | None:
-        return self.client.server.registry.error_handler(self.nsp.handlers)
-
     def _invoke(
         self,
         kind: CallKind,
@@ -384,7 +351,13 @@ class Socket:
         on_done: DoneCallback,
         ack_id: int | None = None,
     ) -> None:
-        call = HandlerCall(kind, event, handler, args, self, on_done, ack_id)
+        # The error handler that applies (see server/invoker.py); none for ack callbacks.
+        error_handler = (
+            None
+            if kind == "ack"
+            else self.nsp.handlers.error or self.client.server.registry.default_error
+        )
+        call = HandlerCall(kind, event, handler, args, self, on_done, ack_id, error_handler)
         try:
             self.client.server.invoker.invoke(call)
         except Exception as exc:  # an invoker that cannot run anything (shut down, ...)
