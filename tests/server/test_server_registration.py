@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server import HandlerRegistry, SocketIOServer
+from flask_realtime.server import HandlerRegistry, InMemoryAdapter, SocketIOServer
 
 from .fakes import Peer, Recorder
 
@@ -63,3 +63,24 @@ def test_the_server_is_an_engine_handler_for_v3_and_v4_sessions(server: SocketIO
     v3, v4 = Peer(server, protocol=3), Peer(server)
     assert server._clients[v3.eio].parser is server.legacy_parser  # type: ignore[index]
     assert server._clients[v4.eio].parser is server.parser  # type: ignore[index]
+
+
+async def test_start_and_stop_open_and_close_the_adapter_once(
+    make_server: Callable[..., SocketIOServer],
+) -> None:
+    events: list[str] = []
+
+    class ClusterAdapter(InMemoryAdapter):
+        async def open(self) -> None:
+            events.append("open")
+
+        async def close(self) -> None:
+            events.append("close")
+
+    server = make_server(adapter=ClusterAdapter())
+    await server.stop()  # not started: nothing to close
+    await server.start()
+    await server.start()
+    await server.stop()
+    await server.stop()
+    assert events == ["open", "close"]

@@ -247,3 +247,10 @@ def test_disconnecting_a_connecting_socket_refuses_it(
     call.done(None)
     assert peer.take() == ['44{"message":"Connection rejected by server"}']
     assert server.get_socket(call.sid) is None
+
+
+def test_a_socket_refuses_an_illegal_state_move(server: SocketIOServer, peer: Peer) -> None:
+    socket = server.get_socket(peer.connect())
+    assert socket is not None
+    with pytest.raises(AssertionError, match="illegal"):
+        socket._move(SocketState.CONNECTING)

@@ -122,12 +122,30 @@ class SocketIOServer(EngineHandler):
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
+        self._started = False
         self.adapter.bind(self)
 
     @property
     def parser(self) -> Parser:
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
+
+    # -- lifecycle (the loop) ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the adapter (a cluster adapter joins its cluster); before serving.
+
+        Idempotent: a second call while started does nothing.
+        """
+        if not self._started:
+            self._started = True
+            await self.adapter.open()
+
+    async def stop(self) -> None:
+        """Close the adapter (a cluster adapter leaves its cluster); a no-op when stopped."""
+        if self._started:
+            self._started = False
+            await self.adapter.close()
 
     # -- registration (any thread, any time): delegates to the shared registry ----------
 

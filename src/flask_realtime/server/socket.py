@@ -5,6 +5,9 @@ One engine connection (:class:`~flask_realtime.server.client.Client`) holds one
 
     CONNECTING --accepted--> CONNECTED --leaves--> DISCONNECTING --handler done--> CLOSED
     CONNECTING --refused, or the client left--> CLOSED
+    CONNECTED --refused after always_connect--> CLOSED
+
+(one enum, the legal moves in ``_TRANSITIONS``, each move checked by ``_move``)
 
 - CONNECTING: the connect handler runs. The socket is already in its rooms (the handler
   may ``enter_room``), but what is sent to it waits in a buffer, so the client gets the
@@ -25,7 +28,7 @@ import asyncio
 import builtins
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.engine.message import OutgoingMessage
@@ -61,6 +64,15 @@ class SocketState(enum.Enum):
     DISCONNECTING = "disconnecting"
     CLOSED = "closed"
 
+
+_TRANSITIONS: Mapping[SocketState, frozenset[SocketState]] = {
+    SocketState.CONNECTING: frozenset({SocketState.CONNECTED, SocketState.CLOSED}),
+    # CONNECTED -> CLOSED: refused after always_connect accepted it.
+    SocketState.CONNECTED: frozenset({SocketState.DISCONNECTING, SocketState.CLOSED}),
+    SocketState.DISCONNECTING: frozenset({SocketState.CLOSED}),
+    SocketState.CLOSED: frozenset(),
+}
+"""The legal moves of :class:`SocketState` (see the module docstring)."""
 
 _CONNECTING = SocketState.CONNECTING
 _CONNECTED = SocketState.CONNECTED
@@ -202,7 +214,7 @@ class Socket:
             self._accept()
 
     def _accept(self) -> None:
-        self.state = _CONNECTED
+        self._move(_CONNECTED)
         eio = self.eio
         legacy = eio.protocol == 3
         # v5 "Connection to a namespace": the reply carries the socket id; v4: nothing.
@@ -303,7 +315,7 @@ class Socket:
             return
         if notify:
             self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
-        self.state = _DISCONNECTING
+        self._move(_DISCONNECTING)
         self.write = _discard
         self.client.forget(self)
         self._fail_acks()
@@ -321,7 +333,7 @@ class Socket:
 
     def _release(self) -> None:
         """Leave every room and forget the socket."""
-        self.state = _CLOSED
+        self._move(_CLOSED)
         self.write = _discard
         self._buffer = None
         self.client.forget(self)
@@ -341,6 +353,11 @@ class Socket:
                 pending.fail(error)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _move(self, state: SocketState) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(f"illegal Socket.IO socket move {self.state} -> {state}")
+        self.state = state
 
     def _invoke(
         self,
