@@ -114,7 +114,6 @@ class EngineSocket:
         "sid",
         "state",
         "transport_",
-        "user_data",
     )
 
     def __init__(
@@ -133,7 +132,6 @@ class EngineSocket:
         self.transport_ = transport
         self.state = State.OPEN
         self.close_reason: CloseReason | None = None
-        self.user_data: Any = None
         self._buffer: list[Outgoing] = []
         self._buffered = 0  # bytes of the messages in _buffer
         self._probe: Transport | None = None
