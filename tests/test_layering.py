@@ -14,9 +14,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "flask_realtime"
 
-# Which of our own subpackages each layer may import ("leaf" = exceptions, typing; "top" =
-# the public modules: the package itself, extension, context, namespace, ...). The Flask
-# machinery (binding/) and the test client (testing/) never import the public modules.
+# Which of our own subpackages each layer may import ("leaf" = deadlines, exceptions, typing;
+# "top" = the public modules: the package itself, extension, context, namespace, ...). The
+# Flask machinery (binding/) and the test client (testing/) never import the public modules.
 _LOWER = {"leaf", "protocol", "engine", "server", "adapters", "runtime"}
 ALLOWED: dict[str, set[str]] = {
     "protocol": {"leaf", "protocol"},

@@ -28,6 +28,7 @@ from .binding.service import STATE_KEY, AppService
 from .engine import CloseReason
 from .exceptions import ConfigurationError, ContextError
 from .namespace import Namespace
+from .server.registry import HandlerRegistry
 from .socketio_operations import SocketIOOperations
 
 if TYPE_CHECKING:
@@ -67,10 +68,7 @@ class SocketIO(SocketIOOperations):
         self.server_options: dict[str, Any] = dict(options)
         """The options given so far (constructor, then ``init_app``), which ``init_app``
         resolves: an app may read or change them before binding, as with Flask-SocketIO."""
-        self._handlers: dict[tuple[str, str], BoundHandler] = {}
-        self._namespace_handlers: list[tuple[str, str, BoundHandler]] = []
-        self._error_handlers: dict[str, Callable[[Exception], Any]] = {}
-        self._default_error_handler: Callable[[Exception], Any] | None = None
+        self._registry = HandlerRegistry()  # one for every app this object serves
         self._services: weakref.WeakValueDictionary[int, AppService] = weakref.WeakValueDictionary()
         self._last: weakref.ref[AppService] | None = None
         if app is not None:
@@ -91,12 +89,7 @@ class SocketIO(SocketIOOperations):
         check_names(options, "init_app()")
         self.server_options.update(options)
         resolved = resolve_options(self.server_options)
-        service = AppService(app, resolved, self.error_handler_for)
-        for (event, namespace), handler in self._handlers.items():
-            service.server.on(event, handler, namespace)
-        for event, namespace, handler in self._namespace_handlers:
-            if (event, namespace) not in self._handlers:
-                service.server.on(event, handler, namespace)
+        service = AppService(app, resolved, self._registry)
         app.extensions["socketio"] = self
         app.extensions[STATE_KEY] = service
         self._services[id(service)] = service
@@ -173,10 +166,7 @@ class SocketIO(SocketIOOperations):
         if not isinstance(message, str):
             raise ConfigurationError(f"an event name must be a string, not {message!r}")
         namespace = namespace or "/"
-        bound = BoundHandler(handler, message, namespace)
-        self._handlers[(message, namespace)] = bound
-        for service in list(self._services.values()):
-            service.server.on(message, bound, namespace)
+        self._registry.handlers(namespace).add(message, BoundHandler(handler, message, namespace))
 
     @overload
     def event(self, handler: F, /) -> F: ...
@@ -213,7 +203,7 @@ class SocketIO(SocketIOOperations):
         def decorator(handler: F) -> F:
             if not callable(handler):
                 raise ConfigurationError("an error handler must be callable")
-            self._error_handlers[namespace or "/"] = handler
+            self._registry.on_error(namespace or "/", handler)
             return handler
 
         return decorator
@@ -222,12 +212,8 @@ class SocketIO(SocketIOOperations):
         """Decorator: the error handler of namespaces without one of their own."""
         if not callable(handler):
             raise ConfigurationError("an error handler must be callable")
-        self._default_error_handler = handler
+        self._registry.on_error(None, handler)
         return handler
-
-    def error_handler_for(self, namespace: str) -> Callable[[Exception], Any] | None:
-        """The error handler that serves ``namespace``, if any."""
-        return self._error_handlers.get(namespace, self._default_error_handler)
 
     def on_namespace(self, namespace_handler: Namespace) -> None:
         """Register a class-based :class:`~flask_realtime.Namespace` object."""
@@ -235,15 +221,12 @@ class SocketIO(SocketIOOperations):
             raise ConfigurationError(f"not a Namespace instance: {namespace_handler!r}")
         namespace_handler._set_socketio(self)
         name = namespace_handler.namespace
-        entries = [
-            (event, name, BoundHandler(method, event, name))
-            for event, method in namespace_handler.handlers().items()
-        ]
-        self._namespace_handlers.extend(entries)
-        for service in list(self._services.values()):
-            for event, ns, bound in entries:
-                if (event, ns) not in self._handlers:  # a decorated handler wins
-                    service.server.on(event, bound, ns)
+        handlers = self._registry.handlers(name)
+        for event, method in namespace_handler.handlers().items():
+            current = handlers.catch_all if event == "*" else handlers.events.get(event)
+            if isinstance(current, BoundHandler) and not current.from_class:
+                continue  # a decorated handler wins over the method
+            handlers.add(event, BoundHandler(method, event, name, from_class=True))
 
     # -- serving ---------------------------------------------------------------------------
 

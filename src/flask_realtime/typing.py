@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeAlias
 
 Sid: TypeAlias = str
@@ -17,5 +16,9 @@ Room: TypeAlias = str
 JSON: TypeAlias = Any
 """Any value that the Socket.IO parser can serialise (JSON values and ``bytes``)."""
 
-Handler: TypeAlias = Callable[..., Any]
-"""An event handler: a plain function or a coroutine function."""
+Handler: TypeAlias = Any
+"""What the server hands its invoker to run for an event.
+
+For the server's default invoker, a plain function or a coroutine function; an invoker of
+its own may take other objects (the Flask facade registers handler objects that know the
+signature of the user's function)."""

@@ -173,8 +173,9 @@ class Harness:
 
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.handler = RecordingHandler()
-        self.wakeups: list[float] = []  # what on_timer_change was called with
-        self.server = EngineServer(self.handler, options, on_timer_change=self.wakeups.append)
+        self.wakeups: list[float] = []  # what the deadlines' on_earlier was called with
+        self.server = EngineServer(self.handler, options)
+        self.server.deadlines.on_earlier = self.wakeups.append
         self.now = START
 
     @property
@@ -257,10 +258,10 @@ class Harness:
     def advance(self, seconds: float) -> None:
         """Let time pass: the runtime's timer fires at each deadline that falls due."""
         target = self.now + seconds
-        server = self.server
-        while (deadline := server.next_deadline()) is not None and deadline <= target:
+        deadlines = self.server.deadlines
+        while (deadline := deadlines.next_deadline()) is not None and deadline <= target:
             self.now = max(self.now, deadline)
-            server.handle_timers(self.now)
+            deadlines.fire(self.now)
         self.now = target
 
 

@@ -109,20 +109,18 @@ def test_v3_text_frame_is_the_v4_frame() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "v4", "v3"),
+    ("data", "v4"),
     [
-        ("hello", "4hello", "4hello"),
-        ("", "4", "4"),
-        ("\u20ac", "4\u20ac", "4\u20ac"),
-        (b"\x00\x01\x02", "bAAEC", "b4AAEC"),
-        (b"", "b", "b4"),
-        (b"\xff\xfe", "b//4=", "b4//4="),
+        ("hello", "4hello"),
+        ("", "4"),
+        ("\u20ac", "4\u20ac"),
+        (b"\x00\x01\x02", "bAAEC"),
+        (b"", "b"),
+        (b"\xff\xfe", "b//4="),
     ],
 )
-def test_polling_forms(data: str | bytes, v4: str, v3: str) -> None:
+def test_polling_forms(data: str | bytes, v4: str) -> None:
     message = OutgoingMessage(data)
-    assert message.polling_text(4) == v4
-    assert message.polling_text(3) == v3
     assert message.polling_text() == v4
 
 
@@ -132,8 +130,7 @@ def test_every_form_is_built_once(data: str | bytes) -> None:
     for form in (
         lambda: message.ws_frame(4),
         lambda: message.ws_frame(3),
-        lambda: message.polling_text(4),
-        lambda: message.polling_text(3),
+        message.polling_text,
     ):
         first = form()
         assert form() is first
@@ -143,8 +140,7 @@ def test_forms_do_not_mix_between_protocols() -> None:
     message = OutgoingMessage(b"\x01")
     assert message.ws_frame(4) == b"\x82\x01\x01"
     assert message.ws_frame(3) == b"\x82\x02\x04\x01"
-    assert message.polling_text(3) == "b4AQ=="
-    assert message.polling_text(4) == "bAQ=="
+    assert message.polling_text() == "bAQ=="
 
 
 def test_attributes_and_repr() -> None:

@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): the timer heap, on_timer_change, failing timers."""
+"""EngineServer (engine/server.py): the sessions' deadlines, on_earlier, failing timers."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ T = PacketType
 
 
 def test_server_without_sessions_has_no_deadline(h: Harness) -> None:
-    assert h.server.next_deadline() is None
-    h.server.handle_timers(START + 1e6)
+    assert h.server.deadlines.next_deadline() is None
+    h.server.deadlines.fire(START + 1e6)
     assert h.wakeups == []
 
 
@@ -29,22 +29,22 @@ def test_handle_timers_runs_only_due_sessions(h: Harness) -> None:
     h.now += 10
     late = h.open()
     early_get, late_get = h.get(early), h.get(late)
-    h.server.handle_timers(START + 25)
+    h.server.deadlines.fire(START + 25)
     assert early_get.body == b"2"
     assert late_get.parked
-    h.server.handle_timers(START + 35)
+    h.server.deadlines.fire(START + 35)
     assert late_get.body == b"2"
 
 
 def test_handle_timers_before_any_deadline_does_nothing(h: Harness) -> None:
     socket = h.open()
     parked = h.get(socket)
-    h.server.handle_timers(START + 24.999)
+    h.server.deadlines.fire(START + 24.999)
     assert parked.parked
-    assert h.server.next_deadline() == START + 25
+    assert h.server.deadlines.next_deadline() == START + 25
 
 
-def test_on_timer_change_only_for_an_earlier_deadline(h: Harness) -> None:
+def test_on_earlier_only_for_an_earlier_deadline(h: Harness) -> None:
     first = h.open()
     assert h.wakeups == [START + 25]
     h.now += 1
@@ -52,12 +52,12 @@ def test_on_timer_change_only_for_an_earlier_deadline(h: Harness) -> None:
     assert h.wakeups == [START + 25]
     h.probe(first)  # upgrade timeout: 10 s, earlier than any heartbeat
     assert h.wakeups == [START + 25, START + 11]
-    assert h.server.next_deadline() == START + 11
+    assert h.server.deadlines.next_deadline() == START + 11
 
 
-def test_on_timer_change_is_optional() -> None:
+def test_on_earlier_is_optional() -> None:
     h = Harness()
-    h.server.on_timer_change = None
+    h.server.deadlines.on_earlier = None
     socket = h.open()
     h.advance(25)
     assert h.get(socket).body == b"2"
@@ -73,7 +73,7 @@ def test_stale_heap_entries_do_not_fire(h: Harness) -> None:
     h.advance(15)  # START + 45: the ping timeout entry is stale
     assert not socket.closed
     assert parked.parked
-    h.server.handle_timers(START + 54.9)
+    h.server.deadlines.fire(START + 54.9)
     assert parked.parked
     h.advance(10)
     assert parked.body == b"2"
@@ -85,7 +85,7 @@ def test_closed_sessions_timers_lapse(h: Harness) -> None:
     h.advance(100)
     assert h.handler.closes() == [CloseReason.SERVER_DISCONNECT]
     assert [p.type for p in ws.take()] == [T.OPEN]
-    assert h.server.next_deadline() is None
+    assert h.server.deadlines.next_deadline() is None
 
 
 def test_parked_get_is_a_socket_result(h: Harness) -> None:
@@ -112,11 +112,11 @@ def test_forget_is_idempotent_and_only_drops_that_session(h: Harness) -> None:
 
 def test_a_pinging_v3_client_does_not_grow_the_timer_heap(h: Harness) -> None:
     socket, _ws = h.open_websocket(eio="3")
-    before = len(h.server._timers)
+    before = h.server.deadlines.heap_size
     for n in range(1000):  # each ping moves the deadline later
         h.now = START + n * 0.01
         socket.receive(Packet(T.PING), h.now)
-    assert len(h.server._timers) <= before + 1
+    assert h.server.deadlines.heap_size <= before + 1
     h.advance(200)  # the session still times out once the pings stop
     assert h.handler.closes(socket) == [CloseReason.PING_TIMEOUT]
 
@@ -143,4 +143,4 @@ def test_a_session_whose_timer_raises_is_closed_and_the_others_go_on(h: Harness)
     assert broken.closed
     assert h.handler.closes(broken) == [CloseReason.TRANSPORT_ERROR]
     assert h.get(healthy).body == b"2"  # its ping still went out
-    assert h.server.next_deadline() is not None  # the heap still drives the healthy one
+    assert h.server.deadlines.next_deadline() is not None  # the heap still drives the healthy one

@@ -75,7 +75,7 @@ def test_closing_timer_before_its_deadline_waits(h: Harness) -> None:
     socket.close()
     socket.handle_timer(START + 1)  # a runtime may call early: nothing happens
     assert state(socket) is State.CLOSING
-    assert h.server.next_deadline() == START + 25
+    assert h.server.deadlines.next_deadline() == START + 25
     h.advance(25)
     assert state(socket) is State.CLOSED
 

@@ -20,9 +20,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def make_server(clock: ManualClock) -> Callable[..., SocketIOServer]:
     def make(**options: Any) -> SocketIOServer:
-        server = SocketIOServer(**options)
-        server.attach(clock.time, clock.call_later)
-        return server
+        return SocketIOServer(deadlines=clock.deadlines, clock=clock.time, **options)
 
     return make
 

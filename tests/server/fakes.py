@@ -1,7 +1,7 @@
 """The sans-I/O seam of the server tests.
 
-- :class:`ManualClock`: a clock and a ``call_later`` that fire only when the test advances
-  time, so timeouts are tested without sleeping.
+- :class:`ManualClock`: a clock and the :class:`~flask_realtime.deadlines.Deadlines` it
+  fires when the test advances time, so timeouts are tested without sleeping.
 - :class:`MemoryEngineSocket`: the :class:`~flask_realtime.engine.EngineSocket` surface of
   the contract, in memory: it records the messages sent and the close() calls, and reports
   its close to the server synchronously, as the real session does.
@@ -16,16 +16,17 @@
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable
 from typing import Any
 
+from flask_realtime.deadlines import Deadlines
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, Handshake
 from flask_realtime.protocol.parsers import JsonParser
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server import HandlerCall, SocketIOServer
+from flask_realtime.server.invoker import call_handler
 
 _eio_ids = itertools.count(1)
 
@@ -34,49 +35,28 @@ def _wire(data: str | bytes) -> str | bytes:
     return "4" + data if isinstance(data, str) else data
 
 
-class _Timer:
-    def __init__(self, when: float, seq: int, callback: Callable[[], None]) -> None:
-        self.when = when
-        self.seq = seq
-        self.callback = callback
-        self.cancelled = False
-
-    def __lt__(self, other: _Timer) -> bool:
-        return (self.when, self.seq) < (other.when, other.seq)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
 class ManualClock:
-    """Time that moves only when :meth:`advance` is called."""
+    """Time that moves only when :meth:`advance` is called, and the deadlines it fires."""
 
     def __init__(self, now: float = 1000.0) -> None:
         self.now = now
-        self._heap: list[_Timer] = []
-        self._seq = itertools.count()
+        self.deadlines = Deadlines()
 
     def time(self) -> float:
         return self.now
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> _Timer:
-        timer = _Timer(self.now + delay, next(self._seq), callback)
-        heapq.heappush(self._heap, timer)
-        return timer
-
     @property
     def pending(self) -> int:
-        """How many timers are scheduled and not cancelled."""
-        return sum(not t.cancelled for t in self._heap)
+        """How many deadlines are set."""
+        return len(self.deadlines)
 
     def advance(self, seconds: float) -> None:
-        """Move time forward, running every timer that falls due, in order."""
+        """Move time forward, firing every deadline that falls due, in order."""
         target = self.now + seconds
-        while self._heap and self._heap[0].when <= target:
-            timer = heapq.heappop(self._heap)
-            if not timer.cancelled:
-                self.now = timer.when
-                timer.callback()
+        deadlines = self.deadlines
+        while (deadline := deadlines.next_deadline()) is not None and deadline <= target:
+            self.now = max(self.now, deadline)
+            deadlines.fire(self.now)
         self.now = target
 
 
@@ -203,7 +183,7 @@ class DeferredInvoker:
         call = self.pop(kind)
         args = call.args if call.kind == "ack" else (call.sid, *call.args)
         try:
-            result = call.handler(*args)
+            result = call_handler(call.handler, args, call.error_handler)
         except Exception as exc:
             call.done(None, exc)
         else:

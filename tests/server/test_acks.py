@@ -24,7 +24,7 @@ async def test_resolving_settles_the_future_and_stops_the_timer() -> None:
     clock = ManualClock()
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     pending = PendingAck("ev", future=future)
-    pending.timer = clock.call_later(5, lambda: None)
+    pending.timer = clock.deadlines.call_at(clock.now + 5, lambda now: None)
     pending.resolve([1, 2])
     assert future.result() == (1, 2)
     assert clock.pending == 0

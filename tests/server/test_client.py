@@ -268,9 +268,9 @@ def test_a_dynamic_child_is_forgotten_with_its_last_socket(server: SocketIOServe
     server.dynamic_namespace(re.compile(r"/t-\d"))
     peer = Peer(server)
     peer.connect("/t-1")
-    assert server.registry.get("/t-1") is not None
+    assert server.namespaces.get("/t-1") is not None
     peer.send("41/t-1,")
-    assert server.registry.get("/t-1") is None
+    assert server.namespaces.get("/t-1") is None
     peer.connect("/t-1")  # created again
 
 

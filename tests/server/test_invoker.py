@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from typing import Any
 
 import pytest
 
+from flask_realtime.exceptions import ConnectionRefusedError
 from flask_realtime.server import DefaultInvoker, HandlerCall, SocketIOServer
-from flask_realtime.server.invoker import CallKind
+from flask_realtime.server.invoker import CallKind, await_handler, call_handler
 
 from .fakes import Peer, Recorder
 
@@ -111,3 +113,59 @@ def test_a_call_describes_itself(server: SocketIOServer) -> None:
     assert call.event == "ev"
     assert call.ack_id is None
     assert repr(call) == f"<HandlerCall event 'ev' sid={call.sid} ns=/>"
+
+
+# -- the one error-handler path (call_handler / await_handler) ----------------------------
+
+
+def test_call_handler_answers_with_the_error_handler() -> None:
+    seen: list[BaseException] = []
+
+    def fail() -> None:
+        raise KeyError("k")
+
+    def on_error(exc: BaseException) -> str:
+        seen.append(exc)
+        return "stand-in"
+
+    assert call_handler(fail, (), on_error) == "stand-in"
+    assert isinstance(seen[0], KeyError)
+    assert call_handler(lambda x: x * 2, (3,), on_error) == 6
+    with pytest.raises(KeyError):
+        call_handler(fail, (), None)
+
+
+@pytest.mark.parametrize(
+    "refusal", [ConnectionRefusedError("no"), builtins.ConnectionRefusedError("no")]
+)
+def test_a_refusal_is_not_an_error(refusal: BaseException) -> None:
+    def refuse() -> None:
+        raise refusal
+
+    with pytest.raises(builtins.ConnectionRefusedError):
+        call_handler(refuse, (), lambda exc: "never")
+
+
+async def test_await_handler_awaits_an_async_error_handler() -> None:
+    async def fail() -> None:
+        raise ValueError("v")
+
+    async def on_error(exc: BaseException) -> str:
+        return f"handled {exc}"
+
+    assert await await_handler(fail, (), on_error) == "handled v"
+    with pytest.raises(ValueError, match="v"):
+        await await_handler(fail, (), None)
+
+
+async def test_the_default_invoker_awaits_the_async_error_handler_of_a_plain_handler(
+    server: SocketIOServer,
+) -> None:
+    async def on_error(exc: BaseException) -> str:
+        return "late"
+
+    call, outcome = make_call(server, Recorder(raises=ValueError()))
+    call.error_handler = on_error
+    DefaultInvoker().invoke(call)
+    await asyncio.wait_for(outcome.finished.wait(), 5)
+    assert outcome.results == [("late", None)]

@@ -241,4 +241,3 @@ async def test_an_unbound_adapter_says_so_and_the_hooks_are_harmless() -> None:
         _ = adapter.host
     await adapter.open()
     await adapter.close()
-    assert adapter.server_count() == 1

@@ -1,4 +1,5 @@
-"""Namespaces: registration, resolution of static/dynamic/"*" names, handler lookup."""
+"""The handler registry and a server's live-namespace table: registration, resolution of
+static/dynamic/"*" names, handler lookup."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server.namespace import HandlerSet, Namespace, NamespaceRegistry
+from flask_realtime.server.namespace import Namespace, NamespaceTable
+from flask_realtime.server.registry import HandlerRegistry, HandlerSet
 
 
 def h(name: str) -> Any:
@@ -20,25 +22,30 @@ def h(name: str) -> Any:
     return handler
 
 
+def tables(accept: Any = None) -> tuple[HandlerRegistry, NamespaceTable]:
+    registry = HandlerRegistry()
+    return registry, NamespaceTable(registry, accept)
+
+
 def test_the_main_namespace_always_exists() -> None:
-    registry = NamespaceRegistry()
-    main = registry.get("/")
+    _registry, table = tables()
+    main = table.get("/")
     assert main is not None
-    assert registry.resolve("/", None) is main
-    assert registry.resolve("/other", None) is None
+    assert table.resolve("/", None) is main
+    assert table.resolve("/other", None) is None
     assert not main.transient
 
 
 def test_listed_namespaces_exist_from_the_start() -> None:
-    registry = NamespaceRegistry(["/a", "b"])
-    assert registry.get("/a") is not None
-    assert registry.get("/b") is not None
+    _registry, table = tables(["/a", "b"])
+    assert table.get("/a") is not None
+    assert table.get("/b") is not None
 
 
 def test_registering_a_handler_creates_its_namespace() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     registry.handlers("/chat").add("msg", h("msg"))
-    chat = registry.resolve("/chat", None)
+    chat = table.resolve("/chat", None)
     assert chat is not None
     assert chat.name == "/chat"
     assert registry.handlers("chat") is chat.handlers
@@ -46,14 +53,14 @@ def test_registering_a_handler_creates_its_namespace() -> None:
 
 
 def test_handler_lookup_priority() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     own, own_all, any_ev, any_all = h("own"), h("own_all"), h("any_ev"), h("any_all")
     registry.handlers("/").add("ev", own)
     registry.handlers("/").add("*", own_all)
     registry.handlers("*").add("ev", any_ev)
     registry.handlers("*").add("other", any_ev)
     registry.handlers("*").add("*", any_all)
-    main = registry.get("/")
+    main = table.get("/")
     assert main is not None
     assert main.find_handler("ev", (1,)) == (own, (1,))
     assert main.find_handler("other", (1,)) == (own_all, ("other", 1))
@@ -63,38 +70,38 @@ def test_handler_lookup_priority() -> None:
 
 
 def test_catch_alls_never_get_lifecycle_events() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     registry.handlers("/").add("*", h("own_all"))
     registry.handlers("*").add("*", h("any_all"))
-    main = registry.get("/")
+    main = table.get("/")
     assert main is not None
     assert main.find_handler("connect", (None,)) == (None, (None,))
     assert main.find_handler("disconnect", ("r",)) == (None, ("r",))
 
 
 def test_a_connect_handler_for_every_namespace_gets_the_namespace() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     connect = h("connect")
     registry.handlers("*").add("connect", connect)
-    main = registry.get("/")
+    main = table.get("/")
     assert main is not None
     assert main.find_handler("connect", ({"a": 1},)) == (connect, ("/", {"a": 1}))
 
 
 def test_a_dynamic_pattern_matches_the_whole_name() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     handlers = registry.add_dynamic(re.compile(r"/dyn-\d+"))
-    child = registry.resolve("/dyn-12", None)
+    child = table.resolve("/dyn-12", None)
     assert child is not None
     assert child.handlers is handlers
     assert child.transient
-    assert registry.resolve("/dyn-12", None) is child
-    assert registry.resolve("/dyn-12x", None) is None
-    assert registry.resolve("/x/dyn-1", None) is None
+    assert table.resolve("/dyn-12", None) is child
+    assert table.resolve("/dyn-12x", None) is None
+    assert table.resolve("/x/dyn-1", None) is None
 
 
 def test_declaring_a_dynamic_namespace_twice_gives_the_same_handlers() -> None:
-    registry = NamespaceRegistry()
+    registry, _table = tables()
 
     def allow(name: str, auth: Any) -> bool:
         return True
@@ -104,48 +111,48 @@ def test_declaring_a_dynamic_namespace_twice_gives_the_same_handlers() -> None:
 
 
 def test_dynamic_parents_are_tried_in_order() -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
     first = registry.add_dynamic(re.compile(r"/a.*"))
     registry.add_dynamic(re.compile(r"/ab"))
-    child = registry.resolve("/ab", None)
+    child = table.resolve("/ab", None)
     assert child is not None
     assert child.handlers is first
 
 
 def test_a_failing_dynamic_check_refuses(caplog: pytest.LogCaptureFixture) -> None:
-    registry = NamespaceRegistry()
+    registry, table = tables()
 
     def broken(name: str, auth: Any) -> bool:
         raise RuntimeError("check failed")
 
     registry.add_dynamic(broken)
     with caplog.at_level(logging.ERROR):
-        assert registry.resolve("/x", None) is None
+        assert table.resolve("/x", None) is None
     assert "dynamic namespace check" in caplog.text
 
 
 def test_star_accepts_any_name_with_no_handlers_of_its_own() -> None:
-    registry = NamespaceRegistry("*")
-    anything = registry.resolve("/anything", {"k": 1})
+    _registry, table = tables("*")
+    anything = table.resolve("/anything", {"k": 1})
     assert anything is not None
     assert anything.handlers.events == {}
     assert anything.transient
 
 
 def test_transient_namespaces_are_released_when_empty() -> None:
-    registry = NamespaceRegistry("*")
-    child = registry.resolve("/t", None)
+    _registry, table = tables("*")
+    child = table.resolve("/t", None)
     assert child is not None
     child.sockets["sid"] = object()  # type: ignore[assignment]
-    registry.release(child)
-    assert registry.get("/t") is child
+    table.release(child)
+    assert table.get("/t") is child
     child.sockets.clear()
-    registry.release(child)
-    assert registry.get("/t") is None
-    main = registry.get("/")
+    table.release(child)
+    assert table.get("/t") is None
+    main = table.get("/")
     assert main is not None
-    registry.release(main)
-    assert registry.get("/") is main
+    table.release(main)
+    assert table.get("/") is main
 
 
 def test_ack_ids_count_up_per_namespace() -> None:
@@ -157,8 +164,40 @@ def test_ack_ids_count_up_per_namespace() -> None:
 
 
 def test_bad_registrations_are_configuration_errors() -> None:
-    registry = NamespaceRegistry()
+    registry, _table = tables()
     with pytest.raises(ConfigurationError):
         registry.handlers(3)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         registry.add_dynamic("/x")  # type: ignore[arg-type]
+
+
+def test_tables_sharing_a_registry_see_later_registrations() -> None:
+    registry = HandlerRegistry()
+    first, second = NamespaceTable(registry), NamespaceTable(registry, ["/only-here"])
+    assert first.resolve("/chat", None) is None
+    registry.on("msg", h("msg"), "/chat")  # after both tables exist (another thread)
+    chat_1, chat_2 = first.resolve("/chat", None), second.resolve("/chat", None)
+    assert chat_1 is not None
+    assert chat_2 is not None
+    assert chat_1 is not chat_2  # live state is per table
+    assert chat_1.handlers is chat_2.handlers  # handlers are the registry's
+    assert second.get("/only-here") is not None
+    assert first.get("/only-here") is None  # one server's option is not the other's
+
+
+def test_a_name_accepted_by_option_gets_handlers_registered_later() -> None:
+    registry, table = tables(["/late"])
+    late = table.get("/late")
+    assert late is not None
+    registry.on("msg", h("msg"), "/late")
+    assert late.find_handler("msg", ())[0] is not None
+
+
+def test_the_error_handler_is_the_namespaces_own_else_the_default() -> None:
+    registry = HandlerRegistry()
+    own, default = h("own"), h("default")
+    assert registry.error_handler(registry.handlers("/a")) is None
+    registry.on_error(None, default)
+    registry.on_error("/a", own)
+    assert registry.error_handler(registry.handlers("/a")) is own
+    assert registry.error_handler(registry.handlers("/b")) is default

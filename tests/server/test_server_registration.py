@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server import SocketIOServer
+from flask_realtime.server import HandlerRegistry, InMemoryAdapter, SocketIOServer
 
 from .fakes import Peer, Recorder
 
@@ -42,30 +41,21 @@ def test_a_namespace_name_without_its_slash_gets_one(server: SocketIOServer) -> 
     assert got.calls == [(sid,)]
 
 
-def test_class_based_handlers_are_registered_by_their_method_names(server: SocketIOServer) -> None:
-    calls: list[tuple[Any, ...]] = []
-
-    class Chat:
-        namespace = "/chat"
-        on_ = "not an event"
-        on_colour = "not callable"
-
-        def on_connect(self, sid: str, auth: Any) -> None:
-            calls.append(("connect", auth))
-
-        def on_say(self, sid: str, text: str) -> str:
-            calls.append(("say", text))
-            return text.upper()
-
-        def helper(self) -> None:  # pragma: no cover - never called
-            calls.append(("helper",))
-
-    server.on_namespace(Chat())
-    peer = Peer(server)
-    peer.connect("/chat", {"k": 1})
-    peer.send('42/chat,1["say","hi"]')
-    assert calls == [("connect", {"k": 1}), ("say", "hi")]
-    assert peer.take() == ['43/chat,1["HI"]']
+def test_servers_sharing_a_registry_serve_the_same_handlers(
+    make_server: Callable[..., SocketIOServer],
+) -> None:
+    registry = HandlerRegistry()
+    one, two = make_server(registry=registry), make_server(registry=registry)
+    assert one.registry is two.registry is registry
+    got = Recorder(result="ok")
+    one.on("msg", got, "/chat")  # registered through one server, after both exist
+    for server in (one, two):
+        peer = Peer(server)
+        peer.connect("/chat")
+        peer.send('42/chat,1["msg"]')
+        assert peer.take() == ['43/chat,1["ok"]']
+    assert len(got.calls) == 2
+    assert make_server().registry is not registry
 
 
 def test_the_server_is_an_engine_handler_for_v3_and_v4_sessions(server: SocketIOServer) -> None:
@@ -73,3 +63,24 @@ def test_the_server_is_an_engine_handler_for_v3_and_v4_sessions(server: SocketIO
     v3, v4 = Peer(server, protocol=3), Peer(server)
     assert server._clients[v3.eio].parser is server.legacy_parser  # type: ignore[index]
     assert server._clients[v4.eio].parser is server.parser  # type: ignore[index]
+
+
+async def test_start_and_stop_open_and_close_the_adapter_once(
+    make_server: Callable[..., SocketIOServer],
+) -> None:
+    events: list[str] = []
+
+    class ClusterAdapter(InMemoryAdapter):
+        async def open(self) -> None:
+            events.append("open")
+
+        async def close(self) -> None:
+            events.append("close")
+
+    server = make_server(adapter=ClusterAdapter())
+    await server.stop()  # not started: nothing to close
+    await server.start()
+    await server.start()
+    await server.stop()
+    await server.stop()
+    assert events == ["open", "close"]

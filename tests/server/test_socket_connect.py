@@ -153,7 +153,7 @@ def test_the_error_handler_decides_for_a_failing_connect_handler(
     peer.send("40")
     [reply] = peer.take()
     assert reply.startswith("40") is accepted
-    [(_sid, seen)] = errors.calls
+    [(seen,)] = errors.calls
     assert seen is error
 
 
@@ -164,7 +164,8 @@ def test_a_failing_error_handler_of_a_connect_refuses(
     server.on_error(None, Recorder(raises=ValueError("second")))
     peer.send("40")
     assert peer.take() == ['44{"message":"Connection rejected by server"}']
-    assert "unhandled exception in the error handler" in caplog.text
+    assert "unhandled exception in the connect handler" in caplog.text
+    assert "second" in caplog.text
 
 
 def test_always_connect_replies_before_the_handler_runs(
@@ -246,3 +247,10 @@ def test_disconnecting_a_connecting_socket_refuses_it(
     call.done(None)
     assert peer.take() == ['44{"message":"Connection rejected by server"}']
     assert server.get_socket(call.sid) is None
+
+
+def test_a_socket_refuses_an_illegal_state_move(server: SocketIOServer, peer: Peer) -> None:
+    socket = server.get_socket(peer.connect())
+    assert socket is not None
+    with pytest.raises(AssertionError, match="illegal"):
+        socket._move(SocketState.CONNECTING)

@@ -112,7 +112,7 @@ def test_a_failing_disconnect_handler_goes_to_the_error_handler_and_cleans_up(
     server.on_error(None, errors)
     sid = peer.connect()
     peer.send("41")
-    assert errors.calls == [(sid, error)]
+    assert errors.calls == [(error,)]
     assert server.get_socket(sid) is None
 
 

@@ -53,16 +53,21 @@ class BoundHandler:
         event: the event it was registered for ("*" for a catch-all).
         namespace: the namespace it was registered for ("*" for every namespace).
         is_async: whether it runs on the loop (``async def``) or in a worker thread.
+        from_class: whether it is a method of a class-based ``Namespace`` (a decorated
+            handler of the same event wins over such a method).
     """
 
-    __slots__ = ("_takes_extra", "event", "fn", "is_async", "namespace")
+    __slots__ = ("_takes_extra", "event", "fn", "from_class", "is_async", "namespace")
 
-    def __init__(self, fn: Callable[..., Any], event: str, namespace: str) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], event: str, namespace: str, *, from_class: bool = False
+    ) -> None:
         if not callable(fn):
             raise ConfigurationError(f"the handler for {event!r} must be callable, not {fn!r}")
         self.fn = fn
         self.event = event
         self.namespace = namespace
+        self.from_class = from_class
         self.is_async = is_async_callable(fn)
         # Connect and disconnect handlers: does the function take auth / reason?
         arity = accepts_positional(fn)
@@ -81,14 +86,6 @@ class BoundHandler:
                 return (args[0], *args[2:])
             return args[1:]
         return args
-
-    def __call__(self, *args: Any) -> Any:
-        """Call the function as the server's default invoker would (the sid first).
-
-        Only used if the server runs without the extension's invoker, as in unit tests of
-        the server itself; the extension's invoker calls :attr:`fn` through :meth:`adapt`.
-        """
-        return self.fn(*args[1:])
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))

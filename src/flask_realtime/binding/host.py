@@ -11,6 +11,12 @@ Two ways for an app's server to get its loop:
   ``run()``), the HTTP server is started there instead, and the calling thread waits, so
   that the server's state never changes loops.
 
+Either way, attaching to a loop does three things, in order, on that loop: the bridge
+from other threads starts serving calls, one driver
+(:class:`~flask_realtime.runtime.timer.DeadlineTimer`) arms the app's heap of deadlines,
+and the Socket.IO server starts (its adapter opens: a cluster adapter joins its cluster).
+Leaving a loop undoes them in the reverse order.
+
 ``stop()`` may be called from any thread: a handler, a background task, a signal handler.
 """
 
@@ -26,10 +32,12 @@ from typing import TYPE_CHECKING
 from ..exceptions import ConfigurationError
 from ..runtime.engineio import EngineIOEndpoint
 from ..runtime.server import Server, new_event_loop
+from ..runtime.timer import DeadlineTimer
 from .embedded import embedded_loop
 
 if TYPE_CHECKING:
     from ..engine import EngineServer
+    from ..server import SocketIOServer
     from .bridge import LoopBridge
 
 __all__ = ["LoopHost"]
@@ -43,12 +51,21 @@ class LoopHost:
     Args:
         bridge: the app's bridge to its loop (attached here).
         engine: the app's Engine.IO server (what the HTTP server's endpoint serves).
+        server: the app's Socket.IO server (started and stopped here).
         grace: seconds a graceful stop waits for requests and sessions to finish.
     """
 
-    def __init__(self, bridge: LoopBridge, engine: EngineServer, grace: float = 10.0) -> None:
+    def __init__(
+        self,
+        bridge: LoopBridge,
+        engine: EngineServer,
+        server: SocketIOServer,
+        grace: float = 10.0,
+    ) -> None:
         self._bridge = bridge
         self._engine = engine
+        self._sio = server
+        self._timer: DeadlineTimer | None = None
         self.grace = grace
         self._lock = threading.Lock()
         self._server: Server | None = None
@@ -71,14 +88,10 @@ class LoopHost:
             if bridge.attached or self._server is not None:
                 return
             loop = embedded_loop()
-            attached = threading.Event()
-
-            def attach() -> None:
-                bridge.attach(loop)
-                attached.set()
-
-            loop.call_soon_threadsafe(attach)
-        attached.wait()
+            started = asyncio.run_coroutine_threadsafe(self.attach(), loop)
+            # Wait while holding the lock: a second thread must not attach twice. An
+            # adapter that cannot reach its broker fails here, at the first use.
+            started.result()
 
     def serve(self, server: Server, on_started: Callable[[Server], None] | None = None) -> None:
         """Run ``server`` with the app's Socket.IO endpoint until :meth:`stop` (blocking).
@@ -120,6 +133,27 @@ class LoopHost:
         except RuntimeError:  # the loop is closing already
             pass
 
+    async def attach(self) -> None:
+        """Make the running loop the app's loop: bridge, deadline driver, server (in order)."""
+        loop = asyncio.get_running_loop()
+        self._bridge.attach(loop)
+        self._timer = DeadlineTimer(self._engine.deadlines, loop)
+        try:
+            await self._sio.start()
+        except BaseException:
+            await self.detach()
+            raise
+
+    async def detach(self) -> None:
+        """Leave the running loop: stop the server, the deadline driver, the bridge."""
+        try:
+            await self._sio.stop()
+        finally:
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.close()
+            self._bridge.detach()
+
     def endpoint(self) -> EngineIOEndpoint:
         """A new Socket.IO endpoint for the app's Engine.IO server."""
         return EngineIOEndpoint(self._engine)
@@ -141,9 +175,8 @@ class LoopHost:
             return
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        bridge = self._bridge
         if own_loop:
-            bridge.attach(loop)
+            await self.attach()
         installed: list[signal.Signals] = []
         if own_loop and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -168,4 +201,4 @@ class LoopHost:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             if own_loop:
-                bridge.detach()
+                await self.detach()

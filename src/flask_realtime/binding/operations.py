@@ -18,7 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import CallTimeoutError
 from .handlers import is_async_callable
@@ -26,7 +26,7 @@ from .outcomes import Outcome, Outcomes
 
 if TYPE_CHECKING:
     from ..server import SocketIOServer
-    from ..typing import Handler, Room, Sid
+    from ..typing import Room, Sid
     from .bridge import LoopBridge
 
 __all__ = ["AckCallback", "Operations", "Origin"]
@@ -108,8 +108,7 @@ class Operations:
         origin: Origin | None,
     ) -> None:
         """Emit ``event`` with ``args`` (see ``SocketIOServer.emit``)."""
-        # The server hands the callback to the runner as it hands it any handler.
-        ack = cast("Handler", AckCallback(callback, origin)) if callback is not None else None
+        ack = AckCallback(callback, origin) if callback is not None else None
         bridge = self._ensure_loop()
         if bridge.in_loop_thread():
             self.server.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,

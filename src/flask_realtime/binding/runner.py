@@ -14,13 +14,15 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 - A ``def`` handler's completion goes back to the loop through the
   :class:`~flask_realtime.binding.bridge.LoopBridge`, behind the emits it made, in the
   same batch.
-- An exception goes to the namespace's error handler (``on_error``) or the default one,
-  inside the same contexts, and that handler's return value becomes the ack, as in
-  Flask-SocketIO; without one it is reported to the server (which logs it).
+- An exception goes to the error handler the server put on the call (the namespace's
+  ``on_error``, or the default one), inside the same contexts and right away, and that
+  handler's return value becomes the ack, as in Flask-SocketIO
+  (:func:`~flask_realtime.server.invoker.call_handler`, the one error path); without one
+  it is reported to the server (which logs it).
 - Each finished call is published as an :class:`~flask_realtime.binding.outcomes.Outcome`
   when anybody subscribed (the test client does).
-- A handler running longer than ``slow_handler_warning`` seconds is logged, once, by one
-  loop-wide sweep timer that runs only while handlers do.
+- A handler running longer than ``slow_handler_warning`` seconds is logged, once, by a
+  sweep that is one deadline in the app's heap, set only while handlers run.
 
 Every method but the thread job runs on the loop thread.
 """
@@ -35,7 +37,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ConnectionRefusedError
+from ..deadlines import Deadline, Deadlines
+from ..server.invoker import await_handler, call_handler
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
@@ -46,15 +49,12 @@ if TYPE_CHECKING:
 
     from ..runtime.workers import WorkerPool
     from ..server.invoker import HandlerCall
-    from ..typing import Handler
     from .bridge import LoopBridge
     from .operations import Operations
 
 __all__ = ["HandlerRunner"]
 
 logger = logging.getLogger(__name__)
-
-ErrorHandlerFor = Callable[[str], "Handler | None"]
 
 
 class _Job:
@@ -92,7 +92,7 @@ class HandlerRunner:
         bridge: the way back to the loop from worker threads.
         pool: the worker threads for ``def`` handlers.
         outcomes: where finished calls are published.
-        error_handler_for: the error handler of a namespace, if any.
+        deadlines: the app's heap of deadlines (for the slow-handler sweep).
         manage_session: Flask-SocketIO's option (see :mod:`.scope`).
         slow_after: seconds after which a running handler is logged as slow (None: never).
     """
@@ -104,7 +104,7 @@ class HandlerRunner:
         bridge: LoopBridge,
         pool: WorkerPool,
         outcomes: Outcomes,
-        error_handler_for: ErrorHandlerFor,
+        deadlines: Deadlines,
         *,
         manage_session: bool,
         slow_after: float | None,
@@ -114,7 +114,6 @@ class HandlerRunner:
         self._bridge = bridge
         self._pool = pool
         self._outcomes = outcomes
-        self._error_handler_for = error_handler_for
         self._slow_after = slow_after
         self.manage_session = manage_session
         """Read for each call: ``socketio.manage_session`` may change it at run time."""
@@ -122,7 +121,7 @@ class HandlerRunner:
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
         self._running: set[_Job] = set()
-        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep = Deadline(deadlines, self._sweep_slow)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the Invoker protocol --------------------------------------------------------------
@@ -166,9 +165,8 @@ class HandlerRunner:
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)
-        if self._slow_after is not None and self._sweep is None:
-            loop = asyncio.get_running_loop()
-            self._sweep = loop.call_later(self._slow_after / 2, self._sweep_slow)
+        if self._slow_after is not None and not self._sweep.armed:
+            self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()
             task = asyncio.get_running_loop().create_task(self._run_async(job))
@@ -183,17 +181,9 @@ class HandlerRunner:
         error: BaseException | None = None
         try:
             with flask_context(job.scope, job.args, manage_session=self.manage_session):
-                try:
-                    result = job.fn(*job.args)
-                except ConnectionRefusedError:
-                    raise
-                except Exception as exc:
-                    handler = self._error_handler_for(job.scope.namespace)
-                    if handler is None:
-                        raise
-                    result = handler(exc)
-                    if inspect.isawaitable(result):
-                        result = self._await_on_loop(result)
+                result = call_handler(job.fn, job.args, job.call.error_handler)
+                if inspect.isawaitable(result):  # an async error handler of a def handler
+                    result = self._await_on_loop(result)
         except BaseException as exc:
             error = exc
         self._bridge.call(self._finish, job, result, error)
@@ -213,17 +203,7 @@ class HandlerRunner:
         error: BaseException | None = None
         try:
             with flask_context(job.scope, job.args, manage_session=self.manage_session):
-                try:
-                    result = await job.fn(*job.args)
-                except ConnectionRefusedError:
-                    raise
-                except Exception as exc:
-                    handler = self._error_handler_for(job.scope.namespace)
-                    if handler is None:
-                        raise
-                    result = handler(exc)
-                    if inspect.isawaitable(result):
-                        result = await result
+                result = await await_handler(job.fn, job.args, job.call.error_handler)
         except asyncio.CancelledError as exc:
             self._finish(job, None, exc)
             raise
@@ -274,15 +254,14 @@ class HandlerRunner:
         for callback in self._idle_waiters.pop(eio_sid, ()):
             callback()
 
-    def _sweep_slow(self) -> None:
+    def _sweep_slow(self, now: float) -> None:
         """Warn about handlers running too long; re-arm while any handler runs."""
-        self._sweep = None
         slow_after = self._slow_after
         if slow_after is None or not self._running:
             return
-        now = time.monotonic()
+        clock = time.monotonic()  # what job.started was read on, in any thread
         for job in self._running:
-            if not job.warned and job.started and now - job.started > slow_after:
+            if not job.warned and job.started and clock - job.started > slow_after:
                 job.warned = True
                 logger.warning(
                     "the %s handler for %r (sid %s, namespace %s) has run for %.1f s: a "
@@ -292,6 +271,6 @@ class HandlerRunner:
                     job.call.event,
                     job.scope.sid,
                     job.scope.namespace,
-                    now - job.started,
+                    clock - job.started,
                 )
-        self._sweep = asyncio.get_running_loop().call_later(slow_after / 2, self._sweep_slow)
+        self._sweep.set(now + slow_after / 2)

@@ -6,7 +6,8 @@ it). It is built from the resolved options and the handler registry that the app
 ``SocketIO`` shares with every app it is bound to, and holds what serving the app takes:
 
 - the parsers (:class:`~.parsers.AppParsers`), the Socket.IO server and the Engine.IO
-  server under it, with their adapter;
+  server under it, with their adapter, and the one heap of deadlines they share (every
+  timer of the app, driven by one loop timer);
 - the bridge to the loop, the worker pool, the :class:`~.runner.HandlerRunner` that runs
   handlers in the app's contexts, and the :class:`~.operations.Operations` that emit;
 - the :class:`~.host.LoopHost` that owns the loop (embedded, or ``socketio.run()``).
@@ -16,12 +17,13 @@ It knows nothing of the ``SocketIO`` object: each collaborator is handed what it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..deadlines import Deadlines
 from ..engine import EngineServer
 from ..runtime.workers import WorkerPool
 from ..server import SocketIOServer
+from ..server.registry import HandlerRegistry
 from .adapters import resolve_adapter
 from .bridge import LoopBridge
 from .host import LoopHost
@@ -34,7 +36,6 @@ from .runner import HandlerRunner
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..typing import Handler
     from .options import SocketIOOptions
 
 __all__ = ["STATE_KEY", "AppService", "ServiceOwner", "service_of"]
@@ -49,15 +50,10 @@ class AppService:
     Args:
         app: the app.
         options: the resolved options.
-        error_handler_for: the error handler of a namespace (from the shared registry).
+        registry: the handlers of the ``SocketIO`` object, shared by every app it serves.
     """
 
-    def __init__(
-        self,
-        app: Flask,
-        options: SocketIOOptions,
-        error_handler_for: Callable[[str], Handler | None],
-    ) -> None:
+    def __init__(self, app: Flask, options: SocketIOOptions, registry: HandlerRegistry) -> None:
         self.app = app
         self.options = options
         self.parsers = AppParsers(app, options)
@@ -66,7 +62,10 @@ class AppService:
             options.worker_threads, name=f"flask-realtime-{app.name}", idle_timeout=60.0
         )
         self.outcomes = Outcomes()
+        self.deadlines = Deadlines()  # every timer of the app; the host drives it
         self.server = SocketIOServer(
+            registry=registry,
+            deadlines=self.deadlines,
             parser=self.parsers.parser,
             legacy_parser=self.parsers.legacy,
             adapter=resolve_adapter(options.message_queue, options.channel),
@@ -74,8 +73,8 @@ class AppService:
             namespaces=options.namespaces,
             connect_timeout=options.connect_timeout,
         )
-        self.engine = EngineServer(self.server, options.engine)
-        self.host = LoopHost(self.bridge, self.engine)
+        self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
+        self.host = LoopHost(self.bridge, self.engine, self.server)
         self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)
         self.runner = HandlerRunner(
             app,
@@ -83,7 +82,7 @@ class AppService:
             self.bridge,
             self.pool,
             self.outcomes,
-            error_handler_for,
+            self.deadlines,
             manage_session=options.manage_session,
             slow_after=options.slow_handler_warning,
         )

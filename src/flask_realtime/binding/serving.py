@@ -119,8 +119,7 @@ def _announce(app: Flask) -> Callable[[Server], None]:
     def announce(server: Server) -> None:
         urls = " and ".join(openable_urls(server.scheme, server.host, server.port))
         click.echo(
-            f" * Serving Flask app '{app.name}' with Socket.IO on {urls}"
-            " (press CTRL+C to quit)",
+            f" * Serving Flask app '{app.name}' with Socket.IO on {urls} (press CTRL+C to quit)",
             err=True,
         )
 

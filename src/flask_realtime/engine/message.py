@@ -34,7 +34,7 @@ class OutgoingMessage:
         volatile: the message may be dropped for a client that reads too slowly.
     """
 
-    __slots__ = ("_frame3", "_frame4", "_text3", "_text4", "data", "volatile")
+    __slots__ = ("_frame3", "_frame4", "_text4", "data", "volatile")
 
     def __init__(self, data: str | bytes, *, volatile: bool = False) -> None:
         self.data = data
@@ -42,7 +42,6 @@ class OutgoingMessage:
         self._frame4: bytes | None = None
         self._frame3: bytes | None = None
         self._text4: str | None = None
-        self._text3: str | None = None
 
     def ws_frame(self, protocol: int = 4) -> bytes:
         """The WebSocket frame carrying this message for an Engine.IO ``protocol`` client."""
@@ -67,26 +66,17 @@ class OutgoingMessage:
             self._frame3 = frame
         return frame
 
-    def polling_text(self, protocol: int = 4) -> str:
-        """The packet as it goes into a text polling payload (binary as base64)."""
-        if protocol == 4:
-            text = self._text4
-            if text is None:
-                data = self.data
-                if isinstance(data, str):
-                    text = "4" + data
-                else:
-                    text = "b" + base64.b64encode(data).decode("ascii")
-                self._text4 = text
-            return text
-        text = self._text3
+    def polling_text(self) -> str:
+        """The packet as it goes into an Engine.IO v4 text polling payload (binary as
+        base64). A v3 polling payload is framed by ``protocol/engineio_v3`` instead."""
+        text = self._text4
         if text is None:
             data = self.data
             if isinstance(data, str):
                 text = "4" + data
             else:
-                text = "b4" + base64.b64encode(data).decode("ascii")
-            self._text3 = text
+                text = "b" + base64.b64encode(data).decode("ascii")
+            self._text4 = text
         return text
 
     def __repr__(self) -> str:

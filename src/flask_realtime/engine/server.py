@@ -1,21 +1,21 @@
-"""The Engine.IO server: sessions by sid, requests routed to them, one timer heap for all.
+"""The Engine.IO server: sessions by sid, requests routed to them, one deadline heap for all.
 
 Usable on its own (a plain Engine.IO server is an :class:`EngineHandler` plus this), and
 the base of the Socket.IO server. Sans-I/O: the runtime hands in requests, transports and
 the time; what to answer comes back as :class:`EngineResponse` or through the callbacks
-it gave.
+it gave. Every session keeps its timers in the server's :class:`~flask_realtime.deadlines.
+Deadlines`, which the runtime drives (or shares with the Socket.IO server).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+from ..deadlines import Deadlines
 from ..exceptions import ProtocolError
 from ..protocol import engineio, engineio_v3
 from ..protocol.engineio import Packet, PacketType
@@ -53,8 +53,9 @@ class EngineServer:
     Args:
         handler: the layer above (the Socket.IO server, or an application).
         options: the settings.
-        on_timer_change: called with a new, earlier deadline when the runtime must wake
-            up sooner than it planned to (it then calls :meth:`handle_timers`).
+        deadlines: the heap the sessions' timers go in (heartbeats, ping, upgrade and
+            CLOSING timeouts): one shared with the rest of the app's service, or a new
+            one. Whoever owns the clock drives it (``runtime/timer.py``, or a test).
     """
 
     def __init__(
@@ -62,14 +63,12 @@ class EngineServer:
         handler: EngineHandler,
         options: EngineOptions | None = None,
         *,
-        on_timer_change: Callable[[float], None] | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.handler = handler
         self.options = options or EngineOptions()
         self.sessions: dict[str, EngineSocket] = {}
-        self.on_timer_change = on_timer_change
-        self._timers: list[tuple[float, int, EngineSocket]] = []
-        self._counter = itertools.count()
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
 
     # -- requests -------------------------------------------------------------------------
 
@@ -282,7 +281,6 @@ class EngineServer:
         )
         socket = EngineSocket(self, sid, protocol, handshake, transport, now)
         self.sessions[sid] = socket
-        self.schedule(socket)
         return socket
 
     def _over_capacity(self, cors: list[tuple[str, str]]) -> EngineResponse | None:
@@ -326,66 +324,13 @@ class EngineServer:
         return "; ".join(parts)
 
     def forget(self, socket: EngineSocket) -> None:
-        """Drop a closed session from the table (its timers lapse by themselves)."""
+        """Drop a closed session from the table (it cancelled its own timer)."""
         if self.sessions.get(socket.sid) is socket:
             del self.sessions[socket.sid]
 
     def close_all(self, reason: CloseReason = CloseReason.SERVER_SHUTDOWN) -> None:
         for socket in list(self.sessions.values()):
             socket.close(reason)
-
-    # -- timers: one heap for every session ------------------------------------------------
-    #
-    # At most one live entry per session (``socket.timer_at``): a deadline that moves later
-    # (every pong, every v3 ping) pushes nothing; the entry fires at the old time and puts
-    # the session back at its new deadline. Only a deadline that moves earlier pushes a new
-    # entry, and the one it supersedes is skipped when popped. So a client that pings in a
-    # loop cannot grow the heap.
-
-    def schedule(self, socket: EngineSocket) -> None:
-        """Record the session's next deadline (called whenever it may have changed)."""
-        deadline = socket.next_deadline()
-        if deadline is None:
-            return
-        pending = socket.timer_at
-        if pending is not None and pending <= deadline:
-            return  # an entry at least as early will fire and reschedule it
-        socket.timer_at = deadline
-        timers = self._timers
-        earliest = timers[0][0] if timers else None
-        heapq.heappush(timers, (deadline, next(self._counter), socket))
-        if self.on_timer_change is not None and (earliest is None or deadline < earliest):
-            self.on_timer_change(deadline)
-
-    def next_deadline(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
-
-    def handle_timers(self, now: float) -> None:
-        """Run every session timer that is due at ``now``.
-
-        A session whose timer raises is logged and closed; the others go on.
-        """
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            deadline, _, socket = heapq.heappop(timers)
-            if socket.timer_at != deadline:
-                continue  # superseded by an earlier entry, already handled
-            socket.timer_at = None
-            due = socket.next_deadline()
-            if due is None:
-                continue
-            try:
-                if due <= now:
-                    socket.handle_timer(now)
-                else:
-                    self.schedule(socket)  # the deadline moved later: wait for it
-            except Exception:
-                logger.exception("session %s: its timer failed; closing it", socket.sid)
-                try:
-                    socket.close(CloseReason.TRANSPORT_ERROR)
-                except Exception:
-                    logger.exception("session %s: closing it failed too", socket.sid)
-                    self.forget(socket)
 
 
 def _python_client(request: EngineRequest) -> bool:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..deadlines import Deadline
 from ..protocol.engineio import Packet, PacketType
 from .message import OutgoingMessage
 from .transport import Outgoing, PollingTransport, PollResponder, Transport
@@ -105,15 +106,14 @@ class EngineSocket:
         "_probe",
         "_probe_pinged",
         "_server",
+        "_timer",
         "_upgrade_deadline",
         "close_reason",
         "handshake",
         "protocol",
         "sid",
         "state",
-        "timer_at",
         "transport_",
-        "user_data",
     )
 
     def __init__(
@@ -132,8 +132,6 @@ class EngineSocket:
         self.transport_ = transport
         self.state = State.OPEN
         self.close_reason: CloseReason | None = None
-        self.user_data: Any = None
-        self.timer_at: float | None = None  # the deadline of its live timer-heap entry
         self._buffer: list[Outgoing] = []
         self._buffered = 0  # bytes of the messages in _buffer
         self._probe: Transport | None = None
@@ -146,6 +144,10 @@ class EngineSocket:
             self._hb_deadline = now + options.ping_interval
         else:
             self._hb_deadline = now + options.ping_interval + options.ping_timeout
+        # One deadline in the server's heap for all of this session's timers: it moves
+        # later with every pong without growing the heap (see deadlines.py).
+        self._timer = Deadline(server.deadlines, self._on_deadline)
+        self._timer.set(self._hb_deadline)
 
     # -- what the layer above uses ------------------------------------------------------
 
@@ -279,7 +281,7 @@ class EngineSocket:
         self._probe = probe
         self._probe_pinged = False
         self._upgrade_deadline = now + self._server.options.upgrade_timeout
-        self._server.schedule(self)
+        self._schedule()
 
     def receive_probe(self, packet: Packet, now: float) -> None:
         """Handle one packet that arrived on the probe WebSocket during an upgrade."""
@@ -298,7 +300,7 @@ class EngineSocket:
             self._probe = None
             self._upgrade_deadline = None
             self._move(State.OPEN)
-            self._server.schedule(self)  # the heartbeat is the next deadline again
+            self._schedule()  # the heartbeat is the next deadline again
             old.close(noop=True)
             self._flush()
         elif packet.type is PacketType.NOOP:
@@ -315,8 +317,8 @@ class EngineSocket:
         probe, self._probe = self._probe, None
         if self._upgrade_deadline is not None:
             self._upgrade_deadline = None
-            # The heap may hold only the upgrade deadline: put the heartbeat back on it.
-            self._server.schedule(self)
+            # The timer may be set for the upgrade deadline: set it for the heartbeat.
+            self._schedule()
         if probe is not None:
             probe.close()
 
@@ -332,13 +334,15 @@ class EngineSocket:
         return self._hb_deadline
 
     def handle_timer(self, now: float) -> None:
+        """Act on whatever deadline is due at ``now``: a ping to send, a heartbeat or
+        upgrade timeout, the end of a CLOSING drain."""
         if self.state is State.CLOSED:
             return
         if self.state is State.CLOSING:
             if now >= self._hb_deadline:
                 self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
             else:
-                self._server.schedule(self)
+                self._schedule()
             return
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self._abort_upgrade()
@@ -350,11 +354,32 @@ class EngineSocket:
             self._awaiting_pong = True
             self._hb_deadline = now + opts.ping_timeout
             self._send_control(Packet(PacketType.PING))
-        self._server.schedule(self)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Set the timer for :meth:`next_deadline` (called whenever it may have changed)."""
+        deadline = self.next_deadline()
+        if deadline is None:
+            self._timer.cancel()
+        else:
+            self._timer.set(deadline)
+
+    def _on_deadline(self, now: float) -> None:
+        """The timer fired: handle it; a session whose timer raises is logged and closed."""
+        try:
+            self.handle_timer(now)
+        except Exception:
+            logger.exception("session %s: its timer failed; closing it", self.sid)
+            try:
+                self.close(CloseReason.TRANSPORT_ERROR)
+            except Exception:
+                logger.exception("session %s: closing it failed too", self.sid)
+                self._timer.cancel()
+                self._server.forget(self)
 
     def _set_heartbeat(self, deadline: float) -> None:
         self._hb_deadline = deadline
-        self._server.schedule(self)
+        self._schedule()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -391,6 +416,7 @@ class EngineSocket:
             return
         notify = self.state is not State.CLOSING
         self._move(State.CLOSED)
+        self._timer.cancel()
         if notify:
             self.close_reason = reason
         self._buffer.clear()

@@ -86,9 +86,7 @@ class PollingTransport:
         if self._protocol == 4:
             return engineio.SEPARATOR.join(
                 [
-                    item.polling_text(4)
-                    if isinstance(item, OutgoingMessage)
-                    else item.encode_text()
+                    item.polling_text() if isinstance(item, OutgoingMessage) else item.encode_text()
                     for item in items
                 ]
             )

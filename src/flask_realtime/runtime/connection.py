@@ -22,11 +22,13 @@ import logging
 from collections import deque
 from typing import cast
 
+from flask_realtime.deadlines import Deadline
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
 from flask_realtime.runtime.context import ServerContext, log_access
 from flask_realtime.runtime.exchanges import ErrorExchange, Exchange, UpgradeExchange, new_exchange
 from flask_realtime.runtime.http import Request, Response, encode_response, error_response
 from flask_realtime.runtime.parser import RequestReader
+from flask_realtime.runtime.registry import ConnectionDeadline
 
 __all__ = ["HttpProtocol"]
 
@@ -41,11 +43,13 @@ class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
     __slots__ = ("_backlog", "_closed", "_eof", "_feeding", "_parsing", "_peer", "_queue",
-                 "_reader", "_reading", "_transport", "_upgrading", "ctx", "deadline",
+                 "_reader", "_reading", "_transport", "_upgrading", "ctx", "deadline_entry",
                  "write_paused")  # fmt: skip
+    deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self.deadline_entry: Deadline | None = None
         self.deadline = 0.0
         """Loop time of the header or keep-alive timeout (0: none); see ``registry.py``."""
         self.write_paused = False

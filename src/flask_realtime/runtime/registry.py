@@ -3,19 +3,28 @@
 HTTP connections register themselves; a connection that a WebSocket upgrade hands to the
 endpoint's protocol stays counted through a thin ``AdoptedConnection`` that only observes
 ``connection_lost`` (the hot-path callbacks go straight to the endpoint's protocol, see
-below). Timeouts are not one timer per connection: each connection keeps a ``deadline`` (a
-float, 0 for none) and one loop-wide timer sweeps them every ``Limits.timer_interval``.
+below).
+
+Timeouts: each connection has a ``deadline`` (a float, 0 for none), kept as a
+:class:`~flask_realtime.deadlines.Deadline` in the registry's heap (:class:`ConnectionDeadline`
+makes the attribute do that), which one ``loop.call_at`` drives. A deadline that moves
+later (a keep-alive connection's next request) pushes nothing; the entry fires at the old
+time and is put back at the new one. So an idle connection costs nothing, and a timeout
+is enforced when due, with no periodic sweep over every connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, overload
 
+from flask_realtime.deadlines import Deadline, Deadlines
 from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.timer import DeadlineTimer
 
-__all__ = ["AdoptedConnection", "ConnectionRegistry", "TrackedConnection"]
+__all__ = ["AdoptedConnection", "ConnectionDeadline", "ConnectionRegistry", "TrackedConnection"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +33,10 @@ class TrackedConnection(Protocol):
     """What the registry needs of an HTTP connection."""
 
     deadline: float
-    """Loop time at which ``timed_out`` is due; 0 for none."""
+    """Loop time at which ``timed_out`` is due; 0 for none (a :class:`ConnectionDeadline`)."""
+
+    deadline_entry: Deadline | None
+    """Where :class:`ConnectionDeadline` keeps it; set by the registry while it tracks it."""
 
     def timed_out(self) -> None:
         """The deadline has passed."""
@@ -34,6 +46,43 @@ class TrackedConnection(Protocol):
 
     def abort(self) -> None:
         """Drop the connection now."""
+
+
+class ConnectionDeadline:
+    """The ``deadline`` attribute of a tracked connection, stored in the registry's heap.
+
+    A connection class declares ``deadline = ConnectionDeadline()`` and a
+    ``deadline_entry`` slot; setting ``conn.deadline`` then sets (or, with 0, cancels)
+    the connection's entry, and reading it gives the entry's time, or 0. Before the
+    registry tracks the connection, and after, there is nothing to time out: a set is
+    ignored and a read gives 0.
+    """
+
+    __slots__ = ()
+
+    @overload
+    def __get__(self, conn: None, owner: type[Any]) -> ConnectionDeadline: ...
+
+    @overload
+    def __get__(self, conn: object, owner: type[Any] | None = None) -> float: ...
+
+    def __get__(
+        self, conn: object | None, owner: type[Any] | None = None
+    ) -> float | ConnectionDeadline:
+        if conn is None:
+            return self
+        entry: Deadline | None = getattr(conn, "deadline_entry", None)
+        when = entry.when if entry is not None else None
+        return 0.0 if when is None else when
+
+    def __set__(self, conn: object, value: float) -> None:
+        entry: Deadline | None = getattr(conn, "deadline_entry", None)
+        if entry is None:
+            return
+        if value > 0.0:
+            entry.set(value)
+        else:
+            entry.cancel()
 
 
 class AdoptedConnection:
@@ -81,7 +130,8 @@ class ConnectionRegistry:
         self._limits = limits
         self._http: set[TrackedConnection] = set()
         self._adopted: set[AdoptedConnection] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadlines = Deadlines()
+        self._timer: DeadlineTimer | None = None
         self._empty: asyncio.Event | None = None
 
     def __len__(self) -> int:
@@ -102,11 +152,16 @@ class ConnectionRegistry:
         if len(self._http) + len(self._adopted) >= self._limits.max_connections:
             return False
         self._http.add(conn)
+        conn.deadline_entry = Deadline(self._deadlines, partial(self._timed_out, conn))
         return True
 
     def remove(self, conn: TrackedConnection) -> None:
         """An HTTP connection closed, or was handed over."""
         self._http.discard(conn)
+        entry = getattr(conn, "deadline_entry", None)
+        if entry is not None:
+            entry.cancel()
+            conn.deadline_entry = None
         self._check_empty()
 
     def hand_over(
@@ -136,26 +191,19 @@ class ConnectionRegistry:
     # -- timeouts ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the deadline sweep."""
+        """Enforce the connections' deadlines (the first is armed when it is set)."""
         if self._timer is None:
-            self._timer = self._loop.call_later(self._limits.timer_interval, self._sweep)
+            self._timer = DeadlineTimer(self._deadlines, self._loop)
 
     def stop(self) -> None:
-        """Stop the deadline sweep."""
+        """Stop enforcing deadlines (the server is closing)."""
         if self._timer is not None:
-            self._timer.cancel()
+            self._timer.close()
             self._timer = None
 
-    def _sweep(self) -> None:
-        now = self._loop.time()
-        due = [conn for conn in self._http if 0.0 < conn.deadline <= now]
-        for conn in due:
-            conn.deadline = 0.0
-            try:
-                conn.timed_out()
-            except Exception:  # pragma: no cover - a bug; never let it stop the sweep
-                logger.exception("error while timing out a connection")
-        self._timer = self._loop.call_later(self._limits.timer_interval, self._sweep)
+    def _timed_out(self, conn: TrackedConnection, now: float) -> None:
+        if conn in self._http:
+            conn.timed_out()
 
     # -- shutdown ------------------------------------------------------------------------------
 

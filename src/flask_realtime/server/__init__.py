@@ -9,25 +9,25 @@ from __future__ import annotations
 from flask_realtime.server.adapter import Adapter, AdapterHost, BroadcastOptions
 from flask_realtime.server.invoker import CallKind, DefaultInvoker, HandlerCall, Invoker
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers
+from flask_realtime.server.namespace import Namespace, NamespaceTable
+from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry, HandlerSet
 from flask_realtime.server.server import SocketIOServer
 from flask_realtime.server.socket import Socket, SocketState
-from flask_realtime.server.timers import CallLater, Cancellable, Clock
 
 __all__ = [
     "Adapter",
     "AdapterHost",
     "BroadcastOptions",
     "CallKind",
-    "CallLater",
-    "Cancellable",
-    "Clock",
     "DefaultInvoker",
     "DynamicMatcher",
     "HandlerCall",
+    "HandlerRegistry",
+    "HandlerSet",
     "InMemoryAdapter",
     "Invoker",
-    "NamespaceHandlers",
+    "Namespace",
+    "NamespaceTable",
     "Socket",
     "SocketIOServer",
     "SocketState",

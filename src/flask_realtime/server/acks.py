@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from flask_realtime.server.timers import Cancellable
+from flask_realtime.deadlines import Deadline
 from flask_realtime.typing import Handler
 
 __all__ = ["DEFAULT_MAX_PENDING_ACKS", "PendingAck", "ack_args", "unwrap_ack"]
@@ -64,7 +64,7 @@ class PendingAck:
         self.event = event
         self.callback = callback
         self.future = future
-        self.timer: Cancellable | None = None
+        self.timer: Deadline | None = None
 
     def resolve(self, args: list[Any]) -> None:
         """The ACK arrived: settle the future of a ``call()`` (callbacks go elsewhere)."""

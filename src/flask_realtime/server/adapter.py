@@ -94,14 +94,16 @@ class Adapter(ABC):
         return host
 
     async def open(self) -> None:  # noqa: B027 - optional hook
-        """Connect to the cluster (a no-op for the in-memory adapter)."""
+        """Connect to the cluster (a no-op for the in-memory adapter).
+
+        Called once by :meth:`SocketIOServer.start`, on the loop, before serving.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook
-        """Leave the cluster (a no-op for the in-memory adapter)."""
+        """Leave the cluster (a no-op for the in-memory adapter).
 
-    def server_count(self) -> int:
-        """How many servers share this adapter's cluster (1 in memory)."""
-        return 1
+        Called once by :meth:`SocketIOServer.stop`, on the loop.
+        """
 
     # -- membership of this server's sockets -------------------------------------------
 

@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from flask_realtime.deadlines import Deadline
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.server import new_sid
 from flask_realtime.engine.socket import CloseReason, EngineSocket
@@ -29,7 +30,6 @@ from flask_realtime.typing import NamespaceName
 if TYPE_CHECKING:
     from flask_realtime.protocol.parsers import Decoder, Parser
     from flask_realtime.server.server import SocketIOServer
-    from flask_realtime.server.timers import Cancellable
 
 __all__ = ["Client", "new_sid"]
 
@@ -67,18 +67,21 @@ class Client:
         self.parser = parser
         self.decoder: Decoder = parser.decoder()
         self.sockets: dict[NamespaceName, Socket] = {}
-        self._connect_timer: Cancellable | None = None
+        self._connect_timer: Deadline | None = None
 
     def open(self) -> None:
         """The session is open: start the connect timeout; join "/" for v3 clients."""
         timeout = self.server.connect_timeout
         if timeout is not None and timeout > 0:
-            self._connect_timer = self.server.timers.call_later(timeout, self._connect_timed_out)
+            server = self.server
+            self._connect_timer = server.deadlines.call_at(
+                server.clock() + timeout, self._connect_timed_out
+            )
         if self.eio.protocol == 3:
             # v4 "Connection to the default namespace": the server connects it unasked.
             self.connect("/", None)
 
-    def _connect_timed_out(self) -> None:
+    def _connect_timed_out(self, now: float) -> None:
         self._connect_timer = None
         logger.info("closing %s: no namespace joined in time", self.eio.sid)
         self.eio.close(CloseReason.SERVER_DISCONNECT)
@@ -119,7 +122,7 @@ class Client:
     def connect(self, name: NamespaceName, auth: Any) -> None:
         """Join namespace ``name``, if it exists or may be created."""
         server = self.server
-        nsp = server.registry.resolve(name, auth)
+        nsp = server.namespaces.resolve(name, auth)
         if nsp is None:
             # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
             data: object = (

@@ -16,16 +16,23 @@ What each kind of call carries in ``args`` (the socket id is never in ``args``; 
 - ``"disconnect"``: ``(reason,)``, a :class:`~flask_realtime.engine.socket.CloseReason`
   string.
 - ``"ack"``: the arguments of the client's acknowledgement, for an ``emit`` callback.
-- ``"error"``: ``(exception,)``, for an error handler; ``event`` names the event whose
-  handler raised.
+
+Error handlers: the server resolves the one that applies (the namespace's own, else the
+default) and puts it on the call as :attr:`HandlerCall.error_handler` (None for an ack
+callback). When the handler raises an :class:`Exception` other than a
+``ConnectionRefusedError``, the invoker calls ``error_handler(exc)`` right away, in the
+same context, and that result is the call's outcome: an event's ack, a connect handler's
+stand-in result (False refuses), ignored for a disconnect. :func:`call_handler` and
+:func:`await_handler` do exactly that; every invoker uses them, so there is one path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from flask_realtime.typing import Handler, NamespaceName, Sid
@@ -33,11 +40,18 @@ from flask_realtime.typing import Handler, NamespaceName, Sid
 if TYPE_CHECKING:
     from flask_realtime.server.socket import Socket
 
-__all__ = ["CallKind", "DefaultInvoker", "HandlerCall", "Invoker"]
+__all__ = [
+    "CallKind",
+    "DefaultInvoker",
+    "HandlerCall",
+    "Invoker",
+    "await_handler",
+    "call_handler",
+]
 
 logger = logging.getLogger(__name__)
 
-CallKind: TypeAlias = Literal["connect", "event", "disconnect", "ack", "error"]
+CallKind: TypeAlias = Literal["connect", "event", "disconnect", "ack"]
 
 DoneCallback: TypeAlias = Callable[["HandlerCall", Any, BaseException | None], None]
 
@@ -57,9 +71,21 @@ class HandlerCall:
         handler: the function to call.
         args: its arguments, without the sid.
         socket: the socket (``socket.eio.handshake`` is the HTTP handshake).
+        ack_id: the id of the ACK the client waits for (events only), else None.
+        error_handler: what to call with an exception the handler raises (see the module
+            docstring); None when there is none, and always for an ack callback.
     """
 
-    __slots__ = ("_on_done", "ack_id", "args", "event", "handler", "kind", "socket")
+    __slots__ = (
+        "_on_done",
+        "ack_id",
+        "args",
+        "error_handler",
+        "event",
+        "handler",
+        "kind",
+        "socket",
+    )
 
     def __init__(
         self,
@@ -70,6 +96,7 @@ class HandlerCall:
         socket: Socket,
         on_done: DoneCallback,
         ack_id: int | None = None,
+        error_handler: Handler | None = None,
     ) -> None:
         self.kind: CallKind = kind
         self.event = event
@@ -77,6 +104,7 @@ class HandlerCall:
         self.args = args
         self.socket = socket
         self.ack_id = ack_id
+        self.error_handler = error_handler
         self._on_done = on_done
 
     @property
@@ -101,6 +129,44 @@ class HandlerCall:
 
     def __repr__(self) -> str:
         return f"<HandlerCall {self.kind} {self.event!r} sid={self.sid} ns={self.namespace}>"
+
+
+def call_handler(
+    fn: Callable[..., Any], args: tuple[Any, ...], error_handler: Handler | None
+) -> Any:
+    """``fn(*args)``; if it raises an Exception and there is an error handler, its result.
+
+    A ``ConnectionRefusedError`` (ours or the builtin) is a connect handler's answer, not
+    a failure: it propagates, as does any exception when ``error_handler`` is None or
+    raises itself. The error handler's result is returned as it is: an awaitable one is
+    for the caller to await (on the loop).
+    """
+    try:
+        return fn(*args)
+    except builtins.ConnectionRefusedError:
+        raise
+    except Exception as exc:
+        if error_handler is None:
+            raise
+        return error_handler(exc)
+
+
+async def await_handler(
+    fn: Callable[..., Any], args: tuple[Any, ...], error_handler: Handler | None
+) -> Any:
+    """``await fn(*args)``, with the error handler as in :func:`call_handler` (awaited
+    when it returns an awaitable). Cancellation is not an error: it propagates."""
+    try:
+        return await fn(*args)
+    except builtins.ConnectionRefusedError:
+        raise
+    except Exception as exc:
+        if error_handler is None:
+            raise
+        result = error_handler(exc)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
 
 
 class Invoker(Protocol):
@@ -128,22 +194,33 @@ class DefaultInvoker:
         handler = call.handler
         args = call.args if call.kind == "ack" else (call.sid, *call.args)
         if inspect.iscoroutinefunction(handler):
-            task = asyncio.get_running_loop().create_task(self._run(call, args))
-            # Keep a reference: the loop holds tasks only weakly.
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._run(call, handler, args, call.error_handler))
             return
         try:
-            result = handler(*args)
+            result = call_handler(handler, args, call.error_handler)
         except Exception as exc:
             call.done(None, exc)
+            return
+        if inspect.isawaitable(result):  # an async error handler of a plain handler
+            self._spawn(self._run(call, _awaited, (result,), None))
         else:
             call.done(result, None)
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        # Keep a reference: the loop holds tasks only weakly.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     @staticmethod
-    async def _run(call: HandlerCall, args: tuple[Any, ...]) -> None:
+    async def _run(
+        call: HandlerCall,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        error_handler: Handler | None,
+    ) -> None:
         try:
-            result = await call.handler(*args)
+            result = await await_handler(fn, args, error_handler)
         except asyncio.CancelledError as exc:
             call.done(None, exc)
             raise
@@ -151,3 +228,7 @@ class DefaultInvoker:
             call.done(None, exc)
         else:
             call.done(result, None)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

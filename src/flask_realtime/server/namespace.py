@@ -1,12 +1,14 @@
-"""Namespaces: which ones exist, which handlers serve them, and which socket is where.
+"""The live namespaces of one server: which exist now, and which socket is where.
 
-There are four ways for a namespace to accept clients, tried in this order when a client
-sends CONNECT:
+The handlers come from the application's :class:`~flask_realtime.server.registry.
+HandlerRegistry`, shared by every server of the application; this module keeps, per
+server, the :class:`Namespace` objects that sockets are connected to. There are four ways
+for a namespace to accept clients, tried in this order when a client sends CONNECT:
 
-1. a *static* namespace: "/" (always), every name given a handler with ``on()`` or
-   ``on_namespace()``, and every name listed in the server's ``namespaces`` option;
-2. a *dynamic* namespace: a name that matches a pattern given to ``dynamic_namespace()``
-   (a compiled regular expression, matched against the whole name, or a function
+1. a *static* namespace: "/" (always), every name given a handler in the registry, and
+   every name listed in the server's ``namespaces`` option;
+2. a *dynamic* namespace: a name that matches a pattern declared in the registry (a
+   compiled regular expression, matched against the whole name, or a function
    ``(name, auth) -> bool``). The name becomes a *child* namespace that shares the
    handlers of its parent, as Node's parent namespaces do;
 3. any name at all when ``namespaces="*"`` (python-socketio's option); such a namespace
@@ -28,56 +30,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
-from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.protocol.socketio import RESERVED_EVENTS
+from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry, HandlerSet, normalise
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
 if TYPE_CHECKING:
     from flask_realtime.server.socket import Socket
 
-__all__ = [
-    "DynamicMatcher",
-    "HandlerSet",
-    "Namespace",
-    "NamespaceHandlers",
-    "NamespaceRegistry",
-]
+__all__ = ["Namespace", "NamespaceTable"]
 
 logger = logging.getLogger(__name__)
-
-DynamicMatcher: TypeAlias = re.Pattern[str] | Callable[[str, Any], bool]
-"""Decides whether a namespace name that was not registered may be created."""
-
-
-class NamespaceHandlers(Protocol):
-    """A class-based handler object (Flask-SocketIO's ``Namespace``).
-
-    Every method named ``on_<event>`` handles ``<event>`` in ``namespace``; the methods
-    are looked up once, when the object is registered.
-    """
-
-    namespace: str
-
-
-class HandlerSet:
-    """The handlers of one namespace (shared by a dynamic parent and its children)."""
-
-    __slots__ = ("catch_all", "error", "events")
-
-    def __init__(self) -> None:
-        self.events: dict[str, Handler] = {}
-        self.catch_all: Handler | None = None
-        self.error: Handler | None = None
-
-    def add(self, event: str, handler: Handler) -> None:
-        """Register ``handler`` for ``event`` ("*": the catch-all); replaces an earlier one."""
-        if event == "*":
-            self.catch_all = handler
-        else:
-            self.events[event] = handler
 
 
 class Namespace:
@@ -136,77 +100,49 @@ class Namespace:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
 
 
-def _normalise(name: str) -> str:
-    return name if name.startswith("/") or name == "*" else "/" + name
+class NamespaceTable:
+    """The live namespaces of one server: static ones, dynamic children, "*"-accepted ones.
 
+    Args:
+        registry: the application's handlers.
+        accept: the server's ``namespaces`` option: names accepted besides those with
+            handlers ("/" always is), or "*" for any name.
+    """
 
-class NamespaceRegistry:
-    """Every namespace of a server: static, dynamic parents, and the live children."""
+    __slots__ = ("_accept_any", "_accepted", "_namespaces", "registry")
 
-    __slots__ = (
-        "_accept_any",
-        "_dynamic",
-        "_namespaces",
-        "_static",
-        "any_namespace",
-        "default_error",
-    )
-
-    def __init__(self, accept: list[str] | Literal["*"] | None = None) -> None:
-        self.any_namespace = HandlerSet()
-        self.default_error: Handler | None = None
-        self._static: dict[NamespaceName, HandlerSet] = {}
+    def __init__(
+        self, registry: HandlerRegistry, accept: list[str] | Literal["*"] | None = None
+    ) -> None:
+        self.registry = registry
         self._namespaces: dict[NamespaceName, Namespace] = {}
-        self._dynamic: list[tuple[DynamicMatcher, HandlerSet]] = []
         self._accept_any = accept == "*"
-        self.handlers("/")
-        if accept is not None and accept != "*":
-            for name in accept:
-                self.handlers(name)
-
-    def handlers(self, namespace: str | DynamicMatcher | None) -> HandlerSet:
-        """The handler set to register into: of a name, "*" (every namespace) or a pattern.
-
-        None means "/". A pattern or function that is not yet a dynamic namespace becomes
-        one.
-        """
-        if namespace is None:
-            namespace = "/"
-        if isinstance(namespace, str):
-            name = _normalise(namespace)
-            if name == "*":
-                return self.any_namespace
-            handlers = self._static.get(name)
-            if handlers is None:
-                handlers = self._static[name] = HandlerSet()
-                self._namespaces[name] = Namespace(
-                    name, handlers, self.any_namespace, transient=False
-                )
-            return handlers
-        return self.add_dynamic(namespace)
-
-    def add_dynamic(self, matcher: DynamicMatcher) -> HandlerSet:
-        """Declare a dynamic parent namespace (idempotent) and return its handler set."""
-        if not isinstance(matcher, re.Pattern) and not callable(matcher):
-            raise ConfigurationError("a dynamic namespace is a compiled pattern or a function")
-        for known, handlers in self._dynamic:
-            if known == matcher:
-                return handlers
-        handlers = HandlerSet()
-        self._dynamic.append((matcher, handlers))
-        return handlers
+        names = ["/"] if accept is None or accept == "*" else ["/", *accept]
+        self._accepted = frozenset(normalise(name) for name in names)
 
     def get(self, name: NamespaceName) -> Namespace | None:
-        """The namespace called ``name``, when it exists on this server now."""
-        return self._namespaces.get(name)
+        """The namespace called ``name``, when it exists on this server now.
+
+        A static name (accepted, or given handlers in the registry, maybe by another
+        thread since) gets its namespace on first use, and keeps it.
+        """
+        namespace = self._namespaces.get(name)
+        if namespace is None:
+            registry = self.registry
+            if name in self._accepted or registry.declared(name):
+                namespace = Namespace(
+                    name, registry.handlers_for(name), registry.any_namespace, transient=False
+                )
+                self._namespaces[name] = namespace
+        return namespace
 
     def resolve(self, name: NamespaceName, auth: Any) -> Namespace | None:
         """The namespace a client asks to join, created if a parent or "*" allows it."""
-        namespace = self._namespaces.get(name)
+        namespace = self.get(name)
         if namespace is not None:
             return namespace
-        for matcher, handlers in self._dynamic:
-            if self._matches(matcher, name, auth):
+        for matcher, handlers in self.registry.dynamic:
+            if _matches(matcher, name, auth):
                 return self._create(name, handlers)
         if self._accept_any:
             return self._create(name, HandlerSet())
@@ -223,25 +159,16 @@ class NamespaceRegistry:
             del self._namespaces[name]
 
     def _create(self, name: NamespaceName, handlers: HandlerSet) -> Namespace:
-        namespace = Namespace(name, handlers, self.any_namespace, transient=True)
+        namespace = Namespace(name, handlers, self.registry.any_namespace, transient=True)
         self._namespaces[name] = namespace
         return namespace
 
-    @staticmethod
-    def _matches(matcher: DynamicMatcher, name: str, auth: Any) -> bool:
-        if isinstance(matcher, re.Pattern):
-            return matcher.fullmatch(name) is not None
-        try:
-            return bool(matcher(name, auth))
-        except Exception:
-            logger.exception("dynamic namespace check %r failed for %r", matcher, name)
-            return False
 
-    def register_object(self, obj: NamespaceHandlers) -> None:
-        """Register the ``on_<event>`` methods of a class-based handler object."""
-        handlers = self.handlers(obj.namespace)
-        for attribute in dir(obj):
-            if attribute.startswith("on_") and len(attribute) > 3:
-                method = getattr(obj, attribute)
-                if callable(method):
-                    handlers.add(attribute[3:], method)
+def _matches(matcher: DynamicMatcher, name: str, auth: Any) -> bool:
+    if isinstance(matcher, re.Pattern):
+        return matcher.fullmatch(name) is not None
+    try:
+        return bool(matcher(name, auth))
+    except Exception:
+        logger.exception("dynamic namespace check %r failed for %r", matcher, name)
+        return False

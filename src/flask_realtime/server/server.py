@@ -2,12 +2,14 @@
 
 :class:`SocketIOServer` is the :class:`~flask_realtime.engine.socket.EngineHandler` of
 the Engine.IO layer and the API of the layers above (the Flask facade, or any other
-front). Registration may happen from any thread before serving; every other method runs
-on the event-loop thread only (see ``docs/internals.md``, "Threads").
+front). Registration (into the shared :class:`~flask_realtime.server.registry.HandlerRegistry`)
+may happen from any thread at any time; every other method runs on the event-loop thread
+only.
 
 Timers: the server needs two, the connect timeout of a new connection and the timeout of
-a ``call()``. It schedules them with the ``call_later`` given to :meth:`attach` (the
-running loop's when none was), so a test drives them with a manual clock.
+a ``call()``. They are deadlines in the :class:`~flask_realtime.deadlines.Deadlines` it is
+given (shared with the Engine.IO server and driven by the runtime), measured on the clock
+it is given, so a test drives them with a manual clock and ``fire(now)``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, Literal
 
+from flask_realtime.deadlines import Deadlines
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
@@ -29,9 +32,9 @@ from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.server.client import Client
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.namespace import DynamicMatcher, NamespaceHandlers, NamespaceRegistry
+from flask_realtime.server.namespace import NamespaceTable
+from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
-from flask_realtime.server.timers import CallLater, Clock, LoopTimers
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
 
 __all__ = ["SocketIOServer"]
@@ -39,6 +42,11 @@ __all__ = ["SocketIOServer"]
 logger = logging.getLogger(__name__)
 
 _NO_ROOMS: frozenset[Room] = frozenset()
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the runtime's deadline driver measures time with it)."""
+    return asyncio.get_running_loop().time()
 
 
 def _room_set(rooms: Room | Iterable[Room] | None) -> frozenset[Room]:
@@ -66,6 +74,17 @@ class SocketIOServer(EngineHandler):
         max_pending_acks: acknowledgements one socket may owe; past it the oldest fails.
         legacy_parser: the parser for Engine.IO v3 (socket.io 2.x) clients; the JSON
             parser in its v4 flavour by default. Broadcasts use ``parser`` for everyone.
+        deadlines: where the connect and ``call()`` timeouts go: the heap shared with
+            the Engine.IO server (the runtime drives it), or a new one.
+        clock: monotonic seconds, the time ``deadlines`` is measured in; by default the
+            running loop's ``time()``, which is what the runtime's driver uses.
+        registry: the application's handlers, shared by every server of the application
+            (one per Flask app); a new one by default.
+
+    Attributes:
+        registry: the :class:`~flask_realtime.server.registry.HandlerRegistry`.
+        namespaces: this server's live namespaces (a
+            :class:`~flask_realtime.server.namespace.NamespaceTable`).
     """
 
     def __init__(
@@ -79,6 +98,9 @@ class SocketIOServer(EngineHandler):
         connect_timeout: float | None = 45.0,
         max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS,
         legacy_parser: Parser | None = None,
+        deadlines: Deadlines | None = None,
+        clock: Callable[[], float] | None = None,
+        registry: HandlerRegistry | None = None,
     ) -> None:
         if type(max_pending_acks) is not int or max_pending_acks < 1:
             raise ConfigurationError(
@@ -95,9 +117,12 @@ class SocketIOServer(EngineHandler):
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
-        self.registry = NamespaceRegistry(namespaces)
-        self.timers = LoopTimers()
+        self.registry = registry if registry is not None else HandlerRegistry()
+        self.namespaces = NamespaceTable(self.registry, namespaces)
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
+        self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
+        self._started = False
         self.adapter.bind(self)
 
     @property
@@ -105,44 +130,34 @@ class SocketIOServer(EngineHandler):
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
 
-    def attach(self, clock: Clock | None = None, call_later: CallLater | None = None) -> None:
-        """Use this clock and timer function (None: the running loop's, the default)."""
-        self.timers.attach(clock, call_later)
+    # -- lifecycle (the loop) ------------------------------------------------------------
 
-    # -- registration (any thread, before serving) -------------------------------------
+    async def start(self) -> None:
+        """Open the adapter (a cluster adapter joins its cluster); before serving.
+
+        Idempotent: a second call while started does nothing.
+        """
+        if not self._started:
+            self._started = True
+            await self.adapter.open()
+
+    async def stop(self) -> None:
+        """Close the adapter (a cluster adapter leaves its cluster); a no-op when stopped."""
+        if self._started:
+            self._started = False
+            await self.adapter.close()
+
+    # -- registration (any thread, any time): delegates to the shared registry ----------
 
     def on(
         self, event: str, handler: Handler, namespace: str | DynamicMatcher | None = "/"
     ) -> None:
-        """Register ``handler`` for ``event`` in ``namespace``.
-
-        ``event`` may be "connect", "disconnect", any event name, or "*" (a catch-all).
-        ``namespace`` may be a name (None: "/"), "*" (every namespace), or the pattern or
-        function of a dynamic namespace (which declares it, as :meth:`dynamic_namespace`
-        does).
-        """
-        if not isinstance(event, str):
-            raise ConfigurationError(f"an event name must be a string, not {event!r}")
-        if not callable(handler):
-            raise ConfigurationError(f"the handler for {event!r} must be callable")
-        self.registry.handlers(namespace).add(event, handler)
-
-    def on_namespace(self, namespace: NamespaceHandlers) -> None:
-        """Register the ``on_<event>`` methods of a class-based handler object."""
-        self.registry.register_object(namespace)
+        """Register ``handler`` for ``event``: :meth:`HandlerRegistry.on`."""
+        self.registry.on(event, handler, namespace)
 
     def on_error(self, namespace: str | DynamicMatcher | None, handler: Handler) -> None:
-        """Register the handler of exceptions raised by handlers (None: the default one).
-
-        It gets the exception; for an event, its return value is sent as the ack; for a
-        connect handler, it stands in for the handler's (False refuses).
-        """
-        if not callable(handler):
-            raise ConfigurationError("an error handler must be callable")
-        if namespace is None:
-            self.registry.default_error = handler
-        else:
-            self.registry.handlers(namespace).error = handler
+        """Register an error handler (None: the default): :meth:`HandlerRegistry.on_error`."""
+        self.registry.on_error(namespace, handler)
 
     def dynamic_namespace(self, pattern: re.Pattern[str] | Callable[[str, Any], bool]) -> None:
         """Accept namespaces whose name matches ``pattern`` (see :mod:`.namespace`)."""
@@ -178,7 +193,7 @@ class SocketIOServer(EngineHandler):
         namespace: NamespaceName = "/",
         to: Room | Iterable[Room] | None = None,
         skip_sid: Sid | Iterable[Sid] | None = None,
-        callback: Callable[..., Any] | None = None,
+        callback: Handler | None = None,
         volatile: bool = False,
     ) -> None:
         """Send an event to one socket, to rooms (each recipient once), or to everyone.
@@ -199,7 +214,7 @@ class SocketIOServer(EngineHandler):
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
         data = [event, *args]
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         if nsp is not None and isinstance(to, str):
             socket = nsp.sockets.get(to)
             if socket is not None:
@@ -253,7 +268,7 @@ class SocketIOServer(EngineHandler):
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         socket = nsp.sockets.get(to) if nsp is not None else None
         if nsp is None or socket is None or socket.state is SocketState.DISCONNECTING:
             future.set_exception(DisconnectedError(f"{to} is not connected to {namespace}"))
@@ -265,8 +280,8 @@ class SocketIOServer(EngineHandler):
         pending = PendingAck(event, future=future)
         socket.add_ack(ack_id, pending)
         if timeout is not None:
-            pending.timer = self.timers.call_later(
-                timeout, partial(self._call_timed_out, socket, ack_id, timeout)
+            pending.timer = self.deadlines.call_at(
+                self.clock() + timeout, partial(self._call_timed_out, socket, ack_id, timeout)
             )
         future.add_done_callback(partial(self._call_settled, socket, ack_id))
         write = socket.write
@@ -275,7 +290,7 @@ class SocketIOServer(EngineHandler):
         return future
 
     @staticmethod
-    def _call_timed_out(socket: Socket, ack_id: int, timeout: float) -> None:
+    def _call_timed_out(socket: Socket, ack_id: int, timeout: float, now: float) -> None:
         pending = socket.drop_ack(ack_id)
         if pending is not None:
             pending.timer = None
@@ -325,7 +340,7 @@ class SocketIOServer(EngineHandler):
 
     def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
         """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
-        nsp = self.registry.get(namespace)
+        nsp = self.namespaces.get(namespace)
         return nsp.sockets.get(sid) if nsp is not None else None
 
     # -- AdapterHost -------------------------------------------------------------------

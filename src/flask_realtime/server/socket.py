@@ -5,6 +5,9 @@ One engine connection (:class:`~flask_realtime.server.client.Client`) holds one
 
     CONNECTING --accepted--> CONNECTED --leaves--> DISCONNECTING --handler done--> CLOSED
     CONNECTING --refused, or the client left--> CLOSED
+    CONNECTED --refused after always_connect--> CLOSED
+
+(one enum, the legal moves in ``_TRANSITIONS``, each move checked by ``_move``)
 
 - CONNECTING: the connect handler runs. The socket is already in its rooms (the handler
   may ``enter_room``), but what is sent to it waits in a buffer, so the client gets the
@@ -25,7 +28,7 @@ import asyncio
 import builtins
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.engine.message import OutgoingMessage
@@ -61,6 +64,15 @@ class SocketState(enum.Enum):
     DISCONNECTING = "disconnecting"
     CLOSED = "closed"
 
+
+_TRANSITIONS: Mapping[SocketState, frozenset[SocketState]] = {
+    SocketState.CONNECTING: frozenset({SocketState.CONNECTED, SocketState.CLOSED}),
+    # CONNECTED -> CLOSED: refused after always_connect accepted it.
+    SocketState.CONNECTED: frozenset({SocketState.DISCONNECTING, SocketState.CLOSED}),
+    SocketState.DISCONNECTING: frozenset({SocketState.CLOSED}),
+    SocketState.CLOSED: frozenset(),
+}
+"""The legal moves of :class:`SocketState` (see the module docstring)."""
 
 _CONNECTING = SocketState.CONNECTING
 _CONNECTED = SocketState.CONNECTED
@@ -194,16 +206,6 @@ class Socket:
             if isinstance(exc, builtins.ConnectionRefusedError):
                 self._refuse(DEFAULT_REFUSAL)
                 return
-            error_handler = self._error_handler()
-            if (
-                call.kind == "connect"
-                and error_handler is not None
-                and not isinstance(exc, asyncio.CancelledError)
-            ):
-                # Flask-SocketIO: the error handler's return value stands in for the
-                # connect handler's (False refuses).
-                self._invoke("error", "connect", error_handler, (exc,), self._connect_done)
-                return
             _log_failure(call, exc)
             self._refuse(DEFAULT_REFUSAL)
         elif result is False:
@@ -212,7 +214,7 @@ class Socket:
             self._accept()
 
     def _accept(self) -> None:
-        self.state = _CONNECTED
+        self._move(_CONNECTED)
         eio = self.eio
         legacy = eio.protocol == 3
         # v5 "Connection to a namespace": the reply carries the socket id; v4: nothing.
@@ -267,18 +269,7 @@ class Socket:
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            error_handler = self._error_handler()
-            if (
-                call.kind == "event"
-                and error_handler is not None
-                and not isinstance(exc, asyncio.CancelledError)
-            ):
-                # Flask-SocketIO: the error handler's return value becomes the ack.
-                self._invoke(
-                    "error", call.event, error_handler, (exc,), self._event_done, call.ack_id
-                )
-            else:
-                _log_failure(call, exc)
+            _log_failure(call, exc)
             return
         if call.ack_id is not None and self.state is _CONNECTED:
             try:
@@ -324,7 +315,7 @@ class Socket:
             return
         if notify:
             self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
-        self.state = _DISCONNECTING
+        self._move(_DISCONNECTING)
         self.write = _discard
         self.client.forget(self)
         self._fail_acks()
@@ -337,21 +328,12 @@ class Socket:
     def _disconnect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if self.state is _DISCONNECTING:
             self._release()
-        if exc is None:
-            return
-        error_handler = self._error_handler()
-        if (
-            call.kind == "disconnect"
-            and error_handler is not None
-            and not isinstance(exc, asyncio.CancelledError)
-        ):
-            self._invoke("error", "disconnect", error_handler, (exc,), self._disconnect_done)
-        else:
+        if exc is not None:
             _log_failure(call, exc)
 
     def _release(self) -> None:
         """Leave every room and forget the socket."""
-        self.state = _CLOSED
+        self._move(_CLOSED)
         self.write = _discard
         self._buffer = None
         self.client.forget(self)
@@ -359,7 +341,7 @@ class Socket:
         nsp.sockets.pop(self.sid, None)
         server = self.client.server
         server.adapter.remove_all(self)
-        server.registry.release(nsp)
+        server.namespaces.release(nsp)
         self._fail_acks()
 
     def _fail_acks(self) -> None:
@@ -372,8 +354,10 @@ class Socket:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _error_handler(self) -> Handler | None:
-        return self.nsp.handlers.error or self.client.server.registry.default_error
+    def _move(self, state: SocketState) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(f"illegal Socket.IO socket move {self.state} -> {state}")
+        self.state = state
 
     def _invoke(
         self,
@@ -384,7 +368,13 @@ class Socket:
         on_done: DoneCallback,
         ack_id: int | None = None,
     ) -> None:
-        call = HandlerCall(kind, event, handler, args, self, on_done, ack_id)
+        # The error handler that applies (see server/invoker.py); none for ack callbacks.
+        error_handler = (
+            None
+            if kind == "ack"
+            else self.nsp.handlers.error or self.client.server.registry.default_error
+        )
+        call = HandlerCall(kind, event, handler, args, self, on_done, ack_id, error_handler)
         try:
             self.client.server.invoker.invoke(call)
         except Exception as exc:  # an invoker that cannot run anything (shut down, ...)
