@@ -26,7 +26,7 @@ from .exceptions import ConfigurationError
 from .invoker import FlaskInvoker
 from .protocol.parsers import JsonParser, MsgpackParser, Parser
 from .protocol.socketio import Packet, PacketType
-from .runtime.workers import WorkerPool
+from .runtime import WorkerPool
 from .runtime_host import RuntimeHost
 from .server import Adapter, SocketIOServer
 

@@ -19,7 +19,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from .exceptions import ConfigurationError
-from .runtime.asgi import ASGIApp, Receive, Scope, Send
+from .runtime import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .app_state import AppState

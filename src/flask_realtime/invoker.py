@@ -36,7 +36,7 @@ from .exceptions import ConfigurationError, ConnectionRefusedError
 from .handler_context import HandlerContext, flask_context
 from .handlers import BoundHandler, is_async_callable
 from .protocol.socketio import Packet, PacketType
-from .runtime.workers import WorkerPool
+from .runtime import WorkerPool
 from .server.acks import ack_args
 
 if TYPE_CHECKING:

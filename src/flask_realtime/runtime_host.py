@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 
 from .embedded import embedded_loop
 from .exceptions import ConfigurationError
-from .runtime.engineio import EngineIOEndpoint
-from .runtime.server import Server, new_event_loop
+from .runtime import EngineIOEndpoint, Server, new_event_loop
 
 if TYPE_CHECKING:
     from .app_state import AppState

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask_realtime.runtime.http import Request, Response
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.messages import Request, Response
+from support.server_thread import ServerThread
 
 from .httpkit import RawHttpClient
 

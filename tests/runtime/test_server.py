@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.runtime.http import Request, Response
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.server import Server, new_event_loop
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Request, Response
+from flask_realtime.runtime.http.server import Server, new_event_loop
 from flask_realtime.runtime.workers import WorkerPool
+from support.server_thread import ServerThread
 
 from .httpkit import RawHttpClient
 
@@ -223,7 +223,7 @@ def test_a_stop_drops_what_is_left_after_the_grace_period(
 RUN_SCRIPT = textwrap.dedent(
     """
     import logging, sys
-    from flask_realtime.runtime.server import Server
+    from flask_realtime.runtime.http.server import Server
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":

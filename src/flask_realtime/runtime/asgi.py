@@ -27,9 +27,9 @@ from ..engine import (
 from ..engine.transport import Outgoing
 from ..exceptions import ConfigurationError, ProtocolError
 from ..protocol import engineio_v3
-from .client_files import CLIENT_FILES, ClientFiles
-from .timer import EngineTimer
-from .wsdispatch import decode_ws_packet, deliver
+from .engineio.client_files import CLIENT_FILES, ClientFiles
+from .engineio.timer import EngineTimer
+from .engineio.wsdispatch import decode_ws_packet, deliver
 
 __all__ = ["ASGIApp"]
 

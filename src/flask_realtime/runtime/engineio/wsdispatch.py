@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..engine import EngineSocket, Transport
-from ..protocol import engineio, engineio_v3
-from ..protocol.engineio import Packet
+from ...engine import EngineSocket, Transport
+from ...protocol import engineio, engineio_v3
+from ...protocol.engineio import Packet
 
 __all__ = ["decode_ws_packet", "deliver"]
 

@@ -25,13 +25,13 @@ import threading
 from wsgiref.types import WSGIApplication
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.runtime.connection import HttpProtocol
-from flask_realtime.runtime.context import ServerContext
-from flask_realtime.runtime.http import Endpoint
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.registry import ConnectionRegistry
+from flask_realtime.runtime.http.connection import HttpProtocol
+from flask_realtime.runtime.http.context import ServerContext
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Endpoint
+from flask_realtime.runtime.http.registry import ConnectionRegistry
 from flask_realtime.runtime.workers import DEFAULT_WSGI_THREADS, WorkerPool
-from flask_realtime.runtime.wsgi_environ import base_environ
+from flask_realtime.runtime.wsgi.environ import base_environ
 
 __all__ = ["Server", "make_ssl_context", "new_event_loop"]
 

@@ -22,14 +22,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from flask_realtime.exceptions import DisconnectedError, RealtimeError
-from flask_realtime.runtime.http import Request, Response, error_response
-from flask_realtime.runtime.wsgi import WsgiCall
-from flask_realtime.runtime.wsgi_input import InputStream
-from flask_realtime.runtime.wsgi_output import ABORT, COMPLETE, OutputChannel
+from flask_realtime.runtime.http.messages import Request, Response, error_response
+from flask_realtime.runtime.wsgi.call import WsgiCall
+from flask_realtime.runtime.wsgi.input import InputStream
+from flask_realtime.runtime.wsgi.output import ABORT, COMPLETE, OutputChannel
 
 if TYPE_CHECKING:
-    from flask_realtime.runtime.connection import HttpProtocol
-    from flask_realtime.runtime.http import Endpoint
+    from flask_realtime.runtime.http.connection import HttpProtocol
+    from flask_realtime.runtime.http.messages import Endpoint
 
 __all__ = [
     "EndpointExchange",

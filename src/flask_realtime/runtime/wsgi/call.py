@@ -26,16 +26,16 @@ from flask_realtime.exceptions import (
     PayloadTooLargeError,
     RealtimeError,
 )
-from flask_realtime.runtime.http import (
+from flask_realtime.runtime.http.messages import (
     Request,
     date_header,
     encode_response,
     error_response,
     reason_phrase,
 )
-from flask_realtime.runtime.wsgi_environ import build_environ
-from flask_realtime.runtime.wsgi_input import InputStream
-from flask_realtime.runtime.wsgi_output import COMPLETE, OutputChannel
+from flask_realtime.runtime.wsgi.environ import build_environ
+from flask_realtime.runtime.wsgi.input import InputStream
+from flask_realtime.runtime.wsgi.output import COMPLETE, OutputChannel
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from websockets.utils import accept_key
 
-from ..engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
-from ..engine.http import EngineError, error_response
+from ...engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
+from ...engine.http import EngineError, error_response
 from .client_files import CLIENT_FILES, ClientFiles
 from .coalesce import WriteCoalescer
 from .timer import EngineTimer
 
 if TYPE_CHECKING:
-    from .http import Request, Response
+    from ..http.messages import Request, Response
     from .websocket import WebSocketConnection
 
 __all__ = ["EngineIOEndpoint"]
@@ -65,7 +65,7 @@ class EngineIOEndpoint:
         return path.startswith(self.path) or path == self.path[:-1]
 
     async def handle(self, request: Request) -> Response:
-        from .http import Response
+        from ..http.messages import Response
 
         loop = self.timer.bind()
         name = request.path[len(self.path) :]
@@ -95,7 +95,7 @@ class EngineIOEndpoint:
     def upgrade(
         self, request: Request, transport: asyncio.Transport
     ) -> asyncio.Protocol | Response:
-        from .http import Response
+        from ..http.messages import Response
         from .websocket import WebSocketConnection
 
         self.timer.bind()

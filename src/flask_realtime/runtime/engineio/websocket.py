@@ -23,15 +23,15 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 from websockets.typing import BytesLike
 
-from ..engine import CloseReason, EngineRequest, EngineSocket, OutgoingMessage
-from ..engine.message import OP_BINARY, OP_TEXT, ws_frame
-from ..engine.transport import Outgoing
-from ..exceptions import ProtocolError
-from ..protocol import engineio_v3
+from ...engine import CloseReason, EngineRequest, EngineSocket, OutgoingMessage
+from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
+from ...engine.transport import Outgoing
+from ...exceptions import ProtocolError
+from ...protocol import engineio_v3
 from .wsdispatch import decode_ws_packet, deliver
 
 if TYPE_CHECKING:
-    from .engineio import EngineIOEndpoint
+    from .endpoint import EngineIOEndpoint
 
 __all__ = ["WebSocketConnection"]
 

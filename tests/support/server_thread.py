@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from flask_realtime.exceptions import RealtimeError
-from flask_realtime.runtime.server import Server, new_event_loop
+from flask_realtime.runtime.http.server import Server, new_event_loop
 
 __all__ = ["ServerThread"]
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
-from flask_realtime.runtime.http import Endpoint, Request
-from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Endpoint, Request
 from flask_realtime.runtime.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from flask_realtime.runtime.registry import ConnectionRegistry
+    from flask_realtime.runtime.http.registry import ConnectionRegistry
 
 __all__ = ["ServerContext", "access_logger", "log_access"]
 

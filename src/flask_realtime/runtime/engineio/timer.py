@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..engine import EngineServer
+from ...engine import EngineServer
 
 __all__ = ["EngineTimer"]
 

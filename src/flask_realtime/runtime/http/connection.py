@@ -23,10 +23,15 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
-from flask_realtime.runtime.context import ServerContext, log_access
-from flask_realtime.runtime.exchanges import ErrorExchange, Exchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http import Request, Response, encode_response, error_response
-from flask_realtime.runtime.parser import RequestReader
+from flask_realtime.runtime.http.context import ServerContext, log_access
+from flask_realtime.runtime.http.exchanges import (
+    ErrorExchange,
+    Exchange,
+    UpgradeExchange,
+    new_exchange,
+)
+from flask_realtime.runtime.http.messages import Request, Response, encode_response, error_response
+from flask_realtime.runtime.http.reader import RequestReader
 
 __all__ = ["HttpProtocol"]
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.http.limits import Limits
 
 __all__ = ["AdoptedConnection", "ConnectionRegistry", "TrackedConnection"]
 
