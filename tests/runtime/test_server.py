@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from flask_realtime.engine import EngineResponse
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.runtime.http.limits import Limits
-from flask_realtime.runtime.http.messages import Request, Response
+from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.http.server import Server, new_event_loop
 from flask_realtime.runtime.workers import WorkerPool
 from support.server_thread import ServerThread
@@ -68,13 +69,13 @@ class ShutdownRecorder:
     def matches(self, path: str) -> bool:
         return path.startswith("/rt/")
 
-    async def handle(self, request: Request) -> Response:
-        return Response(200, [], b"rt")
+    async def handle(self, request: Request) -> EngineResponse:
+        return EngineResponse(200, [], b"rt")
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
-    ) -> asyncio.Protocol | Response:
-        return Response(400, [], b"no")
+    ) -> asyncio.Protocol | EngineResponse:
+        return EngineResponse(400, [], b"no")
 
     async def shutdown(self) -> None:
         self.shutdowns += 1

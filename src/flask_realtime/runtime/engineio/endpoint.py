@@ -1,8 +1,9 @@
 """The Socket.IO path of our HTTP server: Engine.IO over polling and WebSocket.
 
-Binds the sans-I/O :class:`~flask_realtime.engine.EngineServer` to asyncio: converts
-requests, parks long-polling GETs on futures, accepts WebSocket upgrades, serves the
-browser client, and runs the engine's one timer.
+Binds the sans-I/O :class:`~flask_realtime.engine.EngineServer` to our server (the
+``Endpoint`` contract of ``runtime/http/messages.py``): answers polling requests through
+the shared :class:`~.front.EngineFront`, accepts WebSocket upgrades with a
+:class:`~.websocket.WebSocketConnection`, and closes every session at shutdown.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from typing import TYPE_CHECKING
 
 from websockets.utils import accept_key
 
-from ...engine import CloseReason, EngineRequest, EngineResponse, EngineServer, EngineSocket
+from ...engine import CloseReason, EngineResponse, EngineServer
 from ...engine.http import EngineError, error_response
-from .client_files import CLIENT_FILES, ClientFiles
 from .coalesce import WriteCoalescer
-from .timer import EngineTimer
+from .front import EngineFront, from_http
 
 if TYPE_CHECKING:
-    from ..http.messages import Request, Response
+    from ..http.messages import Request
     from .websocket import WebSocketConnection
 
 __all__ = ["EngineIOEndpoint"]
@@ -28,7 +28,7 @@ __all__ = ["EngineIOEndpoint"]
 logger = logging.getLogger(__name__)
 
 
-class EngineIOEndpoint:
+class EngineIOEndpoint(EngineFront):
     """Serves ``/socket.io/`` (or the configured path) for one :class:`EngineServer`.
 
     Args:
@@ -46,68 +46,41 @@ class EngineIOEndpoint:
         serve_client: bool = True,
         max_ws_buffer: int | None = None,
     ) -> None:
-        self.engine = engine
-        self.serve_client = serve_client
+        super().__init__(engine, serve_client=serve_client)
         self.max_ws_buffer = (
             engine.options.max_buffered_bytes if max_ws_buffer is None else max_ws_buffer
         )
-        self.path = engine.options.url_path
-        # A POST carries one payload: allow the framing around a full-size message.
-        self.max_body_size = engine.options.max_http_buffer_size + 64 * 1024
-        self.timer = EngineTimer(engine)
         self.coalescer = WriteCoalescer()
         self._connections: set[WebSocketConnection] = set()
-        self._client_files = ClientFiles()
 
     # -- Endpoint --------------------------------------------------------------------------
 
-    def matches(self, path: str) -> bool:
-        return path.startswith(self.path) or path == self.path[:-1]
-
-    async def handle(self, request: Request) -> Response:
-        from ..http.messages import Response
-
-        loop = self.timer.bind()
-        name = request.path[len(self.path) :]
-        if name in CLIENT_FILES and self.serve_client and request.method in ("GET", "HEAD"):
-            status, headers, body = self._client_files.serve(
-                name, request.method, request.header("if-none-match")
-            )
-            return Response(status, headers, body)
-        ereq = _engine_request(request)
-        future: asyncio.Future[EngineResponse] = loop.create_future()
-
-        def respond(response: EngineResponse) -> None:
-            if not future.done():
-                future.set_result(response)
-
-        result = self.engine.handle_request(ereq, loop.time(), respond)
-        if isinstance(result, EngineSocket):
-            try:
-                answer = await future
-            except asyncio.CancelledError:
-                result.poll_aborted()  # the client went away while its GET was parked
-                raise
-        else:
-            answer = result
-        return Response(answer.status, answer.headers, answer.body)
+    async def handle(self, request: Request) -> EngineResponse:
+        file = self.client_file(request.path, request.method, request.header("if-none-match"))
+        if file is not None:
+            return file
+        answer = await self.answer(from_http(request))
+        assert answer is not None  # without client_gone, a client that left cancels us
+        return answer
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
-    ) -> asyncio.Protocol | Response:
-        from ..http.messages import Response
+    ) -> asyncio.Protocol | EngineResponse:
         from .websocket import WebSocketConnection
 
         self.timer.bind()
-        ereq = _engine_request(request)
+        ereq = from_http(request)
         checked = self.engine.check_websocket(ereq)
         if isinstance(checked, EngineResponse):
-            return Response(checked.status, checked.headers, checked.body)
+            return checked
         key = ereq.headers.get("sec-websocket-key")
         version = ereq.headers.get("sec-websocket-version")
         if not key or version != "13":
-            bad = error_response(EngineError.BAD_REQUEST, "Invalid WebSocket handshake")
-            return Response(bad.status, [*bad.headers, ("Sec-WebSocket-Version", "13")], bad.body)
+            return error_response(
+                EngineError.BAD_REQUEST,
+                "Invalid WebSocket handshake",
+                headers=[("Sec-WebSocket-Version", "13")],
+            )
         transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
@@ -125,30 +98,8 @@ class EngineIOEndpoint:
 
     # -- for WebSocketConnection -----------------------------------------------------------
 
-    def now(self) -> float:
-        return self.timer.now()
-
     def track(self, connection: WebSocketConnection) -> None:
         self._connections.add(connection)
 
     def untrack(self, connection: WebSocketConnection) -> None:
         self._connections.discard(connection)
-
-
-def _engine_request(request: Request) -> EngineRequest:
-    headers: dict[str, str] = {}
-    for name, value in request.headers:
-        if name in headers:
-            # Repeated fields join with ", " (RFC 9110), cookies with "; " (RFC 6265).
-            headers[name] += ("; " if name == "cookie" else ", ") + value
-        else:
-            headers[name] = value
-    return EngineRequest(
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string,
-        headers=headers,
-        body=request.body,
-        remote_addr=request.remote_addr,
-        scheme=request.scheme,
-    )

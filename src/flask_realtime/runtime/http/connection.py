@@ -22,6 +22,7 @@ import logging
 from collections import deque
 from typing import cast
 
+from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
 from flask_realtime.runtime.http.context import ServerContext, log_access
 from flask_realtime.runtime.http.exchanges import (
@@ -30,7 +31,7 @@ from flask_realtime.runtime.http.exchanges import (
     UpgradeExchange,
     new_exchange,
 )
-from flask_realtime.runtime.http.messages import Request, Response, encode_response, error_response
+from flask_realtime.runtime.http.messages import Request, encode_response
 from flask_realtime.runtime.http.reader import RequestReader
 
 __all__ = ["HttpProtocol"]
@@ -273,7 +274,7 @@ class HttpProtocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
-    def respond(self, exchange: Exchange, response: Response) -> None:
+    def respond(self, exchange: Exchange, response: EngineResponse) -> None:
         """Write ``response`` (whole, one write) for ``exchange`` and finish it."""
         request = exchange.request
         keep_alive = exchange.keep_alive and not self.ctx.closing

@@ -21,8 +21,9 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, RealtimeError
-from flask_realtime.runtime.http.messages import Request, Response, error_response
+from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.wsgi.call import WsgiCall
 from flask_realtime.runtime.wsgi.input import InputStream
 from flask_realtime.runtime.wsgi.output import ABORT, COMPLETE, OutputChannel
@@ -338,7 +339,7 @@ class UpgradeExchange(Exchange):
             self.keep_alive = False
             conn.respond(self, error_response(500, "server error"))
             return
-        if isinstance(result, Response):  # refused: answer, then read on
+        if isinstance(result, EngineResponse):  # refused: answer, then read on
             conn.upgrade_refused(bytes(self.rest))
             conn.respond(self, result)
         else:

@@ -20,19 +20,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
+from flask_realtime.engine.http import error_response, reason_phrase
 from flask_realtime.exceptions import (
     ConfigurationError,
     DisconnectedError,
     PayloadTooLargeError,
     RealtimeError,
 )
-from flask_realtime.runtime.http.messages import (
-    Request,
-    date_header,
-    encode_response,
-    error_response,
-    reason_phrase,
-)
+from flask_realtime.runtime.http.messages import Request, date_header, encode_response
 from flask_realtime.runtime.wsgi.environ import build_environ
 from flask_realtime.runtime.wsgi.input import InputStream
 from flask_realtime.runtime.wsgi.output import COMPLETE, OutputChannel
