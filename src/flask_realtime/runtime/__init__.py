@@ -17,7 +17,7 @@ from .asgi import ASGIApp, Receive, Scope, Send
 from .engineio.endpoint import EngineIOEndpoint
 from .http.context import access_logger
 from .http.limits import Limits
-from .http.server import Server, make_ssl_context, new_event_loop
+from .http.server import Server, make_ssl_context, new_event_loop, serve
 from .workers import WorkerPool
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "access_logger",
     "make_ssl_context",
     "new_event_loop",
+    "serve",
 ]
