@@ -13,6 +13,8 @@ streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
+
+The life-cycle states are in ``connstate.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import cast
 
 from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
+from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext, log_access
 from flask_realtime.runtime.http.exchanges import (
     ErrorExchange,
@@ -46,8 +49,8 @@ _SERVICE_UNAVAILABLE = encode_response(
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_closed", "_eof", "_feeding", "_parsing", "_peer", "_queue",
-                 "_reader", "_reading", "_transport", "_upgrading", "ctx", "deadline",
+    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_reader", "_reading",
+                 "_state", "_transport", "_upgrading", "ctx", "deadline",
                  "write_paused")  # fmt: skip
 
     def __init__(self, ctx: ServerContext) -> None:
@@ -64,8 +67,12 @@ class HttpProtocol(asyncio.Protocol):
         self._backlog = bytearray()
         self._feeding = False
         self._reading = True
-        self._closed = False
-        self._eof = False
+        self._state = ConnState.NEW
+
+    def _move(self, state: ConnState) -> None:
+        if state not in TRANSITIONS[self._state]:
+            raise AssertionError(f"illegal HTTP connection move {self._state} -> {state}")
+        self._state = state
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -74,13 +81,14 @@ class HttpProtocol(asyncio.Protocol):
         ctx = self.ctx
         if not ctx.registry.add(self):
             logger.warning("connection refused: %d connections open", len(ctx.registry))
-            self._closed = True
+            self._move(ConnState.REFUSED)
             transport.write(_SERVICE_UNAVAILABLE)
             transport.close()
             return
         peer = transport.get_extra_info("peername")
         self._peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self._reader = RequestReader(self, ctx.limits, self._peer, ctx.scheme)
+        self._move(ConnState.OPEN)
         self.deadline = ctx.loop.time() + ctx.limits.keep_alive_timeout
 
     def data_received(self, data: bytes) -> None:
@@ -98,11 +106,11 @@ class HttpProtocol(asyncio.Protocol):
         self.update_reading()
 
     def eof_received(self) -> bool | None:
-        self._eof = True
         reader = self._reader
         queue = self._queue
-        if reader is None:
+        if reader is None:  # refused
             return None
+        self._move(ConnState.HALF_CLOSED)
         if queue and queue[0].client_gone():
             self.abort()  # nobody left to answer (a parked poll, now cancelled)
             return None
@@ -120,9 +128,9 @@ class HttpProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._closed and self._reader is None:
+        if self._state not in LIVE:
             return  # refused, or handed over to the endpoint's protocol
-        self._closed = True
+        self._move(ConnState.CLOSED)
         self.deadline = 0.0
         self.ctx.registry.remove(self)
         pending = list(self._queue)
@@ -294,7 +302,7 @@ class HttpProtocol(asyncio.Protocol):
     def finish(self, exchange: Exchange) -> None:
         """``exchange``'s response is out: go on with the next request, or close."""
         queue = self._queue
-        if self._closed or not queue or queue[0] is not exchange:
+        if self._state not in LIVE or not queue or queue[0] is not exchange:
             return  # the connection is gone (its queue was cleared)
         queue.popleft()
         if exchange.started:
@@ -308,9 +316,9 @@ class HttpProtocol(asyncio.Protocol):
                 nxt.pause_writing()
             nxt.start()
         self._drain_backlog()
-        if not self._queue and not self._closed:
+        if not self._queue and self._state in LIVE:
             reader = self._reader
-            if self._eof or reader is None or reader.stopped:
+            if self._state is ConnState.HALF_CLOSED or reader is None or reader.stopped:
                 self._close()
                 return
             limits = self.ctx.limits
@@ -332,7 +340,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def update_reading(self) -> None:
         """Pause or resume reading, as the flow-control rule in the module doc says."""
-        if self._closed:
+        if self._state not in LIVE:
             return
         reader = self._reader
         parsing = self._parsing
@@ -376,7 +384,7 @@ class HttpProtocol(asyncio.Protocol):
         if exchange.started:
             self._log(exchange)
         self.ctx.registry.remove(self)
-        self._closed = True
+        self._move(ConnState.HANDED_OVER)
         self._reader = self._upgrading = None
         self.deadline = 0.0
         if not self._reading:
@@ -388,7 +396,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def timed_out(self) -> None:
         """The header timeout (slowloris: 408) or the keep-alive idle timeout (close)."""
-        if self._closed or self._queue:
+        if self._state not in LIVE or self._queue:
             return
         reader = self._reader
         if reader is not None and reader.in_head:
