@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .asgi import ASGIApp, Receive, Scope, Send
 from .engineio.endpoint import EngineIOEndpoint
-from .http.context import access_logger
+from .http.access_log import access_logger
 from .http.limits import Limits
 from .http.server import Server, make_ssl_context, new_event_loop, serve
 from .workers import WorkerPool

@@ -1,7 +1,7 @@
 """One HTTP/1.1 connection: ordering, flow control, dispatch, timeouts, upgrade.
 
-A ``RequestReader`` (``runtime/parser.py``) parses the bytes; each request whose head is
-complete becomes an *exchange* (``runtime/exchanges.py``): the endpoint's, a WebSocket
+A ``RequestReader`` (``reader.py``) parses the bytes; each request whose head is
+complete becomes an *exchange* (``exchanges.py``): the endpoint's, a WebSocket
 upgrade, the WSGI app's, or an error of our own. Exchanges queue in arrival order and only
 the first may write, so pipelined requests are answered in order.
 
@@ -26,8 +26,9 @@ from typing import cast
 
 from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
+from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
-from flask_realtime.runtime.http.context import ServerContext, log_access
+from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchanges import (
     ErrorExchange,
     Exchange,
@@ -377,7 +378,7 @@ class HttpProtocol(asyncio.Protocol):
         self._backlog[:0] = rest
 
     def hand_over(self, exchange: UpgradeExchange, protocol: asyncio.Protocol) -> None:
-        """Give the connection to ``protocol`` (the Endpoint contract in ``http.py``)."""
+        """Give the connection to ``protocol`` (the Endpoint contract in ``messages.py``)."""
         transport = self.transport
         self._queue.popleft()
         exchange.status = 101

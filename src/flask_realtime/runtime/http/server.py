@@ -65,7 +65,7 @@ class Server:
     Args:
         wsgi_app: the application for every request the endpoint does not match (``None``:
             those get 404).
-        endpoint: the Socket.IO endpoint (``runtime/engineio.py``), or ``None``.
+        endpoint: the Socket.IO endpoint (``runtime/engineio/endpoint.py``), or ``None``.
         host, port: where to listen; ``port=0`` picks a free port (see ``port``).
         ssl_context: serve HTTPS with this context; or give ``certfile`` (and ``keyfile``).
         limits: sizes and timeouts (``Limits()`` by default).

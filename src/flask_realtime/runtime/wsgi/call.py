@@ -3,7 +3,7 @@
 ``WsgiCall.run`` builds the environ, calls the application and streams what it returns to
 the client through an ``OutputChannel``; the request body comes from an ``InputStream``. The
 loop-side half of a WSGI request (feeding the body, writing batches, finishing the exchange)
-is ``runtime/exchanges.py``.
+is ``runtime/http/exchanges.py``.
 
 Response framing: the application's ``Content-Length`` when it gives one; otherwise, for a
 one-element list or tuple, its length; otherwise chunked transfer-coding for HTTP/1.1 and
