@@ -1,6 +1,6 @@
 """Run a ``Server`` on its own event loop in a background thread.
 
-For tests and for the test client: ``with ServerThread(server) as st: ...`` starts the
+Test machinery (not product code): ``with ServerThread(server) as st: ...`` starts the
 server (``st.port`` is bound when ``start`` returns) and stops it gracefully on exit. Every
 wait has a deadline, so a server that cannot start or stop fails the caller instead of
 hanging it.
