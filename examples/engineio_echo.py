@@ -18,8 +18,7 @@ from flask_realtime.engine import (
     EngineSocket,
     OutgoingMessage,
 )
-from flask_realtime.runtime.engineio import EngineIOEndpoint
-from flask_realtime.runtime.server import Server
+from flask_realtime.runtime import EngineIOEndpoint, Server
 
 
 class Echo:

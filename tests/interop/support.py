@@ -35,9 +35,9 @@ from flask_realtime.engine import (
     EngineSocket,
     OutgoingMessage,
 )
-from flask_realtime.runtime.engineio import EngineIOEndpoint
-from flask_realtime.runtime.server import Server
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.engineio.endpoint import EngineIOEndpoint
+from flask_realtime.runtime.http.server import Server
+from support.server_thread import ServerThread
 
 HERE = Path(__file__).resolve().parent
 JS_DIR = HERE / "js"

@@ -20,7 +20,7 @@ from flask import Flask, request
 
 from flask_realtime import SocketIO, emit, join_room
 from flask_realtime.binding.service import AppService
-from flask_realtime.runtime.server import Server
+from flask_realtime.runtime.http.server import Server
 
 from .support import EVIL, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, PROMPT, TIMEOUT
 

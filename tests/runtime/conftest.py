@@ -12,8 +12,8 @@ import pytest
 import websocket
 
 from flask_realtime.engine import EngineOptions
-from flask_realtime.runtime.server import Server
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.server import Server
+from support.server_thread import ServerThread
 
 from .asgi_support import DEADLINE, EioClient, ErrorLog, Served, make_flask_app, start_served
 from .engineio_support import FAST, QUIET, Serve

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask_realtime.runtime.http import Request, Response
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.engine import EngineResponse
+from flask_realtime.runtime.http.messages import Request
+from support.server_thread import ServerThread
 
 from .httpkit import RawHttpClient
 
@@ -69,7 +70,7 @@ class ToyEndpoint:
     def matches(self, path: str) -> bool:
         return path.startswith("/rt/")
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> EngineResponse:
         self.requests.append(request)
         if request.path == "/rt/park":
             self.release = asyncio.Event()
@@ -82,14 +83,14 @@ class ToyEndpoint:
         if request.path == "/rt/boom":
             raise RuntimeError("boom")
         body = f"endpoint {request.method} {request.path} ".encode() + request.body
-        return Response(200, [("Content-Type", "text/plain")], body)
+        return EngineResponse(200, [("Content-Type", "text/plain")], body)
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
-    ) -> asyncio.Protocol | Response:
+    ) -> asyncio.Protocol | EngineResponse:
         self.requests.append(request)
         if request.path == "/rt/refuse":
-            return Response(403, [("Content-Type", "text/plain")], b"refused")
+            return EngineResponse(403, [("Content-Type", "text/plain")], b"refused")
         transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
         )

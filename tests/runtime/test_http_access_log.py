@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from flask_realtime.runtime.thread import ServerThread
+from support.server_thread import ServerThread
 
 from .http_support import Connect, RecordingApp, Serve, wait_for
 

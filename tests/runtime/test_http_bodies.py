@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flask_realtime.runtime.thread import ServerThread
+from support.server_thread import ServerThread
 
 from .http_support import Connect
 

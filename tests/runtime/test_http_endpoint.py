@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from flask_realtime.runtime.thread import ServerThread
+from support.server_thread import ServerThread
 
 from .http_support import Connect, RecordingApp, ToyEndpoint, release, wait_for
 

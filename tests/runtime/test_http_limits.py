@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.limits import Limits
+from support.server_thread import ServerThread
 
 from .http_support import Connect, RecordingApp, Serve, ToyEndpoint, wait_for
 from .httpkit import RawHttpClient

@@ -1,12 +1,12 @@
-"""runtime/registry.py: connection deadlines on the registry's deadline heap."""
+"""runtime/http/registry.py: connection deadlines on the registry's deadline heap."""
 
 from __future__ import annotations
 
 import asyncio
 
 from flask_realtime.deadlines import Deadline
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.registry import ConnectionDeadline, ConnectionRegistry
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.registry import ConnectionDeadline, ConnectionRegistry
 
 
 class Conn:

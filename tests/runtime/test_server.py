@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from flask_realtime.engine import EngineResponse
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.runtime.http import Request, Response
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.server import Server, new_event_loop
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Request
+from flask_realtime.runtime.http.server import Server, new_event_loop
 from flask_realtime.runtime.workers import WorkerPool
+from support.server_thread import ServerThread
 
 from .httpkit import RawHttpClient
 
@@ -68,13 +69,13 @@ class ShutdownRecorder:
     def matches(self, path: str) -> bool:
         return path.startswith("/rt/")
 
-    async def handle(self, request: Request) -> Response:
-        return Response(200, [], b"rt")
+    async def handle(self, request: Request) -> EngineResponse:
+        return EngineResponse(200, [], b"rt")
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
-    ) -> asyncio.Protocol | Response:
-        return Response(400, [], b"no")
+    ) -> asyncio.Protocol | EngineResponse:
+        return EngineResponse(400, [], b"no")
 
     async def shutdown(self) -> None:
         self.shutdowns += 1
@@ -223,7 +224,7 @@ def test_a_stop_drops_what_is_left_after_the_grace_period(
 RUN_SCRIPT = textwrap.dedent(
     """
     import logging, sys
-    from flask_realtime.runtime.server import Server
+    from flask_realtime.runtime.http.server import Server
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":

@@ -6,7 +6,7 @@ import asyncio
 
 from flask_realtime.deadlines import Deadlines
 from flask_realtime.engine import EngineServer
-from flask_realtime.runtime.timer import DeadlineTimer, EngineTimer
+from flask_realtime.runtime.engineio.timer import DeadlineTimer
 
 
 class _NoHandler:
@@ -65,6 +65,6 @@ async def test_a_newer_driver_takes_the_heap_over_and_close_lets_go() -> None:
 
 async def test_the_engine_timer_drives_the_engines_deadlines() -> None:
     engine = EngineServer(_NoHandler())
-    timer = EngineTimer(engine)
+    timer = DeadlineTimer(engine)
     assert timer.deadlines is engine.deadlines
     assert timer.bind() is asyncio.get_running_loop()

@@ -13,8 +13,8 @@ from wsgiref.validate import validator
 import pytest
 from flask import Flask, Response, render_template, request, stream_with_context
 
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.thread import ServerThread
+from flask_realtime.runtime.http.limits import Limits
+from support.server_thread import ServerThread
 
 from .wsgi_support import Connect, MiB, Serve
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask_realtime.exceptions import DisconnectedError
-from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.http.limits import Limits
 
 from .wsgi_support import ClosingBody, Connect, Environ, MiB, Serve, StartResponse, wait_for
 

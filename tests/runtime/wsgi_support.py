@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask_realtime.runtime.thread import ServerThread
+from support.server_thread import ServerThread
 
 from .httpkit import RawHttpClient
 

@@ -19,7 +19,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError
-from ..runtime.asgi import ASGIApp, Receive, Scope, Send
+from ..runtime import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .service import AppService
@@ -36,16 +36,21 @@ class FlaskASGIApp:
 
     def __init__(self, service: AppService) -> None:
         self._bridge = service.bridge
+        self._host = service.host
         self._inner = ASGIApp(
-            service.engine, service.app, on_startup=self._bind, on_shutdown=self._unbind
+            service.engine,
+            service.app,
+            on_startup=self._bind,
+            on_shutdown=self._unbind,
+            timer=service.host.timer,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._bridge.loop is not asyncio.get_running_loop():
-            self._bind()
+            await self._bind()
         await self._inner(scope, receive, send)
 
-    def _bind(self) -> None:
+    async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         bridge = self._bridge
         if bridge.loop is loop:
@@ -56,8 +61,8 @@ class FlaskASGIApp:
                 "socketio.run(), the test client or socketio.emit used before the ASGI "
                 "server started?)"
             )
-        bridge.attach(loop)
+        await self._host.attach()
 
-    def _unbind(self) -> None:
+    async def _unbind(self) -> None:
         if self._bridge.loop is asyncio.get_running_loop():
-            self._bridge.detach()
+            await self._host.detach()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from ..runtime.server import new_event_loop
+from ..runtime import new_event_loop
 
 __all__ = ["embedded_loop"]
 

@@ -6,14 +6,14 @@ Two ways for an app's server to get its loop:
   used before any ``run()``: the server joins the process's embedded loop
   (:mod:`flask_realtime.embedded`), which runs in a daemon thread, with no HTTP listener.
 - **served**: ``socketio.run()`` runs a new loop in the calling thread with the HTTP server
-  (:class:`flask_realtime.runtime.server.Server`) until ``socketio.stop()``, SIGINT or
+  (:class:`flask_realtime.runtime.Server`) until ``socketio.stop()``, SIGINT or
   SIGTERM. If the app already lives on the embedded loop (a background task emitted before
   ``run()``), the HTTP server is started there instead, and the calling thread waits, so
   that the server's state never changes loops.
 
 Either way, attaching to a loop does three things, in order, on that loop: the bridge
 from other threads starts serving calls, one driver
-(:class:`~flask_realtime.runtime.timer.DeadlineTimer`) arms the app's heap of deadlines,
+(:class:`~flask_realtime.runtime.DeadlineTimer`) arms the app's heap of deadlines,
 and the Socket.IO server starts (its adapter opens: a cluster adapter joins its cluster).
 Leaving a loop undoes them in the reverse order.
 
@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError
-from ..runtime.engineio import EngineIOEndpoint
-from ..runtime.server import Server, new_event_loop
-from ..runtime.timer import DeadlineTimer
+from ..runtime import DeadlineTimer, EngineIOEndpoint, Server, new_event_loop, serve
 from .embedded import embedded_loop
 
 if TYPE_CHECKING:
@@ -65,7 +62,8 @@ class LoopHost:
         self._bridge = bridge
         self._engine = engine
         self._sio = server
-        self._timer: DeadlineTimer | None = None
+        self.timer = DeadlineTimer(engine.deadlines)
+        """The one driver of the app's deadlines; bound to the loop the app lives on."""
         self.grace = grace
         self._lock = threading.Lock()
         self._server: Server | None = None
@@ -137,7 +135,8 @@ class LoopHost:
         """Make the running loop the app's loop: bridge, deadline driver, server (in order)."""
         loop = asyncio.get_running_loop()
         self._bridge.attach(loop)
-        self._timer = DeadlineTimer(self._engine.deadlines, loop)
+        self.timer.unbind()
+        self.timer.bind()
         try:
             await self._sio.start()
         except BaseException:
@@ -149,14 +148,12 @@ class LoopHost:
         try:
             await self._sio.stop()
         finally:
-            timer, self._timer = self._timer, None
-            if timer is not None:
-                timer.close()
+            self.timer.unbind()
             self._bridge.detach()
 
     def endpoint(self) -> EngineIOEndpoint:
         """A new Socket.IO endpoint for the app's Engine.IO server."""
-        return EngineIOEndpoint(self._engine)
+        return EngineIOEndpoint(self._engine, timer=self.timer)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -177,28 +174,22 @@ class LoopHost:
         stop = asyncio.Event()
         if own_loop:
             await self.attach()
-        installed: list[signal.Signals] = []
-        if own_loop and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.add_signal_handler(sig, stop.set)
-                except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-                    continue
-                installed.append(sig)
         with self._lock:
             self._loop, self._stop = loop, stop
             if self._stop_requested:
                 stop.set()
-        try:
-            await server.start()
+
+        def started(server: Server) -> None:
             if self._on_started is not None:
                 self._on_started(server)
             self.started.set()
-            await stop.wait()
+
+        try:
+            # Signals only on a loop of our own: the embedded loop's thread is not the
+            # main thread, and Ctrl+C reaches _serve_on there.
+            await serve(server, stop, handle_signals=own_loop, grace=self.grace,
+                        on_started=started)  # fmt: skip
         finally:
             self.started.clear()
-            await server.stop(self.grace)
-            for sig in installed:
-                loop.remove_signal_handler(sig)
             if own_loop:
                 await self.detach()

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import ConfigurationError
-from ..runtime.context import access_logger
-from ..runtime.server import Server, make_ssl_context
+from ..runtime import Server, access_logger, make_ssl_context
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication

@@ -1,8 +1,13 @@
-"""The framework-neutral HTTP shapes the engine reads and answers, and its error responses.
+"""The framework-neutral HTTP shapes the engine reads and answers, and the error responses.
 
-The runtime (our own server, or the ASGI app) converts its requests into
-:class:`EngineRequest` and writes :class:`EngineResponse` back; the engine never sees a
-socket.
+Both fronts of the runtime (our own HTTP server, and the ASGI app) convert their requests
+into :class:`EngineRequest`, once, in ``runtime/engineio/front.py``; the engine never sees a
+socket. :class:`EngineResponse` is the one response value of the whole package: the engine
+answers with it, and our HTTP server writes it for its own errors and for the Socket.IO
+endpoint alike (a second type with the same three fields would only be converted back and
+forth). Response headers stay a list of pairs, so that several ``Set-Cookie`` fields are
+never folded into one (RFC 9110 section 5.3); request headers are merged by
+:func:`merge_headers`, the one rule for repeated request fields.
 """
 
 from __future__ import annotations
@@ -11,12 +16,21 @@ import enum
 import gzip
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["EngineError", "EngineRequest", "EngineResponse", "compress", "error_response"]
+__all__ = [
+    "EngineError",
+    "EngineRequest",
+    "EngineResponse",
+    "compress",
+    "error_response",
+    "merge_headers",
+    "reason_phrase",
+]
 
 
 @dataclass(slots=True)
@@ -43,8 +57,35 @@ class EngineRequest:
         return values[0] if values else None
 
 
+def merge_headers(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request header fields (lower-case names, in order) as one value per name.
+
+    Repeated fields join with ``", "`` (RFC 9110 section 5.3), except ``Cookie``, whose
+    pairs join with ``"; "`` (RFC 6265 section 5.4; HTTP/2 splits one Cookie into several,
+    RFC 9113 section 8.2.3). ``Set-Cookie`` never folds (RFC 9110 section 5.3): it is a
+    response field, meaningless in a request, and only its first value is kept.
+    """
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        old = headers.get(name)
+        if old is None:
+            headers[name] = value
+        elif name == "cookie":
+            headers[name] = old + "; " + value
+        elif name != "set-cookie":
+            headers[name] = old + ", " + value
+    return headers
+
+
 @dataclass(slots=True)
 class EngineResponse:
+    """One whole HTTP response: the engine's, the endpoint's, or the server's own error.
+
+    ``headers`` must not hold ``Content-Length``, ``Transfer-Encoding``, ``Connection`` or
+    ``Date``: whoever writes the response adds those itself. Values must not contain CR or
+    LF.
+    """
+
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
@@ -78,19 +119,44 @@ JSON_HEADERS = [("Content-Type", "application/json")]
 
 
 def error_response(
-    error: EngineError,
+    error: EngineError | int,
     message: str | None = None,
     *,
     status: int | None = None,
     headers: list[tuple[str, str]] | None = None,
 ) -> EngineResponse:
-    """A ``400 {"code": N, "message": "..."}`` (403 for FORBIDDEN) response."""
-    body: dict[str, Any] = {"code": int(error), "message": message or error.default_message}
-    if status is None:
-        status = 403 if error is EngineError.FORBIDDEN else 400
+    """The one error response shape: a JSON ``{"code": N, "message": "..."}`` body.
+
+    Args:
+        error: an Engine.IO error (its number is the code, as Node's engine.io sends it;
+            the status is 400, 403 for FORBIDDEN) or, for the HTTP server's own errors, an
+            HTTP status (the code and the status both).
+        message: our own text (never an echo of client input); by default the error's.
+        status: the HTTP status, when not the default above.
+        headers: more headers after ``Content-Type``.
+    """
+    if isinstance(error, EngineError):
+        code = int(error)
+        text = message or error.default_message
+        if status is None:
+            status = 403 if error is EngineError.FORBIDDEN else 400
+    else:
+        code = error
+        text = message or reason_phrase(error)
+        if status is None:
+            status = error
+    body: dict[str, Any] = {"code": code, "message": text}
     return EngineResponse(
         status, JSON_HEADERS + (headers or []), json.dumps(body, separators=(",", ":")).encode()
     )
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` (``"Unknown"`` for unregistered codes)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def compress(body: bytes, accept_encoding: str) -> tuple[bytes, str] | None:

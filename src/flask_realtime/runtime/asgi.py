@@ -16,20 +16,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from ..engine import (
-    CloseReason,
-    EngineRequest,
-    EngineResponse,
-    EngineServer,
-    EngineSocket,
-    OutgoingMessage,
-)
+from ..engine import CloseReason, EngineResponse, EngineServer
 from ..engine.transport import Outgoing
-from ..exceptions import ConfigurationError, ProtocolError
-from ..protocol import engineio_v3
-from .client_files import CLIENT_FILES, ClientFiles
-from .timer import EngineTimer
-from .wsdispatch import decode_ws_packet, deliver
+from ..exceptions import ConfigurationError
+from .engineio.front import EngineFront, from_scope
+from .engineio.timer import DeadlineTimer
+from .engineio.wstransport import WebSocketTransport, WsState, ws_payload
 
 __all__ = ["ASGIApp"]
 
@@ -42,7 +34,10 @@ Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[..., Any]
 
 
-class ASGIApp:
+_OPEN = WsState.OPEN
+
+
+class ASGIApp(EngineFront):
     """Serves the Engine.IO path natively and everything else from a WSGI app.
 
     Args:
@@ -61,15 +56,12 @@ class ASGIApp:
         on_startup: Callable[[], Awaitable[None] | None] | None = None,
         on_shutdown: Callable[[], Awaitable[None] | None] | None = None,
         max_ws_queue: int = 10_000,
+        timer: DeadlineTimer | None = None,
     ) -> None:
-        self.engine = engine
-        self.timer = EngineTimer(engine)
-        self.path = engine.options.url_path
-        self.serve_client = serve_client
+        super().__init__(engine, serve_client=serve_client, timer=timer)
         self.max_ws_queue = max_ws_queue
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
-        self._client_files = ClientFiles()
         self._wsgi: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
         if wsgi_app is not None:
             try:
@@ -86,8 +78,7 @@ class ASGIApp:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
-        path = scope["path"]
-        if path.startswith(self.path) or path == self.path[:-1]:
+        if self.matches(scope["path"]):
             self.timer.bind()
             if kind == "http":
                 await self._http(scope, receive, send)
@@ -125,16 +116,12 @@ class ASGIApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = scope["path"][len(self.path) :]
-        headers = _headers(scope)
-        method = scope["method"]
-        if name in CLIENT_FILES and self.serve_client and method in ("GET", "HEAD"):
-            status, hdrs, body = self._client_files.serve(
-                name, method, headers.get("if-none-match")
-            )
-            await _respond(send, EngineResponse(status, hdrs, body))
+        request = from_scope(scope)
+        file = self.client_file(scope["path"], request.method, request.headers.get("if-none-match"))
+        if file is not None:
+            await _respond(send, file)
             return
-        limit = self.engine.options.max_http_buffer_size + 64 * 1024
+        limit = self.max_body_size
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -149,34 +136,13 @@ class ASGIApp:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        request = _engine_request(scope, headers, b"".join(chunks))
-        loop = self.timer.bind()
-        future: asyncio.Future[EngineResponse] = loop.create_future()
-
-        def respond(response: EngineResponse) -> None:
-            if not future.done():
-                future.set_result(response)
-
-        result = self.engine.handle_request(request, loop.time(), respond)
-        if isinstance(result, EngineSocket):
-            # Parked: answer when the session has data, unless the client leaves first.
-            disconnected: asyncio.Future[None] = asyncio.ensure_future(_wait_disconnect(receive))
-            try:
-                waiters: set[asyncio.Future[Any]] = {future, disconnected}
-                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                disconnected.cancel()
-            if future not in done:
-                result.poll_aborted()
-                return
-            answer = future.result()
-        else:
-            answer = result
-        await _respond(send, answer)
+        request.body = b"".join(chunks)
+        answer = await self.answer(request, lambda: _wait_disconnect(receive))
+        if answer is not None:  # else the client left while its GET was parked
+            await _respond(send, answer)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
-        request = _engine_request(scope, headers, b"")
+        request = from_scope(scope)
         checked = self.engine.check_websocket(request)
         message = await receive()
         if message["type"] != "websocket.connect":
@@ -186,19 +152,13 @@ class ASGIApp:
             return
         await send({"type": "websocket.accept"})
         protocol = checked.protocol if checked else int(request.arg("EIO") or 4)
-        transport = _ASGIWebSocket(send, protocol, self.max_ws_queue)
+        transport = _ASGIWebSocket(send, protocol, request.remote_addr, self.max_ws_queue)
         writer = asyncio.ensure_future(transport.run_writer())
-        now = self.timer.now()
-        if checked is None:
-            session = self.engine.open_websocket(request, transport, now)
-        elif checked.can_upgrade():
-            checked.start_upgrade(transport, now)
-            session = checked
-        else:
+        session = transport.session = self.attach(transport, request, checked)
+        if session is None:
             transport.close()
             await writer
             return
-        transport.session = session
         limit = self.engine.options.max_http_buffer_size
         try:
             while True:
@@ -211,63 +171,73 @@ class ASGIApp:
                 if _over_limit(data, limit):
                     # The maxPayload of the handshake holds on WebSocket too, as on our server.
                     logger.info("closing a WebSocket: a message of over %d bytes", limit)
-                    if session.transport_ is transport:
-                        session.close(CloseReason.TRANSPORT_ERROR)
-                    transport.close()
+                    transport.fail()
                     break
-                try:
-                    packet = decode_ws_packet(protocol, data)
-                except ProtocolError as exc:
-                    logger.info("closing a WebSocket: invalid Engine.IO packet: %s", exc)
-                    if session.transport_ is transport:
-                        session.close(CloseReason.TRANSPORT_ERROR)
-                    transport.close()
+                if not transport.receive(data, self.now()):
+                    transport.fail()
                     break
-                deliver(session, transport, packet, self.timer.now())
         finally:
-            session.transport_closed(transport, CloseReason.TRANSPORT_CLOSE)
-            transport.close()
+            transport.gone()
             await writer
 
 
-class _ASGIWebSocket:
-    """The engine's Transport over ASGI ``send``: a queue drained by one writer task."""
+class _ASGIWebSocket(WebSocketTransport):
+    """The engine's Transport over ASGI ``send``: a queue drained by one writer task.
 
-    name = "websocket"
+    Congestion is the writer being behind (messages wait in the queue): volatile messages
+    are then dropped, and past ``max_queue`` waiting messages the client is dropped.
+    """
 
-    def __init__(self, send: Send, protocol: int, max_queue: int) -> None:
+    def __init__(
+        self, send: Send, protocol: int, remote_addr: tuple[str, int] | None, max_queue: int
+    ) -> None:
+        super().__init__(protocol, remote_addr, WsState.OPEN)
         self._send = send
-        self._protocol = protocol
         self._max_queue = max_queue
         self._queue: deque[Outgoing] = deque()
         self._wakeup = asyncio.Event()
-        self._closed = False
-        self.session: EngineSocket | None = None  # set once the session is known
-
-    @property
-    def writable(self) -> bool:
-        return not self._closed
 
     def send(self, items: Sequence[Outgoing]) -> None:
-        if self._closed:
+        if self._state is not _OPEN:
             return
-        self._queue.extend(items)
-        if len(self._queue) > self._max_queue:
-            logger.warning("closing a WebSocket: the client reads too slowly")
-            self._queue.clear()
-            self.close()
-            # The session must learn that this transport is gone (its writer may be stuck
-            # in send() for good); on the next loop iteration, not inside its own send().
-            session = self.session
-            if session is not None:
-                asyncio.get_running_loop().call_soon(
-                    session.transport_closed, self, CloseReason.TRANSPORT_ERROR
-                )
+        queue = self._queue
+        over = len(queue) + len(items) > self._max_queue
+        if queue or over:
+            items = self._shed(items, over)
+        queue.extend(items)
         self._wakeup.set()
 
-    def close(self, *, noop: bool = False) -> None:
-        self._closed = True
+    def _overflow(self) -> None:
+        self._queue.clear()
         self._wakeup.set()
+        # The session must learn that this transport is gone (its writer may be stuck in
+        # send() for good); on the next loop iteration, not inside its own send().
+        session = self.session
+        if session is not None:
+            asyncio.get_running_loop().call_soon(
+                session.transport_closed, self, CloseReason.TRANSPORT_ERROR
+            )
+
+    def close(self, *, noop: bool = False) -> None:
+        if self._state is _OPEN:
+            self._move(WsState.CLOSING)
+            self._wakeup.set()
+
+    def receive(self, data: str | bytes, now: float) -> bool:
+        """One message from the client to the session; False when it is not a packet."""
+        return self._receive(data, now)
+
+    def fail(self) -> None:
+        """The client broke the protocol: close it, and its session."""
+        if self._state is _OPEN or self._state is WsState.CLOSING:
+            self._move(WsState.FAILED)
+            self._wakeup.set()
+        self._end_session()
+
+    def gone(self) -> None:
+        """The ASGI connection ended: the session learns it."""
+        self._wakeup.set()
+        self._gone(False)
 
     async def run_writer(self) -> None:
         queue = self._queue
@@ -277,24 +247,18 @@ class _ASGIWebSocket:
                 self._wakeup.clear()
                 while queue:
                     await self._send(self._message(queue.popleft()))
-                if self._closed:
+                if self._state is not _OPEN:
                     await self._send({"type": "websocket.close", "code": 1000})
                     return
         except (OSError, RuntimeError):  # the ASGI server already closed the socket
-            self._closed = True
+            if self._state is _OPEN:
+                self._move(WsState.CLOSING)  # the client left: a close, not a failure
 
     def _message(self, item: Outgoing) -> Message:
-        if isinstance(item, OutgoingMessage):
-            data: str | bytes = item.data
-            if isinstance(data, str):
-                return {"type": "websocket.send", "text": "4" + data}
-            if self._protocol == 3:
-                data = b"\x04" + data
-            return {"type": "websocket.send", "bytes": data}
-        encoded = item.encode() if self._protocol == 4 else engineio_v3.encode_packet(item)
-        if isinstance(encoded, str):
-            return {"type": "websocket.send", "text": encoded}
-        return {"type": "websocket.send", "bytes": encoded}
+        data = ws_payload(item, self._protocol)
+        if isinstance(data, str):
+            return {"type": "websocket.send", "text": data}
+        return {"type": "websocket.send", "bytes": data}
 
 
 def _over_limit(data: str | bytes, limit: int) -> bool:
@@ -317,30 +281,3 @@ async def _respond(send: Send, response: EngineResponse) -> None:
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            # Repeated fields join with ", " (RFC 9110), cookies with "; " (RFC 6265).
-            headers[name] += ("; " if name == "cookie" else ", ") + value
-        else:
-            headers[name] = value
-    return headers
-
-
-def _engine_request(scope: Scope, headers: dict[str, str], body: bytes) -> EngineRequest:
-    client = scope.get("client")
-    scheme = scope.get("scheme", "http")
-    return EngineRequest(
-        method=scope.get("method", "GET"),
-        path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
-        query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
-        body=body,
-        remote_addr=(client[0], client[1]) if client else None,
-        scheme="https" if scheme in ("https", "wss") else "http",
-    )

@@ -1,6 +1,6 @@
 """Run a ``Server`` on its own event loop in a background thread.
 
-For tests and for the test client: ``with ServerThread(server) as st: ...`` starts the
+Test machinery (not product code): ``with ServerThread(server) as st: ...`` starts the
 server (``st.port`` is bound when ``start`` returns) and stops it gracefully on exit. Every
 wait has a deadline, so a server that cannot start or stop fails the caller instead of
 hanging it.
@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from flask_realtime.exceptions import RealtimeError
-from flask_realtime.runtime.server import Server, new_event_loop
+from flask_realtime.runtime.http.server import Server, new_event_loop
 
 __all__ = ["ServerThread"]
 

@@ -1,14 +1,17 @@
-"""HTTP/1.1 messages as the runtime sees them, and the Socket.IO endpoint contract.
+"""The HTTP server's request value, the endpoint contract, and the response encoder.
 
-``Request`` and ``Response`` are the plain values that the HTTP server hands to an
-``Endpoint`` (the Engine.IO transport, ``runtime/engineio.py``) and gets back from it. The
-server itself lives in ``runtime/connection.py`` (one protocol per connection) and
-``runtime/server.py`` (listening, shutdown); every request that is not the endpoint's goes to
-the WSGI application (``runtime/wsgi.py``).
+:class:`Request` is an HTTP/1.1 message as the request reader (``reader.py``) produced it:
+every field line in order, the version, whether the connection persists. The WSGI bridge
+and the access log need exactly that, so it is not the engine's
+:class:`~flask_realtime.engine.EngineRequest` (one merged value per header, no version):
+a Socket.IO request is converted into that in one place, ``runtime/engineio/front.py``,
+where the ASGI app's requests are converted too. Responses need no such split: the
+endpoint, the engine and the server's own errors all answer with
+:class:`~flask_realtime.engine.EngineResponse`, which :func:`encode_response` writes.
 
-This module also holds the few wire helpers shared by those modules: the response head
-encoder, the cached ``Date`` header and the server's own error responses (a small JSON body,
-as DESIGN.md asks for HTTP errors).
+The server itself is ``connection.py`` (one protocol per connection) and ``server.py``
+(listening, shutdown); a request that is not the endpoint's goes to the WSGI app
+(``runtime/wsgi/``). This module also holds the cached ``Date`` header.
 """
 
 from __future__ import annotations
@@ -20,15 +23,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
 
-__all__ = [
-    "Endpoint",
-    "Request",
-    "Response",
-    "date_header",
-    "encode_response",
-    "error_response",
-    "reason_phrase",
-]
+from ...engine.http import EngineResponse, merge_headers, reason_phrase
+
+__all__ = ["Endpoint", "Request", "date_header", "encode_response"]
 
 
 @dataclass(slots=True)
@@ -52,26 +49,12 @@ class Request:
     keep_alive: bool
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        """The value of header ``name`` (lower-case), repeated fields joined by ``", "``
-        (RFC 9110, section 5.3), or ``default`` when it is absent."""
-        found = [value for key, value in self.headers if key == name]
+        """The value of header ``name`` (lower-case), repeated fields joined as
+        :func:`~flask_realtime.engine.http.merge_headers` says, or ``default``."""
+        found = [(key, value) for key, value in self.headers if key == name]
         if not found:
             return default
-        return found[0] if len(found) == 1 else ", ".join(found)
-
-
-@dataclass(slots=True)
-class Response:
-    """A whole HTTP response from the endpoint.
-
-    ``headers`` must not hold ``Content-Length``, ``Transfer-Encoding``, ``Connection`` or
-    ``Date``: the HTTP layer writes those itself (the length from ``body``, the connection
-    state from the request and the server's state). Values must not contain CR or LF.
-    """
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
+        return found[0][1] if len(found) == 1 else merge_headers(found)[name]
 
 
 class Endpoint(Protocol):
@@ -84,19 +67,19 @@ class Endpoint(Protocol):
         """Whether a request for raw ``path`` (no query) belongs to the endpoint."""
         ...
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> EngineResponse:
         """Answer one plain HTTP request (a polling GET or POST, an OPTIONS preflight)."""
         ...
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
-    ) -> asyncio.Protocol | Response:
+    ) -> asyncio.Protocol | EngineResponse:
         """Take over the connection for a WebSocket upgrade request.
 
         The endpoint writes the ``101`` itself and returns the protocol that takes the
         connection over; the HTTP layer then calls ``transport.set_protocol(p)``,
         ``p.connection_made(transport)`` and feeds any bytes it had read past the request
-        with ``p.data_received(rest)``. Returning a ``Response`` refuses the upgrade: the
+        with ``p.data_received(rest)``. Returning a response refuses the upgrade: the
         HTTP layer writes it and goes on reading requests from the connection.
         """
         ...
@@ -104,14 +87,6 @@ class Endpoint(Protocol):
     async def shutdown(self) -> None:
         """Graceful stop: close every session politely."""
         ...
-
-
-def reason_phrase(status: int) -> str:
-    """The standard reason phrase of ``status`` (``"Unknown"`` for unregistered codes)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
 
 
 _STATUS_LINES: dict[int, str] = {
@@ -136,7 +111,7 @@ def date_header() -> str:
 
 
 def encode_response(
-    response: Response, *, keep_alive: bool, http10: bool, head_only: bool
+    response: EngineResponse, *, keep_alive: bool, http10: bool, head_only: bool
 ) -> bytes:
     """Serialise ``response`` (head and body) into the bytes of one ``transport.write``.
 
@@ -168,14 +143,3 @@ def encode_response(
     if head_only or not body:
         return head
     return head + body
-
-
-def error_response(status: int, message: str) -> Response:
-    """The server's own error response: ``{"code": status, "message": message}`` as JSON.
-
-    ``message`` is our own text (never an echo of client input), so it needs no escaping
-    beyond quotes and backslashes.
-    """
-    text = message.replace("\\", "\\\\").replace('"', '\\"')
-    body = f'{{"code":{status},"message":"{text}"}}'.encode()
-    return Response(status, [("Content-Type", "application/json")], body)

@@ -12,8 +12,8 @@ import sys
 from urllib.parse import unquote_to_bytes
 from wsgiref.types import WSGIEnvironment
 
-from flask_realtime.runtime.http import Request
-from flask_realtime.runtime.wsgi_input import InputStream
+from flask_realtime.runtime.http.messages import Request
+from flask_realtime.runtime.wsgi.input import InputStream
 
 __all__ = ["base_environ", "build_environ"]
 

@@ -8,10 +8,11 @@ own (uvloop when installed, see ``new_event_loop``), until SIGINT or SIGTERM.
 A graceful stop (``stop(grace)``, or the first signal): stop accepting; ask the endpoint to
 close its sessions (``endpoint.shutdown()``); close idle keep-alive connections and let the
 requests in flight finish, until ``grace`` seconds have passed; then drop whatever is left.
-A second signal skips the rest of the grace period.
+A second signal forces the stop (``force_stop``): every connection is dropped and the rest
+of the grace period skipped.
 
-To run a server beside other code (tests, the test client), ``ServerThread`` runs it on its
-own loop in a background thread.
+:func:`serve` is the one "serve until told to stop" loop: ``run()`` uses it, and so does
+``socketio.run()``.
 """
 
 from __future__ import annotations
@@ -22,18 +23,19 @@ import os
 import signal
 import ssl
 import threading
+from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.runtime.connection import HttpProtocol
-from flask_realtime.runtime.context import ServerContext
-from flask_realtime.runtime.http import Endpoint
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.registry import ConnectionRegistry
+from flask_realtime.runtime.http.connection import HttpProtocol
+from flask_realtime.runtime.http.context import ServerContext
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Endpoint
+from flask_realtime.runtime.http.registry import ConnectionRegistry
 from flask_realtime.runtime.workers import DEFAULT_WSGI_THREADS, WorkerPool
-from flask_realtime.runtime.wsgi_environ import base_environ
+from flask_realtime.runtime.wsgi.environ import base_environ
 
-__all__ = ["Server", "make_ssl_context", "new_event_loop"]
+__all__ = ["Server", "make_ssl_context", "new_event_loop", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class Server:
     Args:
         wsgi_app: the application for every request the endpoint does not match (``None``:
             those get 404).
-        endpoint: the Socket.IO endpoint (``runtime/engineio.py``), or ``None``.
+        endpoint: the Socket.IO endpoint (``runtime/engineio/endpoint.py``), or ``None``.
         host, port: where to listen; ``port=0`` picks a free port (see ``port``).
         ssl_context: serve HTTPS with this context; or give ``certfile`` (and ``keyfile``).
         limits: sizes and timeouts (``Limits()`` by default).
@@ -108,6 +110,7 @@ class Server:
         self._server: asyncio.Server | None = None
         self._ctx: ServerContext | None = None
         self._stopping: asyncio.Future[None] | None = None
+        self._forced = False
 
     @property
     def sockets(self) -> tuple[object, ...]:
@@ -177,6 +180,7 @@ class Server:
         ctx.environ = base_environ(self.host, self._port, self.scheme)
         registry.start()
         self._server, self._ctx, self._stopping = server, ctx, None
+        self._forced = False
         await server.start_serving()
         logger.info("serving on %s", self.url)
 
@@ -201,9 +205,15 @@ class Server:
             self._ctx = None
 
     def abort_connections(self) -> None:
-        """Drop every open connection now (a second SIGINT during a graceful stop)."""
+        """Drop every open connection now."""
         if self._ctx is not None:
             self._ctx.registry.abort_all()
+
+    def force_stop(self) -> None:
+        """Make a graceful stop in progress (or the next one) end now: drop every
+        connection and wait no longer for the app's worker threads (a second Ctrl+C)."""
+        self._forced = True
+        self.abort_connections()
 
     async def _shutdown(self, server: asyncio.Server, ctx: ServerContext, deadline: float) -> None:
         loop = ctx.loop
@@ -230,47 +240,74 @@ class Server:
         # Worker threads: those still in the app are daemons and do not hold the process.
         ctx.pool.close()
         end = max(deadline, loop.time() + 0.2)  # idle threads need a moment to exit
-        while ctx.pool.thread_count and loop.time() < end:
+        while ctx.pool.thread_count and loop.time() < end and not self._forced:
             await asyncio.sleep(0.01)
         if ctx.pool.thread_count:
             logger.warning("%d WSGI request(s) still running in the app", ctx.pool.thread_count)
         logger.info("server stopped")
 
     def run(self, *, grace: float = 10.0) -> None:
-        """Serve until SIGINT or SIGTERM, then stop gracefully (blocking).
+        """Serve until SIGINT or SIGTERM, then stop gracefully (blocking; see :func:`serve`).
 
         Runs on a new event loop (``new_event_loop``); signal handlers are installed when
         called from the main thread.
         """
+
+        async def main() -> None:
+            await serve(self, asyncio.Event(), handle_signals=True, grace=grace)
+
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(self._serve_until_signalled(grace))
+            runner.run(main())
 
-    async def _serve_until_signalled(self, grace: float) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        received = 0
 
-        def on_signal() -> None:
-            nonlocal received
-            received += 1
-            if received == 1:
-                logger.info("shutting down (grace %g s); signal again to force", grace)
-                stop.set()
-            else:
-                self.abort_connections()
+async def serve(
+    server: Server,
+    stop: asyncio.Event,
+    *,
+    handle_signals: bool,
+    grace: float,
+    on_started: Callable[[Server], object] | None = None,
+) -> None:
+    """Start ``server``, serve until ``stop`` is set (or a signal), then stop it.
 
-        installed: list[signal.Signals] = []
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.add_signal_handler(sig, on_signal)
-                except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-                    continue
-                installed.append(sig)
+    Args:
+        server: the server, not started.
+        stop: set it (on the loop) to stop gracefully.
+        handle_signals: on SIGINT or SIGTERM, set ``stop``; on a second one (or one that
+            comes while already stopping), force the stop (``Server.force_stop``).
+            Installed only on the main thread, and removed on return.
+        grace: seconds the graceful stop waits for work in flight.
+        on_started: called once the server listens (``server.port`` is bound).
+
+    The server is always stopped on return, whatever ended the wait (a cancellation, an
+    error in ``on_started``); an error in ``start`` (the port is taken) propagates.
+    """
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            logger.info("forcing the shutdown")
+            server.force_stop()
+        else:
+            logger.info("shutting down (grace %g s); signal again to force", grace)
+            stop.set()
+
+    installed: list[signal.Signals] = []
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                continue
+            installed.append(sig)
+    try:
+        await server.start()
+        if on_started is not None:
+            on_started(server)
+        await stop.wait()
+    finally:
         try:
-            await self.start()
-            await stop.wait()
+            await server.stop(grace)
         finally:
-            await self.stop(grace)
             for sig in installed:
                 loop.remove_signal_handler(sig)

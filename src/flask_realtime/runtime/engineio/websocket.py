@@ -10,6 +10,10 @@ reading from that client (it cannot make us produce more), drop volatile message
 drop the connection (an abort: a client that does not read cannot take a close) if its
 buffer goes past ``max_buffer``. A close that cannot flush within ``CLOSE_TIMEOUT`` ends
 in an abort too. Nothing a slow client does stalls the others or holds memory for good.
+
+The life-cycle states and what this shares with the ASGI app's WebSocket are in
+``wstransport.py``; whether writing is paused (``_paused``) is flow control, another
+dimension than the life cycle, and stays a flag of its own.
 """
 
 from __future__ import annotations
@@ -23,15 +27,13 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 from websockets.typing import BytesLike
 
-from ..engine import CloseReason, EngineRequest, EngineSocket, OutgoingMessage
-from ..engine.message import OP_BINARY, OP_TEXT, ws_frame
-from ..engine.transport import Outgoing
-from ..exceptions import ProtocolError
-from ..protocol import engineio_v3
-from .wsdispatch import decode_ws_packet, deliver
+from ...engine import EngineRequest, EngineSocket, OutgoingMessage
+from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
+from ...engine.transport import Outgoing
+from .wstransport import WebSocketTransport, WsState, ws_payload
 
 if TYPE_CHECKING:
-    from .engineio import EngineIOEndpoint
+    from .endpoint import EngineIOEndpoint
 
 __all__ = ["WebSocketConnection"]
 
@@ -42,7 +44,10 @@ CLOSE_TIMEOUT = 10.0
 dropped (as ``websockets``' own ``close_timeout``)."""
 
 
-class WebSocketConnection(asyncio.Protocol):
+_OPEN = WsState.OPEN
+
+
+class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
     """An accepted WebSocket (the 101 is already written) bound to an Engine.IO session.
 
     Args:
@@ -52,26 +57,22 @@ class WebSocketConnection(asyncio.Protocol):
             session directly on WebSocket.
     """
 
-    name = "websocket"
-
     def __init__(
         self,
         endpoint: EngineIOEndpoint,
         request: EngineRequest,
         upgrade_of: EngineSocket | None,
     ) -> None:
+        protocol = upgrade_of.protocol if upgrade_of else int(request.arg("EIO") or 4)
+        super().__init__(protocol, request.remote_addr, WsState.PENDING)
         self._endpoint = endpoint
         self._request = request
         self._upgrade_of = upgrade_of
-        self._protocol = upgrade_of.protocol if upgrade_of else int(request.arg("EIO") or 4)
         self._ws = Protocol(
             Side.SERVER, state=State.OPEN, max_size=endpoint.engine.options.max_http_buffer_size
         )
         self._transport: asyncio.Transport | None = None
-        self._session: EngineSocket | None = None
-        self._paused = False
-        self._closing = False
-        self._failed = False  # the client broke the protocol or read too slowly
+        self._paused = False  # flow control: the kernel buffer is full (see the module doc)
         self._fragments: list[BytesLike] = []
         self._fragment_opcode: Opcode | None = None
         # None: nothing written yet in this loop tick; a list: what waits for its end.
@@ -80,29 +81,13 @@ class WebSocketConnection(asyncio.Protocol):
 
     # -- Transport (what the engine session writes through) -----------------------------
 
-    @property
-    def writable(self) -> bool:
-        return not self._closing and self._transport is not None
-
     def send(self, items: Sequence[Outgoing]) -> None:
         transport = self._transport
-        if transport is None or self._closing:
+        if transport is None or self._state is not _OPEN:
             return
         protocol = self._protocol
         if self._paused:
-            items = [i for i in items if not (isinstance(i, OutgoingMessage) and i.volatile)]
-            if transport.get_write_buffer_size() > self.max_buffer:
-                logger.warning(
-                    "dropping %s: the client reads too slowly (over %d bytes buffered)",
-                    self._peer(),
-                    self.max_buffer,
-                )
-                # Abort, not close: a close waits for the buffer to drain, and this client
-                # does not read; the connection (and its buffer) would be held for good.
-                self._failed = self._closing = True
-                self._held = None
-                transport.abort()
-                return
+            items = self._shed(items, transport.get_write_buffer_size() > self.max_buffer)
         if not items:
             return
         if len(items) == 1:
@@ -117,6 +102,13 @@ class WebSocketConnection(asyncio.Protocol):
         else:
             held.append(data)
 
+    def _overflow(self) -> None:
+        # Abort, not close: a close waits for the buffer to drain, and this client does
+        # not read; the connection (and its buffer) would be held for good.
+        self._held = None
+        if self._transport is not None:
+            self._transport.abort()
+
     def end_tick(self) -> None:
         """The loop tick ended: write what this tick's later messages left waiting."""
         held, self._held = self._held, None
@@ -126,18 +118,18 @@ class WebSocketConnection(asyncio.Protocol):
     @staticmethod
     def _frame(item: Outgoing, protocol: int) -> bytes:
         if isinstance(item, OutgoingMessage):
-            return item.ws_frame(protocol)
-        data = item.encode() if protocol == 4 else engineio_v3.encode_packet(item)
+            return item.ws_frame(protocol)  # framed once, for every recipient
+        data = ws_payload(item, protocol)
         if isinstance(data, str):
             return ws_frame(OP_TEXT, data.encode())
         return ws_frame(OP_BINARY, data)
 
     def close(self, *, noop: bool = False) -> None:
         """Close politely: a close frame, then the TCP connection once it is flushed."""
-        if self._closing or self._transport is None:
+        if self._state is not _OPEN:
             return
         self.end_tick()
-        self._closing = True
+        self._move(WsState.CLOSING)
         if self._ws.state is State.OPEN:
             self._ws.send_close(CloseCode.NORMAL_CLOSURE)
         self._write_pending()
@@ -148,15 +140,10 @@ class WebSocketConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        self._move(WsState.OPEN)
         endpoint = self._endpoint
-        now = endpoint.now()
-        target = self._upgrade_of
-        if target is None:
-            self._session = endpoint.engine.open_websocket(self._request, self, now)
-        elif target.can_upgrade():
-            target.start_upgrade(self, now)
-            self._session = target
-        else:
+        self.session = endpoint.attach(self, self._request, self._upgrade_of)
+        if self.session is None:
             self.close()
             return
         endpoint.track(self)
@@ -168,11 +155,13 @@ class WebSocketConnection(asyncio.Protocol):
             if isinstance(event, Frame):
                 self._on_frame(event)
         if ws.state is not State.OPEN:
-            self._closing = True
-            if ws.parser_exc is not None and not self._failed:
+            state = self._state
+            if ws.parser_exc is not None and state is not WsState.FAILED:
                 # websockets failed the connection (unmasked frame, message too big, ...).
-                self._failed = True
+                self._move(WsState.FAILED)
                 logger.info("closing %s: %s", self._peer(), ws.parser_exc)
+            elif state is _OPEN:
+                self._move(WsState.CLOSING)
         if self._write_pending():
             self._close_transport()
 
@@ -181,13 +170,8 @@ class WebSocketConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closing = True
         self._endpoint.untrack(self)
-        session = self._session
-        if session is not None:
-            failed = exc is not None or self._failed
-            reason = CloseReason.TRANSPORT_ERROR if failed else CloseReason.TRANSPORT_CLOSE
-            session.transport_closed(self, reason)
+        self._gone(exc is not None)
         self._transport = None
 
     def pause_writing(self) -> None:
@@ -197,7 +181,7 @@ class WebSocketConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self._transport is not None and not self._closing:
+        if self._transport is not None and self._state is _OPEN:
             self._transport.resume_reading()
 
     # -- frames -> Engine.IO packets ---------------------------------------------------------
@@ -220,19 +204,15 @@ class WebSocketConnection(asyncio.Protocol):
             self._fragment_opcode = None
         else:
             return  # ping/pong/close: the sans-I/O protocol answers them
-        session = self._session
-        if session is None or session.closed:
-            return
+        data: str | bytes | None
         try:
             data = str(payload, "utf-8") if opcode is Opcode.TEXT else bytes(payload)
-            packet = decode_ws_packet(self._protocol, data)
-        except (UnicodeDecodeError, ProtocolError) as exc:
+        except UnicodeDecodeError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
+            data = None
+        if data is None or not self._receive(data, self._endpoint.now()):
             self._fail(CloseCode.INVALID_DATA, "invalid packet")
-            if session.transport_ is self:
-                session.close(CloseReason.TRANSPORT_ERROR)
-            return
-        deliver(session, self, packet, self._endpoint.now())
+            self._end_session()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -248,10 +228,10 @@ class WebSocketConnection(asyncio.Protocol):
         return eof
 
     def _fail(self, code: CloseCode, reason: str) -> None:
-        if self._transport is None or self._closing:
+        if self._transport is None or self._state is not _OPEN:
             return
         self._held = None  # a failing connection gets no more data
-        self._closing = self._failed = True
+        self._move(WsState.FAILED)
         if self._ws.state is State.OPEN:
             self._ws.fail(code, reason)
         self._write_pending()
@@ -269,7 +249,3 @@ class WebSocketConnection(asyncio.Protocol):
         transport.close()
         if transport.get_write_buffer_size():
             asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
-
-    def _peer(self) -> str:
-        addr = self._request.remote_addr
-        return f"{addr[0]}:{addr[1]}" if addr else "a WebSocket client"

@@ -3,7 +3,7 @@
 ``WsgiCall.run`` builds the environ, calls the application and streams what it returns to
 the client through an ``OutputChannel``; the request body comes from an ``InputStream``. The
 loop-side half of a WSGI request (feeding the body, writing batches, finishing the exchange)
-is ``runtime/exchanges.py``.
+is ``runtime/http/exchanges.py``.
 
 Response framing: the application's ``Content-Length`` when it gives one; otherwise, for a
 one-element list or tuple, its length; otherwise chunked transfer-coding for HTTP/1.1 and
@@ -20,22 +20,17 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
+from flask_realtime.engine.http import error_response, reason_phrase
 from flask_realtime.exceptions import (
     ConfigurationError,
     DisconnectedError,
     PayloadTooLargeError,
     RealtimeError,
 )
-from flask_realtime.runtime.http import (
-    Request,
-    date_header,
-    encode_response,
-    error_response,
-    reason_phrase,
-)
-from flask_realtime.runtime.wsgi_environ import build_environ
-from flask_realtime.runtime.wsgi_input import InputStream
-from flask_realtime.runtime.wsgi_output import COMPLETE, OutputChannel
+from flask_realtime.runtime.http.messages import Request, date_header, encode_response
+from flask_realtime.runtime.wsgi.environ import build_environ
+from flask_realtime.runtime.wsgi.input import InputStream
+from flask_realtime.runtime.wsgi.output import COMPLETE, OutputChannel
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ..deadlines import Deadlines
+from ...deadlines import Deadlines
 
-__all__ = ["DeadlineTimer", "EngineTimer"]
+__all__ = ["DeadlineTimer"]
 
 
 class _HasDeadlines(Protocol):
@@ -68,6 +68,12 @@ class DeadlineTimer:
             self._handle.cancel()
             self._handle = None
 
+    def unbind(self) -> None:
+        """Disarm the timer and forget its loop (the loop is going away); the next
+        :meth:`bind` adopts a new one. It still drives the heap."""
+        self.cancel()
+        self.loop = None
+
     def close(self) -> None:
         """Disarm the timer and stop driving the heap (nothing re-arms it any more)."""
         self.cancel()
@@ -106,7 +112,3 @@ class DeadlineTimer:
             # Unless another driver took this heap over: then it keeps the time.
             if deadlines.on_earlier == self._rearm:
                 self._arm_next()
-
-
-EngineTimer = DeadlineTimer
-"""The name the Engine.IO endpoints build it by: ``EngineTimer(engine)``."""

@@ -1,7 +1,7 @@
 """One HTTP/1.1 connection: ordering, flow control, dispatch, timeouts, upgrade.
 
-A ``RequestReader`` (``runtime/parser.py``) parses the bytes; each request whose head is
-complete becomes an *exchange* (``runtime/exchanges.py``): the endpoint's, a WebSocket
+A ``RequestReader`` (``reader.py``) parses the bytes; each request whose head is
+complete becomes an *exchange* (``exchanges.py``): the endpoint's, a WebSocket
 upgrade, the WSGI app's, or an error of our own. Exchanges queue in arrival order and only
 the first may write, so pipelined requests are answered in order.
 
@@ -13,6 +13,8 @@ streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
+
+The life-cycle states are in ``connstate.py``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
+from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
-from flask_realtime.runtime.context import ServerContext, log_access
-from flask_realtime.runtime.exchanges import ErrorExchange, Exchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http import Request, Response, encode_response, error_response
-from flask_realtime.runtime.parser import RequestReader
-from flask_realtime.runtime.registry import ConnectionDeadline
+from flask_realtime.runtime.http.access_log import log_access
+from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
+from flask_realtime.runtime.http.context import ServerContext
+from flask_realtime.runtime.http.exchanges import (
+    ErrorExchange,
+    Exchange,
+    UpgradeExchange,
+    new_exchange,
+)
+from flask_realtime.runtime.http.messages import Request, encode_response
+from flask_realtime.runtime.http.reader import RequestReader
+from flask_realtime.runtime.http.registry import ConnectionDeadline
 
 __all__ = ["HttpProtocol"]
 
@@ -42,8 +52,8 @@ _SERVICE_UNAVAILABLE = encode_response(
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_closed", "_eof", "_feeding", "_parsing", "_peer", "_queue",
-                 "_reader", "_reading", "_transport", "_upgrading", "ctx", "deadline_entry",
+    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_reader", "_reading",
+                 "_state", "_transport", "_upgrading", "ctx", "deadline_entry",
                  "write_paused")  # fmt: skip
     deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
@@ -62,8 +72,12 @@ class HttpProtocol(asyncio.Protocol):
         self._backlog = bytearray()
         self._feeding = False
         self._reading = True
-        self._closed = False
-        self._eof = False
+        self._state = ConnState.NEW
+
+    def _move(self, state: ConnState) -> None:
+        if state not in TRANSITIONS[self._state]:
+            raise AssertionError(f"illegal HTTP connection move {self._state} -> {state}")
+        self._state = state
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -72,13 +86,14 @@ class HttpProtocol(asyncio.Protocol):
         ctx = self.ctx
         if not ctx.registry.add(self):
             logger.warning("connection refused: %d connections open", len(ctx.registry))
-            self._closed = True
+            self._move(ConnState.REFUSED)
             transport.write(_SERVICE_UNAVAILABLE)
             transport.close()
             return
         peer = transport.get_extra_info("peername")
         self._peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self._reader = RequestReader(self, ctx.limits, self._peer, ctx.scheme)
+        self._move(ConnState.OPEN)
         self.deadline = ctx.loop.time() + ctx.limits.keep_alive_timeout
 
     def data_received(self, data: bytes) -> None:
@@ -96,11 +111,11 @@ class HttpProtocol(asyncio.Protocol):
         self.update_reading()
 
     def eof_received(self) -> bool | None:
-        self._eof = True
         reader = self._reader
         queue = self._queue
-        if reader is None:
+        if reader is None:  # refused
             return None
+        self._move(ConnState.HALF_CLOSED)
         if queue and queue[0].client_gone():
             self.abort()  # nobody left to answer (a parked poll, now cancelled)
             return None
@@ -118,9 +133,9 @@ class HttpProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._closed and self._reader is None:
+        if self._state not in LIVE:
             return  # refused, or handed over to the endpoint's protocol
-        self._closed = True
+        self._move(ConnState.CLOSED)
         self.deadline = 0.0
         self.ctx.registry.remove(self)
         pending = list(self._queue)
@@ -272,7 +287,7 @@ class HttpProtocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
-    def respond(self, exchange: Exchange, response: Response) -> None:
+    def respond(self, exchange: Exchange, response: EngineResponse) -> None:
         """Write ``response`` (whole, one write) for ``exchange`` and finish it."""
         request = exchange.request
         keep_alive = exchange.keep_alive and not self.ctx.closing
@@ -292,7 +307,7 @@ class HttpProtocol(asyncio.Protocol):
     def finish(self, exchange: Exchange) -> None:
         """``exchange``'s response is out: go on with the next request, or close."""
         queue = self._queue
-        if self._closed or not queue or queue[0] is not exchange:
+        if self._state not in LIVE or not queue or queue[0] is not exchange:
             return  # the connection is gone (its queue was cleared)
         queue.popleft()
         if exchange.started:
@@ -306,9 +321,9 @@ class HttpProtocol(asyncio.Protocol):
                 nxt.pause_writing()
             nxt.start()
         self._drain_backlog()
-        if not self._queue and not self._closed:
+        if not self._queue and self._state in LIVE:
             reader = self._reader
-            if self._eof or reader is None or reader.stopped:
+            if self._state is ConnState.HALF_CLOSED or reader is None or reader.stopped:
                 self._close()
                 return
             limits = self.ctx.limits
@@ -330,7 +345,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def update_reading(self) -> None:
         """Pause or resume reading, as the flow-control rule in the module doc says."""
-        if self._closed:
+        if self._state not in LIVE:
             return
         reader = self._reader
         parsing = self._parsing
@@ -367,14 +382,14 @@ class HttpProtocol(asyncio.Protocol):
         self._backlog[:0] = rest
 
     def hand_over(self, exchange: UpgradeExchange, protocol: asyncio.Protocol) -> None:
-        """Give the connection to ``protocol`` (the Endpoint contract in ``http.py``)."""
+        """Give the connection to ``protocol`` (the Endpoint contract in ``messages.py``)."""
         transport = self.transport
         self._queue.popleft()
         exchange.status = 101
         if exchange.started:
             self._log(exchange)
         self.ctx.registry.remove(self)
-        self._closed = True
+        self._move(ConnState.HANDED_OVER)
         self._reader = self._upgrading = None
         self.deadline = 0.0
         if not self._reading:
@@ -386,7 +401,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def timed_out(self) -> None:
         """The header timeout (slowloris: 408) or the keep-alive idle timeout (close)."""
-        if self._closed or self._queue:
+        if self._state not in LIVE or self._queue:
             return
         reader = self._reader
         if reader is not None and reader.in_head:

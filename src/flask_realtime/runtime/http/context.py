@@ -13,19 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
-from flask_realtime.runtime.http import Endpoint, Request
-from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.http.access_log import access_logger
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Endpoint
 from flask_realtime.runtime.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from flask_realtime.runtime.registry import ConnectionRegistry
+    from flask_realtime.runtime.http.registry import ConnectionRegistry
 
-__all__ = ["ServerContext", "access_logger", "log_access"]
-
-access_logger = logging.getLogger("flask_realtime.access")
-"""One INFO line per request, like werkzeug's: ``client - "GET /path HTTP/1.1" 200 1234 0.4ms``.
-Silence it with ``logging.getLogger("flask_realtime.access").setLevel(logging.WARNING)`` or
-``Server(log=False)``."""
+__all__ = ["ServerContext"]
 
 
 @dataclass(slots=True, eq=False)
@@ -40,7 +36,7 @@ class ServerContext:
     registry: ConnectionRegistry
     scheme: str
     environ: WSGIEnvironment
-    """The base WSGI environ (``runtime.wsgi.base_environ``)."""
+    """The base WSGI environ (``runtime/wsgi/environ.py``, ``base_environ``)."""
     access_log: bool
     tls: bool = False
     closing: bool = False
@@ -51,22 +47,3 @@ class ServerContext:
     def log_requests(self) -> bool:
         """Whether to time and log the request that starts now (checked once per request)."""
         return self.access_log and access_logger.isEnabledFor(logging.INFO)
-
-
-def log_access(
-    peer: tuple[str, int] | None,
-    request: Request | None,
-    status: int,
-    size: int,
-    elapsed: float,
-) -> None:
-    """Write the access log line of one request (only called when ``log_requests()``)."""
-    line = "-"
-    if request is not None:
-        query = request.query_string
-        target = f"{request.path}?{query}" if query else request.path
-        line = f"{request.method} {target} HTTP/{request.http_version}"
-    client = f"{peer[0]}:{peer[1]}" if peer else "-"
-    access_logger.info(
-        '%s - "%s" %d %s %.1fms', client, line, status, size or "-", elapsed * 1000.0
-    )

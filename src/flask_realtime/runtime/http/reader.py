@@ -19,8 +19,8 @@ from typing import NoReturn, Protocol
 import httptools
 
 from flask_realtime.exceptions import ProtocolError
-from flask_realtime.runtime.http import Request
-from flask_realtime.runtime.limits import Limits
+from flask_realtime.runtime.http.limits import Limits
+from flask_realtime.runtime.http.messages import Request
 
 __all__ = ["RequestReader", "RequestSink", "split_target"]
 

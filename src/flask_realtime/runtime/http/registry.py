@@ -21,8 +21,8 @@ from functools import partial
 from typing import Any, Protocol, overload
 
 from flask_realtime.deadlines import Deadline, Deadlines
-from flask_realtime.runtime.limits import Limits
-from flask_realtime.runtime.timer import DeadlineTimer
+from flask_realtime.runtime.engineio.timer import DeadlineTimer
+from flask_realtime.runtime.http.limits import Limits
 
 __all__ = ["AdoptedConnection", "ConnectionDeadline", "ConnectionRegistry", "TrackedConnection"]
 

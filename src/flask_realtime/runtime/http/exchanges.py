@@ -21,15 +21,16 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, RealtimeError
-from flask_realtime.runtime.http import Request, Response, error_response
-from flask_realtime.runtime.wsgi import WsgiCall
-from flask_realtime.runtime.wsgi_input import InputStream
-from flask_realtime.runtime.wsgi_output import ABORT, COMPLETE, OutputChannel
+from flask_realtime.runtime.http.messages import Request
+from flask_realtime.runtime.wsgi.call import WsgiCall
+from flask_realtime.runtime.wsgi.input import InputStream
+from flask_realtime.runtime.wsgi.output import ABORT, COMPLETE, OutputChannel
 
 if TYPE_CHECKING:
-    from flask_realtime.runtime.connection import HttpProtocol
-    from flask_realtime.runtime.http import Endpoint
+    from flask_realtime.runtime.http.connection import HttpProtocol
+    from flask_realtime.runtime.http.messages import Endpoint
 
 __all__ = [
     "EndpointExchange",
@@ -338,7 +339,7 @@ class UpgradeExchange(Exchange):
             self.keep_alive = False
             conn.respond(self, error_response(500, "server error"))
             return
-        if isinstance(result, Response):  # refused: answer, then read on
+        if isinstance(result, EngineResponse):  # refused: answer, then read on
             conn.upgrade_refused(bytes(self.rest))
             conn.respond(self, result)
         else:

@@ -1,0 +1,107 @@
+"""The Socket.IO path of our HTTP server: Engine.IO over polling and WebSocket.
+
+Binds the sans-I/O :class:`~flask_realtime.engine.EngineServer` to our server (the
+``Endpoint`` contract of ``runtime/http/messages.py``): answers polling requests through
+the shared :class:`~.front.EngineFront`, accepts WebSocket upgrades with a
+:class:`~.websocket.WebSocketConnection`, and closes every session at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from websockets.utils import accept_key
+
+from ...engine import CloseReason, EngineResponse, EngineServer
+from ...engine.http import EngineError, error_response
+from .coalesce import WriteCoalescer
+from .front import EngineFront, from_http
+
+if TYPE_CHECKING:
+    from ..http.messages import Request
+    from .timer import DeadlineTimer
+    from .websocket import WebSocketConnection
+
+__all__ = ["EngineIOEndpoint"]
+
+logger = logging.getLogger(__name__)
+
+
+class EngineIOEndpoint(EngineFront):
+    """Serves ``/socket.io/`` (or the configured path) for one :class:`EngineServer`.
+
+    Args:
+        engine: the Engine.IO server.
+        serve_client: also serve our browser client at ``<path>/socket.io.js`` and
+            ``<path>/socket.io.esm.js``.
+        max_ws_buffer: bytes a WebSocket client may leave unread before it is closed
+            (by default the engine's ``max_buffered_bytes``).
+    """
+
+    def __init__(
+        self,
+        engine: EngineServer,
+        *,
+        serve_client: bool = True,
+        max_ws_buffer: int | None = None,
+        timer: DeadlineTimer | None = None,
+    ) -> None:
+        super().__init__(engine, serve_client=serve_client, timer=timer)
+        self.max_ws_buffer = (
+            engine.options.max_buffered_bytes if max_ws_buffer is None else max_ws_buffer
+        )
+        self.coalescer = WriteCoalescer()
+        self._connections: set[WebSocketConnection] = set()
+
+    # -- Endpoint --------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> EngineResponse:
+        file = self.client_file(request.path, request.method, request.header("if-none-match"))
+        if file is not None:
+            return file
+        answer = await self.answer(from_http(request))
+        assert answer is not None  # without client_gone, a client that left cancels us
+        return answer
+
+    def upgrade(
+        self, request: Request, transport: asyncio.Transport
+    ) -> asyncio.Protocol | EngineResponse:
+        from .websocket import WebSocketConnection
+
+        self.timer.bind()
+        ereq = from_http(request)
+        checked = self.engine.check_websocket(ereq)
+        if isinstance(checked, EngineResponse):
+            return checked
+        key = ereq.headers.get("sec-websocket-key")
+        version = ereq.headers.get("sec-websocket-version")
+        if not key or version != "13":
+            return error_response(
+                EngineError.BAD_REQUEST,
+                "Invalid WebSocket handshake",
+                headers=[("Sec-WebSocket-Version", "13")],
+            )
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
+        )
+        return WebSocketConnection(self, ereq, checked)
+
+    async def shutdown(self) -> None:
+        """Close every session (clients are told), then wait briefly for WebSockets to flush."""
+        self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while self._connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        self.timer.cancel()
+
+    # -- for WebSocketConnection -----------------------------------------------------------
+
+    def track(self, connection: WebSocketConnection) -> None:
+        self._connections.add(connection)
+
+    def untrack(self, connection: WebSocketConnection) -> None:
+        self._connections.discard(connection)

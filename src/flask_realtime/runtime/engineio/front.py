@@ -1,0 +1,157 @@
+"""What both fronts of the engine share: our HTTP server's endpoint and the ASGI app.
+
+A *front* takes HTTP requests and WebSockets from its server and hands them to the
+sans-I/O :class:`~flask_realtime.engine.EngineServer`. :class:`EngineFront` is the part
+that does not depend on the server: the URL path, the browser client files, the loop timer
+that drives the engine's deadlines, answering a request (parking a long-polling GET until
+the session has data, and telling the session when its client leaves first), and binding a
+new WebSocket to its session. The conversions into :class:`EngineRequest` live here too,
+one per front, over the one header rule (:func:`~flask_realtime.engine.http.merge_headers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ...engine import EngineRequest, EngineResponse, EngineServer, EngineSocket, Transport
+from ...engine.http import merge_headers
+from ..http.messages import Request
+from .client_files import CLIENT_FILES, ClientFiles
+from .timer import DeadlineTimer
+
+__all__ = ["EngineFront", "from_http", "from_scope"]
+
+BODY_FRAMING = 64 * 1024
+"""A POST carries one payload: a body may hold a full-size message and its framing."""
+
+
+class EngineFront:
+    """The server-neutral half of serving one :class:`EngineServer`.
+
+    Args:
+        engine: the Engine.IO server.
+        serve_client: also serve our browser client at ``<path>/socket.io.js`` and
+            ``<path>/socket.io.esm.js``.
+        timer: the driver of the engine's deadlines, when its owner keeps one (one heap
+            has one driver); by default the front makes its own.
+    """
+
+    def __init__(
+        self,
+        engine: EngineServer,
+        *,
+        serve_client: bool = True,
+        timer: DeadlineTimer | None = None,
+    ) -> None:
+        self.engine = engine
+        self.serve_client = serve_client
+        self.path = engine.options.url_path
+        self.max_body_size = engine.options.max_http_buffer_size + BODY_FRAMING
+        self.timer = timer if timer is not None else DeadlineTimer(engine.deadlines)
+        self._client_files = ClientFiles()
+
+    def matches(self, path: str) -> bool:
+        """Whether a request for raw ``path`` (no query) is the engine's."""
+        return path.startswith(self.path) or path == self.path[:-1]
+
+    def now(self) -> float:
+        """The loop's clock, the engine's time."""
+        return self.timer.now()
+
+    def client_file(
+        self, path: str, method: str, if_none_match: str | None
+    ) -> EngineResponse | None:
+        """The response for a browser client file at ``path``, or ``None`` when ``path``
+        is not one (or serving it is off)."""
+        name = path[len(self.path) :]
+        if name not in CLIENT_FILES or not self.serve_client or method not in ("GET", "HEAD"):
+            return None
+        status, headers, body = self._client_files.serve(name, method, if_none_match)
+        return EngineResponse(status, headers, body)
+
+    async def answer(
+        self,
+        request: EngineRequest,
+        client_gone: Callable[[], Awaitable[None]] | None = None,
+    ) -> EngineResponse | None:
+        """The engine's answer to one plain HTTP request.
+
+        A long-polling GET with nothing to read is parked until the session has data. If
+        the client leaves first (``client_gone()`` completes, or this call is cancelled,
+        which is how our server says so), the session learns it (``poll_aborted``) and
+        the result is ``None``: nobody is left to answer.
+        """
+        loop = self.timer.bind()
+        future: asyncio.Future[EngineResponse] = loop.create_future()
+
+        def respond(response: EngineResponse) -> None:
+            if not future.done():
+                future.set_result(response)
+
+        result = self.engine.handle_request(request, loop.time(), respond)
+        if not isinstance(result, EngineSocket):
+            return result
+        try:
+            if client_gone is None:
+                return await future
+            gone: asyncio.Future[Any] = asyncio.ensure_future(client_gone())
+            waiters: set[asyncio.Future[Any]] = {future, gone}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+            if future.done():
+                return future.result()
+        except asyncio.CancelledError:
+            result.poll_aborted()
+            raise
+        result.poll_aborted()
+        return None
+
+    def attach(
+        self, transport: Transport, request: EngineRequest, upgrade_of: EngineSocket | None
+    ) -> EngineSocket | None:
+        """Bind an accepted WebSocket to its session: a new one, or the probe of
+        ``upgrade_of``'s upgrade. ``None`` when that session cannot upgrade now: the
+        caller closes the WebSocket (Node accepts and closes it likewise)."""
+        now = self.timer.now()
+        if upgrade_of is None:
+            return self.engine.open_websocket(request, transport, now)
+        if upgrade_of.can_upgrade():
+            upgrade_of.start_upgrade(transport, now)
+            return upgrade_of
+        return None
+
+
+def from_http(request: Request) -> EngineRequest:
+    """Our HTTP server's request as the engine's (the only place this is converted)."""
+    return EngineRequest(
+        method=request.method,
+        path=request.path,
+        query_string=request.query_string,
+        headers=merge_headers(request.headers),
+        body=request.body,
+        remote_addr=request.remote_addr,
+        scheme=request.scheme,
+    )
+
+
+def from_scope(scope: MutableMapping[str, Any], body: bytes = b"") -> EngineRequest:
+    """An ASGI ``http`` or ``websocket`` scope as the engine's request."""
+    client = scope.get("client")
+    scheme = scope.get("scheme", "http")
+    fields = [
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in scope.get("headers", ())
+    ]
+    return EngineRequest(
+        method=scope.get("method", "GET"),
+        path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=merge_headers(fields),
+        body=body,
+        remote_addr=(client[0], client[1]) if client else None,
+        scheme="https" if scheme in ("https", "wss") else "http",
+    )

@@ -1,0 +1,1 @@
+"""Test machinery shared by the test packages (not part of the product)."""
