@@ -131,7 +131,7 @@ async def _close_transport(eio: Any) -> None:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DROP_PARK_SECONDS
-    # eio.transport_ (internal) is the session's current transport: parked when writable.
-    while eio.transport == "polling" and not eio.transport_.writable and loop.time() < deadline:
+    # eio.transport (internal) is the session's current transport: parked when writable.
+    while eio.transport_name == "polling" and not eio.transport.writable and loop.time() < deadline:
         await asyncio.sleep(0.005)
     eio.close(CloseReason.TRANSPORT_CLOSE)

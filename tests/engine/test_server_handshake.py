@@ -38,7 +38,7 @@ def test_handshake_opens_a_session_with_the_open_packet(h: Harness) -> None:
     assert h.handler.opened() == [socket]
     assert socket.sid == data["sid"]
     assert socket.protocol == 4
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert socket.state is State.OPEN
     assert not socket.closed
 
@@ -132,7 +132,7 @@ def test_session_opened_on_websocket_sends_open_without_upgrades(h: Harness) -> 
     assert data["upgrades"] == []
     assert data["sid"] == socket.sid
     assert data["maxPayload"] == 1_000_000
-    assert socket.transport == "websocket"
+    assert socket.transport_name == "websocket"
     assert h.handler.opened() == [socket]
     assert h.server.sessions[socket.sid] is socket
 

@@ -28,7 +28,7 @@ def test_start_upgrade(h: Harness) -> None:
     assert socket.can_upgrade()
     ws = h.probe(socket)
     assert state(socket) is State.UPGRADING
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert not socket.can_upgrade()
     assert ws.sent == []
     assert not socket.closed
@@ -66,8 +66,8 @@ def test_upgrade_switches_the_transport(h: Harness) -> None:
     socket.receive_probe(PROBE_PING, h.now)
     assert ws.take() == [PROBE_PONG]
     socket.receive_probe(UPGRADE, h.now)
-    assert socket.transport == "websocket"
-    assert socket.transport_ is ws
+    assert socket.transport_name == "websocket"
+    assert socket.transport is ws
     assert state(socket) is State.OPEN
     assert ws.sent == []  # nothing extra after "5"
     assert not ws.closed
@@ -81,7 +81,7 @@ def test_upgrade_switches_the_transport(h: Harness) -> None:
 
 def test_upgrade_closes_a_parked_get_with_a_noop(h: Harness) -> None:
     socket = h.open()
-    polling = socket.transport_
+    polling = socket.transport
     ws = h.probe(socket)
     socket.receive_probe(PROBE_PING, h.now)
     # After the probe ping the session answers every GET at once, so in practice no GET
@@ -130,14 +130,14 @@ def test_upgrade_timeout_aborts_and_polling_goes_on(h: Harness) -> None:
     assert state(socket) is State.UPGRADING
     h.advance(0.001)
     assert state(socket) is State.OPEN
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert ws.closes == [False]
     parked = h.get(socket)
     assert parked.parked  # the noop answer stops after the abort
     socket.send(OutgoingMessage("still polling"))
     assert parked.body == b"4still polling"
     socket.receive_probe(UPGRADE, h.now)  # too late: ignored
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert socket.can_upgrade()
     h.advance(15)  # START + 25: the heartbeat goes on
     assert h.get(socket).body == b"2"
@@ -149,7 +149,7 @@ def test_probe_sending_anything_else_aborts_the_upgrade(h: Harness) -> None:
     ws = h.probe(socket)
     socket.receive_probe(Packet(T.MESSAGE, "hi"), h.now)
     assert state(socket) is State.OPEN
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert ws.closes == [False]
     assert h.handler.messages() == []
     assert h.handler.closes() == []
@@ -159,7 +159,7 @@ def test_upgrade_packet_before_the_probe_ping_aborts(h: Harness) -> None:
     socket = h.open()
     ws = h.probe(socket)
     socket.receive_probe(UPGRADE, h.now)
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert ws.closed
 
 
@@ -177,7 +177,7 @@ def test_probe_lost_keeps_the_session(h: Harness) -> None:
     socket.receive_probe(PROBE_PING, h.now)
     socket.transport_closed(ws, CloseReason.TRANSPORT_ERROR)
     assert state(socket) is State.OPEN
-    assert socket.transport == "polling"
+    assert socket.transport_name == "polling"
     assert h.handler.closes() == []
     assert h.get(socket).parked
     h.probe(socket)  # the client may try again

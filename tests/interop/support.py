@@ -90,7 +90,7 @@ class EchoHandler:
 
     def _record(self, kind: str, socket: EngineSocket, data: Any = None) -> None:
         with self._lock:
-            self.seen.append(Seen(kind, socket.sid, socket.transport, data, time.monotonic()))
+            self.seen.append(Seen(kind, socket.sid, socket.transport_name, data, time.monotonic()))
             self._lock.notify_all()
 
     def on_open(self, socket: EngineSocket) -> None:
@@ -215,9 +215,9 @@ class EchoServer:
 
         def check() -> bool:
             socket = self.engine.sessions.get(sid)
-            return (
-                socket is not None and socket.transport == "polling" and socket.transport_.writable
-            )
+            if socket is None or socket.transport_name != "polling":
+                return False
+            return socket.transport.writable
 
         return self.call(check)
 

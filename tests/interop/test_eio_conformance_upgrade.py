@@ -78,7 +78,7 @@ def test_polling_after_upgrade_refused(eio_server_normal: EchoServer) -> None:
     ws = upgrade(server, sid)
     try:
         wait_until(
-            lambda: server.call(lambda: server.engine.sessions[sid].transport) == "websocket",
+            lambda: server.call(lambda: server.engine.sessions[sid].transport_name) == "websocket",
             what="the upgrade to complete",
         )
         assert_json_error(poll(server, sid), 400, 3)
@@ -95,7 +95,7 @@ def test_second_websocket_same_sid_refused(eio_server_normal: EchoServer) -> Non
     ws = upgrade(server, sid)
     try:
         wait_until(
-            lambda: server.call(lambda: server.engine.sessions[sid].transport) == "websocket",
+            lambda: server.call(lambda: server.engine.sessions[sid].transport_name) == "websocket",
             what="the upgrade to complete",
         )
         # Refused: with an HTTP 400, or (as Node does) accepted and closed at once.

@@ -137,7 +137,9 @@ def test_upgrade_from_polling(
     (opened,) = server.handler.wait_for(client.sid, "open")
     assert opened.transport == "polling"
     wait_until(
-        lambda: server.call(lambda: server.engine.sessions[client.sid].transport) == "websocket",
+        lambda: (
+            server.call(lambda: server.engine.sessions[client.sid].transport_name) == "websocket"
+        ),
         what="the server to switch the session to websocket",
     )
     round_trip(client, server, "websocket")

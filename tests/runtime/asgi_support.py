@@ -80,7 +80,7 @@ class RecordingEcho:
 
     def _record(self, kind: str, socket: EngineSocket, data: Any = None) -> None:
         with self._cond:
-            self.seen.append(Seen(kind, socket.sid, socket.transport, data))
+            self.seen.append(Seen(kind, socket.sid, socket.transport_name, data))
             self._cond.notify_all()
 
     def on_open(self, socket: EngineSocket) -> None:
@@ -261,14 +261,18 @@ class Served:
         return self.uv.call(lambda: sid in self.engine.sessions)
 
     def transport_of(self, sid: str) -> str | None:
-        return self.uv.call(lambda: s.transport if (s := self.engine.sessions.get(sid)) else None)
+        def name() -> str | None:
+            session = self.engine.sessions.get(sid)
+            return session.transport_name if session is not None else None
+
+        return self.uv.call(name)
 
     def parked(self, sid: str) -> bool:
         """True when a polling GET of ``sid`` is parked on the server."""
 
         def check() -> bool:
             session = self.engine.sessions.get(sid)
-            return session is not None and session.transport_.writable
+            return session is not None and session.transport.writable
 
         return self.uv.call(check)
 

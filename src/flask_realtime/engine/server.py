@@ -206,7 +206,7 @@ class EngineServer:
     def _post(
         self, socket: EngineSocket, request: EngineRequest, now: float, cors: list[tuple[str, str]]
     ) -> EngineResponse:
-        if socket.transport != "polling":
+        if socket.transport_name != "polling":
             return error_response(
                 EngineError.BAD_REQUEST,
                 "Transport mismatch: the session uses websocket",

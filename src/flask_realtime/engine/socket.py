@@ -113,7 +113,7 @@ class EngineSocket:
         "protocol",
         "sid",
         "state",
-        "transport_",
+        "transport",
     )
 
     def __init__(
@@ -129,7 +129,7 @@ class EngineSocket:
         self.sid = sid
         self.protocol = protocol
         self.handshake = handshake
-        self.transport_ = transport
+        self.transport = transport
         self.state = State.OPEN
         self.close_reason: CloseReason | None = None
         self._buffer: list[Outgoing] = []
@@ -152,9 +152,9 @@ class EngineSocket:
     # -- what the layer above uses ------------------------------------------------------
 
     @property
-    def transport(self) -> str:
+    def transport_name(self) -> str:
         """The current transport's name: ``"polling"`` or ``"websocket"``."""
-        return self.transport_.name
+        return self.transport.name
 
     @property
     def closed(self) -> bool:
@@ -165,7 +165,7 @@ class EngineSocket:
         """Send one message to the client; a no-op once the session is closed."""
         if self.state is State.CLOSED or self.state is State.CLOSING:
             return
-        transport = self.transport_
+        transport = self.transport
         if not self._buffer and transport.writable:
             transport.send((message,))
             return
@@ -187,7 +187,7 @@ class EngineSocket:
         """Close the session from the server side, telling the client when we can."""
         if self.closed:
             return
-        transport = self.transport_
+        transport = self.transport
         if reason in _SERVER_REASONS:
             if isinstance(transport, PollingTransport) and not transport.writable:
                 # Keep what is queued, and the close packet, for the client's next GET.
@@ -234,7 +234,7 @@ class EngineSocket:
         Returns ``None`` when the request was answered or parked through ``responder``, or
         an error message when the request is invalid (the caller answers 400).
         """
-        transport = self.transport_
+        transport = self.transport
         if not isinstance(transport, PollingTransport):
             return "transport mismatch: the session has upgraded to websocket"
         if transport.writable:
@@ -255,7 +255,7 @@ class EngineSocket:
 
     def poll_aborted(self) -> None:
         """The client of a parked GET went away: the session ends with it."""
-        transport = self.transport_
+        transport = self.transport
         if isinstance(transport, PollingTransport) and transport.writable:
             transport.unpark()
             self._finish(CloseReason.TRANSPORT_CLOSE, noop=True)
@@ -264,7 +264,7 @@ class EngineSocket:
         """A transport went away (connection lost, protocol error on the WebSocket)."""
         if transport is self._probe:
             self._abort_upgrade()
-        elif transport is self.transport_:
+        elif transport is self.transport:
             self._finish(reason, noop=True)
 
     # -- upgrade (Engine.IO v4 "Upgrade") ----------------------------------------------------
@@ -272,7 +272,7 @@ class EngineSocket:
     def can_upgrade(self) -> bool:
         return (
             self.state is State.OPEN
-            and isinstance(self.transport_, PollingTransport)
+            and isinstance(self.transport, PollingTransport)
             and self._server.options.allow_upgrades
         )
 
@@ -291,12 +291,12 @@ class EngineSocket:
         if packet.type is PacketType.PING and packet.data == "probe":
             probe.send((Packet(PacketType.PONG, "probe"),))
             self._probe_pinged = True
-            polling = self.transport_
+            polling = self.transport
             if polling.writable and not self._buffer:
                 polling.send((Packet(PacketType.NOOP),))
         elif packet.type is PacketType.UPGRADE and self._probe_pinged:
-            old = self.transport_
-            self.transport_ = probe
+            old = self.transport
+            self.transport = probe
             self._probe = None
             self._upgrade_deadline = None
             self._move(State.OPEN)
@@ -384,14 +384,14 @@ class EngineSocket:
     # -- internals -----------------------------------------------------------------------
 
     def _send_control(self, packet: Packet) -> None:
-        if self.transport_.writable and not self._buffer:
-            self.transport_.send((packet,))
+        if self.transport.writable and not self._buffer:
+            self.transport.send((packet,))
         else:
             self._buffer.append(packet)
             self._flush()
 
     def _flush(self) -> None:
-        transport = self.transport_
+        transport = self.transport
         buffer = self._buffer
         if buffer and transport.writable:
             limit = transport.max_packets if isinstance(transport, PollingTransport) else None
@@ -422,10 +422,11 @@ class EngineSocket:
         self._buffer.clear()
         self._buffered = 0
         self._drop_probe()
-        self.transport_.close(noop=noop)
+        self.transport.close(noop=noop)
         self._server.forget(self)
         if notify:
             self._server.handler.on_close(self, reason)
 
     def __repr__(self) -> str:
-        return f"<EngineSocket {self.sid} v{self.protocol} {self.transport} {self.state.value}>"
+        state = self.state.value
+        return f"<EngineSocket {self.sid} v{self.protocol} {self.transport_name} {state}>"

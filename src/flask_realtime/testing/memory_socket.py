@@ -47,7 +47,7 @@ class MemoryEngineSocket:
         "handshake",
         "protocol",
         "sid",
-        "transport",
+        "transport_name",
         "user_data",
     )
 
@@ -64,7 +64,7 @@ class MemoryEngineSocket:
         self.sid = new_sid()
         self.protocol = 4
         self.handshake = handshake
-        self.transport = "websocket"
+        self.transport_name = "websocket"
         self.closed = False
         self.close_reason: CloseReason | None = None
         self.user_data: Any = None

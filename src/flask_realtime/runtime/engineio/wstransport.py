@@ -139,7 +139,7 @@ class WebSocketTransport:
         except ProtocolError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             return False
-        if session.transport_ is self:
+        if session.transport is self:
             session.receive(packet, now)
         else:
             session.receive_probe(packet, now)
@@ -149,7 +149,7 @@ class WebSocketTransport:
         """The client broke the protocol: the session ends too if this is its transport
         (a broken probe only ends the upgrade, when the sink goes)."""
         session = self.session
-        if session is not None and session.transport_ is self:
+        if session is not None and session.transport is self:
             session.close(CloseReason.TRANSPORT_ERROR)
 
     def _gone(self, error: bool) -> None:
