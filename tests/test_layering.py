@@ -232,3 +232,14 @@ def test_the_public_modules_are_the_only_top_level_ones() -> None:
     public = {"__init__", "extension", "context", "namespace", "socketio_operations"}
     top = {path.stem for path in PACKAGE.glob("*.py")}
     assert top - LEAVES == public
+
+
+def test_engine_knows_nothing_of_wsgi() -> None:
+    # The environ of a handshake is the Flask side's business (binding/environ.py).
+    bad = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in _layer_files("engine")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "wsgi" in line.lower() or "environ" in line.lower()
+    ]
+    assert not bad, "engine/ mentions WSGI:\n" + "\n".join(bad)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
 from ..server.invoker import await_handler, call_handler
+from .environ import connection_environ
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
@@ -159,9 +160,9 @@ class HandlerRunner:
                                 origin.eio_sid, origin.environ, call.event,
                                 origin.cache)  # fmt: skip
         socket = call.socket
-        eio = socket.eio
-        return HandlerScope(self._app, self._ops, socket.sid, socket.namespace, eio.sid,
-                            eio.handshake.environ, call.event, socket.data)  # fmt: skip
+        return HandlerScope(self._app, self._ops, socket.sid, socket.namespace,
+                            socket.eio.sid, connection_environ(socket), call.event,
+                            socket.data)  # fmt: skip
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)

@@ -20,7 +20,6 @@ from ..exceptions import ProtocolError
 from ..protocol import engineio, engineio_v3
 from ..protocol.engineio import Packet, PacketType
 from .cors import cors_headers, origin_allowed, preflight_headers
-from .environ import build_environ
 from .http import EngineError, EngineRequest, EngineResponse, compress, error_response
 from .options import EngineOptions
 from .socket import CloseReason, EngineHandler, EngineSocket, Handshake
@@ -277,7 +276,6 @@ class EngineServer:
             headers=dict(request.headers),
             remote_addr=request.remote_addr,
             scheme=request.scheme,
-            environ=build_environ(request),
         )
         socket = EngineSocket(self, sid, protocol, handshake, transport, now)
         self.sessions[sid] = socket

@@ -22,8 +22,8 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from ..deadlines import Deadline
 from ..protocol.engineio import Packet, PacketType
@@ -78,7 +78,6 @@ class Handshake:
     headers: Mapping[str, str]
     remote_addr: tuple[str, int] | None = None
     scheme: str = "http"
-    environ: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class EngineHandler(Protocol):

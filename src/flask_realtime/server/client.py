@@ -59,7 +59,7 @@ class Client:
         sockets: the sockets of this connection, by namespace.
     """
 
-    __slots__ = ("_connect_timer", "decoder", "eio", "parser", "server", "sockets")
+    __slots__ = ("_connect_timer", "_data", "decoder", "eio", "parser", "server", "sockets")
 
     def __init__(self, server: SocketIOServer, eio: EngineSocket, parser: Parser) -> None:
         self.server = server
@@ -68,6 +68,15 @@ class Client:
         self.decoder: Decoder = parser.decoder()
         self.sockets: dict[NamespaceName, Socket] = {}
         self._connect_timer: Deadline | None = None
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Free-form per-connection state for the layers above (created on first use)."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
 
     def open(self) -> None:
         """The session is open: start the connect timeout; join "/" for v3 clients."""

@@ -122,8 +122,9 @@ def build_handshake(
 ) -> Handshake:
     """The handshake of an in-memory session, as a browser's GET to ``path`` would make it.
 
-    The environ comes from Flask's test ``EnvironBuilder`` (``SERVER_NAME`` and friends
-    honoured), from 127.0.0.1, with the cookies of ``flask_test_client`` when given.
+    Its headers come from Flask's test ``EnvironBuilder`` (``SERVER_NAME`` and friends
+    honoured, as the ``Host``), from 127.0.0.1, with the cookies of ``flask_test_client``
+    when given; handlers get the environ built from them, as for a real client.
 
     Raises:
         ConfigurationError: ``flask_test_client`` is not a Flask test client.
@@ -153,5 +154,4 @@ def build_handshake(
         headers={k.lower(): v for k, v in EnvironHeaders(environ).items()},
         remote_addr=("127.0.0.1", 0),
         scheme=environ["wsgi.url_scheme"],
-        environ=environ,
     )

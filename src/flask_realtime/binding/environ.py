@@ -1,24 +1,41 @@
-"""A WSGI environ built from the request that opened a session.
+"""The WSGI environ of a connection, built from the request that opened its session.
 
 Handlers run with a Flask request context made from it, so that ``request.args``,
 ``request.headers``, ``request.cookies`` and ``request.remote_addr`` describe the client's
-handshake, as Flask-SocketIO users expect.
+handshake, as Flask-SocketIO users expect. Engine.IO knows nothing of WSGI: it keeps the
+handshake (:class:`~flask_realtime.engine.Handshake`), and this module makes the environ
+from it when a handler first needs one, once per connection (:func:`connection_environ`),
+so a connection whose handlers never run costs no environ.
 """
 
 from __future__ import annotations
 
 import io
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .http import EngineRequest
+if TYPE_CHECKING:
+    from ..engine import Handshake
+    from ..server import Socket
 
-__all__ = ["build_environ"]
+__all__ = ["build_environ", "connection_environ"]
+
+_ENVIRON_KEY = "flask_realtime.environ"
+"""Where a connection keeps its environ (in the server's per-connection ``data``)."""
 
 
-def build_environ(request: EngineRequest) -> dict[str, Any]:
-    """The PEP 3333 environ of ``request`` (with an empty body)."""
+def connection_environ(socket: Socket) -> dict[str, Any]:
+    """The environ of ``socket``'s connection, shared by its namespaces, made on first use."""
+    data = socket.client.data
+    environ: dict[str, Any] | None = data.get(_ENVIRON_KEY)
+    if environ is None:
+        environ = data[_ENVIRON_KEY] = build_environ(socket.eio.handshake)
+    return environ
+
+
+def build_environ(request: Handshake) -> dict[str, Any]:
+    """The PEP 3333 environ of the handshake ``request`` (with an empty body)."""
     headers = request.headers
     host = headers.get("host", "localhost")
     server_name, _, server_port = host.rpartition(":") if ":" in host else (host, "", "")

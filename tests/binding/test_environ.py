@@ -1,4 +1,4 @@
-"""The WSGI environ of a session's opening request (engine/environ.py)."""
+"""The WSGI environ of a session's opening request (binding/environ.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import io
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.types import StartResponse
 from wsgiref.validate import validator
 
 import pytest
+from flask import Flask, request
 
-from flask_realtime.engine import EngineRequest
-from flask_realtime.engine.environ import build_environ
+from flask_realtime import SocketIO
+from flask_realtime.binding.environ import build_environ
+from flask_realtime.engine import Handshake
 
 
 def environ_of(
@@ -23,8 +26,8 @@ def environ_of(
     scheme: str = "http",
     remote: tuple[str, int] | None = ("203.0.113.7", 50123),
 ) -> dict[str, Any]:
-    request = EngineRequest("GET", path, query, headers, b"", remote, scheme)
-    return build_environ(request)
+    handshake = Handshake("GET", path, query, parse_qs(query), headers, remote, scheme)
+    return build_environ(handshake)
 
 
 def check_pep_3333(environ: dict[str, Any]) -> None:
@@ -130,3 +133,31 @@ def test_each_environ_has_its_own_input() -> None:
     first = environ_of({"host": "example.com"})
     second = environ_of({"host": "example.com"})
     assert first["wsgi.input"] is not second["wsgi.input"]
+
+
+def test_a_connection_builds_its_environ_once_and_only_for_a_handler() -> None:
+    app = Flask("lazy")
+    socketio = SocketIO(app)
+    environs: list[dict[str, Any]] = []
+
+    @socketio.on("where", namespace="/b")
+    def where() -> str:
+        environs.append(request.environ)
+        return str(request.environ["PATH_INFO"])
+
+    client = socketio.test_client(app)  # no connect handler: nothing needs an environ
+    service = socketio.service_for(app)
+
+    def connection_data() -> dict[str, Any]:
+        socket = service.server.get_socket(client.sid or "", "/")
+        assert socket is not None
+        return dict(socket.client.data)
+
+    assert service.bridge.call_and_wait(connection_data) == {}
+    client.connect("/b")
+    assert client.emit("where", namespace="/b", callback=True) == "/socket.io/"
+    assert client.emit("where", namespace="/b", callback=True) == "/socket.io/"
+    built = service.bridge.call_and_wait(connection_data)
+    assert list(built) == ["flask_realtime.environ"]  # one, shared by the namespaces
+    # Each handler call gets a shallow copy (werkzeug writes into it) of that one environ.
+    assert all(e["HTTP_HOST"] == built["flask_realtime.environ"]["HTTP_HOST"] for e in environs)
