@@ -2,7 +2,7 @@
 
 Every timer of the library lives here: Engine.IO heartbeats, ping, upgrade and CLOSING
 timeouts, the Socket.IO connect timeout and ``call()`` timeouts, HTTP header and
-keep-alive timeouts. One driver per loop (``runtime/timer.py``) keeps a single
+keep-alive timeouts. One driver per loop (``runtime/engineio/timer.py``) keeps a single
 ``loop.call_at`` armed for :meth:`Deadlines.next_deadline` and calls
 :meth:`Deadlines.fire` when it is reached; everything else is sans-I/O, so a test drives
 it with numbers. This module imports no asyncio and reads no clock, so any layer may use

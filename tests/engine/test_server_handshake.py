@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): the handshake, cookies, request errors, max_connections."""
+"""EngineServer (engine/engine_server.py): handshake, cookies, request errors, max_connections."""
 
 from __future__ import annotations
 

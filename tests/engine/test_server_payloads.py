@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): HTTP compression and Engine.IO v3 payloads."""
+"""EngineServer (engine/engine_server.py): HTTP compression and Engine.IO v3 payloads."""
 
 from __future__ import annotations
 

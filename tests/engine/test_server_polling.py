@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): long-polling POST/GET, poll limits, volatile, bounds."""
+"""EngineServer (engine/engine_server.py): long-polling POST/GET, poll limits, volatile, bounds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): the sessions' deadlines, on_earlier, failing timers."""
+"""EngineServer (engine/engine_server.py): the sessions' deadlines, on_earlier, failing timers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EngineServer (engine/server.py): check_websocket and close_all."""
+"""EngineServer (engine/engine_server.py): check_websocket and close_all."""
 
 from __future__ import annotations
 

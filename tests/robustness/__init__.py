@@ -1,7 +1,7 @@
 """Robustness: hostile input against a served app, while two well-behaved clients watch.
 
-The project rule under test (``shared/DESIGN.md``, "Errors and safety"): bad input gets a
-clear error and harms nobody else. One Flask app with ``SocketIO`` (echo, broadcast,
+The project rule under test (``docs/internals.md``, "Errors and safety"): bad input gets
+a clear error and harms nobody else. One Flask app with ``SocketIO`` (echo, broadcast,
 rooms) is served by ``socketio.run()`` on a loopback port for the whole package; two
 python-socketio clients stay connected throughout, one on WebSocket and one on long-polling.
 Each test attacks the server from a third client over raw sockets and then checks, through

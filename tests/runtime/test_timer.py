@@ -1,4 +1,4 @@
-"""runtime/timer.py: one loop.call_at drives a Deadlines heap."""
+"""runtime/engineio/timer.py: one loop.call_at drives a Deadlines heap."""
 
 from __future__ import annotations
 

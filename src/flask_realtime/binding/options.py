@@ -5,7 +5,8 @@ names (its own, python-socketio's and python-engineio's). This module is the con
 edge: every name is checked here, with a suggestion for a misspelt one; options that no
 longer mean anything on our server are accepted with a :class:`DeprecationWarning`, so
 that old code starts; strings (``serializer="msgpack"``, ``message_queue="redis://..."``)
-are resolved into objects in :mod:`flask_realtime.app_state`, never further down.
+are resolved into objects in :mod:`flask_realtime.binding.parsers` and
+:mod:`flask_realtime.binding.adapters`, never further down.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from .message import OutgoingMessage
 from .transport import Outgoing, PollingTransport, PollResponder, Transport
 
 if TYPE_CHECKING:
-    from .server import EngineServer
+    from .engine_server import EngineServer
 
 __all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "State"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask_realtime.server.adapter import Adapter, AdapterHost, BroadcastOptions
 from flask_realtime.server.invoker import CallKind, DefaultInvoker, HandlerCall, Invoker
+from flask_realtime.server.live_namespaces import LiveNamespace, NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.namespace import Namespace, NamespaceTable
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry, HandlerSet
-from flask_realtime.server.server import SocketIOServer
 from flask_realtime.server.socket import Socket, SocketState
+from flask_realtime.server.socketio_server import SocketIOServer
 
 __all__ = [
     "Adapter",
@@ -26,7 +26,7 @@ __all__ = [
     "HandlerSet",
     "InMemoryAdapter",
     "Invoker",
-    "Namespace",
+    "LiveNamespace",
     "NamespaceTable",
     "Socket",
     "SocketIOServer",

@@ -1,6 +1,6 @@
 """The adapter interface: rooms, and reaching sockets across a cluster of servers.
 
-One :class:`Adapter` object serves a whole :class:`~flask_realtime.server.server.SocketIOServer`
+One :class:`Adapter` object serves a whole :class:`~flask_realtime.server.SocketIOServer`
 (every namespace; each method names its namespace). It has two halves, following Node's
 ``socket.io-adapter`` (``in-memory-adapter.ts`` and ``cluster-adapter.ts``):
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from flask_realtime.deadlines import Deadline
+from flask_realtime.engine.engine_server import new_sid
 from flask_realtime.engine.message import OutgoingMessage
-from flask_realtime.engine.server import new_sid
 from flask_realtime.engine.socket import CloseReason, EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
@@ -29,7 +29,7 @@ from flask_realtime.typing import NamespaceName
 
 if TYPE_CHECKING:
     from flask_realtime.protocol.parsers import Decoder, Parser
-    from flask_realtime.server.server import SocketIOServer
+    from flask_realtime.server.socketio_server import SocketIOServer
 
 __all__ = ["Client", "new_sid"]
 

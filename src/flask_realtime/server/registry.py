@@ -3,9 +3,9 @@
 The registry holds what was *registered*, never what is *live*: the handler sets by
 namespace name, the set for every namespace (``namespace="*"``), the dynamic-namespace
 matchers with their handler sets, and the error handlers (per namespace, and the
-default). Several :class:`~flask_realtime.server.server.SocketIOServer` objects (one per
+default). Several :class:`~flask_realtime.server.socketio_server.SocketIOServer` objects (one per
 Flask app) share one registry; each keeps its own table of live namespaces
-(:mod:`flask_realtime.server.namespace`), which reads the registry when a client
+(:mod:`flask_realtime.server.live_namespaces`), which reads the registry when a client
 connects.
 
 Registration may happen from any thread at any time, while the loop reads: every change

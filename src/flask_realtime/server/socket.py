@@ -46,7 +46,7 @@ from flask_realtime.typing import Handler, NamespaceName, Sid
 
 if TYPE_CHECKING:
     from flask_realtime.server.client import Client
-    from flask_realtime.server.namespace import Namespace
+    from flask_realtime.server.live_namespaces import LiveNamespace
 
 __all__ = ["DEFAULT_REFUSAL", "Socket", "SocketState"]
 
@@ -122,7 +122,7 @@ class Socket:
         "write",
     )
 
-    def __init__(self, client: Client, nsp: Namespace, sid: Sid) -> None:
+    def __init__(self, client: Client, nsp: LiveNamespace, sid: Sid) -> None:
         self.client = client
         self.eio: EngineSocket = client.eio
         self.nsp = nsp
@@ -368,7 +368,7 @@ class Socket:
         on_done: DoneCallback,
         ack_id: int | None = None,
     ) -> None:
-        # The error handler that applies (see server/invoker.py); none for ack callbacks.
+        # The error handler that applies (server/invoker.py, call_handler); none for acks.
         error_handler = (
             None
             if kind == "ack"

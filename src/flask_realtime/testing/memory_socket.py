@@ -17,7 +17,7 @@ from flask.testing import EnvironBuilder
 from werkzeug.datastructures import EnvironHeaders
 
 from ..engine import CloseReason, EngineHandler, EngineSocket, Handshake
-from ..engine.server import new_sid
+from ..engine.engine_server import new_sid
 from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:

@@ -54,7 +54,7 @@ class EngineServer:
         options: the settings.
         deadlines: the heap the sessions' timers go in (heartbeats, ping, upgrade and
             CLOSING timeouts): one shared with the rest of the app's service, or a new
-            one. Whoever owns the clock drives it (``runtime/timer.py``, or a test).
+            one. Whoever owns the clock drives it (``runtime/engineio/timer.py``, or a test).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 The handlers come from the application's :class:`~flask_realtime.server.registry.
 HandlerRegistry`, shared by every server of the application; this module keeps, per
-server, the :class:`Namespace` objects that sockets are connected to. There are four ways
+server, the :class:`LiveNamespace` objects that sockets are connected to. There are four ways
 for a namespace to accept clients, tried in this order when a client sends CONNECT:
 
 1. a *static* namespace: "/" (always), every name given a handler in the registry, and
@@ -39,12 +39,12 @@ from flask_realtime.typing import Handler, NamespaceName, Sid
 if TYPE_CHECKING:
     from flask_realtime.server.socket import Socket
 
-__all__ = ["Namespace", "NamespaceTable"]
+__all__ = ["LiveNamespace", "NamespaceTable"]
 
 logger = logging.getLogger(__name__)
 
 
-class Namespace:
+class LiveNamespace:
     """A namespace that sockets are connected to (static, or a dynamic child).
 
     Attributes:
@@ -97,7 +97,7 @@ class Namespace:
         return None, args
 
     def __repr__(self) -> str:
-        return f"<Namespace {self.name} sockets={len(self.sockets)}>"
+        return f"<LiveNamespace {self.name} sockets={len(self.sockets)}>"
 
 
 class NamespaceTable:
@@ -115,12 +115,12 @@ class NamespaceTable:
         self, registry: HandlerRegistry, accept: list[str] | Literal["*"] | None = None
     ) -> None:
         self.registry = registry
-        self._namespaces: dict[NamespaceName, Namespace] = {}
+        self._namespaces: dict[NamespaceName, LiveNamespace] = {}
         self._accept_any = accept == "*"
         names = ["/"] if accept is None or accept == "*" else ["/", *accept]
         self._accepted = frozenset(normalise(name) for name in names)
 
-    def get(self, name: NamespaceName) -> Namespace | None:
+    def get(self, name: NamespaceName) -> LiveNamespace | None:
         """The namespace called ``name``, when it exists on this server now.
 
         A static name (accepted, or given handlers in the registry, maybe by another
@@ -130,13 +130,13 @@ class NamespaceTable:
         if namespace is None:
             registry = self.registry
             if name in self._accepted or registry.declared(name):
-                namespace = Namespace(
+                namespace = LiveNamespace(
                     name, registry.handlers_for(name), registry.any_namespace, transient=False
                 )
                 self._namespaces[name] = namespace
         return namespace
 
-    def resolve(self, name: NamespaceName, auth: Any) -> Namespace | None:
+    def resolve(self, name: NamespaceName, auth: Any) -> LiveNamespace | None:
         """The namespace a client asks to join, created if a parent or "*" allows it."""
         namespace = self.get(name)
         if namespace is not None:
@@ -148,7 +148,7 @@ class NamespaceTable:
             return self._create(name, HandlerSet())
         return None
 
-    def release(self, namespace: Namespace) -> None:
+    def release(self, namespace: LiveNamespace) -> None:
         """Forget a dynamic child (or a "*" namespace) once it has no socket left."""
         name = namespace.name
         if (
@@ -158,8 +158,8 @@ class NamespaceTable:
         ):
             del self._namespaces[name]
 
-    def _create(self, name: NamespaceName, handlers: HandlerSet) -> Namespace:
-        namespace = Namespace(name, handlers, self.registry.any_namespace, transient=True)
+    def _create(self, name: NamespaceName, handlers: HandlerSet) -> LiveNamespace:
+        namespace = LiveNamespace(name, handlers, self.registry.any_namespace, transient=True)
         self._namespaces[name] = namespace
         return namespace
 

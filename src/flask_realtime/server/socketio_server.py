@@ -31,8 +31,8 @@ from flask_realtime.server.acks import DEFAULT_MAX_PENDING_ACKS, PendingAck
 from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.server.client import Client
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
+from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.namespace import NamespaceTable
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
@@ -84,7 +84,7 @@ class SocketIOServer(EngineHandler):
     Attributes:
         registry: the :class:`~flask_realtime.server.registry.HandlerRegistry`.
         namespaces: this server's live namespaces (a
-            :class:`~flask_realtime.server.namespace.NamespaceTable`).
+            :class:`~flask_realtime.server.live_namespaces.NamespaceTable`).
     """
 
     def __init__(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server.namespace import Namespace, NamespaceTable
+from flask_realtime.server.live_namespaces import LiveNamespace, NamespaceTable
 from flask_realtime.server.registry import HandlerRegistry, HandlerSet
 
 
@@ -157,10 +157,10 @@ def test_transient_namespaces_are_released_when_empty() -> None:
 
 def test_ack_ids_count_up_per_namespace() -> None:
     any_handlers = HandlerSet()
-    a = Namespace("/a", HandlerSet(), any_handlers, transient=False)
-    b = Namespace("/b", HandlerSet(), any_handlers, transient=False)
+    a = LiveNamespace("/a", HandlerSet(), any_handlers, transient=False)
+    b = LiveNamespace("/b", HandlerSet(), any_handlers, transient=False)
     assert [a.next_ack_id(), a.next_ack_id(), b.next_ack_id()] == [0, 1, 0]
-    assert repr(a) == "<Namespace /a sockets=0>"
+    assert repr(a) == "<LiveNamespace /a sockets=0>"
 
 
 def test_bad_registrations_are_configuration_errors() -> None:
