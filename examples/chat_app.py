@@ -39,11 +39,13 @@ def register(socketio: SocketIO) -> None:
         nick = _clean(data.get("nick"), 24) or "anonymous"
         room = _clean(data.get("room"), 32) or DEFAULT_ROOM
         previous = people.get(request.sid)
+        # Record the move before announcing it: online() reads ``people``, so the old
+        # room's list must no longer count this user when it is sent.
+        people[request.sid] = {"nick": nick, "room": room}
         if previous is not None and previous["room"] != room:
             leave_room(previous["room"])
             emit("left", {"nick": previous["nick"]}, to=previous["room"])
             emit("online", online(previous["room"]), to=previous["room"])
-        people[request.sid] = {"nick": nick, "room": room}
         join_room(room)
         emit("joined", {"nick": nick}, to=room, include_self=False)
         emit("online", online(room), to=room)

@@ -311,6 +311,29 @@ def test_chat_between_two_users_in_a_room(
     no_errors(ann, cat)
 
 
+@pytest.mark.e2e
+def test_chat_online_lists_follow_a_user_who_changes_rooms(
+    open_page: OpenPage, demo_url: str
+) -> None:
+    ann = open_demo(open_page, demo_url + "/chat/")
+    bob = open_demo(open_page, demo_url + "/chat/")
+    join_chat(ann, "ann", "attic")
+    join_chat(bob, "bob", "attic")
+    for page in (ann, bob):
+        expect(page.locator("#online li")).to_have_text(["ann", "bob"])
+
+    join_chat(bob, "bob", "cellar")
+    expect(ann.locator("#messages")).to_contain_text("bob left")
+    expect(ann.locator("#online li")).to_have_text(["ann"])
+    expect(bob.locator("#online li")).to_have_text(["bob"])
+
+    join_chat(ann, "ann", "cellar")  # and the other way round
+    expect(bob.locator("#messages")).to_contain_text("ann joined")
+    for page in (ann, bob):
+        expect(page.locator("#online li")).to_have_text(["ann", "bob"])
+    no_errors(ann, bob)
+
+
 # -- reconnection and the polling fallback ------------------------------------------------
 
 RECORD_STATUS = """() => {
