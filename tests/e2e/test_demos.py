@@ -334,6 +334,28 @@ def test_chat_online_lists_follow_a_user_who_changes_rooms(
     no_errors(ann, bob)
 
 
+@pytest.mark.e2e
+def test_chat_message_before_joining_is_kept_with_a_hint(
+    open_page: OpenPage, demo_url: str
+) -> None:
+    page = open_demo(open_page, demo_url + "/chat/")
+    notice = page.locator("#notice")
+    page.fill("#text", "is anybody here?")
+    page.click("#send button")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Join a room first")
+    expect(page.locator("#text")).to_have_value("is anybody here?")
+    expect(page.locator("#messages")).to_be_empty()
+
+    join_chat(page, "dan", "den")
+    expect(notice).to_be_hidden()
+    page.click("#send button")  # the kept text, sent now
+    expect(page.locator("#messages")).to_contain_text("dan is anybody here?")
+    expect(page.locator("#text")).to_have_value("")
+    expect(notice).to_be_hidden()
+    no_errors(page)
+
+
 # -- reconnection and the polling fallback ------------------------------------------------
 
 RECORD_STATUS = """() => {
