@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, render_template, request, session
 
 from flask_realtime import SocketIO, close_room, disconnect, emit, join_room, leave_room, rooms
 
@@ -23,12 +23,14 @@ def index() -> str:
 
 def register(socketio: SocketIO) -> None:
     """Attach the demo's event handlers to ``socketio``."""
-    counter = {"n": 0}
 
     def stamp(message: Any) -> dict[str, Any]:
-        counter["n"] += 1
+        # As in Flask-SocketIO's example: each client counts its own events, in the Flask
+        # session, which handlers see as a copy of their connection's own (so two tabs
+        # count 1, 2, 3 each). A broadcast carries its sender's count.
+        session["receive_count"] = session.get("receive_count", 0) + 1
         data = message.get("data", "") if isinstance(message, dict) else message
-        return {"data": data, "count": counter["n"]}
+        return {"data": data, "count": session["receive_count"]}
 
     @socketio.on("connect", namespace=NAMESPACE)
     def on_connect() -> None:

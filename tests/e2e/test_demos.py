@@ -197,6 +197,36 @@ def test_disconnect_button_disconnects_only_that_page(open_page: OpenPage, demo_
     no_errors(a, b)
 
 
+@contextlib.contextmanager
+def tabs(browser: Any, url: str, count: int) -> Iterator[list[Any]]:
+    """``count`` pages at ``url`` in one browser context, as tabs of one window share it."""
+    context = browser.new_context()
+    try:
+        pages = []
+        for _ in range(count):
+            page = context.new_page()
+            errors: list[Any] = []
+            page.errors = errors
+            page.on("pageerror", lambda error, errors=errors: errors.append(error))
+            page.goto(url)
+            expect(page.locator("#status")).to_have_text(CONNECTED)
+            pages.append(page)
+        yield pages
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
+def test_echo_counts_each_tab_on_its_own(browser: Any, demo_url: str) -> None:
+    # Flask-SocketIO's example counts per session: two tabs each see 1, 2, 3, no gaps.
+    with tabs(browser, demo_url + "/echo/", 2) as (a, b):
+        for n in (1, 2, 3):
+            for page in (a, b):
+                submit(page, "emit", emit_data=f"echo {n}")
+                expect(newest(page)).to_have_text(f"Received #{n}: echo {n}")
+        no_errors(a, b)
+
+
 @pytest.mark.e2e
 def test_echo_page_shows_transport_and_latency(
     open_page: OpenPage, demo_url: str, screenshots: Path
