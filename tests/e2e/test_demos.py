@@ -197,6 +197,25 @@ def test_disconnect_button_disconnects_only_that_page(open_page: OpenPage, demo_
     no_errors(a, b)
 
 
+@pytest.mark.e2e
+def test_reconnect_button_reconnects_the_same_page(open_page: OpenPage, demo_url: str) -> None:
+    page = open_demo(open_page, demo_url + "/echo/")
+    reconnect = page.locator("#connect button")
+    expect(reconnect).to_be_disabled()  # nothing to reconnect while connected
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+    submit(page, "disconnect")
+    expect(page.locator("#status")).to_have_text("disconnected")
+    expect(reconnect).to_be_enabled()
+    reconnect.click()
+    expect(page.locator("#status")).to_have_text(CONNECTED)
+    expect(page.locator("#log div", has_text="Received #0: Connected")).to_have_count(2)
+    expect(reconnect).to_be_disabled()
+    assert page.evaluate("window.sameDocument") is True
+    submit(page, "emit", emit_data="after reconnecting")
+    expect(newest(page)).to_have_text(re.compile(r"^Received #\d+: after reconnecting$"))
+    no_errors(page)
+
+
 @contextlib.contextmanager
 def tabs(browser: Any, url: str, count: int) -> Iterator[list[Any]]:
     """``count`` pages at ``url`` in one browser context, as tabs of one window share it."""
