@@ -351,6 +351,11 @@ def test_chat_between_two_users_in_a_room(
     cat.click("#send button")
     expect(cat.locator("#messages")).to_contain_text("cat anyone in the kitchen?")
     assert "Hello, bob" not in cat.locator("#messages").inner_text()
+    # A marker in the garden, sent after cat's message reached cat: once ann has it, a
+    # kitchen message meant for ann would have come before it on her connection.
+    bob.fill("#text", "garden marker")
+    bob.click("#send button")
+    expect(ann.locator("#messages")).to_contain_text("bob garden marker")
     assert "kitchen" not in ann.locator("#messages").inner_text()
     ann.screenshot(path=screenshots / "chat.png", full_page=True)
 
