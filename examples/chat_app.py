@@ -2,10 +2,16 @@
 
 The handlers are ``async def``: they run on the server's event loop, and ``emit`` from
 them never blocks.
+
+Run it by itself with ``python examples/chat_app.py``, then open
+http://127.0.0.1:5000/chat/; or with the other demos through ``make demo``.
+``DEMO_PORT`` and ``DEMO_HOST`` (environment variables, default 5000 and 127.0.0.1)
+choose where it listens: ``DEMO_PORT=8000 python examples/chat_app.py``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
@@ -89,5 +95,7 @@ def create_app() -> tuple[Flask, SocketIO]:
 
 if __name__ == "__main__":
     app, socketio = create_app()
-    print("chat demo on http://127.0.0.1:5000/chat/")
-    socketio.run(app, port=5000)
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "5000"))
+    print(f"chat demo on http://{host}:{port}/chat/  (Ctrl-C to stop)")
+    socketio.run(app, host=host, port=port)

@@ -1,11 +1,14 @@
 """The seed example: echo, broadcast, rooms, disconnect and live latency, on ``/test``.
 
-Run it by itself with ``python examples/echo_app.py``, or with the other demos through
-``make demo``.
+Run it by itself with ``python examples/echo_app.py``, then open
+http://127.0.0.1:5000/echo/; or with the other demos through ``make demo``.
+``DEMO_PORT`` and ``DEMO_HOST`` (environment variables, default 5000 and 127.0.0.1)
+choose where it listens: ``DEMO_PORT=8000 python examples/echo_app.py``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request, session
@@ -84,5 +87,7 @@ def create_app() -> tuple[Flask, SocketIO]:
 
 if __name__ == "__main__":
     app, socketio = create_app()
-    print("echo demo on http://127.0.0.1:5000/echo/")
-    socketio.run(app, port=5000)
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "5000"))
+    print(f"echo demo on http://{host}:{port}/echo/  (Ctrl-C to stop)")
+    socketio.run(app, host=host, port=port)
