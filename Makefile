@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 NODE_DIR   := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 SRC    := src tests examples bench
@@ -24,8 +25,14 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
-## make demo: run the demo apps on http://127.0.0.1:5000 (no Redis needed)
-demo: $(STAMP)
+## make demo: run the demo apps on http://127.0.0.1:5000 (no Redis needed); installs only
+## the package, not the dev tools. DEMO_PORT=8000 / DEMO_HOST=0.0.0.0 choose the address.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
 ## make lint: ruff (lint + format check) and mypy --strict on src/

@@ -2,10 +2,16 @@
 
 The handlers are ``async def``: they run on the server's event loop, and ``emit`` from
 them never blocks.
+
+Run it by itself with ``python examples/chat_app.py``, then open
+http://127.0.0.1:5000/chat/; or with the other demos through ``make demo``.
+``DEMO_PORT`` and ``DEMO_HOST`` (environment variables, default 5000 and 127.0.0.1)
+choose where it listens: ``DEMO_PORT=8000 python examples/chat_app.py``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
@@ -39,11 +45,13 @@ def register(socketio: SocketIO) -> None:
         nick = _clean(data.get("nick"), 24) or "anonymous"
         room = _clean(data.get("room"), 32) or DEFAULT_ROOM
         previous = people.get(request.sid)
+        # Record the move before announcing it: online() reads ``people``, so the old
+        # room's list must no longer count this user when it is sent.
+        people[request.sid] = {"nick": nick, "room": room}
         if previous is not None and previous["room"] != room:
             leave_room(previous["room"])
             emit("left", {"nick": previous["nick"]}, to=previous["room"])
             emit("online", online(previous["room"]), to=previous["room"])
-        people[request.sid] = {"nick": nick, "room": room}
         join_room(room)
         emit("joined", {"nick": nick}, to=room, include_self=False)
         emit("online", online(room), to=room)
@@ -87,5 +95,7 @@ def create_app() -> tuple[Flask, SocketIO]:
 
 if __name__ == "__main__":
     app, socketio = create_app()
-    print("chat demo on http://127.0.0.1:5000/chat/")
-    socketio.run(app, port=5000)
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "5000"))
+    print(f"chat demo on http://{host}:{port}/chat/  (Ctrl-C to stop)")
+    socketio.run(app, host=host, port=port)

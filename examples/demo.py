@@ -1,6 +1,8 @@
 """``make demo``: the three demos on one server, behind a landing page.
 
-Runs on the embedded default: one process, no Redis.
+Runs on the embedded default: one process, no Redis. ``DEMO_PORT`` and ``DEMO_HOST``
+(environment variables, default 5000 and 127.0.0.1) choose where it listens:
+``make demo DEMO_PORT=8000``, or ``DEMO_PORT=8000 python examples/demo.py``.
 """
 
 from __future__ import annotations

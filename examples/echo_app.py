@@ -1,14 +1,17 @@
 """The seed example: echo, broadcast, rooms, disconnect and live latency, on ``/test``.
 
-Run it by itself with ``python examples/echo_app.py``, or with the other demos through
-``make demo``.
+Run it by itself with ``python examples/echo_app.py``, then open
+http://127.0.0.1:5000/echo/; or with the other demos through ``make demo``.
+``DEMO_PORT`` and ``DEMO_HOST`` (environment variables, default 5000 and 127.0.0.1)
+choose where it listens: ``DEMO_PORT=8000 python examples/echo_app.py``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, render_template, request, session
 
 from flask_realtime import SocketIO, close_room, disconnect, emit, join_room, leave_room, rooms
 
@@ -23,12 +26,14 @@ def index() -> str:
 
 def register(socketio: SocketIO) -> None:
     """Attach the demo's event handlers to ``socketio``."""
-    counter = {"n": 0}
 
     def stamp(message: Any) -> dict[str, Any]:
-        counter["n"] += 1
+        # As in Flask-SocketIO's example: each client counts its own events, in the Flask
+        # session, which handlers see as a copy of their connection's own (so two tabs
+        # count 1, 2, 3 each). A broadcast carries its sender's count.
+        session["receive_count"] = session.get("receive_count", 0) + 1
         data = message.get("data", "") if isinstance(message, dict) else message
-        return {"data": data, "count": counter["n"]}
+        return {"data": data, "count": session["receive_count"]}
 
     @socketio.on("connect", namespace=NAMESPACE)
     def on_connect() -> None:
@@ -82,5 +87,7 @@ def create_app() -> tuple[Flask, SocketIO]:
 
 if __name__ == "__main__":
     app, socketio = create_app()
-    print("echo demo on http://127.0.0.1:5000/echo/")
-    socketio.run(app, port=5000)
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "5000"))
+    print(f"echo demo on http://{host}:{port}/echo/  (Ctrl-C to stop)")
+    socketio.run(app, host=host, port=port)

@@ -2,10 +2,16 @@
 
 Each page shows the last ten values and a chart drawn on a plain canvas (no CDN). The
 value is a simulated sensor: a bounded random walk, so the chart always moves.
+
+Run it by itself with ``python examples/live_app.py``, then open
+http://127.0.0.1:5000/live/; or with the other demos through ``make demo``.
+``DEMO_PORT`` and ``DEMO_HOST`` (environment variables, default 5000 and 127.0.0.1)
+choose where it listens: ``DEMO_PORT=8000 python examples/live_app.py``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import deque
@@ -66,5 +72,7 @@ def create_app() -> tuple[Flask, SocketIO]:
 
 if __name__ == "__main__":
     app, socketio = create_app()
-    print("live data demo on http://127.0.0.1:5000/live/")
-    socketio.run(app, port=5000)
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "5000"))
+    print(f"live data demo on http://{host}:{port}/live/  (Ctrl-C to stop)")
+    socketio.run(app, host=host, port=port)

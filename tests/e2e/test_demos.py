@@ -198,6 +198,55 @@ def test_disconnect_button_disconnects_only_that_page(open_page: OpenPage, demo_
 
 
 @pytest.mark.e2e
+def test_reconnect_button_reconnects_the_same_page(open_page: OpenPage, demo_url: str) -> None:
+    page = open_demo(open_page, demo_url + "/echo/")
+    reconnect = page.locator("#connect button")
+    expect(reconnect).to_be_disabled()  # nothing to reconnect while connected
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+    submit(page, "disconnect")
+    expect(page.locator("#status")).to_have_text("disconnected")
+    expect(reconnect).to_be_enabled()
+    reconnect.click()
+    expect(page.locator("#status")).to_have_text(CONNECTED)
+    expect(page.locator("#log div", has_text="Received #0: Connected")).to_have_count(2)
+    expect(reconnect).to_be_disabled()
+    assert page.evaluate("window.sameDocument") is True
+    submit(page, "emit", emit_data="after reconnecting")
+    expect(newest(page)).to_have_text(re.compile(r"^Received #\d+: after reconnecting$"))
+    no_errors(page)
+
+
+@contextlib.contextmanager
+def tabs(browser: Any, url: str, count: int) -> Iterator[list[Any]]:
+    """``count`` pages at ``url`` in one browser context, as tabs of one window share it."""
+    context = browser.new_context()
+    try:
+        pages = []
+        for _ in range(count):
+            page = context.new_page()
+            errors: list[Any] = []
+            page.errors = errors
+            page.on("pageerror", lambda error, errors=errors: errors.append(error))
+            page.goto(url)
+            expect(page.locator("#status")).to_have_text(CONNECTED)
+            pages.append(page)
+        yield pages
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
+def test_echo_counts_each_tab_on_its_own(browser: Any, demo_url: str) -> None:
+    # Flask-SocketIO's example counts per session: two tabs each see 1, 2, 3, no gaps.
+    with tabs(browser, demo_url + "/echo/", 2) as (a, b):
+        for n in (1, 2, 3):
+            for page in (a, b):
+                submit(page, "emit", emit_data=f"echo {n}")
+                expect(newest(page)).to_have_text(f"Received #{n}: echo {n}")
+        no_errors(a, b)
+
+
+@pytest.mark.e2e
 def test_echo_page_shows_transport_and_latency(
     open_page: OpenPage, demo_url: str, screenshots: Path
 ) -> None:
@@ -302,6 +351,11 @@ def test_chat_between_two_users_in_a_room(
     cat.click("#send button")
     expect(cat.locator("#messages")).to_contain_text("cat anyone in the kitchen?")
     assert "Hello, bob" not in cat.locator("#messages").inner_text()
+    # A marker in the garden, sent after cat's message reached cat: once ann has it, a
+    # kitchen message meant for ann would have come before it on her connection.
+    bob.fill("#text", "garden marker")
+    bob.click("#send button")
+    expect(ann.locator("#messages")).to_contain_text("bob garden marker")
     assert "kitchen" not in ann.locator("#messages").inner_text()
     ann.screenshot(path=screenshots / "chat.png", full_page=True)
 
@@ -309,6 +363,51 @@ def test_chat_between_two_users_in_a_room(
     expect(ann.locator("#messages")).to_contain_text("bob left")
     expect(ann.locator("#online li")).to_have_text(["ann"])
     no_errors(ann, cat)
+
+
+@pytest.mark.e2e
+def test_chat_online_lists_follow_a_user_who_changes_rooms(
+    open_page: OpenPage, demo_url: str
+) -> None:
+    ann = open_demo(open_page, demo_url + "/chat/")
+    bob = open_demo(open_page, demo_url + "/chat/")
+    join_chat(ann, "ann", "attic")
+    join_chat(bob, "bob", "attic")
+    for page in (ann, bob):
+        expect(page.locator("#online li")).to_have_text(["ann", "bob"])
+
+    join_chat(bob, "bob", "cellar")
+    expect(ann.locator("#messages")).to_contain_text("bob left")
+    expect(ann.locator("#online li")).to_have_text(["ann"])
+    expect(bob.locator("#online li")).to_have_text(["bob"])
+
+    join_chat(ann, "ann", "cellar")  # and the other way round
+    expect(bob.locator("#messages")).to_contain_text("ann joined")
+    for page in (ann, bob):
+        expect(page.locator("#online li")).to_have_text(["ann", "bob"])
+    no_errors(ann, bob)
+
+
+@pytest.mark.e2e
+def test_chat_message_before_joining_is_kept_with_a_hint(
+    open_page: OpenPage, demo_url: str
+) -> None:
+    page = open_demo(open_page, demo_url + "/chat/")
+    notice = page.locator("#notice")
+    page.fill("#text", "is anybody here?")
+    page.click("#send button")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Join a room first")
+    expect(page.locator("#text")).to_have_value("is anybody here?")
+    expect(page.locator("#messages")).to_be_empty()
+
+    join_chat(page, "dan", "den")
+    expect(notice).to_be_hidden()
+    page.click("#send button")  # the kept text, sent now
+    expect(page.locator("#messages")).to_contain_text("dan is anybody here?")
+    expect(page.locator("#text")).to_have_value("")
+    expect(notice).to_be_hidden()
+    no_errors(page)
 
 
 # -- reconnection and the polling fallback ------------------------------------------------
