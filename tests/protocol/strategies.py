@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from flask_realtime.protocol import engineio, socketio
 from flask_realtime.protocol.binary import has_binary
+from flask_realtime.protocol.parsers import DEFAULT_MAX_ATTACHMENTS
 
 EioType = engineio.PacketType
 SioType = socketio.PacketType
@@ -61,8 +62,27 @@ def eio_packets(*, separator_free: bool = True) -> st.SearchStrategy[engineio.Pa
 # Socket.IO ----------------------------------------------------------------------------
 
 
+def _attachments(value: Any) -> int:
+    """How many binary attachments ``value`` would be sent with."""
+    if isinstance(value, bytes):
+        return 1
+    if isinstance(value, list):
+        return sum(_attachments(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_attachments(item) for item in value.values())
+    return 0
+
+
+def _within_limit(data: list[Any]) -> bool:
+    # A packet with more attachments than the parser accepts is refused by design
+    # (Node's maxAttachments); round trips are for packets a peer may send.
+    return _attachments(data) <= DEFAULT_MAX_ATTACHMENTS
+
+
 def _event_data(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
-    return st.builds(lambda name, args: [name, *args], event_names, st.lists(values, max_size=3))
+    return st.builds(
+        lambda name, args: [name, *args], event_names, st.lists(values, max_size=3)
+    ).filter(_within_limit)
 
 
 def sio_packets(*, version: int = 5, binary: bool = True) -> st.SearchStrategy[socketio.Packet]:
@@ -95,7 +115,7 @@ def sio_packets(*, version: int = 5, binary: bool = True) -> st.SearchStrategy[s
         socketio.Packet,
         st.sampled_from([SioType.ACK, SioType.BINARY_ACK]),
         namespaces,
-        st.lists(values, max_size=3),
+        st.lists(values, max_size=3).filter(_within_limit),
         ack_ids,
     )
     return connect | disconnect | error | event | ack
