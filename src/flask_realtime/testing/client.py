@@ -40,6 +40,7 @@ from ..exceptions import (
 )
 from ..protocol.socketio import Packet, PacketType
 from ..server.acks import ack_args
+from .inbox import Answer, Inbox
 from .memory_socket import MemoryEngineSocket, build_handshake
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from ..protocol.parsers import Decoder
 
 __all__ = ["SocketIOTestClient"]
-
-_UNWRAPPED = ("message", "json")  # Flask-SocketIO gives their single argument, not a list
 
 _SERVER_SIDE = frozenset({"broadcast", "to", "room", "include_self", "skip_sid", "ignore_queue"})
 
@@ -95,24 +94,23 @@ class SocketIOTestClient:
         self._parser = service.parsers.parser
         self._bridge = service.ensure_loop()
         self._unsubscribe: Callable[[], None] | None = None
-        self._lock = threading.Lock()
-        self._queue: list[dict[str, Any]] = []
-        self._connected: dict[str, bool] = {}
-        self._sids: dict[str, str] = {}
-        self._acks: dict[int, list[Any]] = {}
+        self._inbox = Inbox()
+        self._lock = threading.Lock()  # the ack ids and the errors
         self._next_ack_id = 0
         self._errors: list[BaseException] = []
-        self._responders: dict[tuple[str, str], Callable[..., Any]] = {}
         self._socket: MemoryEngineSocket | None = None
         self._decoder: Decoder | None = None
         # Loop-thread state of the "wait until the server has settled" machinery.
         self._outstanding = 0
         self._settle_waiters: list[threading.Event] = []
-        self.connect_error: Any = None
-        """The CONNECT_ERROR data of the last refused connection (``{"message": ...}``)."""
         self.connect(namespace, query_string=query_string, headers=headers, auth=auth)
 
     # -- Flask-SocketIO's API --------------------------------------------------------------
+
+    @property
+    def connect_error(self) -> Any:
+        """The CONNECT_ERROR data of the last refused connection (``{"message": ...}``)."""
+        return self._inbox.connect_error
 
     @property
     def eio_sid(self) -> str | None:
@@ -126,13 +124,11 @@ class SocketIOTestClient:
 
     def get_sid(self, namespace: str | None = None) -> str | None:
         """The socket id in ``namespace`` (None when not connected there)."""
-        with self._lock:
-            return self._sids.get(namespace or "/")
+        return self._inbox.sid(namespace or "/")
 
     def is_connected(self, namespace: str | None = None) -> bool:
         """Whether the client is connected to ``namespace`` ("/" by default)."""
-        with self._lock:
-            return self._connected.get(namespace or "/", False)
+        return self._inbox.is_connected(namespace or "/")
 
     def connect(
         self,
@@ -153,9 +149,7 @@ class SocketIOTestClient:
             raise ConfigurationError(f"auth must be a dict or None, not {type(auth).__name__}")
         if self.is_connected(name):
             return  # a real client sends no second CONNECT (the server would drop it)
-        with self._lock:
-            self._connected.pop(name, None)
-            self.connect_error = None
+        self._inbox.connecting(name)
         socket = self._socket
         fresh = socket is None or socket.closed
         if socket is None or fresh:
@@ -183,11 +177,7 @@ class SocketIOTestClient:
         def run() -> None:
             for piece in pieces:
                 socket.receive(piece)
-            with self._lock:
-                self._connected[name] = False
-                self._sids.pop(name, None)
-                last = not any(self._connected.values())
-            if last:
+            if self._inbox.left(name):
                 socket.client_close()
 
         self._exchange(run)
@@ -245,8 +235,7 @@ class SocketIOTestClient:
         self._exchange(run)
         if ack_id is None:
             return None
-        with self._lock:
-            values = self._acks.pop(ack_id, None)
+        values = self._inbox.take_ack(ack_id)
         if values is None:
             return None
         if callable(callback):
@@ -282,10 +271,7 @@ class SocketIOTestClient:
         # Operations from other threads reach the loop in order: once this no-op has run
         # there, every emit handed over before it has been delivered.
         self._bridge.call_and_wait(_nothing, timeout=self.timeout)
-        with self._lock:
-            mine = [item for item in self._queue if item["namespace"] == name]
-            self._queue = [item for item in self._queue if item["namespace"] != name]
-        return mine
+        return self._inbox.take_events(name)
 
     # -- beyond Flask-SocketIO ----------------------------------------------------------------
 
@@ -298,8 +284,7 @@ class SocketIOTestClient:
         its return value is the acknowledgement (a tuple for several values). The event
         is also recorded for :meth:`get_received`.
         """
-        with self._lock:
-            self._responders[(event, namespace or "/")] = handler
+        self._inbox.answer_with(event, namespace or "/", handler)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -400,10 +385,7 @@ class SocketIOTestClient:
             self._errors.append(error)
 
     def _closed_by_server(self, reason: CloseReason) -> None:
-        with self._lock:
-            for name in self._connected:
-                self._connected[name] = False
-            self._sids.clear()
+        self._inbox.closed()
 
     def _deliver(self, data: str | bytes) -> None:
         """A message from the server (loop thread): decode it and record the packet."""
@@ -413,50 +395,22 @@ class SocketIOTestClient:
         packet = decoder.feed(data)
         if packet is None:
             return
-        kind = packet.type
-        name = packet.namespace
-        with self._lock:
-            if kind is PacketType.CONNECT:
-                self._connected[name] = True
-                if isinstance(packet.data, dict):
-                    self._sids[name] = packet.data.get("sid", "")
-            elif kind is PacketType.CONNECT_ERROR:
-                self._connected[name] = False
-                self.connect_error = packet.data
-            elif kind is PacketType.DISCONNECT:
-                self._connected[name] = False
-                self._sids.pop(name, None)
-            elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
-                self._acks[packet.id if packet.id is not None else -1] = list(packet.data)
-            else:
-                self._record_event(packet)
-
-    def _record_event(self, packet: Packet) -> None:
-        """Queue an EVENT (under the lock); answer it when a responder is registered."""
-        event, *args = packet.data
-        name = packet.namespace
-        if event in _UNWRAPPED:
-            self._queue.append({"name": event, "args": args[0] if args else None,
-                                "namespace": name})  # fmt: skip
-        else:
-            self._queue.append({"name": event, "args": args, "namespace": name})
-        responder = self._responders.get((event, name))
-        if responder is None or packet.id is None:
+        answer = self._inbox.record(packet)
+        if answer is None:
             return
         # Answer after the server's emit returns: never re-enter the server from its send.
         self._outstanding += 1
         loop = self._bridge.loop
         if loop is not None:
-            loop.call_soon(self._answer, responder, name, packet.id, args)
+            loop.call_soon(self._answer, answer)
 
-    def _answer(self, responder: Callable[..., Any], namespace: str, ack_id: int,
-                args: list[Any]) -> None:  # fmt: skip
+    def _answer(self, answer: Answer) -> None:
         try:
-            result = responder(*args)
-            values = ack_args(result)
+            values = ack_args(answer.responder(*answer.args))
             socket = self._socket
             if socket is not None:
-                for piece in self._parser.encode(Packet(PacketType.ACK, namespace, values, ack_id)):
+                ack = Packet(PacketType.ACK, answer.namespace, values, answer.ack_id)
+                for piece in self._parser.encode(ack):
                     socket.receive(piece)
         except Exception as exc:
             self._record_error(exc)
