@@ -33,6 +33,7 @@ from .socketio_operations import SocketIOOperations
 
 if TYPE_CHECKING:
     from .binding.asgi import FlaskASGIApp
+    from .binding.server_view import ServerView
     from .testing import SocketIOTestClient
 
 __all__ = ["SocketIO"]
@@ -126,6 +127,22 @@ class SocketIO(SocketIOOperations):
                 "this SocketIO is not bound to an app yet: SocketIO(app) or init_app(app)"
             )
         return last
+
+    @property
+    def server(self) -> ServerView:
+        """python-socketio's ``Server`` API over the server of the app in context.
+
+        For Flask-SocketIO code that reaches past the extension:
+        ``socketio.server.enter_room(sid, room)``, ``get_session(sid)``,
+        ``with socketio.server.session(sid) as s``, ``transport(sid)``,
+        ``get_environ(sid)``, ``manager.rooms``, ``manager.get_participants(ns, room)``,
+        ``eio.allow_upgrades``, ... (see :mod:`flask_realtime.binding.server_view`). Safe
+        from any thread.
+
+        Raises:
+            ContextError: this object is not bound to an app yet.
+        """
+        return self.service_for().server_view()
 
     @property
     def manage_session(self) -> bool:

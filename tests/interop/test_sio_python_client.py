@@ -284,3 +284,23 @@ def test_msgpack_serializer(
     client.question_answer = lambda data: [data, b"\x01"]
     client.sio.emit("ask-client", "q")
     assert client.next("client-answered") == ([["q", b"\x01"]],)
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_socketio_server_api_sees_real_clients(
+    sio_server: SioServer, make_client: Callable[..., Client], transport: str
+) -> None:
+    client = make_client().connect(sio_server.url, transports=[transport])
+    sid = client.sio.get_sid()
+    server = sio_server.in_app(lambda: sio_server.socketio.server)  # python-socketio's API
+    assert server.transport(sid) == transport
+    eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+    assert eio_sid is not None
+    assert server.eio.transport(eio_sid) == transport
+    environ = server.get_environ(sid)
+    assert environ is not None
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+    server.enter_room(sid, "view-room")
+    assert sorted(server.rooms(sid)) == sorted([sid, "view-room"])
+    server.emit("room-event", {"via": "server"}, to="view-room")
+    assert client.next("room-event") == ({"via": "server"},)

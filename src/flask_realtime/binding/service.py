@@ -32,6 +32,7 @@ from .operations import Operations
 from .outcomes import Outcomes
 from .parsers import AppParsers
 from .runner import HandlerRunner
+from .server_view import ServerView
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -87,7 +88,15 @@ class AppService:
             slow_after=options.slow_handler_warning,
         )
         self.server.invoker = self.runner
+        self._view: ServerView | None = None
         configure_logging(options)
+
+    def server_view(self) -> ServerView:
+        """python-socketio's ``Server`` API over this app's server (``socketio.server``)."""
+        view = self._view
+        if view is None:
+            view = self._view = ServerView(self.ops, self.server, self.engine)
+        return view
 
     def ensure_loop(self) -> LoopBridge:
         """The bridge to this app's loop, starting the embedded loop if none runs yet."""

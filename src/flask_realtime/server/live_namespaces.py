@@ -148,6 +148,10 @@ class NamespaceTable:
             return self._create(name, HandlerSet())
         return None
 
+    def live(self) -> list[LiveNamespace]:
+        """The namespaces that exist on this server now (a copy: safe to iterate)."""
+        return list(self._namespaces.values())
+
     def release(self, namespace: LiveNamespace) -> None:
         """Forget a dynamic child (or a "*" namespace) once it has no socket left."""
         name = namespace.name

@@ -127,7 +127,12 @@ class SocketIOTestClient:
         return self._inbox.sid(namespace or "/")
 
     def is_connected(self, namespace: str | None = None) -> bool:
-        """Whether the client is connected to ``namespace`` ("/" by default)."""
+        """Whether the client is connected to ``namespace`` ("/" by default).
+
+        A disconnect made before this call from any thread (``socketio.server.disconnect``
+        from the test, a view, a background task) is reflected: the loop is caught up first.
+        """
+        self._catch_up()
         return self._inbox.is_connected(namespace or "/")
 
     def connect(
@@ -147,7 +152,7 @@ class SocketIOTestClient:
         if auth is not None and not isinstance(auth, dict):
             # Socket.IO v5 "Connection to a namespace": the CONNECT payload is an object.
             raise ConfigurationError(f"auth must be a dict or None, not {type(auth).__name__}")
-        if self.is_connected(name):
+        if self._inbox.is_connected(name):
             return  # a real client sends no second CONNECT (the server would drop it)
         self._inbox.connecting(name)
         socket = self._socket
@@ -266,11 +271,9 @@ class SocketIOTestClient:
                 Flask-SocketIO's client raises.
         """
         name = namespace or "/"
-        if not self.is_connected(name):
+        self._catch_up()
+        if not self._inbox.is_connected(name):
             raise DisconnectedError(f"not connected to {name!r}")
-        # Operations from other threads reach the loop in order: once this no-op has run
-        # there, every emit handed over before it has been delivered.
-        self._bridge.call_and_wait(_nothing, timeout=self.timeout)
         return self._inbox.take_events(name)
 
     # -- beyond Flask-SocketIO ----------------------------------------------------------------
@@ -288,9 +291,17 @@ class SocketIOTestClient:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _catch_up(self) -> None:
+        """Wait until the loop has run every operation handed to it before this call.
+
+        Operations from other threads reach the loop in order: once this no-op has run
+        there, every emit or disconnect handed over before it has been delivered.
+        """
+        self._bridge.call_and_wait(_nothing, timeout=self.timeout)
+
     def _require(self, namespace: str) -> MemoryEngineSocket:
         socket = self._socket
-        if socket is None or socket.closed or not self.is_connected(namespace):
+        if socket is None or socket.closed or not self._inbox.is_connected(namespace):
             raise DisconnectedError(f"the test client is not connected to {namespace!r}")
         return socket
 
