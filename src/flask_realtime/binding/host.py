@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..engine import EngineServer
     from ..server import SocketIOServer
     from .bridge import LoopBridge
+    from .runner import HandlerRunner
 
 __all__ = ["LoopHost"]
 
@@ -49,7 +50,8 @@ class LoopHost:
         bridge: the app's bridge to its loop (attached here).
         engine: the app's Engine.IO server (what the HTTP server's endpoint serves).
         server: the app's Socket.IO server (started and stopped here).
-        grace: seconds a graceful stop waits for requests and sessions to finish.
+        runner: the app's handler runner (a graceful stop waits for its handlers).
+        grace: seconds a graceful stop waits for requests, sessions and handlers to finish.
     """
 
     def __init__(
@@ -57,11 +59,13 @@ class LoopHost:
         bridge: LoopBridge,
         engine: EngineServer,
         server: SocketIOServer,
+        runner: HandlerRunner,
         grace: float = 10.0,
     ) -> None:
         self._bridge = bridge
         self._engine = engine
         self._sio = server
+        self._runner = runner
         self.timer = DeadlineTimer(engine.deadlines)
         """The one driver of the app's deadlines; bound to the loop the app lives on."""
         self.grace = grace
@@ -191,5 +195,9 @@ class LoopHost:
                         on_started=started)  # fmt: skip
         finally:
             self.started.clear()
+            # Handlers in progress (and the disconnect handlers of the sessions just
+            # closed) finish their work within the grace period, as requests in flight do.
+            for cut in await self._runner.drain(self.grace):
+                logger.warning("stopped while %s was still running", cut)
             if own_loop:
                 await self.detach()

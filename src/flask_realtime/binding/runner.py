@@ -124,6 +124,7 @@ class HandlerRunner:
         self._running: set[_Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._all_idle: asyncio.Event | None = None
 
     # -- the Invoker protocol --------------------------------------------------------------
 
@@ -149,6 +150,28 @@ class HandlerRunner:
             callback()
         else:
             self._idle_waiters.setdefault(eio_sid, []).append(callback)
+
+    async def drain(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds until no handler call is running or queued.
+
+        A graceful stop calls this after the sessions were closed (their disconnect
+        handlers queued), so that handlers in progress finish their work, as a web
+        server lets requests in flight finish. Returns a description of each call still
+        running when the time was up (empty when all finished).
+        """
+        if self._busy:
+            self._all_idle = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._all_idle.wait(), timeout)
+            except TimeoutError:
+                pass
+            finally:
+                self._all_idle = None
+        return [
+            f"the {'async' if job.is_async else 'def'} handler for {job.call.event!r} "
+            f"(sid {job.scope.sid}, namespace {job.scope.namespace})"
+            for job in self._running
+        ]
 
     # -- running -----------------------------------------------------------------------------
 
@@ -254,6 +277,8 @@ class HandlerRunner:
         self._busy.pop(eio_sid, None)
         for callback in self._idle_waiters.pop(eio_sid, ()):
             callback()
+        if not self._busy and self._all_idle is not None:
+            self._all_idle.set()
 
     def _sweep_slow(self, now: float) -> None:
         """Warn about handlers running too long; re-arm while any handler runs."""

@@ -75,7 +75,6 @@ class AppService:
             connect_timeout=options.connect_timeout,
         )
         self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
-        self.host = LoopHost(self.bridge, self.engine, self.server)
         self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)
         self.runner = HandlerRunner(
             app,
@@ -88,6 +87,7 @@ class AppService:
             slow_after=options.slow_handler_warning,
         )
         self.server.invoker = self.runner
+        self.host = LoopHost(self.bridge, self.engine, self.server, self.runner)
         self._view: ServerView | None = None
         configure_logging(options)
 

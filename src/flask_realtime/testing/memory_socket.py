@@ -48,7 +48,6 @@ class MemoryEngineSocket:
         "protocol",
         "sid",
         "transport_name",
-        "user_data",
     )
 
     def __init__(
@@ -67,7 +66,6 @@ class MemoryEngineSocket:
         self.transport_name = "websocket"
         self.closed = False
         self.close_reason: CloseReason | None = None
-        self.user_data: Any = None
 
     @property
     def as_engine_socket(self) -> EngineSocket:
