@@ -218,3 +218,38 @@ def test_handler_exception_is_logged_without_a_listener(
         lambda: any(r.exc_info and isinstance(r.exc_info[1], LookupError) for r in caplog.records),
         what="the logged exception",
     )
+
+
+def test_events_queued_behind_a_client_that_left_are_dropped(
+    flask_app: Flask, wait_until: WaitUntil
+) -> None:
+    socketio = SocketIO(flask_app)
+    gate = threading.Event()
+    entered = threading.Event()
+    ran: list[int] = []
+    left: list[str] = []
+
+    @socketio.on("step")
+    def step(i: int) -> None:
+        if i == 0:
+            entered.set()
+            assert gate.wait(5)
+        ran.append(i)
+
+    @socketio.on("disconnect")
+    def gone() -> None:
+        left.append("gone")
+
+    client = RawClient(socketio, flask_app)
+    client.send(*(client.event("step", i) for i in range(5_000)))
+    assert entered.wait(5)
+    client.bridge.call_and_wait(client.socket.client_close)  # the client leaves
+    gate.set()
+    # The handler that was running finishes; the 4,999 waiting behind it are dropped,
+    # and the disconnect handler (queued after them) still runs.
+    wait_until(lambda: left == ["gone"], what="the disconnect handler")
+    assert ran == [0]
+    runner = socketio.service_for(flask_app).runner
+    idle = threading.Event()  # nothing of that connection is left pending
+    client.bridge.call(runner.when_idle, client.socket.sid, idle.set)
+    assert idle.wait(5)

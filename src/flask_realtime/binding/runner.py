@@ -8,7 +8,8 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   (:func:`~flask_realtime.binding.scope.flask_context`).
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
-  sockets run in parallel. An emit's callback runs outside the lanes, at once (as
+  sockets run in parallel. Events still queued when their client leaves are dropped, not
+  run. An emit's callback runs outside the lanes, at once (as
   Flask-SocketIO runs it in a thread of its own): a handler that emits with a callback and
   waits for it would otherwise wait behind itself for ever.
 - A ``def`` handler's completion goes back to the loop through the
@@ -264,12 +265,27 @@ class HandlerRunner:
         except Exception:
             logger.exception("the server failed to complete %r", call)
         if job.lane is not None:
-            lane = self._lanes.get(job.lane)
-            if lane:
-                self._start(lane.popleft())
-            elif lane is not None:
-                del self._lanes[job.lane]
-        eio_sid = scope.eio_sid
+            self._next_in_lane(job.lane)
+        self._settled(scope.eio_sid)
+
+    def _next_in_lane(self, key: str) -> None:
+        """Start the next call of a lane, or close the lane when it is empty."""
+        lane = self._lanes.get(key)
+        while lane:
+            job = lane.popleft()
+            if job.call.kind == "event" and not job.call.socket.connected:
+                # The client left while this event waited: nobody gets an answer, so the
+                # handler does not run (a flood queued before a disconnect ends here).
+                job.call.done(None, None)
+                self._settled(job.scope.eio_sid)
+                continue
+            self._start(job)
+            return
+        if lane is not None:
+            del self._lanes[key]
+
+    def _settled(self, eio_sid: str) -> None:
+        """One call of a connection is over: wake who waits for it to be idle."""
         busy = self._busy.get(eio_sid, 1) - 1
         if busy > 0:
             self._busy[eio_sid] = busy
