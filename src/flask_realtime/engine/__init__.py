@@ -1,10 +1,12 @@
 """Engine.IO: sessions, transports, heartbeats and upgrades, without I/O."""
 
 from .engine_server import SUPPORTED_PROTOCOLS, EngineServer
+from .handshake import Handshake
 from .http import EngineError, EngineRequest, EngineResponse
+from .lifecycle import CloseReason, State
 from .message import OutgoingMessage
 from .options import EngineOptions
-from .socket import CloseReason, EngineHandler, EngineSocket, Handshake, State
+from .socket import EngineHandler, EngineSocket, SessionOwner
 from .transport import PollingTransport, Transport
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "Handshake",
     "OutgoingMessage",
     "PollingTransport",
+    "SessionOwner",
     "State",
     "Transport",
 ]

@@ -20,9 +20,11 @@ from ..exceptions import ProtocolError
 from ..protocol import engineio, engineio_v3
 from ..protocol.engineio import Packet, PacketType
 from .cors import cors_headers, origin_allowed, preflight_headers
+from .handshake import Handshake
 from .http import EngineError, EngineRequest, EngineResponse, compress, error_response
+from .lifecycle import CloseReason
 from .options import EngineOptions
-from .socket import CloseReason, EngineHandler, EngineSocket, Handshake
+from .socket import EngineHandler, EngineSocket
 from .transport import PollingTransport, Transport
 
 __all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]

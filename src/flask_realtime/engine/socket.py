@@ -3,81 +3,31 @@
 The session is told what arrived (:meth:`EngineSocket.receive`) and what time it is
 (:meth:`EngineSocket.handle_timer`); it writes through its :class:`Transport` and reports
 to its :class:`EngineHandler`. It never sleeps, reads a clock or touches a socket, so every
-transition is tested without I/O.
+transition is tested without I/O. Its states are in :mod:`.lifecycle`.
 
-States (one enum, the legal moves in ``_TRANSITIONS``)::
-
-    OPEN --probe websocket--> UPGRADING --"5" on the probe--> OPEN (on websocket)
-    UPGRADING --probe lost / upgrade timeout--> OPEN (still polling)
-    OPEN/UPGRADING --close--> CLOSED
-    OPEN/UPGRADING --server close while no poll is parked--> CLOSING --next poll--> CLOSED
-
-CLOSING exists because a polling client can only learn that the server closed it from its
-next GET: the session stays known until that GET takes what was queued and the close
-packet (or until its heartbeat deadline passes).
+What a session needs of the server that owns it is the :class:`SessionOwner` protocol
+here, not the server class: the server builds sessions, so the session does not import it.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from ..deadlines import Deadline
+from ..deadlines import Deadline, Deadlines
 from ..protocol.engineio import Packet, PacketType
+from .handshake import Handshake
+from .lifecycle import SERVER_REASONS, TRANSITIONS, CloseReason, State
 from .message import OutgoingMessage
+from .options import EngineOptions
 from .transport import Outgoing, PollingTransport, PollResponder, Transport
 
-if TYPE_CHECKING:
-    from .engine_server import EngineServer
-
-__all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "State"]
+# CloseReason, Handshake and State are re-exported: the session's vocabulary.
+__all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "SessionOwner", "State"]
 
 logger = logging.getLogger(__name__)
 
-
-class CloseReason(enum.StrEnum):
-    """Why a session closed: the strings python-socketio hands to disconnect handlers."""
-
-    CLIENT_DISCONNECT = "client disconnect"
-    SERVER_DISCONNECT = "server disconnect"
-    PING_TIMEOUT = "ping timeout"
-    TRANSPORT_CLOSE = "transport close"
-    TRANSPORT_ERROR = "transport error"
-    SERVER_SHUTDOWN = "server shutting down"
-
-
-class State(enum.Enum):
-    OPEN = "open"
-    UPGRADING = "upgrading"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-_TRANSITIONS: Mapping[State, frozenset[State]] = {
-    State.OPEN: frozenset({State.UPGRADING, State.CLOSING, State.CLOSED}),
-    State.UPGRADING: frozenset({State.OPEN, State.CLOSING, State.CLOSED}),
-    State.CLOSING: frozenset({State.CLOSED}),
-    State.CLOSED: frozenset(),
-}
-
-_SERVER_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER_SHUTDOWN})
 _PONG = Packet(PacketType.PONG)
-
-
-@dataclass(frozen=True, slots=True)
-class Handshake:
-    """The HTTP request that opened the session (first polling GET or WebSocket upgrade)."""
-
-    method: str
-    path: str
-    query_string: str
-    query: Mapping[str, list[str]]
-    headers: Mapping[str, str]
-    remote_addr: tuple[str, int] | None = None
-    scheme: str = "http"
 
 
 class EngineHandler(Protocol):
@@ -88,6 +38,26 @@ class EngineHandler(Protocol):
     def on_message(self, socket: EngineSocket, data: str | bytes) -> None: ...
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None: ...
+
+
+class SessionOwner(Protocol):
+    """What a session uses of the server that made it (:class:`~.engine_server.EngineServer`).
+
+    The settings, the heap its timer goes in, the handler it reports to, and a way to be
+    dropped from the server's table once closed: nothing of request routing.
+    """
+
+    @property
+    def options(self) -> EngineOptions: ...
+
+    @property
+    def deadlines(self) -> Deadlines: ...
+
+    @property
+    def handler(self) -> EngineHandler: ...
+
+    def forget(self, socket: EngineSocket) -> None:
+        """Drop the closed session ``socket`` from the owner's table."""
 
 
 class EngineSocket:
@@ -117,7 +87,7 @@ class EngineSocket:
 
     def __init__(
         self,
-        server: EngineServer,
+        server: SessionOwner,
         sid: str,
         protocol: int,
         handshake: Handshake,
@@ -187,7 +157,7 @@ class EngineSocket:
         if self.closed:
             return
         transport = self.transport
-        if reason in _SERVER_REASONS:
+        if reason in SERVER_REASONS:
             if isinstance(transport, PollingTransport) and not transport.writable:
                 # Keep what is queued, and the close packet, for the client's next GET.
                 self._buffer.append(Packet(PacketType.CLOSE))
@@ -405,7 +375,7 @@ class EngineSocket:
             transport.send(items)
 
     def _move(self, state: State) -> None:
-        if state not in _TRANSITIONS[self.state]:
+        if state not in TRANSITIONS[self.state]:
             raise AssertionError(f"illegal Engine.IO session move {self.state} -> {state}")
         self.state = state
 

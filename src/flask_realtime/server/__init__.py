@@ -11,7 +11,8 @@ from flask_realtime.server.invoker import CallKind, DefaultInvoker, HandlerCall,
 from flask_realtime.server.live_namespaces import LiveNamespace, NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry, HandlerSet
-from flask_realtime.server.socket import Socket, SocketState
+from flask_realtime.server.socket import Socket
+from flask_realtime.server.socket_state import SocketState
 from flask_realtime.server.socketio_server import SocketIOServer
 
 __all__ = [

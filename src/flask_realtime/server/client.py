@@ -15,23 +15,26 @@ namespace the client is not in are dropped: they may cross a server-side disconn
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
-from flask_realtime.deadlines import Deadline
+from flask_realtime.deadlines import Deadline, Deadlines
 from flask_realtime.engine.engine_server import new_sid
+from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
-from flask_realtime.engine.socket import CloseReason, EngineSocket
+from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
-from flask_realtime.server.socket import Socket
+from flask_realtime.server.adapter import Adapter
+from flask_realtime.server.live_namespaces import NamespaceTable
+from flask_realtime.server.socket import Socket, SocketServer
 from flask_realtime.typing import NamespaceName
 
 if TYPE_CHECKING:
     from flask_realtime.protocol.parsers import Decoder, Parser
-    from flask_realtime.server.socketio_server import SocketIOServer
 
-__all__ = ["Client", "new_sid"]
+__all__ = ["Client", "ClientServer", "new_sid"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,22 @@ def query_auth(query: str | None) -> dict[str, Any] | None:
     return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
 
 
+class ClientServer(SocketServer, Protocol):
+    """What a client uses of the server (:class:`~.socketio_server.SocketIOServer`), which
+    makes clients: what its sockets use, and the connect timeout's clock, the namespaces
+    to resolve and the adapter to add sockets to."""
+
+    connect_timeout: float | None
+    deadlines: Deadlines
+    clock: Callable[[], float]
+
+    @property
+    def adapter(self) -> Adapter: ...
+
+    @property
+    def namespaces(self) -> NamespaceTable: ...
+
+
 class Client:
     """The Socket.IO side of one Engine.IO session.
 
@@ -61,7 +80,7 @@ class Client:
 
     __slots__ = ("_connect_timer", "_data", "decoder", "eio", "parser", "server", "sockets")
 
-    def __init__(self, server: SocketIOServer, eio: EngineSocket, parser: Parser) -> None:
+    def __init__(self, server: ClientServer, eio: EngineSocket, parser: Parser) -> None:
         self.server = server
         self.eio = eio
         self.parser = parser

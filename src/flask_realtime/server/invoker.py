@@ -24,6 +24,10 @@ callback). When the handler raises an :class:`Exception` other than a
 same context, and that result is the call's outcome: an event's ack, a connect handler's
 stand-in result (False refuses), ignored for a disconnect. :func:`call_handler` and
 :func:`await_handler` do exactly that; every invoker uses them, so there is one path.
+
+The call itself (``handler_call.py``), :class:`HandlerCall` and the :class:`Invoker`
+protocol (``socket.py``: a call carries its socket, a socket makes calls) are re-exported
+here, the seam's home.
 """
 
 from __future__ import annotations
@@ -33,16 +37,16 @@ import builtins
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import Any
 
-from flask_realtime.typing import Handler, NamespaceName, Sid
-
-if TYPE_CHECKING:
-    from flask_realtime.server.socket import Socket
+from flask_realtime.server.handler_call import CallKind
+from flask_realtime.server.socket import DoneCallback, HandlerCall, Invoker
+from flask_realtime.typing import Handler
 
 __all__ = [
     "CallKind",
     "DefaultInvoker",
+    "DoneCallback",
     "HandlerCall",
     "Invoker",
     "await_handler",
@@ -50,85 +54,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-CallKind: TypeAlias = Literal["connect", "event", "disconnect", "ack"]
-
-DoneCallback: TypeAlias = Callable[["HandlerCall", Any, BaseException | None], None]
-
-
-def _already_done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-    logger.warning("done() called twice for the %s handler of %r", call.kind, call.event)
-
-
-class HandlerCall:
-    """One request to run a user handler, and the way to report its outcome.
-
-    Attributes:
-        kind: what the handler is for (see the module docstring).
-        namespace: the namespace the socket is connected to.
-        sid: the Socket.IO socket id.
-        event: the event name ("connect" and "disconnect" for those kinds).
-        handler: the function to call.
-        args: its arguments, without the sid.
-        socket: the socket (``socket.eio.handshake`` is the HTTP handshake).
-        ack_id: the id of the ACK the client waits for (events only), else None.
-        error_handler: what to call with an exception the handler raises (see the module
-            docstring); None when there is none, and always for an ack callback.
-    """
-
-    __slots__ = (
-        "_on_done",
-        "ack_id",
-        "args",
-        "error_handler",
-        "event",
-        "handler",
-        "kind",
-        "socket",
-    )
-
-    def __init__(
-        self,
-        kind: CallKind,
-        event: str,
-        handler: Handler,
-        args: tuple[Any, ...],
-        socket: Socket,
-        on_done: DoneCallback,
-        ack_id: int | None = None,
-        error_handler: Handler | None = None,
-    ) -> None:
-        self.kind: CallKind = kind
-        self.event = event
-        self.handler = handler
-        self.args = args
-        self.socket = socket
-        self.ack_id = ack_id
-        self.error_handler = error_handler
-        self._on_done = on_done
-
-    @property
-    def namespace(self) -> NamespaceName:
-        """The namespace of the socket."""
-        return self.socket.namespace
-
-    @property
-    def sid(self) -> Sid:
-        """The socket id."""
-        return self.socket.sid
-
-    def done(self, result: Any, exc: BaseException | None = None) -> None:
-        """Report the handler's return value, or the exception it raised.
-
-        Call it on the loop thread, once. It is safe after the client disconnected: the
-        server then drops what it would have sent.
-        """
-        on_done = self._on_done
-        self._on_done = _already_done
-        on_done(self, result, exc)
-
-    def __repr__(self) -> str:
-        return f"<HandlerCall {self.kind} {self.event!r} sid={self.sid} ns={self.namespace}>"
 
 
 def call_handler(
@@ -167,13 +92,6 @@ async def await_handler(
         if inspect.isawaitable(result):
             result = await result
         return result
-
-
-class Invoker(Protocol):
-    """Runs handlers; see the module docstring."""
-
-    def invoke(self, call: HandlerCall) -> None:
-        """Run ``call.handler`` and, when it has finished, call ``call.done``."""
 
 
 class DefaultInvoker:

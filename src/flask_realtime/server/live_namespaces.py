@@ -37,7 +37,7 @@ from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry, Hand
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
 if TYPE_CHECKING:
-    from flask_realtime.server.socket import Socket
+    from flask_realtime.server.socket import Socket, SocketNamespace
 
 __all__ = ["LiveNamespace", "NamespaceTable"]
 
@@ -152,14 +152,15 @@ class NamespaceTable:
         """The namespaces that exist on this server now (a copy: safe to iterate)."""
         return list(self._namespaces.values())
 
-    def release(self, namespace: LiveNamespace) -> None:
-        """Forget a dynamic child (or a "*" namespace) once it has no socket left."""
+    def release(self, namespace: SocketNamespace) -> None:
+        """Forget a dynamic child (or a "*" namespace) once it has no socket left.
+
+        ``namespace`` is one a socket left, seen as the socket sees it: only a namespace
+        of this table, found by its name, is forgotten.
+        """
         name = namespace.name
-        if (
-            namespace.transient
-            and not namespace.sockets
-            and self._namespaces.get(name) is namespace
-        ):
+        live = self._namespaces.get(name)
+        if live is namespace and live.transient and not live.sockets:
             del self._namespaces[name]
 
     def _create(self, name: NamespaceName, handlers: HandlerSet) -> LiveNamespace:

@@ -1,78 +1,61 @@
 """A client's connection to one namespace, from CONNECT to its disconnect handler.
 
 One engine connection (:class:`~flask_realtime.server.client.Client`) holds one
-:class:`Socket` per namespace it joined. A socket moves through one state machine::
-
-    CONNECTING --accepted--> CONNECTED --leaves--> DISCONNECTING --handler done--> CLOSED
-    CONNECTING --refused, or the client left--> CLOSED
-    CONNECTED --refused after always_connect--> CLOSED
-
-(one enum, the legal moves in ``_TRANSITIONS``, each move checked by ``_move``)
-
-- CONNECTING: the connect handler runs. The socket is already in its rooms (the handler
-  may ``enter_room``), but what is sent to it waits in a buffer, so the client gets the
-  CONNECT reply first and the handler's emits after it, never before (Node's order).
-- DISCONNECTING: the disconnect handler runs; nothing more is sent to the client, but
-  the socket is still in its rooms, so the handler can still ask ``rooms()`` (as
-  python-socketio allows; Node leaves the rooms first). It leaves them when the handler
-  is done.
+:class:`Socket` per namespace it joined. Its states, and what each means for what is
+sent and who is in which room, are in ``socket_state.py``; each move is checked by
+``_move``.
 
 :attr:`Socket.write` is the one place a message to this client goes through, and it is
 the engine socket's own ``send`` while CONNECTED: a broadcast costs one attribute lookup
 and one call per recipient.
+
+A socket's client, namespace and server hold it, so it names what it uses of them as
+protocols (:class:`SocketClient`, :class:`SocketNamespace`, :class:`SocketServer`) and
+imports none of their modules. It makes :class:`HandlerCall` objects, which carry it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import enum
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeAlias
 
+from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
-from flask_realtime.engine.socket import CloseReason, EngineSocket
+from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import (
     CallTimeoutError,
     ConfigurationError,
     ConnectionRefusedError,
     DisconnectedError,
 )
+from flask_realtime.protocol.parsers import Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server.acks import PendingAck, ack_args
-from flask_realtime.server.invoker import CallKind, DoneCallback, HandlerCall
+from flask_realtime.server.handler_call import Call, CallKind, log_failure
+from flask_realtime.server.registry import HandlerRegistry, HandlerSet
+from flask_realtime.server.socket_state import TRANSITIONS, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
-if TYPE_CHECKING:
-    from flask_realtime.server.client import Client
-    from flask_realtime.server.live_namespaces import LiveNamespace
-
-__all__ = ["DEFAULT_REFUSAL", "Socket", "SocketState"]
+# SocketState is re-exported: the states are part of what a socket is.
+__all__ = [
+    "DEFAULT_REFUSAL",
+    "DoneCallback",
+    "HandlerCall",
+    "Invoker",
+    "Socket",
+    "SocketClient",
+    "SocketNamespace",
+    "SocketServer",
+    "SocketState",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_REFUSAL: dict[str, object] = {"message": "Connection rejected by server"}
 """CONNECT_ERROR data when a connect handler returns False or fails."""
 
-
-class SocketState(enum.Enum):
-    """Where a socket is in its life (see the module docstring)."""
-
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    DISCONNECTING = "disconnecting"
-    CLOSED = "closed"
-
-
-_TRANSITIONS: Mapping[SocketState, frozenset[SocketState]] = {
-    SocketState.CONNECTING: frozenset({SocketState.CONNECTED, SocketState.CLOSED}),
-    # CONNECTED -> CLOSED: refused after always_connect accepted it.
-    SocketState.CONNECTED: frozenset({SocketState.DISCONNECTING, SocketState.CLOSED}),
-    SocketState.DISCONNECTING: frozenset({SocketState.CLOSED}),
-    SocketState.CLOSED: frozenset(),
-}
-"""The legal moves of :class:`SocketState` (see the module docstring)."""
 
 _CONNECTING = SocketState.CONNECTING
 _CONNECTED = SocketState.CONNECTED
@@ -84,18 +67,76 @@ def _discard(message: OutgoingMessage) -> None:
     """Where messages to a socket that has left go."""
 
 
-def _log_failure(call: HandlerCall, exc: BaseException) -> None:
-    if isinstance(exc, asyncio.CancelledError):
-        logger.debug("the %s handler of %r was cancelled", call.kind, call.event)
-    else:
-        logger.error(
-            "unhandled exception in the %s handler of %r (sid %s, namespace %s)",
-            call.kind,
-            call.event,
-            call.sid,
-            call.namespace,
-            exc_info=exc,
-        )
+class HandlerCall(Call["Socket"]):
+    """A request to run a handler of a :class:`Socket` (see :class:`~.handler_call.Call`)."""
+
+    __slots__ = ()
+
+
+DoneCallback: TypeAlias = Callable[[HandlerCall, Any, BaseException | None], None]
+
+
+class Invoker(Protocol):
+    """Runs handlers; see ``server/invoker.py``, the seam's home."""
+
+    def invoke(self, call: HandlerCall) -> None:
+        """Run ``call.handler`` and, when it has finished, call ``call.done``."""
+
+
+# -- what a socket uses of its owners (they hold sockets, so this module imports none) --
+
+
+class SocketNamespace(Protocol):
+    """What a socket uses of its namespace (:class:`~.live_namespaces.LiveNamespace`)."""
+
+    name: NamespaceName
+    handlers: HandlerSet
+    sockets: dict[Sid, Socket]
+
+    def find_handler(
+        self, event: str, args: tuple[Any, ...]
+    ) -> tuple[Handler | None, tuple[Any, ...]]: ...
+
+
+class _Rooms(Protocol):
+    def remove_all(self, socket: Socket) -> None: ...
+
+
+class _Namespaces(Protocol):
+    def release(self, namespace: SocketNamespace) -> None: ...
+
+
+class SocketServer(Protocol):
+    """What a socket uses of the server (:class:`~.socketio_server.SocketIOServer`)."""
+
+    always_connect: bool
+    max_pending_acks: int
+    registry: HandlerRegistry
+    invoker: Invoker
+
+    @property
+    def adapter(self) -> _Rooms: ...
+
+    @property
+    def namespaces(self) -> _Namespaces: ...
+
+
+class SocketClient(Protocol):
+    """What a socket uses of its connection (:class:`~.client.Client`); ``data`` is for
+    the layers above, which reach a connection's state through one of its sockets."""
+
+    eio: EngineSocket
+    parser: Parser
+
+    @property
+    def server(self) -> SocketServer: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+    def socket_connected(self, socket: Socket) -> None: ...
+
+    def forget(self, socket: Socket) -> None: ...
 
 
 class Socket:
@@ -122,7 +163,7 @@ class Socket:
         "write",
     )
 
-    def __init__(self, client: Client, nsp: LiveNamespace, sid: Sid) -> None:
+    def __init__(self, client: SocketClient, nsp: SocketNamespace, sid: Sid) -> None:
         self.client = client
         self.eio: EngineSocket = client.eio
         self.nsp = nsp
@@ -206,7 +247,7 @@ class Socket:
             if isinstance(exc, builtins.ConnectionRefusedError):
                 self._refuse(DEFAULT_REFUSAL)
                 return
-            _log_failure(call, exc)
+            log_failure(call, exc)
             self._refuse(DEFAULT_REFUSAL)
         elif result is False:
             self._refuse(DEFAULT_REFUSAL)
@@ -269,7 +310,7 @@ class Socket:
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            _log_failure(call, exc)
+            log_failure(call, exc)
             return
         if call.ack_id is not None and self.state is _CONNECTED:
             try:
@@ -292,7 +333,7 @@ class Socket:
     @staticmethod
     def _ack_done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            _log_failure(call, exc)
+            log_failure(call, exc)
 
     # -- leaving -----------------------------------------------------------------------
 
@@ -329,7 +370,7 @@ class Socket:
         if self.state is _DISCONNECTING:
             self._release()
         if exc is not None:
-            _log_failure(call, exc)
+            log_failure(call, exc)
 
     def _release(self) -> None:
         """Leave every room and forget the socket."""
@@ -355,7 +396,7 @@ class Socket:
     # -- helpers -----------------------------------------------------------------------
 
     def _move(self, state: SocketState) -> None:
-        if state not in _TRANSITIONS[self.state]:
+        if state not in TRANSITIONS[self.state]:
             raise AssertionError(f"illegal Socket.IO socket move {self.state} -> {state}")
         self.state = state
 

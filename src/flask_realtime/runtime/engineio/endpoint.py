@@ -18,11 +18,11 @@ from ...engine import CloseReason, EngineResponse, EngineServer
 from ...engine.http import EngineError, error_response
 from .coalesce import WriteCoalescer
 from .front import EngineFront, from_http
+from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:
     from ..http.messages import Request
     from .timer import DeadlineTimer
-    from .websocket import WebSocketConnection
 
 __all__ = ["EngineIOEndpoint"]
 
@@ -68,8 +68,6 @@ class EngineIOEndpoint(EngineFront):
     def upgrade(
         self, request: Request, transport: asyncio.Transport
     ) -> asyncio.Protocol | EngineResponse:
-        from .websocket import WebSocketConnection
-
         self.timer.bind()
         ereq = from_http(request)
         checked = self.engine.check_websocket(ereq)

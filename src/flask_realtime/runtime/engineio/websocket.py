@@ -21,21 +21,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from websockets.frames import CloseCode, Frame, Opcode
-from websockets.protocol import Protocol, Side, State
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import Side, State
 from websockets.typing import BytesLike
 
-from ...engine import EngineRequest, EngineSocket, OutgoingMessage
+from ...engine import EngineRequest, EngineServer, EngineSocket, OutgoingMessage, Transport
 from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
 from ...engine.transport import Outgoing
+from .coalesce import WriteCoalescer
 from .wstransport import WebSocketTransport, WsState, ws_payload
 
-if TYPE_CHECKING:
-    from .endpoint import EngineIOEndpoint
-
-__all__ = ["WebSocketConnection"]
+__all__ = ["WebSocketConnection", "WebSocketHost"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,36 @@ dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 _OPEN = WsState.OPEN
+
+
+class WebSocketHost(Protocol):
+    """What a connection uses of the endpoint that accepted it (``.endpoint``'s
+    :class:`~.endpoint.EngineIOEndpoint`): the engine's limits and clock, the tick's write
+    coalescer, the binding to a session, and the set of open connections it is counted in.
+    """
+
+    @property
+    def engine(self) -> EngineServer: ...
+
+    @property
+    def max_ws_buffer(self) -> int: ...
+
+    @property
+    def coalescer(self) -> WriteCoalescer: ...
+
+    def now(self) -> float:
+        """The engine's time."""
+
+    def attach(
+        self, transport: Transport, request: EngineRequest, upgrade_of: EngineSocket | None
+    ) -> EngineSocket | None:
+        """Bind the accepted WebSocket to its session (``None``: close it)."""
+
+    def track(self, connection: WebSocketConnection) -> None:
+        """Count ``connection`` as open (shutdown waits for it)."""
+
+    def untrack(self, connection: WebSocketConnection) -> None:
+        """``connection`` is gone."""
 
 
 class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
@@ -59,7 +88,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def __init__(
         self,
-        endpoint: EngineIOEndpoint,
+        endpoint: WebSocketHost,
         request: EngineRequest,
         upgrade_of: EngineSocket | None,
     ) -> None:
@@ -68,7 +97,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._endpoint = endpoint
         self._request = request
         self._upgrade_of = upgrade_of
-        self._ws = Protocol(
+        self._ws = WsProtocol(
             Side.SERVER, state=State.OPEN, max_size=endpoint.engine.options.max_http_buffer_size
         )
         self._transport: asyncio.Transport | None = None

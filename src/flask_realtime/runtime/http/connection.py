@@ -25,17 +25,13 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
-from flask_realtime.engine.http import EngineResponse, error_response
+from flask_realtime.engine.http import error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
 from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
-from flask_realtime.runtime.http.exchanges import (
-    ErrorExchange,
-    Exchange,
-    UpgradeExchange,
-    new_exchange,
-)
+from flask_realtime.runtime.http.exchange import Exchange
+from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
 from flask_realtime.runtime.http.messages import Request, encode_response
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
@@ -287,23 +283,6 @@ class HttpProtocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
-    def respond(self, exchange: Exchange, response: EngineResponse) -> None:
-        """Write ``response`` (whole, one write) for ``exchange`` and finish it."""
-        request = exchange.request
-        keep_alive = exchange.keep_alive and not self.ctx.closing
-        exchange.keep_alive = keep_alive
-        exchange.status = response.status
-        exchange.body_bytes = len(response.body)
-        self.write(
-            encode_response(
-                response,
-                keep_alive=keep_alive,
-                http10=request is not None and request.http_version == "1.0",
-                head_only=request is not None and request.method == "HEAD",
-            )
-        )
-        self.finish(exchange)
-
     def finish(self, exchange: Exchange) -> None:
         """``exchange``'s response is out: go on with the next request, or close."""
         queue = self._queue
@@ -381,8 +360,9 @@ class HttpProtocol(asyncio.Protocol):
             self._reader.stopped = False
         self._backlog[:0] = rest
 
-    def hand_over(self, exchange: UpgradeExchange, protocol: asyncio.Protocol) -> None:
-        """Give the connection to ``protocol`` (the Endpoint contract in ``messages.py``)."""
+    def hand_over(self, exchange: Exchange, protocol: asyncio.Protocol, rest: bytes) -> None:
+        """Give the connection, and ``rest`` (the bytes read past the upgrade request), to
+        ``protocol`` (the Endpoint contract in ``messages.py``)."""
         transport = self.transport
         self._queue.popleft()
         exchange.status = 101
@@ -394,7 +374,6 @@ class HttpProtocol(asyncio.Protocol):
         self.deadline = 0.0
         if not self._reading:
             transport.resume_reading()
-        rest = bytes(exchange.rest)
         self.ctx.registry.hand_over(transport, protocol, rest, write_paused=self.write_paused)
 
     # -- timeouts, shutdown, log ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 """One request-response exchange on a connection, seen from the event loop.
 
-An ``HttpProtocol`` creates an exchange when a request's head is complete, feeds it the
+An ``ExchangeOwner`` creates an exchange when a request's head is complete, feeds it the
 body, and queues it behind the exchanges of earlier (pipelined) requests. Only the first
 exchange in the queue is *started* (its response may be written); each calls
 ``conn.finish(self)`` when its response is out, or ``conn.abort(self)``.
@@ -11,6 +11,8 @@ WsgiExchange       streams the body to the app's thread, writes what the app sen
 UpgradeExchange    hands the connection to ``endpoint.upgrade`` (WebSocket)
 ErrorExchange      the server's own answer (400, 404, 413, 431, ...)
 =================  =================================================================
+
+Their base, and what an exchange uses of its connection, are in ``exchange.py``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from typing import TYPE_CHECKING
 
 from flask_realtime.engine.http import EngineResponse, error_response
 from flask_realtime.exceptions import DisconnectedError, RealtimeError
+from flask_realtime.runtime.http.exchange import Exchange, ExchangeOwner
 from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.wsgi.call import WsgiCall
 from flask_realtime.runtime.wsgi.input import InputStream
 from flask_realtime.runtime.wsgi.output import ABORT, COMPLETE, OutputChannel
 
 if TYPE_CHECKING:
-    from flask_realtime.runtime.http.connection import HttpProtocol
     from flask_realtime.runtime.http.messages import Endpoint
 
 __all__ = [
@@ -46,56 +48,6 @@ logger = logging.getLogger(__name__)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-class Exchange:
-    """Base: the request, and what the access log and the connection need to know."""
-
-    __slots__ = ("body_bytes", "body_done", "body_limit", "conn", "keep_alive", "request",
-                 "started", "status")  # fmt: skip
-
-    def __init__(self, conn: HttpProtocol, request: Request | None) -> None:
-        self.conn = conn
-        self.request = request
-        self.keep_alive = request.keep_alive if request is not None else False
-        self.body_done = False
-        self.body_limit: int | None = None
-        self.status = 0
-        self.body_bytes = 0
-        self.started = conn.ctx.loop.time() if conn.ctx.log_requests() else 0.0
-
-    def start(self) -> None:
-        """The exchange is first in line: it may write its response now."""
-        raise NotImplementedError
-
-    def feed_body(self, data: bytes) -> None:
-        """Request body bytes (the default discards them)."""
-
-    def end_body(self) -> None:
-        """The request body is complete."""
-        self.body_done = True
-
-    def fail_body(self, error: RealtimeError, status: int) -> None:
-        """The request body cannot complete (too large, malformed, client gone)."""
-
-    @property
-    def blocks_reading(self) -> bool:
-        """Whether the connection should stop reading (the body buffer is full)."""
-        return False
-
-    def pause_writing(self) -> None:
-        """The transport's write buffer is full."""
-
-    def resume_writing(self) -> None:
-        """The transport's write buffer has drained."""
-
-    def connection_lost(self) -> None:
-        """The connection is gone: release whatever waits on it."""
-
-    def client_gone(self) -> bool:
-        """The client hung up (EOF) while this exchange was first in line; True when the
-        exchange gives up (nobody is left to answer) and the connection should close."""
-        return False
-
-
 class ErrorExchange(Exchange):
     """A response made by the server itself, in its turn.
 
@@ -108,7 +60,7 @@ class ErrorExchange(Exchange):
 
     def __init__(
         self,
-        conn: HttpProtocol,
+        conn: ExchangeOwner,
         request: Request | None,
         status: int,
         message: str,
@@ -124,19 +76,19 @@ class ErrorExchange(Exchange):
     def start(self) -> None:
         self._started = True
         if self.body_done or not self.keep_alive:
-            self.conn.respond(self, error_response(self.status, self._message))
+            self.respond(error_response(self.status, self._message))
 
     def end_body(self) -> None:
         self.body_done = True
         if self._started and self.keep_alive:
-            self.conn.respond(self, error_response(self.status, self._message))
+            self.respond(error_response(self.status, self._message))
 
     def fail_body(self, error: RealtimeError, status: int) -> None:
         # The request turned bad while we waited for its body: answer that instead.
         self.keep_alive = False
         self.status, self._message = status, str(error)
         if self._started:
-            self.conn.respond(self, error_response(status, self._message))
+            self.respond(error_response(status, self._message))
 
 
 class EndpointExchange(Exchange):
@@ -145,7 +97,7 @@ class EndpointExchange(Exchange):
     __slots__ = ("_body", "_endpoint", "_error", "_expect_continue", "_started", "_task")
 
     def __init__(
-        self, conn: HttpProtocol, request: Request, endpoint: Endpoint, *, expect_continue: bool
+        self, conn: ExchangeOwner, request: Request, endpoint: Endpoint, *, expect_continue: bool
     ) -> None:
         super().__init__(conn, request)
         self._endpoint = endpoint
@@ -183,7 +135,7 @@ class EndpointExchange(Exchange):
     def _answer_error(self) -> None:
         assert self._error is not None
         self.keep_alive = False
-        self.conn.respond(self, error_response(*self._error))
+        self.respond(error_response(*self._error))
 
     def _launch(self) -> None:
         request = self.request
@@ -213,7 +165,7 @@ class EndpointExchange(Exchange):
             logger.exception("error in the endpoint for %s %s", request.method, request.path)
             self.keep_alive = False
             response = error_response(500, "server error")
-        self.conn.respond(self, response)
+        self.respond(response)
 
 
 class WsgiExchange(Exchange):
@@ -223,7 +175,7 @@ class WsgiExchange(Exchange):
     __slots__ = ("_call", "_channel", "_stream")
 
     def __init__(
-        self, conn: HttpProtocol, request: Request, *, has_body: bool, expect_continue: bool
+        self, conn: ExchangeOwner, request: Request, *, has_body: bool, expect_continue: bool
     ) -> None:
         super().__init__(conn, request)
         ctx = conn.ctx
@@ -320,7 +272,7 @@ class UpgradeExchange(Exchange):
 
     __slots__ = ("rest",)
 
-    def __init__(self, conn: HttpProtocol, request: Request) -> None:
+    def __init__(self, conn: ExchangeOwner, request: Request) -> None:
         super().__init__(conn, request)
         self.rest = bytearray()
         self.body_done = True
@@ -337,17 +289,17 @@ class UpgradeExchange(Exchange):
             logger.exception("error in the endpoint's upgrade for %s", request.path)
             conn.upgrade_refused(b"")
             self.keep_alive = False
-            conn.respond(self, error_response(500, "server error"))
+            self.respond(error_response(500, "server error"))
             return
         if isinstance(result, EngineResponse):  # refused: answer, then read on
             conn.upgrade_refused(bytes(self.rest))
-            conn.respond(self, result)
+            self.respond(result)
         else:
-            conn.hand_over(self, result)
+            conn.hand_over(self, result, bytes(self.rest))
 
 
 def new_exchange(
-    conn: HttpProtocol,
+    conn: ExchangeOwner,
     request: Request,
     *,
     has_body: bool,
