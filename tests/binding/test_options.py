@@ -7,7 +7,7 @@ import logging
 import warnings
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask import json as flask_json
 from flask.json.provider import DefaultJSONProvider
 
@@ -268,3 +268,35 @@ def test_logger_object_receives_the_records(flask_app: Flask) -> None:
     finally:
         engine_logger.setLevel(level)
         engine_logger.handlers[:] = handlers
+
+
+def test_logger_true_logs_each_event_received_and_emitted_without_its_data(
+    flask_app: Flask,
+) -> None:
+    target = logging.getLogger("test.realtime.events")
+    received: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            received.append(record)
+
+    target.addHandler(Collect())
+    server_logger = logging.getLogger("flask_realtime.server")
+    level, handlers = server_logger.level, list(server_logger.handlers)
+    try:
+        socketio = SocketIO(flask_app, logger=target)
+
+        @socketio.on("echo")
+        def echo(secret: str) -> None:
+            socketio.emit("echoed", secret, to=request.sid)
+
+        client = socketio.test_client(flask_app)
+        client.emit("echo", "s3cret")
+        assert client.get_received() == [{"name": "echoed", "args": ["s3cret"], "namespace": "/"}]
+        lines = [r.getMessage() for r in received]
+        assert f'received event "echo" from {client.sid} [/]' in lines
+        assert f'emitting event "echoed" to {client.sid} [/]' in lines
+        assert not [line for line in lines if "s3cret" in line]  # never the data
+    finally:
+        server_logger.setLevel(level)
+        server_logger.handlers[:] = handlers

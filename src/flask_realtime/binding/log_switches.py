@@ -6,6 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..engine import EngineServer
+    from ..server import SocketIOServer
     from .options import SocketIOOptions
 
 __all__ = ["configure_logging"]
@@ -22,13 +24,21 @@ class _Forward(logging.Handler):
         self.target.handle(record)
 
 
-def configure_logging(options: SocketIOOptions) -> None:
+def configure_logging(
+    options: SocketIOOptions, server: SocketIOServer, engine: EngineServer
+) -> None:
     """Honour ``logger`` and ``engineio_logger`` (Flask-SocketIO's debugging switches).
 
     ``True`` turns on INFO logging of that layer (with a stderr handler when logging is
     not configured at all, as werkzeug does for its own logs); a logger object receives
     the records. ``False`` leaves logging alone: a polite library sets no levels unasked.
+    With ``logger`` each event received and emitted is logged (name, sid, namespace; never
+    the data), as python-socketio does; with ``engineio_logger`` each Engine.IO packet
+    received and message sent (its data cut at 100 characters). Off, they cost one
+    attribute test per event.
     """
+    server.log_events = bool(options.logger)
+    engine.log_packets = bool(options.engineio_logger)
     for value, names in (
         (options.logger, ("flask_realtime.server",)),
         (options.engineio_logger, ("flask_realtime.engine", "flask_realtime.runtime")),

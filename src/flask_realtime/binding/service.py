@@ -89,7 +89,7 @@ class AppService:
         self.server.invoker = self.runner
         self.host = LoopHost(self.bridge, self.engine, self.server, self.runner)
         self._view: ServerView | None = None
-        configure_logging(options)
+        configure_logging(options, self.server, self.engine)
 
     def server_view(self) -> ServerView:
         """python-socketio's ``Server`` API over this app's server (``socketio.server``)."""

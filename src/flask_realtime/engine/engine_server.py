@@ -68,6 +68,8 @@ class EngineServer:
     ) -> None:
         self.handler = handler
         self.options = options or EngineOptions()
+        self.log_packets = False
+        """Log each packet received and message sent (``engineio_logger=True``)."""
         self.sessions: dict[str, EngineSocket] = {}
         self.deadlines = deadlines if deadlines is not None else Deadlines()
 

@@ -47,6 +47,9 @@ class SessionOwner(Protocol):
     dropped from the server's table once closed: nothing of request routing.
     """
 
+    log_packets: bool
+    """Log each packet received and each message sent (``engineio_logger=True``)."""
+
     @property
     def options(self) -> EngineOptions: ...
 
@@ -134,6 +137,8 @@ class EngineSocket:
         """Send one message to the client; a no-op once the session is closed."""
         if self.state is State.CLOSED or self.state is State.CLOSING:
             return
+        if self._server.log_packets:
+            logger.info("%s: sending packet MESSAGE data %s", self.sid, _excerpt(message.data))
         transport = self.transport
         if not self._buffer and transport.writable:
             transport.send((message,))
@@ -176,6 +181,9 @@ class EngineSocket:
         if self.closed:
             return
         kind = packet.type
+        if self._server.log_packets:
+            logger.info("%s: received packet %s data %s", self.sid, kind.name,
+                        _excerpt(packet.data))  # fmt: skip
         if kind is PacketType.MESSAGE:
             self._server.handler.on_message(self, packet.data)
         elif kind is PacketType.PONG and self.protocol == 4:
@@ -399,3 +407,10 @@ class EngineSocket:
     def __repr__(self) -> str:
         state = self.state.value
         return f"<EngineSocket {self.sid} v{self.protocol} {self.transport_name} {state}>"
+
+
+def _excerpt(data: str | bytes) -> str:
+    """A packet's data as a log line shows it: binary as its size, text cut at 100."""
+    if isinstance(data, bytes):
+        return f"<{len(data)} bytes>"
+    return data if len(data) <= 100 else data[:100] + "..."

@@ -110,6 +110,7 @@ class SocketServer(Protocol):
     """What a socket uses of the server (:class:`~.socketio_server.SocketIOServer`)."""
 
     always_connect: bool
+    log_events: bool
     max_pending_acks: int
     registry: HandlerRegistry
     invoker: Invoker
@@ -302,6 +303,8 @@ class Socket:
         event = data[0]
         if event in RESERVED_EVENTS:  # the parser refuses these already; a custom one may not
             return
+        if self.client.server.log_events:
+            logger.info('received event "%s" from %s [%s]', event, self.sid, self.nsp.name)
         handler, args = self.nsp.find_handler(event, tuple(data[1:]))
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)

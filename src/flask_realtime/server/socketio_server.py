@@ -114,6 +114,8 @@ class SocketIOServer(EngineHandler):
         )
         self.adapter: Adapter = adapter if adapter is not None else InMemoryAdapter()
         self.invoker: Invoker = invoker if invoker is not None else DefaultInvoker()
+        self.log_events = False
+        """Log each event received and emitted (``logger=True``), never their data."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -213,6 +215,8 @@ class SocketIOServer(EngineHandler):
         """
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
+        if self.log_events:
+            logger.info('emitting event "%s" to %s [%s]', event, to or "all", namespace)
         data = [event, *args]
         nsp = self.namespaces.get(namespace)
         if nsp is not None and isinstance(to, str):
