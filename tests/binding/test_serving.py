@@ -270,3 +270,18 @@ def test_a_wildcard_address_is_announced_as_urls_one_can_open(host: str) -> None
     own = socket.gethostbyname(socket.gethostname())
     if not own.startswith("127."):
         assert urls[1:] == [f"https://{own}:8443"]
+
+
+def test_head_of_the_browser_client_announces_its_length(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    with running(socketio, flask_app, port=0) as run:
+        url = run.url + "/socket.io/socket.io.js"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            size = len(response.read())
+        head = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(head, timeout=5) as response:
+            assert response.status == 200
+            assert response.headers["Content-Length"] == str(size)  # RFC 9110 9.3.2
+            assert response.read() == b""
+    assert size > 1000

@@ -39,4 +39,6 @@ class ClientFiles:
         ]
         if if_none_match == etag:
             return 304, headers, b""
-        return 200, headers, b"" if method == "HEAD" else body
+        # HEAD too: the front writes the head only, announcing the body's length (RFC 9110
+        # section 9.3.2: the same header fields as a GET).
+        return 200, headers, body
