@@ -52,7 +52,7 @@ def test_sigterm_lets_running_def_handlers_finish_and_names_those_cut(tmp_path: 
         stderr=subprocess.PIPE,
         text=True,
     )
-    client = python_socketio.Client()
+    client = python_socketio.Client(reconnection=False)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -62,7 +62,7 @@ def test_sigterm_lets_running_def_handlers_finish_and_names_those_cut(tmp_path: 
             except python_socketio.exceptions.ConnectionError:
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
-        other = python_socketio.Client()
+        other = python_socketio.Client(reconnection=False)
         other.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
         client.emit("work", 1)  # finishes within the grace period (10 s)
         other.emit("work", 30)  # does not

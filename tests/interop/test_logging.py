@@ -38,7 +38,7 @@ def test_engineio_logger_logs_packets_both_ways(
     logged_server: tuple[SioServer, list[str]],
 ) -> None:
     server, lines = logged_server
-    client = python_socketio.Client()
+    client = python_socketio.Client(reconnection=False)
     client.connect(server.url, transports=["websocket"])
     try:
         assert client.call("echo", "ping", timeout=10) == "ping"

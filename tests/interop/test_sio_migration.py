@@ -69,7 +69,7 @@ def url() -> Iterator[str]:
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 def test_trigger_event_override_and_waiting_for_an_own_callback(url: str, transport: str) -> None:
-    client = python_socketio.Client()
+    client = python_socketio.Client(reconnection=False)
 
     @client.on("question")
     def question(text: str) -> int:
