@@ -54,18 +54,6 @@ NORMAL = EngineOptions(path="engine.io")
 """Default timing (25 s / 20 s): no heartbeat traffic during a test."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.005)
-
-
 @dataclass(frozen=True)
 class Seen:
     """One thing the server's handler saw, in order."""

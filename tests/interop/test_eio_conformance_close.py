@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from support.waiting import wait_until
+
 from .eio_conformance_support import (
     TIMEOUT,
     assert_json_error,
@@ -24,7 +26,7 @@ from .eio_conformance_support import (
     ws_open,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from support.waiting import wait_until
+
 from .eio_conformance_support import (
     SEP,
     TIMEOUT,
@@ -27,7 +29,7 @@ from .eio_conformance_support import (
     ws_recv,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 

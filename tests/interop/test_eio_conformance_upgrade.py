@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import websocket
 
+from support.waiting import wait_until
+
 from .eio_conformance_support import (
     TIMEOUT,
     BodyOf,
@@ -28,7 +30,7 @@ from .eio_conformance_support import (
     ws_refused,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 

@@ -11,7 +11,9 @@ import pytest
 import requests
 from engineio import packet
 
-from .support import EchoServer, wait_until
+from support.waiting import wait_until
+
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 

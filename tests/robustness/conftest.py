@@ -21,6 +21,7 @@ from flask import Flask, request
 from flask_realtime import SocketIO, emit, join_room
 from flask_realtime.binding.service import AppService
 from flask_realtime.runtime.http.server import Server
+from support.waiting import wait_until
 
 from .support import EVIL, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, PROMPT, TIMEOUT
 
@@ -205,13 +206,13 @@ class Good:
     def wait_for(self, event: str, data: Any, timeout: float = PROMPT) -> float:
         """Seconds until ``event`` with ``data`` arrived; fail after ``timeout``."""
         start = time.monotonic()
-        deadline = start + timeout
         with self._cond:
-            while (event, (data,)) not in self.received:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    pytest.fail(f"{self.name} got no {event!r} {data!r} within {timeout} s")
-                self._cond.wait(left)
+            wait_until(
+                lambda: (event, (data,)) in self.received,
+                timeout,
+                f"{self.name} to get {event!r} {data!r}",
+                condition=self._cond,
+            )
         return time.monotonic() - start
 
     def everything(self) -> str:

@@ -5,11 +5,11 @@ abandoned handshakes."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from runtime.httpkit import RawHttpClient
+from support.waiting import wait_until
 
 from .conftest import World
 from .support import REAPED, RawPolling, RawWebSocket, json_error, open_socketio
@@ -87,10 +87,12 @@ def test_flood_of_abandoned_handshakes(w: World) -> None:
     assert len(sids) == 350  # all distinct
     assert all(len(sid) >= 20 for sid in sids)
     w.check()  # the server serves while 300 sessions wait for their heartbeat
-    deadline = time.monotonic() + REAPED
-    while w.sessions() > before:
-        assert time.monotonic() < deadline, f"{w.sessions() - before} sessions not reclaimed"
-        time.sleep(0.05)
+    wait_until(
+        lambda: w.sessions() <= before,
+        REAPED,
+        lambda: f"the sessions to be reclaimed ({w.sessions() - before} left)",
+        interval=0.05,
+    )
     w.check()
 
 

@@ -37,24 +37,13 @@ from flask_realtime.engine import (
     OutgoingMessage,
 )
 from flask_realtime.runtime.asgi import ASGIApp
+from support.waiting import wait_until
 
 T = TypeVar("T")
 
 DEADLINE = 5.0
 FLOOD_BATCH = 4
 """Messages the flood sends per loop iteration: well under the tests' ``max_ws_queue``."""
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = DEADLINE, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.005)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from .asgi_support import EioClient, Served, wait_until
+from support.waiting import wait_until
+
+from .asgi_support import EioClient, Served
 from .engineio_support import handshake
 
 pytestmark = pytest.mark.usefixtures("_no_server_errors")

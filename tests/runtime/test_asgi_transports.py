@@ -14,8 +14,9 @@ import requests
 import websocket
 
 from flask_realtime.engine import EngineOptions
+from support.waiting import wait_until
 
-from .asgi_support import DEADLINE, Served, wait_until
+from .asgi_support import DEADLINE, Served
 from .engineio_support import FAST, Serve, handshake
 
 pytestmark = pytest.mark.usefixtures("_no_server_errors")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.runtime.workers import WorkerPool
-
-WaitUntil = Callable[..., None]
+from support.waiting import wait_until
 
 
 def test_jobs_run_in_worker_threads() -> None:
@@ -24,7 +22,7 @@ def test_jobs_run_in_worker_threads() -> None:
     pool.close()
 
 
-def test_threads_start_on_demand_up_to_the_bound(wait_until: WaitUntil) -> None:
+def test_threads_start_on_demand_up_to_the_bound() -> None:
     pool = WorkerPool(3)
     assert pool.thread_count == 0
     gate = threading.Event()
@@ -61,7 +59,7 @@ def test_an_idle_thread_is_reused() -> None:
     pool.close()
 
 
-def test_idle_threads_end_after_the_timeout(wait_until: WaitUntil) -> None:
+def test_idle_threads_end_after_the_timeout() -> None:
     pool = WorkerPool(2, idle_timeout=0.05)
     done = threading.Event()
     pool.submit(done.set)
@@ -87,7 +85,7 @@ def test_a_failing_job_does_not_kill_its_thread(caplog: pytest.LogCaptureFixture
     pool.close()
 
 
-def test_shutdown_lets_threads_end(wait_until: WaitUntil) -> None:
+def test_shutdown_lets_threads_end() -> None:
     pool = WorkerPool(2)
     done = threading.Event()
     pool.submit(done.set)
