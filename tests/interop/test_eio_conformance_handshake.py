@@ -46,7 +46,7 @@ def test_polling_handshake(eio_server: EchoServer) -> None:
     assert value["pingInterval"] == 300
     assert value["pingTimeout"] == 200
     assert value["maxPayload"] == 1_000_000
-    eio_server.handler.wait_for(value["sid"], "open")
+    eio_server.handler.wait_for_events("open", value["sid"])
 
 
 def test_websocket_handshake(eio_server: EchoServer) -> None:

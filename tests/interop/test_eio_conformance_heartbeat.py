@@ -41,13 +41,13 @@ def test_polling_ping_pong(eio_server: EchoServer) -> None:
         pushed = post(eio_server, sid, "3")
         assert pushed.status_code == 200
         assert pushed.text == "ok"
-    assert eio_server.handler.events(sid, "close") == []
+    assert eio_server.handler.events("close", sid) == []
 
 
 def test_polling_ping_timeout(eio_server: EchoServer) -> None:
     started = time.monotonic()
     sid = handshake(eio_server)
-    (closed,) = eio_server.handler.wait_for(sid, "close", timeout=3)
+    (closed,) = eio_server.handler.wait_for_events("close", sid, timeout=3)
     assert closed.data == "ping timeout"
     # pingInterval + pingTimeout = 500 ms after the handshake.
     assert 0.45 <= closed.at - started <= 1.5
@@ -71,6 +71,6 @@ def test_websocket_ping_timeout(eio_server: EchoServer) -> None:
         sid = ws_handshake(ws)["sid"]
         # Not answering the ping: the server closes the WebSocket.
         assert ws_wait_closed(ws) == ["2"]
-    (closed,) = eio_server.handler.wait_for(sid, "close")
+    (closed,) = eio_server.handler.wait_for_events("close", sid)
     assert closed.data == "ping timeout"
     assert 0.45 <= closed.at - started <= 1.5

@@ -52,7 +52,7 @@ def test_polling_post_and_poll(eio_server_normal: EchoServer, payload: str) -> N
     polled = poll(server, sid)
     assert polled.status_code == 200
     assert polled.text == payload
-    seen = [s.data for s in server.handler.events(sid, "message")]
+    seen = [s.data for s in server.handler.events("message", sid)]
     expected = [b"\x01\x02\x03\x04" if p.startswith("b") else p[1:] for p in payload.split(SEP)]
     assert seen == expected
 
@@ -110,7 +110,7 @@ def test_websocket_text_and_binary(eio_server_normal: EchoServer) -> None:
         assert ws_recv(ws) == b"\x01\x02\x03\x04"
         ws.send("4h\u00e9llo \U0001d11e")
         assert ws_recv(ws) == "4h\u00e9llo \U0001d11e"
-    seen = eio_server_normal.handler.wait_for(sid, "message", count=3)
+    seen = eio_server_normal.handler.wait_for_events("message", sid, count=3)
     assert [s.data for s in seen] == ["hello", b"\x01\x02\x03\x04", "h\u00e9llo \U0001d11e"]
     assert eio_server_normal.handler.close_reason(sid) == "transport close"
 

@@ -52,7 +52,7 @@ def test_upgrade(eio_server_normal: EchoServer) -> None:
         ws.send("4hello")
         # Nothing else (no extra NOOP) comes on the WebSocket before the echo.
         assert ws_recv(ws) == "4hello"
-        seen = server.handler.wait_for(sid, "message")
+        seen = server.handler.wait_for_events("message", sid)
         assert [(s.data, s.transport) for s in seen] == [("hello", "websocket")]
 
 

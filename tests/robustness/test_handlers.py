@@ -83,7 +83,7 @@ def test_flood_of_events_from_one_client(w: World) -> None:
             pass
         elapsed = time.monotonic() - start
     w.seen.wait_for("disconnect", sid)
-    flood = [item for item in w.seen.snapshot() if item[1] == sid and item[0] == "echo"]
-    assert [item[2] for item in flood[:3]] == [["flood 0"], ["flood 1"], ["flood 2"]]
+    flood = w.seen.events("echo", sid)
+    assert [item.data for item in flood[:3]] == [["flood 0"], ["flood 1"], ["flood 2"]]
     assert len(flood) == 20_001, elapsed
     w.check()
