@@ -1,12 +1,4 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: messages.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: messages both ways, and the bad requests that end a session."""
 
 from __future__ import annotations
 
