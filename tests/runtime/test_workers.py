@@ -48,14 +48,20 @@ def test_threads_start_on_demand_up_to_the_bound() -> None:
 
 
 def test_an_idle_thread_is_reused() -> None:
-    pool = WorkerPool(8)
-    idents: list[int] = []
+    pool = WorkerPool(8, name="reuse")
+    ran: list[threading.Thread] = []
     for _ in range(3):
         done = threading.Event()
-        pool.submit(lambda done=done: (idents.append(threading.get_ident()), done.set()))
+        pool.submit(lambda done=done: (ran.append(threading.current_thread()), done.set()))
         assert done.wait(5)
     # Each job found the previous job's thread idle (or about to be): at most a spare one.
     assert pool.thread_count <= 2
+    # The jobs ran on the pool's threads (named <name>-<n> in start order; none has ended),
+    # no more of them than it started.
+    threads = set(ran)
+    assert {t.name for t in threads} <= {f"reuse-{n}" for n in range(pool.thread_count)}
+    assert threading.current_thread() not in threads
+    assert 1 <= len(threads) <= pool.thread_count
     pool.close()
 
 
