@@ -155,7 +155,8 @@ def test_polling_burst(clients: list[RecordingClient], eio_server_normal: EchoSe
     burst = [f"burst {i}" for i in range(40)]
     for message in burst:
         client.send(message)
-    server.handler.wait_for_events("message", client.sid, count=len(burst))
+    seen = server.handler.wait_for_events("message", client.sid, count=len(burst))
+    assert [s.data for s in seen] == burst  # the server saw them once each, in order
     wait_until(
         lambda: client.received.qsize() == len(burst) or client.disconnected.is_set(),
         what="the echoes, or the client's disconnect",
