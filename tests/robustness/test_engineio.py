@@ -5,6 +5,7 @@ abandoned handshakes."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -134,11 +135,17 @@ def test_invalid_socketio4_packets_over_engineio3_websocket(w: World) -> None:
             assert isinstance(opened, str)
             assert opened.startswith("0{")
             assert ws.recv() == "40"  # v3: the server joins "/" unasked
+            # v3 tells the client no socket id: learn it from the server's echo handler.
+            token = f"who-{uuid.uuid4().hex}"
+            ws.send(f'421["echo","{token}"]')
+            assert ws.recv() == f'431["{token}"]'
+            (echoed,) = [s for s in w.seen.events("echo") if s.data == [token]]
             ws.send(packet)
             if packet.startswith("40/chat"):  # a query string is data, whatever it holds
                 assert ws.recv() == "40/chat,"
                 continue
-            ws.expect_close()
+            assert ws.expect_close() in (1000, 1007)  # as over Engine.IO 4
+        assert w.seen.wait_for("disconnect", echoed.sid) == "transport error"
     w.check()
 
 
