@@ -44,9 +44,14 @@ def hello_app(environ: Environ, start_response: Callable[..., Any]) -> list[byte
 
 
 def refuses_connections(port: int) -> bool:
+    """Whether nothing accepts a connection on ``port`` any more.
+
+    A closed listener refuses; under load one that is closing may already have taken the
+    connection into its backlog and then drops it: a reset, which refuses it just as well.
+    """
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
