@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Flask
-
-WaitUntil = Callable[..., None]
 
 
 def make_app(name: str = "app") -> Flask:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import uvicorn
 from flask import Flask, request
 
 from flask_realtime import SocketIO, emit
+from support.waiting import wait_until
 
 DEADLINE = 10.0
 
@@ -40,10 +40,7 @@ class UvicornThread:
 
     def __enter__(self) -> UvicornThread:
         self.thread.start()
-        deadline = time.monotonic() + DEADLINE
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+        wait_until(lambda: self.server.started, DEADLINE, "uvicorn to start", interval=0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -83,13 +80,6 @@ def served() -> Iterator[UvicornThread]:
         yield server
 
 
-def _wait(predicate: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"], ["polling", "websocket"]])
 def test_socketio_events_and_acks_under_uvicorn(
     served: UvicornThread, transports: list[str]
@@ -100,7 +90,7 @@ def test_socketio_events_and_acks_under_uvicorn(
     client.connect(served.url, transports=transports, wait_timeout=DEADLINE)
     try:
         client.emit("echo", "hi")
-        _wait(lambda: received, "the echo")
+        wait_until(lambda: received, DEADLINE, "the echo", interval=0.01)
         assert received[0]["data"] == "hi"
         assert received[0]["sid"] == client.get_sid()  # request.sid in a def handler
         assert client.call("add", (2, 3), timeout=DEADLINE) == 5  # async def handler's ack

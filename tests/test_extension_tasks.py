@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Flask
 
-from extension_support import WaitUntil
 from flask_realtime import SocketIO
 
 # -- background tasks and sleep ------------------------------------------------------------
@@ -59,7 +58,7 @@ def test_background_tasks_can_be_awaited_from_async_handlers(flask_app: Flask) -
     assert client.emit("run", callback=True) == ["coroutine", "thread"]
 
 
-def test_background_thread_emits_to_clients(flask_app: Flask, wait_until: WaitUntil) -> None:
+def test_background_thread_emits_to_clients(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
     client = socketio.test_client(flask_app)
 

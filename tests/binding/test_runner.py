@@ -10,7 +10,6 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,8 +18,7 @@ from flask import Flask, request
 from flask_realtime import SocketIO
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.testing.memory_socket import MemoryEngineSocket, build_handshake
-
-WaitUntil = Callable[..., None]
+from support.waiting import wait_until
 
 
 class RawClient:
@@ -50,9 +48,7 @@ class RawClient:
         return Packet(PacketType.EVENT, "/", [name, *args])
 
 
-def test_events_of_one_client_run_one_at_a_time_in_order(
-    flask_app: Flask, wait_until: WaitUntil
-) -> None:
+def test_events_of_one_client_run_one_at_a_time_in_order(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
     gate = threading.Event()
     entered = threading.Event()
@@ -135,9 +131,7 @@ def test_async_handlers_keep_their_own_request_context(flask_app: Flask) -> None
     assert results == {"a": a.sid, "b": b.sid}
 
 
-def test_slow_handlers_are_warned_about(
-    flask_app: Flask, caplog: pytest.LogCaptureFixture, wait_until: WaitUntil
-) -> None:
+def test_slow_handlers_are_warned_about(flask_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
     socketio = SocketIO(flask_app, slow_handler_warning=0.05)
     release = threading.Event()
 
@@ -174,7 +168,7 @@ def test_no_warning_for_quick_handlers(flask_app: Flask, caplog: pytest.LogCaptu
     assert not [r for r in caplog.records if r.name == "flask_realtime.binding.runner"]
 
 
-def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> None:
+def test_the_worker_pool_is_bounded(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app, worker_threads=2)
     gate = threading.Event()
     running = 0
@@ -204,7 +198,7 @@ def test_the_worker_pool_is_bounded(flask_app: Flask, wait_until: WaitUntil) -> 
 
 
 def test_handler_exception_is_logged_without_a_listener(
-    flask_app: Flask, caplog: pytest.LogCaptureFixture, wait_until: WaitUntil
+    flask_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     socketio = SocketIO(flask_app)
 

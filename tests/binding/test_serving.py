@@ -23,6 +23,7 @@ from flask import Flask
 from flask_realtime import SocketIO
 from flask_realtime.binding.serving import openable_urls
 from flask_realtime.exceptions import ConfigurationError
+from support.waiting import wait_until
 
 
 class Running:
@@ -60,18 +61,16 @@ class Running:
 
 @contextmanager
 def running(socketio: SocketIO, app: Flask, **kwargs: Any) -> Iterator[Running]:
+    """``socketio.run(app, **kwargs)`` in a thread while the block runs; stopped after it.
+
+    Raises what ``run()`` raised, when it failed to start or when it stopped.
+    """
     run = Running(socketio, app, **kwargs)
     host = socketio.service_for(app).host
     run.thread.start()
-    started = threading.Event()
-
-    def watch() -> None:
-        while run.thread.is_alive() and not host.started.wait(0.01):
-            pass
-        started.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    assert started.wait(10)
+    wait_until(
+        lambda: host.started.is_set() or not run.thread.is_alive(), 10, "run() to start or end"
+    )
     if run.error is not None:
         raise run.error
     try:
@@ -80,6 +79,8 @@ def running(socketio: SocketIO, app: Flask, **kwargs: Any) -> Iterator[Running]:
         socketio.stop()
         run.thread.join(15)
         assert not run.thread.is_alive(), "run() did not return after stop()"
+    if run.error is not None:  # it failed while serving, or while stopping
+        raise run.error
 
 
 @pytest.fixture

@@ -96,6 +96,8 @@ from typing import Any
 
 import pytest
 
+from support.waiting import wait_until
+
 from .contract_app import PAGE_PATH, PAGE_READY, create_app
 from .live_server import LiveServer
 
@@ -164,6 +166,27 @@ def contract_server() -> Iterator[LiveServer]:
         yield server
 
 
+class _Probe:
+    """Whether a GET of ``url`` answers 200; remembers what went wrong last."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.problem = "no answer yet"
+
+    def __call__(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+                self.problem = f"status {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            self.problem = str(exc)
+        return False
+
+    def describe(self) -> str:
+        return f"the e2e server to be ready: GET {self.url}: {self.problem}"
+
+
 @pytest.fixture(scope="package")
 def e2e_server(realtime_server_url: str) -> str:
     """The base URL of the server under test, once it serves our client and the page.
@@ -172,18 +195,9 @@ def e2e_server(realtime_server_url: str) -> str:
     """
     deadline = time.monotonic() + SERVER_READY_SECONDS
     for path in ("/socket.io/socket.io.js", "/socket.io/socket.io.esm.js", PAGE_PATH):
-        probe = realtime_server_url + path
-        while True:
-            try:
-                with urllib.request.urlopen(probe, timeout=2) as response:
-                    if response.status == 200:
-                        break
-                    problem = f"status {response.status}"
-            except (urllib.error.URLError, OSError) as exc:
-                problem = str(exc)
-            if time.monotonic() > deadline:
-                pytest.fail(f"e2e server not ready: GET {probe}: {problem}")
-            time.sleep(0.1)  # a readiness poll under a deadline
+        probe = _Probe(realtime_server_url + path)
+        # A readiness poll under one deadline for the three.
+        wait_until(probe, max(0.0, deadline - time.monotonic()), probe.describe, interval=0.1)
     return realtime_server_url
 
 

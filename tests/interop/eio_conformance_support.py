@@ -1,4 +1,17 @@
-"""Helpers shared by the test_eio_conformance_*.py modules (raw HTTP and WebSocket)."""
+"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: what the
+``test_eio_conformance_*.py`` modules share.
+
+Those modules check the behaviours that the official suite (socketio/socket.io,
+``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
+it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms:
+:data:`interop.support.FAST`), written as Python tests with ``requests`` and
+``websocket-client``; plus the answer to a protocol version we do not speak. Where the
+suite sleeps, they wait on the server's own record of what happened (the echo handler's
+``on_close``), with a deadline. One module per part of the suite: the handshake, the
+heartbeat, messages, the upgrade, and close.
+
+This module holds their raw-protocol helpers (HTTP requests and WebSocket frames).
+"""
 
 from __future__ import annotations
 

@@ -20,17 +20,16 @@ Events (namespace ``/`` unless said otherwise):
 - disconnect(reason): recorded.
 
 ``/chat`` (decorators) and ``/class`` (a ``Namespace`` class) answer ``echo`` with their
-name and the arguments. Every handler records what it saw in :class:`Recorder`.
+name and the arguments. Every handler records what it saw in a
+:class:`support.recorder.Recorder` (``SioServer.recorder``).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask import Flask, request
 
 from flask_realtime import (
@@ -43,37 +42,7 @@ from flask_realtime import (
     leave_room,
     rooms,
 )
-
-
-class Recorder:
-    """What the server's handlers saw: ``(kind, namespace, sid, data)``, in order."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self.seen: list[tuple[str, str, str, Any]] = []
-
-    def add(self, kind: str, data: Any = None) -> None:
-        with self._lock:
-            self.seen.append((kind, request.namespace, request.sid, data))
-            self._lock.notify_all()
-
-    def find(self, kind: str, sid: str | None = None) -> list[tuple[str, str, str, Any]]:
-        with self._lock:
-            return [s for s in self.seen if s[0] == kind and (sid is None or s[2] == sid)]
-
-    def wait_for(self, kind: str, sid: str, timeout: float = 5.0) -> Any:
-        """The data of the first ``kind`` event of ``sid``, waiting for it."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                for s in self.seen:
-                    if s[0] == kind and s[2] == sid:
-                        return s[3]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    mine = [s for s in self.seen if s[2] == sid]
-                    pytest.fail(f"no {kind!r} for {sid} within {timeout} s; saw {mine}")
-                self._lock.wait(left)
+from support.recorder import Recorder
 
 
 def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
@@ -86,7 +55,7 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 
     @socketio.on("connect")
     def on_connect(auth: Any) -> None:
-        recorder.add("connect", auth)
+        recorder.record_request("connect", auth)
         # socket.io 2.x clients have no auth payload: they use the query string.
         refuse = auth.get("refuse") if isinstance(auth, dict) else request.args.get("refuse")
         if refuse:
@@ -103,11 +72,11 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 
     @socketio.on("disconnect")
     def on_disconnect(reason: str) -> None:
-        recorder.add("disconnect", reason)
+        recorder.record_request("disconnect", reason)
 
     @socketio.on("echo")
     def on_echo(*args: Any) -> tuple[Any, ...]:
-        recorder.add("echo", list(args))
+        recorder.record_request("echo", list(args))
         return args
 
     @socketio.on("echo-event")
@@ -154,11 +123,11 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 
     @socketio.on("connect", namespace="/chat")
     def on_chat_connect(auth: Any) -> None:
-        recorder.add("connect", auth)
+        recorder.record_request("connect", auth)
 
     @socketio.on("disconnect", namespace="/chat")
     def on_chat_disconnect(reason: str) -> None:
-        recorder.add("disconnect", reason)
+        recorder.record_request("disconnect", reason)
 
     @socketio.on("echo", namespace="/chat")
     def on_chat_echo(*args: Any) -> tuple[Any, ...]:
@@ -166,7 +135,7 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 
     class ClassNamespace(Namespace):
         def on_connect(self, auth: Any) -> None:
-            recorder.add("connect", auth)
+            recorder.record_request("connect", auth)
 
         def on_echo(self, *args: Any) -> tuple[Any, ...]:
             return ("/class", *args)

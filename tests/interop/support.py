@@ -17,26 +17,18 @@ import asyncio
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import flask
 import pytest
 
-from flask_realtime.engine import (
-    CloseReason,
-    EngineOptions,
-    EngineServer,
-    EngineSocket,
-    OutgoingMessage,
-)
+from flask_realtime.engine import EngineOptions, EngineServer, EngineSocket
 from flask_realtime.runtime.engineio.endpoint import EngineIOEndpoint
 from flask_realtime.runtime.http.server import Server
+from support.recorder import RecordingHandler
 from support.server_thread import ServerThread
 
 HERE = Path(__file__).resolve().parent
@@ -54,85 +46,15 @@ NORMAL = EngineOptions(path="engine.io")
 """Default timing (25 s / 20 s): no heartbeat traffic during a test."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.005)
+class EchoHandler(RecordingHandler):
+    """The shared recording echo handler (:class:`support.recorder.RecordingHandler`); a
+    text message equal to :data:`CLOSE_COMMAND` makes the server close the session."""
 
-
-@dataclass(frozen=True)
-class Seen:
-    """One thing the server's handler saw, in order."""
-
-    kind: str  # "open" | "message" | "close"
-    sid: str
-    transport: str  # the session's transport at that moment
-    data: Any = None  # the message, or the close reason
-    at: float = 0.0  # time.monotonic() when it was recorded
-
-
-class EchoHandler:
-    """An :class:`~flask_realtime.engine.EngineHandler` that sends every message back.
-
-    Runs on the server's loop thread; tests read :attr:`seen` from theirs (under a lock).
-    A text message equal to :data:`CLOSE_COMMAND` makes the server close the session.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self.seen: list[Seen] = []
-
-    def _record(self, kind: str, socket: EngineSocket, data: Any = None) -> None:
-        with self._lock:
-            self.seen.append(Seen(kind, socket.sid, socket.transport_name, data, time.monotonic()))
-            self._lock.notify_all()
-
-    def on_open(self, socket: EngineSocket) -> None:
-        self._record("open", socket)
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        self._record("message", socket, data)
+    def answer(self, socket: EngineSocket, data: str | bytes) -> None:
         if data == CLOSE_COMMAND:
             socket.close()
         else:
-            socket.send(OutgoingMessage(data))
-
-    def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
-        self._record("close", socket, str(reason))
-
-    # -- for tests --------------------------------------------------------------------
-
-    def events(self, sid: str, kind: str | None = None) -> list[Seen]:
-        with self._lock:
-            return [s for s in self.seen if s.sid == sid and (kind is None or s.kind == kind)]
-
-    def wait_for(self, sid: str, kind: str, count: int = 1, timeout: float = 5.0) -> list[Seen]:
-        """Wait until the handler has seen ``count`` events of ``kind`` for ``sid``."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                found = [s for s in self.seen if s.sid == sid and s.kind == kind]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    pytest.fail(
-                        f"server saw {len(found)} {kind!r} event(s) for session {sid} "
-                        f"within {timeout} s, expected {count}; all: {self._events_unlocked(sid)}"
-                    )
-                self._lock.wait(left)
-
-    def _events_unlocked(self, sid: str) -> list[Seen]:
-        return [s for s in self.seen if s.sid == sid]
-
-    def close_reason(self, sid: str, timeout: float = 5.0) -> str:
-        return str(self.wait_for(sid, "close", timeout=timeout)[0].data)
+            super().answer(socket, data)
 
 
 def make_flask_app() -> flask.Flask:

@@ -1,18 +1,12 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: close.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: sessions closed by the client or the server, both transports."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from support.waiting import wait_until
 
 from .eio_conformance_support import (
     TIMEOUT,
@@ -24,7 +18,7 @@ from .eio_conformance_support import (
     ws_open,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 

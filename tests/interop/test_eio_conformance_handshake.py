@@ -1,12 +1,4 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: the handshake.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: the handshake, its bad requests, and versions we do not speak."""
 
 from __future__ import annotations
 
@@ -46,7 +38,7 @@ def test_polling_handshake(eio_server: EchoServer) -> None:
     assert value["pingInterval"] == 300
     assert value["pingTimeout"] == 200
     assert value["maxPayload"] == 1_000_000
-    eio_server.handler.wait_for(value["sid"], "open")
+    eio_server.handler.wait_for_events("open", value["sid"])
 
 
 def test_websocket_handshake(eio_server: EchoServer) -> None:

@@ -1,12 +1,4 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: the heartbeat.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: ping, pong and the ping timeout, over polling and WebSocket."""
 
 from __future__ import annotations
 
@@ -41,13 +33,13 @@ def test_polling_ping_pong(eio_server: EchoServer) -> None:
         pushed = post(eio_server, sid, "3")
         assert pushed.status_code == 200
         assert pushed.text == "ok"
-    assert eio_server.handler.events(sid, "close") == []
+    assert eio_server.handler.events("close", sid) == []
 
 
 def test_polling_ping_timeout(eio_server: EchoServer) -> None:
     started = time.monotonic()
     sid = handshake(eio_server)
-    (closed,) = eio_server.handler.wait_for(sid, "close", timeout=3)
+    (closed,) = eio_server.handler.wait_for_events("close", sid, timeout=3)
     assert closed.data == "ping timeout"
     # pingInterval + pingTimeout = 500 ms after the handshake.
     assert 0.45 <= closed.at - started <= 1.5
@@ -71,6 +63,6 @@ def test_websocket_ping_timeout(eio_server: EchoServer) -> None:
         sid = ws_handshake(ws)["sid"]
         # Not answering the ping: the server closes the WebSocket.
         assert ws_wait_closed(ws) == ["2"]
-    (closed,) = eio_server.handler.wait_for(sid, "close")
+    (closed,) = eio_server.handler.wait_for_events("close", sid)
     assert closed.data == "ping timeout"
     assert 0.45 <= closed.at - started <= 1.5

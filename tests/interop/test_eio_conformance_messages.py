@@ -1,12 +1,4 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: messages.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: messages both ways, and the bad requests that end a session."""
 
 from __future__ import annotations
 
@@ -14,6 +6,8 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from support.waiting import wait_until
 
 from .eio_conformance_support import (
     SEP,
@@ -27,7 +21,7 @@ from .eio_conformance_support import (
     ws_recv,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 
@@ -50,7 +44,7 @@ def test_polling_post_and_poll(eio_server_normal: EchoServer, payload: str) -> N
     polled = poll(server, sid)
     assert polled.status_code == 200
     assert polled.text == payload
-    seen = [s.data for s in server.handler.events(sid, "message")]
+    seen = [s.data for s in server.handler.events("message", sid)]
     expected = [b"\x01\x02\x03\x04" if p.startswith("b") else p[1:] for p in payload.split(SEP)]
     assert seen == expected
 
@@ -108,7 +102,7 @@ def test_websocket_text_and_binary(eio_server_normal: EchoServer) -> None:
         assert ws_recv(ws) == b"\x01\x02\x03\x04"
         ws.send("4h\u00e9llo \U0001d11e")
         assert ws_recv(ws) == "4h\u00e9llo \U0001d11e"
-    seen = eio_server_normal.handler.wait_for(sid, "message", count=3)
+    seen = eio_server_normal.handler.wait_for_events("message", sid, count=3)
     assert [s.data for s in seen] == ["hello", b"\x01\x02\x03\x04", "h\u00e9llo \U0001d11e"]
     assert eio_server_normal.handler.close_reason(sid) == "transport close"
 

@@ -1,12 +1,4 @@
-"""Engine.IO v4 conformance over raw HTTP and WebSocket, in our own words: the upgrade.
-
-The behaviours that the official suite (socketio/socket.io,
-``docs/engine.io-protocol/v4-test-suite/test-suite.js``) checks, with the server settings
-it expects (path ``/engine.io/``, ping interval 300 ms, ping timeout 200 ms), written as
-Python tests with ``requests`` and ``websocket-client``; plus the answer to a protocol
-version we do not speak. Where the suite sleeps, these tests wait on the server's own
-record of what happened (the echo handler's ``on_close``), with a deadline.
-"""
+"""Engine.IO v4 conformance: the upgrade to WebSocket, and what is refused around it."""
 
 from __future__ import annotations
 
@@ -14,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websocket
+
+from support.waiting import wait_until
 
 from .eio_conformance_support import (
     TIMEOUT,
@@ -28,7 +22,7 @@ from .eio_conformance_support import (
     ws_refused,
     ws_wait_closed,
 )
-from .support import EchoServer, wait_until
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 
@@ -50,7 +44,7 @@ def test_upgrade(eio_server_normal: EchoServer) -> None:
         ws.send("4hello")
         # Nothing else (no extra NOOP) comes on the WebSocket before the echo.
         assert ws_recv(ws) == "4hello"
-        seen = server.handler.wait_for(sid, "message")
+        seen = server.handler.wait_for_events("message", sid)
         assert [(s.data, s.transport) for s in seen] == [("hello", "websocket")]
 
 

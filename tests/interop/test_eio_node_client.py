@@ -77,7 +77,7 @@ def check_handshake(result: dict[str, Any], server: EchoServer, upgrades: list[s
 
 
 def server_messages(server: EchoServer, sid: str) -> list[tuple[Any, str]]:
-    return [(s.data, s.transport) for s in server.handler.events(sid, "message")]
+    return [(s.data, s.transport) for s in server.handler.events("message", sid)]
 
 
 def as_wire(item: dict[str, str]) -> str | bytes:
@@ -116,7 +116,7 @@ def test_upgrade_from_polling(node: NodeResults, eio_server_normal: EchoServer) 
     assert result["transportBeforeMessages"] == "websocket"
     assert result["received"] == ECHO_PAYLOADS
     sid = result["sid"]
-    (opened,) = eio_server_normal.handler.events(sid, "open")
+    (opened,) = eio_server_normal.handler.events("open", sid)
     assert opened.transport == "polling"
     assert server_messages(eio_server_normal, sid) == [
         (as_wire(item), "websocket") for item in ECHO_PAYLOADS

@@ -11,7 +11,9 @@ import pytest
 import requests
 from engineio import packet
 
-from .support import EchoServer, wait_until
+from support.waiting import wait_until
+
+from .support import EchoServer
 
 pytestmark = pytest.mark.interop
 
@@ -102,7 +104,7 @@ def round_trip(client: RecordingClient, server: EchoServer, transport: str) -> N
     # python-engineio hands each message to its handler in a new thread, so the client's
     # own order is not the wire order; the server's record below is in wire order.
     assert sorted(received, key=repr) == sorted(MESSAGES, key=repr)
-    seen = server.handler.wait_for(client.sid, "message", count=len(MESSAGES))
+    seen = server.handler.wait_for_events("message", client.sid, count=len(MESSAGES))
     assert [(s.data, s.transport) for s in seen] == [(m, transport) for m in MESSAGES]
 
 
@@ -115,7 +117,7 @@ def test_single_transport(
     assert client.transport() == transport
     assert client.ping_interval == server.options.ping_interval
     assert client.ping_timeout == server.options.ping_timeout
-    (opened,) = server.handler.wait_for(client.sid, "open")
+    (opened,) = server.handler.wait_for_events("open", client.sid)
     assert opened.transport == transport
     round_trip(client, server, transport)
     sid = client.sid
@@ -134,7 +136,7 @@ def test_upgrade_from_polling(
     client = connect(clients, server, None)
     # python-engineio upgrades inside connect(): polling first, then the probe.
     assert client.transport() == "websocket"
-    (opened,) = server.handler.wait_for(client.sid, "open")
+    (opened,) = server.handler.wait_for_events("open", client.sid)
     assert opened.transport == "polling"
     wait_until(
         lambda: (
@@ -153,7 +155,8 @@ def test_polling_burst(clients: list[RecordingClient], eio_server_normal: EchoSe
     burst = [f"burst {i}" for i in range(40)]
     for message in burst:
         client.send(message)
-    server.handler.wait_for(client.sid, "message", count=len(burst))
+    seen = server.handler.wait_for_events("message", client.sid, count=len(burst))
+    assert [s.data for s in seen] == burst  # the server saw them once each, in order
     wait_until(
         lambda: client.received.qsize() == len(burst) or client.disconnected.is_set(),
         what="the echoes, or the client's disconnect",
@@ -178,7 +181,7 @@ def test_heartbeat_keeps_session(
     # Four pings at a 300 ms interval: the session outlives several ping timeouts.
     wait_until(lambda: client.pings >= 4, timeout=5, what="four pings")
     assert client.state == "connected"
-    assert server.handler.events(client.sid, "close") == []
+    assert server.handler.events("close", client.sid) == []
     client.send("still here")
     assert client.next_message() == "still here"
 
@@ -189,8 +192,8 @@ def test_silent_client_is_dropped(
 ) -> None:
     server = eio_server
     client = connect(clients, server, [transport], mute=True)
-    (opened,) = server.handler.wait_for(client.sid, "open")
-    (closed,) = server.handler.wait_for(client.sid, "close", timeout=3)
+    (opened,) = server.handler.wait_for_events("open", client.sid)
+    (closed,) = server.handler.wait_for_events("close", client.sid, timeout=3)
     assert closed.data == "ping timeout"
     # Dropped after one interval and one timeout (0.3 + 0.2 s), not before.
     assert 0.45 <= closed.at - opened.at <= 1.5

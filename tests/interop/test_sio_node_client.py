@@ -3,7 +3,7 @@
 One Node process runs every scenario of this module concurrently (``js/sio_client.mjs``),
 against two servers: the default JSON parser and ``serializer="msgpack"`` (with
 socket.io-msgpack-parser on the client). Each test checks one scenario, from the client's
-side and, where it matters, from the server's handlers (``sio_app.Recorder``).
+side and, where it matters, from the server's handlers (``support.recorder.Recorder``).
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import pytest
 import requests
 import socketio
 
+from support.waiting import wait_until
+
 from .sio_app import SioServer
-from .support import wait_until
 
 pytestmark = pytest.mark.interop
 

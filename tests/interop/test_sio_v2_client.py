@@ -113,8 +113,8 @@ def test_namespaces(node: NodeResults, sio_server: SioServer) -> None:
     assert result["chatReason"] == "io client disconnect"
     assert result["stillUp"] == ["still"]
     # The namespace's query string is its auth.
-    chat_connects = [s for s in sio_server.recorder.find("connect") if s[1] == "/chat"]
-    assert [s[3] for s in chat_connects] == [{"k": "1"}]
+    chat_connects = [s for s in sio_server.recorder.events("connect") if s.namespace == "/chat"]
+    assert [s.data for s in chat_connects] == [{"k": "1"}]
 
 
 def test_server_disconnect(node: NodeResults) -> None:

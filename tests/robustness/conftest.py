@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 
 from flask_realtime import SocketIO, emit, join_room
 from flask_realtime.binding.service import AppService
 from flask_realtime.runtime.http.server import Server
+from support.recorder import Recorder
+from support.waiting import wait_until
 
 from .support import EVIL, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, PROMPT, TIMEOUT
 
@@ -31,36 +33,7 @@ requests = pytest.importorskip("requests")
 # -- the app ---------------------------------------------------------------------------------
 
 
-class Seen:
-    """What the server's handlers saw: ``(kind, sid, data)``, in order (any thread)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.items: list[tuple[str, str, Any]] = []
-
-    def add(self, kind: str, data: Any) -> None:
-        with self._cond:
-            self.items.append((kind, request.sid, data))
-            self._cond.notify_all()
-
-    def wait_for(self, kind: str, sid: str, timeout: float = TIMEOUT) -> Any:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for item_kind, item_sid, data in self.items:
-                    if item_kind == kind and item_sid == sid:
-                        return data
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    pytest.fail(f"the server saw no {kind!r} from {sid} within {timeout} s")
-                self._cond.wait(left)
-
-    def snapshot(self) -> list[tuple[str, str, Any]]:
-        with self._cond:
-            return list(self.items)
-
-
-def make_app(seen: Seen, name: str) -> tuple[Flask, SocketIO]:
+def make_app(seen: Recorder, name: str) -> tuple[Flask, SocketIO]:
     app = Flask(name)
     socketio = SocketIO(
         app,
@@ -71,56 +44,56 @@ def make_app(seen: Seen, name: str) -> tuple[Flask, SocketIO]:
 
     @socketio.on("connect")
     def on_connect(auth: Any) -> None:
-        seen.add("connect", auth)
+        seen.record_request("connect", auth)
 
     @socketio.on("disconnect")
     def on_disconnect(reason: str) -> None:
-        seen.add("disconnect", str(reason))
+        seen.record_request("disconnect", str(reason))
 
     @socketio.on("echo")
     def on_echo(*args: Any) -> tuple[Any, ...]:
-        seen.add("echo", list(args))
+        seen.record_request("echo", list(args))
         return args
 
     @socketio.on("broadcast")
     def on_broadcast(data: Any) -> None:
-        seen.add("broadcast", data)
+        seen.record_request("broadcast", data)
         emit("news", data, broadcast=True, include_self=False)
 
     @socketio.on("join")
     def on_join(room: str) -> str:
-        seen.add("join", room)
+        seen.record_request("join", room)
         join_room(room)
         return room
 
     @socketio.on("fail")
     def on_fail(data: Any) -> str:
-        seen.add("fail", data)
+        seen.record_request("fail", data)
         raise RuntimeError("this handler fails on purpose")
 
     @socketio.on("emit-unserialisable")
     def on_emit_unserialisable(data: Any) -> None:
-        seen.add("emit-unserialisable", data)
+        seen.record_request("emit-unserialisable", data)
         emit("reply", {"thing": object()})
 
     @socketio.on("return-unserialisable")
     def on_return_unserialisable(data: Any) -> object:
-        seen.add("return-unserialisable", data)
+        seen.record_request("return-unserialisable", data)
         return object()
 
     @socketio.on("emit-lone-surrogate")
     def on_emit_lone_surrogate(data: Any) -> None:
-        seen.add("emit-lone-surrogate", data)
+        seen.record_request("emit-lone-surrogate", data)
         emit("news", "\ud800", broadcast=True)  # a str that no UTF-8 text can carry
 
     @socketio.on("async-emit-unserialisable")
     async def on_async_emit_unserialisable(data: Any) -> None:
-        seen.add("async-emit-unserialisable", data)
+        seen.record_request("async-emit-unserialisable", data)
         emit("reply", {1, 2, 3})
 
     @socketio.on("echo", namespace="/chat")
     def on_chat_echo(*args: Any) -> tuple[Any, ...]:
-        seen.add("chat-echo", list(args))
+        seen.record_request("chat-echo", list(args))
         return args
 
     return app, socketio
@@ -205,13 +178,13 @@ class Good:
     def wait_for(self, event: str, data: Any, timeout: float = PROMPT) -> float:
         """Seconds until ``event`` with ``data`` arrived; fail after ``timeout``."""
         start = time.monotonic()
-        deadline = start + timeout
         with self._cond:
-            while (event, (data,)) not in self.received:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    pytest.fail(f"{self.name} got no {event!r} {data!r} within {timeout} s")
-                self._cond.wait(left)
+            wait_until(
+                lambda: (event, (data,)) in self.received,
+                timeout,
+                f"{self.name} to get {event!r} {data!r}",
+                condition=self._cond,
+            )
         return time.monotonic() - start
 
     def everything(self) -> str:
@@ -232,7 +205,7 @@ class World:
     """The served app, its two good clients and the log watch, shared by the package."""
 
     def __init__(self, name: str, *, orjson: bool = True) -> None:
-        self.seen = Seen()
+        self.seen = Recorder(timeout=TIMEOUT)
         with pytest.MonkeyPatch.context() as patch:
             if not orjson:  # as installed without the orjson extra: the stdlib's json
                 patch.setitem(sys.modules, "orjson", None)
@@ -305,11 +278,11 @@ class World:
             receiver.wait_for("news", token)
         for good in self.good:
             assert EVIL not in good.everything(), f"attack data reached {good.name}"
-        reached = [item for item in self.seen.snapshot() if EVIL in repr(item[2])]
+        reached = [item for item in self.seen.snapshot() if EVIL in repr(item.data)]
         allowed = {"connect", "disconnect", "fail", "emit-unserialisable",
                    "return-unserialisable", "async-emit-unserialisable",
                    "emit-lone-surrogate"}  # fmt: skip
-        assert not [r for r in reached if r[0] not in allowed], reached
+        assert not [r for r in reached if r.kind not in allowed], reached
         alarms = [r for r in self.logs.take() if is_alarm(r)]
         unexpected = [r for r in alarms if expected_alarms is None or not expected_alarms(r)]
         assert not unexpected, "\n".join(

@@ -8,6 +8,8 @@ import json
 import threading
 import time
 
+from support.waiting import wait_until
+
 from .conftest import World, log_lines
 from .support import (
     MAX_PAYLOAD,
@@ -134,13 +136,13 @@ def test_client_that_never_reads_is_dropped(w: World) -> None:
         # Dropped by flow control (not by the heartbeat), and the connection released
         # although the client never read: a polite close would wait for it forever.
         assert w.seen.wait_for("disconnect", sid) == "transport error"
-        deadline = time.monotonic() + TIMEOUT
-        while w.server.connection_count > before:
-            assert time.monotonic() < deadline, (
-                "the server still holds the connection of a client that does not read "
-                "(and the data it buffered for it)"
-            )
-            time.sleep(0.02)
+        wait_until(
+            lambda: w.server.connection_count <= before,
+            TIMEOUT,
+            "the server to release the connection of a client that does not read "
+            "(and the data it buffered for it)",
+            interval=0.02,
+        )
     assert any("too slowly" in line for line in log_lines(w))
     w.check()
 
@@ -165,12 +167,12 @@ def test_ping_flood_from_a_client_that_never_reads(w: World) -> None:
         assert sent < 64 * 1024 * 1024, f"the server read {sent} bytes of pings unanswered"
         w.check()
         assert w.seen.wait_for("disconnect", sid, timeout=REAPED) == "ping timeout"
-        deadline = time.monotonic() + TIMEOUT
-        while w.server.connection_count > before:
-            assert time.monotonic() < deadline, (
-                "the server still holds the connection after its session ended"
-            )
-            time.sleep(0.02)
+        wait_until(
+            lambda: w.server.connection_count <= before,
+            TIMEOUT,
+            "the server to release the connection after its session ended",
+            interval=0.02,
+        )
     w.check()
 
 

@@ -17,7 +17,6 @@ import concurrent.futures
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,13 +29,14 @@ import uvicorn
 from engineio import packet
 
 from flask_realtime.engine import (
-    CloseReason,
     EngineOptions,
     EngineServer,
     EngineSocket,
     OutgoingMessage,
 )
 from flask_realtime.runtime.asgi import ASGIApp
+from support.recorder import RecordingHandler
+from support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -45,86 +45,22 @@ FLOOD_BATCH = 4
 """Messages the flood sends per loop iteration: well under the tests' ``max_ws_queue``."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = DEADLINE, what: str = "") -> T:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.005)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One thing the handler saw."""
-
-    kind: str  # "open" | "message" | "close"
-    sid: str
-    transport: str
-    data: Any = None  # the message, or the close reason as a string
-
-
-class RecordingEcho:
-    """An Engine.IO handler that echoes every message and records what it saw.
-
-    Its callbacks run on the server's loop thread; tests read from theirs.
-    """
+class RecordingEcho(RecordingHandler):
+    """The shared recording echo handler (:class:`support.recorder.RecordingHandler`); a
+    text message ``flood:<count>:<size>`` starts a flood instead of the echo."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.seen: list[Seen] = []
+        super().__init__(timeout=DEADLINE)
         self._floods: set[asyncio.Task[None]] = set()
 
-    def _record(self, kind: str, socket: EngineSocket, data: Any = None) -> None:
-        with self._cond:
-            self.seen.append(Seen(kind, socket.sid, socket.transport_name, data))
-            self._cond.notify_all()
-
-    def on_open(self, socket: EngineSocket) -> None:
-        self._record("open", socket)
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        self._record("message", socket, data)
+    def answer(self, socket: EngineSocket, data: str | bytes) -> None:
         if isinstance(data, str) and data.startswith("flood:"):
             _, count, size = data.split(":")
             task = asyncio.get_running_loop().create_task(_flood(socket, int(count), int(size)))
             self._floods.add(task)
             task.add_done_callback(self._floods.discard)
         else:
-            socket.send(OutgoingMessage(data))
-
-    def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
-        self._record("close", socket, str(reason))
-
-    # -- for tests ----------------------------------------------------------------------
-
-    def events(self, sid: str, kind: str) -> list[Seen]:
-        with self._cond:
-            return [s for s in self.seen if s.sid == sid and s.kind == kind]
-
-    def wait_for(
-        self, sid: str, kind: str, count: int = 1, timeout: float = DEADLINE
-    ) -> list[Seen]:
-        """Wait until ``count`` events of ``kind`` were seen for ``sid``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [s for s in self.seen if s.sid == sid and s.kind == kind]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    pytest.fail(
-                        f"the server saw {len(found)} {kind!r} event(s) for {sid} within "
-                        f"{timeout} s, expected {count}"
-                    )
-                self._cond.wait(left)
-
-    def close_reason(self, sid: str, timeout: float = DEADLINE) -> str:
-        return str(self.wait_for(sid, "close", timeout=timeout)[0].data)
+            super().answer(socket, data)
 
 
 async def _flood(socket: EngineSocket, count: int, size: int) -> None:

@@ -1,11 +1,10 @@
 """Helpers of the runtime's HTTP tests (``test_http_*``): a tiny WSGI app, a tiny endpoint
-that echoes, parks and upgrades, and waiting helpers."""
+that echoes, parks and upgrades, and a helper to release a parked request."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -101,14 +100,6 @@ class ToyEndpoint:
     async def shutdown(self) -> None:
         if self.release is not None:  # as the real endpoint answers its parked polls
             self.release.set()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def release(server: ServerThread, endpoint: ToyEndpoint) -> None:

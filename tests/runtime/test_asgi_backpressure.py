@@ -41,4 +41,4 @@ def test_client_that_stops_reading_is_disconnected(
     # The reader was never affected, and is served as before.
     reader.send("4still here")
     assert reader.recv() == "4still here"
-    assert served.handler.events(reader_sid, "close") == []
+    assert served.handler.events("close", reader_sid) == []

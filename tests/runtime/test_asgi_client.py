@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from .asgi_support import EioClient, Served, wait_until
+from support.waiting import wait_until
+
+from .asgi_support import EioClient, Served
 from .engineio_support import handshake
 
 pytestmark = pytest.mark.usefixtures("_no_server_errors")
@@ -29,7 +31,7 @@ def round_trip(client: EioClient, served: Served, transport: str) -> None:
     # python-engineio calls the message handler in a new thread per message, so the
     # order of arrival at the client is not the wire order; the server's record is.
     assert sorted(client.next_messages(len(MESSAGES)), key=repr) == sorted(MESSAGES, key=repr)
-    seen = served.handler.wait_for(client.sid, "message", count=len(MESSAGES))
+    seen = served.handler.wait_for_events("message", client.sid, count=len(MESSAGES))
     assert [(s.data, s.transport) for s in seen] == [(m, transport) for m in MESSAGES]
 
 
@@ -40,7 +42,7 @@ def test_client_on_one_transport(
     served = quiet
     client = connect(served, [transport])
     assert client.transport() == transport
-    (opened,) = served.handler.wait_for(client.sid, "open")
+    (opened,) = served.handler.wait_for_events("open", client.sid)
     assert opened.transport == transport
     round_trip(client, served, transport)
 
@@ -49,7 +51,7 @@ def test_client_upgrades_from_polling(quiet: Served, connect: Callable[..., EioC
     served = quiet
     client = connect(served, None)
     assert client.transport() == "websocket"
-    (opened,) = served.handler.wait_for(client.sid, "open")
+    (opened,) = served.handler.wait_for_events("open", client.sid)
     assert opened.transport == "polling"
     wait_until(lambda: served.transport_of(client.sid) == "websocket", what="the upgrade")
     round_trip(client, served, "websocket")
@@ -76,7 +78,7 @@ def test_heartbeats_keep_the_client_connected(
     assert client.ping_timeout == 0.2
     # Three pings answered: 0.9 s, well past interval + timeout (0.5 s).
     wait_until(lambda: client.pings >= 3, what="three pings from the server")
-    assert served.handler.events(client.sid, "close") == []
+    assert served.handler.events("close", client.sid) == []
     assert served.alive(client.sid)
     assert not client.disconnected.is_set()
     client.send("still here")

@@ -14,8 +14,9 @@ import requests
 import websocket
 
 from flask_realtime.engine import EngineOptions
+from support.waiting import wait_until
 
-from .asgi_support import DEADLINE, Served, wait_until
+from .asgi_support import DEADLINE, Served
 from .engineio_support import FAST, Serve, handshake
 
 pytestmark = pytest.mark.usefixtures("_no_server_errors")
@@ -28,7 +29,7 @@ def test_handshake_json(fast: Served) -> None:
     assert opened["upgrades"] == ["websocket"]
     assert (opened["pingInterval"], opened["pingTimeout"]) == (300, 200)
     assert opened["maxPayload"] == FAST.max_http_buffer_size
-    served.handler.wait_for(opened["sid"], "open")
+    served.handler.wait_for_events("open", opened["sid"])
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_post_answers_ok_and_the_reply_comes_on_the_next_get(quiet: Served) -> N
     with requests.Session() as http:
         posted = http.post(url, data="4hello\x1e4world", timeout=DEADLINE)
         assert (posted.status_code, posted.text) == (200, "ok")
-        seen = served.handler.wait_for(sid, "message", count=2)
+        seen = served.handler.wait_for_events("message", sid, count=2)
         assert [s.data for s in seen] == ["hello", "world"]
         polled = http.get(url, timeout=DEADLINE)
         assert (polled.status_code, polled.text) == (200, "4hello\x1e4world")
@@ -127,7 +128,7 @@ def test_second_websocket_for_an_upgraded_sid_is_closed(
     # The first WebSocket carries on.
     first.send("4after")
     assert first.recv() == "4after"
-    assert served.handler.events(sid, "close") == []
+    assert served.handler.events("close", sid) == []
 
 
 def test_polling_get_after_upgrade_is_refused(
@@ -196,7 +197,7 @@ def test_websocket_message_over_max_payload_closes_the_session(
     assert served.handler.close_reason(opened["sid"]) == "transport error"
     opcode, _ = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
-    assert [s.data for s in served.handler.events(opened["sid"], "message")] == ["y" * 999]
+    assert [s.data for s in served.handler.events("message", opened["sid"])] == ["y" * 999]
 
 
 def test_polling_post_over_max_payload(serve: Serve) -> None:

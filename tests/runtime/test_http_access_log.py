@@ -7,8 +7,9 @@ import logging
 import pytest
 
 from support.server_thread import ServerThread
+from support.waiting import wait_until
 
-from .http_support import Connect, RecordingApp, Serve, wait_for
+from .http_support import Connect, RecordingApp, Serve
 
 
 def test_each_request_gets_an_access_log_line(
@@ -18,7 +19,7 @@ def test_each_request_gets_an_access_log_line(
     client = http_client(server.port)
     client.request("GET", "/w/logged?q=1")
     client.read_response()
-    wait_for(lambda: '"GET /w/logged?q=1 HTTP/1.1" 200 ' in caplog.text)
+    wait_until(lambda: '"GET /w/logged?q=1 HTTP/1.1" 200 ' in caplog.text, what="the log line")
     record = next(r for r in caplog.records if r.name == "flask_realtime.access")
     assert record.levelno == logging.INFO
 

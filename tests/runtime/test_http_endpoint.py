@@ -8,8 +8,9 @@ import socket
 import pytest
 
 from support.server_thread import ServerThread
+from support.waiting import wait_until
 
-from .http_support import Connect, RecordingApp, ToyEndpoint, release, wait_for
+from .http_support import Connect, RecordingApp, ToyEndpoint, release
 
 
 def test_the_endpoint_gets_requests_under_its_path(
@@ -75,7 +76,7 @@ def test_websocket_upgrade_hands_the_connection_over_with_the_bytes_read_past_it
     assert server.server.connection_count == 1  # still counted once upgraded
     client.close()
     assert protocol.lost.wait(5)
-    wait_for(lambda: server.server.connection_count == 0)
+    wait_until(lambda: server.server.connection_count == 0, what="no connection")
 
 
 def test_an_upgrade_behind_a_pending_response_waits_and_keeps_every_byte(

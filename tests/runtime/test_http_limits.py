@@ -10,8 +10,9 @@ import pytest
 
 from flask_realtime.runtime.http.limits import Limits
 from support.server_thread import ServerThread
+from support.waiting import wait_until
 
-from .http_support import Connect, RecordingApp, Serve, ToyEndpoint, wait_for
+from .http_support import Connect, RecordingApp, Serve, ToyEndpoint
 from .httpkit import RawHttpClient
 
 
@@ -146,7 +147,7 @@ def test_connections_past_the_limit_get_503(
     assert third.read_response().status == 503
     assert third.wait_closed(5)
     first.close()
-    wait_for(lambda: server.server.connection_count == 1)
+    wait_until(lambda: server.server.connection_count == 1, what="one connection")
     fourth = http_client(server.port)
     fourth.request("GET", "/again")
     assert fourth.read_response().status == 200

@@ -28,6 +28,7 @@ from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.http.server import Server, new_event_loop
 from flask_realtime.runtime.workers import WorkerPool
 from support.server_thread import ServerThread
+from support.waiting import wait_until
 
 from .httpkit import RawHttpClient
 
@@ -42,18 +43,15 @@ def hello_app(environ: Environ, start_response: Callable[..., Any]) -> list[byte
     return [body]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
 def refuses_connections(port: int) -> bool:
+    """Whether nothing accepts a connection on ``port`` any more.
+
+    A closed listener refuses; under load one that is closing may already have taken the
+    connection into its backlog and then drops it: a reset, which refuses it just as well.
+    """
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
@@ -181,7 +179,7 @@ def test_a_graceful_stop_finishes_requests_in_flight_and_refuses_new_ones(
     stopper = threading.Thread(target=server.stop, kwargs={"grace": 10})
     stopper.start()
     try:
-        wait_for(lambda: refuses_connections(server.port))
+        wait_until(lambda: refuses_connections(server.port), 10, "the listener to close")
         assert idle.wait_closed(5)  # idle keep-alive connections go at once
         assert endpoint.shutdowns == 1
         go.set()
@@ -283,7 +281,8 @@ def test_run_stops_gracefully_on_a_signal(tmp_path: Path, signum: int) -> None:
             lines.until("IN-FLIGHT")
             process.send_signal(signum)
             lines.until("shutting down")
-            wait_for(lambda: refuses_connections(port))  # no new connections meanwhile
+            # No new connections meanwhile.
+            wait_until(lambda: refuses_connections(port), 10, "the listener to close")
             process.stdin.write(b"go\n")
             process.stdin.flush()
             response = client.read_response()
@@ -376,10 +375,10 @@ def test_the_worker_pool_bounds_its_threads_and_runs_every_job() -> None:
 
     for i in range(10):
         pool.submit(lambda i=i: job(i))
-    wait_for(lambda: running == 3)
+    wait_until(lambda: running == 3, 10, "three jobs running")
     assert pool.thread_count == 3
     release.set()
-    wait_for(lambda: len(done) == 10)
+    wait_until(lambda: len(done) == 10, 10, "every job")
     assert peak == 3
     assert sorted(done) == list(range(10))
     assert pool.shutdown(timeout=5)
@@ -395,11 +394,13 @@ def test_the_environment_has_no_stray_threads_after_stop(http_server: Serve) -> 
         client.request("GET", "/")
         assert client.read_response().status == 200
     server.stop()
-    wait_for(
+    wait_until(
         lambda: (
             not {t.name for t in threading.enumerate() if t.name.startswith("flask-realtime")}
             - before
-        )
+        ),
+        10,
+        "the server's threads to end",
     )
 
 

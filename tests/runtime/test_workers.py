@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.runtime.workers import WorkerPool
-
-WaitUntil = Callable[..., None]
+from support.waiting import wait_until
 
 
 def test_jobs_run_in_worker_threads() -> None:
@@ -24,7 +22,7 @@ def test_jobs_run_in_worker_threads() -> None:
     pool.close()
 
 
-def test_threads_start_on_demand_up_to_the_bound(wait_until: WaitUntil) -> None:
+def test_threads_start_on_demand_up_to_the_bound() -> None:
     pool = WorkerPool(3)
     assert pool.thread_count == 0
     gate = threading.Event()
@@ -50,18 +48,24 @@ def test_threads_start_on_demand_up_to_the_bound(wait_until: WaitUntil) -> None:
 
 
 def test_an_idle_thread_is_reused() -> None:
-    pool = WorkerPool(8)
-    idents: list[int] = []
+    pool = WorkerPool(8, name="reuse")
+    ran: list[threading.Thread] = []
     for _ in range(3):
         done = threading.Event()
-        pool.submit(lambda done=done: (idents.append(threading.get_ident()), done.set()))
+        pool.submit(lambda done=done: (ran.append(threading.current_thread()), done.set()))
         assert done.wait(5)
     # Each job found the previous job's thread idle (or about to be): at most a spare one.
     assert pool.thread_count <= 2
+    # The jobs ran on the pool's threads (named <name>-<n> in start order; none has ended),
+    # no more of them than it started.
+    threads = set(ran)
+    assert {t.name for t in threads} <= {f"reuse-{n}" for n in range(pool.thread_count)}
+    assert threading.current_thread() not in threads
+    assert 1 <= len(threads) <= pool.thread_count
     pool.close()
 
 
-def test_idle_threads_end_after_the_timeout(wait_until: WaitUntil) -> None:
+def test_idle_threads_end_after_the_timeout() -> None:
     pool = WorkerPool(2, idle_timeout=0.05)
     done = threading.Event()
     pool.submit(done.set)
@@ -87,7 +91,7 @@ def test_a_failing_job_does_not_kill_its_thread(caplog: pytest.LogCaptureFixture
     pool.close()
 
 
-def test_shutdown_lets_threads_end(wait_until: WaitUntil) -> None:
+def test_shutdown_lets_threads_end() -> None:
     pool = WorkerPool(2)
     done = threading.Event()
     pool.submit(done.set)

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.waiting import wait_until
+
 from .httpkit import PeerClosed
-from .wsgi_support import ClosingBody, Connect, Environ, Serve, StartResponse, wait_for
+from .wsgi_support import ClosingBody, Connect, Environ, Serve, StartResponse
 
 
 def test_content_length_is_added_for_a_one_item_list(
@@ -117,7 +119,7 @@ def test_exc_info_after_the_headers_went_out_reraises_and_drops_the_connection(
     client.request("GET", "/")
     with pytest.raises(PeerClosed):
         client.read_response()  # the chunked body never ends properly
-    wait_for(lambda: "too late" in caplog.text)
+    wait_until(lambda: "too late" in caplog.text, 10, "the log of the late write")
 
 
 def test_start_response_twice_without_exc_info_is_an_error(
@@ -189,7 +191,7 @@ def test_an_app_exception_gives_500_is_logged_and_close_is_called(
     response = client.read_response()
     assert response.status == 500
     assert body.closed.wait(5)
-    wait_for(lambda: "kaboom" in caplog.text)
+    wait_until(lambda: "kaboom" in caplog.text, 10, "the log of the failure")
     record = next(r for r in caplog.records if "error in WSGI application" in r.getMessage())
     assert record.levelno == logging.ERROR
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from flask_realtime.exceptions import DisconnectedError
 from flask_realtime.runtime.http.limits import Limits
+from support.waiting import wait_until
 
-from .wsgi_support import ClosingBody, Connect, Environ, MiB, Serve, StartResponse, wait_for
+from .wsgi_support import ClosingBody, Connect, Environ, MiB, Serve, StartResponse
 
 
 def test_a_slow_reader_holds_a_thread_not_memory_nor_the_others(
@@ -32,7 +33,7 @@ def test_a_slow_reader_holds_a_thread_not_memory_nor_the_others(
     server = http_server(wsgi_app=app, limits=Limits(io_timeout=1.0))
     sleeper = http_client(server.port)
     sleeper.request("GET", "/endless")  # and never read
-    wait_for(lambda: body.produced > 0)
+    wait_until(lambda: body.produced > 0, 10, "the body to start")
     for _ in range(5):
         other = http_client(server.port)
         other.request("GET", "/quick")
@@ -86,7 +87,7 @@ def test_a_client_gone_mid_upload_wakes_the_reading_app(
     client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\npartial")
     assert reading.wait(5)
     client.close()
-    wait_for(lambda: len(errors) == 1)
+    wait_until(lambda: len(errors) == 1, 10, "the error")
 
 
 def test_a_non_bytes_body_is_an_app_error(http_server: Serve, http_client: Connect) -> None:

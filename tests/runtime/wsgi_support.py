@@ -1,10 +1,9 @@
-"""Helpers of the WSGI tests (``test_wsgi_*``): type aliases, waiting, and an app iterable
+"""Helpers of the WSGI tests (``test_wsgi_*``): type aliases and an app iterable
 that records ``close()``."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,14 +17,6 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 MiB = 2**20
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 class ClosingBody:

@@ -2,9 +2,10 @@
 
 - :class:`ManualClock`: a clock and the :class:`~flask_realtime.deadlines.Deadlines` it
   fires when the test advances time, so timeouts are tested without sleeping.
-- :class:`MemoryEngineSocket`: the :class:`~flask_realtime.engine.EngineSocket` surface of
-  the contract, in memory: it records the messages sent and the close() calls, and reports
-  its close to the server synchronously, as the real session does.
+- :class:`RecordingEngineSocket`: the product's in-memory Engine.IO session (the test
+  client's :class:`~flask_realtime.testing.memory_socket.MemoryEngineSocket`), recording
+  the messages sent and the close() calls for the tests; it reports its close to the
+  server synchronously, as the real session does.
 - :class:`Peer`: a Socket.IO client made of one such engine socket: it sends wire strings
   (or builds them with the JSON parser) and reads what the server sent. Text is written
   as on the wire, with Engine.IO's MESSAGE type in front (``40``, ``42["hi"]``); binary
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +27,7 @@ from flask_realtime.protocol.parsers import JsonParser
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server import HandlerCall, SocketIOServer
 from flask_realtime.server.invoker import call_handler
-
-_eio_ids = itertools.count(1)
+from flask_realtime.testing.memory_socket import MemoryEngineSocket
 
 
 def _wire(data: str | bytes) -> str | bytes:
@@ -60,22 +59,36 @@ class ManualClock:
         self.now = target
 
 
-class MemoryEngineSocket:
-    """The EngineSocket surface, in memory (see the module docstring)."""
+class RecordingEngineSocket(MemoryEngineSocket):
+    """The product's in-memory session (the test client's), with what server tests check.
+
+    :class:`flask_realtime.testing.memory_socket.MemoryEngineSocket` is the EngineSocket
+    surface the test client drives the server through; this subclass adds only what it
+    lacks for checking the server itself:
+
+    - :attr:`sent`: each :class:`~flask_realtime.engine.OutgoingMessage` the server sent,
+      the object itself (tests check that one message object is shared by every room
+      member, and its ``volatile`` flag); the product's hands on only ``data``.
+    - :attr:`close_reasons`: every ``close()`` call, repeated ones included (tests check
+      that the server closes a session once); the product's keeps the first reason.
+    - :meth:`lose`: the engine reports a close with any reason, again if it already did
+      (tests check that a second report changes nothing); the product's client side
+      closes only with ``CLIENT_DISCONNECT``, once.
+    - ``protocol`` 3 sessions (a v3 client), and :attr:`on_send`, a hook run after each
+      recorded send (a test closes another session from inside a broadcast).
+    """
 
     def __init__(self, server: SocketIOServer, protocol: int = 4, query: str = "") -> None:
-        self.server = server
-        self.sid = f"eio{next(_eio_ids)}"
-        self.protocol = protocol
-        self.transport = "websocket"
-        self.handshake = Handshake(
+        handshake = Handshake(
             method="GET",
             path="/socket.io/",
             query_string=query,
             query={},
             headers={"host": "example.test"},
         )
-        self.closed = False
+        super().__init__(server, handshake, deliver=_ignore, closed_by_server=_ignore)
+        self.server = server
+        self.protocol = protocol
         self.sent: list[OutgoingMessage] = []
         self.close_reasons: list[CloseReason] = []
         self.on_send: Callable[[OutgoingMessage], None] | None = None
@@ -89,15 +102,16 @@ class MemoryEngineSocket:
 
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         self.close_reasons.append(reason)
-        if self.closed:
-            return
-        self.closed = True
-        self.server.on_close(self, reason)  # type: ignore[arg-type]
+        super().close(reason)
 
     def lose(self, reason: CloseReason = CloseReason.TRANSPORT_CLOSE) -> None:
-        """The client went away (the engine reports it)."""
+        """The client went away: the engine reports it to the server (even twice)."""
         self.closed = True
-        self.server.on_close(self, reason)  # type: ignore[arg-type]
+        self.server.on_close(self.as_engine_socket, reason)
+
+
+def _ignore(_: object) -> None:
+    """A callback of the product's socket that the recording subclass does not need."""
 
 
 class Peer:
@@ -105,10 +119,10 @@ class Peer:
 
     def __init__(self, server: SocketIOServer, *, protocol: int = 4) -> None:
         self.server = server
-        self.eio = MemoryEngineSocket(server, protocol)
+        self.eio = RecordingEngineSocket(server, protocol)
         self.parser = JsonParser(version=5 if protocol == 4 else 4)
         self._read = 0
-        server.on_open(self.eio)  # type: ignore[arg-type]
+        self.eio.open()
 
     def send(self, *messages: str | bytes) -> None:
         """Deliver Engine.IO messages to the server (text starts with "4", MESSAGE)."""
@@ -116,12 +130,12 @@ class Peer:
             if isinstance(message, str):
                 assert message.startswith("4"), message
             data = message[1:] if isinstance(message, str) else message
-            self.server.on_message(self.eio, data)  # type: ignore[arg-type]
+            self.server.on_message(self.eio.as_engine_socket, data)
 
     def send_packet(self, packet: Packet) -> None:
         """Encode ``packet`` as a client would and deliver it."""
         for piece in self.parser.encode(packet):
-            self.server.on_message(self.eio, piece)  # type: ignore[arg-type]
+            self.server.on_message(self.eio.as_engine_socket, piece)
 
     def emit(self, event: str, *args: Any, namespace: str = "/", ack: int | None = None) -> None:
         self.send_packet(Packet(PacketType.EVENT, namespace, [event, *args], ack))
