@@ -53,6 +53,7 @@ def test_sigterm_lets_running_def_handlers_finish_and_names_those_cut(tmp_path: 
         text=True,
     )
     client = python_socketio.Client(reconnection=False)
+    other = python_socketio.Client(reconnection=False)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -62,7 +63,6 @@ def test_sigterm_lets_running_def_handlers_finish_and_names_those_cut(tmp_path: 
             except python_socketio.exceptions.ConnectionError:
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
-        other = python_socketio.Client(reconnection=False)
         other.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
         client.emit("work", 1)  # finishes within the grace period (10 s)
         other.emit("work", 30)  # does not
@@ -70,9 +70,12 @@ def test_sigterm_lets_running_def_handlers_finish_and_names_those_cut(tmp_path: 
         _wait_for(tmp_path / "started-30", time.monotonic() + 10)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=40)
-        other.disconnect()
     finally:
-        client.disconnect()
+        for each in (client, other):
+            each.disconnect()
+            # python-engineio leaves its WebSocket's socket open when the server closed first.
+            if each.eio.ws is not None:
+                each.eio.ws.shutdown()
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -214,9 +214,7 @@ def test_handler_exception_is_logged_without_a_listener(
     )
 
 
-def test_events_queued_behind_a_client_that_left_are_dropped(
-    flask_app: Flask, wait_until: WaitUntil
-) -> None:
+def test_events_queued_behind_a_client_that_left_are_dropped(flask_app: Flask) -> None:
     socketio = SocketIO(flask_app)
     gate = threading.Event()
     entered = threading.Event()
