@@ -154,7 +154,10 @@ class RedisAdapter(ClusterAdapter):
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        options: dict[str, Any] = {"socket_connect_timeout": 5.0, "retry": Retry(NoBackoff(), 0)}
+        # One immediate retry: a pooled connection that a restarted Redis closed fails once;
+        # a Redis that is down fails twice at once (connection refused), and the reader's
+        # back-off takes over.
+        options: dict[str, Any] = {"socket_connect_timeout": 5.0, "retry": Retry(NoBackoff(), 1)}
         options.update(self._redis_options)
         try:
             return Redis.from_url(self.url, **options)
