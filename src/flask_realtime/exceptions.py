@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 
 __all__ = [
+    "BrokerUnavailableError",
     "CallTimeoutError",
     "ConfigurationError",
     "ConnectionRefusedError",
@@ -90,3 +91,8 @@ class DisconnectedError(RealtimeError, RuntimeError):
     Also a ``RuntimeError``, which Flask-SocketIO's test client raised for a client that is
     not connected, so migrated test suites that catch it keep working.
     """
+
+
+class BrokerUnavailableError(RealtimeError, ConnectionError):
+    """The message queue (``message_queue=``) cannot be reached when the server starts, or
+    when an emitter is created. The message names the URL (without its password)."""

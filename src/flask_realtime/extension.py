@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from flask import Flask, current_app, has_app_context
 
 from .binding.adapters import resolve_adapter
+from .binding.cluster import ServerEvents
 from .binding.handlers import BoundHandler
 from .binding.options import check_names, resolve_options
 from .binding.scope import current_scope
 from .binding.service import STATE_KEY, AppService
+from .emitter import Emitter, EmitterOperations
 from .engine import CloseReason
 from .exceptions import ConfigurationError, ContextError
 from .namespace import Namespace
@@ -72,12 +74,18 @@ class SocketIO(SocketIOOperations):
         self._registry = HandlerRegistry()  # one for every app this object serves
         self._services: weakref.WeakValueDictionary[int, AppService] = weakref.WeakValueDictionary()
         self._last: weakref.ref[AppService] | None = None
+        self._server_events = ServerEvents()
+        self._emitter: EmitterOperations | None = None
         if app is not None:
             self.init_app(app)
-        elif "message_queue" in options:
-            # Flask-SocketIO's emitter for auxiliary processes: fail early if unsupported.
-            resolve_options(self.server_options)
-            resolve_adapter(options["message_queue"], options.get("channel", "flask-socketio"))
+        elif options.get("message_queue") is not None:
+            # Flask-SocketIO's way for auxiliary processes (Celery, scripts): emit through
+            # the message queue with no server; the connection is checked now.
+            resolved = resolve_options(self.server_options)
+            url = resolved.message_queue
+            if isinstance(url, str):
+                resolve_adapter(url, resolved.channel)  # the same checks as a server's
+                self._emitter = EmitterOperations(Emitter(url, channel=resolved.channel))
 
     # -- binding to apps -------------------------------------------------------------------
 
@@ -90,11 +98,19 @@ class SocketIO(SocketIOOperations):
         check_names(options, "init_app()")
         self.server_options.update(options)
         resolved = resolve_options(self.server_options)
-        service = AppService(app, resolved, self._registry)
+        service = AppService(app, resolved, self._registry, self._server_events)
         app.extensions["socketio"] = self
         app.extensions[STATE_KEY] = service
         self._services[id(service)] = service
         self._last = weakref.ref(service)
+
+    def _ops(self) -> Any:
+        """The app's operations; an emitter's when bound to no app (``message_queue``)."""
+        if self._emitter is not None and not has_app_context() and current_scope() is None:
+            last = self._last() if self._last is not None else None
+            if last is None:
+                return self._emitter
+        return super()._ops()
 
     def _owned(self, service: object) -> AppService | None:
         if isinstance(service, AppService) and self._services.get(id(service)) is service:
@@ -231,6 +247,29 @@ class SocketIO(SocketIOOperations):
             raise ConfigurationError("an error handler must be callable")
         self._registry.on_error(None, handler)
         return handler
+
+    def on_server_event(self, event: str, namespace: str | None = None) -> Callable[[F], F]:
+        """Decorator: the handler of ``event`` sent by another server's
+        :meth:`server_side_emit` (or an emitter's), in ``namespace``.
+
+        Named apart from :meth:`on` on purpose: clients cannot send these events, and
+        servers cannot send client events. The handler gets the event's arguments; a
+        ``def`` runs on a worker thread in the app context, an ``async def`` on the loop;
+        its return value is the answer when the emitting server passed a ``callback``.
+        """
+        if not isinstance(event, str):
+            raise ConfigurationError(f"an event name must be a string, not {event!r}")
+        name = namespace or "/"
+
+        def decorator(handler: F) -> F:
+            if not callable(handler):
+                raise ConfigurationError("a server event handler must be callable")
+            self._server_events.on(event, handler, name)
+            for service in list(self._services.values()):
+                service.cluster.watch(name)
+            return handler
+
+        return decorator
 
     def on_namespace(self, namespace_handler: Namespace) -> None:
         """Register a class-based :class:`~flask_realtime.Namespace` object."""

@@ -37,6 +37,11 @@ class SocketIOOperations(ABC):
     def service_for(self, app: Flask | None = None) -> AppService:
         """The service of the app to act on (implemented by ``SocketIO``)."""
 
+    def _ops(self) -> Any:
+        """What the operations act on: the app's ``Operations`` (``SocketIO`` may answer
+        an emitter's instead, when it is bound to no app)."""
+        return self.service_for().ops
+
     @suggest_keywords
     def emit(
         self,
@@ -81,7 +86,7 @@ class SocketIOOperations(ABC):
                     "emit(include_self=False) outside a Socket.IO handler: pass skip_sid=sid"
                 )
             skip_sid = scope.sid
-        self.service_for().ops.emit(
+        self._ops().emit(
             event,
             spread(args),
             namespace=namespace or "/",
@@ -122,51 +127,116 @@ class SocketIOOperations(ABC):
         self,
         event: str,
         *args: Any,
-        to: Sid | None = None,
-        room: Sid | None = None,
+        to: Room | list[Room] | None = None,
+        room: Room | list[Room] | None = None,
         sid: Sid | None = None,
         namespace: str | None = None,
         timeout: float = 60,
         ignore_queue: bool = False,
+        broadcast: bool = False,
     ) -> Any:
-        """Emit ``event`` to one client and wait for its acknowledgement.
+        """Emit ``event`` and wait for the acknowledgement: of one client, or of many.
 
-        From a thread (a ``def`` handler, a background thread) it blocks and returns the
-        acknowledgement: None, its one value, or a tuple of several. On the event loop (an
-        ``async def`` handler) it returns an awaitable of the same: ``await
-        socketio.call(...)``.
+        - ``to=sid`` of a client: its acknowledgement (None, its one value, or a tuple of
+          several), as Flask-SocketIO. The client may be connected to any server of the
+          cluster.
+        - ``to=room`` (or a list of rooms and sids, or ``broadcast=True`` for everyone):
+          every recipient's, on every server, as a :class:`~flask_realtime.cluster.BroadcastAcks`:
+          ``responses`` (sid -> answer) and ``missing`` (the sids that had not answered
+          after ``timeout`` seconds); it returns as soon as everyone answered.
+
+        From a thread (a ``def`` handler, a background thread) it blocks; on the event
+        loop (an ``async def`` handler) it returns an awaitable of the same.
 
         Raises:
-            ConfigurationError: no recipient (``to``) was given.
-            CallTimeoutError: no acknowledgement within ``timeout`` seconds.
-            DisconnectedError: the client is not connected, or left before answering.
+            ConfigurationError: no recipient was given.
+            CallTimeoutError: the one client did not answer within ``timeout`` seconds.
+            DisconnectedError: no client is connected as (or in) ``to``, or the client left
+                before answering.
         """
         target = to or room or sid
-        if target is None:
-            raise ConfigurationError("call() waits for one client's answer: pass to=sid")
-        return self.service_for().ops.call(
-            event, spread(args), to=target, namespace=namespace or "/", timeout=timeout
+        if target is None and not broadcast:
+            raise ConfigurationError(
+                "call() waits for answers: pass to=sid (one client) or to=room (many)"
+            )
+        service = self.service_for()
+        nsp = namespace or "/"
+        if isinstance(target, str) and service.ops.is_local_sid(target, nsp):
+            return service.ops.call(event, spread(args), to=target, namespace=nsp,
+                                    timeout=timeout)  # fmt: skip
+        return service.cluster.call_many(
+            event, service.parsers.snapshot(spread(args)), to=target, namespace=nsp,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def fetch_sockets(
+        self, to: Room | list[Room] | None = None, namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:  # fmt: skip
+        """The sockets in ``to`` (rooms or sids; every socket when None) on every server.
+
+        Returns a list of :class:`~flask_realtime.cluster.ClusterSocket` (``sid``,
+        ``namespace``, ``rooms``, ``handshake``, ``data``; ``emit``, ``join_room``,
+        ``leave_room``, ``disconnect``). Servers that do not answer within ``timeout``
+        seconds (5 by default) are left out. Blocks in a thread; awaitable on the loop.
+        """
+        from .cluster import ClusterSocket
+
+        nsp = namespace or "/"
+        found = self.service_for().cluster.fetch_sockets(nsp, to, timeout)
+
+        def wrap(raw: list[dict[str, Any]]) -> list[ClusterSocket]:
+            return [ClusterSocket.from_wire(self, nsp, item) for item in raw]
+
+        if isinstance(found, list):
+            return wrap(found)
+
+        async def wrapped() -> list[ClusterSocket]:
+            return wrap(await found)
+
+        return wrapped()
+
+    def server_side_emit(
+        self,
+        event: str,
+        *args: Any,
+        namespace: str | None = None,
+        callback: Callable[[list[Any]], Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send ``event`` to the other servers of the cluster (not this one), to their
+        ``@socketio.on_server_event(event)`` handlers.
+
+        With ``callback``, it is called once (on a worker thread, in the app context) with
+        the list of their answers (each handler's return value), when every server
+        answered or after ``timeout`` seconds (5 by default) with those that did.
+        Without a cluster it does nothing (the callback gets ``[]``).
+        """
+        service = self.service_for()
+        service.cluster.server_side_emit(
+            event, service.parsers.snapshot(spread(args)), namespace or "/", callback, timeout
         )
 
     def enter_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
         """Put client ``sid`` in ``room`` (works anywhere; see also ``join_room``)."""
-        self.service_for().ops.enter_room(sid, room, namespace or "/", current_scope())
+        self._ops().enter_room(sid, room, namespace or "/", current_scope())
 
     def leave_room(self, sid: Sid, room: Room, namespace: str | None = None) -> None:
         """Take client ``sid`` out of ``room``."""
-        self.service_for().ops.leave_room(sid, room, namespace or "/", current_scope())
+        self._ops().leave_room(sid, room, namespace or "/", current_scope())
 
     def close_room(self, room: Room, namespace: str | None = None) -> None:
         """Take every client out of ``room``."""
-        self.service_for().ops.close_room(room, namespace or "/", current_scope())
+        self._ops().close_room(room, namespace or "/", current_scope())
 
     def rooms(self, sid: Sid, namespace: str | None = None) -> list[Room]:
         """The rooms client ``sid`` is in, its own sid among them."""
-        return self.service_for().ops.rooms(sid, namespace or "/")
+        rooms: list[Room] = self._ops().rooms(sid, namespace or "/")
+        return rooms
 
     def disconnect(self, sid: Sid, namespace: str | None = None) -> None:
         """Disconnect client ``sid`` from ``namespace``."""
-        self.service_for().ops.disconnect(sid, namespace or "/", current_scope())
+        self._ops().disconnect(sid, namespace or "/", current_scope())
 
     # -- tasks -----------------------------------------------------------------------------
 
@@ -177,7 +247,7 @@ class SocketIOOperations(ABC):
 
         A ``def`` runs in a daemon thread; an ``async def`` as a task on the server's loop.
         """
-        loop = self.service_for().ops.loop_for(target)
+        loop = self._ops().loop_for(target)
         return start_background_task(target, args, kwargs, loop)
 
     def sleep(self, seconds: float = 0) -> Awaitable[None]:

@@ -153,14 +153,22 @@ def test_defaults() -> None:
     assert options.engine.path == "socket.io"
 
 
-def test_message_queue_without_the_redis_adapter_is_a_clear_error(flask_app: Flask) -> None:
-    with pytest.raises(ConfigurationError, match="Redis adapter"):
-        SocketIO(flask_app, message_queue="redis://localhost:6379")
+def test_message_queue_makes_the_redis_adapter_with_the_channel(flask_app: Flask) -> None:
+    from flask_realtime.adapters.redis import RedisAdapter
+
+    SocketIO(flask_app, message_queue="redis://localhost:6379/3", channel="mine")
+    adapter = state_of(flask_app).server.adapter
+    assert isinstance(adapter, RedisAdapter)
+    assert adapter.channels.key == "mine"
+    assert adapter.url == "redis://localhost:6379/3"
 
 
-def test_message_queue_alone_is_checked_at_once() -> None:
-    with pytest.raises(ConfigurationError, match="Redis adapter"):
-        SocketIO(message_queue="redis://localhost:6379")
+def test_message_queue_alone_checks_the_broker_at_once() -> None:
+    from flask_realtime.exceptions import BrokerUnavailableError
+
+    url = "redis://:secret@127.0.0.1:1/0"  # nothing listens on port 1
+    with pytest.raises(BrokerUnavailableError, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0"):
+        SocketIO(message_queue=url)
 
 
 def test_message_queue_with_another_scheme_is_refused(flask_app: Flask) -> None:

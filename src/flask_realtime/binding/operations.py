@@ -162,6 +162,12 @@ class Operations:
         except concurrent.futures.TimeoutError:
             raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s") from None
 
+    def is_local_sid(self, sid: Sid, namespace: str) -> bool:
+        """Whether ``sid`` is a client of this server (a read of the loop's table: a hint
+        for choosing the way to reach it; the operation itself checks again)."""
+        self._ensure_loop()
+        return self.server.get_socket(sid, namespace) is not None
+
     def enter_room(self, sid: Sid, room: Room, namespace: str, origin: Origin | None) -> None:
         """Put client ``sid`` in ``room``."""
         self._submit(origin, self.server.enter_room, sid, room, namespace)

@@ -26,6 +26,7 @@ from ..server import SocketIOServer
 from ..server.registry import HandlerRegistry
 from .adapters import resolve_adapter
 from .bridge import LoopBridge
+from .cluster import ClusterOps, ServerEvents
 from .host import LoopHost
 from .log_switches import configure_logging
 from .operations import Operations
@@ -52,9 +53,16 @@ class AppService:
         app: the app.
         options: the resolved options.
         registry: the handlers of the ``SocketIO`` object, shared by every app it serves.
+        server_events: its server-side event handlers (``@socketio.on_server_event``).
     """
 
-    def __init__(self, app: Flask, options: SocketIOOptions, registry: HandlerRegistry) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        options: SocketIOOptions,
+        registry: HandlerRegistry,
+        server_events: ServerEvents | None = None,
+    ) -> None:
         self.app = app
         self.options = options
         self.parsers = AppParsers(app, options)
@@ -89,6 +97,14 @@ class AppService:
         self.server.invoker = self.runner
         self.host = LoopHost(self.bridge, self.engine, self.server, self.runner)
         self._view: ServerView | None = None
+        self.cluster = ClusterOps(
+            app,
+            self.server,
+            self.bridge,
+            self.ensure_loop,
+            self.pool,
+            server_events if server_events is not None else ServerEvents(),
+        )
         configure_logging(options, self.server, self.engine)
 
     def server_view(self) -> ServerView:

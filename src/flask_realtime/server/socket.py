@@ -97,6 +97,10 @@ class SocketNamespace(Protocol):
         self, event: str, args: tuple[Any, ...]
     ) -> tuple[Handler | None, tuple[Any, ...]]: ...
 
+    def next_ack_id(self) -> int:
+        """A fresh acknowledgement id in this namespace (a cluster adapter asks for one)."""
+        ...
+
 
 class _Rooms(Protocol):
     def remove_all(self, socket: Socket) -> None: ...

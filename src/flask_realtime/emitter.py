@@ -1,0 +1,233 @@
+"""Emit to the clients of a cluster from a process that serves none: a Celery task, a script.
+
+::
+
+    from flask_realtime.emitter import Emitter
+
+    emitter = Emitter("redis://localhost:6379/0")      # checks the connection now
+    emitter.emit("progress", {"done": 40}, to="job-17")
+    emitter.enter_room(sid, "admins")
+    emitter.close_room("job-17")
+
+or, Flask-SocketIO's way, ``socketio = SocketIO(message_queue="redis://...")`` with no app:
+its ``emit``, ``send``, ``enter_room``, ``leave_room``, ``close_room`` and ``disconnect``
+then publish through an :class:`Emitter`.
+
+It publishes what Node's ``@socket.io/redis-emitter`` publishes (uid ``"emitter"``, see
+:mod:`flask_realtime.adapters.redis_wire`), so every server of the cluster (ours, or Node's
+with ``@socket.io/redis-adapter``) delivers it; ``channel`` must be the servers' channel.
+It is write-only: no acknowledgements, no ``call()``, no ``rooms()``.
+
+Thread-safe and synchronous (redis-py's blocking client and its connection pool): many
+threads may share one emitter. Binary data (``bytes`` anywhere in the arguments) is sent as
+binary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .adapters.redis import redact_url
+from .adapters.redis_wire import DEFAULT_CHANNEL, Channels, RequestType, dumps_json, packb
+from .exceptions import BrokerUnavailableError, ConfigurationError
+from .protocol.socketio import RESERVED_EVENTS
+from .server.cluster_adapter import EMITTER_UID
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+__all__ = ["Emitter"]
+
+
+def _rooms(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(dict.fromkeys(value))
+
+
+def _namespace(namespace: str | None) -> str:
+    if not namespace:
+        return "/"
+    return namespace if namespace.startswith("/") else "/" + namespace
+
+
+class Emitter:
+    """A write-only member of a Redis cluster (see the module docstring).
+
+    Args:
+        url: the servers' ``message_queue`` URL.
+        channel: the servers' ``channel`` (``"flask-socketio"`` by default).
+        redis_options: more keyword arguments for ``redis.Redis.from_url``.
+
+    Raises:
+        ConfigurationError: redis-py or msgpack is missing, or the URL is not valid.
+        BrokerUnavailableError: Redis does not answer at ``url``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            import msgpack  # noqa: F401
+            from redis import Redis
+        except ImportError:
+            raise ConfigurationError(
+                "the emitter needs redis-py and msgpack: pip install 'flask-realtime[redis]'"
+            ) from None
+        from redis.exceptions import RedisError
+
+        self.url = url
+        self.channels = Channels(channel)
+        options: dict[str, Any] = {"socket_connect_timeout": 5.0}
+        options.update(redis_options or {})
+        try:
+            self._redis: Redis = Redis.from_url(url, **options)
+        except ValueError as exc:
+            raise ConfigurationError(f"message_queue {redact_url(url)!r}: {exc}") from None
+        try:
+            self._redis.ping()
+        except (RedisError, OSError) as exc:
+            self._redis.close()
+            raise BrokerUnavailableError(
+                f"cannot reach the message queue at {redact_url(url)}: {exc}"
+            ) from None
+
+    def close(self) -> None:
+        """Release the connections."""
+        self._redis.close()
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: str | Iterable[str] | None = None,
+        room: str | Iterable[str] | None = None,
+        namespace: str | None = None,
+        skip_sid: str | Iterable[str] | None = None,
+        volatile: bool = False,
+        **ignored: Any,
+    ) -> None:
+        """Emit ``event`` to every client in ``to`` (rooms or sids; everyone when None),
+        minus ``skip_sid``, on every server.
+
+        ``callback`` is not supported (nobody here could receive the answers).
+
+        Raises:
+            ConfigurationError: a reserved event name, a callback, or data msgpack cannot
+                encode.
+        """
+        if ignored.get("callback") is not None:
+            raise ConfigurationError("an emitter cannot receive acknowledgements (callback)")
+        if event in RESERVED_EVENTS:
+            raise ConfigurationError(f"{event!r} is a reserved event name")
+        nsp = _namespace(namespace)
+        rooms = _rooms(to if to is not None else room)
+        flags: dict[str, Any] = {"volatile": True} if volatile else {}
+        packet = {"type": 2, "data": [event, *args], "nsp": nsp}
+        opts = {"rooms": rooms, "except": _rooms(skip_sid), "flags": flags}
+        message = packb([EMITTER_UID, packet, opts])
+        channel = self.channels.broadcast(nsp, rooms[0] if len(rooms) == 1 else None)
+        self._redis.publish(channel, message)
+
+    def send(
+        self,
+        data: Any,
+        json: bool = False,
+        namespace: str | None = None,
+        to: str | Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Send a ``message`` (or ``json``) event; see :meth:`emit`."""
+        self.emit("json" if json else "message", data, namespace=namespace, to=to, **kwargs)
+
+    def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
+        """Send ``event`` to every server's ``@socketio.on_server_event`` handler (no answers)."""
+        request = {"uid": EMITTER_UID, "type": RequestType.SERVER_SIDE_EMIT.value,
+                   "data": [event, *args]}  # fmt: skip
+        self._redis.publish(self.channels.request(_namespace(namespace)), dumps_json(request))
+
+    # -- rooms and connections -------------------------------------------------------------
+
+    def _request(self, namespace: str | None, body: dict[str, Any]) -> None:
+        self._redis.publish(self.channels.request(_namespace(namespace)), dumps_json(body))
+
+    def enter_room(self, sid: str | Iterable[str], room: str | Iterable[str],
+                   namespace: str | None = None) -> None:  # fmt: skip
+        """The clients selected by ``sid`` (sids or rooms) join ``room`` (one or several)."""
+        self._request(namespace, {"uid": EMITTER_UID, "type": RequestType.REMOTE_JOIN.value,
+                                  "opts": {"rooms": _rooms(sid), "except": []},
+                                  "rooms": _rooms(room)})  # fmt: skip
+
+    join_room = enter_room
+
+    def leave_room(self, sid: str | Iterable[str], room: str | Iterable[str],
+                   namespace: str | None = None) -> None:  # fmt: skip
+        """The clients selected by ``sid`` (sids or rooms) leave ``room``."""
+        self._request(namespace, {"uid": EMITTER_UID, "type": RequestType.REMOTE_LEAVE.value,
+                                  "opts": {"rooms": _rooms(sid), "except": []},
+                                  "rooms": _rooms(room)})  # fmt: skip
+
+    def close_room(self, room: str, namespace: str | None = None) -> None:
+        """Every client leaves ``room``."""
+        self.leave_room(room, room, namespace)
+
+    def disconnect(self, sid: str | Iterable[str], namespace: str | None = None,
+                   close: bool = False) -> None:  # fmt: skip
+        """Disconnect the clients selected by ``sid`` (sids or rooms) from ``namespace``
+        (``close``: their whole connection)."""
+        self._request(namespace, {"uid": EMITTER_UID,
+                                  "type": RequestType.REMOTE_DISCONNECT.value,
+                                  "opts": {"rooms": _rooms(sid), "except": []},
+                                  "close": close})  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<Emitter {redact_url(self.url)} channel={self.channels.key!r}>"
+
+
+class EmitterOperations:
+    """The ``socketio.*`` operations of a ``SocketIO(message_queue=...)`` bound to no app:
+    the shape of :class:`~flask_realtime.binding.operations.Operations`, on an emitter."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        self.emitter = emitter
+
+    def emit(self, event: str, args: tuple[Any, ...], *, namespace: str,
+             to: str | Iterable[str] | None, skip_sid: str | Iterable[str] | None,
+             callback: Any, volatile: bool, origin: Any) -> None:  # fmt: skip
+        self.emitter.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,
+                          volatile=volatile, callback=callback)  # fmt: skip
+
+    def enter_room(self, sid: str, room: str, namespace: str, origin: Any) -> None:
+        self.emitter.enter_room(sid, room, namespace)
+
+    def leave_room(self, sid: str, room: str, namespace: str, origin: Any) -> None:
+        self.emitter.leave_room(sid, room, namespace)
+
+    def close_room(self, room: str, namespace: str, origin: Any) -> None:
+        self.emitter.close_room(room, namespace)
+
+    def disconnect(self, sid: str, namespace: str, origin: Any) -> None:
+        self.emitter.disconnect(sid, namespace)
+
+    def _unsupported(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigurationError(
+            "a SocketIO(message_queue=...) bound to no app only emits: call(), rooms() and "
+            "background tasks need a server (init_app)"
+        )
+
+    call = rooms = loop_for = _unsupported

@@ -1,0 +1,102 @@
+"""One server of the Redis cluster tests: ``python cluster_app.py NAME PORT REDIS_URL CHANNEL``.
+
+Its handlers let a test drive the cluster from any client: join/leave rooms, emit to a
+room or everyone, call a room, fetch sockets, emit to the other servers.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from flask import Flask, request
+
+from flask_realtime import SocketIO, join_room, leave_room
+from flask_realtime.cluster import BroadcastAcks
+
+name, port, redis_url, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+app = Flask(name)
+socketio = SocketIO(app, message_queue=redis_url, channel=channel)
+
+
+@app.get("/health")
+def health() -> str:
+    return name
+
+
+@socketio.on("whoami")
+def whoami() -> dict[str, str]:
+    return {"server": name, "sid": request.sid}  # type: ignore[attr-defined]
+
+
+@socketio.on("join")
+def on_join(room: str) -> str:
+    join_room(room)
+    return "joined"
+
+
+@socketio.on("leave")
+def on_leave(room: str) -> str:
+    leave_room(room)
+    return "left"
+
+
+@socketio.on("emit")
+def on_emit(spec: dict[str, Any]) -> str:
+    socketio.emit(spec["event"], *spec.get("args", []), to=spec.get("to"),
+                  skip_sid=spec.get("skip"))  # fmt: skip
+    return "sent"
+
+
+@socketio.on("ops")
+def on_ops(spec: dict[str, Any]) -> str:
+    op = spec["op"]
+    if op == "enter_room":
+        socketio.enter_room(spec["sid"], spec["room"])
+    elif op == "leave_room":
+        socketio.leave_room(spec["sid"], spec["room"])
+    elif op == "close_room":
+        socketio.close_room(spec["room"])
+    elif op == "disconnect":
+        socketio.disconnect(spec["sid"])
+    return "done"
+
+
+@socketio.on("call-room")
+def call_room(spec: dict[str, Any]) -> dict[str, Any]:
+    result = socketio.call(spec["event"], spec.get("data"), to=spec["to"],
+                           timeout=spec.get("timeout", 2))  # fmt: skip
+    assert isinstance(result, BroadcastAcks)
+    return {"responses": result.responses, "missing": result.missing,
+            "missing_count": result.missing_count}  # fmt: skip
+
+
+@socketio.on("fetch")
+def fetch(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    found = socketio.fetch_sockets(to=spec.get("to"))
+    return [{"sid": s.sid, "rooms": s.rooms} for s in found]
+
+
+@socketio.on("sse")
+def sse(spec: dict[str, Any]) -> list[Any]:
+    answers: list[Any] = []
+    done = threading.Event()
+
+    def callback(values: list[Any]) -> None:
+        answers.extend(values)
+        done.set()
+
+    socketio.server_side_emit("hello", spec.get("data"), callback=callback, timeout=3)
+    done.wait(5)
+    return sorted(answers)
+
+
+@socketio.on_server_event("hello")
+def hello(data: Any) -> str:
+    socketio.emit("server-hello", {"on": name, "data": data})
+    return f"hello from {name}"
+
+
+if __name__ == "__main__":
+    socketio.run(app, host="127.0.0.1", port=port)

@@ -1,0 +1,31 @@
+"""Fixtures of the adapter tests: Redis (real, or a loud failure under CI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis; skipped when absent, but a failure when ``CI`` is set."""
+    if not _redis_answers(REDIS_URL):
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set: the Redis tests must run)")
+        pytest.skip(message)
+    return REDIS_URL

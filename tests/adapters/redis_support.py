@@ -1,0 +1,230 @@
+"""Helpers of the Redis cluster tests: server processes, clients, a private Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio as pysio
+
+HERE = Path(__file__).resolve().parent
+INTEROP = HERE.parent / "interop"
+ROOT = HERE.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unique_channel() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class ServerProcess:
+    """``cluster_app.py`` in a subprocess, on a free port."""
+
+    def __init__(self, name: str, redis_url: str, channel: str, tmp: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"server-{name}.log"
+        self._out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "cluster_app.py"),
+                name,
+                str(self.port),
+                redis_url,
+                channel,
+            ],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
+        wait_until(self._ready, f"server {name} to listen", 20)
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            self._out.close()
+            pytest.fail(f"server {self.name} exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=1) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._out.close()
+
+
+class PyClient:
+    """A python-socketio client that records every event it gets."""
+
+    def __init__(self, url: str, answer: Any = None) -> None:
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self.lock = threading.Lock()
+        self.client = pysio.Client(reconnection=False)
+        self.disconnected = threading.Event()
+
+        @self.client.on("*")
+        def any_event(event: str, *args: Any) -> Any:
+            with self.lock:
+                self.events.append((event, args))
+            return answer(*args) if answer is not None else None
+
+        @self.client.event
+        def disconnect(*_: Any) -> None:
+            self.disconnected.set()
+
+        self.client.connect(url, transports=["websocket"], wait_timeout=10)
+
+    @property
+    def sid(self) -> str:
+        return str(self.client.get_sid())
+
+    def got(self, event: str) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return [args for name, args in self.events if name == event]
+
+    def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        return self.client.call(event, data, timeout=timeout)
+
+    def close(self) -> None:
+        if self.client.connected:
+            self.client.disconnect()
+
+
+class JsClients:
+    """Official socket.io-client sockets in one Node process (js/cluster_client.mjs)."""
+
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        if shutil.which("node") is None or not (INTEROP / "node_modules").is_dir():
+            pytest.fail("node and tests/interop/node_modules are required (make setup)")
+        self.lines: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            ["node", str(INTEROP / "js" / "cluster_client.mjs"), json.dumps(specs)],
+            cwd=INTEROP,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        self.sids = {
+            spec["id"]: wait_until(lambda i=spec["id"]: self._sid(i), f"JS client {spec['id']}")
+            for spec in specs
+        }
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                with self.lock:
+                    self.lines.append(json.loads(line))
+
+    def _sid(self, ident: str) -> str | None:
+        with self.lock:
+            for line in self.lines:
+                if line["id"] == ident and line["event"] == "connect":
+                    return str(line["sid"])
+        return None
+
+    def got(self, ident: str, event: str) -> list[Any]:
+        with self.lock:
+            return [
+                line.get("args", line.get("reason"))
+                for line in self.lines
+                if line["id"] == ident and line["event"] == event
+            ]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, that it may stop and restart."""
+
+    def __init__(self, tmp: Path) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.fail("redis-server is required for this test")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._answers, "the private redis-server", 10)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None

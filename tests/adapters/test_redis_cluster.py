@@ -1,0 +1,237 @@
+"""The Redis adapter end to end: three server processes on a real Redis, python-socketio
+and official socket.io-client sockets on each; an emitter process with no server; Redis
+restarted under a running cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .redis_support import (
+    JsClients,
+    PrivateRedis,
+    PyClient,
+    ServerProcess,
+    _env,
+    unique_channel,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
+
+
+class Cluster:
+    def __init__(self, redis_url: str, tmp: Path, names: tuple[str, ...] = ("a", "b", "c")):
+        self.redis_url = redis_url
+        self.channel = unique_channel()
+        self.servers: dict[str, ServerProcess] = {}
+        self.clients: list[PyClient] = []
+        self.js: list[JsClients] = []
+        for name in names:
+            self.servers[name] = ServerProcess(name, redis_url, self.channel, tmp)
+
+    def py(self, server: str, answer: Any = None) -> PyClient:
+        client = PyClient(self.servers[server].url, answer)
+        self.clients.append(client)
+        return client
+
+    def js_clients(self, specs: list[tuple[str, str, bool]]) -> JsClients:
+        clients = JsClients([
+            {"id": ident, "url": self.servers[server].url, "answer": answer}
+            for ident, server, answer in specs
+        ])  # fmt: skip
+        self.js.append(clients)
+        return clients
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        for js in self.js:
+            js.close()
+        for server in self.servers.values():
+            server.stop()
+
+
+@pytest.fixture
+def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(redis_url, tmp_path)
+    yield c
+    c.close()
+
+
+def test_a_broadcast_from_any_process_reaches_every_client(cluster: Cluster) -> None:
+    py = {name: cluster.py(name) for name in "abc"}
+    js = cluster.js_clients([("ja", "a", True), ("jb", "b", True), ("jc", "c", True)])
+    assert py["b"].call("emit", {"event": "news", "args": [{"n": 1}, "two"]}) == "sent"
+    for client in py.values():
+        wait_until(lambda c=client: c.got("news"), "news on a python client")
+        assert client.got("news") == [({"n": 1}, "two")]
+    for ident in ("ja", "jb", "jc"):
+        wait_until(lambda i=ident: js.got(i, "news"), f"news on {ident}")
+        assert js.got(ident, "news") == [[{"n": 1}, "two"]]
+
+
+def test_binary_crosses_processes(cluster: Cluster) -> None:
+    a, c = cluster.py("a"), cluster.py("c")
+    js = cluster.js_clients([("jb", "b", True)])
+    a.call("emit", {"event": "blob", "args": [b"\x00\xff", {"k": b"xyz"}]})
+    wait_until(lambda: c.got("blob"), "the binary event on c")
+    assert c.got("blob") == [(b"\x00\xff", {"k": b"xyz"})]
+    wait_until(lambda: js.got("jb", "blob"), "the binary event on the JS client")
+    assert js.got("jb", "blob") == [[{"$bin": "AP8="}, {"k": {"$bin": "eHl6"}}]]
+
+
+def test_a_room_spans_processes_with_remote_join_leave_close_and_disconnect(
+    cluster: Cluster,
+) -> None:
+    pa, pb = cluster.py("a"), cluster.py("b")
+    js = cluster.js_clients([("jc", "c", True)])
+    jc = js.sids["jc"]
+    assert pb.call("join", "r") == "joined"
+    # a's server puts c's JS client in the room: it is connected to another process.
+    assert pa.call("ops", {"op": "enter_room", "sid": jc, "room": "r"}) == "done"
+
+    def round_trip(n: int) -> None:
+        pa.call("emit", {"event": "room", "args": [n], "to": "r"})
+        pa.call("emit", {"event": "mark", "args": [n]})
+        wait_until(lambda: [n] in js.got("jc", "mark") and (n,) in pb.got("mark"), "mark")
+
+    wait_until(lambda: (round_trip(1) or True) and js.got("jc", "room"), "the remote join")
+    assert pa.got("room") == []
+    assert (1,) in pb.got("room")
+    pa.call("ops", {"op": "leave_room", "sid": jc, "room": "r"})
+    round_trip(2)
+    wait_until(lambda: (round_trip(3) or True) and (3,) in pb.got("room"), "b still in r")
+    assert [3] not in js.got("jc", "room")
+    pa.call("ops", {"op": "close_room", "room": "r"})
+    round_trip(4)
+    wait_until(lambda: (round_trip(5) or True) and (5,) not in pb.got("room"), "the room closed")
+    pa.call("ops", {"op": "disconnect", "sid": jc})
+    wait_until(lambda: js.got("jc", "disconnect"), "the remote disconnect")
+    assert js.got("jc", "disconnect") == ["io server disconnect"]
+
+
+def test_a_broadcast_call_gathers_every_answer_and_names_the_silent_client(
+    cluster: Cluster,
+) -> None:
+    pa = cluster.py("a", answer=lambda data: {"py": "a", "got": data})
+    pb = cluster.py("b", answer=lambda data: {"py": "b", "got": data})
+    js = cluster.js_clients([("jc", "c", True), ("silent", "b", False)])
+    for client in (pa, pb):
+        client.call("join", "all")
+    cluster.py("c").call("ops", {"op": "enter_room", "sid": js.sids["jc"], "room": "all"})
+    pa.call("ops", {"op": "enter_room", "sid": js.sids["silent"], "room": "all"})
+    wait_until(
+        lambda: (
+            {s["sid"] for s in pa.call("fetch", {"to": "all"})}
+            == {pa.sid, pb.sid, js.sids["jc"], js.sids["silent"]}
+        ),
+        "everyone in the room",
+    )
+    result = pb.call("call-room", {"event": "q", "data": 5, "to": "all", "timeout": 1.5})
+    assert result["responses"] == {
+        pa.sid: {"py": "a", "got": 5},
+        pb.sid: {"py": "b", "got": 5},
+        js.sids["jc"]: {"js": "jc", "got": 5},
+    }
+    assert result["missing"] == [js.sids["silent"]]
+    assert result["missing_count"] == 1
+
+
+def test_fetch_sockets_and_server_side_emit_across_processes(cluster: Cluster) -> None:
+    pa, pb = cluster.py("a"), cluster.py("b")
+    js = cluster.js_clients([("jc", "c", True)])
+    pb.call("join", "team")
+    found = pa.call("fetch", {})
+    assert {s["sid"] for s in found} == {pa.sid, pb.sid, js.sids["jc"]}
+    team = pa.call("fetch", {"to": "team"})
+    assert team == [{"sid": pb.sid, "rooms": [pb.sid, "team"]}]
+    # a asks the other servers; each handler answers and emits to its own clients.
+    assert pa.call("sse", {"data": 42}) == ["hello from b", "hello from c"]
+    wait_until(lambda: js.got("jc", "server-hello"), "c's handler emitting")
+    # b's handler broadcast reaches everyone, c's too: the JS client on c sees both.
+    wait_until(lambda: len(js.got("jc", "server-hello")) == 2, "both handlers' emits")
+    assert sorted(m[0]["on"] for m in js.got("jc", "server-hello")) == ["b", "c"]
+
+
+EMITTER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from flask_realtime import SocketIO
+    from flask_realtime.emitter import Emitter
+
+    url, channel, sid = sys.argv[1], sys.argv[2], sys.argv[3]
+    socketio = SocketIO(message_queue=url, channel=channel)   # no app: an emitter
+    socketio.emit("from-worker", {"step": 1})
+    socketio.emit("to-one", b"\\x01\\x02", to=sid)
+    socketio.enter_room(sid, "workers")
+    with Emitter(url, channel=channel) as emitter:
+        emitter.emit("to-room", "hi", to="workers")
+        emitter.send("plain message")
+    print("emitted")
+    """
+)
+
+
+def test_an_emitter_process_without_a_server_reaches_every_client(cluster: Cluster) -> None:
+    pa = cluster.py("a")
+    js = cluster.js_clients([("jc", "c", True)])
+    target = js.sids["jc"]
+    done = subprocess.run(
+        [sys.executable, "-c", EMITTER_SCRIPT, cluster.redis_url, cluster.channel, target],
+        capture_output=True, text=True, timeout=30, env=_env(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    wait_until(lambda: pa.got("from-worker") and js.got("jc", "message"), "the emitter's events")
+    assert pa.got("from-worker") == [({"step": 1},)]
+    assert js.got("jc", "from-worker") == [[{"step": 1}]]
+    assert js.got("jc", "to-one") == [[{"$bin": "AQI="}]]
+    assert pa.got("to-one") == []
+    assert js.got("jc", "to-room") == [["hi"]]  # the join came first, in order
+    assert js.got("jc", "message") == [["plain message"]]
+
+
+def test_an_unreachable_broker_at_start_is_a_clear_error(tmp_path: Path) -> None:
+    from .redis_support import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(pytest.fail.Exception) as failed:
+        ServerProcess("x", url, unique_channel(), tmp_path)
+    assert "cannot reach the message queue at " + url in str(failed.value)
+
+
+def test_redis_restarted_under_a_running_cluster(tmp_path: Path) -> None:
+    redis = PrivateRedis(tmp_path)
+    cluster = Cluster(redis.url, tmp_path, ("a", "b"))
+    try:
+        pa, pb = cluster.py("a"), cluster.py("b")
+        pa.call("emit", {"event": "before", "args": [0]})
+        wait_until(lambda: pb.got("before"), "the cluster before the outage")
+        redis.stop()
+        # Local clients keep being served: handlers answer, local emits arrive.
+        for n in range(3):
+            assert pa.call("emit", {"event": "local", "args": [n], "to": pa.sid}) == "sent"
+        wait_until(lambda: len(pa.got("local")) == 3, "local delivery during the outage")
+        wait_until(lambda: "unreachable" in cluster.servers["a"].output(), "the warning")
+        redis.start()
+        n = 0
+
+        def recovered() -> bool:
+            nonlocal n
+            n += 1
+            pa.call("emit", {"event": "after", "args": [n]})
+            return bool(pb.got("after"))
+
+        wait_until(recovered, "the cluster after the outage", 30)
+        output = cluster.servers["a"].output()
+        assert output.count("unreachable") == 1, output  # one line for the outage
+        assert "reachable again" in output
+    finally:
+        cluster.close()
+        redis.stop()
