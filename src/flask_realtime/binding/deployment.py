@@ -24,6 +24,7 @@ How the number of workers is known:
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sys
 from types import FrameType
 from typing import Any
@@ -66,13 +67,16 @@ def warn_several_workers(server: str, workers: int, message_queue: object | None
     return True
 
 
-def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int] | None:
-    """The ASGI server that runs this code and its number of worker processes, found on
-    the call stack from ``frame`` (the caller's by default); ``None`` when unknown.
+def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int, bool] | None:
+    """The ASGI server that runs this code, its number of worker processes, and whether
+    this process is its first worker (the one that warns), found on the call stack from
+    ``frame`` (the caller's by default); ``None`` when unknown.
 
     Recognised: uvicorn (its ``Config``, as ``uvicorn --workers N`` and ``uvicorn.run``
     pass it to each worker process; with ``--reload`` there is one process whatever
-    ``workers`` says) and gunicorn (its worker object, whose ``cfg.workers`` is ``-w``).
+    ``workers`` says; its first worker process is named ``SpawnProcess-1``) and gunicorn
+    (its worker object, whose ``cfg.workers`` is ``-w`` and whose ``age`` is 1 for the
+    first worker).
     """
     uvicorn_config = _class("uvicorn.config", "Config")
     uvicorn_server = _class("uvicorn.server", "Server")
@@ -85,10 +89,11 @@ def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int] | Non
                 value = value.config
             if uvicorn_config is not None and isinstance(value, uvicorn_config):
                 if getattr(value, "reload", False):
-                    return ("uvicorn", 1)
-                return ("uvicorn", int(getattr(value, "workers", None) or 1))
+                    return ("uvicorn", 1, True)
+                first = multiprocessing.current_process().name.endswith("-1")
+                return ("uvicorn", int(getattr(value, "workers", None) or 1), first)
             if gunicorn_worker is not None and isinstance(value, gunicorn_worker):
-                return ("gunicorn", int(value.cfg.workers))
+                return ("gunicorn", int(value.cfg.workers), value.age == 1)
         current = current.f_back
     return None
 
