@@ -3,15 +3,24 @@
 Flask-SocketIO's API: migrating is one changed import::
 
     from flask_realtime import SocketIO, emit, join_room
+
+``flask_realtime.GunicornWorker`` is gunicorn's worker class
+(``gunicorn -k flask_realtime.GunicornWorker app:app``); it is imported on first use, so
+that importing the package never imports gunicorn.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .context import call, close_room, disconnect, emit, join_room, leave_room, rooms, send
 from .exceptions import ConnectionRefusedError
 from .extension import SocketIO
 from .namespace import Namespace
 from .testing import SocketIOTestClient
+
+if TYPE_CHECKING:
+    from .binding.gunicorn_worker import GunicornWorker as GunicornWorker
 
 __all__ = [
     "ConnectionRefusedError",
@@ -27,3 +36,12 @@ __all__ = [
     "rooms",
     "send",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # GunicornWorker subclasses gunicorn's worker: import gunicorn only when asked.
+    if name == "GunicornWorker":
+        from .binding.gunicorn_worker import GunicornWorker
+
+        return GunicornWorker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ from .binding.handlers import BoundHandler
 from .binding.options import check_names, resolve_options
 from .binding.scope import current_scope
 from .binding.service import STATE_KEY, AppService
+from .binding.wsgi_fallback import wrap_wsgi_app
 from .emitter import Emitter, EmitterOperations
 from .engine import CloseReason
 from .exceptions import ConfigurationError, ContextError
@@ -99,6 +100,8 @@ class SocketIO(SocketIOOperations):
         self.server_options.update(options)
         resolved = resolve_options(self.server_options)
         service = AppService(app, resolved, self._registry, self._server_events)
+        # Socket.IO requests that reach the app through a plain WSGI server: long-polling.
+        wrap_wsgi_app(app, service)
         app.extensions["socketio"] = self
         app.extensions[STATE_KEY] = service
         self._services[id(service)] = service

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError
 from ..runtime import ASGIApp, Receive, Scope, Send
+from .deployment import asgi_server_workers, warn_several_workers
 
 if TYPE_CHECKING:
     from .service import AppService
@@ -36,6 +37,7 @@ class FlaskASGIApp:
 
     def __init__(self, service: AppService) -> None:
         self._bridge = service.bridge
+        self._message_queue = service.options.message_queue
         self._host = service.host
         self._inner = ASGIApp(
             service.engine,
@@ -62,6 +64,10 @@ class FlaskASGIApp:
                 "server started?)"
             )
         await self._host.attach()
+        # Called from the ASGI server's own startup: its configuration is on the stack.
+        found = asgi_server_workers()
+        if found is not None and found[2]:
+            warn_several_workers(found[0], found[1], self._message_queue)
 
     async def _unbind(self) -> None:
         if self._bridge.loop is asyncio.get_running_loop():

@@ -215,6 +215,7 @@ class HttpProtocol(asyncio.Protocol):
     ) -> int | None:
         reader = self._reader
         assert reader is not None
+        self.ctx.requests += 1
         if self.ctx.closing:
             request.keep_alive = False
         exchange = new_exchange(

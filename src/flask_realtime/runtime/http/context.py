@@ -41,6 +41,8 @@ class ServerContext:
     tls: bool = False
     closing: bool = False
     """Set by a graceful shutdown: responses say ``Connection: close``, idle connections go."""
+    requests: int = 0
+    """Requests received so far (``Server.requests_served``: gunicorn's ``max_requests``)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """The endpoint's ``handle`` calls in flight (strong references; cancelled at stop)."""
 

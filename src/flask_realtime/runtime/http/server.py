@@ -21,9 +21,10 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from wsgiref.types import WSGIApplication
 
 from flask_realtime.exceptions import ConfigurationError
@@ -72,6 +73,11 @@ class Server:
         worker_threads: the most WSGI requests that run at once (see ``WorkerPool``).
         log: write an access log line per request to ``flask_realtime.access`` (INFO).
         backlog: the listen queue length.
+        sockets: listening sockets made by someone else (a process manager such as
+            gunicorn, which binds before it forks its workers) to serve instead of binding
+            ``host`` and ``port``; ``host`` and ``port`` then only name the server (the
+            WSGI ``SERVER_NAME`` and ``SERVER_PORT``), and ``port`` is read from the first
+            TCP socket.
 
     Raises:
         ConfigurationError: both ``ssl_context`` and ``certfile``, or a bad setting.
@@ -91,6 +97,7 @@ class Server:
         worker_threads: int = DEFAULT_WSGI_THREADS,
         log: bool = True,
         backlog: int = 1024,
+        sockets: Sequence[socket.socket] = (),
     ) -> None:
         if ssl_context is not None and certfile is not None:
             raise ConfigurationError("give either ssl_context or certfile, not both")
@@ -106,8 +113,10 @@ class Server:
         self.worker_threads = worker_threads
         self.log = log
         self.backlog = backlog
+        self.listen_sockets = tuple(sockets)
         self._port = port
         self._server: asyncio.Server | None = None
+        self._more_servers: list[asyncio.Server] = []  # one per further given socket
         self._ctx: ServerContext | None = None
         self._stopping: asyncio.Future[None] | None = None
         self._forced = False
@@ -115,7 +124,9 @@ class Server:
     @property
     def sockets(self) -> tuple[object, ...]:
         """The listening sockets (empty when not serving)."""
-        return tuple(self._server.sockets) if self._server is not None else ()
+        if self._server is None:
+            return ()
+        return tuple(s for server in (self._server, *self._more_servers) for s in server.sockets)
 
     @property
     def port(self) -> int:
@@ -137,6 +148,12 @@ class Server:
     def serving(self) -> bool:
         """Whether the server is started and not yet stopping."""
         return self._server is not None and self._stopping is None
+
+    @property
+    def requests_served(self) -> int:
+        """Requests received since the last start (WebSocket upgrades included), as
+        gunicorn's ``max_requests`` counts them."""
+        return self._ctx.requests if self._ctx is not None else 0
 
     @property
     def connection_count(self) -> int:
@@ -167,21 +184,36 @@ class Server:
             access_log=self.log,
             tls=self.ssl_context is not None,
         )
-        server = await loop.create_server(
-            lambda: HttpProtocol(ctx),
-            self.host,
-            self._port,
-            ssl=self.ssl_context,
-            backlog=self.backlog,
-            ssl_handshake_timeout=limits.header_timeout if self.ssl_context else None,
-            start_serving=False,  # accept only once the context is complete
-        )
-        self._port = server.sockets[0].getsockname()[1]
+
+        handshake_timeout = limits.header_timeout if self.ssl_context else None
+        # Accept only once the context is complete (start_serving=False).
+        if self.listen_sockets:
+            servers = [
+                await loop.create_server(
+                    lambda: HttpProtocol(ctx), sock=sock, ssl=self.ssl_context,
+                    backlog=self.backlog, ssl_handshake_timeout=handshake_timeout,
+                    start_serving=False,
+                )
+                for sock in self.listen_sockets
+            ]  # fmt: skip
+        else:
+            servers = [
+                await loop.create_server(
+                    lambda: HttpProtocol(ctx), self.host, self._port, ssl=self.ssl_context,
+                    backlog=self.backlog, ssl_handshake_timeout=handshake_timeout,
+                    start_serving=False,
+                )
+            ]  # fmt: skip
+        server, self._more_servers = servers[0], servers[1:]
+        name = server.sockets[0].getsockname()
+        if isinstance(name, tuple):  # a Unix socket's name is its path
+            self._port = name[1]
         ctx.environ = base_environ(self.host, self._port, self.scheme)
         registry.start()
         self._server, self._ctx, self._stopping = server, ctx, None
         self._forced = False
-        await server.start_serving()
+        for each in servers:
+            await each.start_serving()
         logger.info("serving on %s", self.url)
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -217,7 +249,10 @@ class Server:
 
     async def _shutdown(self, server: asyncio.Server, ctx: ServerContext, deadline: float) -> None:
         loop = ctx.loop
+        more, self._more_servers = self._more_servers, []
         server.close()  # stop accepting
+        for each in more:
+            each.close()
         ctx.closing = True
         if self.endpoint is not None:
             try:
@@ -237,6 +272,8 @@ class Server:
         for task in list(ctx.tasks):
             task.cancel()
         await server.wait_closed()
+        for each in more:
+            await each.wait_closed()
         # Worker threads: those still in the app are daemons and do not hold the process.
         ctx.pool.close()
         end = max(deadline, loop.time() + 0.2)  # idle threads need a moment to exit

@@ -1,0 +1,231 @@
+"""``gunicorn -k flask_realtime.GunicornWorker app:app``: our server in each gunicorn worker.
+
+gunicorn stays the process manager (binding, forking, restarting, reloading, the
+heartbeat); each worker process serves the Flask app gunicorn loads, routes and Socket.IO
+(polling and WebSocket), with the same :class:`~flask_realtime.runtime.Server` and
+endpoint as ``socketio.run()``: no extra hop per request. Needs ``pip install
+flask-realtime[gunicorn]``; ``flask_realtime.GunicornWorker`` imports this module (and
+gunicorn) only when gunicorn asks for it.
+
+What the worker takes from gunicorn's settings:
+
+==========================  ============================================================
+gunicorn                    here
+==========================  ============================================================
+``bind``                    the listening sockets gunicorn made (all of them; TCP or Unix)
+``certfile``, ``keyfile``,  TLS, with gunicorn's own context (``ssl_context`` hook
+``ca_certs``, ...           included); HTTP/1.1 only, whatever ALPN gunicorn offers
+``graceful_timeout``        SIGTERM stops gracefully: clients are told the server is
+                            going away, requests in flight get up to this many seconds
+                            less 2 (the master kills the worker at ``graceful_timeout``)
+SIGINT, SIGQUIT             a fast stop: every connection is dropped now
+``max_requests``            after that many requests (``+ jitter``), a graceful stop;
+                            gunicorn starts a fresh worker
+``timeout``                 the heartbeat: the loop tells the master it is alive every
+                            second (at most every ``timeout / 2``); a loop blocked longer
+                            than ``timeout`` gets the worker killed, as gunicorn intends
+``reload``                  gunicorn's reloader restarts the worker on a code change
+``threads``                 the WSGI worker threads, when set above 1 (else our 32)
+``keepalive``               the keep-alive timeout, when set (else our 15 s)
+``accesslog``               our access log lines, written to gunicorn's access log
+``workers``                 more than one: a warning at start (see ``deployment.py``)
+==========================  ============================================================
+
+The loaded callable must be the Flask app that has the ``SocketIO`` (``app:app``, or a
+factory ``'app:create_app()'``); anything else stops gunicorn at start with a message that
+says so. Wrap middleware inside the app (``app.wsgi_app = ProxyFix(app.wsgi_app)``), not
+around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+from ..runtime import Limits, Server, access_logger
+from ..runtime.workers import DEFAULT_WSGI_THREADS
+from .deployment import warn_several_workers
+from .service import service_of
+
+if TYPE_CHECKING:
+    from .service import AppService
+
+__all__ = ["GunicornWorker"]
+
+logger = logging.getLogger("flask_realtime.gunicorn")
+
+GRACE_MARGIN = 2.0
+"""Seconds of ``graceful_timeout`` kept back for what follows the grace period (closing
+WebSockets, the adapter): the master kills a worker still running at the timeout."""
+
+
+class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hints
+    """A gunicorn worker that serves the Flask app on flask-realtime's server (see the
+    module docstring)."""
+
+    _service: AppService
+    alive: bool
+    _server: Server | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _terms = 0
+
+    # -- gunicorn's hooks --------------------------------------------------------------
+
+    def init_signals(self) -> None:
+        # gunicorn's handlers call sys.exit() at any point; ours ask the server to stop.
+        # These Python-level handlers serve when the app's loop runs in another thread
+        # (it was started before gunicorn handed over); on a loop of our own, the same
+        # functions are installed on the loop once it runs (``_on_started``).
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, self._signal)
+        signal.signal(signal.SIGINT, self._signal)
+        signal.signal(signal.SIGQUIT, self._signal)
+        signal.signal(signal.SIGUSR1, self._signal)
+        signal.signal(signal.SIGABRT, self.handle_abort)
+        signal.signal(signal.SIGWINCH, self.handle_winch)
+        signal.siginterrupt(signal.SIGTERM, False)
+        signal.siginterrupt(signal.SIGUSR1, False)
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        service = service_of(self.wsgi) if hasattr(self.wsgi, "extensions") else None
+        if service is None:
+            self.log.error(
+                "flask_realtime.GunicornWorker serves a Flask app that has a SocketIO, but "
+                "gunicorn loaded %r: point gunicorn at the Flask app itself ('module:app', "
+                "or 'module:create_app()' for a factory) after SocketIO(app) or "
+                "socketio.init_app(app); wrap WSGI middleware inside it "
+                "(app.wsgi_app = Middleware(app.wsgi_app)). For a WSGI app without "
+                "SocketIO, use gunicorn's own worker classes.",
+                self.wsgi,
+            )
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        self._service = service
+
+    def run(self) -> None:
+        service = self._service
+        cfg = self.cfg
+        self._route_logs()
+        if self.age == 1:  # the first worker of this master: one warning, not one per worker
+            warn_several_workers("gunicorn", int(cfg.workers), service.options.message_queue)
+        sockets = [listener.sock for listener in self.sockets]
+        name = sockets[0].getsockname()
+        host, port = (str(name[0]), int(name[1])) if isinstance(name, tuple) else ("localhost", 80)
+        keepalive = cfg.settings["keepalive"]
+        limits = (
+            Limits(keep_alive_timeout=float(cfg.keepalive))
+            if cfg.keepalive > 0 and cfg.keepalive != keepalive.default
+            else Limits()
+        )
+        server = Server(
+            wsgi_app=self.wsgi,
+            endpoint=service.host.endpoint(),
+            host=host,
+            port=port,
+            ssl_context=self._ssl_context(),
+            limits=limits,
+            worker_threads=int(cfg.threads) if cfg.threads > 1 else DEFAULT_WSGI_THREADS,
+            log=cfg.accesslog is not None,
+            backlog=int(cfg.backlog),
+            sockets=sockets,
+        )
+        self._server = server
+        service.host.grace = max(0.0, float(cfg.graceful_timeout) - GRACE_MARGIN)
+        watcher: list[asyncio.Task[None]] = []
+
+        def started(server: Server) -> None:
+            self._on_started(server)
+            watcher.append(asyncio.get_running_loop().create_task(self._watch(server)))
+
+        try:
+            service.host.serve(server, on_started=started)
+        finally:
+            loop = self._loop
+            for task in watcher:
+                if loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(task.cancel)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _on_started(self, server: Server) -> None:
+        """On the loop, once it listens: take over the signals when the loop is ours."""
+        loop = self._loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
+                loop.add_signal_handler(sig, self._signal, sig, None)
+        self.log.info("Serving Socket.IO and the app on flask-realtime (pid: %s)", self.pid)
+
+    async def _watch(self, server: Server) -> None:
+        """The heartbeat, ``max_requests`` and the master's health, until the end."""
+        interval = min(1.0, self.timeout / 2) if self.timeout else 1.0
+        stopping = False
+        while True:
+            self.notify()
+            if not stopping:
+                if not self.alive:  # gunicorn's reloader saw a change
+                    stopping = True
+                elif self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    stopping = True
+                elif server.requests_served >= self.max_requests:
+                    self.log.info("Autorestarting worker after current request.")
+                    stopping = True
+                if stopping:
+                    self.alive = False
+                    self._service.host.stop()
+            await asyncio.sleep(interval)
+
+    def _signal(self, sig: int, frame: FrameType | None) -> None:
+        """SIGTERM: stop gracefully (a second one forces it); SIGINT, SIGQUIT: stop now;
+        SIGUSR1: reopen the log files. Safe on the loop and in the main thread alike."""
+        if sig == signal.SIGUSR1:
+            self.log.reopen_files()
+            return
+        self.alive = False
+        host = self._service.host
+        if sig == signal.SIGTERM:
+            self._terms += 1
+            if self._terms == 1:
+                host.stop()
+                return
+        else:
+            self.cfg.worker_int(self)
+        host.stop()
+        server, loop = self._server, self._loop
+        if server is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(server.force_stop)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.cfg.is_ssl:
+            return None
+        from gunicorn.sock import ssl_context
+
+        context: ssl.SSLContext = ssl_context(self.cfg)
+        context.set_alpn_protocols(["http/1.1"])  # our server speaks HTTP/1.1
+        return context
+
+    def _route_logs(self) -> None:
+        """Our log records go where gunicorn's go, unless the app configured logging."""
+        error_log: Any = self.log.error_log
+        if not logging.root.handlers:
+            library = logging.getLogger("flask_realtime")
+            if not library.handlers:
+                library.handlers = list(error_log.handlers)
+                library.setLevel(error_log.level)
+                library.propagate = False
+        if self.cfg.accesslog is not None and not access_logger.handlers:
+            access_log: Any = self.log.access_log
+            access_logger.handlers = list(access_log.handlers)
+            access_logger.setLevel(logging.INFO)
+            access_logger.propagate = False
