@@ -14,12 +14,17 @@ HOST = {"host": "example.com"}
 
 
 def allowed(
-    origin: str | None, cors: CorsOrigins = None, scheme: str = "http", **headers: str
+    origin: str | None,
+    cors: CorsOrigins = None,
+    scheme: str = "http",
+    trust: bool = True,
+    **headers: str,
 ) -> bool:
     request_headers = {**HOST, **{k.replace("_", "-"): v for k, v in headers.items()}}
     if origin is not None:
         request_headers["origin"] = origin
-    return origin_allowed(EngineOptions(cors_allowed_origins=cors), request_headers, scheme)
+    options = EngineOptions(cors_allowed_origins=cors, trust_forwarded_headers=trust)
+    return origin_allowed(options, request_headers, scheme)
 
 
 # -- origin_allowed ----------------------------------------------------------------------
@@ -54,6 +59,14 @@ def test_same_origin_behind_a_proxy() -> None:
     chain = {"x_forwarded_host": "a.example, b.internal", "x_forwarded_proto": "https, http"}
     assert allowed("https://a.example", **chain)
     assert not allowed("https://b.internal", **chain)
+
+
+def test_forwarded_headers_count_only_when_trusted() -> None:
+    # Any client can send them: by default they do not widen the same-origin check.
+    forwarded = {"x_forwarded_host": "evil.example", "x_forwarded_proto": "https"}
+    assert not allowed("https://evil.example", trust=False, **forwarded)
+    assert allowed("http://example.com", trust=False, **forwarded)
+    assert not EngineOptions().trust_forwarded_headers
 
 
 def test_forwarded_proto_alone_applies_to_the_host() -> None:
@@ -108,17 +121,25 @@ def test_empty_list_disables_the_check() -> None:
 # -- cors_headers and preflight_headers --------------------------------------------------
 
 
-def test_cors_headers_echo_the_origin() -> None:
+def test_cors_headers_echo_an_allowed_origin() -> None:
     headers = {"origin": "https://a.example"}
-    assert cors_headers(EngineOptions(cors_allowed_origins="*"), headers) == [
+    assert cors_headers(EngineOptions(cors_allowed_origins=["https://a.example"]), headers) == [
         ("Access-Control-Allow-Origin", "https://a.example"),
         ("Vary", "Origin"),
         ("Access-Control-Allow-Credentials", "true"),
     ]
 
 
+def test_a_star_answers_a_literal_star_without_credentials() -> None:
+    # As Node: any site may call, but never with the user's cookies.
+    headers = {"origin": "https://evil.example"}
+    assert cors_headers(EngineOptions(cors_allowed_origins="*"), headers) == [
+        ("Access-Control-Allow-Origin", "*"),
+    ]
+
+
 def test_cors_headers_without_credentials() -> None:
-    options = EngineOptions(cors_allowed_origins="*", cors_credentials=False)
+    options = EngineOptions(cors_allowed_origins=["https://a.example"], cors_credentials=False)
     assert cors_headers(options, {"origin": "https://a.example"}) == [
         ("Access-Control-Allow-Origin", "https://a.example"),
         ("Vary", "Origin"),
@@ -136,7 +157,7 @@ def test_no_cors_headers_when_disabled() -> None:
 
 
 def test_preflight_headers() -> None:
-    options = EngineOptions(cors_allowed_origins="*")
+    options = EngineOptions(cors_allowed_origins="https://a.example")
     headers = {"origin": "https://a.example", "access-control-request-headers": "x-token"}
     assert preflight_headers(options, headers) == [
         ("Access-Control-Allow-Origin", "https://a.example"),
@@ -188,13 +209,15 @@ def test_foreign_origin_is_forbidden_on_an_open_session_too(h: Harness) -> None:
     assert not socket.closed
 
 
-def test_forwarded_origin_through_the_server(h: Harness) -> None:
+def test_forwarded_origin_through_the_server() -> None:
     headers = {
         "origin": "https://public.example",
         "x-forwarded-host": "public.example",
         "x-forwarded-proto": "https",
     }
-    assert h.handshake(headers=headers).status == 200
+    assert Harness(EngineOptions()).handshake(headers=headers).status == 403  # not trusted
+    trusting = Harness(EngineOptions(trust_forwarded_headers=True))
+    assert trusting.handshake(headers=headers).status == 200
 
 
 def test_https_scheme_through_the_server(h: Harness) -> None:
@@ -216,7 +239,7 @@ def test_allowed_origins_through_the_server(cors: CorsOrigins, origin: str, stat
     h = Harness(EngineOptions(cors_allowed_origins=cors))
     exchange = h.handshake(headers={"origin": origin})
     assert exchange.status == status
-    expected = origin if status == 200 else None
+    expected = ("*" if cors == "*" else origin) if status == 200 else None
     assert exchange.header("Access-Control-Allow-Origin") == expected
 
 

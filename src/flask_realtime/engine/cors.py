@@ -4,6 +4,14 @@ Same origin by default (as Flask-SocketIO): a browser page from another origin m
 open a session unless ``cors_allowed_origins`` lets it. The check applies to WebSocket
 upgrades too, which browsers never subject to CORS: that is the protection against
 cross-site WebSocket hijacking.
+
+``cors_allowed_origins="*"`` answers a literal ``*`` without credentials, as Node's
+socket.io does: echoing any origin together with ``Access-Control-Allow-Credentials``
+would let every site make requests with the user's cookies. List the origins to allow
+credentialed requests from them.
+
+``X-Forwarded-Host`` / ``X-Forwarded-Proto`` count for the same-origin check only with
+``trust_forwarded_headers=True`` (behind a proxy that sets them): any client can send them.
 """
 
 from __future__ import annotations
@@ -15,12 +23,14 @@ from .options import EngineOptions
 __all__ = ["cors_headers", "origin_allowed", "preflight_headers"]
 
 
-def _same_origins(headers: Mapping[str, str], scheme: str) -> set[str]:
+def _same_origins(headers: Mapping[str, str], scheme: str, trust_forwarded: bool) -> set[str]:
     origins = set()
     host = headers.get("host")
     if host:
         origins.add(f"{scheme}://{host}")
-    # Behind a proxy: the address the browser actually used.
+    if not trust_forwarded:
+        return origins
+    # Behind a proxy that sets them: the address the browser actually used.
     fwd_host = headers.get("x-forwarded-host")
     fwd_proto = headers.get("x-forwarded-proto")
     if fwd_host or fwd_proto:
@@ -40,7 +50,7 @@ def origin_allowed(options: EngineOptions, headers: Mapping[str, str], scheme: s
     if allowed == "*":
         return True
     if allowed is None:
-        return origin in _same_origins(headers, scheme)
+        return origin in _same_origins(headers, scheme, options.trust_forwarded_headers)
     if callable(allowed):
         return bool(allowed(origin))
     if isinstance(allowed, str):
@@ -61,6 +71,8 @@ def cors_headers(options: EngineOptions, headers: Mapping[str, str]) -> list[tup
         and len(allowed) == 0
     ):
         return []
+    if allowed == "*":
+        return [("Access-Control-Allow-Origin", "*")]
     out = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     if options.cors_credentials:
         out.append(("Access-Control-Allow-Credentials", "true"))

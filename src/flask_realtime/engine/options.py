@@ -31,6 +31,8 @@ class EngineOptions:
     cookie: str | dict[str, Any] | None = None
     cors_allowed_origins: CorsOrigins = None
     cors_credentials: bool = True
+    trust_forwarded_headers: bool = False
+    """Let ``X-Forwarded-Host``/``-Proto`` count in the same-origin check (behind a proxy)."""
     http_compression: bool = True
     compression_threshold: int = 1024
     path: str = "socket.io"
