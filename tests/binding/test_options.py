@@ -308,3 +308,12 @@ def test_logger_true_logs_each_event_received_and_emitted_without_its_data(
     finally:
         server_logger.setLevel(level)
         server_logger.handlers[:] = handlers
+
+
+def test_max_namespaces_per_client_reaches_the_server_and_is_checked(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app, max_namespaces_per_client=3)
+    assert socketio.service_for(flask_app).server.max_namespaces == 3
+    assert SocketIO(Flask("default")).service_for().server.max_namespaces == 100
+    for bad in (0, -1, 2.5, "10"):
+        with pytest.raises(ConfigurationError, match="max_namespaces_per_client"):
+            SocketIO(Flask("bad"), max_namespaces_per_client=bad)

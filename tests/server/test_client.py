@@ -339,3 +339,20 @@ def test_query_auth_parses_like_node() -> None:
     assert query_auth(None) is None
     assert query_auth("") == {}
     assert query_auth("a=1&b=&a=2&c=%20") == {"a": ["1", "2"], "b": "", "c": " "}
+
+
+def test_a_connection_joins_at_most_max_namespaces(server: SocketIOServer) -> None:
+    server.max_namespaces = 2
+    server.dynamic_namespace(re.compile(r"/dyn-\d+"))
+    peer = Peer(server)
+    peer.connect("/dyn-1")
+    second = peer.connect("/dyn-2")
+    peer.send("40/dyn-3,")
+    assert peer.take() == ['44/dyn-3,{"message":"Too many namespaces"}']
+    # Nothing was made for the refused name, and the connection goes on.
+    assert server.namespaces.get("/dyn-3") is None
+    assert [n.name for n in server.namespaces.live()] == ["/dyn-1", "/dyn-2"]
+    assert not peer.eio.closed
+    peer.send("41/dyn-2,")  # leaving one makes room for another
+    assert server.get_socket(second, "/dyn-2") is None
+    peer.connect("/dyn-3")

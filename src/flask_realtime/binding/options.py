@@ -57,6 +57,7 @@ _SERVER_NAMES = frozenset(
         "logger",
         "engineio_logger",
         "connect_timeout",
+        "max_namespaces_per_client",
     }
 )
 
@@ -96,6 +97,8 @@ class SocketIOOptions:
         logger: ``True`` or a logger to log Socket.IO activity at INFO level.
         engineio_logger: the same for Engine.IO.
         connect_timeout: seconds a client may take to connect to a namespace.
+        max_namespaces_per_client: namespaces one connection may join at once; past it a
+            CONNECT gets ``connect_error`` (a client trying thousands of dynamic names).
         worker_threads: the size of the pool that runs ``def`` handlers.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
@@ -112,6 +115,7 @@ class SocketIOOptions:
     logger: bool | logging.Logger = False
     engineio_logger: bool | logging.Logger = False
     connect_timeout: float = 45.0
+    max_namespaces_per_client: int = 100
     worker_threads: int = DEFAULT_HANDLER_THREADS
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -207,6 +211,9 @@ def _check_values(options: SocketIOOptions) -> None:
         )
     if options.connect_timeout <= 0:
         raise ConfigurationError("connect_timeout must be a positive number of seconds")
+    limit = options.max_namespaces_per_client
+    if type(limit) is not int or limit < 1:
+        raise ConfigurationError(f"max_namespaces_per_client must be a positive int, not {limit!r}")
     namespaces = options.namespaces
     if namespaces is not None and namespaces != "*" and not isinstance(namespaces, (list, tuple)):
         raise ConfigurationError(f"namespaces must be a list of names or '*', not {namespaces!r}")

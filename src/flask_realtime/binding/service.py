@@ -81,6 +81,7 @@ class AppService:
             always_connect=options.always_connect,
             namespaces=options.namespaces,
             connect_timeout=options.connect_timeout,
+            max_namespaces=options.max_namespaces_per_client,
         )
         self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
         self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)

@@ -39,6 +39,7 @@ __all__ = ["Client", "ClientServer", "new_sid"]
 logger = logging.getLogger(__name__)
 
 INVALID_NAMESPACE = "Invalid namespace"
+TOO_MANY_NAMESPACES = "Too many namespaces"
 
 
 def query_auth(query: str | None) -> dict[str, Any] | None:
@@ -58,6 +59,7 @@ class ClientServer(SocketServer, Protocol):
     to resolve and the adapter to add sockets to."""
 
     connect_timeout: float | None
+    max_namespaces: int
     deadlines: Deadlines
     clock: Callable[[], float]
 
@@ -150,14 +152,17 @@ class Client:
     def connect(self, name: NamespaceName, auth: Any) -> None:
         """Join namespace ``name``, if it exists or may be created."""
         server = self.server
+        if len(self.sockets) >= server.max_namespaces:
+            # Checked before the name is resolved: a client trying thousands of dynamic
+            # names creates nothing past the limit.
+            logger.info("%s: refusing %s, over %d namespaces", self.eio.sid, name,
+                        server.max_namespaces)  # fmt: skip
+            self._refuse(name, TOO_MANY_NAMESPACES)
+            return
         nsp = server.namespaces.resolve(name, auth)
         if nsp is None:
             # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
-            data: object = (
-                INVALID_NAMESPACE if self.eio.protocol == 3 else {"message": INVALID_NAMESPACE}
-            )
-            for piece in self.parser.encode(Packet(PacketType.CONNECT_ERROR, name, data)):
-                self.eio.send(OutgoingMessage(piece))
+            self._refuse(name, INVALID_NAMESPACE)
             return
         sid = new_sid()
         socket = Socket(self, nsp, sid)
@@ -165,6 +170,12 @@ class Client:
         nsp.sockets[sid] = socket
         server.adapter.add(socket, sid)
         socket.open(auth)
+
+    def _refuse(self, name: NamespaceName, message: str) -> None:
+        """Answer a CONNECT with CONNECT_ERROR ``message`` (v4 clients: the bare string)."""
+        data: object = message if self.eio.protocol == 3 else {"message": message}
+        for piece in self.parser.encode(Packet(PacketType.CONNECT_ERROR, name, data)):
+            self.eio.send(OutgoingMessage(piece))
 
     def forget(self, socket: Socket) -> None:
         """A socket left its namespace: packets for that namespace are dropped from now on."""

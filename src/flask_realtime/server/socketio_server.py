@@ -72,6 +72,8 @@ class SocketIOServer(EngineHandler):
         connect_timeout: seconds a new connection has to join a namespace before it is
             closed (Node's ``connectTimeout``); None disables it.
         max_pending_acks: acknowledgements one socket may owe; past it the oldest fails.
+        max_namespaces: namespaces one connection may be in at once; a CONNECT past it
+            gets CONNECT_ERROR ("Too many namespaces") and the connection stays.
         legacy_parser: the parser for Engine.IO v3 (socket.io 2.x) clients; the JSON
             parser in its v4 flavour by default. Broadcasts use ``parser`` for everyone.
         deadlines: where the connect and ``call()`` timeouts go: the heap shared with
@@ -97,6 +99,7 @@ class SocketIOServer(EngineHandler):
         namespaces: list[str] | Literal["*"] | None = None,
         connect_timeout: float | None = 45.0,
         max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS,
+        max_namespaces: int = 100,
         legacy_parser: Parser | None = None,
         deadlines: Deadlines | None = None,
         clock: Callable[[], float] | None = None,
@@ -119,6 +122,7 @@ class SocketIOServer(EngineHandler):
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
+        self.max_namespaces = max_namespaces
         self.registry = registry if registry is not None else HandlerRegistry()
         self.namespaces = NamespaceTable(self.registry, namespaces)
         self.deadlines = deadlines if deadlines is not None else Deadlines()
