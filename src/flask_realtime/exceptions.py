@@ -4,7 +4,9 @@
 
     RealtimeError                       base of everything we raise
     ├── ProtocolError (ValueError)      a peer sent bytes that break Engine.IO / Socket.IO
-    │   └── PayloadTooLargeError        ... bigger than the configured limit
+    │   ├── PayloadTooLargeError        ... bigger than the configured limit
+    │   └── ClientArgumentsError        ... an event whose arguments the handler cannot
+    │       (TypeError)                     take (too few, too many)
     ├── ConfigurationError (TypeError)  the application misused our API (unknown option, ...)
     ├── ContextError (RuntimeError)     a handler-only function was called outside a handler
     ├── ConnectionRefusedError          raised by a connect handler to refuse a client;
@@ -23,6 +25,7 @@ import builtins
 __all__ = [
     "BrokerUnavailableError",
     "CallTimeoutError",
+    "ClientArgumentsError",
     "ConfigurationError",
     "ConnectionRefusedError",
     "ContextError",
@@ -52,6 +55,15 @@ class PayloadTooLargeError(ProtocolError):
         super().__init__(f"{what} of {size} bytes is over the limit of {limit} bytes")
         self.size = size
         self.limit = limit
+
+
+class ClientArgumentsError(ProtocolError, TypeError):
+    """A client sent an event with arguments its handler cannot take.
+
+    The handler is not called. An error handler (``on_error``) gets this exception, as it
+    would have got the ``TypeError`` of the call; without one the server logs one line,
+    at most every few seconds per event, never a traceback: the mistake is the client's.
+    """
 
 
 class ConfigurationError(RealtimeError, TypeError):

@@ -427,3 +427,20 @@ def test_a_def_handler_may_wait_for_the_callback_of_its_own_emit(flask_app: Flas
     client = socketio.test_client(flask_app)
     client.on_call("question", lambda: "forty-two")
     assert client.emit("ask", callback=True) == "forty-two"
+
+
+def test_a_wrong_argument_count_is_raised_in_the_test_as_a_type_error(
+    flask_app: Flask,
+) -> None:
+    socketio = SocketIO(flask_app)
+    called: list[Any] = []
+
+    @socketio.on("one")
+    def one(value: Any) -> None:
+        called.append(value)
+
+    client = socketio.test_client(flask_app)
+    with pytest.raises(TypeError, match="sent 0 arguments; the handler takes 1"):
+        client.emit("one")
+    client.emit("one", 1)
+    assert called == [1]

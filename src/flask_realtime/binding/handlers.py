@@ -27,6 +27,26 @@ def is_async_callable(fn: object) -> bool:
     return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
 
 
+def positional_range(fn: Callable[..., Any]) -> tuple[int, int | None]:
+    """How many positional arguments ``fn`` needs at least, and takes at most (None: any)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: assume anything goes
+        return 0, None
+    needed = taken = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return needed, None
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            taken += 1
+            if parameter.default is inspect.Parameter.empty:
+                needed = taken
+    return needed, taken
+
+
 def accepts_positional(fn: Callable[..., Any]) -> int | None:
     """How many positional arguments ``fn`` accepts (``None``: any number, ``*args``)."""
     try:
@@ -57,7 +77,9 @@ class BoundHandler:
             handler of the same event wins over such a method).
     """
 
-    __slots__ = ("_takes_extra", "event", "fn", "from_class", "is_async", "namespace")
+    __slots__ = (
+        "_takes_extra", "event", "fn", "from_class", "is_async", "most", "namespace", "needs",
+    )  # fmt: skip
 
     def __init__(
         self, fn: Callable[..., Any], event: str, namespace: str, *, from_class: bool = False
@@ -72,6 +94,9 @@ class BoundHandler:
         # Connect and disconnect handlers: does the function take auth / reason?
         arity = accepts_positional(fn)
         self._takes_extra = arity is None or arity >= 1
+        # Events: how many arguments the function needs and takes (checked per call, so a
+        # client's wrong count is its mistake, never a TypeError from the call).
+        self.needs, self.most = positional_range(fn)
 
     def adapt(self, kind: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """The arguments to call :attr:`fn` with, for a server call of ``kind``."""
@@ -86,6 +111,11 @@ class BoundHandler:
                 return (args[0], *args[2:])
             return args[1:]
         return args
+
+    def fits(self, count: int) -> bool:
+        """Whether an event with ``count`` arguments (as adapted) fits the function."""
+        most = self.most
+        return count >= self.needs and (most is None or count <= most)
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
+from ..exceptions import ClientArgumentsError
 from ..server.invoker import await_handler, call_handler
 from .environ import connection_environ
 from .handlers import BoundHandler, is_async_callable
@@ -75,6 +76,8 @@ class _Job:
             self.fn: Callable[..., Any] = handler.fn
             self.args = handler.adapt(call.kind, call.args)
             self.is_async = handler.is_async
+            if call.kind == "event" and not handler.fits(len(self.args)):
+                self.fn = _misfit(handler, len(self.args), self.is_async)
         elif isinstance(handler, AckCallback):
             self.fn = handler.fn
             self.args = call.args
@@ -316,3 +319,28 @@ class HandlerRunner:
                     clock - job.started,
                 )
         self._sweep.set(now + slow_after / 2)
+
+
+def _misfit(handler: BoundHandler, count: int, is_async: bool) -> Callable[..., Any]:
+    """Stands in for a handler that cannot take ``count`` arguments: raises the client's
+    mistake, so that an error handler sees it and the server logs one line, no traceback."""
+    takes = (
+        f"{handler.needs}"
+        if handler.most == handler.needs
+        else (
+            f"{handler.needs} to {handler.most}"
+            if handler.most is not None
+            else f"at least {handler.needs}"
+        )
+    )
+    error = ClientArgumentsError(
+        f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
+    )
+
+    def misfit(*args: Any) -> Any:
+        raise error
+
+    async def misfit_async(*args: Any) -> Any:
+        raise error
+
+    return misfit_async if is_async else misfit

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Generic, Literal, Protocol, Self, TypeAlias, TypeVar
 
+from flask_realtime.exceptions import ProtocolError
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
 __all__ = ["Call", "CallKind", "CallSocket", "log_failure"]
@@ -114,10 +116,38 @@ class Call(Generic[S]):
         )
 
 
+_QUIET_SECONDS = 10.0
+_last_client_error: dict[tuple[str, str], list[float]] = {}  # (ns, event): [when, dropped]
+
+
 def log_failure(call: Call[Any], exc: BaseException) -> None:
-    """Log what a handler raised (a cancellation only at debug level)."""
+    """Log what a handler raised (a cancellation only at debug level).
+
+    A client's mistake (a :class:`ProtocolError`, such as arguments the handler cannot
+    take) is one line without a traceback, at most one per event every few seconds, so
+    that a client cannot fill the log.
+    """
     if isinstance(exc, asyncio.CancelledError):
         logger.debug("the %s handler of %r was cancelled", call.kind, call.event)
+    elif isinstance(exc, ProtocolError):
+        key = (call.namespace, call.event)
+        now = time.monotonic()
+        last = _last_client_error.get(key)
+        if last is not None and now - last[0] < _QUIET_SECONDS:
+            last[1] += 1
+            return
+        if len(_last_client_error) > 1000:  # bounded: client-chosen event names
+            _last_client_error.clear()
+        dropped = last[1] if last is not None else 0
+        _last_client_error[key] = [now, 0]
+        logger.warning(
+            "client %s, %r in %s: %s%s",
+            call.sid,
+            call.event,
+            call.namespace,
+            exc,
+            f" ({dropped} more like it not logged)" if dropped else "",
+        )
     else:
         logger.error(
             "unhandled exception in the %s handler of %r (sid %s, namespace %s)",
