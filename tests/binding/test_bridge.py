@@ -12,6 +12,7 @@ import pytest
 
 from flask_realtime.binding.bridge import LoopBridge
 from flask_realtime.exceptions import DisconnectedError
+from support.waiting import wait_until
 
 
 class CountingLoop(asyncio.SelectorEventLoop):
@@ -157,3 +158,29 @@ def test_a_closed_loop_detaches_the_bridge() -> None:
     caller.join(5)
     assert not bridge.attached
     assert ran == []
+
+
+def test_a_thread_waiting_for_a_call_is_told_when_the_loop_detaches(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    blocked, release = threading.Event(), threading.Event()
+    loop.call_soon_threadsafe(lambda: (blocked.set(), release.wait(5)))  # the loop is busy
+    assert blocked.wait(5)
+    outcome: list[BaseException | None] = []
+
+    def caller() -> None:
+        try:
+            bridge.call_and_wait(lambda: None, timeout=30)  # queued behind the busy loop
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    # The call is registered and queued before the loop stops.
+    wait_until(lambda: bridge._waiters, what="the call to be queued")
+    bridge.detach()  # the loop stops before running the queued call (shutdown)
+    thread.join(5)
+    release.set()
+    assert not thread.is_alive(), "the waiting thread hangs"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], DisconnectedError)

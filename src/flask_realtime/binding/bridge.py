@@ -35,7 +35,7 @@ _Call = tuple[Callable[..., object], tuple[Any, ...]]
 class LoopBridge:
     """Hands calls from any thread to one event loop thread, in order, in batches."""
 
-    __slots__ = ("_closed", "_lock", "_loop", "_pending", "_scheduled", "_thread_id")
+    __slots__ = ("_closed", "_lock", "_loop", "_pending", "_scheduled", "_thread_id", "_waiters")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -44,6 +44,7 @@ class LoopBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id: int | None = None
         self._closed = False
+        self._waiters: set[concurrent.futures.Future[Any]] = set()
 
     # -- the loop's side ---------------------------------------------------------------
 
@@ -59,7 +60,11 @@ class LoopBridge:
             loop.call_soon(self._drain)
 
     def detach(self) -> None:
-        """Stop serving: later calls from other threads are dropped (the loop is gone)."""
+        """Stop serving: later calls from other threads are dropped (the loop is gone).
+
+        A thread waiting in :meth:`call_and_wait` for a call that will now never run gets
+        :class:`~flask_realtime.exceptions.DisconnectedError` instead of waiting for ever.
+        """
         with self._lock:
             self._loop = None
             self._thread_id = None
@@ -67,6 +72,10 @@ class LoopBridge:
             dropped = len(self._pending)
             self._pending.clear()
             self._scheduled = False
+            waiters, self._waiters = self._waiters, set()
+        for future in waiters:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(DisconnectedError("the server's event loop has stopped"))
         if dropped:
             logger.debug("%d call(s) for the stopped event loop were dropped", dropped)
 
@@ -120,6 +129,8 @@ class LoopBridge:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def run() -> None:
+            with self._lock:
+                self._waiters.discard(future)
             if not future.set_running_or_notify_cancel():
                 return
             try:
@@ -128,11 +139,15 @@ class LoopBridge:
                 future.set_exception(exc)
 
         with self._lock:
-            closed = self._closed
-        if closed:
-            raise DisconnectedError("the server's event loop has stopped")
+            if self._closed:
+                raise DisconnectedError("the server's event loop has stopped")
+            self._waiters.add(future)
         self.call(run)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        finally:
+            with self._lock:
+                self._waiters.discard(future)
 
     # -- internals ---------------------------------------------------------------------
 
