@@ -35,18 +35,17 @@ from ..engine import CloseReason
 from ..exceptions import (
     CallTimeoutError,
     ConfigurationError,
-    ConnectionRefusedError,
     DisconnectedError,
 )
 from ..protocol.socketio import Packet, PacketType
 from ..server.acks import ack_args
+from .failures import Failures
 from .inbox import Answer, Inbox
 from .memory_socket import MemoryEngineSocket, build_handshake
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ..binding.outcomes import Outcome
     from ..binding.service import ServiceOwner
     from ..protocol.parsers import Decoder
 
@@ -95,9 +94,9 @@ class SocketIOTestClient:
         self._bridge = service.ensure_loop()
         self._unsubscribe: Callable[[], None] | None = None
         self._inbox = Inbox()
-        self._lock = threading.Lock()  # the ack ids and the errors
+        self._lock = threading.Lock()  # the ack ids
         self._next_ack_id = 0
-        self._errors: list[BaseException] = []
+        self._failures = Failures(self._parser, lambda: self.eio_sid)
         self._socket: MemoryEngineSocket | None = None
         self._decoder: Decoder | None = None
         # Loop-thread state of the "wait until the server has settled" machinery.
@@ -323,36 +322,13 @@ class SocketIOTestClient:
         self._socket = socket
         self._decoder = service.parsers.trusted.decoder()
         if self._unsubscribe is None:
-            self._unsubscribe = service.outcomes.subscribe(self._on_outcome)
+            self._unsubscribe = service.outcomes.subscribe(self._failures.on_outcome)
         return socket
 
     def _stop_listening(self) -> None:
         unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
-
-    def _on_outcome(self, outcome: Outcome) -> None:
-        """A handler call of the app finished (loop thread): keep what fails this test.
-
-        A handler's exception (a refusal is not one: it is the connect_error), or a return
-        value that cannot be sent as the ack the client asked for: the server only logs
-        these; a test should fail on them, as with Flask-SocketIO.
-        """
-        socket = self._socket
-        if socket is None or outcome.eio_sid != socket.sid:
-            return
-        error = outcome.error
-        if error is not None:
-            if not isinstance(error, ConnectionRefusedError):
-                self._record_error(error)
-            return
-        if outcome.ack_id is None:
-            return
-        ack = Packet(PacketType.ACK, outcome.namespace, ack_args(outcome.result), outcome.ack_id)
-        try:
-            self._parser.encode(ack)
-        except ConfigurationError as exc:
-            self._record_error(exc)
 
     def _exchange(self, run: Callable[[], None]) -> None:
         """Run ``run`` on the loop, wait until the server settles, raise handler errors."""
@@ -370,10 +346,7 @@ class SocketIOTestClient:
             raise CallTimeoutError(
                 f"the server's handlers did not finish within {self.timeout:g} s"
             )
-        with self._lock:
-            errors, self._errors = self._errors, []
-        if errors:
-            raise errors[0]
+        self._failures.raise_first()
 
     # The loop-thread side: "settled" means no handler call of this connection is pending
     # and no answer to a server call is waiting to be sent.
@@ -390,10 +363,6 @@ class SocketIOTestClient:
         waiters, self._settle_waiters = self._settle_waiters, []
         for waiter in waiters:
             waiter.set()
-
-    def _record_error(self, error: BaseException) -> None:
-        with self._lock:
-            self._errors.append(error)
 
     def _closed_by_server(self, reason: CloseReason) -> None:
         self._inbox.closed()
@@ -424,7 +393,7 @@ class SocketIOTestClient:
                 for piece in self._parser.encode(ack):
                     socket.receive(piece)
         except Exception as exc:
-            self._record_error(exc)
+            self._failures.record(exc)
         finally:
             self._outstanding -= 1
             if self._settle_waiters:
