@@ -166,6 +166,22 @@ def test_binary_crosses_in_both_directions(mixed: Mixed) -> None:
     assert js.got("ja", "nblob") == [[{"$bin": "AQID"}, [{"$bin": ""}, 1]]]
 
 
+def test_dates_from_node_arrive_as_nodes_own_clients_get_them(mixed: Mixed) -> None:
+    # notepack.io 3 writes a Date as a msgpack timestamp: ours dropped the whole message.
+    pa = mixed.py_ours()
+    js = mixed.js_clients([("ja", "ours", True), ("jn", "node", True)])
+    when = {"$date": "2024-05-06T07:08:09.123Z"}
+    mixed.node.command("emit", event="dated", args=[{"at": when}, [when]])
+    dated = {"op": "emit", "event": "dated", "args": [{"at": when}, [when]]}
+    run_node_emitter(mixed.redis_url, mixed.channel, [dated])
+    wait_until(lambda: len(js.got("jn", "dated")) == 2, "the dates on Node's client")
+    wait_until(lambda: len(pa.got("dated")) == 2, "the dates on ours' client")
+    iso = "2024-05-06T07:08:09.123Z"
+    assert js.got("jn", "dated") == [[{"at": iso}, [iso]]] * 2
+    assert pa.got("dated") == [({"at": iso}, [iso])] * 2
+    assert js.got("ja", "dated") == js.got("jn", "dated")
+
+
 # -- rooms and disconnects of the other server's clients ------------------------------------
 
 
