@@ -350,6 +350,26 @@ def test_broadcast_acks_across_the_two(mixed: Mixed) -> None:
     assert result["missing"] == []
 
 
+def test_an_answer_of_several_values_reaches_node_as_its_first(mixed: Mixed) -> None:
+    # Node's socket.io hands a broadcast ack's first argument on; ours sent them all.
+    pa = mixed.py_ours(answer=lambda data: ("one", data))
+    pb = mixed.py_ours(answer=lambda data: ("b", data))
+    pn = mixed.py_node(answer=lambda data: ("n1", data))
+    for client in (pa, pb, pn):
+        client.call("join", "several")
+    wait_until(lambda: len(mixed.node.command("fetch", to="several")) == 3, "three in the room")
+    answer = mixed.node.command("call", event="q", args=[1], to="several")
+    assert sorted(answer["answers"]) == ["b", "n1", "one"]
+    single = mixed.node.command("remote", sid=pa.sid, action="call", event="q", args=[2])
+    assert single == {"answer": "one"}
+    # ours still gets every value of its own servers' clients (Node's: the first only)
+    result = pb.call("call-room", {"event": "q", "data": 3, "to": "several", "timeout": 3})
+    assert result["missing_count"] == 0
+    assert result["responses"][pa.sid] == ["one", 3]
+    assert result["responses"][pb.sid] == ["b", 3]
+    assert sorted(v for k, v in result["responses"].items() if k not in (pa.sid, pb.sid)) == ["n1"]
+
+
 # -- the emitters --------------------------------------------------------------------------
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from flask_realtime.adapters.redis_wire import packb, unpackb
+from flask_realtime.adapters.redis_wire import (
+    Channels,
+    decode_response,
+    encode_response,
+    packb,
+    unpackb,
+)
+from flask_realtime.server.cluster_adapter import ClusterMessage, MessageType
 
 
 @pytest.mark.parametrize(
@@ -42,3 +49,28 @@ def test_a_broadcast_with_a_date_decodes() -> None:
 def test_strings_that_look_like_markers_are_kept() -> None:
     value = {"s": "\u00d4\u0000 x", "b": b"\xd7\xff\x00"}
     assert unpackb(packb(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("answer", "node_sees"),
+    [(("one", "two"), "one"), ("only", "only"), (None, None), ((), None), ([1, 2], [1, 2])],
+)
+def test_a_broadcast_ack_carries_the_first_answer_for_node_and_all_for_us(
+    answer: object, node_sees: object
+) -> None:
+    channels = Channels("k")
+    message = ClusterMessage(
+        MessageType.BROADCAST_ACK, "me", "/", {"requestId": "r1", "packet": answer, "sid": "s1"}
+    )
+    encoded = encode_response(channels, "them", message)
+    assert encoded is not None
+    channel, payload = encoded
+    assert channel == "k-response#/#them#"
+    body = unpackb(payload)
+    assert body["type"] == 9
+    assert body["requestId"] == "r1"
+    assert body["packet"] == node_sees  # what Node's adapter hands to emitWithAck
+    decoded = decode_response("/", body, "anon")
+    assert decoded is not None
+    assert decoded.data["packet"] == answer
+    assert decoded.data["sid"] == "s1"

@@ -22,7 +22,9 @@ A payload starting with ``{`` is JSON, anything else msgpack (as Node decides).
 
 Our additions, which Node ignores: responses carry the responder's ``uid``; a broadcast's
 client count carries the ``sids`` it sent to, and each acknowledgement the ``sid`` that
-answered (so a broadcast ``call()`` can say who did not answer).
+answered (so a broadcast ``call()`` can say who did not answer). An acknowledgement's
+``packet`` is the client's first answer, as Node's (its socket.io passes only that on);
+when a client answered with several values, ``args`` holds them all, for our servers.
 """
 
 from __future__ import annotations
@@ -265,8 +267,14 @@ def encode_response(
         body = {"type": RequestType.BROADCAST_CLIENT_COUNT.value, "requestId": data["requestId"],
                 "clientCount": data["clientCount"], "sids": data.get("sids") or []}  # fmt: skip
     elif kind is MessageType.BROADCAST_ACK:
+        # Node's adapters carry a client's first answer only; the rest ride in our "args".
+        answer = data["packet"]
+        several = type(answer) is tuple
         body = {"type": RequestType.BROADCAST_ACK.value, "requestId": data["requestId"],
-                "packet": data["packet"], "sid": data.get("sid"), "uid": message.uid}  # fmt: skip
+                "packet": (answer[0] if answer else None) if several else answer,
+                "sid": data.get("sid"), "uid": message.uid}  # fmt: skip
+        if several:
+            body["args"] = list(answer)
         return channel, packb(body)
     else:
         return None
@@ -325,7 +333,8 @@ def decode_response(nsp: str, response: dict[str, Any], fallback_uid: str) -> Cl
         data["sids"] = response.get("sids")
         return ClusterMessage(MessageType.BROADCAST_CLIENT_COUNT, uid, nsp, data)
     if request_type == RequestType.BROADCAST_ACK:
-        data["packet"] = response.get("packet")
+        several = response.get("args")
+        data["packet"] = tuple(several) if isinstance(several, list) else response.get("packet")
         data["sid"] = response.get("sid")
         return ClusterMessage(MessageType.BROADCAST_ACK, uid, nsp, data)
     if request_type == RequestType.SERVER_SIDE_EMIT:
