@@ -350,6 +350,23 @@ def test_broadcast_acks_across_the_two(mixed: Mixed) -> None:
     assert result["missing"] == []
 
 
+def test_our_call_to_one_client_of_node_returns_its_answer(mixed: Mixed) -> None:
+    # Node's adapter does not name the client that answered: socketio.call(to=sid)
+    # returned a BroadcastAcks (and no CallTimeoutError) for a client of Node's.
+    pa = mixed.py_ours()
+    pn = mixed.py_node(answer=lambda data: {"node": data})
+    js = mixed.js_clients([("mute", "node", False)])
+    assert pa.call("call-one", {"event": "q", "data": 1, "to": pn.sid}) == {"answer": {"node": 1}}
+    silent = pa.call("call-one", {"event": "q", "data": 2, "to": js.sids["mute"], "timeout": 1})
+    assert silent["error"].startswith("CallTimeoutError")
+    # a room of one client of Node's is still a room: a BroadcastAcks
+    pn.call("join", "solo")
+    room = pa.call("call-room", {"event": "q", "data": 3, "to": "solo", "timeout": 2})
+    assert list(room["responses"].values()) == [{"node": 3}]
+    gone = pa.call("call-one", {"event": "q", "data": 4, "to": "nobody", "timeout": 1})
+    assert gone["error"].startswith("DisconnectedError")
+
+
 def test_an_answer_of_several_values_reaches_node_as_its_first(mixed: Mixed) -> None:
     # Node's socket.io hands a broadcast ack's first argument on; ours sent them all.
     pa = mixed.py_ours(answer=lambda data: ("one", data))
