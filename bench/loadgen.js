@@ -13,6 +13,7 @@
 //
 //   node loadgen.js --scenario echo --port 5000 --clients 10 --mode emit --event echo
 //   node loadgen.js --scenario broadcast --port 5000 --clients 1000 --count 100 --bsize 64
+//   node loadgen.js --scenario broadcast --ports 5001,5002 --server-pid 11,12 --clients 1000
 //   node loadgen.js --scenario connections --port 5000 --clients 10000
 //   node loadgen.js --scenario polling --port 5000 --clients 10 --mode echo
 //
@@ -32,6 +33,7 @@ const DEFAULTS = {
   scenario: 'echo',
   host: '127.0.0.1',
   port: 5000,
+  ports: '', // comma-separated: clients spread over several servers (a cluster), round-robin
   path: '/socket.io/',
   clients: 10,
   mode: 'emit', // echo: emit | ack; polling: echo | handshake
@@ -47,7 +49,7 @@ const DEFAULTS = {
   'connect-concurrency': 100, // handshakes in flight at once
   'connect-timeout': 60, // seconds to connect every client
   timeout: 120, // hard deadline of the whole run, seconds
-  'server-pid': 0,
+  'server-pid': '', // comma-separated for a cluster: CPU and RSS are summed over them
   'clk-tck': 100,
   transport: 'raw', // raw | ws
   workers: 1,
@@ -135,25 +137,40 @@ class Hist {
 // ---------------------------------------------------------------------------------------------
 // /proc readings of the server process
 
-function serverCpuTicks(pid) {
-  if (!pid) return null;
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime, all threads of the process
-  } catch {
-    return null;
+// `pids`: one pid, or several comma-separated (the processes of a cluster): summed.
+function sumOverPids(pids, read) {
+  const list = String(pids || '').split(',').filter(Boolean);
+  if (!list.length) return null;
+  let total = 0;
+  for (const pid of list) {
+    const v = read(pid);
+    if (v === null) return null;
+    total += v;
   }
+  return total;
 }
 
-function serverRssKiB(pid) {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
+function serverCpuTicks(pids) {
+  return sumOverPids(pids, (pid) => {
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      return Number(f[11]) + Number(f[12]); // utime + stime, all threads of the process
+    } catch {
+      return null;
+    }
+  });
+}
+
+function serverRssKiB(pids) {
+  return sumOverPids(pids, (pid) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,6 +599,13 @@ class Worker {
       connectNs: this.Conn.prepare(Buffer.from('40')),
     };
     this.phase = 'idle';
+    this.ports = String(opts.ports || '').split(',').filter(Boolean).map(Number);
+  }
+
+  // the options of client i of this worker: its server's port when there are several
+  clientOpts(i) {
+    if (!this.ports.length) return this.o;
+    return { ...this.o, port: this.ports[(i * this.count + this.index) % this.ports.length] };
   }
 
   noteError(why) {
@@ -653,7 +677,7 @@ class Worker {
     const next = () => {
       if (tDone !== null) return;
       while (started < total && started - settled < conc) {
-        this.clients.push(new SioClient(this.o, this.Conn, this.address(started), handlers, this.pp));
+        this.clients.push(new SioClient(this.clientOpts(started), this.Conn, this.address(started), handlers, this.pp));
         started++;
       }
       if (settled === total) finish(false);

@@ -34,6 +34,14 @@ class Server:
     role: str  # "ours" | "peer" | "ceiling"
     probe: tuple[str, ...]  # exits 0 and prints the versions when the server can run
     missing: str  # what to say when the probe fails
+    cluster: int = 0  # processes on one Redis (+ --redis URL --channel KEY); 0: standalone
+
+
+def runs_case(srv: Server, case: Case) -> bool:
+    """Standalone servers run every scenario but "redis", which only clusters run."""
+    if (case.scenario == "redis") != (srv.cluster > 0):
+        return False
+    return case.handler is None or case.handler in srv.handlers
 
 
 def _py_versions(py: str, dists: Iterable[str]) -> tuple[str, ...]:
@@ -123,6 +131,64 @@ SERVERS: list[Server] = [
         SETUP_HINT,
     ),
 ]
+_OURS_PROBE = SERVERS[1].probe
+
+
+def _cluster(
+    n: int, name: str, short: str, label: str, base: Server, probe: tuple[str, ...], missing: str
+) -> Server:
+    return Server(
+        f"{name}-redis-{n}",
+        f"{short}x{n}",
+        f"{label}, {n} on Redis",
+        base.argv,
+        base.handlers,
+        base.role,
+        probe,
+        missing,
+        cluster=n,
+    )
+
+
+SERVERS += [
+    *(
+        _cluster(
+            n,
+            "flask-realtime",
+            "ours",
+            "flask-realtime",
+            SERVERS[1],
+            _OURS_PROBE,
+            SERVERS[1].missing,
+        )
+        for n in (1, 2, 3)
+    ),
+    _cluster(
+        2,
+        "node-socketio",
+        "node",
+        "Node socket.io + @socket.io/redis-adapter",
+        SERVERS[2],
+        (
+            NODE,
+            "-p",
+            "'socket.io ' + require('socket.io/package.json').version + "
+            "' / @socket.io/redis-adapter ' + "
+            "require('@socket.io/redis-adapter/package.json').version + ' / Node ' + "
+            "process.version",
+        ),
+        SETUP_HINT,
+    ),
+    _cluster(
+        2,
+        "flask-socketio-gevent",
+        "fs-gev",
+        "Flask-SocketIO, gevent, Redis queue",
+        SERVERS[5],
+        _py_versions(FS_PY, ("flask-socketio", "gevent", "redis")),
+        SETUP_HINT,
+    ),
+]
 SERVER_BY_NAME = {s.name: s for s in SERVERS}
 
 
@@ -167,6 +233,12 @@ METRICS: dict[str, list[Metric]] = {
         Metric("p50_ms", "p50 ms", False, 3),
         Metric("p99_ms", "p99 ms", False, 3),
     ],
+    "redis": [
+        Metric("rate", "delivered msgs/s", True),
+        Metric("time_to_first_ms", "time to first ms", False, 1),
+        Metric("client_done_p50_ms", "p50 client done ms", False, 1),
+        Metric("time_to_last_ms", "time to last ms", False, 1),
+    ],
 }
 SCENARIOS = list(METRICS)
 OP_NAME = {
@@ -174,6 +246,7 @@ OP_NAME = {
     "broadcast": "delivered message",
     "connections": "connection",
     "polling": "operation",
+    "redis": "delivered message",
 }
 
 
@@ -191,6 +264,8 @@ class Plan:
     settle: float = 2.0
     polling_clients: int = 10
     size: int = 64
+    redis_clients: tuple[int, ...] = (1000,)
+    redis_deliveries: int = 100_000
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -203,6 +278,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             broadcast_deliveries=20_000,
             idle_clients=(1000, 5000),
             settle=1.0,
+            redis_deliveries=20_000,
         )
     else:
         plan = Plan(quick=False, reps=3)
@@ -245,6 +321,23 @@ def build_cases(plan: Plan) -> list[Case]:
                 "broadcast",
                 f"broadcast/n{n}/m{m}",
                 f"broadcast {m} msgs to {n} cl.",
+                {
+                    "scenario": "broadcast",
+                    "clients": n,
+                    "count": m,
+                    "bsize": plan.broadcast_size,
+                    "connect-timeout": 120,
+                },
+                timeout=300,
+            )
+        )
+    for n in plan.redis_clients:
+        m = max(1, plan.redis_deliveries // n)
+        cases.append(
+            Case(
+                "redis",
+                f"redis/n{n}/m{m}",
+                f"broadcast through Redis, {m} msgs to {n} cl.",
                 {
                     "scenario": "broadcast",
                     "clients": n,

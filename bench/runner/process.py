@@ -95,10 +95,10 @@ def tail(path: Path, lines: int = 6) -> str:
 
 
 def start_server(
-    srv: Server, cpus: str, log_path: Path, ready_timeout: float
+    srv: Server, cpus: str, log_path: Path, ready_timeout: float, extra: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[Any], int]:
     port = free_port()
-    argv = [*taskset(cpus), *srv.argv, "--host", HOST, "--port", str(port)]
+    argv = [*taskset(cpus), *srv.argv, "--host", HOST, "--port", str(port), *extra]
     with log_path.open("ab") as log:
         log.write(f"\n=== {dt.datetime.now().isoformat()} {' '.join(argv)}\n".encode())
         log.flush()
@@ -124,6 +124,47 @@ def start_server(
     except BaseException:
         stop_group(proc)
         raise
+
+
+def start_redis(cpus: str, log_path: Path) -> tuple[subprocess.Popen[Any], str]:
+    """A private redis-server for the "redis" scenario (no persistence), pinned with the
+    servers; returns it and its URL."""
+    port = free_port()
+    argv = [
+        *taskset(cpus),
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=BENCH,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StartError(f"redis-server exited: {tail(log_path)}")
+        try:
+            with socket.create_connection((HOST, port), 0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return proc, f"redis://{HOST}:{port}/0"
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_group(proc)
+    raise StartError("redis-server did not answer within 10 s")
 
 
 def taskset(cpus: str) -> list[str]:

@@ -23,6 +23,7 @@ from .plan import (
     Server,
     build_cases,
     make_plan,
+    runs_case,
 )
 from .process import (
     StartError,
@@ -32,6 +33,7 @@ from .process import (
     raise_fd_limit,
     rel,
     run_loadgen,
+    start_redis,
     start_server,
     stop_group,
 )
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         for case in cases
         for rep in range(1, plan.reps + 1)
         for srv in servers
-        if case.handler is None or case.handler in srv.handlers
+        if runs_case(srv, case)
     ]
     print(
         f"{len(plan_runs)} runs: {len(cases)} cases x {plan.reps} reps x {len(servers)} servers; "
@@ -126,50 +128,80 @@ def run(args: argparse.Namespace) -> int:
         f"({workers} worker(s)); results in {rel(jsonl)}"
     )
     start_failed: set[tuple[str, str]] = set()
-    with jsonl.open("w") as f:
-        f.write(json.dumps(meta) + "\n")
-        f.flush()
-        for i, (case, rep, srv) in enumerate(plan_runs, 1):
-            head = f"[{i}/{len(plan_runs)}] {case.key:24} {srv.name:24} rep {rep}/{plan.reps}"
-            rec: dict[str, Any] = {
-                "type": "result",
-                "run": stamp,
-                "scenario": case.scenario,
-                "case": case.key,
-                "title": case.title,
-                "server": srv.name,
-                "rep": rep,
-                "params": case.args,
-            }
-            if (case.key, srv.name) in start_failed:
-                continue
-            try:
-                proc, port = start_server(srv, server_cpus, logs / f"{srv.name}.log", 30.0)
-            except StartError as e:
-                start_failed.add((case.key, srv.name))
-                rec.update(ok=False, error=f"server failed to start: {e}")
-            else:
-                try:
-                    lg_args = {
-                        **case.args,
-                        "port": port,
-                        "server-pid": proc.pid,
-                        "clk-tck": clk_tck,
-                        "transport": args.transport,
-                        "workers": workers,
-                        "timeout": case.timeout,
-                    }
-                    res = run_loadgen(lg_args, gen_cpus, case.timeout)
-                    alive = proc.poll() is None
-                finally:
-                    stop_group(proc)
-                rec.update(res)
-                if not alive and rec.get("ok"):
-                    rec.update(ok=False, error="server exited during the run")
-            print(f"{head}: {summary_line(rec)}", flush=True)
-            records.append(rec)
-            f.write(json.dumps(rec) + "\n")
+    redis: subprocess.Popen[Any] | None = None
+    redis_url = ""
+    if any(srv.cluster for _, _, srv in plan_runs):
+        try:
+            redis, redis_url = start_redis(server_cpus, logs / "redis-server.log")
+        except (StartError, OSError) as e:
+            print(f"the redis scenario cannot run: {e}")
+            plan_runs = [r for r in plan_runs if not r[2].cluster]
+    try:
+        with jsonl.open("w") as f:
+            f.write(json.dumps(meta) + "\n")
             f.flush()
+            for i, (case, rep, srv) in enumerate(plan_runs, 1):
+                head = f"[{i}/{len(plan_runs)}] {case.key:24} {srv.name:24} rep {rep}/{plan.reps}"
+                rec: dict[str, Any] = {
+                    "type": "result",
+                    "run": stamp,
+                    "scenario": case.scenario,
+                    "case": case.key,
+                    "title": case.title,
+                    "server": srv.name,
+                    "rep": rep,
+                    "params": case.args,
+                }
+                if (case.key, srv.name) in start_failed:
+                    continue
+                extra = ("--redis", redis_url, "--channel", f"bench-{stamp}-{i}")
+                procs: list[subprocess.Popen[Any]] = []
+                ports: list[int] = []
+                try:
+                    for _ in range(max(1, srv.cluster)):
+                        proc, port = start_server(
+                            srv,
+                            server_cpus,
+                            logs / f"{srv.name}.log",
+                            30.0,
+                            extra if srv.cluster else (),
+                        )
+                        procs.append(proc)
+                        ports.append(port)
+                except StartError as e:
+                    for proc in procs:
+                        stop_group(proc)
+                    start_failed.add((case.key, srv.name))
+                    rec.update(ok=False, error=f"server failed to start: {e}")
+                else:
+                    try:
+                        lg_args = {
+                            **case.args,
+                            "port": ports[0],
+                            "server-pid": ",".join(str(p.pid) for p in procs),
+                            "clk-tck": clk_tck,
+                            "transport": args.transport,
+                            "workers": workers,
+                            "timeout": case.timeout,
+                        }
+                        if len(ports) > 1:
+                            lg_args["ports"] = ",".join(map(str, ports))
+                        res = run_loadgen(lg_args, gen_cpus, case.timeout)
+                        alive = all(p.poll() is None for p in procs)
+                    finally:
+                        for proc in procs:
+                            stop_group(proc)
+                    rec.update(res)
+                    rec["scenario"] = case.scenario  # the load generator's may differ (redis)
+                    if not alive and rec.get("ok"):
+                        rec.update(ok=False, error="server exited during the run")
+                print(f"{head}: {summary_line(rec)}", flush=True)
+                records.append(rec)
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+    finally:
+        if redis is not None:
+            stop_group(redis)
 
     md = render_markdown(records)
     md_path = out_dir / f"{stamp}.md"

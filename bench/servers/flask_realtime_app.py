@@ -6,7 +6,7 @@ Written exactly as the Flask-SocketIO app (servers/flask_socketio_app.py) with t
 changed, plus the `async def` variants that flask-realtime adds: "echo"/"echo_ack" run in a
 worker thread, "aecho"/"aecho_ack" on the event loop. The broadcast loop is `async def` so that
 the figure measures the fan-out, not one thread hop per message (Node and python-socketio also
-emit from the loop).
+emit from the loop). `--redis URL` makes it one process of a cluster (`message_queue`).
 """
 
 import argparse
@@ -15,8 +15,15 @@ from flask import Flask
 
 from flask_realtime import SocketIO, emit
 
+parser = argparse.ArgumentParser()
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=5000)
+parser.add_argument("--redis", default="", help="a Redis URL: one process of a cluster")
+parser.add_argument("--channel", default="flask-socketio")
+args = parser.parse_args()
+
 app = Flask(__name__)
-socketio = SocketIO(app)
+socketio = SocketIO(app, message_queue=args.redis or None, channel=args.channel)
 
 
 @socketio.on("echo")
@@ -47,10 +54,6 @@ async def start_broadcast(opts):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000)
-    args = parser.parse_args()
     print(f"flask-realtime on {args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port, log_output=False)
 

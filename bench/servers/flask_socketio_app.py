@@ -6,6 +6,7 @@
 threading: Werkzeug's threaded server with simple-websocket (Flask-SocketIO's default when
 neither eventlet nor gevent is installed). gevent: gevent's pywsgi server with gevent-websocket,
 standard library monkey-patched, as Flask-SocketIO's documentation deploys it.
+`--redis URL` makes it one process of a cluster (Flask-SocketIO's Redis `message_queue`).
 Flask-SocketIO has no `async def` handlers: only the `def` variants are registered.
 """
 
@@ -23,8 +24,17 @@ import logging  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, emit  # noqa: E402
 
+parser = argparse.ArgumentParser()
+parser.add_argument("--mode", choices=["threading", "gevent"], default="threading")
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=5000)
+parser.add_argument("--redis", default="", help="a Redis URL: one process of a cluster")
+parser.add_argument("--channel", default="flask-socketio")
+args = parser.parse_args()
+
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode=MODE, logger=False, engineio_logger=False)
+socketio = SocketIO(app, async_mode=MODE, logger=False, engineio_logger=False,
+                    message_queue=args.redis or None, channel=args.channel)  # fmt: skip
 
 
 @socketio.on("echo")
@@ -45,11 +55,6 @@ def start_broadcast(opts):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["threading", "gevent"], default="threading")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000)
-    args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     print(f"Flask-SocketIO ({MODE}) on {args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port, log_output=False, allow_unsafe_werkzeug=True)

@@ -72,14 +72,55 @@ def call_room(spec: dict[str, Any]) -> dict[str, Any]:
             "missing_count": result.missing_count}  # fmt: skip
 
 
+@socketio.on("call-one")
+def call_one(spec: dict[str, Any]) -> Any:
+    try:
+        return {"answer": socketio.call(spec["event"], spec.get("data"), to=spec["to"],
+                                        timeout=spec.get("timeout", 2))}  # fmt: skip
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 @socketio.on("fetch")
 def fetch(spec: dict[str, Any]) -> list[dict[str, Any]]:
     found = socketio.fetch_sockets(to=spec.get("to"))
     return [{"sid": s.sid, "rooms": s.rooms} for s in found]
 
 
+@socketio.on("fetch-full")
+def fetch_full(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    found = socketio.fetch_sockets(to=spec.get("to"))
+    return [
+        {"sid": s.sid, "rooms": sorted(s.rooms), "data": s.data,
+         "url": s.handshake.get("url"), "address": s.handshake.get("address")}
+        for s in found
+    ]  # fmt: skip
+
+
+@socketio.on("remote")
+def remote(spec: dict[str, Any]) -> str:
+    """The ClusterSocket API on one socket found by fetch_sockets (on any server)."""
+    found = [s for s in socketio.fetch_sockets(to=spec["sid"]) if s.sid == spec["sid"]]
+    if not found:
+        return "not found"
+    action = spec["action"]
+    if action == "emit":
+        found[0].emit(spec["event"], *spec.get("args", []))
+    elif action == "join":
+        found[0].join_room(spec["room"])
+    elif action == "leave":
+        found[0].leave_room(spec["room"])
+    elif action == "disconnect":
+        found[0].disconnect()
+    return "done"
+
+
 @socketio.on("sse")
-def sse(spec: dict[str, Any]) -> list[Any]:
+def sse(spec: dict[str, Any]) -> list[Any] | None:
+    event = spec.get("event", "hello")
+    if not spec.get("ack", True):
+        socketio.server_side_emit(event, spec.get("data"))
+        return None
     answers: list[Any] = []
     done = threading.Event()
 
@@ -87,7 +128,7 @@ def sse(spec: dict[str, Any]) -> list[Any]:
         answers.extend(values)
         done.set()
 
-    socketio.server_side_emit("hello", spec.get("data"), callback=callback, timeout=3)
+    socketio.server_side_emit(event, spec.get("data"), callback=callback, timeout=3)
     done.wait(5)
     return sorted(answers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -228,3 +229,111 @@ class PrivateRedis:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+def _require_node() -> None:
+    if shutil.which("node") is None or not (INTEROP / "node_modules" / "socket.io").is_dir():
+        pytest.fail("node and tests/interop/node_modules are required (make setup)")
+
+
+class NodeServer:
+    """Node's socket.io 4.8 with ``@socket.io/redis-adapter`` (js/redis_node_server.mjs),
+    driven by JSON commands on its stdin."""
+
+    def __init__(self, redis_url: str, channel: str, tmp: Path) -> None:
+        _require_node()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: list[dict[str, Any]] = []
+        self.other: list[str] = []
+        self.lock = threading.Lock()
+        self._n = 0
+        self.proc = subprocess.Popen(
+            [
+                "node",
+                str(INTEROP / "js" / "redis_node_server.mjs"),
+                str(self.port),
+                redis_url,
+                channel,
+            ],
+            cwd=INTEROP,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_until(lambda: self._events("listening") or self._died(), "the Node server", 20)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self.lock:
+                if line.startswith("{"):
+                    self.lines.append(json.loads(line))
+                else:
+                    self.other.append(line)
+
+    def _died(self) -> bool:
+        if self.proc.poll() is not None:
+            time.sleep(0.2)
+            pytest.fail(f"the Node server exited:\n{''.join(self.other)[-3000:]}")
+        return False
+
+    def _events(self, event: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [line for line in self.lines if line.get("event") == event]
+
+    def server_events(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self._events("server-event") if e["name"] == name]
+
+    def command(self, op: str, timeout: float = 10, **args: Any) -> Any:
+        """Run ``op`` in the Node server and return its result."""
+        self._n += 1
+        n = self._n
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"n": n, "op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+
+        def reply() -> dict[str, Any] | None:
+            self._died()
+            with self.lock:
+                return next((line for line in self.lines if line.get("reply") == n), None)
+
+        answer = wait_until(reply, f"the Node server's answer to {op}", timeout)
+        if "error" in answer:
+            pytest.fail(f"the Node server failed {op}: {answer['error']}")
+        return answer["result"]
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def run_node_emitter(redis_url: str, channel: str, operations: list[dict[str, Any]]) -> None:
+    """Node's ``@socket.io/redis-emitter`` (js/redis_node_emitter.mjs) runs ``operations``."""
+    _require_node()
+    done = subprocess.run(
+        [
+            "node",
+            str(INTEROP / "js" / "redis_node_emitter.mjs"),
+            redis_url,
+            channel,
+            json.dumps(operations),
+        ],
+        cwd=INTEROP,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "done" in done.stdout, done.stdout + done.stderr

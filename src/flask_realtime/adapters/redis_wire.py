@@ -22,7 +22,9 @@ A payload starting with ``{`` is JSON, anything else msgpack (as Node decides).
 
 Our additions, which Node ignores: responses carry the responder's ``uid``; a broadcast's
 client count carries the ``sids`` it sent to, and each acknowledgement the ``sid`` that
-answered (so a broadcast ``call()`` can say who did not answer).
+answered (so a broadcast ``call()`` can say who did not answer). An acknowledgement's
+``packet`` is the client's first answer, as Node's (its socket.io passes only that on);
+when a client answered with several values, ``args`` holds them all, for our servers.
 """
 
 from __future__ import annotations
@@ -95,11 +97,63 @@ class Channels:
 # -- codecs ------------------------------------------------------------------------------------
 
 
+class _Undefined:
+    """JavaScript's ``undefined`` while a message is decoded (never returned)."""
+
+    __slots__ = ()
+
+
+_UNDEFINED = _Undefined()
+
+# notepack.io 3 writes undefined as fixext 1 type 0 and a Date as the msgpack timestamp
+# (ext -1: fixext 4, fixext 8 or ext 8 of 12 bytes). A payload with none of these byte
+# pairs holds neither, and is decoded without the (slower) container hooks.
+_JS_ONLY_MARKERS = (b"\xd4\x00", b"\xd6\xff", b"\xd7\xff", b"\x0c\xff")
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
     # notepack.io: ext 0 is undefined (one zero byte) or an ArrayBuffer; others as Node reads them.
     if code == 0:
-        return None if data == b"\x00" else data
+        return _UNDEFINED if data == b"\x00" else data
     return [code, data]
+
+
+def _js_date(stamp: Any) -> str | None:
+    """A msgpack timestamp as JavaScript's ``Date.toJSON()`` writes it (what a Node
+    server's clients get for a ``Date``); None for a date JavaScript cannot show."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromtimestamp(stamp.seconds, datetime.UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    if not 0 < when.year <= 9999:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.nanoseconds // 1_000_000:03d}Z"
+
+
+def _js_list(items: list[Any]) -> list[Any]:
+    # JSON.stringify writes undefined in an array as null.
+    from msgpack import Timestamp
+
+    for i, item in enumerate(items):
+        if item is _UNDEFINED:
+            items[i] = None
+        elif type(item) is Timestamp:
+            items[i] = _js_date(item)
+    return items
+
+
+def _js_map(pairs: dict[Any, Any]) -> dict[Any, Any]:
+    # JSON.stringify leaves out the keys whose value is undefined.
+    from msgpack import Timestamp
+
+    for key, value in list(pairs.items()):
+        if value is _UNDEFINED:
+            del pairs[key]
+        elif type(value) is Timestamp:
+            pairs[key] = _js_date(value)
+    return pairs
 
 
 def packb(value: Any) -> bytes:
@@ -113,10 +167,20 @@ def packb(value: Any) -> bytes:
 
 
 def unpackb(payload: bytes) -> Any:
-    """msgpack as notepack.io writes it."""
+    """msgpack as notepack.io writes it, read as a Node server would send it to its
+    clients: a ``Date`` becomes its ISO string, ``undefined`` null in an array and no
+    key in an object."""
     import msgpack
 
-    return msgpack.unpackb(payload, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+    if not any(marker in payload for marker in _JS_ONLY_MARKERS):
+        return msgpack.unpackb(payload, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+    value = msgpack.unpackb(payload, raw=False, ext_hook=_ext_hook, strict_map_key=False,
+                           list_hook=_js_list, object_hook=_js_map)  # fmt: skip
+    if value is _UNDEFINED:
+        return None
+    if type(value) is msgpack.Timestamp:
+        return _js_date(value)
+    return value
 
 
 def _no_json(value: Any) -> Any:
@@ -203,8 +267,14 @@ def encode_response(
         body = {"type": RequestType.BROADCAST_CLIENT_COUNT.value, "requestId": data["requestId"],
                 "clientCount": data["clientCount"], "sids": data.get("sids") or []}  # fmt: skip
     elif kind is MessageType.BROADCAST_ACK:
+        # Node's adapters carry a client's first answer only; the rest ride in our "args".
+        answer = data["packet"]
+        several = type(answer) is tuple
         body = {"type": RequestType.BROADCAST_ACK.value, "requestId": data["requestId"],
-                "packet": data["packet"], "sid": data.get("sid"), "uid": message.uid}  # fmt: skip
+                "packet": (answer[0] if answer else None) if several else answer,
+                "sid": data.get("sid"), "uid": message.uid}  # fmt: skip
+        if several:
+            body["args"] = list(answer)
         return channel, packb(body)
     else:
         return None
@@ -263,7 +333,8 @@ def decode_response(nsp: str, response: dict[str, Any], fallback_uid: str) -> Cl
         data["sids"] = response.get("sids")
         return ClusterMessage(MessageType.BROADCAST_CLIENT_COUNT, uid, nsp, data)
     if request_type == RequestType.BROADCAST_ACK:
-        data["packet"] = response.get("packet")
+        several = response.get("args")
+        data["packet"] = tuple(several) if isinstance(several, list) else response.get("packet")
         data["sid"] = response.get("sid")
         return ClusterMessage(MessageType.BROADCAST_ACK, uid, nsp, data)
     if request_type == RequestType.SERVER_SIDE_EMIT:

@@ -304,11 +304,29 @@ class ClusterOps:
                 return acks.responses[single]
             if not acks.responses and acks.missing == [single]:
                 raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s")
+            if cluster is not None and await _one_unnamed_client(cluster, namespace, single, acks):
+                # A Node server answered for one client without naming it: it was `single`.
+                if acks.responses:
+                    return next(iter(acks.responses.values()))
+                raise CallTimeoutError(f"no acknowledgement of {event!r} in {timeout} s")
             if not acks.responses and not acks.missing_count:
                 raise DisconnectedError(f"no client is connected as, or in, {single!r}")
             return acks
 
         return self._run(call, timeout)
+
+
+async def _one_unnamed_client(
+    cluster: ClusterAdapter, namespace: str, single: str, acks: BroadcastAcks
+) -> bool:
+    """Whether ``acks`` hold one client that a server did not name (Node's adapter names
+    none), and ``single`` is that client's sid rather than a room of one."""
+    one_answer = len(acks.responses) == 1 and not acks.missing_count
+    one_silent = not acks.responses and acks.missing_count == 1
+    if single in acks.responses or acks.missing or not (one_answer or one_silent):
+        return False
+    found = await cluster.fetch_sockets(namespace, BroadcastOptions(frozenset((single,))))
+    return [s.get("id") for s in found if isinstance(s, dict)] == [single]
 
 
 __all__ += ["BroadcastAcks"]
