@@ -22,11 +22,15 @@ from .testing import SocketIOTestClient
 if TYPE_CHECKING:
     from .binding.gunicorn_worker import GunicornWorker as GunicornWorker
 
+__version__ = "0.1.0"
+"""The package's version: the one place it is written (pyproject.toml and the docs read it)."""
+
 __all__ = [
     "ConnectionRefusedError",
     "Namespace",
     "SocketIO",
     "SocketIOTestClient",
+    "__version__",
     "call",
     "close_room",
     "disconnect",
