@@ -30,7 +30,6 @@ __all__ = [
     "Namespace",
     "SocketIO",
     "SocketIOTestClient",
-    "__version__",
     "call",
     "close_room",
     "disconnect",
