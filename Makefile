@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 NODE_DIR   := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
-SRC    := src tests examples bench
+SRC    := src tests examples bench docs/conf.py
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test unit lint format bench clean
+.PHONY: all setup demo test unit lint format docs bench clean
 
 all: test
 
@@ -45,8 +45,12 @@ format: $(STAMP)
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
 
-## make test: lint, then the whole suite with branch coverage
-test: lint $(NODE_STAMP)
+## make docs: the documentation site in docs/_build/html; any warning fails it
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+## make test: lint, the docs, then the whole suite with branch coverage
+test: lint docs $(NODE_STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include='src/flask_realtime/protocol/*' --precision=1
 
@@ -59,4 +63,5 @@ bench: $(STAMP)
 	$(MAKE) -C bench all
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov \
+		docs/_build dist

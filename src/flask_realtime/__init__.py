@@ -22,6 +22,9 @@ from .testing import SocketIOTestClient
 if TYPE_CHECKING:
     from .binding.gunicorn_worker import GunicornWorker as GunicornWorker
 
+__version__ = "0.1.0"
+"""The package's version: the one place it is written (pyproject.toml and the docs read it)."""
+
 __all__ = [
     "ConnectionRefusedError",
     "Namespace",

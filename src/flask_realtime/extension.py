@@ -49,7 +49,7 @@ class SocketIO(SocketIOOperations):
 
     Args:
         app: the Flask app, or None to call :meth:`init_app` later.
-        options: Flask-SocketIO's options (see :mod:`flask_realtime.options`):
+        options: Flask-SocketIO's options (checked in :mod:`flask_realtime.binding.options`):
             ``manage_session``, ``message_queue``, ``channel``, ``path``/``resource``,
             ``cors_allowed_origins``, ``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cookie``, ``always_connect``, ``json``,
@@ -232,8 +232,8 @@ class SocketIO(SocketIOOperations):
     def on_error(self, namespace: str | None = None) -> Callable[[F], F]:
         """Decorator: the handler of exceptions raised by handlers in ``namespace``.
 
-        It gets the exception, runs in the same contexts (``request.event`` names the
-        event), and its return value is sent as the ack.
+        It gets the exception, runs in the same contexts (``request.event`` is
+        ``{"message": event, "args": args}``), and its return value is sent as the ack.
         """
 
         def decorator(handler: F) -> F:
@@ -308,7 +308,7 @@ class SocketIO(SocketIOOperations):
     def asgi_app(self, app: Flask) -> FlaskASGIApp:
         """``app`` with Socket.IO as one ASGI application, for uvicorn, hypercorn or granian.
 
-        Serving with :meth:`run` is faster; see :mod:`flask_realtime.asgi`.
+        Serving with :meth:`run` is faster; see :mod:`flask_realtime.binding.asgi`.
         """
         from .binding.asgi import FlaskASGIApp
 
@@ -328,7 +328,7 @@ class SocketIO(SocketIOOperations):
         auth: Any = None,
         flask_test_client: Any = None,
     ) -> SocketIOTestClient:
-        """A test client connected to ``app`` in process (see :mod:`flask_realtime.test_client`)."""
+        """A :class:`~flask_realtime.SocketIOTestClient` connected to ``app`` in process."""
         from .testing.client import SocketIOTestClient
 
         return SocketIOTestClient(
