@@ -13,6 +13,7 @@ from flask import Flask
 
 from flask_realtime import SocketIO
 from flask_realtime.adapters.amqp import AmqpAdapter
+from flask_realtime.binding.service import service_of
 from flask_realtime.emitter import Emitter
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
 
@@ -77,6 +78,14 @@ def test_foreign_messages_on_the_exchange_are_ignored(amqp_url: str) -> None:
         received += receiver.get_received()
     sender.disconnect()
     receiver.disconnect()
+    for app in apps:  # the embedded loops outlive the test: leave the cluster
+        service = service_of(app)
+        assert service is not None
+        loop = service.ensure_loop().loop
+        assert loop is not None
+        adapter = service.server.adapter
+        assert isinstance(adapter, AmqpAdapter)
+        asyncio.run_coroutine_threadsafe(adapter.close(), loop).result(10)
 
 
 def test_an_emitter_with_no_broker_says_where_without_the_password() -> None:

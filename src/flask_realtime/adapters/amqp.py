@@ -36,7 +36,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
+import secrets
 import threading
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -197,6 +199,7 @@ class AmqpAdapter(ClusterAdapter):
         self._down = False
         self._dropped = 0
         self._overflowing = False
+        self._ids = itertools.count()
 
     @property
     def queue_name(self) -> str:
@@ -260,7 +263,9 @@ class AmqpAdapter(ClusterAdapter):
                 arguments={"x-max-length": QUEUE_MAX_LENGTH},
             )
             await queue.bind(exchange)
-            await queue.consume(self._deliver, no_ack=True)
+            # Our own tag and message ids: aiormq would draw them from the global `random`
+            # state, which is the application's.
+            await queue.consume(self._deliver, no_ack=True, consumer_tag=self.queue_name)
         except BaseException:
             with contextlib.suppress(*amqp_errors()):
                 await connection.close()
@@ -365,6 +370,7 @@ class AmqpAdapter(ClusterAdapter):
                 content_type=CONTENT_TYPE,
                 type=MESSAGE_TYPE,
                 app_id=self.uid,
+                message_id=f"{self.uid}.{next(self._ids)}",
                 delivery_mode=persistent,
             )
             try:
@@ -466,6 +472,8 @@ class AmqpPublisher:
         self._connection: AbstractConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._lock: asyncio.Lock | None = None
+        self._id_prefix = secrets.token_hex(6)
+        self._ids = itertools.count()  # message ids of our own (see AmqpAdapter._connect)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="flask-realtime-amqp-emitter", daemon=True
@@ -525,6 +533,7 @@ class AmqpPublisher:
             body,
             content_type=CONTENT_TYPE,
             type=MESSAGE_TYPE,
+            message_id=f"{self._id_prefix}.{next(self._ids)}",
             delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
         )
         exchange = await self._open()
