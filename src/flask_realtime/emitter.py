@@ -5,6 +5,7 @@
     from flask_realtime.emitter import Emitter
 
     emitter = Emitter("redis://localhost:6379/0")      # checks the connection now
+    emitter = Emitter("amqp://guest:guest@rabbit//")   # or RabbitMQ: the URL decides
     emitter.emit("progress", {"done": 40}, to="job-17")
     emitter.enter_room(sid, "admins")
     emitter.close_room("job-17")
@@ -13,26 +14,33 @@ or, Flask-SocketIO's way, ``socketio = SocketIO(message_queue="redis://...")`` w
 its ``emit``, ``send``, ``enter_room``, ``leave_room``, ``close_room`` and ``disconnect``
 then publish through an :class:`Emitter`.
 
-It publishes what Node's ``@socket.io/redis-emitter`` publishes (uid ``"emitter"``, see
-:mod:`flask_realtime.adapters.redis_wire`), so every server of the cluster (ours, or Node's
-with ``@socket.io/redis-adapter``) delivers it; ``channel`` must be the servers' channel.
-It is write-only: no acknowledgements, no ``call()``, no ``rooms()``.
+The URL's scheme chooses the transport, as for the servers' ``message_queue``:
 
-Thread-safe and synchronous (redis-py's blocking client and its connection pool): many
-threads may share one emitter. Binary data (``bytes`` anywhere in the arguments) is sent as
-binary.
+- ``redis://``, ``rediss://``, ``unix://``: it publishes what Node's
+  ``@socket.io/redis-emitter`` publishes (uid ``"emitter"``, see
+  :mod:`flask_realtime.adapters.redis_wire`), so every server of the cluster (ours, or
+  Node's with ``@socket.io/redis-adapter``) delivers it; redis-py's blocking client.
+- ``amqp://``, ``amqps://``: it publishes the cluster messages of our RabbitMQ adapter
+  (:mod:`flask_realtime.adapters.amqp_wire`) to the servers' exchange; aio-pika on a
+  thread of its own (:class:`~flask_realtime.adapters.amqp.AmqpPublisher`), each call
+  returning once the broker confirmed it.
+
+``channel`` must be the servers' channel. It is write-only: no acknowledgements, no
+``call()``, no ``rooms()``. Thread-safe and synchronous: many threads may share one
+emitter. Binary data (``bytes`` anywhere in the arguments) is sent as binary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .adapters.amqp_wire import is_amqp_url
 from .adapters.redis import redact_url
-from .adapters.redis_wire import DEFAULT_CHANNEL, Channels, RequestType, dumps_json, packb
+from .adapters.redis_wire import DEFAULT_CHANNEL, Channels, encode_message
 from .exceptions import BrokerUnavailableError, ConfigurationError
 from .protocol.socketio import RESERVED_EVENTS
-from .server.cluster_adapter import EMITTER_UID
+from .server.cluster_adapter import EMITTER_UID, ClusterMessage, MessageType
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -54,26 +62,16 @@ def _namespace(namespace: str | None) -> str:
     return namespace if namespace.startswith("/") else "/" + namespace
 
 
-class Emitter:
-    """A write-only member of a Redis cluster (see the module docstring).
+class _Transport(Protocol):
+    def publish(self, message: ClusterMessage) -> None: ...
 
-    Args:
-        url: the servers' ``message_queue`` URL.
-        channel: the servers' ``channel`` (``"flask-socketio"`` by default).
-        redis_options: more keyword arguments for ``redis.Redis.from_url``.
+    def close(self) -> None: ...
 
-    Raises:
-        ConfigurationError: redis-py or msgpack is missing, or the URL is not valid.
-        BrokerUnavailableError: Redis does not answer at ``url``.
-    """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        channel: str = DEFAULT_CHANNEL,
-        redis_options: dict[str, Any] | None = None,
-    ) -> None:
+class _RedisTransport:
+    """Cluster messages in Node's Redis format, published with redis-py's blocking client."""
+
+    def __init__(self, url: str, channel: str, redis_options: dict[str, Any] | None) -> None:
         try:
             import msgpack  # noqa: F401
             from redis import Redis
@@ -83,7 +81,6 @@ class Emitter:
             ) from None
         from redis.exceptions import RedisError
 
-        self.url = url
         self.channels = Channels(channel)
         options: dict[str, Any] = {"socket_connect_timeout": 5.0}
         options.update(redis_options or {})
@@ -99,15 +96,60 @@ class Emitter:
                 f"cannot reach the message queue at {redact_url(url)}: {exc}"
             ) from None
 
+    def publish(self, message: ClusterMessage) -> None:
+        encoded = encode_message(self.channels, message)
+        if encoded is not None:
+            self._redis.publish(*encoded)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class Emitter:
+    """A write-only member of a cluster (see the module docstring).
+
+    Args:
+        url: the servers' ``message_queue`` URL (Redis or RabbitMQ).
+        channel: the servers' ``channel`` (``"flask-socketio"`` by default).
+        redis_options: more keyword arguments for ``redis.Redis.from_url``.
+        amqp_options: more keyword arguments for ``aio_pika.connect``.
+
+    Raises:
+        ConfigurationError: the client library of the URL's broker is missing, or the URL
+            is not valid.
+        BrokerUnavailableError: the broker does not answer at ``url``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        redis_options: dict[str, Any] | None = None,
+        amqp_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.channel = channel
+        self._transport: _Transport
+        if is_amqp_url(url):
+            from .adapters.amqp import AmqpPublisher
+
+            self._transport = AmqpPublisher(url, channel=channel, amqp_options=amqp_options)
+        else:
+            self._transport = _RedisTransport(url, channel, redis_options)
+
     def close(self) -> None:
         """Release the connections."""
-        self._redis.close()
+        self._transport.close()
 
     def __enter__(self) -> Emitter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _publish(self, kind: MessageType, namespace: str | None, data: dict[str, Any]) -> None:
+        self._transport.publish(ClusterMessage(kind, EMITTER_UID, _namespace(namespace), data))
 
     # -- events ----------------------------------------------------------------------------
 
@@ -136,13 +178,11 @@ class Emitter:
         if event in RESERVED_EVENTS:
             raise ConfigurationError(f"{event!r} is a reserved event name")
         nsp = _namespace(namespace)
-        rooms = _rooms(to if to is not None else room)
         flags: dict[str, Any] = {"volatile": True} if volatile else {}
         packet = {"type": 2, "data": [event, *args], "nsp": nsp}
-        opts = {"rooms": rooms, "except": _rooms(skip_sid), "flags": flags}
-        message = packb([EMITTER_UID, packet, opts])
-        channel = self.channels.broadcast(nsp, rooms[0] if len(rooms) == 1 else None)
-        self._redis.publish(channel, message)
+        opts = {"rooms": _rooms(to if to is not None else room), "except": _rooms(skip_sid),
+                "flags": flags}  # fmt: skip
+        self._publish(MessageType.BROADCAST, nsp, {"packet": packet, "opts": opts})
 
     def send(
         self,
@@ -157,30 +197,23 @@ class Emitter:
 
     def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
         """Send ``event`` to every server's ``@socketio.on_server_event`` handler (no answers)."""
-        request = {"uid": EMITTER_UID, "type": RequestType.SERVER_SIDE_EMIT.value,
-                   "data": [event, *args]}  # fmt: skip
-        self._redis.publish(self.channels.request(_namespace(namespace)), dumps_json(request))
+        self._publish(MessageType.SERVER_SIDE_EMIT, namespace, {"packet": [event, *args]})
 
     # -- rooms and connections -------------------------------------------------------------
-
-    def _request(self, namespace: str | None, body: dict[str, Any]) -> None:
-        self._redis.publish(self.channels.request(_namespace(namespace)), dumps_json(body))
 
     def enter_room(self, sid: str | Iterable[str], room: str | Iterable[str],
                    namespace: str | None = None) -> None:  # fmt: skip
         """The clients selected by ``sid`` (sids or rooms) join ``room`` (one or several)."""
-        self._request(namespace, {"uid": EMITTER_UID, "type": RequestType.REMOTE_JOIN.value,
-                                  "opts": {"rooms": _rooms(sid), "except": []},
-                                  "rooms": _rooms(room)})  # fmt: skip
+        opts = {"rooms": _rooms(sid), "except": []}
+        self._publish(MessageType.SOCKETS_JOIN, namespace, {"opts": opts, "rooms": _rooms(room)})
 
     join_room = enter_room
 
     def leave_room(self, sid: str | Iterable[str], room: str | Iterable[str],
                    namespace: str | None = None) -> None:  # fmt: skip
         """The clients selected by ``sid`` (sids or rooms) leave ``room``."""
-        self._request(namespace, {"uid": EMITTER_UID, "type": RequestType.REMOTE_LEAVE.value,
-                                  "opts": {"rooms": _rooms(sid), "except": []},
-                                  "rooms": _rooms(room)})  # fmt: skip
+        opts = {"rooms": _rooms(sid), "except": []}
+        self._publish(MessageType.SOCKETS_LEAVE, namespace, {"opts": opts, "rooms": _rooms(room)})
 
     def close_room(self, room: str, namespace: str | None = None) -> None:
         """Every client leaves ``room``."""
@@ -190,13 +223,11 @@ class Emitter:
                    close: bool = False) -> None:  # fmt: skip
         """Disconnect the clients selected by ``sid`` (sids or rooms) from ``namespace``
         (``close``: their whole connection)."""
-        self._request(namespace, {"uid": EMITTER_UID,
-                                  "type": RequestType.REMOTE_DISCONNECT.value,
-                                  "opts": {"rooms": _rooms(sid), "except": []},
-                                  "close": close})  # fmt: skip
+        self._publish(MessageType.DISCONNECT_SOCKETS, namespace,
+                      {"opts": {"rooms": _rooms(sid), "except": []}, "close": close})  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"<Emitter {redact_url(self.url)} channel={self.channels.key!r}>"
+        return f"<Emitter {redact_url(self.url)} channel={self.channel!r}>"
 
 
 class EmitterOperations:

@@ -29,3 +29,21 @@ def redis_url() -> str:
             pytest.fail(message + " (CI is set: the Redis tests must run)")
         pytest.skip(message)
     return REDIS_URL
+
+
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """The shared RabbitMQ; skipped when absent, but a failure when ``CI`` is set."""
+    parts = urlsplit(AMQP_URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 1):
+            pass
+    except OSError:
+        message = f"RabbitMQ is not reachable at {parts.hostname}:{parts.port or 5672}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set: the RabbitMQ tests must run)")
+        pytest.skip(message)
+    return AMQP_URL

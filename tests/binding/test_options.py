@@ -172,8 +172,21 @@ def test_message_queue_alone_checks_the_broker_at_once() -> None:
 
 
 def test_message_queue_with_another_scheme_is_refused(flask_app: Flask) -> None:
-    with pytest.raises(ConfigurationError, match="only Redis"):
-        SocketIO(flask_app, message_queue="amqp://localhost")
+    with pytest.raises(ConfigurationError, match=r"only Redis .* and RabbitMQ") as refused:
+        SocketIO(flask_app, message_queue="kafka://user:secret@localhost")
+    assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["amqp://guest:guest@localhost:5672//", "AMQPS://rabbit/vh"])
+def test_message_queue_amqp_makes_the_rabbitmq_adapter(flask_app: Flask, url: str) -> None:
+    from flask_realtime.adapters.amqp import AmqpAdapter
+
+    SocketIO(flask_app, message_queue=url, channel="mine")
+    adapter = state_of(flask_app).server.adapter
+    assert isinstance(adapter, AmqpAdapter)
+    assert adapter.channel == "mine"
+    assert adapter.url == url
+    assert adapter.queue_name == f"mine.{adapter.uid}"
 
 
 # -- JSON ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..adapters.redis import redact_url
 from ..exceptions import ConfigurationError
 from ..server import Adapter
 
@@ -29,20 +30,25 @@ def resolve_adapter(message_queue: object | None, channel: str) -> Adapter | Non
             f"message_queue must be a URL such as 'redis://localhost:6379' or an adapter "
             f"object, not {message_queue!r}"
         )
-    if not message_queue.startswith(("redis://", "rediss://", "unix://")):
+    lowered = message_queue.lower()
+    if lowered.startswith(("amqp://", "amqps://")):
+        module_name, what = "flask_realtime.adapters.amqp", "RabbitMQ"
+    elif lowered.startswith(("redis://", "rediss://", "unix://")):
+        module_name, what = "flask_realtime.adapters.redis", "Redis"
+    else:
         raise ConfigurationError(
-            f"message_queue {message_queue!r}: only Redis URLs (redis://, rediss://, unix://) "
-            "are supported"
+            f"message_queue {redact_url(message_queue)!r}: only Redis (redis://, rediss://, "
+            "unix://) and RabbitMQ (amqp://, amqps://) URLs are supported"
         )
     try:
-        module = importlib.import_module("flask_realtime.adapters.redis")
+        module = importlib.import_module(module_name)
     except ImportError:
         raise ConfigurationError(
-            "message_queue needs the Redis adapter (flask_realtime.adapters.redis), which "
-            "this installation does not have; leave message_queue out to run one process"
+            f"message_queue needs the {what} adapter ({module_name}), which this "
+            "installation does not have; leave message_queue out to run one process"
         ) from None
     from_url = getattr(module, "from_url", None)
     if from_url is None:
-        raise ConfigurationError("flask_realtime.adapters.redis has no from_url() factory")
+        raise ConfigurationError(f"{module_name} has no from_url() factory")
     adapter: Adapter = from_url(message_queue, channel=channel)
     return adapter

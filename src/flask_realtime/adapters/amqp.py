@@ -1,0 +1,565 @@
+"""The RabbitMQ adapter: several server processes share their clients through AMQP 0-9-1.
+
+``SocketIO(app, message_queue="amqp://guest:guest@rabbit:5672//")`` (also ``amqps://``)
+makes each server's adapter an :class:`AmqpAdapter`, on aio-pika
+(``pip install 'flask-realtime[amqp]'``). The messages are those of the cluster model
+(:mod:`flask_realtime.server.cluster_adapter`), in a format of our own
+(:mod:`flask_realtime.adapters.amqp_wire`: Node has no AMQP adapter to be compatible
+with): one fanout exchange named by the ``channel`` option, one exclusive queue per server.
+
+The other servers are counted by heartbeats (every 5 s; one silent for 10 s is
+forgotten), since AMQP cannot count a queue's listeners the way Redis counts
+subscribers; a requests waits for the servers heard of.
+
+Lifecycle: :meth:`open` (when the server starts, on its loop) connects, declares the
+exchange and this server's queue, and fails with
+:class:`~flask_realtime.exceptions.BrokerUnavailableError` naming the URL (password hidden)
+when it cannot. :meth:`close` says goodbye and disconnects.
+
+Two tasks do the I/O, so the adapter's operations never block the loop:
+
+- the **writer** publishes what the operations queued, in order, on one channel without
+  publisher confirms (fire and forget, as Redis pub/sub is). The queue is bounded
+  (``max_queue``); past it, and while the broker is unreachable, messages are dropped and
+  counted, never buffered without bound. Local delivery never waits for the broker.
+- the **keeper** waits for the connection (or its channel) to close under us; then it
+  logs one warning, reconnects with exponential back-off (0.1 s doubling to 5 s),
+  declares the queue again, says hello (so the others count this server again at once),
+  and logs one line saying the cluster is reachable again and how many messages were
+  dropped meanwhile.
+
+Deliveries are applied as they arrive (``on_message``), on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import secrets
+import threading
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask_realtime.adapters.amqp_wire import (
+    CONTENT_TYPE,
+    MESSAGE_TYPE,
+    QUEUE_MAX_LENGTH,
+    decode,
+    encode,
+    queue_name,
+)
+from flask_realtime.adapters.redis import redact_url
+from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
+from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
+from flask_realtime.server.cluster_adapter import ClusterAdapter, ClusterMessage, MessageType
+from flask_realtime.typing import NamespaceName
+
+if TYPE_CHECKING:
+    from aio_pika.abc import (
+        AbstractChannel,
+        AbstractConnection,
+        AbstractExchange,
+        AbstractIncomingMessage,
+    )
+
+__all__ = [
+    "AmqpAdapter",
+    "AmqpPublisher",
+    "amqp_errors",
+    "declare_exchange",
+    "from_url",
+    "require_aio_pika",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_BACKOFF_FIRST = 0.1
+_BACKOFF_MAX = 5.0
+_CONNECT_TIMEOUT = 5.0
+
+
+def require_aio_pika(what: str) -> None:
+    """Raise a clear :class:`ConfigurationError` when aio-pika or msgpack is missing."""
+    try:
+        import aio_pika  # noqa: F401
+        import msgpack  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            f"{what} needs aio-pika and msgpack: pip install 'flask-realtime[amqp]'"
+        ) from None
+
+
+def amqp_errors() -> tuple[type[BaseException], ...]:
+    """What a lost or refused broker connection raises."""
+    from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+
+    return (AMQPError, ChannelInvalidStateError, OSError, asyncio.TimeoutError)
+
+
+async def connect(url: str, options: dict[str, Any], name: str) -> AbstractConnection:
+    """A connection to ``url``, or :class:`BrokerUnavailableError` naming it."""
+    import aio_pika
+
+    settings: dict[str, Any] = {
+        "timeout": _CONNECT_TIMEOUT,
+        "client_properties": {"connection_name": name},
+    }
+    settings.update(options)
+    try:
+        connection: AbstractConnection = await aio_pika.connect(url, **settings)
+    except amqp_errors() as exc:
+        raise BrokerUnavailableError(
+            f"cannot reach the message queue at {redact_url(url)}: "
+            f"{type(exc).__name__}: {exc or 'timed out'}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(f"message_queue {redact_url(url)!r}: {exc}") from None
+    return connection
+
+
+async def declare_exchange(channel: AbstractChannel, name: str, url: str) -> AbstractExchange:
+    """The fanout exchange of ``name`` (see :mod:`~flask_realtime.adapters.amqp_wire`).
+
+    Raises:
+        ConfigurationError: an exchange of that name exists with other settings.
+    """
+    from aio_pika import ExchangeType
+    from aio_pika.exceptions import ChannelPreconditionFailed
+
+    try:
+        return await channel.declare_exchange(
+            name, ExchangeType.FANOUT, durable=False, auto_delete=True
+        )
+    except ChannelPreconditionFailed as exc:
+        raise ConfigurationError(
+            f"the exchange {name!r} on {redact_url(url)} exists with other settings (another "
+            f"application, or Flask-SocketIO's kombu manager, on the same channel?): choose "
+            f"another channel ({exc})"
+        ) from None
+
+
+def from_url(url: str, *, channel: str = DEFAULT_CHANNEL, **options: Any) -> AmqpAdapter:
+    """The adapter for ``message_queue=url`` (``binding/adapters.py`` calls this)."""
+    return AmqpAdapter(url, channel=channel, **options)
+
+
+class AmqpAdapter(ClusterAdapter):
+    """A cluster adapter on RabbitMQ (see the module docstring).
+
+    Args:
+        url: ``amqp://user:password@host:5672/vhost`` or ``amqps://...`` (the vhost ``/``
+            is written ``//`` at the end, as kombu writes it).
+        channel: the exchange's name (Flask-SocketIO's ``channel`` option).
+        requests_timeout: seconds a request waits for the other servers.
+        heartbeat_interval: seconds between two of this server's heartbeats.
+        heartbeat_timeout: seconds of silence after which another server is forgotten.
+        max_queue: messages waiting to be published, at most; past it they are dropped.
+        amqp_options: more keyword arguments for ``aio_pika.connect``.
+
+    Raises:
+        ConfigurationError: aio-pika or msgpack is missing, or ``channel`` is empty.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        requests_timeout: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float = 10.0,
+        max_queue: int = 10_000,
+        amqp_options: dict[str, Any] | None = None,
+    ) -> None:
+        require_aio_pika("message_queue='amqp://...'")
+        if not isinstance(channel, str) or not channel:
+            raise ConfigurationError(f"channel must be a non-empty string, not {channel!r}")
+        super().__init__(
+            requests_timeout=requests_timeout,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+        )
+        self.url = url
+        self.channel = channel
+        self.max_queue = max_queue
+        self._amqp_options = dict(amqp_options or {})
+        self._connection: AbstractConnection | None = None
+        self._exchange: AbstractExchange | None = None
+        self._direct: AbstractExchange | None = None  # the default exchange: responses
+        self._queue: asyncio.Queue[tuple[str, str, bytes]] | None = None
+        self._broken: asyncio.Event | None = None
+        self._why = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._down = False
+        self._dropped = 0
+        self._overflowing = False
+        self._ids = itertools.count()
+
+    @property
+    def queue_name(self) -> str:
+        """This server's queue in the broker."""
+        return queue_name(self.channel, self.uid)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, declare the exchange and this server's queue, and start the tasks.
+
+        Raises:
+            BrokerUnavailableError: the broker does not answer at the URL.
+            ConfigurationError: the URL is not valid, or the exchange exists with other
+                settings.
+        """
+        self._closing = False
+        self._broken = asyncio.Event()
+        self._queue = asyncio.Queue(self.max_queue)
+        await self._connect()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._write(), name="flask-realtime-amqp-writer"),
+            loop.create_task(self._keep(), name="flask-realtime-amqp-keeper"),
+        ]
+        await super().open()
+
+    async def close(self) -> None:
+        """Say goodbye, publish what is queued (briefly), and disconnect."""
+        await super().close()
+        self._closing = True
+        queue = self._queue
+        if queue is not None and not self._down:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drain(queue), 1.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, *amqp_errors()):
+                await task
+        self._tasks = []
+        await self._disconnect()
+
+    @staticmethod
+    async def _drain(queue: asyncio.Queue[tuple[str, str, bytes]]) -> None:
+        while not queue.empty():
+            await asyncio.sleep(0.01)
+
+    async def _connect(self) -> None:
+        """Connect and declare; on failure nothing is left open."""
+        connection = await connect(
+            self.url, self._amqp_options, f"flask-realtime {self.channel} {self.uid}"
+        )
+        try:
+            channel = await connection.channel(publisher_confirms=False)
+            exchange = await declare_exchange(channel, self.channel, self.url)
+            queue = await channel.declare_queue(
+                self.queue_name,
+                exclusive=True,
+                auto_delete=True,
+                arguments={"x-max-length": QUEUE_MAX_LENGTH},
+            )
+            await queue.bind(exchange)
+            # Our own tag and message ids: aiormq would draw them from the global `random`
+            # state, which is the application's.
+            await queue.consume(self._deliver, no_ack=True, consumer_tag=self.queue_name)
+        except BaseException:
+            with contextlib.suppress(*amqp_errors()):
+                await connection.close()
+            raise
+
+        def closed(sender: Any, exc: BaseException | None = None, *_: Any) -> None:
+            if self._connection is connection:  # not one we closed or replaced
+                self._break(exc)
+
+        connection.close_callbacks.add(closed)
+        channel.close_callbacks.add(closed)
+        self._connection = connection
+        self._exchange = exchange
+        self._direct = channel.default_exchange
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        self._exchange = self._direct = None
+        if connection is not None:
+            with contextlib.suppress(*amqp_errors()):
+                await connection.close()
+
+    def _break(self, exc: BaseException | None) -> None:
+        """The connection or its channel closed under us: the keeper reconnects."""
+        if self._closing or self._broken is None or self._broken.is_set():
+            return
+        self._why = f"{type(exc).__name__}: {exc}" if exc is not None else "connection closed"
+        self._broken.set()
+
+    # -- ClusterAdapter: the transport ---------------------------------------------------
+
+    def publish(self, message: ClusterMessage) -> None:
+        """Queue ``message`` for the writer, to every server (the fanout exchange)."""
+        self._enqueue(("", "", encode(message)))
+
+    def publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """Queue a response for the writer, to the requester's own queue."""
+        self._enqueue(("direct", queue_name(self.channel, requester), encode(message)))
+
+    def _enqueue(self, item: tuple[str, str, bytes]) -> None:
+        queue = self._queue
+        if queue is None or self._closing:
+            return
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                logger.warning(
+                    "more than %d messages wait to be published to %s: dropping (they do "
+                    "not reach the other servers)",
+                    self.max_queue,
+                    redact_url(self.url),
+                )
+
+    async def peer_count(self, namespace: NamespaceName) -> int:
+        """The servers heard of lately; none while the broker is unreachable (a request
+        then answers at once with this server's part)."""
+        if self._down or self._connection is None:
+            return 0
+        return await super().peer_count(namespace)
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    async def _deliver(self, delivery: AbstractIncomingMessage) -> None:
+        if delivery.app_id == self.uid:
+            return  # our own broadcast, back from the fanout
+        if delivery.type != MESSAGE_TYPE:
+            logger.debug("ignoring a message of type %r on exchange %s", delivery.type,
+                         self.channel)  # fmt: skip
+            return
+        try:
+            message = decode(delivery.body)
+        except Exception:
+            logger.warning("ignoring a malformed message on exchange %s", self.channel,
+                           exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
+            return
+        if message is not None:
+            self.on_message(message)
+
+    # -- the writer ------------------------------------------------------------------------
+
+    async def _write(self) -> None:
+        import aio_pika
+
+        queue = self._queue
+        if queue is None:
+            return
+        errors = amqp_errors()
+        persistent = aio_pika.DeliveryMode.NOT_PERSISTENT
+        while True:
+            where, routing_key, body = await queue.get()
+            if queue.empty():
+                self._overflowing = False
+            exchange = self._direct if where else self._exchange
+            if exchange is None or self._down:
+                self._dropped += 1
+                continue
+            message = aio_pika.Message(
+                body,
+                content_type=CONTENT_TYPE,
+                type=MESSAGE_TYPE,
+                app_id=self.uid,
+                message_id=f"{self.uid}.{next(self._ids)}",
+                delivery_mode=persistent,
+            )
+            try:
+                await exchange.publish(message, routing_key, mandatory=False)
+            except asyncio.CancelledError:
+                raise
+            except errors as exc:
+                self._dropped += 1
+                self._break(exc)
+
+    # -- the keeper: reconnect ---------------------------------------------------------------
+
+    async def _keep(self) -> None:
+        broken = self._broken
+        if broken is None:
+            return
+        errors: tuple[type[BaseException], ...] = (*amqp_errors(), BrokerUnavailableError)
+        while not self._closing:
+            await broken.wait()
+            if self._closing:
+                return
+            self._lost(self._why)
+            await self._disconnect()
+            delay = _BACKOFF_FIRST
+            while not self._closing:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                try:
+                    await self._connect()
+                except asyncio.CancelledError:
+                    raise
+                except errors as exc:
+                    logger.debug("reconnecting to %s: %s", redact_url(self.url), exc)
+                    continue
+                except ConfigurationError as exc:
+                    logger.warning("reconnecting to %s: %s", redact_url(self.url), exc)
+                    continue
+                broken.clear()
+                self._recovered()
+                # Hello again: the others answer, and count this server again at once.
+                self.publish(ClusterMessage(MessageType.INITIAL_HEARTBEAT, self.uid, "/"))
+                break
+
+    def _lost(self, why: str) -> None:
+        if self._down or self._closing:
+            return
+        self._down = True
+        logger.warning(
+            "message queue %s unreachable (%s): until it is back, emits, room changes and "
+            "requests of this server do not reach the other servers (this server's own "
+            "clients are still served); reconnecting",
+            redact_url(self.url),
+            why,
+        )
+
+    def _recovered(self) -> None:
+        if not self._down:
+            return
+        self._down = False
+        dropped, self._dropped = self._dropped, 0
+        logger.warning(
+            "message queue %s reachable again; %d message(s) to the other servers were "
+            "dropped meanwhile",
+            redact_url(self.url),
+            dropped,
+        )
+
+
+# -- the emitter's transport -----------------------------------------------------------------
+
+
+class AmqpPublisher:
+    """Publishes cluster messages to every server, synchronously, from any thread.
+
+    The transport of :class:`flask_realtime.emitter.Emitter` for ``amqp://`` URLs: aio-pika
+    on an event loop of its own in a daemon thread; each :meth:`publish` returns once the
+    broker confirmed the message (publisher confirms), so a caller's messages arrive in
+    the order it published them. A lost connection is reopened on the next publish.
+
+    Raises:
+        ConfigurationError: aio-pika or msgpack is missing, the URL is not valid, or the
+            exchange exists with other settings.
+        BrokerUnavailableError: the broker cannot be reached (now, or by a publish).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        amqp_options: dict[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        require_aio_pika("the emitter with an amqp:// URL")
+        self.url = url
+        self.channel = channel
+        self.timeout = timeout
+        self._options = dict(amqp_options or {})
+        self._connection: AbstractConnection | None = None
+        self._exchange: AbstractExchange | None = None
+        self._lock: asyncio.Lock | None = None
+        self._id_prefix = secrets.token_hex(6)
+        self._ids = itertools.count()  # message ids of our own (see AmqpAdapter._connect)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="flask-realtime-amqp-emitter", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._run(self._open())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self.timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise BrokerUnavailableError(
+                f"the message queue at {redact_url(self.url)} did not answer in {self.timeout} s"
+            ) from None
+
+    async def _open(self) -> AbstractExchange:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            connection, exchange = self._connection, self._exchange
+            if exchange is not None and connection is not None and not connection.is_closed:
+                return exchange
+            await self._drop()
+            connection = await connect(
+                self.url, self._options, f"flask-realtime emitter {self.channel}"
+            )
+            try:
+                channel = await connection.channel(publisher_confirms=True)
+                exchange = await declare_exchange(channel, self.channel, self.url)
+            except BaseException:
+                with contextlib.suppress(*amqp_errors()):
+                    await connection.close()
+                raise
+            self._connection, self._exchange = connection, exchange
+            return exchange
+
+    async def _drop(self) -> None:
+        connection, self._connection, self._exchange = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(*amqp_errors()):
+                await connection.close()
+
+    def publish(self, message: ClusterMessage) -> None:
+        """Send ``message`` to every server; returns when the broker has it."""
+        self._run(self._publish(encode(message)))
+
+    async def _publish(self, body: bytes) -> None:
+        import aio_pika
+
+        message = aio_pika.Message(
+            body,
+            content_type=CONTENT_TYPE,
+            type=MESSAGE_TYPE,
+            message_id=f"{self._id_prefix}.{next(self._ids)}",
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        exchange = await self._open()
+        try:
+            await exchange.publish(message, "", mandatory=False)
+        except amqp_errors():
+            # The connection broke since the last publish: once more on a new one.
+            await self._drop()
+            exchange = await self._open()
+            try:
+                await exchange.publish(message, "", mandatory=False)
+            except amqp_errors() as exc:
+                raise BrokerUnavailableError(
+                    f"cannot publish to the message queue at {redact_url(self.url)}: {exc}"
+                ) from None
+
+    def close(self) -> None:
+        """Disconnect and stop the thread (idempotent)."""
+        if self._loop.is_closed():
+            return
+        with contextlib.suppress(BrokerUnavailableError):
+            self._run(self._drop())
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
