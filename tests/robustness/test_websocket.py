@@ -193,3 +193,38 @@ def test_polling_client_that_never_polls_is_dropped(w: World) -> None:
         reason = w.seen.wait_for("disconnect", sid, timeout=REAPED)
     w.check()
     assert reason == "transport error", f"dropped for {reason!r}, not for its queue"
+
+
+# -- one client's work per loop turn -----------------------------------------------------------
+
+
+def test_flood_of_tiny_frames_does_not_freeze_the_others(w: World) -> None:
+    """One client sends 1-byte Engine.IO PONG frames as fast as it can: the server parses
+    them a bounded slice per loop turn, so the good clients' echoes stay prompt while the
+    flood goes on (before, one read of 256 KiB of such frames held the loop for seconds)."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        burst = (bytes([0x80 | WS_TEXT, 0x80 | 1]) + bytes(4) + b"3") * (1 << 17)  # 896 KiB
+        stop = threading.Event()
+        sent: list[int] = [0]
+
+        def flood() -> None:
+            ws.sock.settimeout(TIMEOUT)
+            deadline = time.monotonic() + 30
+            with contextlib.suppress(OSError):
+                while not stop.is_set() and time.monotonic() < deadline:
+                    ws.sock.sendall(burst)
+                    sent[0] += 1
+
+        flooder = threading.Thread(target=flood, name="tiny-frames", daemon=True)
+        flooder.start()
+        try:
+            wait_until(lambda: sent[0] >= 4, TIMEOUT, "the flood to get going", interval=0.01)
+            for _ in range(3):
+                w.check()  # prompt echoes and broadcasts...
+                assert flooder.is_alive(), "the flood ended before the checks did"  # ...meanwhile
+        finally:
+            stop.set()
+            flooder.join(TIMEOUT + 1)
+    w.seen.wait_for("disconnect", sid)
+    w.check()

@@ -11,6 +11,10 @@ drop the connection (an abort: a client that does not read cannot take a close) 
 buffer goes past ``max_buffer``. A close that cannot flush within ``CLOSE_TIMEOUT`` ends
 in an abort too. Nothing a slow client does stalls the others or holds memory for good.
 
+Fairness: one connection handles at most ``TURN_FRAMES`` frames (or ``TURN_BYTES``) per
+loop turn; the rest of what it read waits for the next turn, with reading paused, so a
+client flooding tiny frames gets its turn like everyone else instead of holding the loop.
+
 The life-cycle states and what this shares with the ASGI app's WebSocket are in
 ``wstransport.py``; whether writing is paused (``_paused``) is flow control, another
 dimension than the life cycle, and stays a flag of its own.
@@ -44,6 +48,16 @@ dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 _OPEN = WsState.OPEN
+
+INPUT_SLICE = 4 * 1024
+"""Bytes handed to the frame parser at a time, so that one call parses at most ~680
+frames (the smallest client frame is 6 bytes)."""
+TURN_FRAMES = 256
+"""Frames one connection handles per loop turn before the rest of what it read waits for
+a later turn (reading paused meanwhile): one client's flood of tiny frames cannot hold
+the loop, and everyone else's latency, for longer than a few milliseconds at a time."""
+TURN_BYTES = 256 * 1024
+"""Bytes one connection parses per loop turn (large frames: as much as one read gives)."""
 
 
 class WebSocketHost(Protocol):
@@ -104,6 +118,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
         self._fragments: list[BytesLike] = []
         self._fragment_opcode: Opcode | None = None
+        # Input read but left for a later loop turn (see TURN_FRAMES), and where it resumes.
+        self._backlog: bytes | None = None
+        self._backlog_at = 0
         # None: nothing written yet in this loop tick; a list: what waits for its end.
         self._held: list[bytes] | None = None
         self.max_buffer = endpoint.max_ws_buffer
@@ -178,9 +195,44 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         endpoint.track(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._backlog is not None:  # reading is paused while a backlog waits; in case
+            self._backlog = self._backlog[self._backlog_at :] + data
+            self._backlog_at = 0
+        elif len(data) <= INPUT_SLICE:
+            self._parse(data)
+        elif self._work(data, 0) and self._transport is not None:
+            self._transport.pause_reading()
+
+    def _work(self, data: bytes, at: int) -> bool:
+        """Parse ``data`` from ``at``, up to this turn's budget; True when a rest is left
+        for the next turn (``_next_turn`` is scheduled)."""
+        end = len(data)
+        stop = min(end, at + TURN_BYTES)
+        frames = 0
+        while at < stop and frames < TURN_FRAMES:
+            nxt = at + INPUT_SLICE
+            frames += self._parse(data[at:nxt])
+            at = nxt
+        if at >= end or self._state is not _OPEN or self._transport is None:
+            return False  # all done, or the connection is closing: the rest is moot
+        self._backlog, self._backlog_at = data, at
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        return True
+
+    def _next_turn(self) -> None:
+        data, self._backlog = self._backlog, None
+        transport = self._transport
+        if data is None or transport is None:
+            return
+        if not self._work(data, self._backlog_at) and not self._paused and self._state is _OPEN:
+            transport.resume_reading()
+
+    def _parse(self, data: bytes) -> int:
+        """Feed ``data`` to the frame parser and handle what it found; the frame count."""
         ws = self._ws
         ws.receive_data(data)
-        for event in ws.events_received():
+        events = ws.events_received()
+        for event in events:
             if isinstance(event, Frame):
                 self._on_frame(event)
         if ws.state is not State.OPEN:
@@ -193,12 +245,14 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
                 self._move(WsState.CLOSING)
         if self._write_pending():
             self._close_transport()
+        return len(events)
 
     def eof_received(self) -> bool | None:
         self._ws.receive_eof()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._backlog = None
         self._endpoint.untrack(self)
         self._gone(exc is not None)
         self._transport = None
@@ -210,7 +264,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self._transport is not None and self._state is _OPEN:
+        if self._transport is not None and self._state is _OPEN and self._backlog is None:
             self._transport.resume_reading()
 
     # -- frames -> Engine.IO packets ---------------------------------------------------------
