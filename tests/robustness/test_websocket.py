@@ -7,6 +7,7 @@ import contextlib
 import json
 import threading
 import time
+import tracemalloc
 
 from support.waiting import wait_until
 
@@ -227,4 +228,43 @@ def test_flood_of_tiny_frames_does_not_freeze_the_others(w: World) -> None:
             stop.set()
             flooder.join(TIMEOUT + 1)
     w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+def test_a_burst_in_one_tick_counts_against_the_buffer_limit_and_is_not_copied(
+    w: World,
+) -> None:
+    """200 x 100 KB emitted in one loop tick to slow readers: what a connection holds for
+    the end of the tick counts against ``max_buffered_bytes`` (16 MiB), and the frames,
+    built once, are not joined into a 20 MB copy per recipient."""
+    attackers = [open_socketio(w.port, rcvbuf=4096) for _ in range(4)]
+    try:
+        for ws, _ in attackers:
+            ws.send('420["join","burst"]')
+            assert ws.recv() == '430["burst"]'
+        blob = "E" * (100 * 1000)
+        done = threading.Event()
+
+        def burst() -> None:  # on the loop: one tick
+            try:
+                for _ in range(200):
+                    w.state.server.emit("burst", blob, to="burst")
+            finally:
+                done.set()
+
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            w.state.bridge.loop.call_soon_threadsafe(burst)
+            assert done.wait(TIMEOUT)
+            for _, sid in attackers:
+                assert w.seen.wait_for("disconnect", sid) == "transport error"
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # The 200 frames themselves are 20 MB, shared; a copy per recipient was 80 MB more.
+        assert peak < 45 * 1000 * 1000, f"peak {peak / 1e6:.0f} MB"
+    finally:
+        for ws, _ in attackers:
+            ws.close()
     w.check()

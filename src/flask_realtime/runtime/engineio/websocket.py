@@ -58,6 +58,9 @@ a later turn (reading paused meanwhile): one client's flood of tiny frames canno
 the loop, and everyone else's latency, for longer than a few milliseconds at a time."""
 TURN_BYTES = 256 * 1024
 """Bytes one connection parses per loop turn (large frames: as much as one read gives)."""
+JOIN_LIMIT = 64 * 1024
+"""The frames a loop tick held for a connection are joined into one write up to this size;
+past it they are written as they are (``writelines``), not copied per recipient."""
 
 
 class WebSocketHost(Protocol):
@@ -123,6 +126,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._backlog_at = 0
         # None: nothing written yet in this loop tick; a list: what waits for its end.
         self._held: list[bytes] | None = None
+        self._held_size = 0  # bytes in _held
         self.max_buffer = endpoint.max_ws_buffer
 
     # -- Transport (what the engine session writes through) -----------------------------
@@ -136,30 +140,64 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             items = self._shed(items, transport.get_write_buffer_size() > self.max_buffer)
         if not items:
             return
+        held = self._held
         if len(items) == 1:
             data = self._frame(items[0], protocol)
+            if held is None:
+                transport.write(data)
+                self._held = []
+                self._endpoint.coalescer.mark(self)
+                return
+            held.append(data)  # the frame itself, shared with the other recipients
+            self._held_size = size = self._held_size + len(data)
         else:
-            data = b"".join([self._frame(i, protocol) for i in items])
-        held = self._held
-        if held is None:
-            transport.write(data)
-            self._held = []
-            self._endpoint.coalescer.mark(self)
-        else:
-            held.append(data)
+            frames = [self._frame(i, protocol) for i in items]
+            if held is None:
+                self._write_frames(transport, frames, sum(map(len, frames)))
+                self._held = []
+                self._endpoint.coalescer.mark(self)
+                return
+            held += frames
+            self._held_size = size = self._held_size + sum(map(len, frames))
+        if size > self.max_buffer:  # what waits for the tick's end counts too
+            self._shed((), True)
 
     def _overflow(self) -> None:
         # Abort, not close: a close waits for the buffer to drain, and this client does
         # not read; the connection (and its buffer) would be held for good.
         self._held = None
+        self._held_size = 0
         if self._transport is not None:
             self._transport.abort()
 
     def end_tick(self) -> None:
         """The loop tick ended: write what this tick's later messages left waiting."""
         held, self._held = self._held, None
-        if held and self._transport is not None:
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+        if not held:
+            return
+        size, self._held_size = self._held_size, 0
+        transport = self._transport
+        if transport is None:
+            return
+        if len(held) == 1:
+            transport.write(held[0])
+        elif size <= JOIN_LIMIT:
+            transport.write(b"".join(held))
+        elif transport.get_write_buffer_size() + size > self.max_buffer and self._state is _OPEN:
+            self._shed((), True)
+        else:
+            transport.writelines(held)  # large frames, shared by all: no copy of them here
+
+    @staticmethod
+    def _write_frames(transport: asyncio.Transport, frames: list[bytes], size: int) -> None:
+        """Write ``frames``: small ones joined in one write; large ones as they are (they
+        are shared by every recipient of a broadcast: no copy per connection)."""
+        if len(frames) == 1:
+            transport.write(frames[0])
+        elif size <= JOIN_LIMIT:
+            transport.write(b"".join(frames))
+        else:
+            transport.writelines(frames)
 
     @staticmethod
     def _frame(item: Outgoing, protocol: int) -> bytes:
@@ -314,6 +352,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if self._transport is None or self._state is not _OPEN:
             return
         self._held = None  # a failing connection gets no more data
+        self._held_size = 0
         self._move(WsState.FAILED)
         if self._ws.state is State.OPEN:
             self._ws.fail(code, reason)
