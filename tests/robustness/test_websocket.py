@@ -9,6 +9,7 @@ import threading
 import time
 import tracemalloc
 
+from flask_realtime.runtime.engineio.websocket import MAX_FRAGMENTS
 from support.waiting import wait_until
 
 from .conftest import World, log_lines
@@ -267,4 +268,30 @@ def test_a_burst_in_one_tick_counts_against_the_buffer_limit_and_is_not_copied(
     finally:
         for ws, _ in attackers:
             ws.close()
+    w.check()
+
+
+def test_a_message_in_too_many_fragments_is_refused(w: World) -> None:
+    """1-byte continuation frames kept one object each (31-48 MB for a 1 MB message):
+    a message may come in at most MAX_FRAGMENTS fragments; past them the close is 1008."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL', fin=False)
+        piece = bytes([WS_CONT, 0x80 | 1]) + bytes(4) + b"E"  # zero mask: as is
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            ws.send_raw(piece * (MAX_FRAGMENTS + 10))
+        assert ws.expect_close(answer_pings=False) == 1008  # policy violation
+    assert w.seen.wait_for("disconnect", sid) == "transport error"
+    w.check()
+
+
+def test_a_message_in_many_fragments_under_the_bound_arrives(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'421["echo","', fin=False)
+        piece = bytes([WS_CONT, 0x80 | 1]) + bytes(4) + b"f"
+        ws.send_raw(piece * (MAX_FRAGMENTS - 2))
+        ws.send_frame(WS_CONT, b'"]')
+        assert ws.recv() == '431["' + "f" * (MAX_FRAGMENTS - 2) + '"]'
+    w.seen.wait_for("disconnect", sid)
     w.check()

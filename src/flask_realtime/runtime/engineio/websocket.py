@@ -58,6 +58,11 @@ a later turn (reading paused meanwhile): one client's flood of tiny frames canno
 the loop, and everyone else's latency, for longer than a few milliseconds at a time."""
 TURN_BYTES = 256 * 1024
 """Bytes one connection parses per loop turn (large frames: as much as one read gives)."""
+MAX_FRAGMENTS = 1024
+"""Frames one message may come in. Clients fragment large messages in pieces of KiBs, if at
+all; 1-byte fragments (a million for a 1 MB message) would cost an object each. Past
+this the connection is closed with 1008 (policy violation). The bytes of a message in
+assembly are bounded by ``max_http_buffer_size`` (the parser's ``max_size``)."""
 JOIN_LIMIT = 64 * 1024
 """The frames a loop tick held for a connection are joined into one write up to this size;
 past it they are written as they are (``writelines``), not copied per recipient."""
@@ -119,7 +124,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         )
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
-        self._fragments: list[BytesLike] = []
+        self._fragments = bytearray()  # the message in assembly, and how many pieces so far
+        self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
         # Input read but left for a later loop turn (see TURN_FRAMES), and where it resumes.
         self._backlog: bytes | None = None
@@ -312,16 +318,24 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not frame.fin:
                 self._fragment_opcode = opcode
-                self._fragments = [frame.data]
+                self._fragments = bytearray(frame.data)
+                self._fragment_count = 1
                 return
             payload: BytesLike = frame.data
         elif opcode is Opcode.CONT:
-            self._fragments.append(frame.data)
+            self._fragments += frame.data
+            self._fragment_count += 1
             if not frame.fin:
+                if self._fragment_count >= MAX_FRAGMENTS:
+                    logger.info("closing %s: a message in too many fragments", self._peer())
+                    self._fragments = bytearray()
+                    self._fail(CloseCode.POLICY_VIOLATION, "too many fragments")
+                    self._end_session()
                 return
             opcode = self._fragment_opcode or Opcode.BINARY
-            payload = b"".join(self._fragments)
-            self._fragments = []
+            payload = self._fragments
+            self._fragments = bytearray()
+            self._fragment_count = 0
             self._fragment_opcode = None
         else:
             return  # ping/pong/close: the sans-I/O protocol answers them
