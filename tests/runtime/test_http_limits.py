@@ -31,6 +31,7 @@ def refused(client: RawHttpClient, wire: bytes | Iterable[bytes]) -> int:
             break
     response = client.read_response()
     assert response.header("content-type") == "application/json"
+    assert response.header("x-content-type-options") == "nosniff"
     assert client.wait_closed(5)
     return response.status
 
@@ -98,6 +99,7 @@ def test_endpoint_body_over_its_own_limit_gets_413(
         (b"NONSENSE\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: t\r\nbad header line\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # RFC 9112 section 3.2
         (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
         (
             b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
@@ -112,6 +114,7 @@ def test_endpoint_body_over_its_own_limit_gets_413(
         "garbage",
         "bad-field",
         "no-host",
+        "two-hosts",
         "http2",
         "length-and-chunked",
         "gzip",
