@@ -11,7 +11,7 @@ drop the connection (an abort: a client that does not read cannot take a close) 
 buffer goes past ``max_buffer``. A close that cannot flush within ``CLOSE_TIMEOUT`` ends
 in an abort too. Nothing a slow client does stalls the others or holds memory for good.
 
-Fairness: one connection handles at most ``TURN_FRAMES`` frames (or ``TURN_BYTES``) per
+Fairness: one connection handles frames for at most ``TURN_TIME`` (and ``TURN_BYTES``) per
 loop turn; the rest of what it read waits for the next turn, with reading paused, so a
 client flooding tiny frames gets its turn like everyone else instead of holding the loop.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol, cast
 
@@ -52,10 +53,12 @@ _OPEN = WsState.OPEN
 INPUT_SLICE = 4 * 1024
 """Bytes handed to the frame parser at a time, so that one call parses at most ~680
 frames (the smallest client frame is 6 bytes)."""
-TURN_FRAMES = 256
-"""Frames one connection handles per loop turn before the rest of what it read waits for
-a later turn (reading paused meanwhile): one client's flood of tiny frames cannot hold
-the loop, and everyone else's latency, for longer than a few milliseconds at a time."""
+TURN_TIME = 0.005
+"""Seconds one connection may spend handling its frames per loop turn (checked after
+each slice) before the rest of what it read waits for a later turn, reading paused
+meanwhile: one client's flood of tiny frames cannot hold the loop, and everyone else's
+latency, for longer than a few milliseconds at a time, and a machine that handles frames
+fast still takes many per turn."""
 TURN_BYTES = 256 * 1024
 """Bytes one connection parses per loop turn (large frames: as much as one read gives)."""
 MAX_FRAGMENTS = 1024
@@ -127,7 +130,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._fragments = bytearray()  # the message in assembly, and how many pieces so far
         self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
-        # Input read but left for a later loop turn (see TURN_FRAMES), and where it resumes.
+        # Input read but left for a later loop turn (see TURN_TIME), and where it resumes.
         self._backlog: bytes | None = None
         self._backlog_at = 0
         # None: nothing written yet in this loop tick; a list: what waits for its end.
@@ -252,11 +255,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         for the next turn (``_next_turn`` is scheduled)."""
         end = len(data)
         stop = min(end, at + TURN_BYTES)
-        frames = 0
-        while at < stop and frames < TURN_FRAMES:
+        deadline = time.monotonic() + TURN_TIME
+        while at < stop:
             nxt = at + INPUT_SLICE
-            frames += self._parse(data[at:nxt])
+            self._parse(data[at:nxt])
             at = nxt
+            if time.monotonic() >= deadline:
+                break
         if at >= end or self._state is not _OPEN or self._transport is None:
             return False  # all done, or the connection is closing: the rest is moot
         self._backlog, self._backlog_at = data, at
@@ -271,12 +276,11 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if not self._work(data, self._backlog_at) and not self._paused and self._state is _OPEN:
             transport.resume_reading()
 
-    def _parse(self, data: bytes) -> int:
-        """Feed ``data`` to the frame parser and handle what it found; the frame count."""
+    def _parse(self, data: bytes) -> None:
+        """Feed ``data`` to the frame parser and handle what it found."""
         ws = self._ws
         ws.receive_data(data)
-        events = ws.events_received()
-        for event in events:
+        for event in ws.events_received():
             if isinstance(event, Frame):
                 self._on_frame(event)
         if ws.state is not State.OPEN:
@@ -289,7 +293,6 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
                 self._move(WsState.CLOSING)
         if self._write_pending():
             self._close_transport()
-        return len(events)
 
     def eof_received(self) -> bool | None:
         self._ws.receive_eof()
