@@ -41,6 +41,10 @@ def test_request_defaults() -> None:
     assert req.query == {}
 
 
+JSON = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+"""The headers of every error response: the client's input in a message is never sniffed."""
+
+
 @pytest.mark.parametrize(
     ("error", "code", "message"),
     [
@@ -55,7 +59,7 @@ def test_request_defaults() -> None:
 def test_error_codes_and_default_messages(error: EngineError, code: int, message: str) -> None:
     response = error_response(error)
     assert response.status == (403 if error is EngineError.FORBIDDEN else 400)
-    assert response.headers == [("Content-Type", "application/json")]
+    assert response.headers == JSON
     assert json.loads(response.body) == {"code": code, "message": message}
     assert error.default_message == message
 
@@ -65,12 +69,12 @@ def test_error_with_message_status_and_headers() -> None:
     response = error_response(EngineError.BAD_REQUEST, "Too many", status=503, headers=extra)
     assert response == EngineResponse(
         503,
-        [("Content-Type", "application/json"), ("Vary", "Origin")],
+        [*JSON, ("Vary", "Origin")],
         b'{"code":3,"message":"Too many"}',
     )
     # The headers given are not changed, and answers do not share a header list.
     assert extra == [("Vary", "Origin")]
-    assert error_response(EngineError.BAD_REQUEST).headers == [("Content-Type", "application/json")]
+    assert error_response(EngineError.BAD_REQUEST).headers == JSON
 
 
 BODY = b"hello " * 100

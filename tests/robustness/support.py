@@ -276,6 +276,7 @@ def json_error(response: RawResponse, status: int) -> dict[str, Any]:
     """The JSON body of an error response with ``status``."""
     assert response.status == status, (response.status, response.body)
     assert (response.header("content-type") or "").startswith("application/json")
+    assert response.header("x-content-type-options") == "nosniff"  # the body may quote input
     body = json.loads(response.body)
     assert isinstance(body, dict)
     assert "code" in body, body

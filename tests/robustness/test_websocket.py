@@ -7,7 +7,9 @@ import contextlib
 import json
 import threading
 import time
+import tracemalloc
 
+from flask_realtime.runtime.engineio.websocket import MAX_FRAGMENTS
 from support.waiting import wait_until
 
 from .conftest import World, log_lines
@@ -193,3 +195,103 @@ def test_polling_client_that_never_polls_is_dropped(w: World) -> None:
         reason = w.seen.wait_for("disconnect", sid, timeout=REAPED)
     w.check()
     assert reason == "transport error", f"dropped for {reason!r}, not for its queue"
+
+
+# -- one client's work per loop turn -----------------------------------------------------------
+
+
+def test_flood_of_tiny_frames_does_not_freeze_the_others(w: World) -> None:
+    """One client sends 1-byte Engine.IO PONG frames as fast as it can: the server parses
+    them a bounded slice per loop turn, so the good clients' echoes stay prompt while the
+    flood goes on (before, one read of 256 KiB of such frames held the loop for seconds)."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        burst = (bytes([0x80 | WS_TEXT, 0x80 | 1]) + bytes(4) + b"3") * (1 << 17)  # 896 KiB
+        stop = threading.Event()
+        sent: list[int] = [0]
+
+        def flood() -> None:
+            ws.sock.settimeout(TIMEOUT)
+            deadline = time.monotonic() + 30
+            with contextlib.suppress(OSError):
+                while not stop.is_set() and time.monotonic() < deadline:
+                    ws.sock.sendall(burst)
+                    sent[0] += 1
+
+        flooder = threading.Thread(target=flood, name="tiny-frames", daemon=True)
+        flooder.start()
+        try:
+            wait_until(lambda: sent[0] >= 4, TIMEOUT, "the flood to get going", interval=0.01)
+            for _ in range(3):
+                w.check()  # prompt echoes and broadcasts...
+                assert flooder.is_alive(), "the flood ended before the checks did"  # ...meanwhile
+        finally:
+            stop.set()
+            flooder.join(TIMEOUT + 1)
+    w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+def test_a_burst_in_one_tick_counts_against_the_buffer_limit_and_is_not_copied(
+    w: World,
+) -> None:
+    """200 x 100 KB emitted in one loop tick to slow readers: what a connection holds for
+    the end of the tick counts against ``max_buffered_bytes`` (16 MiB), and the frames,
+    built once, are not joined into a 20 MB copy per recipient."""
+    attackers = [open_socketio(w.port, rcvbuf=4096) for _ in range(4)]
+    try:
+        for ws, _ in attackers:
+            ws.send('420["join","burst"]')
+            assert ws.recv() == '430["burst"]'
+        blob = "E" * (100 * 1000)
+        done = threading.Event()
+
+        def burst() -> None:  # on the loop: one tick
+            try:
+                for _ in range(200):
+                    w.state.server.emit("burst", blob, to="burst")
+            finally:
+                done.set()
+
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            w.state.bridge.loop.call_soon_threadsafe(burst)
+            assert done.wait(TIMEOUT)
+            for _, sid in attackers:
+                assert w.seen.wait_for("disconnect", sid) == "transport error"
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # The 200 frames themselves are 20 MB, shared; a copy per recipient was 80 MB more.
+        assert peak < 45 * 1000 * 1000, f"peak {peak / 1e6:.0f} MB"
+    finally:
+        for ws, _ in attackers:
+            ws.close()
+    w.check()
+
+
+def test_a_message_in_too_many_fragments_is_refused(w: World) -> None:
+    """1-byte continuation frames kept one object each (31-48 MB for a 1 MB message):
+    a message may come in at most MAX_FRAGMENTS fragments; past them the close is 1008."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'42["echo","EVIL', fin=False)
+        piece = bytes([WS_CONT, 0x80 | 1]) + bytes(4) + b"E"  # zero mask: as is
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            ws.send_raw(piece * (MAX_FRAGMENTS + 10))
+        assert ws.expect_close(answer_pings=False) == 1008  # policy violation
+    assert w.seen.wait_for("disconnect", sid) == "transport error"
+    w.check()
+
+
+def test_a_message_in_many_fragments_under_the_bound_arrives(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_TEXT, b'421["echo","', fin=False)
+        piece = bytes([WS_CONT, 0x80 | 1]) + bytes(4) + b"f"
+        ws.send_raw(piece * (MAX_FRAGMENTS - 2))
+        ws.send_frame(WS_CONT, b'"]')
+        assert ws.recv() == '431["' + "f" * (MAX_FRAGMENTS - 2) + '"]'
+    w.seen.wait_for("disconnect", sid)
+    w.check()

@@ -31,6 +31,7 @@ def refused(client: RawHttpClient, wire: bytes | Iterable[bytes]) -> int:
             break
     response = client.read_response()
     assert response.header("content-type") == "application/json"
+    assert response.header("x-content-type-options") == "nosniff"
     assert client.wait_closed(5)
     return response.status
 
@@ -98,6 +99,7 @@ def test_endpoint_body_over_its_own_limit_gets_413(
         (b"NONSENSE\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: t\r\nbad header line\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # RFC 9112 section 3.2
         (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
         (
             b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
@@ -112,6 +114,7 @@ def test_endpoint_body_over_its_own_limit_gets_413(
         "garbage",
         "bad-field",
         "no-host",
+        "two-hosts",
         "http2",
         "length-and-chunked",
         "gzip",
@@ -180,3 +183,95 @@ def test_an_idle_keep_alive_connection_is_closed(
     started = time.monotonic()
     assert client.read_until_closed(5) == b""  # closed silently
     assert 0.25 < time.monotonic() - started < 3
+
+
+# -- request bodies: a minimum rate and a whole-request deadline ---------------------------
+
+
+def trickle(client: RawHttpClient, head: bytes, *, every: float = 0.05, limit: float = 5) -> bytes:
+    """Send ``head``, then one body byte each ``every`` s until the server answers (or
+    ``limit`` s pass); what it answered, up to its close."""
+    client.send(head)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([client.sock], [], [], every)
+        if ready:
+            return client.read_until_closed(5)
+        try:
+            client.send(b"x")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    return client.read_until_closed(5)
+
+
+SLOW = Limits(body_rate_window=0.3, min_body_rate=100)  # 30 bytes per 0.3 s at least
+
+
+@pytest.mark.parametrize("path", ["/rt/echo", "/wsgi"])
+def test_a_body_that_never_comes_gets_408(
+    http_server: Serve, app: RecordingApp, endpoint: ToyEndpoint, http_client: Connect, path: str
+) -> None:
+    server = http_server(wsgi_app=app, endpoint=endpoint, limits=SLOW)
+    client = http_client(server.port)
+    client.send(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n".encode())
+    response = client.read_response(timeout=5)
+    assert response.status == 408
+    assert response.header("content-type") == "application/json"
+    assert client.wait_closed(5)
+
+
+@pytest.mark.parametrize("path", ["/rt/echo", "/wsgi"])
+def test_a_body_trickled_below_the_minimum_rate_gets_408(
+    http_server: Serve, endpoint: ToyEndpoint, http_client: Connect, path: str
+) -> None:
+    errors: list[BaseException] = []
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()  # type: ignore[attr-defined]
+        except Exception as exc:  # the worker thread is let go
+            errors.append(exc)
+            raise
+        raise AssertionError("the body was not complete")
+
+    server = http_server(wsgi_app=app, endpoint=endpoint, limits=SLOW)
+    client = http_client(server.port)
+    # 20 bytes/s, under the 100 of the limit; the I/O timeout alone never fires (each
+    # byte restarts it).
+    head = f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n".encode()
+    answer = trickle(client, head)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+    if path == "/wsgi":
+        wait_until(lambda: errors, 5, "the app's read to give up")
+
+
+def test_a_request_that_takes_too_long_in_all_gets_408(
+    http_server: Serve, endpoint: ToyEndpoint, http_client: Connect
+) -> None:
+    limits = Limits(request_timeout=0.5, body_rate_window=0.2, min_body_rate=1)
+    server = http_server(wsgi_app=None, endpoint=endpoint, limits=limits)
+    client = http_client(server.port)
+    head = b"POST /rt/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n"
+    answer = trickle(client, head)  # fast enough for the rate, but never done in time
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+    assert b"request timed out" in answer
+
+
+def test_a_body_the_app_holds_back_is_not_too_slow(
+    http_server: Serve, http_client: Connect
+) -> None:
+    """Reading paused because the app does not read yet: that time is not the client's."""
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        time.sleep(1.0)  # the app is busy for three rate windows before it reads
+        body: bytes = environ["wsgi.input"].read()  # type: ignore[attr-defined]
+        start_response("200 OK", [("Content-Length", str(len(body)))])  # type: ignore[operator]
+        return [body]
+
+    limits = Limits(body_rate_window=0.3, min_body_rate=100_000, body_buffer_size=1024)
+    server = http_server(wsgi_app=app, limits=limits)
+    client = http_client(server.port)
+    client.request("POST", "/", body=b"b" * 64 * 1024)
+    response = client.read_response(timeout=10)
+    assert response.status == 200
+    assert len(response.body) == 64 * 1024

@@ -115,7 +115,9 @@ _MESSAGES = {
     EngineError.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
 }
 
-JSON_HEADERS = [("Content-Type", "application/json")]
+JSON_HEADERS = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+"""The headers of an error response: JSON, which a browser must not sniff as anything else
+(a message may quote a little of what the client sent)."""
 
 
 def error_response(

@@ -11,6 +11,10 @@ drop the connection (an abort: a client that does not read cannot take a close) 
 buffer goes past ``max_buffer``. A close that cannot flush within ``CLOSE_TIMEOUT`` ends
 in an abort too. Nothing a slow client does stalls the others or holds memory for good.
 
+Fairness: one connection handles frames for at most ``TURN_TIME`` (and ``TURN_BYTES``) per
+loop turn; the rest of what it read waits for the next turn, with reading paused, so a
+client flooding tiny frames gets its turn like everyone else instead of holding the loop.
+
 The life-cycle states and what this shares with the ASGI app's WebSocket are in
 ``wstransport.py``; whether writing is paused (``_paused``) is flow control, another
 dimension than the life cycle, and stays a flag of its own.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol, cast
 
@@ -44,6 +49,26 @@ dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 _OPEN = WsState.OPEN
+
+INPUT_SLICE = 4 * 1024
+"""Bytes handed to the frame parser at a time, so that one call parses at most ~680
+frames (the smallest client frame is 6 bytes)."""
+TURN_TIME = 0.005
+"""Seconds one connection may spend handling its frames per loop turn (checked after
+each slice) before the rest of what it read waits for a later turn, reading paused
+meanwhile: one client's flood of tiny frames cannot hold the loop, and everyone else's
+latency, for longer than a few milliseconds at a time, and a machine that handles frames
+fast still takes many per turn."""
+TURN_BYTES = 256 * 1024
+"""Bytes one connection parses per loop turn (large frames: as much as one read gives)."""
+MAX_FRAGMENTS = 1024
+"""Frames one message may come in. Clients fragment large messages in pieces of KiBs, if at
+all; 1-byte fragments (a million for a 1 MB message) would cost an object each. Past
+this the connection is closed with 1008 (policy violation). The bytes of a message in
+assembly are bounded by ``max_http_buffer_size`` (the parser's ``max_size``)."""
+JOIN_LIMIT = 64 * 1024
+"""The frames a loop tick held for a connection are joined into one write up to this size;
+past it they are written as they are (``writelines``), not copied per recipient."""
 
 
 class WebSocketHost(Protocol):
@@ -102,10 +127,15 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         )
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
-        self._fragments: list[BytesLike] = []
+        self._fragments = bytearray()  # the message in assembly, and how many pieces so far
+        self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
+        # Input read but left for a later loop turn (see TURN_TIME), and where it resumes.
+        self._backlog: bytes | None = None
+        self._backlog_at = 0
         # None: nothing written yet in this loop tick; a list: what waits for its end.
         self._held: list[bytes] | None = None
+        self._held_size = 0  # bytes in _held
         self.max_buffer = endpoint.max_ws_buffer
 
     # -- Transport (what the engine session writes through) -----------------------------
@@ -119,30 +149,64 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             items = self._shed(items, transport.get_write_buffer_size() > self.max_buffer)
         if not items:
             return
+        held = self._held
         if len(items) == 1:
             data = self._frame(items[0], protocol)
+            if held is None:
+                transport.write(data)
+                self._held = []
+                self._endpoint.coalescer.mark(self)
+                return
+            held.append(data)  # the frame itself, shared with the other recipients
+            self._held_size = size = self._held_size + len(data)
         else:
-            data = b"".join([self._frame(i, protocol) for i in items])
-        held = self._held
-        if held is None:
-            transport.write(data)
-            self._held = []
-            self._endpoint.coalescer.mark(self)
-        else:
-            held.append(data)
+            frames = [self._frame(i, protocol) for i in items]
+            if held is None:
+                self._write_frames(transport, frames, sum(map(len, frames)))
+                self._held = []
+                self._endpoint.coalescer.mark(self)
+                return
+            held += frames
+            self._held_size = size = self._held_size + sum(map(len, frames))
+        if size > self.max_buffer:  # what waits for the tick's end counts too
+            self._shed((), True)
 
     def _overflow(self) -> None:
         # Abort, not close: a close waits for the buffer to drain, and this client does
         # not read; the connection (and its buffer) would be held for good.
         self._held = None
+        self._held_size = 0
         if self._transport is not None:
             self._transport.abort()
 
     def end_tick(self) -> None:
         """The loop tick ended: write what this tick's later messages left waiting."""
         held, self._held = self._held, None
-        if held and self._transport is not None:
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+        if not held:
+            return
+        size, self._held_size = self._held_size, 0
+        transport = self._transport
+        if transport is None:
+            return
+        if len(held) == 1:
+            transport.write(held[0])
+        elif size <= JOIN_LIMIT:
+            transport.write(b"".join(held))
+        elif transport.get_write_buffer_size() + size > self.max_buffer and self._state is _OPEN:
+            self._shed((), True)
+        else:
+            transport.writelines(held)  # large frames, shared by all: no copy of them here
+
+    @staticmethod
+    def _write_frames(transport: asyncio.Transport, frames: list[bytes], size: int) -> None:
+        """Write ``frames``: small ones joined in one write; large ones as they are (they
+        are shared by every recipient of a broadcast: no copy per connection)."""
+        if len(frames) == 1:
+            transport.write(frames[0])
+        elif size <= JOIN_LIMIT:
+            transport.write(b"".join(frames))
+        else:
+            transport.writelines(frames)
 
     @staticmethod
     def _frame(item: Outgoing, protocol: int) -> bytes:
@@ -178,6 +242,42 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         endpoint.track(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._backlog is not None:  # reading is paused while a backlog waits; in case
+            self._backlog = self._backlog[self._backlog_at :] + data
+            self._backlog_at = 0
+        elif len(data) <= INPUT_SLICE:
+            self._parse(data)
+        elif self._work(data, 0) and self._transport is not None:
+            self._transport.pause_reading()
+
+    def _work(self, data: bytes, at: int) -> bool:
+        """Parse ``data`` from ``at``, up to this turn's budget; True when a rest is left
+        for the next turn (``_next_turn`` is scheduled)."""
+        end = len(data)
+        stop = min(end, at + TURN_BYTES)
+        deadline = time.monotonic() + TURN_TIME
+        while at < stop:
+            nxt = at + INPUT_SLICE
+            self._parse(data[at:nxt])
+            at = nxt
+            if time.monotonic() >= deadline:
+                break
+        if at >= end or self._state is not _OPEN or self._transport is None:
+            return False  # all done, or the connection is closing: the rest is moot
+        self._backlog, self._backlog_at = data, at
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        return True
+
+    def _next_turn(self) -> None:
+        data, self._backlog = self._backlog, None
+        transport = self._transport
+        if data is None or transport is None:
+            return
+        if not self._work(data, self._backlog_at) and not self._paused and self._state is _OPEN:
+            transport.resume_reading()
+
+    def _parse(self, data: bytes) -> None:
+        """Feed ``data`` to the frame parser and handle what it found."""
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -199,6 +299,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._backlog = None
         self._endpoint.untrack(self)
         self._gone(exc is not None)
         self._transport = None
@@ -210,7 +311,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self._transport is not None and self._state is _OPEN:
+        if self._transport is not None and self._state is _OPEN and self._backlog is None:
             self._transport.resume_reading()
 
     # -- frames -> Engine.IO packets ---------------------------------------------------------
@@ -220,16 +321,24 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if not frame.fin:
                 self._fragment_opcode = opcode
-                self._fragments = [frame.data]
+                self._fragments = bytearray(frame.data)
+                self._fragment_count = 1
                 return
             payload: BytesLike = frame.data
         elif opcode is Opcode.CONT:
-            self._fragments.append(frame.data)
+            self._fragments += frame.data
+            self._fragment_count += 1
             if not frame.fin:
+                if self._fragment_count >= MAX_FRAGMENTS:
+                    logger.info("closing %s: a message in too many fragments", self._peer())
+                    self._fragments = bytearray()
+                    self._fail(CloseCode.POLICY_VIOLATION, "too many fragments")
+                    self._end_session()
                 return
             opcode = self._fragment_opcode or Opcode.BINARY
-            payload = b"".join(self._fragments)
-            self._fragments = []
+            payload = self._fragments
+            self._fragments = bytearray()
+            self._fragment_count = 0
             self._fragment_opcode = None
         else:
             return  # ping/pong/close: the sans-I/O protocol answers them
@@ -260,6 +369,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if self._transport is None or self._state is not _OPEN:
             return
         self._held = None  # a failing connection gets no more data
+        self._held_size = 0
         self._move(WsState.FAILED)
         if self._ws.state is State.OPEN:
             self._ws.fail(code, reason)

@@ -11,6 +11,12 @@ can make us hold no more than that, while a client that hangs up is still notice
 parked long-poll is then cancelled, as the endpoint expects). While a request's body
 streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
+Timeouts (one deadline per connection, kept by the registry): the head must come within
+``header_timeout``; a body must keep up ``min_body_rate`` (checked every
+``body_rate_window`` in which we were reading it) and end within ``request_timeout`` of
+the request's first byte; both answer 408 and close. An idle connection closes after
+``keep_alive_timeout``.
+
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
 
@@ -32,7 +38,7 @@ from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchange import Exchange
 from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http.messages import Request, encode_response
+from flask_realtime.runtime.http.messages import Request, RequestTimeoutError, encode_response
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
 
@@ -48,8 +54,9 @@ _SERVICE_UNAVAILABLE = encode_response(
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_reader", "_reading",
-                 "_state", "_transport", "_upgrading", "ctx", "deadline_entry",
+    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_rate_excused",
+                 "_rate_mark", "_reader", "_reading", "_request_deadline", "_state",
+                 "_transport", "_upgrading", "ctx", "deadline_entry",
                  "write_paused")  # fmt: skip
     deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
@@ -69,6 +76,9 @@ class HttpProtocol(asyncio.Protocol):
         self._feeding = False
         self._reading = True
         self._state = ConnState.NEW
+        self._request_deadline = 0.0  # loop time the current request must be in by
+        self._rate_mark = 0  # body bytes at the start of the current rate window
+        self._rate_excused = False  # we held reading back in the current window
 
     def _move(self, state: ConnState) -> None:
         if state not in TRANSITIONS[self._state]:
@@ -201,6 +211,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- RequestSink ---------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._request_deadline = self.ctx.loop.time() + self.ctx.limits.request_timeout
         if not self._queue:  # else the head waits for the responses before it, not a timer
             self.deadline = self.ctx.loop.time() + self.ctx.limits.header_timeout
 
@@ -236,7 +247,17 @@ class HttpProtocol(asyncio.Protocol):
             return None
         self._parsing = exchange
         self._enqueue(exchange)
+        if (chunked or content_length > 0) and self._parsing is exchange:
+            self._rate_mark = 0
+            self._rate_excused = False
+            self._arm_body_deadline()
         return limit
+
+    def _arm_body_deadline(self) -> None:
+        """The next look at the body's progress: the end of this rate window, or the
+        request's own deadline if sooner."""
+        window_end = self.ctx.loop.time() + self.ctx.limits.body_rate_window
+        self.deadline = min(window_end, self._request_deadline)
 
     def on_body(self, data: bytes) -> None:
         if self._parsing is not None:
@@ -246,6 +267,7 @@ class HttpProtocol(asyncio.Protocol):
         exchange = self._parsing
         if exchange is not None:
             self._parsing = None
+            self.deadline = 0.0  # the body is in: no more body deadline
             exchange.end_body()
 
     def on_reject(self, status: int, message: str, request: Request | None) -> None:
@@ -254,13 +276,15 @@ class HttpProtocol(asyncio.Protocol):
             # The message in progress fails: its own exchange answers (or the app sees it).
             self._parsing = None
             reader = self._reader
-            error = (
-                PayloadTooLargeError(
-                    reader.body_size if reader else 0, exchange.body_limit or 0, "request body"
-                )
-                if status == 413
-                else ProtocolError(message)
-            )
+            error: ProtocolError
+            if status == 413:
+                size = reader.body_size if reader else 0
+                error = PayloadTooLargeError(size, exchange.body_limit or 0, "request body")
+            elif status == 408:
+                error = RequestTimeoutError(message)
+            else:
+                error = ProtocolError(message)
+            self.deadline = 0.0
             exchange.keep_alive = False
             exchange.fail_body(error, status)
         else:
@@ -344,6 +368,7 @@ class HttpProtocol(asyncio.Protocol):
         if want:
             transport.resume_reading()
         else:
+            self._rate_excused = True  # the body's pace is ours now, not the client's
             transport.pause_reading()
 
     # -- upgrade -------------------------------------------------------------------------------
@@ -380,8 +405,14 @@ class HttpProtocol(asyncio.Protocol):
     # -- timeouts, shutdown, log ---------------------------------------------------------------
 
     def timed_out(self) -> None:
-        """The header timeout (slowloris: 408) or the keep-alive idle timeout (close)."""
-        if self._state not in LIVE or self._queue:
+        """The header timeout (slowloris: 408), a body's rate window or the request
+        timeout (408), or the keep-alive idle timeout (close)."""
+        if self._state not in LIVE:
+            return
+        if self._parsing is not None:
+            self._check_body()
+            return
+        if self._queue:
             return
         reader = self._reader
         if reader is not None and reader.in_head:
@@ -389,6 +420,29 @@ class HttpProtocol(asyncio.Protocol):
             reader.reject(408, "request headers timed out")
         else:
             self._close()
+
+    def _check_body(self) -> None:
+        """A rate window of the body in progress ended, or the request's deadline came."""
+        reader = self._reader
+        if reader is None or reader.stopped:
+            return
+        limits = self.ctx.limits
+        received = reader.body_size
+        if self.ctx.loop.time() >= self._request_deadline:
+            logger.info("request from %s timed out (%g s)", self._peer, limits.request_timeout)
+            reader.reject(408, "request timed out")
+        elif (
+            self._rate_excused
+            or not self._reading
+            or self._holding()
+            or received - self._rate_mark >= limits.min_body_rate * limits.body_rate_window
+        ):
+            self._rate_mark = received
+            self._rate_excused = not self._reading
+            self._arm_body_deadline()
+        else:
+            logger.info("request body from %s is too slow", self._peer)
+            reader.reject(408, "request body sent too slowly")
 
     def shutdown(self) -> None:
         """The server stops: close now when idle; else once the response in flight is out."""

@@ -12,6 +12,13 @@ max_header_count       100         431, connection closed
 max_body_size          16 MiB      413, connection closed (WSGI requests; the Socket.IO endpoint
                                    has its own ``max_body_size``)
 header_timeout         10 s        408, connection closed (slowloris: headers sent too slowly)
+request_timeout        300 s       408, connection closed: the whole request (head and body)
+                                   must arrive within this time (Node's ``requestTimeout``)
+min_body_rate          500 B/s     408, connection closed: while the server reads a request
+body_rate_window       10 s        body, each window must bring ``min_body_rate`` x
+                                   ``body_rate_window`` bytes (5 000), or end the body;
+                                   windows in which the app or a pipelined response held
+                                   reading back do not count
 keep_alive_timeout     15 s        an idle connection is closed silently
 io_timeout             60 s        a worker thread waiting for request body bytes, or for room
                                    in the write buffer, gives up and the connection is closed
@@ -27,6 +34,12 @@ Why these numbers:
   an application (werkzeug spools uploads to temporary files). 16 MiB fits form posts and
   ordinary uploads; raise it (or set ``None`` and rely on Flask's ``MAX_CONTENT_LENGTH``) for
   an app that takes large files.
+- ``request_timeout`` of 300 s and ``min_body_rate`` of 500 B/s (Apache's ``mod_reqtimeout``
+  default ``MinRate``): a body that trickles in (1 byte every few seconds, or a
+  Content-Length that never comes) would otherwise hold its connection, and on the WSGI
+  path a worker thread, for as long as the client likes; ``io_timeout`` alone restarts with
+  every byte. 500 B/s is below any real link; raise ``request_timeout`` for an app that
+  takes large uploads over slow links (16 MiB in 300 s needs 55 KB/s).
 - ``keep_alive_timeout`` of 15 s: long enough that a browser's next request (or a Socket.IO
   client's next poll after a pause) reuses its connection, short enough to release sockets of
   clients that went away. Behind a proxy, make it longer than the proxy's own idle timeout.
@@ -76,6 +89,9 @@ class Limits:
     max_header_count: int = 100
     max_body_size: int | None = 16 * MiB
     header_timeout: float = 10.0
+    request_timeout: float = 300.0
+    min_body_rate: float = 500.0
+    body_rate_window: float = 10.0
     keep_alive_timeout: float = 15.0
     io_timeout: float = 60.0
     max_connections: int = field(default_factory=default_max_connections)

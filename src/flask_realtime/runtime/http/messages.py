@@ -24,8 +24,13 @@ from http import HTTPStatus
 from typing import Protocol
 
 from ...engine.http import EngineResponse, merge_headers, reason_phrase
+from ...exceptions import ProtocolError
 
-__all__ = ["Endpoint", "Request", "date_header", "encode_response"]
+__all__ = ["Endpoint", "Request", "RequestTimeoutError", "date_header", "encode_response"]
+
+
+class RequestTimeoutError(ProtocolError):
+    """The request did not arrive in time (``request_timeout``, ``min_body_rate``): 408."""
 
 
 @dataclass(slots=True)

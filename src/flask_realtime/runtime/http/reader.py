@@ -3,8 +3,8 @@
 ``RequestReader`` turns the bytes of one connection into ``Request`` values and body
 chunks, handed to a ``RequestSink`` (the connection). It enforces what llhttp leaves to
 us: the request target's length (414), the head's size and field count (431), the HTTP
-version (505), ``Host`` on HTTP/1.1 (400, RFC 9112 section 3.2), transfer codings we can
-decode (501), and a body's size once the sink has said what it may be (413).
+version (505), ``Host`` exactly once on HTTP/1.1 (400, RFC 9112 section 3.2), transfer
+codings we can decode (501), and a body's size once the sink has said what it may be (413).
 
 httptools keeps a header field to itself until the next one starts, so a single endless
 field would grow its buffer unseen; every ``feed`` that produces no parser event therefore
@@ -220,6 +220,8 @@ class RequestReader:
             elif key == "upgrade":
                 self._upgrade = text
             else:
+                if self._has_host:  # which would be the target's authority? (RFC 9112 3.2)
+                    self.refuse(400, "more than one Host header")
                 self._has_host = True
 
     def on_headers_complete(self) -> None:

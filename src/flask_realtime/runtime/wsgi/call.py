@@ -27,7 +27,12 @@ from flask_realtime.exceptions import (
     PayloadTooLargeError,
     RealtimeError,
 )
-from flask_realtime.runtime.http.messages import Request, date_header, encode_response
+from flask_realtime.runtime.http.messages import (
+    Request,
+    RequestTimeoutError,
+    date_header,
+    encode_response,
+)
 from flask_realtime.runtime.wsgi.environ import build_environ
 from flask_realtime.runtime.wsgi.input import InputStream
 from flask_realtime.runtime.wsgi.output import COMPLETE, OutputChannel
@@ -337,7 +342,10 @@ class WsgiCall:
             if isinstance(exc, DisconnectedError):
                 self._channel.abort()
                 return
-            status = 413 if isinstance(exc, PayloadTooLargeError) else 400
+            if isinstance(exc, PayloadTooLargeError):
+                status = 413
+            else:
+                status = 408 if isinstance(exc, RequestTimeoutError) else 400
             logger.info("request body refused (%d) for %s %s: %s", status, *self._target(), exc)
         else:
             status = 500
@@ -345,7 +353,8 @@ class WsgiCall:
         if self._head_sent:
             self._channel.abort()
             return
-        self._send_error(status, "request body refused" if status != 500 else "server error")
+        message = {500: "server error", 408: "request timed out"}.get(status)
+        self._send_error(status, message or "request body refused")
 
     def _send_error(self, status: int, message: str) -> None:
         self.status_code = status
