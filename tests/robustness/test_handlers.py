@@ -65,6 +65,9 @@ def test_failing_handler_harms_nobody(either: World, event: str) -> None:
 
 # -- floods ------------------------------------------------------------------------------------
 
+FLOOD_DEADLINE = 60.0
+"""Seconds for a flood of 20,000 events to be handled, in order (a bound, not a target)."""
+
 
 def test_flood_of_events_from_one_client(w: World) -> None:
     """One client sends events as fast as it can: its events queue behind each other (one
@@ -79,7 +82,11 @@ def test_flood_of_events_from_one_client(w: World) -> None:
         start = time.monotonic()
         w.check()  # prompt, while the server works through the flood
         ws.send('421["echo","last"]')
-        while ws.recv(TIMEOUT) != '431["last"]':  # after all 20 000, in order
+        # The whole flood goes through one client's lane, one def handler at a time: how
+        # long that takes is throughput (issue 10's business, and 3-4x slower under
+        # coverage), not what this test is about. One deadline for all of it, then.
+        deadline = time.monotonic() + FLOOD_DEADLINE
+        while ws.recv(max(0.1, deadline - time.monotonic())) != '431["last"]':
             pass
         elapsed = time.monotonic() - start
     w.seen.wait_for("disconnect", sid)
