@@ -36,8 +36,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .adapters.amqp_wire import is_amqp_url
-from .adapters.redis import redact_url
 from .adapters.redis_wire import DEFAULT_CHANNEL, Channels, encode_message
+from .adapters.urls import redact_url
 from .exceptions import BrokerUnavailableError, ConfigurationError
 from .protocol.socketio import RESERVED_EVENTS
 from .server.cluster_adapter import EMITTER_UID, ClusterMessage, MessageType

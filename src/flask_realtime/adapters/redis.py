@@ -35,7 +35,6 @@ import contextlib
 import itertools
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from flask_realtime.adapters.redis_wire import (
     DEFAULT_CHANNEL,
@@ -49,6 +48,7 @@ from flask_realtime.adapters.redis_wire import (
     encode_response,
     load_payload,
 )
+from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
 from flask_realtime.server.adapter import BroadcastOptions
 from flask_realtime.server.cluster_adapter import ClusterAdapter, ClusterMessage
@@ -58,26 +58,13 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
 
-__all__ = ["RedisAdapter", "from_url", "redact_url"]
+__all__ = ["RedisAdapter", "from_url"]
 
 logger = logging.getLogger(__name__)
 
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 _BATCH = 512
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:

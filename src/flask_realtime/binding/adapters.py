@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..adapters.redis import redact_url
+from ..adapters.urls import redact_url
 from ..exceptions import ConfigurationError
 from ..server import Adapter
 
