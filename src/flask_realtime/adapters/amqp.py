@@ -54,6 +54,7 @@ from flask_realtime.adapters.amqp_wire import (
     encode,
     queue_name,
 )
+from flask_realtime.adapters.io_tasks import wind_down
 from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
@@ -172,22 +173,9 @@ class AmqpAdapter(ClusterAdapter):
         """Say goodbye, publish what is queued (briefly), and disconnect."""
         await super().close()
         self._closing = True
-        queue = self._queue
-        if queue is not None and not self._down:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drain(queue), 1.0)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, *amqp_errors()):
-                await task
+        await wind_down(self._queue, self._tasks, amqp_errors(), flush=not self._down)
         self._tasks = []
         await self._disconnect()
-
-    @staticmethod
-    async def _drain(queue: asyncio.Queue[tuple[str, str, bytes]]) -> None:
-        while not queue.empty():
-            await asyncio.sleep(0.01)
 
     async def _connect(self) -> None:
         """Connect and declare; on failure nothing is left open."""

@@ -36,6 +36,7 @@ import itertools
 import logging
 from typing import TYPE_CHECKING, Any
 
+from flask_realtime.adapters.io_tasks import wind_down
 from flask_realtime.adapters.redis_wire import (
     DEFAULT_CHANNEL,
     Channels,
@@ -182,26 +183,13 @@ class RedisAdapter(ClusterAdapter):
         """Publish what is queued (briefly), unsubscribe, and disconnect."""
         await super().close()
         self._closing = True
-        queue = self._queue
-        if queue is not None and not self._down:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drain(queue), 1.0)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, *_redis_errors()):
-                await task
+        await wind_down(self._queue, self._tasks, _redis_errors(), flush=not self._down)
         self._tasks = []
         await self._drop_pubsub()
         if self._redis is not None:
             with contextlib.suppress(*_redis_errors()):
                 await self._redis.aclose()
             self._redis = None
-
-    @staticmethod
-    async def _drain(queue: asyncio.Queue[tuple[str, bytes]]) -> None:
-        while not queue.empty():
-            await asyncio.sleep(0.01)
 
     # -- ClusterAdapter: the transport ---------------------------------------------------
 

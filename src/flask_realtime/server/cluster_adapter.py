@@ -141,31 +141,23 @@ class ClusterAdapter(ClusterNode):
 
     def add_sockets(self, namespace: NamespaceName, opts: BroadcastOptions, rooms: Any) -> None:
         """The selected sockets of every server join ``rooms``."""
-        rooms = list(rooms)
-        if not opts.local:
-            self.publish(
-                ClusterMessage(
-                    MessageType.SOCKETS_JOIN,
-                    self.uid,
-                    namespace,
-                    {"opts": encode_options(opts), "rooms": rooms},
-                )
-            )
+        rooms = self._publish_rooms(MessageType.SOCKETS_JOIN, namespace, opts, rooms)
         super().add_sockets(namespace, opts, rooms)
 
     def del_sockets(self, namespace: NamespaceName, opts: BroadcastOptions, rooms: Any) -> None:
         """The selected sockets of every server leave ``rooms``."""
-        rooms = list(rooms)
-        if not opts.local:
-            self.publish(
-                ClusterMessage(
-                    MessageType.SOCKETS_LEAVE,
-                    self.uid,
-                    namespace,
-                    {"opts": encode_options(opts), "rooms": rooms},
-                )
-            )
+        rooms = self._publish_rooms(MessageType.SOCKETS_LEAVE, namespace, opts, rooms)
         super().del_sockets(namespace, opts, rooms)
+
+    def _publish_rooms(
+        self, kind: MessageType, namespace: NamespaceName, opts: BroadcastOptions, rooms: Any
+    ) -> list[Room]:
+        """Publish a join or leave (unless ``local``); the rooms, as a list."""
+        listed: list[Room] = list(rooms)
+        if not opts.local:
+            data = {"opts": encode_options(opts), "rooms": listed}
+            self.publish(ClusterMessage(kind, self.uid, namespace, data))
+        return listed
 
     def disconnect_sockets(
         self, namespace: NamespaceName, opts: BroadcastOptions, close: bool
