@@ -1,0 +1,383 @@
+"""The server half of ``@socket.io/admin-ui``'s protocol: ``socketio.instrument()``.
+
+The official admin UI connects to the admin namespace ("/admin") with basic auth
+(``binding/admin_auth.py``) and learns what happens on the server from these events,
+which this module sends to the admin namespace (hence to every admin UI connected to
+any server of a cluster: they go through the adapter):
+
+- ``config`` (the features: ``EMIT``, ``JOIN``, ``LEAVE``, ``DISCONNECT`` and their
+  ``M...`` forms unless read-only; ``AGGREGATED_EVENTS``; ``ALL_EVENTS`` in development
+  mode) and ``session`` (a session id to reconnect with), to the admin socket that
+  connected;
+- ``server_stats`` every ``server_stats_interval`` seconds, from each server: its id,
+  host, pid, uptime, connections (and how many are polling), sockets per namespace, and
+  per-second counts of connections, disconnections (by reason), messages and bytes in
+  and out;
+- in development mode only: ``all_sockets`` (every socket of the cluster, on connect),
+  ``socket_connected``, ``socket_updated`` (the upgrade to WebSocket),
+  ``socket_disconnected``, ``room_joined``, ``room_left``, ``event_received`` and
+  ``event_sent`` (events to one socket; the admin namespace's own are not reported).
+
+The UI's actions are the admin namespace's events ``emit``, ``join``, ``leave`` and
+``_disconnect``, each with a namespace and a room (a socket id is a room) and carried
+out across the cluster by the adapter; read-only mode registers none of them.
+
+As Node's, the per-socket events cost a broadcast each: production mode sends only the
+statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket as stdlib_socket
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..engine.lifecycle import CloseReason
+from ..exceptions import ConfigurationError, ConnectionRefusedError
+from ..protocol.socketio import Packet, PacketType
+from ..server.adapter import BroadcastOptions
+from ..server.cluster_messages import describe_socket
+from ..server.observers import Observer, live_sockets, observe
+from .admin_auth import AdminAuth
+
+if TYPE_CHECKING:
+    from ..engine.message import OutgoingMessage
+    from ..engine.socket import EngineSocket
+    from ..server.socket import Socket
+    from ..typing import NamespaceName, Room
+    from .service import AppService
+
+__all__ = ["ADMIN_KEY", "AdminUI", "admin_handlers"]
+
+logger = logging.getLogger(__name__)
+
+ADMIN_KEY = "flask_realtime.admin_ui"
+"""Where an app's :class:`AdminUI` is kept in ``app.extensions``."""
+
+Mode = Literal["development", "production"]
+_ALL_FEATURES = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]
+
+
+def _now() -> str:
+    """A timestamp as Node's ``new Date()`` reaches the UI in JSON."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _EventBuffer:
+    """Counts per second and kind, sent and cleared with each ``server_stats``."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str, str | None], int] = {}
+
+    def push(self, kind: str, sub_kind: str | None = None, count: int = 1) -> None:
+        key = (int(time.time()) * 1000, kind, sub_kind)
+        self.counts[key] = self.counts.get(key, 0) + count
+
+    def take(self) -> list[dict[str, Any]]:
+        counts, self.counts = self.counts, {}
+        result = []
+        for (timestamp, kind, sub_kind), count in counts.items():
+            entry: dict[str, Any] = {"timestamp": timestamp, "type": kind, "count": count}
+            if sub_kind is not None:
+                entry["subType"] = sub_kind
+            result.append(entry)
+        return result
+
+
+class AdminUI(Observer):
+    """The admin UI's view of one app's server (see the module docstring).
+
+    Args:
+        service: the app's service.
+        auth: who may connect (:class:`~.admin_auth.AdminAuth`).
+        mode: ``"development"`` (every socket, room and event) or ``"production"``
+            (statistics only).
+        namespace: the admin namespace.
+        read_only: refuse the UI's actions.
+        server_id: this server's name in the UI (default: the host name, and the pid
+            when several worker processes serve).
+        server_stats_interval: seconds between two ``server_stats``.
+    """
+
+    def __init__(
+        self,
+        service: AppService,
+        auth: AdminAuth,
+        *,
+        mode: Mode = "development",
+        namespace: str = "/admin",
+        read_only: bool = False,
+        server_id: str | None = None,
+        server_stats_interval: float = 2.0,
+    ) -> None:
+        if mode not in ("development", "production"):
+            raise ConfigurationError(f'mode must be "development" or "production", not {mode!r}')
+        if not isinstance(namespace, str) or not namespace.startswith("/"):
+            raise ConfigurationError(f"the admin namespace must start with '/', not {namespace!r}")
+        if server_stats_interval <= 0:
+            raise ConfigurationError("server_stats_interval must be positive")
+        self.service = service
+        self.auth = auth
+        self.development = mode == "development"
+        self.namespace = namespace
+        self.read_only = read_only
+        hostname = stdlib_socket.gethostname()
+        self.server_id = server_id or f"{hostname}#{os.getpid()}"
+        self.hostname = hostname
+        self.interval = server_stats_interval
+        self.features = ([] if read_only else list(_ALL_FEATURES)) + ["AGGREGATED_EVENTS"]
+        if self.development:
+            self.features.append("ALL_EVENTS")
+        self.started = time.monotonic()
+        self._events = _EventBuffer()
+        self._ticking = False
+        self._issued: dict[tuple[NamespaceName, str], float] = {}
+
+    # -- sending to the admin namespace (loop thread) --------------------------------------
+
+    def _send(self, event: str, *args: Any) -> None:
+        name = self.namespace
+        server = self.service.server
+        try:
+            server.adapter.broadcast(name, Packet(PacketType.EVENT, name, [event, *args]),
+                                     BroadcastOptions())  # fmt: skip
+        except ConfigurationError:
+            logger.debug("admin UI: %s could not be encoded", event)
+
+    def _watched(self, namespace: NamespaceName) -> bool:
+        return self.development and self._ticking and namespace != self.namespace
+
+    def serialize(self, socket: Socket) -> dict[str, Any]:
+        """A local socket as the UI shows it (Node's ``SerializedSocket``)."""
+        rooms = self.service.server.adapter.rooms(socket.nsp.name, socket.sid)
+        described = describe_socket(socket, rooms)
+        return self._complete(described, socket.nsp.name, socket.eio)
+
+    def _complete(
+        self, described: dict[str, Any], namespace: NamespaceName, eio: EngineSocket | None
+    ) -> dict[str, Any]:
+        handshake = dict(described.get("handshake") or {})
+        headers = handshake.get("headers") or {}
+        handshake.pop("auth", None)  # never the client's credentials
+        address = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for")
+        if address:
+            handshake["address"] = address
+        issued = self._issued.get((namespace, described.get("id", "")))
+        if issued is not None:
+            handshake["issued"] = int(issued * 1000)
+            handshake["time"] = datetime.fromtimestamp(issued, UTC).strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"
+            )
+        return {
+            "id": described.get("id"),
+            "clientId": eio.sid[:12] if eio is not None else "",
+            "transport": eio.transport_name if eio is not None else "",
+            "nsp": namespace,
+            "data": described.get("data") or {},
+            "handshake": handshake,
+            "rooms": described.get("rooms") or [],
+        }
+
+    # -- observer (loop thread) -------------------------------------------------------------
+
+    def session_opened(self, eio: EngineSocket) -> None:
+        if self._ticking:
+            self._events.push("rawConnection")
+
+    def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
+        if self._ticking:
+            self._events.push("rawDisconnection", reason.value)
+
+    def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
+        if self._ticking:
+            self._events.push("packetsIn")
+            self._events.push("bytesIn", None, len(data))
+
+    def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
+        if self._ticking:
+            self._events.push("packetsOut")
+            self._events.push("bytesOut", None, len(message.data))
+
+    def socket_connected(self, socket: Socket) -> None:
+        if self.development:
+            self._issued[(socket.nsp.name, socket.sid)] = time.time()
+            if self._ticking:
+                self._send("socket_connected", self.serialize(socket), _now())
+
+    def socket_disconnected(self, socket: Socket, reason: CloseReason) -> None:
+        if self.development:
+            self._issued.pop((socket.nsp.name, socket.sid), None)
+            if self._ticking:
+                self._send("socket_disconnected", socket.nsp.name, socket.sid, reason.value,
+                           _now())  # fmt: skip
+
+    def session_upgraded(self, eio: EngineSocket) -> None:
+        if not (self.development and self._ticking):
+            return
+        for socket in live_sockets(self.service.server):
+            if socket.eio is eio:
+                self._send("socket_updated", {"id": socket.sid, "nsp": socket.nsp.name,
+                                              "transport": eio.transport_name})  # fmt: skip
+
+    def room_joined(self, socket: Socket, room: Room) -> None:
+        if self.development and self._ticking:
+            self._send("room_joined", socket.nsp.name, room, socket.sid, _now())
+
+    def room_left(self, socket: Socket, room: Room) -> None:
+        if self.development and self._ticking:
+            self._send("room_left", socket.nsp.name, room, socket.sid, _now())
+
+    def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        if self._watched(socket.nsp.name):
+            self._send("event_received", socket.nsp.name, socket.sid, [event, *args], _now())
+
+    def event_sent(
+        self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
+    ) -> None:
+        if to is not None and self._watched(namespace):
+            self._send("event_sent", namespace, to.sid, [event, *args], _now())
+
+    # -- statistics (loop thread) -----------------------------------------------------------
+
+    def start_ticking(self) -> None:
+        """Send ``server_stats`` now and every interval (from the first admin connection)."""
+        if self._ticking:
+            return
+        self._ticking = True
+        self._tick(0.0)
+
+    def _tick(self, now: float) -> None:
+        server = self.service.server
+        try:
+            self._send("server_stats", self.stats())
+        finally:
+            server.deadlines.call_at(server.clock() + self.interval, self._tick)
+
+    def stats(self) -> dict[str, Any]:
+        """This server's ``server_stats``."""
+        sessions = list(self.service.engine.sessions.values())
+        return {
+            "serverId": self.server_id,
+            "hostname": self.hostname,
+            "pid": os.getpid(),
+            "uptime": time.monotonic() - self.started,
+            "clientsCount": len(sessions),
+            "pollingClientsCount": sum(1 for s in sessions if s.transport_name == "polling"),
+            "aggregatedEvents": self._events.take(),
+            "namespaces": [
+                {"name": nsp.name, "socketsCount": len(nsp.sockets)}
+                for nsp in self.service.server.namespaces.live()
+            ],
+        }
+
+    async def all_sockets(self) -> list[dict[str, Any]]:
+        """Every socket of every server (this one's with its transport)."""
+        server = self.service.server
+        local: dict[tuple[str, Any], dict[str, Any]] = {
+            (s.nsp.name, s.sid): self.serialize(s) for s in live_sockets(server)
+        }
+        result = list(local.values())
+        fetch = getattr(server.adapter, "fetch_sockets", None)
+        if fetch is None:
+            return result
+        for nsp in server.namespaces.live():
+            try:
+                found = await fetch(nsp.name, BroadcastOptions(), 2.0)
+            except Exception:
+                logger.warning("admin UI: the other servers' sockets of %s are unknown", nsp.name)
+                continue
+            for described in found:
+                if (nsp.name, described.get("id")) not in local:
+                    result.append(self._complete(described, nsp.name, None))
+        return result
+
+    # -- the UI's actions (loop thread) -------------------------------------------------------
+
+    def join(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
+        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) join ``room``."""
+        if isinstance(namespace, str) and isinstance(room, str):
+            self.service.server.adapter.add_sockets(namespace, _selection(room_filter), (room,))
+
+    def leave(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
+        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) leave ``room``."""
+        if isinstance(namespace, str) and isinstance(room, str):
+            self.service.server.adapter.del_sockets(namespace, _selection(room_filter), (room,))
+
+    def disconnect(self, namespace: Any, close: Any, room_filter: Any = None) -> None:
+        """Disconnect the sockets of ``namespace`` in ``room_filter`` (``close``: their
+        whole connection)."""
+        if isinstance(namespace, str):
+            self.service.server.adapter.disconnect_sockets(namespace, _selection(room_filter),
+                                                           close=bool(close))  # fmt: skip
+
+    def emit(self, namespace: Any, room_filter: Any, event: Any, *args: Any) -> None:
+        """Emit ``event`` to the sockets of ``namespace`` in ``room_filter`` (all: None)."""
+        if isinstance(namespace, str) and isinstance(event, str):
+            to = room_filter if isinstance(room_filter, str) and room_filter else None
+            self.service.server.emit(event, *args, namespace=namespace, to=to)
+
+
+def _selection(room_filter: Any) -> BroadcastOptions:
+    if isinstance(room_filter, str) and room_filter:
+        return BroadcastOptions(frozenset((room_filter,)))
+    return BroadcastOptions()
+
+
+def install_admin_ui(service: AppService, admin: AdminUI) -> None:
+    """Make ``admin`` the admin UI of ``service``'s app (its server observed from now on)."""
+    observe(service.server, service.engine).add(admin)
+    service.app.extensions[ADMIN_KEY] = admin
+
+
+def admin_handlers(read_only: bool) -> dict[str, Any]:
+    """The admin namespace's handlers, by event: each finds its app's :class:`AdminUI`."""
+
+    def current() -> AdminUI:
+        from flask import current_app
+
+        admin = current_app.extensions.get(ADMIN_KEY)
+        if not isinstance(admin, AdminUI):
+            raise ConnectionRefusedError("the admin UI is not enabled for this app")
+        return admin
+
+    async def connect(auth: Any = None) -> None:
+        from flask import request
+
+        admin = current()
+        if not admin.auth.knows_session(auth) and not await asyncio.to_thread(
+            admin.auth.accepts, auth
+        ):
+            raise ConnectionRefusedError("invalid credentials")
+        sid = request.sid  # type: ignore[attr-defined]
+        server = admin.service.server
+        if admin.auth.required and not admin.auth.knows_session(auth):
+            server.emit("session", admin.auth.new_session(), namespace=admin.namespace, to=sid)
+        server.emit("config", {"supportedFeatures": admin.features}, namespace=admin.namespace,
+                    to=sid)  # fmt: skip
+        admin.start_ticking()
+        if admin.development:
+            sockets = await admin.all_sockets()
+            server.emit("all_sockets", sockets, namespace=admin.namespace, to=sid)
+
+    async def emit(namespace: Any = None, room_filter: Any = None, event: Any = None,
+                   *args: Any) -> None:  # fmt: skip
+        current().emit(namespace, room_filter, event, *args)
+
+    async def join(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
+        current().join(namespace, room, room_filter)
+
+    async def leave(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
+        current().leave(namespace, room, room_filter)
+
+    async def disconnect(namespace: Any = None, close: Any = False,
+                         room_filter: Any = None) -> None:  # fmt: skip
+        current().disconnect(namespace, close, room_filter)
+
+    handlers: dict[str, Any] = {"connect": connect}
+    if not read_only:
+        handlers.update({"emit": emit, "join": join, "leave": leave, "_disconnect": disconnect})
+    return handlers
