@@ -351,7 +351,10 @@ def admin_handlers(read_only: bool) -> dict[str, Any]:
         if not admin.auth.knows_session(auth) and not await asyncio.to_thread(
             admin.auth.accepts, auth
         ):
-            raise ConnectionRefusedError("invalid credentials")
+            if admin.auth.required and not (isinstance(auth, dict) and auth.get("username")):
+                # The UI's first, automatic attempt (no credentials yet): say what it needs.
+                raise ConnectionRefusedError("please log in")
+            raise ConnectionRefusedError("invalid credentials")  # the UI translates this one
         sid = request.sid  # type: ignore[attr-defined]
         server = admin.service.server
         if admin.auth.required and not admin.auth.knows_session(auth):
