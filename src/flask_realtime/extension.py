@@ -290,7 +290,9 @@ class SocketIO(SocketIOOperations):
     # -- observability (docs/observability.md) ---------------------------------------------
 
     def _bound_services(self, what: str) -> list[AppService]:
-        services = list(self._services.values())
+        # One per app: an app bound twice keeps only its last service.
+        services = [s for s in list(self._services.values())
+                    if s.app.extensions.get(STATE_KEY) is s]  # fmt: skip
         if not services:
             raise ContextError(f"call {what} after SocketIO(app) or init_app(app)")
         return services
@@ -367,10 +369,10 @@ class SocketIO(SocketIOOperations):
             ConfigurationError: prometheus_client is missing, or a bad option.
             ContextError: no app is bound yet.
         """
-        from .binding.metrics import Metrics, install_metrics, serve_metrics
+        from .binding.metrics import install_metrics, serve_metrics
 
         for service in self._bound_services("metrics()"):
-            install_metrics(service, Metrics(service, registry, max_event_names=max_event_names))
+            install_metrics(service, registry, max_event_names)
             if path is not None:
                 serve_metrics(service.app, path)
 

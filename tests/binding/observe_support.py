@@ -12,11 +12,11 @@ from flask import Flask
 from flask_realtime import SocketIO, emit, join_room
 
 
-def make_app(name: str) -> tuple[Flask, SocketIO]:
+def make_app(name: str, **options: Any) -> tuple[Flask, SocketIO]:
     """``echo`` (def: emits ``echo`` back and acks), ``aecho`` (async def: acks), ``join``
     (def: joins a room), ``boom`` (def: raises)."""
     app = Flask(name)
-    sio = SocketIO(app)
+    sio = SocketIO(app, **options)
 
     @sio.on("echo")
     def on_echo(data: Any) -> Any:

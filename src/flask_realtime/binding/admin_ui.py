@@ -185,8 +185,9 @@ class AdminUI(Observer):
     # -- observer (loop thread) -------------------------------------------------------------
 
     def session_opened(self, eio: EngineSocket) -> None:
-        if self._ticking:
-            self._events.push("rawConnection")
+        if not self._ticking:  # the first connection (of a server started before)
+            self.start_ticking()
+        self._events.push("rawConnection")
 
     def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
         if self._ticking:
@@ -244,7 +245,8 @@ class AdminUI(Observer):
     # -- statistics (loop thread) -----------------------------------------------------------
 
     def start_ticking(self) -> None:
-        """Send ``server_stats`` now and every interval (from the first admin connection)."""
+        """Send ``server_stats`` now and every interval, from the first connection (any
+        client's: each server of a cluster reports itself to admins connected elsewhere)."""
         if self._ticking:
             return
         self._ticking = True
@@ -284,15 +286,17 @@ class AdminUI(Observer):
         fetch = getattr(server.adapter, "fetch_sockets", None)
         if fetch is None:
             return result
-        for nsp in server.namespaces.live():
+        names = dict.fromkeys(nsp.name for nsp in server.namespaces.live())
+        names.update(dict.fromkeys(server.registry.declared_names()))
+        for name in names:
             try:
-                found = await fetch(nsp.name, BroadcastOptions(), 2.0)
+                found = await fetch(name, BroadcastOptions(), 2.0)
             except Exception:
-                logger.warning("admin UI: the other servers' sockets of %s are unknown", nsp.name)
+                logger.warning("admin UI: the other servers' sockets of %s are unknown", name)
                 continue
             for described in found:
-                if (nsp.name, described.get("id")) not in local:
-                    result.append(self._complete(described, nsp.name, None))
+                if (name, described.get("id")) not in local:
+                    result.append(self._complete(described, name, None))
         return result
 
     # -- the UI's actions (loop thread) -------------------------------------------------------
@@ -328,9 +332,17 @@ def _selection(room_filter: Any) -> BroadcastOptions:
 
 
 def install_admin_ui(service: AppService, admin: AdminUI) -> None:
-    """Make ``admin`` the admin UI of ``service``'s app (its server observed from now on)."""
+    """Make ``admin`` the admin UI of ``service``'s app (its server observed from now on).
+
+    Raises:
+        ConfigurationError: the app has an admin UI already.
+    """
+    if ADMIN_KEY in service.app.extensions:
+        raise ConfigurationError(f"instrument() was called already for {service.app!r}")
     observe(service.server, service.engine).add(admin)
     service.app.extensions[ADMIN_KEY] = admin
+    if service.bridge.attached:  # serving already: report from now on (else: on the
+        service.bridge.call(admin.start_ticking)  # first connection, as python-socketio)
 
 
 def admin_handlers(read_only: bool) -> dict[str, Any]:

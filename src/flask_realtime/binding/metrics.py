@@ -302,10 +302,18 @@ class _LiveCollector:
         yield backlog
 
 
-def install_metrics(service: AppService, metrics: Metrics) -> None:
-    """Make ``metrics`` the metrics of ``service``'s app (its server observed from now on)."""
+def install_metrics(service: AppService, registry: Any, max_event_names: int) -> Metrics:
+    """Give ``service``'s app its :class:`Metrics` (its server observed from now on).
+
+    Raises:
+        ConfigurationError: the app has metrics already, or a bad option.
+    """
+    if METRICS_KEY in service.app.extensions:
+        raise ConfigurationError(f"metrics() was called already for {service.app!r}")
+    metrics = Metrics(service, registry, max_event_names=max_event_names)
     observe(service.server, service.engine).add(metrics)
     service.app.extensions[METRICS_KEY] = metrics
+    return metrics
 
 
 def serve_metrics(app: Flask, path: str) -> None:

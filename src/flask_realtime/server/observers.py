@@ -125,12 +125,10 @@ class Observers(Observer):
         if observer not in self.observers:
             self.observers.append(observer)
 
-    def find(self, kind: type[Observer]) -> Observer | None:
-        """The observer of type ``kind`` already added, if any."""
-        for observer in self.observers:
-            if isinstance(observer, kind):
-                return observer
-        return None
+    def remove(self, observer: Observer) -> None:
+        """Tell ``observer`` nothing more."""
+        if observer in self.observers:
+            self.observers.remove(observer)
 
     session_opened = _guarded("session_opened")
     session_closed = _guarded("session_closed")
