@@ -4,11 +4,14 @@ actions, read-only and production modes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import socketio
+import websocket
 from werkzeug.security import generate_password_hash
 
 from e2e.live_server import LiveServer
@@ -164,3 +167,64 @@ def test_bcrypt_hashes_are_accepted() -> None:
     assert auth.accepts({"username": "admin", "password": "pw"})
     assert not auth.accepts({"username": "admin", "password": "other"})
     assert not auth.accepts({"username": "root", "password": "pw"})
+
+
+def test_an_upgrade_to_websocket_is_reported(server: LiveServer) -> None:
+    watcher = admin(server.url)
+    wait_until(lambda: watcher.received("config", "/admin"), 5, "config")
+    user = Client(server.url)  # long-polling first, then the upgrade
+    try:
+        sid = user.sio.get_sid()
+        wait_until(lambda: user.sio.transport() == "websocket", 5, "the client's upgrade")
+
+        def latest() -> str | None:
+            """The socket's transport as the UI knows it: connected, then updated."""
+            known = None
+            for namespace, event, args in list(watcher.events):
+                if namespace != "/admin":
+                    continue
+                if event == "socket_connected" and args[0]["id"] == sid:
+                    known = args[0]["transport"]
+                elif event == "socket_updated" and args[0]["id"] == sid:
+                    assert known == "polling", "an update of a socket on websocket already"
+                    assert args[0] == {"id": sid, "nsp": "/", "transport": "websocket"}
+                    known = args[0]["transport"]
+            return known
+
+        # The client may upgrade before or after its namespace CONNECT: either way the
+        # UI ends up showing websocket.
+        wait_until(lambda: latest() == "websocket", 5, lambda: f"websocket, not {latest()}")
+    finally:
+        user.close()
+        watcher.close()
+
+
+def test_an_upgrade_after_the_connect_is_a_socket_updated(server: LiveServer) -> None:
+    """Spoken by hand, so that the CONNECT surely comes before the upgrade."""
+    watcher = admin(server.url)
+    wait_until(lambda: watcher.received("config", "/admin"), 5, "config")
+    http = requests.Session()
+    base = server.url + "/socket.io/?EIO=4&transport=polling"
+    opened = json.loads(http.get(base, timeout=5).text[1:])
+    eio_sid = opened["sid"]
+    assert http.post(f"{base}&sid={eio_sid}", data="40", timeout=5).text == "ok"
+    (connected,) = [p for p in http.get(f"{base}&sid={eio_sid}", timeout=5).text.split("\x1e")
+                    if p.startswith("40")]  # fmt: skip
+    sid = json.loads(connected[2:])["sid"]
+    ws = websocket.create_connection(
+        server.url.replace("http", "ws") + f"/socket.io/?EIO=4&transport=websocket&sid={eio_sid}",
+        timeout=5,
+    )
+    try:
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+        ws.send("5")
+        updates = wait_until(lambda: [u for (u,) in watcher.received("socket_updated", "/admin")
+                                      if u["id"] == sid], 5, "socket_updated")  # fmt: skip
+        assert updates == [{"id": sid, "nsp": "/", "transport": "websocket"}]
+        (shown,) = [s for (s, _) in watcher.received("socket_connected", "/admin")
+                    if s["id"] == sid]  # fmt: skip
+        assert shown["transport"] == "polling"
+    finally:
+        ws.close()
+        watcher.close()

@@ -117,3 +117,15 @@ def test_metrics_refuse_a_bad_path() -> None:
     _app, sio = make_app("metrics_bad_path")
     with pytest.raises(ConfigurationError, match="start with '/'"):
         sio.metrics(path="metrics")
+
+
+def test_an_upgrade_is_counted(served: LiveServer) -> None:
+    user = Client(served.url)  # long-polling first, then the upgrade
+    try:
+        s = wait_until(lambda: (d := scrape(served.url)) and value(
+            d, "socketio_transport_upgrades_total") == 1 and d, 5, "the upgrade")  # fmt: skip
+        assert value(s, "socketio_connections_opened_total", transport="polling") == 1
+        assert value(s, "socketio_connections", transport="websocket") == 1
+        assert value(s, "socketio_connections", transport="polling") == 0
+    finally:
+        user.close()
