@@ -228,3 +228,31 @@ def test_an_upgrade_after_the_connect_is_a_socket_updated(server: LiveServer) ->
     finally:
         ws.close()
         watcher.close()
+
+
+def test_the_ui_actions_join_leave_emit_and_refuse_a_bad_filter(server: LiveServer) -> None:
+    first = Client(server.url)
+    second = Client(server.url)
+    watcher = admin(server.url)
+    try:
+        wait_until(lambda: watcher.received("config", "/admin"), 5, "config")
+        one = first.sio.get_sid()
+        # A filter of another type selects nobody (never "everyone").
+        watcher.sio.emit("_disconnect", ("/", False, 42), namespace="/admin")
+        watcher.sio.emit("join", ("/", "vip", one), namespace="/admin")
+        watcher.sio.emit("emit", ("/", "vip", "news", {"n": 1}), namespace="/admin")
+        watcher.sio.emit("emit", ("/", None, "news", {"n": 2}), namespace="/admin")
+        wait_until(lambda: len(second.received("news")) == 1, 5, "the emit to all")
+        wait_until(lambda: len(first.received("news")) == 2, 5, "both emits")
+        assert first.received("news") == [({"n": 1},), ({"n": 2},)]
+        assert second.received("news") == [({"n": 2},)]
+        watcher.sio.emit("leave", ("/", "vip", one), namespace="/admin")
+        left = wait_until(lambda: [e for e in watcher.received("room_left", "/admin")
+                                   if e[1] == "vip"], 5, "room_left")  # fmt: skip
+        assert left[0][:3] == ("/", "vip", one)
+        assert not first.disconnected.is_set()
+        assert not second.disconnected.is_set()
+    finally:
+        first.close()
+        second.close()
+        watcher.close()

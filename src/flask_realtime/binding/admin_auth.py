@@ -24,7 +24,10 @@ from typing import Any
 
 from ..exceptions import ConfigurationError
 
-__all__ = ["AdminAuth", "check_password"]
+__all__ = ["MAX_SESSIONS", "AdminAuth", "check_password"]
+
+MAX_SESSIONS = 1000
+"""Session ids remembered (the oldest is forgotten first: its UI logs in again)."""
 
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 _WERKZEUG_PREFIXES = ("scrypt:", "pbkdf2:")
@@ -88,7 +91,7 @@ class AdminAuth:
         self._users: list[tuple[str, str]] = []
         self._check: Callable[[Any], Any] | None = None
         self.required = auth is not False
-        self._sessions: set[str] = set()
+        self._sessions: dict[str, None] = {}  # oldest first, at most MAX_SESSIONS
         if auth is None:
             raise ConfigurationError(
                 "instrument() needs auth: {'username': ..., 'password': <hash>}, a list of "
@@ -112,7 +115,10 @@ class AdminAuth:
     def new_session(self) -> str:
         """A session id for a client that logged in (sent to it in ``session``)."""
         session_id = secrets.token_hex(16)
-        self._sessions.add(session_id)
+        sessions = self._sessions
+        sessions[session_id] = None
+        if len(sessions) > MAX_SESSIONS:
+            del sessions[next(iter(sessions))]
         return session_id
 
     def accepts(self, client_auth: object) -> bool:

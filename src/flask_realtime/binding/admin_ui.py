@@ -303,32 +303,45 @@ class AdminUI(Observer):
 
     def join(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
         """Make the sockets of ``namespace`` in ``room_filter`` (all: None) join ``room``."""
-        if isinstance(namespace, str) and isinstance(room, str):
-            self.service.server.adapter.add_sockets(namespace, _selection(room_filter), (room,))
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
+            self.service.server.adapter.add_sockets(namespace, selection, (room,))
 
     def leave(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
         """Make the sockets of ``namespace`` in ``room_filter`` (all: None) leave ``room``."""
-        if isinstance(namespace, str) and isinstance(room, str):
-            self.service.server.adapter.del_sockets(namespace, _selection(room_filter), (room,))
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
+            self.service.server.adapter.del_sockets(namespace, selection, (room,))
 
     def disconnect(self, namespace: Any, close: Any, room_filter: Any = None) -> None:
         """Disconnect the sockets of ``namespace`` in ``room_filter`` (``close``: their
         whole connection)."""
-        if isinstance(namespace, str):
-            self.service.server.adapter.disconnect_sockets(namespace, _selection(room_filter),
-                                                           close=bool(close))  # fmt: skip
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and selection is not None:
+            adapter = self.service.server.adapter
+            adapter.disconnect_sockets(namespace, selection, close=bool(close))
 
     def emit(self, namespace: Any, room_filter: Any, event: Any, *args: Any) -> None:
         """Emit ``event`` to the sockets of ``namespace`` in ``room_filter`` (all: None)."""
-        if isinstance(namespace, str) and isinstance(event, str):
-            to = room_filter if isinstance(room_filter, str) and room_filter else None
+        selection = _selection(room_filter)
+        if not (isinstance(namespace, str) and isinstance(event, str)) or selection is None:
+            return
+        to = room_filter if selection.rooms else None
+        try:
             self.service.server.emit(event, *args, namespace=namespace, to=to)
+        except ConfigurationError as exc:  # a reserved name, arguments that do not encode
+            logger.info("admin UI: emit of %r refused: %s", event, exc)
 
 
-def _selection(room_filter: Any) -> BroadcastOptions:
-    if isinstance(room_filter, str) and room_filter:
+def _selection(room_filter: Any) -> BroadcastOptions | None:
+    """The sockets an action applies to: those of a room (a socket id is a room), all of
+    the namespace for no filter, none for a filter of another type (never "all" by
+    mistake)."""
+    if room_filter is None or room_filter == "":
+        return BroadcastOptions()
+    if isinstance(room_filter, str):
         return BroadcastOptions(frozenset((room_filter,)))
-    return BroadcastOptions()
+    return None
 
 
 def install_admin_ui(service: AppService, admin: AdminUI) -> None:
