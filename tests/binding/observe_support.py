@@ -14,7 +14,8 @@ from flask_realtime import SocketIO, emit, join_room
 
 def make_app(name: str, **options: Any) -> tuple[Flask, SocketIO]:
     """``echo`` (def: emits ``echo`` back and acks), ``aecho`` (async def: acks), ``join``
-    (def: joins a room), ``boom`` (def: raises)."""
+    (def: joins a room), ``boom`` (def: raises), ``block`` (def: sets the event
+    ``app.config["BLOCKED"]``, then waits, at most 10 s, for the event ``app.config["GATE"]``)."""
     app = Flask(name)
     sio = SocketIO(app, **options)
 
@@ -31,6 +32,14 @@ def make_app(name: str, **options: Any) -> tuple[Flask, SocketIO]:
     def on_join(room: str) -> str:
         join_room(room)
         return room
+
+    app.config["GATE"] = threading.Event()
+    app.config["BLOCKED"] = threading.Event()
+
+    @sio.on("block")
+    def on_block() -> None:
+        app.config["BLOCKED"].set()
+        app.config["GATE"].wait(10)
 
     @sio.on("boom")
     def on_boom() -> None:

@@ -3,6 +3,7 @@ disconnect: each figure checked by value."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -129,3 +130,44 @@ def test_an_upgrade_is_counted(served: LiveServer) -> None:
         assert value(s, "socketio_connections", transport="polling") == 0
     finally:
         user.close()
+
+
+def test_metrics_see_a_queue_a_backlog_and_a_volatile_drop() -> None:
+    app, sio = make_app("metrics_pressure", worker_threads=1)
+    sio.metrics(path="/ops/metrics")
+    gate = app.config["GATE"]
+    with LiveServer(app, sio) as server:
+        url = server.url
+        busy = Client(url, transports=["websocket"])
+        waiting = Client(url, transports=["websocket"])
+        try:
+            busy.sio.emit("block")  # the only handler thread waits on the gate
+            assert app.config["BLOCKED"].wait(5)
+            waiting.sio.emit("echo", "queued")  # another client: its job waits in the pool
+            wait_until(lambda: value(scrape(url), "socketio_worker_queue_depth") == 1, 5,
+                       "one job queued behind the blocked handler")  # fmt: skip
+            gate.set()
+            wait_until(lambda: waiting.received("echo"), 5, "the queued echo")
+            assert value(scrape(url), "socketio_worker_queue_depth") == 0
+
+            # A long-polling client that stops polling: what is sent to it waits.
+            http = requests.Session()
+            base = url + "/socket.io/?EIO=4&transport=polling"
+            eio_sid = json.loads(http.get(base, timeout=5).text[1:])["sid"]
+            assert http.post(f"{base}&sid={eio_sid}", data="40", timeout=5).text == "ok"
+            reply = http.get(f"{base}&sid={eio_sid}", timeout=5).text
+            sid = json.loads(reply[reply.index("40") + 2 :])["sid"]
+            with app.app_context():
+                sio.emit("fill", "x" * 1000, to=sid)
+                sio.emit("ticker", 1, to=sid, volatile=True)  # cannot go now: dropped
+            s = wait_until(lambda: (d := scrape(url)) and value(
+                d, "socketio_volatile_dropped_total") == 1 and d, 5, "the drop")  # fmt: skip
+            assert 1000 < value(s, "socketio_client_buffered_bytes_max") < 1100
+            kept = http.get(f"{base}&sid={eio_sid}", timeout=5).text
+            assert "x" * 1000 in kept
+            assert "ticker" not in kept
+            assert value(scrape(url), "socketio_client_buffered_bytes_max") == 0
+        finally:
+            gate.set()
+            busy.close()
+            waiting.close()

@@ -268,11 +268,11 @@ class _LiveCollector:
 
         p = self.prefix
         pool = self.metrics.service.pool
-        queue = GaugeMetricFamily(f"{p}_worker_queue_depth", "def handlers and WSGI requests "
-                                  "waiting for a worker thread")  # fmt: skip
+        queue = GaugeMetricFamily(f"{p}_worker_queue_depth", "def handlers waiting for a "
+                                  "worker thread")  # fmt: skip
         queue.add_metric([], pool.queued)
         yield queue
-        threads = GaugeMetricFamily(f"{p}_worker_threads", "Worker threads started")
+        threads = GaugeMetricFamily(f"{p}_worker_threads", "Handler threads started")
         threads.add_metric([], pool.thread_count)
         yield threads
         live = self.metrics.read_live()
