@@ -330,7 +330,8 @@ class SocketIO(SocketIOOperations):
             ContextError: no app is bound yet.
         """
         from .binding.admin_auth import AdminAuth
-        from .binding.admin_ui import AdminUI, admin_handlers, install_admin_ui
+        from .binding.admin_handlers import admin_handlers, install_admin_ui
+        from .binding.admin_ui import AdminUI
         from .binding.admin_ui_files import serve_admin_ui, ui_directory
 
         services = self._bound_services("instrument()")

@@ -18,6 +18,7 @@ any server of a cluster: they go through the adapter):
   ``socket_disconnected``, ``room_joined``, ``room_left``, ``event_received`` and
   ``event_sent`` (events to one socket; the admin namespace's own are not reported).
 
+The admin namespace's handlers (the login, the actions) are in ``admin_handlers.py``.
 The UI's actions are the admin namespace's events ``emit``, ``join``, ``leave`` and
 ``_disconnect``, each with a namespace and a room (a socket id is a room) and carried
 out across the cluster by the adapter; read-only mode registers none of them.
@@ -28,7 +29,6 @@ statistics.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket as stdlib_socket
@@ -37,11 +37,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..engine.lifecycle import CloseReason
-from ..exceptions import ConfigurationError, ConnectionRefusedError
+from ..exceptions import ConfigurationError
 from ..protocol.socketio import Packet, PacketType
 from ..server.adapter import BroadcastOptions
 from ..server.cluster_messages import describe_socket
-from ..server.observers import Observer, live_sockets, observe
+from ..server.observers import Observer, live_sockets
 from .admin_auth import AdminAuth
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ..typing import NamespaceName, Room
     from .service import AppService
 
-__all__ = ["ADMIN_KEY", "AdminUI", "admin_handlers"]
+__all__ = ["ADMIN_KEY", "AdminUI"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,24 +68,46 @@ def _now() -> str:
 
 
 class _EventBuffer:
-    """Counts per second and kind, sent and cleared with each ``server_stats``."""
+    """Counts per second and kind, sent and cleared with each ``server_stats``.
+
+    The traffic (messages and bytes, in and out) is counted in one row per second: two
+    calls per message, rather than one per kind.
+    """
 
     def __init__(self) -> None:
         self.counts: dict[tuple[int, str, str | None], int] = {}
+        self.traffic: dict[int, list[int]] = {}  # second: [packetsIn, bytesIn, out, out]
 
     def push(self, kind: str, sub_kind: str | None = None, count: int = 1) -> None:
-        key = (int(time.time()) * 1000, kind, sub_kind)
+        key = (int(time.time()), kind, sub_kind)
         self.counts[key] = self.counts.get(key, 0) + count
+
+    def message(self, column: int, size: int) -> None:
+        """One message of ``size`` bytes: in (``column`` 0) or out (2)."""
+        second = int(time.time())
+        row = self.traffic.get(second)
+        if row is None:
+            row = self.traffic[second] = [0, 0, 0, 0]
+        row[column] += 1
+        row[column + 1] += size
 
     def take(self) -> list[dict[str, Any]]:
         counts, self.counts = self.counts, {}
+        traffic, self.traffic = self.traffic, {}
+        for second, row in traffic.items():
+            for kind, count in zip(_TRAFFIC, row, strict=True):
+                if count:
+                    counts[(second, kind, None)] = count
         result = []
-        for (timestamp, kind, sub_kind), count in counts.items():
-            entry: dict[str, Any] = {"timestamp": timestamp, "type": kind, "count": count}
+        for (second, kind, sub_kind), count in counts.items():
+            entry: dict[str, Any] = {"timestamp": second * 1000, "type": kind, "count": count}
             if sub_kind is not None:
                 entry["subType"] = sub_kind
             result.append(entry)
         return result
+
+
+_TRAFFIC = ("packetsIn", "bytesIn", "packetsOut", "bytesOut")
 
 
 class AdminUI(Observer):
@@ -195,13 +217,11 @@ class AdminUI(Observer):
 
     def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
         if self._ticking:
-            self._events.push("packetsIn")
-            self._events.push("bytesIn", None, len(data))
+            self._events.message(0, len(data))
 
     def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
         if self._ticking:
-            self._events.push("packetsOut")
-            self._events.push("bytesOut", None, len(message.data))
+            self._events.message(2, len(message.data))
 
     def socket_connected(self, socket: Socket) -> None:
         if self.development:
@@ -342,70 +362,3 @@ def _selection(room_filter: Any) -> BroadcastOptions | None:
     if isinstance(room_filter, str):
         return BroadcastOptions(frozenset((room_filter,)))
     return None
-
-
-def install_admin_ui(service: AppService, admin: AdminUI) -> None:
-    """Make ``admin`` the admin UI of ``service``'s app (its server observed from now on).
-
-    Raises:
-        ConfigurationError: the app has an admin UI already.
-    """
-    if ADMIN_KEY in service.app.extensions:
-        raise ConfigurationError(f"instrument() was called already for {service.app!r}")
-    observe(service.server, service.engine).add(admin)
-    service.app.extensions[ADMIN_KEY] = admin
-    if service.bridge.attached:  # serving already: report from now on (else: on the
-        service.bridge.call(admin.start_ticking)  # first connection, as python-socketio)
-
-
-def admin_handlers(read_only: bool) -> dict[str, Any]:
-    """The admin namespace's handlers, by event: each finds its app's :class:`AdminUI`."""
-
-    def current() -> AdminUI:
-        from flask import current_app
-
-        admin = current_app.extensions.get(ADMIN_KEY)
-        if not isinstance(admin, AdminUI):
-            raise ConnectionRefusedError("the admin UI is not enabled for this app")
-        return admin
-
-    async def connect(auth: Any = None) -> None:
-        from flask import request
-
-        admin = current()
-        if not admin.auth.knows_session(auth) and not await asyncio.to_thread(
-            admin.auth.accepts, auth
-        ):
-            if admin.auth.required and not (isinstance(auth, dict) and auth.get("username")):
-                # The UI's first, automatic attempt (no credentials yet): say what it needs.
-                raise ConnectionRefusedError("please log in")
-            raise ConnectionRefusedError("invalid credentials")  # the UI translates this one
-        sid = request.sid  # type: ignore[attr-defined]
-        server = admin.service.server
-        if admin.auth.required and not admin.auth.knows_session(auth):
-            server.emit("session", admin.auth.new_session(), namespace=admin.namespace, to=sid)
-        server.emit("config", {"supportedFeatures": admin.features}, namespace=admin.namespace,
-                    to=sid)  # fmt: skip
-        admin.start_ticking()
-        if admin.development:
-            sockets = await admin.all_sockets()
-            server.emit("all_sockets", sockets, namespace=admin.namespace, to=sid)
-
-    async def emit(namespace: Any = None, room_filter: Any = None, event: Any = None,
-                   *args: Any) -> None:  # fmt: skip
-        current().emit(namespace, room_filter, event, *args)
-
-    async def join(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
-        current().join(namespace, room, room_filter)
-
-    async def leave(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
-        current().leave(namespace, room, room_filter)
-
-    async def disconnect(namespace: Any = None, close: Any = False,
-                         room_filter: Any = None) -> None:  # fmt: skip
-        current().disconnect(namespace, close, room_filter)
-
-    handlers: dict[str, Any] = {"connect": connect}
-    if not read_only:
-        handlers.update({"emit": emit, "join": join, "leave": leave, "_disconnect": disconnect})
-    return handlers

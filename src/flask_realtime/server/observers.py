@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from flask_realtime.server.socketio_server import SocketIOServer
     from flask_realtime.typing import NamespaceName, Room
 
-__all__ = ["Observer", "Observers", "observe"]
+__all__ = ["POINTS", "Observer", "Observers", "live_sockets", "observe"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,65 +97,90 @@ class Observer:
         ``broadcast_acks``) ended after ``seconds``, or failed with ``error``."""
 
 
-def _guarded(name: str) -> Callable[..., None]:
-    def fan_out(self: Observers, *args: Any) -> None:
-        for observer in self.observers:
-            try:
-                getattr(observer, name)(*args)
-            except Exception:
-                logger.exception("observer %r failed in %s", observer, name)
+POINTS = (
+    "session_opened", "session_closed", "session_upgraded", "socket_connected",
+    "socket_disconnected", "room_joined", "room_left", "message_received", "message_sent",
+    "event_received", "event_sent", "handler_done", "volatile_dropped", "adapter_request",
+)  # fmt: skip
+"""Every method of :class:`Observer`."""
 
-    fan_out.__name__ = name
-    fan_out.__doc__ = f"Tell every observer: :meth:`Observer.{name}`."
-    return fan_out
+
+def _nobody(*args: Any) -> None:
+    """What a point that no observer watches costs: this call."""
+
+
+def _guarded(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:
+    """One callable that tells each of ``targets``; an exception is logged, not raised."""
+
+    def tell(*args: Any) -> None:
+        for target in targets:
+            try:
+                target(*args)
+            except Exception:
+                logger.exception("observer %r failed in %s", target, name)
+
+    return tell
 
 
 class Observers(Observer):
     """Every observer of one server, told in the order they were added.
 
     It is the server's ``observer`` and the engine's, and what the swapped-in callables
-    report to. An observer that raises is logged; the others are still told.
+    report to. Each point is an attribute set when observers are added or removed: to a
+    function that tells those that override it (an exception is logged, the others are
+    still told), or to a no-op when none does.
     """
 
     def __init__(self) -> None:
         self.observers: list[Observer] = []
+        self._rewire()
 
     def add(self, observer: Observer) -> None:
         """Tell ``observer`` from now on (once, however often it is added)."""
         if observer not in self.observers:
             self.observers.append(observer)
+            self._rewire()
 
     def remove(self, observer: Observer) -> None:
         """Tell ``observer`` nothing more."""
         if observer in self.observers:
             self.observers.remove(observer)
+            self._rewire()
 
-    session_opened = _guarded("session_opened")
-    session_closed = _guarded("session_closed")
-    session_upgraded = _guarded("session_upgraded")
-    room_joined = _guarded("room_joined")
-    room_left = _guarded("room_left")
-    message_received = _guarded("message_received")
-    message_sent = _guarded("message_sent")
-    event_received = _guarded("event_received")
-    event_sent = _guarded("event_sent")
-    handler_done = _guarded("handler_done")
-    volatile_dropped = _guarded("volatile_dropped")
-    adapter_request = _guarded("adapter_request")
-    socket_disconnected = _guarded("socket_disconnected")
-    _socket_connected = _guarded("socket_connected")
+    def watches(self, point: str) -> bool:
+        """Whether some observer overrides ``point``."""
+        base = getattr(Observer, point)
+        return any(getattr(type(o), point) is not base for o in self.observers)
 
-    def socket_connected(self, socket: Socket) -> None:
-        """Tell every observer; from now on each message to ``socket`` is told too."""
-        send = socket.write
+    def _rewire(self) -> None:
+        for point in POINTS:
+            base = getattr(Observer, point)
+            targets = tuple(
+                getattr(o, point) for o in self.observers if getattr(type(o), point) is not base
+            )
+            tell = _guarded(point, targets) if targets else _nobody
+            if point == "socket_connected":
+                tell = self._watch_writes(tell)
+            setattr(self, point, tell)
+
+    def _watch_writes(self, tell: Callable[[Socket], None]) -> Callable[[Socket], None]:
+        """``socket_connected`` that, when messages out are watched, also wraps the
+        socket's ``write`` to tell each message (what a socket sends goes through it)."""
+        if not self.watches("message_sent"):
+            return tell
         observers = self
 
-        def write(message: OutgoingMessage) -> None:
-            observers.message_sent(socket, message)
-            send(message)
+        def connected(socket: Socket) -> None:
+            send = socket.write
 
-        socket.write = write
-        self._socket_connected(socket)
+            def write(message: OutgoingMessage) -> None:
+                observers.message_sent(socket, message)
+                send(message)
+
+            socket.write = write
+            tell(socket)
+
+        return connected
 
 
 class _ObservedHandler:
