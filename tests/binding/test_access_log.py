@@ -71,3 +71,19 @@ def test_event_lines_when_asked_with_payloads_only_when_asked(
     assert ("secret payload" in logged) is payloads
     if payloads:
         assert received["args"] == ["secret payload"]
+
+
+def test_a_second_call_changes_the_settings_and_does_not_log_twice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, sio = make_app("log_twice")
+    sio.log_connections()
+    sio.log_connections(json=True)
+    caplog.set_level(logging.INFO, logger="flask_realtime.connections")
+    with LiveServer(app, sio) as server:
+        client = Client(server.url)
+        client.close()
+        wait_until(lambda: realtime(caplog, "connection_close"), 5, "the close line")
+    lines = [r.getMessage() for r in caplog.records if r.name == "flask_realtime.connections"]
+    assert len(lines) == 2
+    assert [json.loads(line)["event"] for line in lines] == ["connection_open", "connection_close"]

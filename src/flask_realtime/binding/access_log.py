@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..typing import NamespaceName
     from .service import AppService
 
-__all__ = ["ConnectionLog"]
+__all__ = ["LOG_KEY", "ConnectionLog", "install_connection_log"]
 
 connections_logger = logging.getLogger("flask_realtime.connections")
 events_logger = logging.getLogger("flask_realtime.events")
@@ -111,6 +111,16 @@ def _text(value: Any) -> str:
     return jsonlib.dumps(value, default=repr, ensure_ascii=False)
 
 
+LOG_KEY = "flask_realtime.connection_log"
+"""Where an app's :class:`ConnectionLog` is kept in ``app.extensions``."""
+
+
 def install_connection_log(service: AppService, log: ConnectionLog) -> None:
-    """Write ``log``'s lines for ``service``'s app from now on."""
-    observe(service.server, service.engine).add(log)
+    """Write ``log``'s lines for ``service``'s app from now on, instead of those of an
+    earlier call (a second call changes the settings, it does not log twice)."""
+    observers = observe(service.server, service.engine)
+    earlier = service.app.extensions.get(LOG_KEY)
+    if isinstance(earlier, ConnectionLog):
+        observers.remove(earlier)
+    observers.add(log)
+    service.app.extensions[LOG_KEY] = log
