@@ -256,3 +256,30 @@ def test_the_ui_actions_join_leave_emit_and_refuse_a_bad_filter(server: LiveServ
         first.close()
         second.close()
         watcher.close()
+
+
+@pytest.mark.parametrize("kind", ["none", "function"])
+def test_auth_false_or_a_function(kind: str) -> None:
+    app, sio = make_app(f"admin_auth_{kind}")
+    seen: list[Any] = []
+
+    def check(auth: Any) -> bool:
+        seen.append(auth)
+        return auth.get("token") == "t0ken"
+
+    sio.instrument(auth=False if kind == "none" else check)
+    with LiveServer(app, sio) as live:
+        if kind == "function":
+            refused = socketio.Client(reconnection=False, handle_sigint=False)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                refused.connect(live.url, namespaces=["/admin"], auth={"token": "bad"},
+                                wait_timeout=5)  # fmt: skip
+            refused.disconnect()
+        watcher = admin(live.url, {"token": "t0ken"} if kind == "function" else None)
+        try:
+            wait_until(lambda: watcher.received("config", "/admin"), 5, "config")
+            # A session id to reconnect with, when there is something to check.
+            assert bool(watcher.received("session", "/admin")) is (kind == "function")
+        finally:
+            watcher.close()
+    assert seen == ([] if kind == "none" else [{"token": "bad"}, {"token": "t0ken"}])

@@ -52,10 +52,13 @@ def admin_handlers(read_only: bool) -> dict[str, Any]:
         from flask import request
 
         admin = current()
-        if not admin.auth.knows_session(auth) and not await asyncio.to_thread(
-            admin.auth.accepts, auth
+        checked = admin.auth
+        if (
+            checked.required
+            and not checked.knows_session(auth)
+            and not await asyncio.to_thread(checked.accepts, auth)
         ):
-            if admin.auth.required and not (isinstance(auth, dict) and auth.get("username")):
+            if not (isinstance(auth, dict) and auth.get("username")):
                 # The UI's first, automatic attempt (no credentials yet): say what it needs.
                 raise ConnectionRefusedError("please log in")
             raise ConnectionRefusedError("invalid credentials")  # the UI translates this one
