@@ -201,8 +201,10 @@ class _ObservedHandler:
         self.inner.on_message(socket, data)
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
-        self.inner.on_close(socket, reason)
-        self.observers.session_closed(socket, reason)
+        try:
+            self.inner.on_close(socket, reason)
+        finally:  # a close is told even when a disconnect path failed
+            self.observers.session_closed(socket, reason)
 
 
 class _TimedInvoker:
