@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 NODE_DIR   := tests/interop
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
-SRC    := src tests examples bench docs/conf.py
+ADMIN_UI_DIR   := tools/admin-ui
+ADMIN_UI_STAMP := src/flask_realtime/static/admin-ui/index.html
+SRC    := src tests examples bench tools docs/conf.py
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test unit lint format docs bench clean
+.PHONY: all setup admin-ui demo test unit lint format docs bench clean
 
 all: test
 
@@ -23,7 +25,15 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(STAMP) $(NODE_STAMP)
+## make admin-ui: the official admin UI's files into the package (npm, versions pinned in
+## tools/admin-ui/package-lock.json); the wheel ships them (see binding/admin_ui_files.py)
+$(ADMIN_UI_STAMP): $(ADMIN_UI_DIR)/package.json $(ADMIN_UI_DIR)/package-lock.json $(ADMIN_UI_DIR)/install.py
+	cd $(ADMIN_UI_DIR) && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
+	$(PYTHON) $(ADMIN_UI_DIR)/install.py
+
+admin-ui: $(ADMIN_UI_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP) $(ADMIN_UI_STAMP)
 
 ## make demo: run the demo apps on http://127.0.0.1:5000 (no Redis needed); installs only
 ## the package, not the dev tools. DEMO_PORT=8000 / DEMO_HOST=0.0.0.0 choose the address.
@@ -50,12 +60,12 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 ## make test: lint, the docs, then the whole suite with branch coverage
-test: lint docs $(NODE_STAMP)
+test: lint docs $(NODE_STAMP) $(ADMIN_UI_STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include='src/flask_realtime/protocol/*' --precision=1
 
 ## make unit: the suite without lint, for a quick loop
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP) $(NODE_STAMP) $(ADMIN_UI_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: the benchmark suite against the peers (see bench/README.md)
@@ -63,5 +73,5 @@ bench: $(STAMP)
 	$(MAKE) -C bench all
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov \
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(ADMIN_UI_DIR)/node_modules src/flask_realtime/static/admin-ui .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov \
 		docs/_build dist

@@ -287,6 +287,116 @@ class SocketIO(SocketIOOperations):
                 continue  # a decorated handler wins over the method
             handlers.add(event, BoundHandler(method, event, name, from_class=True))
 
+    # -- observability (docs/observability.md) ---------------------------------------------
+
+    def _bound_services(self, what: str) -> list[AppService]:
+        # One per app: an app bound twice keeps only its last service.
+        services = [s for s in list(self._services.values())
+                    if s.app.extensions.get(STATE_KEY) is s]  # fmt: skip
+        if not services:
+            raise ContextError(f"call {what} after SocketIO(app) or init_app(app)")
+        return services
+
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: str = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2.0,
+        serve_ui: bool = False,
+        ui_path: str = "/admin-ui",
+    ) -> None:
+        """Serve the official Socket.IO admin UI's protocol in ``namespace`` (python-socketio's
+        ``instrument()``), for every app bound so far.
+
+        Args:
+            auth: ``{"username": ..., "password": <hash>}`` (werkzeug's
+                ``generate_password_hash``, or bcrypt with ``flask-realtime[admin]``), a
+                list of them, a function of the client's auth dict, or ``False`` for none.
+            mode: ``"development"`` (every socket, room and event) or ``"production"``
+                (statistics only, cheaper).
+            read_only: the UI may look but not join, leave, emit or disconnect.
+            server_id: this server's name in the UI (host name and pid by default).
+            namespace: the admin namespace.
+            server_stats_interval: seconds between two statistics reports.
+            serve_ui: serve the UI's files at ``ui_path`` of each app.
+            ui_path: where ``serve_ui`` serves them.
+
+        Raises:
+            ConfigurationError: a bad option, a password that is not a hash, or
+                ``serve_ui`` without the UI's files (``make admin-ui``).
+            ContextError: no app is bound yet.
+        """
+        from .binding.admin_auth import AdminAuth
+        from .binding.admin_handlers import admin_handlers, install_admin_ui
+        from .binding.admin_ui import AdminUI
+        from .binding.admin_ui_files import serve_admin_ui, ui_directory
+
+        services = self._bound_services("instrument()")
+        checked = AdminAuth(auth)
+        if serve_ui:
+            ui_directory()  # fail before anything is installed
+        admins = [
+            AdminUI(service, checked, mode=mode, namespace=namespace,  # type: ignore[arg-type]
+                    read_only=read_only, server_id=server_id,
+                    server_stats_interval=server_stats_interval)
+            for service in services
+        ]  # fmt: skip
+        for event, handler in admin_handlers(read_only).items():
+            self.on_event(event, handler, namespace)
+        for service, admin in zip(services, admins, strict=True):
+            install_admin_ui(service, admin)
+            if serve_ui:
+                path = "/" + service.options.engine.path
+                serve_admin_ui(service.app, ui_path, path, namespace)
+
+    def metrics(
+        self, path: str | None = "/metrics", registry: Any = None, max_event_names: int = 100
+    ) -> None:
+        """Export Prometheus metrics of every app bound so far (``flask-realtime[metrics]``).
+
+        Args:
+            path: where each app answers scrapes; None to serve none (export ``registry``
+                yourself).
+            registry: a ``prometheus_client.CollectorRegistry``; a new one per app by
+                default. Give ``prometheus_client.REGISTRY`` to export beside your own
+                metrics (one app per process then).
+            max_event_names: distinct event names and namespaces with a label of their
+                own; later ones are counted as ``"other"``.
+
+        Raises:
+            ConfigurationError: prometheus_client is missing, or a bad option.
+            ContextError: no app is bound yet.
+        """
+        from .binding.metrics import install_metrics, serve_metrics
+
+        for service in self._bound_services("metrics()"):
+            install_metrics(service, registry, max_event_names)
+            if path is not None:
+                serve_metrics(service.app, path)
+
+    def log_connections(
+        self, events: bool = False, json: bool = False, payloads: bool = False
+    ) -> None:
+        """Log one line per connection opened and closed (and per event with ``events``)
+        on ``flask_realtime.connections`` / ``flask_realtime.events``, at INFO.
+
+        Args:
+            events: a line per event received and emitted too.
+            json: each line one JSON object.
+            payloads: include the events' arguments (never by default).
+
+        Raises:
+            ContextError: no app is bound yet.
+        """
+        from .binding.access_log import ConnectionLog, install_connection_log
+
+        log = ConnectionLog(events=events, json=json, payloads=payloads)
+        for service in self._bound_services("log_connections()"):
+            install_connection_log(service, log)
+
     # -- serving ---------------------------------------------------------------------------
 
     def run(

@@ -81,6 +81,14 @@ def test_the_wheel_holds_the_package_and_not_the_dev_files(dist: Path) -> None:
         f"{info}/entry_points.txt",
     } <= names
     assert "flask_realtime/static/build.py" not in names
+    # The official admin UI (make admin-ui): shipped, with its licences, without source maps.
+    assert {
+        "flask_realtime/static/admin-ui/index.html",
+        "flask_realtime/static/admin-ui/LICENSE",
+        "flask_realtime/static/admin-ui/mdi/LICENSE",
+        "flask_realtime/static/admin-ui/mdi/fonts/materialdesignicons-webfont.woff2",
+    } <= names
+    assert not [n for n in names if n.endswith(".map")]
     assert "flask_realtime/static/README.md" not in names
     assert not [n for n in names if not n.startswith(("flask_realtime/", info))]
     assert metadata["Name"] == "flask-realtime"

@@ -24,7 +24,7 @@ from .handshake import Handshake
 from .http import EngineError, EngineRequest, EngineResponse, compress, error_response
 from .lifecycle import CloseReason
 from .options import EngineOptions
-from .socket import EngineHandler, EngineSocket
+from .socket import EngineHandler, EngineObserver, EngineSocket
 from .transport import PollingTransport, Transport
 
 __all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]
@@ -70,6 +70,8 @@ class EngineServer:
         self.options = options or EngineOptions()
         self.log_packets = False
         """Log each packet received and message sent (``engineio_logger=True``)."""
+        self.observer: EngineObserver | None = None
+        """Instrumentation told of upgrades and dropped volatile messages (observe)."""
         self.sessions: dict[str, EngineSocket] = {}
         self.deadlines = deadlines if deadlines is not None else Deadlines()
 

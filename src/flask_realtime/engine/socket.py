@@ -40,6 +40,15 @@ class EngineHandler(Protocol):
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None: ...
 
 
+class EngineObserver(Protocol):
+    """What instrumentation learns from a session beyond its handler's calls: never per
+    message, only on an upgrade and when volatile messages are dropped."""
+
+    def session_upgraded(self, socket: EngineSocket) -> None: ...
+
+    def volatile_dropped(self, socket: EngineSocket, count: int) -> None: ...
+
+
 class SessionOwner(Protocol):
     """What a session uses of the server that made it (:class:`~.engine_server.EngineServer`).
 
@@ -49,6 +58,9 @@ class SessionOwner(Protocol):
 
     log_packets: bool
     """Log each packet received and each message sent (``engineio_logger=True``)."""
+
+    observer: EngineObserver | None
+    """Told of upgrades and dropped volatile messages (observers.py); None: nobody asked."""
 
     @property
     def options(self) -> EngineOptions: ...
@@ -129,6 +141,12 @@ class EngineSocket:
         return self.transport.name
 
     @property
+    def buffered_bytes(self) -> int:
+        """Bytes waiting for this client: queued for its next poll, or in its transport's
+        write buffer (a WebSocket's). Read by the metrics (observe), never per message."""
+        return self._buffered + int(getattr(self.transport, "buffered_bytes", 0))
+
+    @property
     def closed(self) -> bool:
         """True once the session is closed for the layer above (CLOSING or CLOSED)."""
         return self.state is State.CLOSED or self.state is State.CLOSING
@@ -144,7 +162,9 @@ class EngineSocket:
             transport.send((message,))
             return
         if message.volatile:
-            return  # as Node: dropped when the transport cannot take it now
+            # as Node: dropped when the transport cannot take it now
+            self.volatile_dropped(1)  # observe: the drop is counted (a no-op unobserved)
+            return
         self._buffer.append(message)
         self._buffered += len(message.data)
         self._flush()
@@ -156,6 +176,13 @@ class EngineSocket:
                 limit,
             )
             self.close(CloseReason.TRANSPORT_ERROR)
+
+    def volatile_dropped(self, count: int) -> None:
+        """``count`` volatile messages were dropped for this slow client (the engine's
+        buffer or the transport's): the observer, if any, counts them."""
+        observer = self._server.observer
+        if observer is not None:
+            observer.volatile_dropped(self, count)
 
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         """Close the session from the server side, telling the client when we can."""
@@ -280,6 +307,9 @@ class EngineSocket:
             self._schedule()  # the heartbeat is the next deadline again
             old.close(noop=True)
             self._flush()
+            observer = self._server.observer  # observe: once per session, never per message
+            if observer is not None:
+                observer.session_upgraded(self)
         elif packet.type is PacketType.NOOP:
             pass
         else:

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from ..engine import CloseReason, EngineResponse, EngineServer
+from ..engine import CloseReason, EngineResponse, EngineServer, OutgoingMessage
 from ..engine.transport import Outgoing
 from ..exceptions import ConfigurationError
 from .engineio.front import EngineFront, from_scope
@@ -196,6 +196,11 @@ class _ASGIWebSocket(WebSocketTransport):
         self._max_queue = max_queue
         self._queue: deque[Outgoing] = deque()
         self._wakeup = asyncio.Event()
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes queued for the writer (read by the metrics at a scrape, observe)."""
+        return sum(len(i.data) for i in self._queue if isinstance(i, OutgoingMessage))
 
     def send(self, items: Sequence[Outgoing]) -> None:
         if self._state is not _OPEN:

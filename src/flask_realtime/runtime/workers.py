@@ -62,6 +62,11 @@ class WorkerPool:
         return self._max
 
     @property
+    def queued(self) -> int:
+        """Jobs waiting for a thread now (approximate; for the metrics, observe)."""
+        return self._jobs.qsize()
+
+    @property
     def thread_count(self) -> int:
         """How many threads have been started (and not yet stopped)."""
         return len(self._threads)

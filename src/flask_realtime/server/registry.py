@@ -150,6 +150,10 @@ class HandlerRegistry:
         """Whether handlers were registered for the name ``name`` (a static namespace)."""
         return name in self._declared
 
+    def declared_names(self) -> list[NamespaceName]:
+        """The static namespaces' names (for the admin UI, which lists even empty ones)."""
+        return list(self._declared)
+
     @property
     def dynamic(self) -> tuple[tuple[DynamicMatcher, HandlerSet], ...]:
         """The dynamic parents, in the order they were declared (tried in that order)."""

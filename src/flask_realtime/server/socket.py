@@ -47,6 +47,7 @@ __all__ = [
     "Socket",
     "SocketClient",
     "SocketNamespace",
+    "SocketObserver",
     "SocketServer",
     "SocketState",
 ]
@@ -110,11 +111,20 @@ class _Namespaces(Protocol):
     def release(self, namespace: SocketNamespace) -> None: ...
 
 
+class SocketObserver(Protocol):
+    """Told when a socket joins and leaves its namespace (see ``server/observers.py``)."""
+
+    def socket_connected(self, socket: Socket) -> None: ...
+
+    def socket_disconnected(self, socket: Socket, reason: CloseReason) -> None: ...
+
+
 class SocketServer(Protocol):
     """What a socket uses of the server (:class:`~.socketio_server.SocketIOServer`)."""
 
     always_connect: bool
     log_events: bool
+    observer: SocketObserver | None
     max_pending_acks: int
     registry: HandlerRegistry
     invoker: Invoker
@@ -274,6 +284,9 @@ class Socket:
             for message in buffered:
                 send(message)
         self.client.socket_connected(self)
+        observer = self.client.server.observer  # observe: once per socket
+        if observer is not None:
+            observer.socket_connected(self)
 
     def _refuse(self, error_args: dict[str, object]) -> None:
         if self.state is _CONNECTED:
@@ -367,6 +380,9 @@ class Socket:
         self.write = _discard
         self.client.forget(self)
         self._fail_acks()
+        observer = self.client.server.observer  # observe: once per socket
+        if observer is not None:
+            observer.socket_disconnected(self, reason)
         handler, args = self.nsp.find_handler("disconnect", (reason,))
         if handler is None:
             self._release()

@@ -34,7 +34,7 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
-from flask_realtime.server.socket import Socket, SocketState
+from flask_realtime.server.socket import Socket, SocketObserver, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
 
 __all__ = ["SocketIOServer"]
@@ -119,6 +119,8 @@ class SocketIOServer(EngineHandler):
         self.invoker: Invoker = invoker if invoker is not None else DefaultInvoker()
         self.log_events = False
         """Log each event received and emitted (``logger=True``), never their data."""
+        self.observer: SocketObserver | None = None
+        """Told of sockets joining and leaving (``server/observers.py``); None: unobserved."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks

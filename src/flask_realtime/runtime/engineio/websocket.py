@@ -138,6 +138,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._held_size = 0  # bytes in _held
         self.max_buffer = endpoint.max_ws_buffer
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes written but not yet on the wire (read by the metrics, observe)."""
+        transport = self._transport
+        held = self._held_size
+        return held + transport.get_write_buffer_size() if transport is not None else held
+
     # -- Transport (what the engine session writes through) -----------------------------
 
     def send(self, items: Sequence[Outgoing]) -> None:

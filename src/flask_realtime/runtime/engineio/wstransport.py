@@ -118,7 +118,10 @@ class WebSocketTransport:
             self._move(WsState.FAILED)
             self._overflow()
             return ()
-        return [i for i in items if not (isinstance(i, OutgoingMessage) and i.volatile)]
+        kept = [i for i in items if not (isinstance(i, OutgoingMessage) and i.volatile)]
+        if len(kept) != len(items) and self.session is not None:  # observe: count the drops
+            self.session.volatile_dropped(len(items) - len(kept))
+        return kept
 
     def _overflow(self) -> None:
         """Drop the sink of a client that reads too slowly (the state is FAILED)."""

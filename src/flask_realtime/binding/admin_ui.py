@@ -1,0 +1,364 @@
+"""The server half of ``@socket.io/admin-ui``'s protocol: ``socketio.instrument()``.
+
+The official admin UI connects to the admin namespace ("/admin") with basic auth
+(``binding/admin_auth.py``) and learns what happens on the server from these events,
+which this module sends to the admin namespace (hence to every admin UI connected to
+any server of a cluster: they go through the adapter):
+
+- ``config`` (the features: ``EMIT``, ``JOIN``, ``LEAVE``, ``DISCONNECT`` and their
+  ``M...`` forms unless read-only; ``AGGREGATED_EVENTS``; ``ALL_EVENTS`` in development
+  mode) and ``session`` (a session id to reconnect with), to the admin socket that
+  connected;
+- ``server_stats`` every ``server_stats_interval`` seconds, from each server: its id,
+  host, pid, uptime, connections (and how many are polling), sockets per namespace, and
+  per-second counts of connections, disconnections (by reason), messages and bytes in
+  and out;
+- in development mode only: ``all_sockets`` (every socket of the cluster, on connect),
+  ``socket_connected``, ``socket_updated`` (the upgrade to WebSocket),
+  ``socket_disconnected``, ``room_joined``, ``room_left``, ``event_received`` and
+  ``event_sent`` (events to one socket; the admin namespace's own are not reported).
+
+The admin namespace's handlers (the login, the actions) are in ``admin_handlers.py``.
+The UI's actions are the admin namespace's events ``emit``, ``join``, ``leave`` and
+``_disconnect``, each with a namespace and a room (a socket id is a room) and carried
+out across the cluster by the adapter; read-only mode registers none of them.
+
+As Node's, the per-socket events cost a broadcast each: production mode sends only the
+statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket as stdlib_socket
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..engine.lifecycle import CloseReason
+from ..exceptions import ConfigurationError
+from ..protocol.socketio import Packet, PacketType
+from ..server.adapter import BroadcastOptions
+from ..server.cluster_messages import describe_socket
+from ..server.observers import Observer, live_sockets
+from .admin_auth import AdminAuth
+
+if TYPE_CHECKING:
+    from ..engine.message import OutgoingMessage
+    from ..engine.socket import EngineSocket
+    from ..server.socket import Socket
+    from ..typing import NamespaceName, Room
+    from .service import AppService
+
+__all__ = ["ADMIN_KEY", "AdminUI"]
+
+logger = logging.getLogger(__name__)
+
+ADMIN_KEY = "flask_realtime.admin_ui"
+"""Where an app's :class:`AdminUI` is kept in ``app.extensions``."""
+
+Mode = Literal["development", "production"]
+_ALL_FEATURES = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]
+
+
+def _now() -> str:
+    """A timestamp as Node's ``new Date()`` reaches the UI in JSON."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _EventBuffer:
+    """Counts per second and kind, sent and cleared with each ``server_stats``.
+
+    The traffic (messages and bytes, in and out) is counted in one row per second: two
+    calls per message, rather than one per kind.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str, str | None], int] = {}
+        self.traffic: dict[int, list[int]] = {}  # second: [packetsIn, bytesIn, out, out]
+
+    def push(self, kind: str, sub_kind: str | None = None, count: int = 1) -> None:
+        key = (int(time.time()), kind, sub_kind)
+        self.counts[key] = self.counts.get(key, 0) + count
+
+    def message(self, column: int, size: int) -> None:
+        """One message of ``size`` bytes: in (``column`` 0) or out (2)."""
+        second = int(time.time())
+        row = self.traffic.get(second)
+        if row is None:
+            row = self.traffic[second] = [0, 0, 0, 0]
+        row[column] += 1
+        row[column + 1] += size
+
+    def take(self) -> list[dict[str, Any]]:
+        counts, self.counts = self.counts, {}
+        traffic, self.traffic = self.traffic, {}
+        for second, row in traffic.items():
+            for kind, count in zip(_TRAFFIC, row, strict=True):
+                if count:
+                    counts[(second, kind, None)] = count
+        result = []
+        for (second, kind, sub_kind), count in counts.items():
+            entry: dict[str, Any] = {"timestamp": second * 1000, "type": kind, "count": count}
+            if sub_kind is not None:
+                entry["subType"] = sub_kind
+            result.append(entry)
+        return result
+
+
+_TRAFFIC = ("packetsIn", "bytesIn", "packetsOut", "bytesOut")
+
+
+class AdminUI(Observer):
+    """The admin UI's view of one app's server (see the module docstring).
+
+    Args:
+        service: the app's service.
+        auth: who may connect (:class:`~.admin_auth.AdminAuth`).
+        mode: ``"development"`` (every socket, room and event) or ``"production"``
+            (statistics only).
+        namespace: the admin namespace.
+        read_only: refuse the UI's actions.
+        server_id: this server's name in the UI (default: the host name, and the pid
+            when several worker processes serve).
+        server_stats_interval: seconds between two ``server_stats``.
+    """
+
+    def __init__(
+        self,
+        service: AppService,
+        auth: AdminAuth,
+        *,
+        mode: Mode = "development",
+        namespace: str = "/admin",
+        read_only: bool = False,
+        server_id: str | None = None,
+        server_stats_interval: float = 2.0,
+    ) -> None:
+        if mode not in ("development", "production"):
+            raise ConfigurationError(f'mode must be "development" or "production", not {mode!r}')
+        if not isinstance(namespace, str) or not namespace.startswith("/"):
+            raise ConfigurationError(f"the admin namespace must start with '/', not {namespace!r}")
+        if server_stats_interval <= 0:
+            raise ConfigurationError("server_stats_interval must be positive")
+        self.service = service
+        self.auth = auth
+        self.development = mode == "development"
+        self.namespace = namespace
+        self.read_only = read_only
+        hostname = stdlib_socket.gethostname()
+        self.server_id = server_id or f"{hostname}#{os.getpid()}"
+        self.hostname = hostname
+        self.interval = server_stats_interval
+        self.features = ([] if read_only else list(_ALL_FEATURES)) + ["AGGREGATED_EVENTS"]
+        if self.development:
+            self.features.append("ALL_EVENTS")
+        self.started = time.monotonic()
+        self._events = _EventBuffer()
+        self._ticking = False
+        self._issued: dict[tuple[NamespaceName, str], float] = {}
+
+    # -- sending to the admin namespace (loop thread) --------------------------------------
+
+    def _send(self, event: str, *args: Any) -> None:
+        name = self.namespace
+        server = self.service.server
+        try:
+            server.adapter.broadcast(name, Packet(PacketType.EVENT, name, [event, *args]),
+                                     BroadcastOptions())  # fmt: skip
+        except ConfigurationError:
+            logger.debug("admin UI: %s could not be encoded", event)
+
+    def _watched(self, namespace: NamespaceName) -> bool:
+        return self.development and self._ticking and namespace != self.namespace
+
+    def serialize(self, socket: Socket) -> dict[str, Any]:
+        """A local socket as the UI shows it (Node's ``SerializedSocket``)."""
+        rooms = self.service.server.adapter.rooms(socket.nsp.name, socket.sid)
+        described = describe_socket(socket, rooms)
+        return self._complete(described, socket.nsp.name, socket.eio)
+
+    def _complete(
+        self, described: dict[str, Any], namespace: NamespaceName, eio: EngineSocket | None
+    ) -> dict[str, Any]:
+        handshake = dict(described.get("handshake") or {})
+        headers = handshake.get("headers") or {}
+        handshake.pop("auth", None)  # never the client's credentials
+        address = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for")
+        if address:
+            handshake["address"] = address
+        issued = self._issued.get((namespace, described.get("id", "")))
+        if issued is not None:
+            handshake["issued"] = int(issued * 1000)
+            handshake["time"] = datetime.fromtimestamp(issued, UTC).strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"
+            )
+        return {
+            "id": described.get("id"),
+            "clientId": eio.sid[:12] if eio is not None else "",
+            "transport": eio.transport_name if eio is not None else "",
+            "nsp": namespace,
+            "data": described.get("data") or {},
+            "handshake": handshake,
+            "rooms": described.get("rooms") or [],
+        }
+
+    # -- observer (loop thread) -------------------------------------------------------------
+
+    def session_opened(self, eio: EngineSocket) -> None:
+        if not self._ticking:  # the first connection (of a server started before)
+            self.start_ticking()
+        self._events.push("rawConnection")
+
+    def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
+        if self._ticking:
+            self._events.push("rawDisconnection", reason.value)
+
+    def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
+        if self._ticking:
+            self._events.message(0, len(data))
+
+    def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
+        if self._ticking:
+            self._events.message(2, len(message.data))
+
+    def socket_connected(self, socket: Socket) -> None:
+        if self.development:
+            self._issued[(socket.nsp.name, socket.sid)] = time.time()
+            if self._ticking:
+                self._send("socket_connected", self.serialize(socket), _now())
+
+    def socket_disconnected(self, socket: Socket, reason: CloseReason) -> None:
+        if self.development:
+            self._issued.pop((socket.nsp.name, socket.sid), None)
+            if self._ticking:
+                self._send("socket_disconnected", socket.nsp.name, socket.sid, reason.value,
+                           _now())  # fmt: skip
+
+    def session_upgraded(self, eio: EngineSocket) -> None:
+        if not (self.development and self._ticking):
+            return
+        for socket in live_sockets(self.service.server):
+            if socket.eio is eio:
+                self._send("socket_updated", {"id": socket.sid, "nsp": socket.nsp.name,
+                                              "transport": eio.transport_name})  # fmt: skip
+
+    def room_joined(self, socket: Socket, room: Room) -> None:
+        if self.development and self._ticking:
+            self._send("room_joined", socket.nsp.name, room, socket.sid, _now())
+
+    def room_left(self, socket: Socket, room: Room) -> None:
+        if self.development and self._ticking:
+            self._send("room_left", socket.nsp.name, room, socket.sid, _now())
+
+    def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        if self._watched(socket.nsp.name):
+            self._send("event_received", socket.nsp.name, socket.sid, [event, *args], _now())
+
+    def event_sent(
+        self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
+    ) -> None:
+        if to is not None and self._watched(namespace):
+            self._send("event_sent", namespace, to.sid, [event, *args], _now())
+
+    # -- statistics (loop thread) -----------------------------------------------------------
+
+    def start_ticking(self) -> None:
+        """Send ``server_stats`` now and every interval, from the first connection (any
+        client's: each server of a cluster reports itself to admins connected elsewhere)."""
+        if self._ticking:
+            return
+        self._ticking = True
+        self._tick(0.0)
+
+    def _tick(self, now: float) -> None:
+        server = self.service.server
+        try:
+            self._send("server_stats", self.stats())
+        finally:
+            server.deadlines.call_at(server.clock() + self.interval, self._tick)
+
+    def stats(self) -> dict[str, Any]:
+        """This server's ``server_stats``."""
+        sessions = list(self.service.engine.sessions.values())
+        return {
+            "serverId": self.server_id,
+            "hostname": self.hostname,
+            "pid": os.getpid(),
+            "uptime": time.monotonic() - self.started,
+            "clientsCount": len(sessions),
+            "pollingClientsCount": sum(1 for s in sessions if s.transport_name == "polling"),
+            "aggregatedEvents": self._events.take(),
+            "namespaces": [
+                {"name": nsp.name, "socketsCount": len(nsp.sockets)}
+                for nsp in self.service.server.namespaces.live()
+            ],
+        }
+
+    async def all_sockets(self) -> list[dict[str, Any]]:
+        """Every socket of every server (this one's with its transport)."""
+        server = self.service.server
+        local: dict[tuple[str, Any], dict[str, Any]] = {
+            (s.nsp.name, s.sid): self.serialize(s) for s in live_sockets(server)
+        }
+        result = list(local.values())
+        fetch = getattr(server.adapter, "fetch_sockets", None)
+        if fetch is None:
+            return result
+        names = dict.fromkeys(nsp.name for nsp in server.namespaces.live())
+        names.update(dict.fromkeys(server.registry.declared_names()))
+        for name in names:
+            try:
+                found = await fetch(name, BroadcastOptions(), 2.0)
+            except Exception:
+                logger.warning("admin UI: the other servers' sockets of %s are unknown", name)
+                continue
+            for described in found:
+                if (name, described.get("id")) not in local:
+                    result.append(self._complete(described, name, None))
+        return result
+
+    # -- the UI's actions (loop thread) -------------------------------------------------------
+
+    def join(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
+        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) join ``room``."""
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
+            self.service.server.adapter.add_sockets(namespace, selection, (room,))
+
+    def leave(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
+        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) leave ``room``."""
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
+            self.service.server.adapter.del_sockets(namespace, selection, (room,))
+
+    def disconnect(self, namespace: Any, close: Any, room_filter: Any = None) -> None:
+        """Disconnect the sockets of ``namespace`` in ``room_filter`` (``close``: their
+        whole connection)."""
+        selection = _selection(room_filter)
+        if isinstance(namespace, str) and selection is not None:
+            adapter = self.service.server.adapter
+            adapter.disconnect_sockets(namespace, selection, close=bool(close))
+
+    def emit(self, namespace: Any, room_filter: Any, event: Any, *args: Any) -> None:
+        """Emit ``event`` to the sockets of ``namespace`` in ``room_filter`` (all: None)."""
+        selection = _selection(room_filter)
+        if not (isinstance(namespace, str) and isinstance(event, str)) or selection is None:
+            return
+        to = room_filter if selection.rooms else None
+        try:
+            self.service.server.emit(event, *args, namespace=namespace, to=to)
+        except ConfigurationError as exc:  # a reserved name, arguments that do not encode
+            logger.info("admin UI: emit of %r refused: %s", event, exc)
+
+
+def _selection(room_filter: Any) -> BroadcastOptions | None:
+    """The sockets an action applies to: those of a room (a socket id is a room), all of
+    the namespace for no filter, none for a filter of another type (never "all" by
+    mistake)."""
+    if room_filter is None or room_filter == "":
+        return BroadcastOptions()
+    if isinstance(room_filter, str):
+        return BroadcastOptions(frozenset((room_filter,)))
+    return None

@@ -1,0 +1,293 @@
+"""Prometheus metrics of one app's server: ``socketio.metrics(path="/metrics")``.
+
+Needs ``prometheus_client`` (``pip install flask-realtime[metrics]``). Two kinds of
+figures:
+
+- counts kept as things happen, by an observer of the server (``server/observers.py``):
+  connections opened, disconnects by reason, events received and sent by name, messages
+  and bytes in and out, handler durations (by kind and by ``def``/``async def``),
+  dropped volatile messages, upgrades, cluster requests and their errors;
+- gauges read from the live server at each scrape: connections by transport,
+  namespaces, sockets and rooms per namespace, the largest per-client backlog of unsent
+  bytes, the worker pool's queue and threads.
+
+The counts are plain integers and bucket lists, changed on the loop thread only (an
+addition or two per event, no lock); a scrape copies them on the loop thread with the
+gauges (waiting at most one second) and ``metrics_export.py`` turns the copy into
+Prometheus metric families. ``prometheus_client`` serves only the exposition.
+
+Label sets are bounded: the first ``max_event_names`` event names (and namespaces) get
+their own label, later ones are counted as ``"other"``, so that clients choosing event
+names cannot grow the counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import ConfigurationError
+from ..server.observers import Observer, live_sockets, observe
+from .metrics_export import Collector, Histogram
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+    from ..engine.lifecycle import CloseReason
+    from ..engine.message import OutgoingMessage
+    from ..engine.socket import EngineSocket
+    from ..server.socket import HandlerCall, Socket
+    from ..typing import NamespaceName
+    from .service import AppService
+
+__all__ = ["METRICS_KEY", "Metrics", "install_metrics", "serve_metrics"]
+
+logger = logging.getLogger(__name__)
+
+METRICS_KEY = "flask_realtime.metrics"
+"""Where an app's :class:`Metrics` is kept in ``app.extensions``."""
+
+OTHER = "other"
+_COUNTS = (
+    "connections_opened", "disconnects", "upgrades", "sockets_connected", "events_received",
+    "events_sent", "messages_received", "messages_sent", "bytes_received", "bytes_sent",
+    "volatile_drops", "handler_seconds", "handler_errors", "adapter_seconds", "adapter_errors",
+)  # fmt: skip
+"""The attributes of :class:`Metrics` that a scrape copies."""
+
+
+def prometheus() -> Any:
+    """The ``prometheus_client`` module.
+
+    Raises:
+        ConfigurationError: it is not installed.
+    """
+    try:
+        import prometheus_client
+    except ImportError:
+        raise ConfigurationError(
+            "metrics need prometheus_client: pip install flask-realtime[metrics]"
+        ) from None
+    return prometheus_client
+
+
+class _Bounded:
+    """Label values as given for the first ``limit`` distinct ones, then ``"other"``."""
+
+    __slots__ = ("limit", "seen")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        seen = self.seen
+        if value in seen:
+            return value
+        if len(seen) < self.limit:
+            seen.add(value)
+            return value
+        return OTHER
+
+
+def _add(counts: dict[Any, int], key: Any, amount: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + amount
+
+
+class Metrics(Observer):
+    """The counts of one app's server, and where they are exported (see the module
+    docstring). Every observer method runs on the loop thread.
+
+    Args:
+        service: the app's service.
+        registry: the ``prometheus_client.CollectorRegistry`` to register in; a new one by
+            default (pass ``prometheus_client.REGISTRY`` to export beside your own).
+        max_event_names: distinct event names (and namespaces) with a label of their own.
+        prefix: the metrics' name prefix.
+    """
+
+    def __init__(
+        self,
+        service: AppService,
+        registry: Any = None,
+        *,
+        max_event_names: int = 100,
+        prefix: str = "socketio",
+    ) -> None:
+        prom = prometheus()
+        if type(max_event_names) is not int or max_event_names < 0:
+            raise ConfigurationError("max_event_names must be an int >= 0")
+        self.service = service
+        self.registry = registry if registry is not None else prom.CollectorRegistry()
+        self._events = _Bounded(max_event_names)
+        self._namespaces = _Bounded(max_event_names)
+        self.connections_opened: dict[str, int] = {}
+        self.disconnects: dict[str, int] = {}
+        self.upgrades = 0
+        self.sockets_connected: dict[str, int] = {}
+        self.events_received: dict[tuple[str, str], int] = {}
+        self.events_sent: dict[tuple[str, str], int] = {}
+        self.messages_received = 0
+        self.messages_sent = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.volatile_drops = 0
+        self.handler_seconds: dict[tuple[str, str], Histogram] = {}
+        self.handler_errors: dict[str, int] = {}
+        self.adapter_seconds: dict[str, Histogram] = {}
+        self.adapter_errors: dict[str, int] = {}
+        self._mode: dict[int, str] = {}  # handler id -> "def" / "async"
+        self.registry.register(Collector(self.read, service.pool, prefix))
+
+    # -- observer (loop thread) ------------------------------------------------------------
+
+    def session_opened(self, eio: EngineSocket) -> None:
+        _add(self.connections_opened, eio.transport_name)
+
+    def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
+        _add(self.disconnects, reason.value)
+
+    def session_upgraded(self, eio: EngineSocket) -> None:
+        self.upgrades += 1
+
+    def socket_connected(self, socket: Socket) -> None:
+        _add(self.sockets_connected, self._namespaces(socket.nsp.name))
+
+    def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
+        self.messages_received += 1
+        self.bytes_received += len(data)
+
+    def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
+        self.messages_sent += 1
+        self.bytes_sent += len(message.data)
+
+    def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        key = (socket.nsp.name, event)
+        counts = self.events_received
+        if key in counts:
+            counts[key] += 1
+        else:
+            _add(counts, (self._namespaces(key[0]), self._events(event)))
+
+    def event_sent(
+        self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
+    ) -> None:
+        key = (namespace, event)
+        counts = self.events_sent
+        if key in counts:
+            counts[key] += 1
+        else:
+            _add(counts, (self._namespaces(namespace), self._events(event)))
+
+    def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
+        handler = call.handler
+        mode = self._mode.get(id(handler))
+        if mode is None:
+            mode = "async" if _is_async(handler) else "def"
+            if len(self._mode) < 10_000:
+                self._mode[id(handler)] = mode
+        key = (call.kind, mode)
+        histogram = self.handler_seconds.get(key)
+        if histogram is None:
+            histogram = self.handler_seconds[key] = Histogram()
+        histogram.observe(seconds)
+        if error is not None:
+            _add(self.handler_errors, call.kind)
+
+    def volatile_dropped(self, eio: EngineSocket, count: int) -> None:
+        self.volatile_drops += count
+
+    def adapter_request(self, kind: str, seconds: float, error: BaseException | None) -> None:
+        histogram = self.adapter_seconds.get(kind)
+        if histogram is None:
+            histogram = self.adapter_seconds[kind] = Histogram()
+        histogram.observe(seconds)
+        if error is not None:
+            _add(self.adapter_errors, kind)
+
+    # -- a scrape ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counts and the live gauges, copied (call it on the loop thread)."""
+        service = self.service
+        server = service.server
+        transports: dict[str, int] = {"polling": 0, "websocket": 0}
+        backlog = 0
+        for eio in list(service.engine.sessions.values()):
+            _add(transports, eio.transport_name)
+            backlog = max(backlog, eio.buffered_bytes)
+        sockets: dict[str, int] = {}
+        rooms: dict[str, set[str]] = {}
+        adapter = server.adapter
+        for socket in live_sockets(server):
+            name = self._namespaces(socket.nsp.name)
+            _add(sockets, name)
+            own = rooms.setdefault(name, set())
+            own.update(r for r in adapter.rooms(socket.nsp.name, socket.sid) if r != socket.sid)
+        counts = {name: copy.deepcopy(getattr(self, name)) for name in _COUNTS}
+        return {
+            **counts,
+            "transports": transports,
+            "namespaces": len(server.namespaces.live()),
+            "sockets": sockets,
+            "rooms": {name: len(found) for name, found in rooms.items()},
+            "backlog": backlog,
+        }
+
+    def read(self) -> dict[str, Any] | None:
+        """:meth:`snapshot`, taken on the loop thread, from any thread; None when the
+        loop did not answer within a second."""
+        bridge = self.service.bridge
+        if not bridge.attached:
+            return self.snapshot()  # no loop: nothing changes the counts meanwhile
+        try:
+            return bridge.call_and_wait(self.snapshot, timeout=1.0)
+        except Exception:
+            logger.warning("metrics: the server's loop did not answer in time")
+            return None
+
+
+def _is_async(handler: Any) -> bool:
+    flag = getattr(handler, "is_async", None)
+    if isinstance(flag, bool):
+        return flag
+    import inspect
+
+    return inspect.iscoroutinefunction(handler)
+
+
+def install_metrics(service: AppService, registry: Any, max_event_names: int) -> Metrics:
+    """Give ``service``'s app its :class:`Metrics` (its server observed from now on).
+
+    Raises:
+        ConfigurationError: the app has metrics already, or a bad option.
+    """
+    if METRICS_KEY in service.app.extensions:
+        raise ConfigurationError(f"metrics() was called already for {service.app!r}")
+    metrics = Metrics(service, registry, max_event_names=max_event_names)
+    observe(service.server, service.engine).add(metrics)
+    service.app.extensions[METRICS_KEY] = metrics
+    return metrics
+
+
+def serve_metrics(app: Flask, path: str) -> None:
+    """Answer Prometheus scrapes at ``path`` of ``app`` (the text exposition format).
+
+    Raises:
+        ConfigurationError: ``path`` is not a path.
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigurationError(f"the metrics path must start with '/', not {path!r}")
+    prom = prometheus()
+
+    def scrape() -> Response:
+        from flask import Response, current_app
+
+        metrics = current_app.extensions.get(METRICS_KEY)
+        if not isinstance(metrics, Metrics):  # pragma: no cover - installed with the route
+            return Response("metrics are off\n", status=404, mimetype="text/plain")
+        body = prom.generate_latest(metrics.registry)
+        return Response(body, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})
+
+    app.add_url_rule(path, "flask_realtime_metrics", scrape)
