@@ -31,6 +31,7 @@ def test_public_api_is_pinned() -> None:
         "leave_room",
         "rooms",
         "send",
+        "socket_data",
     ]
     for name in flask_realtime.__all__:
         assert getattr(flask_realtime, name) is not None

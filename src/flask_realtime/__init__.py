@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .context import call, close_room, disconnect, emit, join_room, leave_room, rooms, send
+from .context import (
+    call,
+    close_room,
+    disconnect,
+    emit,
+    join_room,
+    leave_room,
+    rooms,
+    send,
+    socket_data,
+)
 from .exceptions import ConnectionRefusedError
 from .extension import SocketIO
 from .namespace import Namespace
@@ -38,6 +48,7 @@ __all__ = [
     "leave_room",
     "rooms",
     "send",
+    "socket_data",
 ]
 
 

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_app_context
+from werkzeug.local import LocalProxy
 
 from .binding.kwargs import suggest_keywords
 from .binding.scope import HandlerScope, current_scope, require_scope
 from .binding.service import service_of
+from .binding.socket_data import current_socket_data
 from .exceptions import ConfigurationError, ContextError
 from .protocol.socketio import RESERVED_EVENTS
 from .socketio_operations import spread
@@ -39,7 +41,18 @@ __all__ = [
     "leave_room",
     "rooms",
     "send",
+    "socket_data",
 ]
+
+socket_data: dict[str, Any] = LocalProxy(current_socket_data)  # type: ignore[assignment]
+"""The running handler's socket's own dict (Node's ``socket.data``): what it stores there
+stays with the socket for its life, and ``fetch_sockets`` reports it as the socket's
+``data`` across the cluster (keep it JSON-serialisable). Like ``flask.session``, a proxy::
+
+    @socketio.on("login")
+    def login(name):
+        socket_data["user"] = name
+"""
 
 
 @suggest_keywords

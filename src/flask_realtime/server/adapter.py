@@ -31,7 +31,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.typing import NamespaceName, Room, Sid
@@ -73,6 +73,12 @@ class AdapterHost(Protocol):
 
     def disconnect_socket(self, socket: Socket, close: bool) -> None:
         """Disconnect a socket of this server (``close``: its whole engine connection)."""
+        ...
+
+    @property
+    def outgoing(self) -> Callable[[Socket, list[Any]], None] | None:
+        """Called with each recipient and the event's data (``[event, *args]``) of a
+        broadcast, when the application listens to outgoing events; else None."""
         ...
 
 

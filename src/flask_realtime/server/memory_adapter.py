@@ -162,6 +162,10 @@ class InMemoryAdapter(Adapter):
             return
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
+        notify = self.host.outgoing
+        if notify is not None:  # outgoing listeners (server/middlewares.py)
+            for socket in targets:
+                notify(socket, packet.data)
         if len(messages) == 1:
             (message,) = messages
             for socket in targets:
@@ -185,8 +189,11 @@ class InMemoryAdapter(Adapter):
             return 0
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
+        notify = self.host.outgoing
         for socket in targets:
             on_recipient(socket)
+            if notify is not None:
+                notify(socket, packet.data)
             write = socket.write
             for message in messages:
                 write(message)

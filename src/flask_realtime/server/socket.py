@@ -26,6 +26,7 @@ from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import (
     CallTimeoutError,
+    ClientArgumentsError,
     ConfigurationError,
     ConnectionRefusedError,
     DisconnectedError,
@@ -160,6 +161,7 @@ class Socket:
         "_acks",
         "_buffer",
         "_data",
+        "_user_data",
         "client",
         "eio",
         "nsp",
@@ -179,6 +181,7 @@ class Socket:
         self.write: Callable[[OutgoingMessage], None] = buffer.append
         self._acks: dict[int, PendingAck] | None = None
         self._data: dict[str, Any] | None = None
+        self._user_data: dict[str, Any] | None = None
 
     @property
     def namespace(self) -> NamespaceName:
@@ -197,6 +200,23 @@ class Socket:
         if data is None:
             data = self._data = {}
         return data
+
+    @property
+    def user_data(self) -> dict[str, Any]:
+        """The application's per-socket dict (Node's ``socket.data``), made on first use.
+
+        What a handler stores here is what ``fetch_sockets`` reports as the socket's
+        ``data``, on this server and across the cluster: keep it JSON-serialisable.
+        """
+        data = self._user_data
+        if data is None:
+            data = self._user_data = {}
+        return data
+
+    def user_data_snapshot(self) -> dict[str, Any]:
+        """A shallow copy of :attr:`user_data` (empty when never used), for other readers."""
+        data = self._user_data
+        return dict(data) if data else {}
 
     # -- sending -----------------------------------------------------------------------
 
@@ -232,7 +252,31 @@ class Socket:
     # -- connecting --------------------------------------------------------------------
 
     def open(self, auth: Any) -> None:
-        """Run the connect handler (if any), then accept or refuse the client."""
+        """Run the namespace's middlewares, then its connect handler (if any), then accept
+        or refuse the client."""
+        middlewares = self.nsp.handlers.middlewares
+        if middlewares:
+            self._next_middleware(middlewares, 0, auth)
+        else:
+            self._run_connect_handler(auth)
+
+    def _next_middleware(self, middlewares: tuple[Handler, ...], index: int, auth: Any) -> None:
+        """Run middleware ``index``; when it lets the client through, the next one, and
+        after the last, the connect handler (Node's ``namespace.run``)."""
+
+        def done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+            if self.state is not _CONNECTING:
+                return  # the client left meanwhile
+            if exc is not None or result is False:
+                self._connect_done(call, result, exc)
+            elif index + 1 < len(middlewares):
+                self._next_middleware(middlewares, index + 1, auth)
+            else:
+                self._run_connect_handler(auth)
+
+        self._invoke("connect", "connect", middlewares[index], (auth,), done)
+
+    def _run_connect_handler(self, auth: Any) -> None:
         server = self.client.server
         handler, args = self.nsp.find_handler("connect", (auth,))
         if server.always_connect:
@@ -313,11 +357,22 @@ class Socket:
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)
             return
+        gate = self.nsp.handlers.gate
+        if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
+            handler = gate(event, tuple(data[1:]), handler)
         self._invoke("event", event, handler, args, self._event_done, packet.id)
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
             log_failure(call, exc)
+            if (
+                call.ack_id is not None
+                and self.state is _CONNECTED
+                and isinstance(exc, ClientArgumentsError)
+            ):
+                # The client's mistake, and it waits for an answer: tell it what was wrong
+                # rather than let its ack time out.
+                self.send(Packet(PacketType.ACK, self.nsp.name, [exc.ack_payload()], call.ack_id))
             return
         if call.ack_id is not None and self.state is _CONNECTED:
             try:
@@ -367,9 +422,17 @@ class Socket:
         self.write = _discard
         self.client.forget(self)
         self._fail_acks()
-        handler, args = self.nsp.find_handler("disconnect", (reason,))
+        find = self.nsp.find_handler
+        handler, args = find("disconnect", (reason,))
+        early, early_args = find("disconnecting", (reason,))
+        if early is not None:
+            # Node's "disconnecting": before "disconnect", rooms still joined. Calls of one
+            # socket run in order, so it has finished when the disconnect handler starts.
+            done = self._disconnect_done if handler is None else self._ack_done
+            self._invoke("disconnect", "disconnecting", early, early_args, done)
         if handler is None:
-            self._release()
+            if early is None:
+                self._release()
         else:
             self._invoke("disconnect", "disconnect", handler, args, self._disconnect_done)
 

@@ -33,6 +33,7 @@ from flask_realtime.server.client import Client
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
+from flask_realtime.server.middlewares import notify_outgoing
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
@@ -136,6 +137,12 @@ class SocketIOServer(EngineHandler):
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
 
+    @property
+    def outgoing(self) -> Callable[[Socket, list[Any]], None] | None:
+        """What to tell of each event emitted to a socket (its namespace's outgoing
+        listeners), or None while no namespace has any: emits then skip this."""
+        return notify_outgoing if self.registry.outgoing_watched else None
+
     # -- lifecycle (the loop) ------------------------------------------------------------
 
     async def start(self) -> None:
@@ -237,6 +244,8 @@ class SocketIOServer(EngineHandler):
                 )
                 if ack_id is not None:
                     socket.add_ack(ack_id, PendingAck(event, callback=callback))
+                if self.registry.outgoing_watched:
+                    notify_outgoing(socket, data)
                 write = socket.write
                 for piece in pieces:
                     write(OutgoingMessage(piece, volatile=volatile))
@@ -292,6 +301,8 @@ class SocketIOServer(EngineHandler):
                 self.clock() + timeout, partial(self._call_timed_out, socket, ack_id, timeout)
             )
         future.add_done_callback(partial(self._call_settled, socket, ack_id))
+        if self.registry.outgoing_watched:
+            notify_outgoing(socket, [event, *args])
         write = socket.write
         for piece in pieces:
             write(OutgoingMessage(piece))
