@@ -18,7 +18,11 @@ from .support import NodeResults, run_node
 
 pytestmark = pytest.mark.interop
 
-TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling"], "upgrade": ["polling", "websocket"]}
+TRANSPORTS = {
+    "websocket": ["websocket"],
+    "polling": ["polling"],
+    "upgrade": ["polling", "websocket"],
+}
 TIMEOUT = 5
 
 
@@ -57,7 +61,10 @@ def node(server: FeaturesServer) -> NodeResults:
 @pytest.mark.parametrize("name", ["refused-polling", "refused-websocket"])
 def test_node_client_gets_the_middlewares_message_and_data(node: NodeResults, name: str) -> None:
     result = node[name]
-    assert result["connectError"] == {"message": "unauthorized", "data": {"code": 401, "token": "bad"}}
+    assert result["connectError"] == {
+        "message": "unauthorized",
+        "data": {"code": 401, "token": "bad"},
+    }
     assert result["events"] == ["connect_error"]
     assert result["active"] is False  # a refusal by the server is final (no reconnection)
 
@@ -96,7 +103,9 @@ def test_node_client_receives_what_the_outgoing_listener_saw(
     assert [s.data for s in seen] == [["heard", "hello"], ["echo", "hello"]]
 
 
-def test_node_client_disconnecting_sees_the_rooms(node: NodeResults, server: FeaturesServer) -> None:
+def test_node_client_disconnecting_sees_the_rooms(
+    node: NodeResults, server: FeaturesServer
+) -> None:
     sid = node["leaving"]["id"]
     recorder = server.recorder
     disconnecting = recorder.wait_for("disconnecting", sid)
