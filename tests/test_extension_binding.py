@@ -27,6 +27,7 @@ def test_public_api_is_pinned() -> None:
         "close_room",
         "disconnect",
         "emit",
+        "is_recovered",
         "join_room",
         "leave_room",
         "rooms",

@@ -23,7 +23,7 @@ from werkzeug.local import LocalProxy
 from .binding.kwargs import suggest_keywords
 from .binding.scope import HandlerScope, current_scope, require_scope
 from .binding.service import service_of
-from .binding.socket_data import current_socket_data
+from .binding.socket_data import current_socket_data, current_socket_recovered
 from .exceptions import ConfigurationError, ContextError
 from .protocol.socketio import RESERVED_EVENTS
 from .socketio_operations import spread
@@ -37,6 +37,7 @@ __all__ = [
     "close_room",
     "disconnect",
     "emit",
+    "is_recovered",
     "join_room",
     "leave_room",
     "rooms",
@@ -53,6 +54,17 @@ stays with the socket for its life, and ``fetch_sockets`` reports it as the sock
     def login(name):
         socket_data["user"] = name
 """
+
+
+def is_recovered() -> bool:
+    """Whether the running handler's client recovered its session after a short
+    disconnection (``connection_state_recovery``): same sid, its rooms and
+    ``socket_data`` back, the events it missed replayed (Node's ``socket.recovered``).
+
+    Raises:
+        ContextError: outside a handler.
+    """
+    return current_socket_recovered()
 
 
 @suggest_keywords

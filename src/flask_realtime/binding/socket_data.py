@@ -1,4 +1,5 @@
-"""The per-socket ``data`` of the running handler (Node's ``socket.data``).
+"""The per-socket ``data`` of the running handler (Node's ``socket.data``), and whether
+its socket was recovered (Node's ``socket.recovered``).
 
 A dict that belongs to one socket (one client in one namespace) for its whole life:
 what a handler (or a connect middleware) stores there, later handlers of the same socket
@@ -14,7 +15,7 @@ from typing import Any
 from ..exceptions import ContextError
 from .scope import require_scope
 
-__all__ = ["current_socket_data"]
+__all__ = ["current_socket_data", "current_socket_recovered"]
 
 _DATA_KEY = "flask_realtime.socket_data"
 """Where a socket's scope cache keeps its user data (the extension's per-socket cache)."""
@@ -37,3 +38,15 @@ def current_socket_data() -> dict[str, Any]:
             raise ContextError(f"socket {scope.sid} in {scope.namespace} is gone")
         data = cache[_DATA_KEY] = socket.user_data
     return data
+
+
+def current_socket_recovered() -> bool:
+    """Whether the socket whose handler is running recovered the session of an earlier
+    connection (connection state recovery: same sid, rooms, data; missed events replayed).
+
+    Raises:
+        ContextError: outside a handler.
+    """
+    scope = require_scope("is_recovered()", "it is a property of a handler's client")
+    socket = scope.ops.server.get_socket(scope.sid, scope.namespace)
+    return socket is not None and socket.recovered

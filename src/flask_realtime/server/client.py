@@ -164,11 +164,31 @@ class Client:
             # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
             self._refuse(name, INVALID_NAMESPACE)
             return
-        sid = new_sid()
-        socket = Socket(self, nsp, sid)
+        recovery = server.recovery
+        restored = None
+        if recovery is not None and type(auth) is dict:
+            pid, offset = auth.get("pid"), auth.get("offset")
+            if isinstance(pid, str) and isinstance(offset, str):
+                restored = recovery.restore(name, pid, offset)
+                if restored is not None and restored[0].sid in nsp.sockets:
+                    restored = None  # its sid is in use again: a new session, then
+        if restored is None:
+            sid = new_sid()
+            socket = Socket(self, nsp, sid)
+            rooms: tuple[str, ...] = (sid,)
+            if recovery is not None and self.eio.protocol != 3:
+                socket.pid = new_sid()
+        else:
+            session, missed = restored
+            sid = session.sid
+            socket = Socket(self, nsp, sid)
+            rooms = session.rooms or (sid,)
         self.sockets[name] = socket
         nsp.sockets[sid] = socket
-        server.adapter.add(socket, sid)
+        for room in rooms:
+            server.adapter.add(socket, room)
+        if restored is not None:
+            socket.resume(session, missed)
         socket.open(auth)
 
     def _refuse(self, name: NamespaceName, message: str) -> None:

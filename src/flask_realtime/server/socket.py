@@ -35,6 +35,7 @@ from flask_realtime.protocol.parsers import Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server.acks import PendingAck, ack_args
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
+from flask_realtime.server.recovery import RECOVERABLE, Session, SessionStore
 from flask_realtime.server.registry import HandlerRegistry, HandlerSet
 from flask_realtime.server.socket_state import TRANSITIONS, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Sid
@@ -106,6 +107,8 @@ class SocketNamespace(Protocol):
 class _Rooms(Protocol):
     def remove_all(self, socket: Socket) -> None: ...
 
+    def rooms(self, namespace: NamespaceName, sid: Sid) -> list[str]: ...
+
 
 class _Namespaces(Protocol):
     def release(self, namespace: SocketNamespace) -> None: ...
@@ -119,6 +122,8 @@ class SocketServer(Protocol):
     max_pending_acks: int
     registry: HandlerRegistry
     invoker: Invoker
+    recovery: SessionStore | None
+    clock: Callable[[], float]
 
     @property
     def adapter(self) -> _Rooms: ...
@@ -165,6 +170,8 @@ class Socket:
         "client",
         "eio",
         "nsp",
+        "pid",
+        "recovered",
         "sid",
         "state",
         "write",
@@ -182,6 +189,10 @@ class Socket:
         self._acks: dict[int, PendingAck] | None = None
         self._data: dict[str, Any] | None = None
         self._user_data: dict[str, Any] | None = None
+        self.pid: str | None = None
+        """The private id of connection state recovery (None when it is off)."""
+        self.recovered = False
+        """Whether this socket took over the session of one that left (see recovery.py)."""
 
     @property
     def namespace(self) -> NamespaceName:
@@ -251,10 +262,24 @@ class Socket:
 
     # -- connecting --------------------------------------------------------------------
 
+    def resume(self, session: Session, missed: list[list[Any]]) -> None:
+        """Take over the session of a socket that left (connection state recovery): its
+        pid and data; the events it missed wait for the CONNECT reply, then go in order."""
+        self.pid = session.pid
+        self.recovered = True
+        self._user_data = session.data
+        name = self.nsp.name
+        for data in missed:
+            self.send(Packet(PacketType.EVENT, name, data))
+
     def open(self, auth: Any) -> None:
         """Run the namespace's middlewares, then its connect handler (if any), then accept
         or refuse the client."""
         middlewares = self.nsp.handlers.middlewares
+        if middlewares and self.recovered:
+            recovery = self.client.server.recovery
+            if recovery is not None and recovery.options.skip_middlewares:
+                middlewares = ()
         if middlewares:
             self._next_middleware(middlewares, 0, auth)
         else:
@@ -307,10 +332,12 @@ class Socket:
         self._move(_CONNECTED)
         eio = self.eio
         legacy = eio.protocol == 3
-        # v5 "Connection to a namespace": the reply carries the socket id; v4: nothing.
-        self._send_now(
-            Packet(PacketType.CONNECT, self.nsp.name, None if legacy else {"sid": self.sid})
-        )
+        # v5 "Connection to a namespace": the reply carries the socket id (and the private
+        # id of connection state recovery); v4: nothing.
+        reply: dict[str, str] | None = None
+        if not legacy:
+            reply = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
+        self._send_now(Packet(PacketType.CONNECT, self.nsp.name, reply))
         buffered = self._buffer
         self._buffer = None
         self.write = send = eio.send
@@ -418,6 +445,14 @@ class Socket:
             return
         if notify:
             self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
+        server = self.client.server
+        if self.pid is not None and server.recovery is not None and reason in RECOVERABLE:
+            # Node persists the session here too: before the handlers, rooms still joined.
+            server.recovery.persist(
+                self.nsp.name,
+                Session(self.sid, self.pid, tuple(server.adapter.rooms(self.nsp.name, self.sid)),
+                        self._user_data, server.clock()),
+            )  # fmt: skip
         self._move(_DISCONNECTING)
         self.write = _discard
         self.client.forget(self)

@@ -34,6 +34,7 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.middlewares import notify_outgoing
+from flask_realtime.server.recovery import RecoveryOptions, SessionStore
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
@@ -83,6 +84,7 @@ class SocketIOServer(EngineHandler):
             running loop's ``time()``, which is what the runtime's driver uses.
         registry: the application's handlers, shared by every server of the application
             (one per Flask app); a new one by default.
+        recovery: connection state recovery (``server/recovery.py``); off by default.
 
     Attributes:
         registry: the :class:`~flask_realtime.server.registry.HandlerRegistry`.
@@ -105,6 +107,7 @@ class SocketIOServer(EngineHandler):
         deadlines: Deadlines | None = None,
         clock: Callable[[], float] | None = None,
         registry: HandlerRegistry | None = None,
+        recovery: RecoveryOptions | None = None,
     ) -> None:
         if type(max_pending_acks) is not int or max_pending_acks < 1:
             raise ConfigurationError(
@@ -129,6 +132,9 @@ class SocketIOServer(EngineHandler):
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
+        self.recovery: SessionStore | None = (
+            SessionStore(recovery, self.deadlines, self.clock) if recovery is not None else None
+        )
         self._started = False
         self.adapter.bind(self)
 
@@ -229,6 +235,10 @@ class SocketIOServer(EngineHandler):
         if self.log_events:
             logger.info('emitting event "%s" to %s [%s]', event, to or "all", namespace)
         data = [event, *args]
+        recovery = self.recovery
+        if recovery is not None and callback is None and not volatile:
+            # Kept for clients that come back, with its offset as the last argument.
+            recovery.record(namespace, data, _room_set(to), _room_set(skip_sid))
         nsp = self.namespaces.get(namespace)
         if nsp is not None and isinstance(to, str):
             socket = nsp.sockets.get(to)
