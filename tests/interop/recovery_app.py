@@ -36,6 +36,7 @@ class RecoveryServer:
         self.proxies: dict[str, TcpProxy] = {}
         self.app, self.socketio = self._make(page, options)
         self._error: list[BaseException] = []
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="interop-recovery", daemon=True)
 
     def _make(self, page: Any, options: dict[str, Any]) -> tuple[Flask, SocketIO]:
@@ -79,6 +80,8 @@ class RecoveryServer:
     def _tick(self, spec: dict[str, Any]) -> None:
         cut_off_until = 0.0
         for n in range(1, spec["count"] + 1):
+            if self._stopping.is_set():
+                return
             self.socketio.emit("tick", n, to=spec["room"])
             if time.monotonic() < cut_off_until:
                 # The proxy refuses every connection: this tick cannot reach the client
@@ -109,9 +112,13 @@ class RecoveryServer:
         return self
 
     def stop(self) -> None:
+        """Stop the ticks, the proxies and the server; wait for the handler threads."""
+        self._stopping.set()
         for proxy in self.proxies.values():
             proxy.stop()
         self.socketio.stop()
         self._thread.join(15)
         assert not self._thread.is_alive(), "socketio.run() did not return after stop()"
         assert not self._error, self._error
+        pool = self.socketio.service_for(self.app).pool
+        assert pool.shutdown(timeout=5), "handler threads still running"
