@@ -188,6 +188,8 @@ class Client:
         for room in rooms:
             server.adapter.add(socket, room)
         if restored is not None:
+            logger.debug("%s recovered its session in %s with %d missed events", sid, name,
+                         len(missed))  # fmt: skip
             socket.resume(session, missed)
         socket.open(auth)
 
