@@ -44,6 +44,10 @@ class TcpProxy:
         self._call(self._listen()).result(5)
         return self
 
+    def retarget(self, port: int) -> None:
+        """Pipe the connections made from now on to ``port`` (the open ones stay)."""
+        self.target = (self.target[0], port)
+
     def cut(self, pause: float = 0.0) -> None:
         """Abort every open connection; refuse new ones for ``pause`` seconds."""
 

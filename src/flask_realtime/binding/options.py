@@ -222,11 +222,6 @@ def _check_values(options: SocketIOOptions) -> None:
     limit = options.max_namespaces_per_client
     if type(limit) is not int or limit < 1:
         raise ConfigurationError(f"max_namespaces_per_client must be a positive int, not {limit!r}")
-    if options.connection_state_recovery is not None and options.message_queue is not None:
-        raise ConfigurationError(
-            "connection_state_recovery keeps sessions in this process's memory: it works on "
-            "one server, not with message_queue (yet)"
-        )
     namespaces = options.namespaces
     if namespaces is not None and namespaces != "*" and not isinstance(namespaces, (list, tuple)):
         raise ConfigurationError(f"namespaces must be a list of names or '*', not {namespaces!r}")

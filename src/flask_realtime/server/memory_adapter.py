@@ -20,7 +20,9 @@ from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.typing import NamespaceName, Room, Sid
 
 if TYPE_CHECKING:
+    from flask_realtime.deadlines import Deadlines
     from flask_realtime.protocol.socketio import Packet
+    from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
     from flask_realtime.server.socket import Socket
 
 __all__ = ["InMemoryAdapter"]
@@ -78,6 +80,14 @@ class InMemoryAdapter(Adapter):
 
     def __init__(self) -> None:
         self._namespaces: dict[NamespaceName, _NamespaceRooms] = {}
+
+    def recovery_backend(
+        self, options: RecoveryOptions, deadlines: Deadlines, clock: Callable[[], float]
+    ) -> SessionBackend:
+        """This process's memory (:class:`~flask_realtime.server.recovery.SessionStore`)."""
+        from flask_realtime.server.recovery import SessionStore
+
+        return SessionStore(options, deadlines, clock)
 
     # -- membership --------------------------------------------------------------------
 

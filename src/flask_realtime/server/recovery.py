@@ -34,14 +34,21 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 from flask_realtime.deadlines import Deadline, Deadlines
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.typing import NamespaceName, Room, Sid
 
-__all__ = ["RECOVERABLE", "RecoveryOptions", "Session", "SessionStore"]
+__all__ = [
+    "RECOVERABLE",
+    "RecoveryOptions",
+    "Restored",
+    "Session",
+    "SessionBackend",
+    "SessionStore",
+]
 
 RECOVERABLE = frozenset(
     {
@@ -129,6 +136,47 @@ class Session:
     left_at: float
 
 
+Restored: TypeAlias = tuple[Session, list[list[Any]]] | None
+"""A restored session and the events it missed (each ``[event, *args, offset]``), or None."""
+
+
+class SessionBackend(Protocol):
+    """Where sessions and the event log live: this process's memory
+    (:class:`SessionStore`), or a broker shared by the servers of a cluster (an adapter's,
+    such as the Redis Streams adapter's)."""
+
+    options: RecoveryOptions
+
+    @property
+    def delivers(self) -> bool:
+        """Whether logged events reach this server's sockets through the backend (the
+        offset is known only once the broker stored the event): the server then hands
+        every logged event, to one socket too, to the adapter's broadcast."""
+        ...
+
+    def record(
+        self,
+        namespace: NamespaceName,
+        data: list[Any],
+        rooms: frozenset[Room],
+        except_rooms: frozenset[Room],
+    ) -> None:
+        """Log an event the server emits (an in-memory backend appends its offset)."""
+
+    def persist(self, namespace: NamespaceName, session: Session) -> None:
+        """Keep the session of a socket that left."""
+
+    def forget(self, namespace: NamespaceName, pid: str) -> None:
+        """A socket left for good (the client or the server disconnected it): a backend
+        that keeps sessions of live sockets (to survive a crash) drops this one."""
+
+    def restore(
+        self, namespace: NamespaceName, pid: str, offset: str, done: Callable[[Restored], None]
+    ) -> None:
+        """Find session ``pid`` and what it missed after ``offset``; ``done`` gets it, or
+        None, on the loop (at once, or later for a broker)."""
+
+
 @dataclass(slots=True)
 class _Logged:
     """One event of a namespace's log."""
@@ -180,6 +228,11 @@ class SessionStore:
         """How many sessions are kept."""
         return len(self._sessions)
 
+    @property
+    def delivers(self) -> bool:
+        """False: the offset is known at once, so events go out the usual way."""
+        return False
+
     def logged(self, namespace: NamespaceName) -> int:
         """How many events of ``namespace`` are kept."""
         log = self._logs.get(namespace)
@@ -223,9 +276,16 @@ class SessionStore:
         if not self._sweep.armed:
             self._sweep.set(session.left_at + self.options.max_disconnection_duration)
 
+    def forget(self, namespace: NamespaceName, pid: str) -> None:
+        """Nothing to do: sessions are kept only when a socket leaves."""
+
     def restore(
-        self, namespace: NamespaceName, pid: str, offset: str
-    ) -> tuple[Session, list[list[Any]]] | None:
+        self, namespace: NamespaceName, pid: str, offset: str, done: Callable[[Restored], None]
+    ) -> None:
+        """``done(find(namespace, pid, offset))``, at once."""
+        done(self.find(namespace, pid, offset))
+
+    def find(self, namespace: NamespaceName, pid: str, offset: str) -> Restored:
         """The session ``pid`` and the events it missed after ``offset``, or None when
         it cannot be recovered (unknown or expired session, offset no longer kept).
 

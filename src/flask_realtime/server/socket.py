@@ -35,7 +35,7 @@ from flask_realtime.protocol.parsers import Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server.acks import PendingAck, ack_args
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
-from flask_realtime.server.recovery import RECOVERABLE, Session, SessionStore
+from flask_realtime.server.recovery import RECOVERABLE, Session, SessionBackend
 from flask_realtime.server.registry import HandlerRegistry, HandlerSet
 from flask_realtime.server.socket_state import TRANSITIONS, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Sid
@@ -122,7 +122,7 @@ class SocketServer(Protocol):
     max_pending_acks: int
     registry: HandlerRegistry
     invoker: Invoker
-    recovery: SessionStore | None
+    recovery: SessionBackend | None
     clock: Callable[[], float]
 
     @property
@@ -223,6 +223,12 @@ class Socket:
         if data is None:
             data = self._user_data = {}
         return data
+
+    def session(self, now: float) -> Session:
+        """What connection state recovery keeps of this socket (it has a pid)."""
+        server = self.client.server
+        rooms = tuple(server.adapter.rooms(self.nsp.name, self.sid))
+        return Session(self.sid, self.pid or "", rooms, self._user_data, now)
 
     def user_data_snapshot(self) -> dict[str, Any]:
         """A shallow copy of :attr:`user_data` (empty when never used), for other readers."""
@@ -446,13 +452,13 @@ class Socket:
         if notify:
             self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
         server = self.client.server
-        if self.pid is not None and server.recovery is not None and reason in RECOVERABLE:
-            # Node persists the session here too: before the handlers, rooms still joined.
-            server.recovery.persist(
-                self.nsp.name,
-                Session(self.sid, self.pid, tuple(server.adapter.rooms(self.nsp.name, self.sid)),
-                        self._user_data, server.clock()),
-            )  # fmt: skip
+        recovery = server.recovery
+        if self.pid is not None and recovery is not None:
+            if reason in RECOVERABLE:
+                # Node persists the session here too: before the handlers, rooms joined.
+                recovery.persist(self.nsp.name, self.session(server.clock()))
+            else:
+                recovery.forget(self.nsp.name, self.pid)
         self._move(_DISCONNECTING)
         self.write = _discard
         self.client.forget(self)

@@ -34,7 +34,7 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.middlewares import notify_outgoing
-from flask_realtime.server.recovery import RecoveryOptions, SessionStore
+from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
@@ -132,8 +132,10 @@ class SocketIOServer(EngineHandler):
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
-        self.recovery: SessionStore | None = (
-            SessionStore(recovery, self.deadlines, self.clock) if recovery is not None else None
+        self.recovery: SessionBackend | None = (
+            self.adapter.recovery_backend(recovery, self.deadlines, self.clock)
+            if recovery is not None
+            else None
         )
         self._started = False
         self.adapter.bind(self)
@@ -236,11 +238,13 @@ class SocketIOServer(EngineHandler):
             logger.info('emitting event "%s" to %s [%s]', event, to or "all", namespace)
         data = [event, *args]
         recovery = self.recovery
+        direct = True
         if recovery is not None and callback is None and not volatile:
             # Kept for clients that come back, with its offset as the last argument.
             recovery.record(namespace, data, _room_set(to), _room_set(skip_sid))
+            direct = not recovery.delivers
         nsp = self.namespaces.get(namespace)
-        if nsp is not None and isinstance(to, str):
+        if direct and nsp is not None and isinstance(to, str):
             socket = nsp.sockets.get(to)
             if socket is not None:
                 # One local recipient: a dict lookup and one encode, no adapter.

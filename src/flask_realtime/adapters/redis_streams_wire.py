@@ -1,0 +1,116 @@
+"""The wire format of Node's ``@socket.io/redis-streams-adapter``: stream entries and
+sessions.
+
+Each cluster message (:class:`~flask_realtime.server.cluster_adapter.ClusterMessage`) is
+one entry of the stream with the fields ``uid``, ``nsp``, ``type`` (the message type's
+number, as text) and, when it has data, ``data``: JSON, or, when the data holds binary,
+msgpack in base64 (a JSON object starts with ``{``, which base64 of a msgpack map never
+does). An entry's id is the offset that connection state recovery hands the clients.
+
+A session (what a socket that left leaves behind) is msgpack of ``{sid, pid, rooms,
+data}`` in base64, under the key ``<session prefix><pid>`` with an expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+from flask_realtime.adapters.redis_wire import packb, unpackb
+from flask_realtime.server.cluster_messages import ClusterMessage, MessageType
+from flask_realtime.server.recovery import Session
+
+__all__ = [
+    "decode_entry",
+    "decode_session",
+    "encode_entry",
+    "encode_session",
+    "is_offset",
+    "next_offset",
+]
+
+_OFFSET = re.compile(r"[0-9]+-[0-9]+")
+
+
+def _has_binary(value: Any) -> bool:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_has_binary(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_binary(item) for item in value.values())
+    return False
+
+
+def encode_entry(message: ClusterMessage) -> dict[str, str]:
+    """The stream entry's fields for ``message``."""
+    fields = {"uid": message.uid, "nsp": message.nsp, "type": str(int(message.type))}
+    data = message.data
+    if data:
+        if _has_binary(data):
+            fields["data"] = base64.b64encode(packb(data)).decode("ascii")
+        else:
+            fields["data"] = json.dumps(data, separators=(",", ":"))
+    return fields
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes | bytearray) else str(value)
+
+
+def decode_entry(fields: dict[Any, Any]) -> ClusterMessage | None:
+    """The message of a stream entry, or None when it is not one (malformed, unknown type)."""
+    plain = {_text(key): _text(value) for key, value in fields.items()}
+    try:
+        kind = MessageType(int(plain["type"]))
+        uid = plain["uid"]
+        nsp = plain["nsp"]
+    except (KeyError, ValueError):
+        return None
+    data: Any = {}
+    raw = plain.get("data")
+    if raw:
+        try:
+            data = json.loads(raw) if raw.startswith("{") else unpackb(base64.b64decode(raw))
+        except ValueError:
+            return None
+    if not isinstance(data, dict):
+        return None
+    return ClusterMessage(kind, uid, nsp, data)
+
+
+def is_offset(offset: str) -> bool:
+    """Whether ``offset`` has the shape of a stream entry id (``<ms>-<seq>``)."""
+    return _OFFSET.fullmatch(offset) is not None
+
+
+def next_offset(offset: str) -> str:
+    """The smallest id after ``offset`` (XRANGE's exclusive start, for Redis before 6.2)."""
+    stamp, sequence = offset.split("-")
+    return f"{stamp}-{int(sequence) + 1}"
+
+
+def encode_session(session: Session) -> str:
+    """A session as Node's adapter stores it: base64 of msgpack ``{sid, pid, rooms, data}``."""
+    raw = {"sid": session.sid, "pid": session.pid, "rooms": list(session.rooms),
+           "data": session.data or {}}  # fmt: skip
+    return base64.b64encode(packb(raw)).decode("ascii")
+
+
+def decode_session(stored: bytes | str, now: float) -> Session | None:
+    """The session stored as :func:`encode_session` writes it (by us or by Node)."""
+    try:
+        raw = unpackb(base64.b64decode(stored))
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    sid, pid, rooms, data = raw.get("sid"), raw.get("pid"), raw.get("rooms"), raw.get("data")
+    if not isinstance(sid, str) or not isinstance(pid, str) or not isinstance(rooms, list):
+        return None
+    room_list = tuple(str(room) for room in rooms)
+    if sid not in room_list:
+        room_list = (sid, *room_list)
+    return Session(sid, pid, room_list, data if isinstance(data, dict) and data else None, now)
