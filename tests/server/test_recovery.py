@@ -13,7 +13,7 @@ from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.exceptions import ConfigurationError, ConnectionRefusedError
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server import SocketIOServer
-from flask_realtime.server.recovery import RecoveryOptions
+from flask_realtime.server.recovery import RecoveryOptions, SessionStore
 
 from .fakes import ManualClock, Peer, Recorder
 
@@ -324,3 +324,67 @@ def test_the_setting(value: Any, expected: RecoveryOptions | None) -> None:
 def test_bad_settings_are_clear_errors(value: Any, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         RecoveryOptions.from_setting(value)
+
+
+# -- a backend that answers later (a broker) ------------------------------------------------
+
+
+class LaterStore(SessionStore):
+    """The in-memory store, answering restores only when the test says so."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.waiting: list[Callable[[], None]] = []
+
+    def restore(self, namespace: str, pid: str, offset: str, done: Any) -> None:
+        self.waiting.append(lambda: done(self.find(namespace, pid, offset)))
+
+
+@pytest.fixture
+def later(make_server: Make, clock: ManualClock) -> tuple[SocketIOServer, LaterStore]:
+    server = make_server(recovery=RecoveryOptions())
+    store = LaterStore(RecoveryOptions(), clock.deadlines, clock.time)
+    server.recovery = store
+    return server, store
+
+
+def _left(server: SocketIOServer) -> tuple[str, str, str]:
+    first = Peer(server)
+    sid = first.connect()
+    server.emit("seen")
+    offset, pid = events(first)[-1][-1], connect_reply(first)["pid"]
+    first.eio.lose()
+    return sid, pid, offset
+
+
+def test_a_later_answer_makes_the_socket_then(later: tuple[SocketIOServer, LaterStore]) -> None:
+    server, store = later
+    sid, pid, offset = _left(server)
+    server.emit("missed")
+    peer = come_back(server, pid, offset)
+    assert peer.wire == []  # nothing until the backend answers
+    store.waiting.pop()()
+    assert connect_reply(peer) == {"sid": sid, "pid": pid}
+    assert [e[0] for e in events(peer)] == ["missed"]
+
+
+def test_a_second_connect_while_restoring_is_a_violation(
+    later: tuple[SocketIOServer, LaterStore],
+) -> None:
+    server, _store = later
+    _sid, pid, offset = _left(server)
+    peer = come_back(server, pid, offset)
+    peer.send_packet(Packet(PacketType.CONNECT, "/", None))
+    assert peer.eio.close_reasons == [CloseReason.TRANSPORT_ERROR]
+
+
+def test_a_client_that_leaves_while_restoring_gets_nothing(
+    later: tuple[SocketIOServer, LaterStore],
+) -> None:
+    server, store = later
+    sid, pid, offset = _left(server)
+    peer = come_back(server, pid, offset)
+    peer.eio.lose()
+    store.waiting.pop()()
+    assert peer.wire == []
+    assert server.get_socket(sid) is None
