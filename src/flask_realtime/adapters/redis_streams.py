@@ -34,13 +34,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.adapters.io_tasks import wind_down
+from flask_realtime.adapters.redis_streams_sessions import StreamSessions
 from flask_realtime.adapters.redis_streams_wire import (
     decode_entry,
-    decode_session,
     encode_entry,
-    encode_session,
-    is_offset,
-    next_offset,
+    logged_event,
+    text,
 )
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
@@ -55,14 +54,13 @@ from flask_realtime.server.cluster_adapter import (
     encode_packet,
 )
 from flask_realtime.server.memory_adapter import InMemoryAdapter
-from flask_realtime.server.recovery import Restored, Session
-from flask_realtime.server.socket import Socket, SocketState
+from flask_realtime.server.socket import Socket
 from flask_realtime.typing import NamespaceName, Room
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from flask_realtime.deadlines import Deadline, Deadlines
+    from flask_realtime.deadlines import Deadlines
     from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
 
 __all__ = ["RedisStreamsAdapter", "from_url"]
@@ -73,8 +71,6 @@ _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 _BATCH = 512
 _BLOCK_MS = 1000
-_RESTORE_PAGES = 100  # XRANGE calls at most per restore (Node's limit)
-_PAGE = 1000
 
 Command = tuple[str, tuple[Any, ...]]
 """What the writer runs: ``("xadd", (fields,))``, ``("set", (key, value, seconds))``,
@@ -151,9 +147,9 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._closing = False
         self._down = False
         self._dropped = 0
-        self._dirty: dict[Socket, None] = {}  # sockets whose session to store this tick
-        self._applying = asyncio.Lock()
-        self._refresh: Deadline | None = None
+        self.sessions: StreamSessions | None = None
+        self.applying = asyncio.Lock()
+        """Held by the reader while it applies entries (a restore reads up to it)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -180,7 +176,7 @@ class RedisStreamsAdapter(ClusterAdapter):
             raise BrokerUnavailableError(
                 f"cannot reach the message queue at {redact_url(self.url)}: {exc}"
             ) from None
-        self._offset = _text(last[0][0]) if last else "0-0"
+        self._offset = text(last[0][0]) if last else "0-0"
         self._redis = client
         self._queue = asyncio.Queue(self.max_queue)
         loop = asyncio.get_running_loop()
@@ -189,17 +185,13 @@ class RedisStreamsAdapter(ClusterAdapter):
             loop.create_task(self._write(), name="flask-realtime-redis-streams-writer"),
         ]
         await super().open()
-        if self.recovery is not None:
-            host = self.cluster_host
-            self._refresh = host.deadlines.call_at(
-                host.clock() + self.heartbeat_interval, self._refresh_all
-            )
+        if self.sessions is not None:
+            self.sessions.start()
 
     async def close(self) -> None:
         """Write what is queued (briefly), then stop and disconnect."""
-        if self._refresh is not None:
-            self._refresh.cancel()
-            self._refresh = None
+        if self.sessions is not None:
+            self.sessions.stop()
         await super().close()
         self._closing = True
         await wind_down(self._queue, self._tasks, _redis_errors(), flush=not self._down)
@@ -213,13 +205,14 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     def publish(self, message: ClusterMessage) -> None:
         """Queue ``message`` as a stream entry."""
-        self._enqueue(("xadd", (encode_entry(message),)))
+        self.enqueue(("xadd", (encode_entry(message),)))
 
     def publish_response(self, requester: str, message: ClusterMessage) -> None:
         """Responses go to the stream too (every server reads it; the requester keeps it)."""
         self.publish(message)
 
-    def _enqueue(self, command: Command) -> None:
+    def enqueue(self, command: Command) -> None:
+        """Queue a command for the writer (dropped, and counted, past ``max_queue``)."""
         queue = self._queue
         if queue is None or self._closing:
             return
@@ -283,10 +276,10 @@ class RedisStreamsAdapter(ClusterAdapter):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
-            async with self._applying:  # a restore reads the stream up to _offset
+            async with self.applying:  # a restore reads the stream up to _offset
                 for _stream, entries in answer or ():
                     for entry_id, fields in entries:
-                        offset = _text(entry_id)
+                        offset = text(entry_id)
                         self._offset = offset
                         self._apply(offset, fields)
 
@@ -296,7 +289,7 @@ class RedisStreamsAdapter(ClusterAdapter):
             logger.debug("ignoring a malformed entry %s of stream %s", offset, self.stream)
             return
         if message.type is MessageType.BROADCAST and self.recovery is not None:
-            data = _logged_event(message)
+            data = logged_event(message)
             if data is not None:
                 data.append(offset)
                 if message.uid == self.uid:
@@ -349,114 +342,38 @@ class RedisStreamsAdapter(ClusterAdapter):
     ) -> SessionBackend:
         """Sessions in Redis, events in the stream (see the module docstring)."""
         self.recovery = options
-        return _StreamSessions(self, options)
-
-    def persist_session(self, session: Session, seconds: float) -> None:
-        """Store ``session`` for ``seconds`` (``SET ... EX``), as Node's adapter does."""
-        try:
-            encoded = encode_session(session)
-        except (ConfigurationError, RuntimeError) as exc:  # data that cannot be stored
-            logger.warning("cannot store the session of %s: %s", session.sid, exc)
-            return
-        key = self.session_prefix + session.pid
-        self._enqueue(("set", (key, encoded, max(1, int(seconds)))))
-
-    def forget_session(self, pid: str) -> None:
-        """Drop the stored session ``pid`` (its socket left for good)."""
-        self._enqueue(("del", (self.session_prefix + pid,)))
+        self.sessions = StreamSessions(self, options)
+        return self.sessions
 
     # Beyond Node: the sessions of live sockets are stored too (when they join, when they
-    # leave a room, and every heartbeat interval), so that a client whose server crashed
-    # recovers on another one, with its rooms and its data as of the last store.
+    # leave a room, and every heartbeat interval: redis_streams_sessions.py).
 
     def add(self, socket: Socket, room: Room) -> None:
         """Put ``socket`` in ``room``, and store its session again."""
         super().add(socket, room)
-        self._touch(socket)
+        if self.sessions is not None:
+            self.sessions.touch(socket)
 
     def remove(self, socket: Socket, room: Room) -> None:
         """Take ``socket`` out of ``room``, and store its session again."""
         super().remove(socket, room)
-        self._touch(socket)
+        if self.sessions is not None:
+            self.sessions.touch(socket)
 
-    def _touch(self, socket: Socket) -> None:
-        if self.recovery is None or socket.pid is None or self._queue is None:
-            return
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._store_dirty)
-        self._dirty[socket] = None
+    def local_sockets_everywhere(self) -> list[Socket]:
+        """Every socket of this server, in every namespace."""
+        return [socket for nsp in list(self._namespaces.values())
+                for socket in nsp.members.values()]  # fmt: skip
 
-    def _store_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, {}
-        for socket in dirty:
-            self._store_live(socket)
+    @property
+    def redis(self) -> Redis | None:
+        """The client, while open."""
+        return self._redis
 
-    def _store_live(self, socket: Socket) -> None:
-        recovery = self.recovery
-        if recovery is None or socket.pid is None:
-            return
-        if socket.state is not SocketState.CONNECTED and socket.state is not SocketState.CONNECTING:
-            return  # it left: its session was stored (or dropped) then
-        host = self.cluster_host
-        # Kept past the next refresh, so that it outlives a crash by the whole window.
-        seconds = recovery.max_disconnection_duration + 2 * self.heartbeat_interval
-        self.persist_session(socket.session(host.clock()), seconds)
-
-    def _refresh_all(self, now: float) -> None:
-        for nsp in list(self._namespaces.values()):
-            for socket in list(nsp.members.values()):
-                self._store_live(socket)
-        if self._refresh is not None:
-            self._refresh.set(now + self.heartbeat_interval)
-
-    async def restore_session(
-        self, namespace: NamespaceName, pid: str, offset: str, done: Callable[[Restored], None]
-    ) -> None:
-        """``done`` gets session ``pid`` (taken: a session is restored once) and the
-        events of ``namespace`` after ``offset`` that it would have received, or None.
-
-        Exactly once: the missed events are those up to where the reader is, read while
-        the reader waits, and ``done`` (which puts the socket in its rooms) runs before it
-        goes on; the later ones reach the socket live.
-        """
-        client = self._redis
-        if client is None or not is_offset(offset):
-            done(None)
-            return
-        key = self.session_prefix + pid
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.get(key)
-            pipe.delete(key)
-            pipe.xrange(self.stream, offset, offset)
-            stored, _deleted, found = await pipe.execute()
-        session = decode_session(stored, self.cluster_host.clock()) if stored else None
-        if session is None or not found:
-            done(None)  # expired, already taken, or the offset was trimmed away
-            return
-        # The client may know an entry this server has not read yet: let the reader pass it.
-        for _ in range(200):
-            if _id(self._offset) >= _id(offset):
-                break
-            await asyncio.sleep(0.01)
-        async with self._applying:
-            end = self._offset
-            missed: list[list[Any]] = []
-            start = next_offset(offset)
-            for _page in range(_RESTORE_PAGES):
-                if _id(start) > _id(end):
-                    break
-                entries: Any = await client.xrange(self.stream, start, end, count=_PAGE)
-                for entry_id, fields in entries:
-                    entry = _text(entry_id)
-                    start = next_offset(entry)
-                    message = decode_entry(fields)
-                    if message is not None and message.nsp == namespace:
-                        data = _missed(message, session.rooms)
-                        if data is not None:
-                            missed.append([*data, entry])
-                if len(entries) < _PAGE:
-                    break
-            done((session, missed))
+    @property
+    def read_offset(self) -> str:
+        """The id of the last entry the reader applied."""
+        return self._offset
 
     # -- connection state --------------------------------------------------------------------
 
@@ -472,105 +389,3 @@ class RedisStreamsAdapter(ClusterAdapter):
         dropped, self._dropped = self._dropped, 0
         logger.warning("message queue %s reachable again; %d command(s) dropped meanwhile",
                        redact_url(self.url), dropped)  # fmt: skip
-
-
-def _logged_event(message: ClusterMessage) -> list[Any] | None:
-    """The event's data (``[event, *args]``, a copy) of a BROADCAST that is logged (an
-    event without acknowledgement, not volatile); None for any other."""
-    if message.type is not MessageType.BROADCAST:
-        return None
-    raw = message.data.get("packet")
-    if not isinstance(raw, dict) or raw.get("type") != int(PacketType.EVENT):
-        return None
-    data = raw.get("data")
-    if not isinstance(data, list) or raw.get("id") is not None:
-        return None
-    if decode_options(message.data.get("opts")).volatile:
-        return None
-    raw["data"] = data = list(data)
-    return data
-
-
-def _missed(message: ClusterMessage, rooms: tuple[Room, ...]) -> list[Any] | None:
-    """The event of a logged BROADCAST entry, if a socket in ``rooms`` was a recipient."""
-    data = _logged_event(message)
-    if data is None:
-        return None
-    opts = decode_options(message.data.get("opts"))
-    included = not opts.rooms or any(room in opts.rooms for room in rooms)
-    if not included or any(room in opts.except_rooms for room in rooms):
-        return None
-    return data
-
-
-def _id(offset: str) -> tuple[int, int]:
-    """A stream entry id, comparable ("$" and malformed ones: the start)."""
-    stamp, _, sequence = offset.partition("-")
-    try:
-        return int(stamp), int(sequence or 0)
-    except ValueError:
-        return 0, 0
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
-
-
-class _StreamSessions:
-    """The :class:`~flask_realtime.server.recovery.SessionBackend` of the adapter."""
-
-    def __init__(self, adapter: RedisStreamsAdapter, options: RecoveryOptions) -> None:
-        self.adapter = adapter
-        self.options = options
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def delivers(self) -> bool:
-        """True: logged events reach sockets once the stream gave them their offset."""
-        return True
-
-    def record(
-        self,
-        namespace: NamespaceName,
-        data: list[Any],
-        rooms: frozenset[Room],
-        except_rooms: frozenset[Room],
-    ) -> None:
-        """Nothing to do: the adapter's broadcast writes the event to the stream."""
-
-    def persist(self, namespace: NamespaceName, session: Session) -> None:
-        """Store the session in Redis."""
-        self.adapter.persist_session(session, self.options.max_disconnection_duration)
-
-    def forget(self, namespace: NamespaceName, pid: str) -> None:
-        """Drop the stored session (the adapter stores those of live sockets too)."""
-        self.adapter.forget_session(pid)
-
-    def restore(
-        self, namespace: NamespaceName, pid: str, offset: str, done: Callable[[Restored], None]
-    ) -> None:
-        """Ask Redis; ``done`` gets the answer on the loop (None when Redis fails)."""
-
-        answered = False
-
-        def answer(restored: Restored) -> None:
-            nonlocal answered
-            answered = True
-            done(restored)
-
-        async def restore() -> None:
-            try:
-                await self.adapter.restore_session(namespace, pid, offset, answer)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("cannot restore session %s from Redis: a new session instead",
-                               pid, exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
-                if not answered:
-                    done(None)
-
-        task = asyncio.get_running_loop().create_task(restore())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

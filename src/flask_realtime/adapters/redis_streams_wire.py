@@ -19,16 +19,22 @@ import re
 from typing import Any
 
 from flask_realtime.adapters.redis_wire import packb, unpackb
-from flask_realtime.server.cluster_messages import ClusterMessage, MessageType
+from flask_realtime.protocol.socketio import PacketType
+from flask_realtime.server.cluster_messages import ClusterMessage, MessageType, decode_options
 from flask_realtime.server.recovery import Session
+from flask_realtime.typing import Room
 
 __all__ = [
     "decode_entry",
     "decode_session",
     "encode_entry",
     "encode_session",
+    "entry_id",
     "is_offset",
+    "logged_event",
     "next_offset",
+    "selected_event",
+    "text",
 ]
 
 _OFFSET = re.compile(r"[0-9]+-[0-9]+")
@@ -114,3 +120,48 @@ def decode_session(stored: bytes | str, now: float) -> Session | None:
     if sid not in room_list:
         room_list = (sid, *room_list)
     return Session(sid, pid, room_list, data if isinstance(data, dict) and data else None, now)
+
+
+def logged_event(message: ClusterMessage) -> list[Any] | None:
+    """The event's data (``[event, *args]``, a copy) of a BROADCAST that is logged (an
+    event without acknowledgement, not volatile); None for any other."""
+    if message.type is not MessageType.BROADCAST:
+        return None
+    raw = message.data.get("packet")
+    if not isinstance(raw, dict) or raw.get("type") != int(PacketType.EVENT):
+        return None
+    data = raw.get("data")
+    if not isinstance(data, list) or raw.get("id") is not None:
+        return None
+    if decode_options(message.data.get("opts")).volatile:
+        return None
+    raw["data"] = data = list(data)
+    return data
+
+
+def selected_event(message: ClusterMessage, rooms: tuple[Room, ...]) -> list[Any] | None:
+    """The event of a logged BROADCAST entry, if a socket in ``rooms`` was a recipient."""
+    data = logged_event(message)
+    if data is None:
+        return None
+    opts = decode_options(message.data.get("opts"))
+    included = not opts.rooms or any(room in opts.rooms for room in rooms)
+    if not included or any(room in opts.except_rooms for room in rooms):
+        return None
+    return data
+
+
+def entry_id(offset: str) -> tuple[int, int]:
+    """A stream entry id, comparable ("$" and malformed ones: the start)."""
+    stamp, _, sequence = offset.partition("-")
+    try:
+        return int(stamp), int(sequence or 0)
+    except ValueError:
+        return 0, 0
+
+
+def text(value: Any) -> str:
+    """A field or id as redis-py returns it (bytes), as text."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
