@@ -34,9 +34,9 @@ from flask_realtime.adapters.redis_streams_wire import (
     text,
 )
 from flask_realtime.exceptions import ConfigurationError
-from flask_realtime.server.recovery import Restored, Session
+from flask_realtime.server.recovery import Restored, Session, SessionBackend
 from flask_realtime.server.socket import Socket, SocketState
-from flask_realtime.typing import NamespaceName, Room
+from flask_realtime.typing import NamespaceName
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -76,8 +76,9 @@ class StreamHost(Protocol):
     def local_sockets_everywhere(self) -> list[Socket]: ...
 
 
-class StreamSessions:
-    """Sessions in Redis for one adapter (see the module docstring)."""
+class StreamSessions(SessionBackend):
+    """Sessions in Redis for one adapter (see the module docstring); events are written
+    to the stream by the adapter's broadcast (``record`` does nothing)."""
 
     def __init__(self, adapter: StreamHost, options: RecoveryOptions) -> None:
         self.adapter = adapter
@@ -92,15 +93,6 @@ class StreamSessions:
     def delivers(self) -> bool:
         """True: logged events reach sockets once the stream gave them their offset."""
         return True
-
-    def record(
-        self,
-        namespace: NamespaceName,
-        data: list[Any],
-        rooms: frozenset[Room],
-        except_rooms: frozenset[Room],
-    ) -> None:
-        """Nothing to do: the adapter's broadcast writes the event to the stream."""
 
     def persist(self, namespace: NamespaceName, session: Session) -> None:
         """Store the session of a socket that left, for the recovery window."""

@@ -161,7 +161,9 @@ class SessionBackend(Protocol):
         rooms: frozenset[Room],
         except_rooms: frozenset[Room],
     ) -> None:
-        """Log an event the server emits (an in-memory backend appends its offset)."""
+        """Log an event the server emits (an in-memory backend appends its offset); by
+        default nothing: a broker backend's adapter writes the event itself."""
+        return None
 
     def persist(self, namespace: NamespaceName, session: Session) -> None:
         """Keep the session of a socket that left."""
