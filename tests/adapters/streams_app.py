@@ -4,16 +4,19 @@
 
 - ``GET /health``: the name; ``GET /ticks?room=&count=&every=``: a background task emits
   ``tick`` n (1..count) to ``room``, one every ``every`` seconds.
+- with ``E2E_PAGE`` in the environment, ``GET /__e2e__/client.html`` serves that file (the
+  browser tests' page, which must come from the server).
 - ``setup`` {room, data}: joins ``room``, stores ``data`` in ``socket_data``; acks True.
 - ``whoami``: acks {server, sid, data, rooms, recovered}.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, request, send_file
 
 from flask_realtime import SocketIO, is_recovered, join_room, rooms, socket_data
 
@@ -30,6 +33,13 @@ socketio = SocketIO(
 @app.get("/health")
 def health() -> str:
     return name
+
+
+if os.environ.get("E2E_PAGE"):
+
+    @app.get("/__e2e__/client.html")
+    def client_page() -> Any:
+        return send_file(os.environ["E2E_PAGE"], mimetype="text/html")
 
 
 @app.get("/ticks")
