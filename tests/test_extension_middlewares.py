@@ -299,3 +299,10 @@ def test_outgoing_listeners_see_every_event_sent_to_a_socket() -> None:
         [(a.sid, "heard", ("hi",)), (b.sid, "heard", ("hi",)), (a.sid, "echo", ("hi",))]
     )
     assert [m["name"] for m in b.get_received()] == ["heard"]
+
+
+@pytest.mark.parametrize("register", ["use", "before_event", "on_any_outgoing"])
+def test_hooks_for_every_namespace_are_refused_with_the_fix(register: str) -> None:
+    socketio = SocketIO(make_app())
+    with pytest.raises(ConfigurationError, match="register them for each namespace"):
+        getattr(socketio, register)(lambda *args: None, namespace="*")

@@ -23,6 +23,17 @@ __all__ = ["SocketIOMiddlewares"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _one_namespace(namespace: str | None, what: str) -> str:
+    """The namespace a hook is registered for ("/" for None); "*" is refused."""
+    name = namespace or "/"
+    if name == "*":
+        raise ConfigurationError(
+            f"{what} are registered per namespace (Node's are too): namespace='*' is not "
+            "supported; register them for each namespace"
+        )
+    return name
+
+
 class SocketIOMiddlewares:
     """Middlewares and outgoing listeners (see the module docstring)."""
 
@@ -52,7 +63,7 @@ class SocketIOMiddlewares:
         """
 
         def register(fn: F) -> F:
-            name = namespace or "/"
+            name = _one_namespace(namespace, "connect middlewares")
             self._registry.use(name, BoundHandler(typed_handler(fn, "connect"), "connect", name))
             return fn
 
@@ -81,7 +92,8 @@ class SocketIOMiddlewares:
         def register(fn: F) -> F:
             if not callable(fn):
                 raise ConfigurationError("an event middleware must be callable")
-            add_event_middleware(self._registry.handlers(namespace or "/"), fn)
+            name = _one_namespace(namespace, "event middlewares")
+            add_event_middleware(self._registry.handlers(name), fn)
             return fn
 
         return register(middleware) if middleware is not None else register
@@ -106,7 +118,7 @@ class SocketIOMiddlewares:
         """
 
         def register(fn: F) -> F:
-            self._registry.on_outgoing(namespace or "/", fn)
+            self._registry.on_outgoing(_one_namespace(namespace, "outgoing listeners"), fn)
             return fn
 
         return register(listener) if listener is not None else register

@@ -204,3 +204,21 @@ def test_a_client_gets_an_error_ack_or_the_error_handlers_answer() -> None:
     answer = client.emit("move", {"x": 1}, namespace="/handled", callback=True)
     assert answer == {"handled": [["p", "y"]]}
     assert moved == [Point(x=1, y=2)]
+
+
+def test_namespace_class_methods_are_typed_too() -> None:
+    from flask_realtime import Namespace
+
+    app = make_app()
+    socketio = SocketIO(app)
+
+    class Moves(Namespace):
+        def on_move(self, p: Point) -> dict[str, int]:
+            assert isinstance(p, Point)
+            return {"sum": p.x + p.y}
+
+    socketio.on_namespace(Moves("/moves"))
+    client = socketio.test_client(app, namespace="/moves")
+    assert client.emit("move", {"x": 2, "y": "3"}, namespace="/moves", callback=True) == {"sum": 5}
+    with pytest.raises(ClientArgumentsError):
+        client.emit("move", {"x": 2}, namespace="/moves", callback=True)
