@@ -27,10 +27,12 @@ def test_public_api_is_pinned() -> None:
         "close_room",
         "disconnect",
         "emit",
+        "is_recovered",
         "join_room",
         "leave_room",
         "rooms",
         "send",
+        "socket_data",
     ]
     for name in flask_realtime.__all__:
         assert getattr(flask_realtime, name) is not None

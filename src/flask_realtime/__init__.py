@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .context import call, close_room, disconnect, emit, join_room, leave_room, rooms, send
+from .context import (
+    call,
+    close_room,
+    disconnect,
+    emit,
+    is_recovered,
+    join_room,
+    leave_room,
+    rooms,
+    send,
+    socket_data,
+)
 from .exceptions import ConnectionRefusedError
 from .extension import SocketIO
 from .namespace import Namespace
@@ -34,10 +45,12 @@ __all__ = [
     "close_room",
     "disconnect",
     "emit",
+    "is_recovered",
     "join_room",
     "leave_room",
     "rooms",
     "send",
+    "socket_data",
 ]
 
 

@@ -37,7 +37,8 @@ class ClusterSocket:
         rooms: its rooms when it was fetched (its own sid first).
         handshake: the HTTP request that opened its connection, in Node's shape
             (``headers``, ``address``, ``secure``, ``url``, ``query``, ...).
-        data: Node's ``socket.data`` for sockets of Node servers; empty for ours.
+        data: the socket's ``data``: what its handlers stored in ``socket_data`` (Node's
+            ``socket.data`` for sockets of Node servers).
     """
 
     sid: str

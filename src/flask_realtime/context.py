@@ -18,10 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_app_context
+from werkzeug.local import LocalProxy
 
 from .binding.kwargs import suggest_keywords
 from .binding.scope import HandlerScope, current_scope, require_scope
 from .binding.service import service_of
+from .binding.socket_data import current_socket_data, current_socket_recovered
 from .exceptions import ConfigurationError, ContextError
 from .protocol.socketio import RESERVED_EVENTS
 from .socketio_operations import spread
@@ -35,11 +37,34 @@ __all__ = [
     "close_room",
     "disconnect",
     "emit",
+    "is_recovered",
     "join_room",
     "leave_room",
     "rooms",
     "send",
+    "socket_data",
 ]
+
+socket_data: dict[str, Any] = LocalProxy(current_socket_data)  # type: ignore[assignment]
+"""The running handler's socket's own dict (Node's ``socket.data``): what it stores there
+stays with the socket for its life, and ``fetch_sockets`` reports it as the socket's
+``data`` across the cluster (keep it JSON-serialisable). Like ``flask.session``, a proxy::
+
+    @socketio.on("login")
+    def login(name):
+        socket_data["user"] = name
+"""
+
+
+def is_recovered() -> bool:
+    """Whether the running handler's client recovered its session after a short
+    disconnection (``connection_state_recovery``): same sid, its rooms and
+    ``socket_data`` back, the events it missed replayed (Node's ``socket.recovered``).
+
+    Raises:
+        ContextError: outside a handler.
+    """
+    return current_socket_recovered()
 
 
 @suggest_keywords

@@ -58,12 +58,31 @@ class PayloadTooLargeError(ProtocolError):
 
 
 class ClientArgumentsError(ProtocolError, TypeError):
-    """A client sent an event with arguments its handler cannot take.
+    """A client sent an event with arguments its handler cannot take (too few, too many,
+    or, for a handler with typed parameters, values that do not validate).
 
     The handler is not called. An error handler (``on_error``) gets this exception, as it
     would have got the ``TypeError`` of the call; without one the server logs one line,
-    at most every few seconds per event, never a traceback: the mistake is the client's.
+    at most every few seconds per event, never a traceback: the mistake is the client's,
+    and a client that asked for an acknowledgement gets :meth:`ack_payload` as its one
+    argument.
+
+    Attributes:
+        details: what was wrong with each value, when the handler's annotations said
+            (``[{"loc": [...], "msg": "...", "type": "..."}]``, pydantic's shape).
     """
+
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.details: list[dict[str, object]] = details or []
+
+    def ack_payload(self) -> dict[str, object]:
+        """What a client that asked for an acknowledgement gets: ``{"error": message}``,
+        with ``details`` when there are some."""
+        payload: dict[str, object] = {"error": str(self)}
+        if self.details:
+            payload["details"] = self.details
+        return payload
 
 
 class ConfigurationError(RealtimeError, TypeError):

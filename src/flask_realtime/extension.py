@@ -26,12 +26,14 @@ from .binding.handlers import BoundHandler
 from .binding.options import check_names, resolve_options
 from .binding.scope import current_scope
 from .binding.service import STATE_KEY, AppService
+from .binding.typed_events import typed_handler
 from .binding.wsgi_fallback import wrap_wsgi_app
 from .emitter import Emitter, EmitterOperations
 from .engine import CloseReason
 from .exceptions import ConfigurationError, ContextError
 from .namespace import Namespace
 from .server.registry import HandlerRegistry
+from .socketio_middlewares import SocketIOMiddlewares
 from .socketio_operations import SocketIOOperations
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ __all__ = ["SocketIO"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class SocketIO(SocketIOOperations):
+class SocketIO(SocketIOOperations, SocketIOMiddlewares):
     """Real-time events for Flask apps, over Socket.IO (Flask-SocketIO's API).
 
     Args:
@@ -202,7 +204,8 @@ class SocketIO(SocketIOOperations):
         if not isinstance(message, str):
             raise ConfigurationError(f"an event name must be a string, not {message!r}")
         namespace = namespace or "/"
-        self._registry.handlers(namespace).add(message, BoundHandler(handler, message, namespace))
+        fn = typed_handler(handler, message)  # itself unless it has typed parameters
+        self._registry.handlers(namespace).add(message, BoundHandler(fn, message, namespace))
 
     @overload
     def event(self, handler: F, /) -> F: ...
@@ -285,7 +288,13 @@ class SocketIO(SocketIOOperations):
             current = handlers.catch_all if event == "*" else handlers.events.get(event)
             if isinstance(current, BoundHandler) and not current.from_class:
                 continue  # a decorated handler wins over the method
-            handlers.add(event, BoundHandler(method, event, name, from_class=True))
+            fn = typed_handler(method, event)
+            handlers.add(event, BoundHandler(fn, event, name, from_class=True))
+        before_connect, before_event = namespace_handler.middlewares()
+        if before_connect is not None:
+            self.use(before_connect, namespace=name)
+        if before_event is not None:
+            self.before_event(before_event, namespace=name)
 
     # -- observability (docs/observability.md) ---------------------------------------------
 

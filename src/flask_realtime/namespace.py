@@ -21,6 +21,11 @@ Flask-SocketIO gives it: ``("connect", sid, environ, auth)``, ``("disconnect", s
 reason)``, and ``(event, sid, *args)`` for the others; ``super().trigger_event(...)``
 dispatches them to the ``on_<event>`` methods.
 
+Middlewares (Node's ``namespace.use`` and ``socket.use``): a ``before_connect(self, auth)``
+method runs before ``on_connect`` and may refuse the client (raise
+``ConnectionRefusedError``); a ``before_event(self, event, *args)`` method runs before the
+handler of each event and drops it by raising.
+
 The helper methods default to the object's namespace and mirror Flask-SocketIO's (and
 python-socketio's) ``Namespace``: :meth:`emit` and :meth:`send` address everyone in the
 namespace unless told ``room`` / ``to``.
@@ -82,6 +87,18 @@ class Namespace:
                         found[name[3:]] = method
             return found
         return _dispatchers(self.trigger_event)
+
+    def middlewares(
+        self,
+    ) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+        """This object's connect and event middlewares: its ``before_connect(auth)`` and
+        ``before_event(event, *args)`` methods, when the subclass defines them.
+
+        They work as ``@socketio.use`` and ``@socketio.before_event`` for this namespace:
+        ``before_connect`` refuses the client by raising ``ConnectionRefusedError`` (or
+        returning False); ``before_event`` drops an event by raising.
+        """
+        return getattr(self, "before_connect", None), getattr(self, "before_event", None)
 
     def trigger_event(self, event: str, sid: str, *args: Any) -> Any:
         """Dispatch ``event`` of client ``sid`` to its ``on_<event>`` method.

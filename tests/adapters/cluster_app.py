@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from flask_realtime import SocketIO, join_room, leave_room
+from flask_realtime import SocketIO, join_room, leave_room, socket_data
 from flask_realtime.cluster import BroadcastAcks
 
 name, port, redis_url, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -28,6 +28,13 @@ def health() -> str:
 @socketio.on("whoami")
 def whoami() -> dict[str, str]:
     return {"server": name, "sid": request.sid}  # type: ignore[attr-defined]
+
+
+@socketio.on("set-data")
+def set_data(values: dict[str, Any]) -> dict[str, Any]:
+    """Store ``values`` in the socket's data (what fetch_sockets reports); the data after."""
+    socket_data.update(values)
+    return dict(socket_data)
 
 
 @socketio.on("join")

@@ -53,9 +53,12 @@ def _env() -> dict[str, str]:
 
 
 class ServerProcess:
-    """``cluster_app.py`` in a subprocess, on a free port."""
+    """``cluster_app.py`` (or another ``script`` taking the same arguments) in a
+    subprocess, on a free port."""
 
-    def __init__(self, name: str, redis_url: str, channel: str, tmp: Path) -> None:
+    def __init__(
+        self, name: str, redis_url: str, channel: str, tmp: Path, script: str = "cluster_app.py"
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,7 +67,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                str(HERE / "cluster_app.py"),
+                str(HERE / script),
                 name,
                 str(self.port),
                 redis_url,

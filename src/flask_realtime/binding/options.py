@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ..engine import EngineOptions
 from ..exceptions import ConfigurationError
+from ..server.recovery import RecoveryOptions
 
 __all__ = ["DEFAULT_HANDLER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
 
@@ -58,6 +59,7 @@ _SERVER_NAMES = frozenset(
         "engineio_logger",
         "connect_timeout",
         "max_namespaces_per_client",
+        "connection_state_recovery",
     }
 )
 
@@ -99,6 +101,8 @@ class SocketIOOptions:
         connect_timeout: seconds a client may take to connect to a namespace.
         max_namespaces_per_client: namespaces one connection may join at once; past it a
             CONNECT gets ``connect_error`` (a client trying thousands of dynamic names).
+        connection_state_recovery: Node's connection state recovery (a client that comes
+            back soon gets its sid, rooms, data and missed events), or None (off).
         worker_threads: the size of the pool that runs ``def`` handlers.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
@@ -116,6 +120,7 @@ class SocketIOOptions:
     engineio_logger: bool | logging.Logger = False
     connect_timeout: float = 45.0
     max_namespaces_per_client: int = 100
+    connection_state_recovery: RecoveryOptions | None = None
     worker_threads: int = DEFAULT_HANDLER_THREADS
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -177,6 +182,9 @@ def resolve_options(options: Mapping[str, Any]) -> SocketIOOptions:
         engine = EngineOptions(path=path.strip("/") or "socket.io", **engine_kwargs)
     except TypeError as exc:  # a value EngineOptions could not take
         raise ConfigurationError(str(exc)) from None
+    given["connection_state_recovery"] = RecoveryOptions.from_setting(
+        given.get("connection_state_recovery")
+    )
     resolved = SocketIOOptions(engine=engine, **given)
     _check_values(resolved)
     return resolved

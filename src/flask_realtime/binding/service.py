@@ -82,6 +82,7 @@ class AppService:
             namespaces=options.namespaces,
             connect_timeout=options.connect_timeout,
             max_namespaces=options.max_namespaces_per_client,
+            recovery=options.connection_state_recovery,
         )
         self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
         self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)

@@ -31,14 +31,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.typing import NamespaceName, Room, Sid
 
 if TYPE_CHECKING:
+    from flask_realtime.deadlines import Deadlines
     from flask_realtime.protocol.parsers import Parser
     from flask_realtime.protocol.socketio import Packet
+    from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
     from flask_realtime.server.socket import Socket
 
 __all__ = ["Adapter", "AdapterHost", "BroadcastOptions"]
@@ -75,6 +77,12 @@ class AdapterHost(Protocol):
         """Disconnect a socket of this server (``close``: its whole engine connection)."""
         ...
 
+    @property
+    def outgoing(self) -> Callable[[Socket, list[Any]], None] | None:
+        """Called with each recipient and the event's data (``[event, *args]``) of a
+        broadcast, when the application listens to outgoing events; else None."""
+        ...
+
 
 class Adapter(ABC):
     """Rooms and cluster-wide operations; see the module docstring."""
@@ -92,6 +100,18 @@ class Adapter(ABC):
         if host is None:
             raise ConfigurationError("the adapter is not bound to a server")
         return host
+
+    def recovery_backend(
+        self, options: RecoveryOptions, deadlines: Deadlines, clock: Callable[[], float]
+    ) -> SessionBackend:
+        """Where connection state recovery keeps sessions and events with this adapter.
+
+        Raises:
+            ConfigurationError: this adapter cannot recover sessions.
+        """
+        raise ConfigurationError(
+            f"connection_state_recovery does not work with {type(self).__name__}"
+        )
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect to the cluster (a no-op for the in-memory adapter).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
@@ -27,7 +28,8 @@ from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server.adapter import Adapter
-from flask_realtime.server.live_namespaces import NamespaceTable
+from flask_realtime.server.live_namespaces import LiveNamespace, NamespaceTable
+from flask_realtime.server.recovery import Restored
 from flask_realtime.server.socket import Socket, SocketServer
 from flask_realtime.typing import NamespaceName
 
@@ -80,7 +82,9 @@ class Client:
         sockets: the sockets of this connection, by namespace.
     """
 
-    __slots__ = ("_connect_timer", "_data", "decoder", "eio", "parser", "server", "sockets")
+    __slots__ = (
+        "_connect_timer", "_data", "_restoring", "decoder", "eio", "parser", "server", "sockets",
+    )  # fmt: skip
 
     def __init__(self, server: ClientServer, eio: EngineSocket, parser: Parser) -> None:
         self.server = server
@@ -90,6 +94,7 @@ class Client:
         self.sockets: dict[NamespaceName, Socket] = {}
         self._connect_timer: Deadline | None = None
         self._data: dict[str, Any] | None = None
+        self._restoring: set[NamespaceName] | None = None  # CONNECTs waiting for a session
 
     @property
     def data(self) -> dict[str, Any]:
@@ -135,7 +140,7 @@ class Client:
         packet_type = packet.type
         if packet_type is PacketType.CONNECT:
             name = packet.namespace
-            if name in self.sockets:
+            if name in self.sockets or (self._restoring and name in self._restoring):
                 self._violation(f"second CONNECT to {name}")
                 return
             auth = query_auth(packet.query) if self.eio.protocol == 3 else packet.data
@@ -152,7 +157,7 @@ class Client:
     def connect(self, name: NamespaceName, auth: Any) -> None:
         """Join namespace ``name``, if it exists or may be created."""
         server = self.server
-        if len(self.sockets) >= server.max_namespaces:
+        if len(self.sockets) + len(self._restoring or ()) >= server.max_namespaces:
             # Checked before the name is resolved: a client trying thousands of dynamic
             # names creates nothing past the limit.
             logger.info("%s: refusing %s, over %d namespaces", self.eio.sid, name,
@@ -164,11 +169,61 @@ class Client:
             # Node: ``44/name,{"message":"Invalid namespace"}`` (v4: the bare string).
             self._refuse(name, INVALID_NAMESPACE)
             return
-        sid = new_sid()
-        socket = Socket(self, nsp, sid)
+        recovery = server.recovery
+        if recovery is not None and type(auth) is dict:
+            pid, offset = auth.get("pid"), auth.get("offset")
+            if isinstance(pid, str) and isinstance(offset, str):
+                # The session may be in a broker: the socket is made when it answers.
+                restoring = self._restoring
+                if restoring is None:
+                    restoring = self._restoring = set()
+                restoring.add(name)
+                recovery.restore(name, pid, offset, partial(self._restored, name, auth))
+                return
+        self._join(nsp, auth, None)
+
+    def _restored(self, name: NamespaceName, auth: Any, restored: Restored) -> None:
+        """The recovery backend answered a CONNECT with ``pid`` and ``offset``."""
+        restoring = self._restoring
+        if restoring is not None:
+            restoring.discard(name)
+        if self.eio.closed or name in self.sockets:
+            left = self.server.namespaces.get(name)
+            if left is not None:
+                self.server.namespaces.release(left)  # a dynamic one made for the CONNECT
+            return  # the client left meanwhile
+        nsp = self.server.namespaces.resolve(name, auth)
+        if nsp is None:
+            self._refuse(name, INVALID_NAMESPACE)
+            return
+        if restored is not None and restored[0].sid in nsp.sockets:
+            restored = None  # its sid is in use again: a new session, then
+        self._join(nsp, auth, restored)
+
+    def _join(self, nsp: LiveNamespace, auth: Any, restored: Restored) -> None:
+        """Make the socket of ``nsp`` (a new session, or a restored one) and open it."""
+        server = self.server
+        name = nsp.name
+        recovery = server.recovery
+        if restored is None:
+            sid = new_sid()
+            socket = Socket(self, nsp, sid)
+            rooms: tuple[str, ...] = (sid,)
+            if recovery is not None and self.eio.protocol != 3:
+                socket.pid = new_sid()
+        else:
+            session, missed = restored
+            sid = session.sid
+            socket = Socket(self, nsp, sid)
+            rooms = session.rooms or (sid,)
+        if restored is not None:
+            logger.debug("%s recovered its session in %s with %d missed events", sid, name,
+                         len(missed))  # fmt: skip
+            socket.resume(session, missed)
         self.sockets[name] = socket
         nsp.sockets[sid] = socket
-        server.adapter.add(socket, sid)
+        for room in rooms:
+            server.adapter.add(socket, room)
         socket.open(auth)
 
     def _refuse(self, name: NamespaceName, message: str) -> None:

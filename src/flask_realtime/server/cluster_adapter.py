@@ -41,6 +41,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.protocol.socketio import Packet
 from flask_realtime.server.adapter import BroadcastOptions
 from flask_realtime.server.cluster_messages import (
@@ -66,6 +67,8 @@ from flask_realtime.server.cluster_requests import (
 from flask_realtime.typing import NamespaceName, Room
 
 if TYPE_CHECKING:
+    from flask_realtime.deadlines import Deadlines
+    from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
     from flask_realtime.server.socket import Socket
 
 __all__ = [
@@ -94,6 +97,20 @@ class ClusterAdapter(ClusterNode):
     for the other servers' answers. Membership, the transport, joining and what the others
     publish are :class:`~flask_realtime.server.cluster_node.ClusterNode`'s.
     """
+
+    def recovery_backend(
+        self, options: RecoveryOptions, deadlines: Deadlines, clock: Callable[[], float]
+    ) -> SessionBackend:
+        """None here: sessions kept by one server cannot be recovered on another; an
+        adapter on a broker that keeps them overrides this.
+
+        Raises:
+            ConfigurationError: always.
+        """
+        raise ConfigurationError(
+            f"connection_state_recovery needs sessions that every server can read: "
+            f"{type(self).__name__} keeps none (use one server, or redis+streams://)"
+        )
 
     # -- membership: watch the namespaces we have sockets in ---------------------------
 

@@ -148,8 +148,8 @@ def decode_packet(raw: Any, namespace: NamespaceName) -> Packet | None:
 def describe_socket(socket: Socket, rooms: list[Room]) -> dict[str, Any]:
     """A socket as FETCH_SOCKETS answers carry it (Node's ``{id, handshake, rooms, data}``).
 
-    ``data`` is empty: the server layer's per-socket ``data`` holds the Flask machinery's
-    cache (request contexts), which is not for other processes.
+    ``data`` is the application's per-socket dict (:attr:`Socket.user_data`, Node's
+    ``socket.data``), copied; never the Flask machinery's cache (``Socket.data``).
     """
     hs = socket.eio.handshake
     query = {key: values[0] if len(values) == 1 else values for key, values in hs.query.items()}
@@ -166,5 +166,5 @@ def describe_socket(socket: Socket, rooms: list[Room]) -> dict[str, Any]:
             "auth": {},
         },
         "rooms": rooms,
-        "data": {},
+        "data": socket.user_data_snapshot(),
     }

@@ -20,7 +20,9 @@ from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.typing import NamespaceName, Room, Sid
 
 if TYPE_CHECKING:
+    from flask_realtime.deadlines import Deadlines
     from flask_realtime.protocol.socketio import Packet
+    from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
     from flask_realtime.server.socket import Socket
 
 __all__ = ["InMemoryAdapter"]
@@ -78,6 +80,14 @@ class InMemoryAdapter(Adapter):
 
     def __init__(self) -> None:
         self._namespaces: dict[NamespaceName, _NamespaceRooms] = {}
+
+    def recovery_backend(
+        self, options: RecoveryOptions, deadlines: Deadlines, clock: Callable[[], float]
+    ) -> SessionBackend:
+        """This process's memory (:class:`~flask_realtime.server.recovery.SessionStore`)."""
+        from flask_realtime.server.recovery import SessionStore
+
+        return SessionStore(options, deadlines, clock)
 
     # -- membership --------------------------------------------------------------------
 
@@ -162,6 +172,10 @@ class InMemoryAdapter(Adapter):
             return
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
+        notify = self.host.outgoing
+        if notify is not None:  # outgoing listeners (server/middlewares.py)
+            for socket in targets:
+                notify(socket, packet.data)
         if len(messages) == 1:
             (message,) = messages
             for socket in targets:
@@ -185,8 +199,11 @@ class InMemoryAdapter(Adapter):
             return 0
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
+        notify = self.host.outgoing
         for socket in targets:
             on_recipient(socket)
+            if notify is not None:
+                notify(socket, packet.data)
             write = socket.write
             for message in messages:
                 write(message)

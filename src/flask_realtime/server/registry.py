@@ -23,10 +23,15 @@ from typing import Any, TypeAlias
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.typing import Handler, NamespaceName
 
-__all__ = ["DynamicMatcher", "HandlerRegistry", "HandlerSet"]
+__all__ = ["DynamicMatcher", "EventGate", "HandlerRegistry", "HandlerSet"]
 
 DynamicMatcher: TypeAlias = re.Pattern[str] | Callable[[str, Any], bool]
 """Decides whether a namespace name that was not registered may be created."""
+
+
+EventGate: TypeAlias = Callable[[str, tuple[Any, ...], Handler], Handler]
+"""Puts a namespace's event middlewares in front of a handler: ``gate(event, args,
+handler)`` returns what runs instead of ``handler`` (see ``server/middlewares.py``)."""
 
 
 class HandlerSet:
@@ -36,14 +41,23 @@ class HandlerSet:
         events: the handler of each event name ("connect", "disconnect" included).
         catch_all: the handler of events that have none (``on("*")``).
         error: the handler of exceptions raised by this namespace's handlers.
+        middlewares: run in order before the connect handler; each may refuse the client
+            (Node's ``namespace.use``).
+        gate: what puts the per-event middlewares in front of each event's handler
+            (Node's ``socket.use``); None while there are none.
+        outgoing: called with every event emitted to a socket of the namespace (Node's
+            ``socket.onAnyOutgoing``); empty while there are none.
     """
 
-    __slots__ = ("catch_all", "error", "events")
+    __slots__ = ("catch_all", "error", "events", "gate", "middlewares", "outgoing")
 
     def __init__(self) -> None:
         self.events: dict[str, Handler] = {}
         self.catch_all: Handler | None = None
         self.error: Handler | None = None
+        self.middlewares: tuple[Handler, ...] = ()
+        self.gate: EventGate | None = None
+        self.outgoing: tuple[Callable[..., Any], ...] = ()
 
     def add(self, event: str, handler: Handler) -> None:
         """Register ``handler`` for ``event`` ("*": the catch-all); replaces an earlier one."""
@@ -64,13 +78,18 @@ class HandlerRegistry:
     Attributes:
         any_namespace: the handlers registered for every namespace (``namespace="*"``).
         default_error: the error handler of namespaces without their own.
+        outgoing_watched: whether any namespace has outgoing listeners.
     """
 
-    __slots__ = ("_declared", "_dynamic", "_sets", "any_namespace", "default_error")
+    __slots__ = (
+        "_declared", "_dynamic", "_sets", "any_namespace", "default_error", "outgoing_watched",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.any_namespace = HandlerSet()
         self.default_error: Handler | None = None
+        self.outgoing_watched = False
+        """Whether any namespace has outgoing listeners (until then, emits skip them)."""
         self._sets: dict[NamespaceName, HandlerSet] = {}
         self._declared: dict[NamespaceName, None] = {}  # names given handlers: static
         self._dynamic: tuple[tuple[DynamicMatcher, HandlerSet], ...] = ()
@@ -104,6 +123,19 @@ class HandlerRegistry:
             self.default_error = handler
         else:
             self.handlers(namespace).error = handler
+
+    def use(self, namespace: str | DynamicMatcher | None, middleware: Handler) -> None:
+        """Add a connect middleware to ``namespace`` (run in the order they were added)."""
+        handlers = self.handlers(namespace)
+        handlers.middlewares = (*handlers.middlewares, middleware)
+
+    def on_outgoing(self, namespace: str | DynamicMatcher | None, listener: Handler) -> None:
+        """Call ``listener(sid, event, *args)`` for every event emitted in ``namespace``."""
+        if not callable(listener):
+            raise ConfigurationError("an outgoing listener must be callable")
+        handlers = self.handlers(namespace)
+        handlers.outgoing = (*handlers.outgoing, listener)
+        self.outgoing_watched = True
 
     def handlers(self, namespace: str | DynamicMatcher | None) -> HandlerSet:
         """The handler set to register into: of a name, "*" (every namespace) or a pattern.

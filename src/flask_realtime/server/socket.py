@@ -26,6 +26,7 @@ from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import (
     CallTimeoutError,
+    ClientArgumentsError,
     ConfigurationError,
     ConnectionRefusedError,
     DisconnectedError,
@@ -34,6 +35,7 @@ from flask_realtime.protocol.parsers import Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server.acks import PendingAck, ack_args
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
+from flask_realtime.server.recovery import RECOVERABLE, Session, SessionBackend
 from flask_realtime.server.registry import HandlerRegistry, HandlerSet
 from flask_realtime.server.socket_state import TRANSITIONS, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Sid
@@ -106,6 +108,8 @@ class SocketNamespace(Protocol):
 class _Rooms(Protocol):
     def remove_all(self, socket: Socket) -> None: ...
 
+    def rooms(self, namespace: NamespaceName, sid: Sid) -> list[str]: ...
+
 
 class _Namespaces(Protocol):
     def release(self, namespace: SocketNamespace) -> None: ...
@@ -128,6 +132,8 @@ class SocketServer(Protocol):
     max_pending_acks: int
     registry: HandlerRegistry
     invoker: Invoker
+    recovery: SessionBackend | None
+    clock: Callable[[], float]
 
     @property
     def adapter(self) -> _Rooms: ...
@@ -170,9 +176,12 @@ class Socket:
         "_acks",
         "_buffer",
         "_data",
+        "_user_data",
         "client",
         "eio",
         "nsp",
+        "pid",
+        "recovered",
         "sid",
         "state",
         "write",
@@ -189,6 +198,11 @@ class Socket:
         self.write: Callable[[OutgoingMessage], None] = buffer.append
         self._acks: dict[int, PendingAck] | None = None
         self._data: dict[str, Any] | None = None
+        self._user_data: dict[str, Any] | None = None
+        self.pid: str | None = None
+        """The private id of connection state recovery (None when it is off)."""
+        self.recovered = False
+        """Whether this socket took over the session of one that left (see recovery.py)."""
 
     @property
     def namespace(self) -> NamespaceName:
@@ -207,6 +221,29 @@ class Socket:
         if data is None:
             data = self._data = {}
         return data
+
+    @property
+    def user_data(self) -> dict[str, Any]:
+        """The application's per-socket dict (Node's ``socket.data``), made on first use.
+
+        What a handler stores here is what ``fetch_sockets`` reports as the socket's
+        ``data``, on this server and across the cluster: keep it JSON-serialisable.
+        """
+        data = self._user_data
+        if data is None:
+            data = self._user_data = {}
+        return data
+
+    def session(self, now: float) -> Session:
+        """What connection state recovery keeps of this socket (it has a pid)."""
+        server = self.client.server
+        rooms = tuple(server.adapter.rooms(self.nsp.name, self.sid))
+        return Session(self.sid, self.pid or "", rooms, self._user_data, now)
+
+    def user_data_snapshot(self) -> dict[str, Any]:
+        """A shallow copy of :attr:`user_data` (empty when never used), for other readers."""
+        data = self._user_data
+        return dict(data) if data else {}
 
     # -- sending -----------------------------------------------------------------------
 
@@ -241,8 +278,46 @@ class Socket:
 
     # -- connecting --------------------------------------------------------------------
 
+    def resume(self, session: Session, missed: list[list[Any]]) -> None:
+        """Take over the session of a socket that left (connection state recovery): its
+        pid and data; the events it missed wait for the CONNECT reply, then go in order."""
+        self.pid = session.pid
+        self.recovered = True
+        self._user_data = session.data
+        name = self.nsp.name
+        for data in missed:
+            self.send(Packet(PacketType.EVENT, name, data))
+
     def open(self, auth: Any) -> None:
-        """Run the connect handler (if any), then accept or refuse the client."""
+        """Run the namespace's middlewares, then its connect handler (if any), then accept
+        or refuse the client."""
+        middlewares = self.nsp.handlers.middlewares
+        if middlewares and self.recovered:
+            recovery = self.client.server.recovery
+            if recovery is not None and recovery.options.skip_middlewares:
+                middlewares = ()
+        if middlewares:
+            self._next_middleware(middlewares, 0, auth)
+        else:
+            self._run_connect_handler(auth)
+
+    def _next_middleware(self, middlewares: tuple[Handler, ...], index: int, auth: Any) -> None:
+        """Run middleware ``index``; when it lets the client through, the next one, and
+        after the last, the connect handler (Node's ``namespace.run``)."""
+
+        def done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+            if self.state is not _CONNECTING:
+                return  # the client left meanwhile
+            if exc is not None or result is False:
+                self._connect_done(call, result, exc)
+            elif index + 1 < len(middlewares):
+                self._next_middleware(middlewares, index + 1, auth)
+            else:
+                self._run_connect_handler(auth)
+
+        self._invoke("connect", "connect", middlewares[index], (auth,), done)
+
+    def _run_connect_handler(self, auth: Any) -> None:
         server = self.client.server
         handler, args = self.nsp.find_handler("connect", (auth,))
         if server.always_connect:
@@ -273,10 +348,12 @@ class Socket:
         self._move(_CONNECTED)
         eio = self.eio
         legacy = eio.protocol == 3
-        # v5 "Connection to a namespace": the reply carries the socket id; v4: nothing.
-        self._send_now(
-            Packet(PacketType.CONNECT, self.nsp.name, None if legacy else {"sid": self.sid})
-        )
+        # v5 "Connection to a namespace": the reply carries the socket id (and the private
+        # id of connection state recovery); v4: nothing.
+        reply: dict[str, str] | None = None
+        if not legacy:
+            reply = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
+        self._send_now(Packet(PacketType.CONNECT, self.nsp.name, reply))
         buffered = self._buffer
         self._buffer = None
         self.write = send = eio.send
@@ -326,11 +403,22 @@ class Socket:
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)
             return
+        gate = self.nsp.handlers.gate
+        if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
+            handler = gate(event, tuple(data[1:]), handler)
         self._invoke("event", event, handler, args, self._event_done, packet.id)
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
             log_failure(call, exc)
+            if (
+                call.ack_id is not None
+                and self.state is _CONNECTED
+                and isinstance(exc, ClientArgumentsError)
+            ):
+                # The client's mistake, and it waits for an answer: tell it what was wrong
+                # rather than let its ack time out.
+                self.send(Packet(PacketType.ACK, self.nsp.name, [exc.ack_payload()], call.ack_id))
             return
         if call.ack_id is not None and self.state is _CONNECTED:
             try:
@@ -376,6 +464,14 @@ class Socket:
             return
         if notify:
             self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
+        server = self.client.server
+        recovery = server.recovery
+        if self.pid is not None and recovery is not None:
+            if reason in RECOVERABLE:
+                # Node persists the session here too: before the handlers, rooms joined.
+                recovery.persist(self.nsp.name, self.session(server.clock()))
+            else:
+                recovery.forget(self.nsp.name, self.pid)
         self._move(_DISCONNECTING)
         self.write = _discard
         self.client.forget(self)
@@ -383,9 +479,17 @@ class Socket:
         observer = self.client.server.observer  # observe: once per socket
         if observer is not None:
             observer.socket_disconnected(self, reason)
-        handler, args = self.nsp.find_handler("disconnect", (reason,))
+        find = self.nsp.find_handler
+        handler, args = find("disconnect", (reason,))
+        early, early_args = find("disconnecting", (reason,))
+        if early is not None:
+            # Node's "disconnecting": before "disconnect", rooms still joined. Calls of one
+            # socket run in order, so it has finished when the disconnect handler starts.
+            done = self._disconnect_done if handler is None else self._ack_done
+            self._invoke("disconnect", "disconnecting", early, early_args, done)
         if handler is None:
-            self._release()
+            if early is None:
+                self._release()
         else:
             self._invoke("disconnect", "disconnect", handler, args, self._disconnect_done)
 

@@ -33,6 +33,8 @@ from flask_realtime.server.client import Client
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
+from flask_realtime.server.middlewares import notify_outgoing
+from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketObserver, SocketState
 from flask_realtime.typing import Handler, NamespaceName, Room, Sid
@@ -82,6 +84,7 @@ class SocketIOServer(EngineHandler):
             running loop's ``time()``, which is what the runtime's driver uses.
         registry: the application's handlers, shared by every server of the application
             (one per Flask app); a new one by default.
+        recovery: connection state recovery (``server/recovery.py``); off by default.
 
     Attributes:
         registry: the :class:`~flask_realtime.server.registry.HandlerRegistry`.
@@ -104,6 +107,7 @@ class SocketIOServer(EngineHandler):
         deadlines: Deadlines | None = None,
         clock: Callable[[], float] | None = None,
         registry: HandlerRegistry | None = None,
+        recovery: RecoveryOptions | None = None,
     ) -> None:
         if type(max_pending_acks) is not int or max_pending_acks < 1:
             raise ConfigurationError(
@@ -130,6 +134,11 @@ class SocketIOServer(EngineHandler):
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.clock: Callable[[], float] = clock if clock is not None else _loop_time
         self._clients: dict[EngineSocket, Client] = {}
+        self.recovery: SessionBackend | None = (
+            self.adapter.recovery_backend(recovery, self.deadlines, self.clock)
+            if recovery is not None
+            else None
+        )
         self._started = False
         self.adapter.bind(self)
 
@@ -137,6 +146,12 @@ class SocketIOServer(EngineHandler):
     def parser(self) -> Parser:
         """The parser of Engine.IO v4 clients, and of every broadcast."""
         return self._parser
+
+    @property
+    def outgoing(self) -> Callable[[Socket, list[Any]], None] | None:
+        """What to tell of each event emitted to a socket (its namespace's outgoing
+        listeners), or None while no namespace has any: emits then skip this."""
+        return notify_outgoing if self.registry.outgoing_watched else None
 
     # -- lifecycle (the loop) ------------------------------------------------------------
 
@@ -224,8 +239,14 @@ class SocketIOServer(EngineHandler):
         if self.log_events:
             logger.info('emitting event "%s" to %s [%s]', event, to or "all", namespace)
         data = [event, *args]
+        recovery = self.recovery
+        direct = True
+        if recovery is not None and callback is None and not volatile:
+            # Kept for clients that come back, with its offset as the last argument.
+            recovery.record(namespace, data, _room_set(to), _room_set(skip_sid))
+            direct = not recovery.delivers
         nsp = self.namespaces.get(namespace)
-        if nsp is not None and isinstance(to, str):
+        if direct and nsp is not None and isinstance(to, str):
             socket = nsp.sockets.get(to)
             if socket is not None:
                 # One local recipient: a dict lookup and one encode, no adapter.
@@ -239,6 +260,8 @@ class SocketIOServer(EngineHandler):
                 )
                 if ack_id is not None:
                     socket.add_ack(ack_id, PendingAck(event, callback=callback))
+                if self.registry.outgoing_watched:
+                    notify_outgoing(socket, data)
                 write = socket.write
                 for piece in pieces:
                     write(OutgoingMessage(piece, volatile=volatile))
@@ -294,6 +317,8 @@ class SocketIOServer(EngineHandler):
                 self.clock() + timeout, partial(self._call_timed_out, socket, ack_id, timeout)
             )
         future.add_done_callback(partial(self._call_settled, socket, ack_id))
+        if self.registry.outgoing_watched:
+            notify_outgoing(socket, [event, *args])
         write = socket.write
         for piece in pieces:
             write(OutgoingMessage(piece))
