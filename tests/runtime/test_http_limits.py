@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import select
+import threading
 import time
 from collections.abc import Iterable
 
 import pytest
+import requests
 
 from flask_realtime.runtime.http.limits import Limits
 from support.server_thread import ServerThread
@@ -275,3 +277,50 @@ def test_a_body_the_app_holds_back_is_not_too_slow(
     response = client.read_response(timeout=10)
     assert response.status == 200
     assert len(response.body) == 64 * 1024
+
+
+# -- closing with unread input: the client reads the answer, not a reset -------------------
+
+
+def _keep_sending(client: RawHttpClient, head: bytes, total: int) -> threading.Thread:
+    """Send ``head`` then ``total`` bytes in pieces from a thread, as a client streaming an
+    upload does, until done or the server stops taking them."""
+
+    def run() -> None:
+        try:
+            client.send(head)
+            for _ in range(total // 65536):
+                client.send(b"z" * 65536)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n",  # 413
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: ",  # 431, the field never ends
+    ],
+    ids=["413-upload", "431-endless-header"],
+)
+def test_refusal_with_unread_input_reaches_the_client(
+    strict: ServerThread, http_client: Connect, head: bytes
+) -> None:
+    for _ in range(5):  # a reset loses the answer only sometimes: try a few times
+        client = http_client(strict.port)
+        sender = _keep_sending(client, head, 4_000_000)
+        response = client.read_response()
+        assert response.status in (413, 431)
+        sender.join(10)
+        client.close()
+
+
+def test_an_upload_refused_with_413_reads_as_413_in_an_http_client(strict: ServerThread) -> None:
+    # requests sends the whole body before it reads: a reset makes it raise ConnectionError
+    for _ in range(3):
+        response = requests.post(f"http://127.0.0.1:{strict.port}/w", data=b"u" * 4_000_000, timeout=10)
+        assert response.status_code == 413

@@ -12,10 +12,9 @@ parked long-poll is then cancelled, as the endpoint expects). While a request's 
 streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
 Timeouts (one deadline per connection, kept by the registry): the head must come within
-``header_timeout``; a body must keep up ``min_body_rate`` (checked every
-``body_rate_window`` in which we were reading it) and end within ``request_timeout`` of
-the request's first byte; both answer 408 and close. An idle connection closes after
-``keep_alive_timeout``.
+``header_timeout``; a body must keep up ``min_body_rate`` and end within
+``request_timeout`` of the request's first byte (the bookkeeping is ``request_clock.py``);
+both answer 408 and close. An idle connection closes after ``keep_alive_timeout``.
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
@@ -41,6 +40,7 @@ from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange
 from flask_realtime.runtime.http.messages import Request, RequestTimeoutError, encode_response
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
+from flask_realtime.runtime.http.request_clock import RequestClock
 
 __all__ = ["HttpProtocol"]
 
@@ -54,9 +54,8 @@ _SERVICE_UNAVAILABLE = encode_response(
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_rate_excused",
-                 "_rate_mark", "_reader", "_reading", "_request_deadline", "_state",
-                 "_transport", "_upgrading", "ctx", "deadline_entry",
+    __slots__ = ("_backlog", "_clock", "_feeding", "_parsing", "_peer", "_queue", "_reader",
+                 "_reading", "_state", "_transport", "_upgrading", "ctx", "deadline_entry",
                  "write_paused")  # fmt: skip
     deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
@@ -76,9 +75,7 @@ class HttpProtocol(asyncio.Protocol):
         self._feeding = False
         self._reading = True
         self._state = ConnState.NEW
-        self._request_deadline = 0.0  # loop time the current request must be in by
-        self._rate_mark = 0  # body bytes at the start of the current rate window
-        self._rate_excused = False  # we held reading back in the current window
+        self._clock = RequestClock(ctx.limits)
 
     def _move(self, state: ConnState) -> None:
         if state not in TRANSITIONS[self._state]:
@@ -211,7 +208,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- RequestSink ---------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._request_deadline = self.ctx.loop.time() + self.ctx.limits.request_timeout
+        self._clock.begin(self.ctx.loop.time())
         if not self._queue:  # else the head waits for the responses before it, not a timer
             self.deadline = self.ctx.loop.time() + self.ctx.limits.header_timeout
 
@@ -248,16 +245,8 @@ class HttpProtocol(asyncio.Protocol):
         self._parsing = exchange
         self._enqueue(exchange)
         if (chunked or content_length > 0) and self._parsing is exchange:
-            self._rate_mark = 0
-            self._rate_excused = False
-            self._arm_body_deadline()
+            self.deadline = self._clock.start_body(self.ctx.loop.time())
         return limit
-
-    def _arm_body_deadline(self) -> None:
-        """The next look at the body's progress: the end of this rate window, or the
-        request's own deadline if sooner."""
-        window_end = self.ctx.loop.time() + self.ctx.limits.body_rate_window
-        self.deadline = min(window_end, self._request_deadline)
 
     def on_body(self, data: bytes) -> None:
         if self._parsing is not None:
@@ -368,7 +357,7 @@ class HttpProtocol(asyncio.Protocol):
         if want:
             transport.resume_reading()
         else:
-            self._rate_excused = True  # the body's pace is ours now, not the client's
+            self._clock.excuse()  # the body's pace is ours now, not the client's
             transport.pause_reading()
 
     # -- upgrade -------------------------------------------------------------------------------
@@ -426,23 +415,14 @@ class HttpProtocol(asyncio.Protocol):
         reader = self._reader
         if reader is None or reader.stopped:
             return
-        limits = self.ctx.limits
-        received = reader.body_size
-        if self.ctx.loop.time() >= self._request_deadline:
-            logger.info("request from %s timed out (%g s)", self._peer, limits.request_timeout)
-            reader.reject(408, "request timed out")
-        elif (
-            self._rate_excused
-            or not self._reading
-            or self._holding()
-            or received - self._rate_mark >= limits.min_body_rate * limits.body_rate_window
-        ):
-            self._rate_mark = received
-            self._rate_excused = not self._reading
-            self._arm_body_deadline()
+        now = self.ctx.loop.time()
+        held_back = not self._reading or self._holding()
+        failure = self._clock.check(now, reader.body_size, held_back=held_back)
+        if failure is None:
+            self.deadline = self._clock.next_look(now)
         else:
-            logger.info("request body from %s is too slow", self._peer)
-            reader.reject(408, "request body sent too slowly")
+            logger.info("request from %s: %s", self._peer, failure)
+            reader.reject(408, failure)
 
     def shutdown(self) -> None:
         """The server stops: close now when idle; else once the response in flight is out."""
