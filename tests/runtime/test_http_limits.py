@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import select
-import threading
 import time
 from collections.abc import Iterable
 
 import pytest
-import requests
 
 from flask_realtime.runtime.http.limits import Limits
 from support.server_thread import ServerThread
@@ -282,45 +280,64 @@ def test_a_body_the_app_holds_back_is_not_too_slow(
 # -- closing with unread input: the client reads the answer, not a reset -------------------
 
 
-def _keep_sending(client: RawHttpClient, head: bytes, total: int) -> threading.Thread:
-    """Send ``head`` then ``total`` bytes in pieces from a thread, as a client streaming an
-    upload does, until done or the server stops taking them."""
-
-    def run() -> None:
-        try:
-            client.send(head)
-            for _ in range(total // 65536):
-                client.send(b"z" * 65536)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+def sent_then_answered(client: RawHttpClient, wire: bytes) -> int:
+    """Send all of ``wire`` at once, as a client that reads only once its request is out
+    (curl, most HTTP libraries); return the status then read. A server that closes with
+    the client's input unread makes the kernel reset the connection: the send fails and
+    the answer is lost."""
+    client.send(wire)  # a reset raises ConnectionResetError or BrokenPipeError here
+    status = client.read_response().status
+    assert client.wait_closed(5)
+    return status
 
 
 @pytest.mark.parametrize(
-    "head",
+    ("wire", "status"),
     [
-        b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n",  # 413
-        b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: ",  # 431, the field never ends
+        (b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n" + b"u" * 4_000_000, 413),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 4_000_000 + b"\r\n\r\n", 431),
     ],
-    ids=["413-upload", "431-endless-header"],
+    ids=["413-upload", "431-header"],
 )
-def test_refusal_with_unread_input_reaches_the_client(
-    strict: ServerThread, http_client: Connect, head: bytes
+def test_a_refusal_with_input_unread_reaches_the_client(
+    strict: ServerThread, http_client: Connect, wire: bytes, status: int
 ) -> None:
-    for _ in range(5):  # a reset loses the answer only sometimes: try a few times
-        client = http_client(strict.port)
-        sender = _keep_sending(client, head, 4_000_000)
-        response = client.read_response()
-        assert response.status in (413, 431)
-        sender.join(10)
-        client.close()
+    assert sent_then_answered(http_client(strict.port), wire) == status
 
 
-def test_an_upload_refused_with_413_reads_as_413_in_an_http_client(strict: ServerThread) -> None:
-    # requests sends the whole body before it reads: a reset makes it raise ConnectionError
-    for _ in range(3):
-        response = requests.post(f"http://127.0.0.1:{strict.port}/w", data=b"u" * 4_000_000, timeout=10)
-        assert response.status_code == 413
+def test_503_past_the_connection_limit_reaches_a_client_still_sending(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    full = http_server(wsgi_app=app, limits=Limits(max_connections=1))
+    first = http_client(full.port)
+    first.request("GET", "/")
+    assert first.read_response().status == 200  # it holds the one connection
+    wire = b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 8000000\r\n\r\n" + b"u" * 8_000_000
+    assert sent_then_answered(http_client(full.port), wire) == 503
+
+
+def test_a_client_that_never_stops_sending_is_cut_off_after_the_linger(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    limits = Limits(max_header_size=512, linger_timeout=0.5)
+    server = http_server(wsgi_app=app, limits=limits)
+    client = http_client(server.port)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 1024 + b"\r\n\r\n")
+    assert client.read_response().status == 431
+    start = time.monotonic()
+    assert sends_until_reset(client, 5.0), "the server read for ever"
+    assert 0.4 < time.monotonic() - start < 5
+
+
+def sends_until_reset(client: RawHttpClient, within: float) -> bool:
+    """Keep sending until the server resets the connection (True) or ``within`` passes."""
+    deadline = time.monotonic() + within
+    client.sock.settimeout(0.1)
+    while time.monotonic() < deadline:
+        try:
+            client.sock.send(b"b" * 65536)
+        except TimeoutError:
+            continue  # our buffer is full: the server is not reading now
+        except OSError:
+            return True
+    return False

@@ -30,14 +30,14 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
-from flask_realtime.engine.http import error_response
 from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
 from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchange import Exchange
 from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http.messages import Request, RequestTimeoutError, encode_response
+from flask_realtime.runtime.http.linger import begin_linger, refuse_connection
+from flask_realtime.runtime.http.messages import Request, RequestTimeoutError
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
 from flask_realtime.runtime.http.request_clock import RequestClock
@@ -45,10 +45,6 @@ from flask_realtime.runtime.http.request_clock import RequestClock
 __all__ = ["HttpProtocol"]
 
 logger = logging.getLogger(__name__)
-
-_SERVICE_UNAVAILABLE = encode_response(
-    error_response(503, "too many connections"), keep_alive=False, http10=False, head_only=False
-)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -90,8 +86,7 @@ class HttpProtocol(asyncio.Protocol):
         if not ctx.registry.add(self):
             logger.warning("connection refused: %d connections open", len(ctx.registry))
             self._move(ConnState.REFUSED)
-            transport.write(_SERVICE_UNAVAILABLE)
-            transport.close()
+            refuse_connection(ctx, transport)
             return
         peer = transport.get_extra_info("peername")
         self._peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
@@ -116,8 +111,8 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         reader = self._reader
         queue = self._queue
-        if reader is None:  # refused
-            return None
+        if reader is None or self._state is ConnState.LINGERING:
+            return None  # refused, or our answer is out: close
         self._move(ConnState.HALF_CLOSED)
         if queue and queue[0].client_gone():
             self.abort()  # nobody left to answer (a parked poll, now cancelled)
@@ -136,7 +131,7 @@ class HttpProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._state not in LIVE:
+        if self._state not in LIVE and self._state is not ConnState.LINGERING:
             return  # refused, or handed over to the endpoint's protocol
         self._move(ConnState.CLOSED)
         self.deadline = 0.0
@@ -331,10 +326,28 @@ class HttpProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def _close(self) -> None:
+    def _close(self, *, linger: bool = True) -> None:
+        """Close; with ``linger``, half-close first while the client may still be sending
+        (see ``linger_timeout`` in ``limits.py`` and LINGERING in ``connstate.py``)."""
         self.deadline = 0.0
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is None:
+            return
+        lingering = (
+            linger
+            and self._state is ConnState.OPEN
+            and not self.ctx.closing
+            and begin_linger(transport, paused=not self._reading)
+        )
+        if not lingering:
+            transport.close()
+            return
+        self._move(ConnState.LINGERING)
+        self._reading = True
+        if self._reader is not None:
+            self._reader.stopped = True  # data_received drops what comes now
+        self._backlog.clear()
+        self.deadline = self.ctx.loop.time() + self.ctx.limits.linger_timeout
 
     def update_reading(self) -> None:
         """Pause or resume reading, as the flow-control rule in the module doc says."""
@@ -395,7 +408,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def timed_out(self) -> None:
         """The header timeout (slowloris: 408), a body's rate window or the request
-        timeout (408), or the keep-alive idle timeout (close)."""
+        timeout (408), the keep-alive idle timeout (close), or the end of a linger."""
+        if self._state is ConnState.LINGERING:
+            self.abort()  # the client had its time to read our answer
+            return
         if self._state not in LIVE:
             return
         if self._parsing is not None:
@@ -408,7 +424,7 @@ class HttpProtocol(asyncio.Protocol):
             logger.info("request headers timed out from %s", self._peer)
             reader.reject(408, "request headers timed out")
         else:
-            self._close()
+            self._close(linger=False)  # idle: nothing unread
 
     def _check_body(self) -> None:
         """A rate window of the body in progress ended, or the request's deadline came."""
@@ -427,7 +443,7 @@ class HttpProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """The server stops: close now when idle; else once the response in flight is out."""
         if not self._queue:
-            self._close()
+            self._close(linger=False)
 
     def _log(self, exchange: Exchange) -> None:
         elapsed = self.ctx.loop.time() - exchange.started
