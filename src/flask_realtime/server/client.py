@@ -15,6 +15,7 @@ namespace the client is not in are dropped: they may cross a server-side disconn
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
@@ -27,6 +28,11 @@ from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server.adapter import Adapter
+from flask_realtime.server.client_limits import (
+    ConnectionRateLimit,
+    RatePolicy,
+    over_connection_rate,
+)
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.socket import Socket, SocketServer
 from flask_realtime.typing import NamespaceName
@@ -60,6 +66,8 @@ class ClientServer(SocketServer, Protocol):
 
     connect_timeout: float | None
     max_namespaces: int
+    connection_rate: tuple[float | None, float | None, RatePolicy] | None
+    """Packets/s, bytes/s and the policy past them (``client_limits.py``), or None."""
     deadlines: Deadlines
     clock: Callable[[], float]
 
@@ -80,7 +88,9 @@ class Client:
         sockets: the sockets of this connection, by namespace.
     """
 
-    __slots__ = ("_connect_timer", "_data", "decoder", "eio", "parser", "server", "sockets")
+    __slots__ = (
+        "_connect_timer", "_data", "decoder", "eio", "parser", "rate", "server", "sockets",
+    )  # fmt: skip
 
     def __init__(self, server: ClientServer, eio: EngineSocket, parser: Parser) -> None:
         self.server = server
@@ -90,6 +100,8 @@ class Client:
         self.sockets: dict[NamespaceName, Socket] = {}
         self._connect_timer: Deadline | None = None
         self._data: dict[str, Any] | None = None
+        rates = server.connection_rate
+        self.rate = None if rates is None else ConnectionRateLimit(*rates, time.monotonic())
 
     @property
     def data(self) -> dict[str, Any]:
@@ -125,6 +137,9 @@ class Client:
 
     def receive(self, data: str | bytes) -> None:
         """Take one Engine.IO message."""
+        rate = self.rate
+        if rate is not None:
+            rate.charge_bytes(len(data))
         try:
             packet = self.decoder.feed(data)
         except ProtocolError as exc:
@@ -132,6 +147,8 @@ class Client:
             return
         if packet is None:
             return  # a binary packet waits for its attachments
+        if rate is not None and not self._within_rate(rate):
+            return
         packet_type = packet.type
         if packet_type is PacketType.CONNECT:
             name = packet.namespace
@@ -191,6 +208,20 @@ class Client:
             timer.cancel()
         for socket in list(self.sockets.values()):
             socket.close(reason, notify=False)
+
+    def _within_rate(self, rate: ConnectionRateLimit) -> bool:
+        """Whether a complete packet goes on, by the connection's rate limit and policy."""
+        over = rate.admit(time.monotonic())
+        if over is None:
+            return True
+        policy = rate.policy
+        over_connection_rate(self.eio.sid, over, policy)
+        if policy is RatePolicy.DISCONNECT:
+            for socket in list(self.sockets.values()):
+                socket.close(CloseReason.SERVER_DISCONNECT, notify=True)
+            self.eio.close(CloseReason.SERVER_DISCONNECT)
+            return False
+        return policy is RatePolicy.WARN
 
     def _violation(self, what: str) -> None:
         logger.info("closing %s: %s", self.eio.sid, what)

@@ -313,6 +313,9 @@ class Socket:
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)
             return
+        limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
+        if limit is not None and not limit.admit(self.client.data, self.sid):
+            return
         self._invoke("event", event, handler, args, self._event_done, packet.id)
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
