@@ -9,7 +9,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 SRC    := src tests examples bench docs/conf.py
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test unit lint format docs bench clean
+.PHONY: all setup demo test unit lint format docs bench fuzz clean
 
 all: test
 
@@ -57,6 +57,13 @@ test: lint docs $(NODE_STAMP)
 ## make unit: the suite without lint, for a quick loop
 unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make fuzz: every decoder, the HTTP and the WebSocket path, FUZZ_CASES cases each
+## (a million by default; FUZZ_SEED to replay a run). make test runs a short version.
+FUZZ_CASES ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)
+	cd tests && ../$(BIN)/python -m fuzz.run --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 ## make bench: the benchmark suite against the peers (see bench/README.md)
 bench: $(STAMP)
