@@ -1,8 +1,10 @@
-"""The served app, its two good clients and the log watch, shared by the whole package.
+"""The served app, its two good clients and the log watch, one world per test module.
 
 One server of the app (``world``), and one built as if orjson were not installed
-(``plain_world``), each started once for the package; the ``w`` and ``either`` fixtures
-hand them to a test with a clean log, after checking that they still serve."""
+(``plain_world``), each started once per module, so that a module whose attacks leave a
+server loaded (floods, slow readers) cannot cascade into the next; the ``w`` and
+``either`` fixtures hand them to a test with a clean log, after checking that they still
+serve. When a world stops, nothing of the attacks may have reached its good clients."""
 
 from __future__ import annotations
 
@@ -312,6 +314,10 @@ def serving(world: World) -> Iterator[World]:
     try:
         world.start()
         yield world
+        for good in world.good:  # at the end of it all: nothing leaked, nobody dropped
+            assert EVIL not in good.everything(), f"attack data reached {good.name}"
+            assert not good.disconnected, f"{good.name} was disconnected: {good.disconnected}"
+        world.check()
         world.stop()
     finally:
         for logger in watched:
@@ -319,13 +325,13 @@ def serving(world: World) -> Iterator[World]:
         ours.setLevel(old_level)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with serving(World("robustness")) as world:
         yield world
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def plain_world() -> Iterator[World]:
     """The same app where orjson is not installed (it is an extra): the stdlib's json."""
     with serving(World("robustness_plain", orjson=False)) as world:
