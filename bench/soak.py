@@ -27,6 +27,7 @@ import asyncio
 import base64
 import gc
 import json
+import math
 import os
 import random
 import resource
@@ -388,7 +389,7 @@ async def conduct(args: argparse.Namespace) -> None:
         rss, fds = proc_stats(server.pid)
         window, rtts[:] = sorted(rtts), []
         p50 = statistics.median(window) * 1e3 if window else float("nan")
-        p99 = window[int(len(window) * 0.99) - 1] * 1e3 if window else float("nan")
+        p99 = window[max(0, math.ceil(len(window) * 0.99) - 1)] * 1e3 if window else float("nan")
         worst = window[-1] * 1e3 if window else float("nan")
         samples.append((rss, fds, stats["sessions"], stats["gc2_max"] * 1e3, p50, p99, worst))
         gc2 = stats["gc2_max"] * 1e3
@@ -433,6 +434,7 @@ def main() -> None:
         serve()
         return
     from flask_realtime.runtime import new_event_loop as policy_loop  # uvloop when installed
+
     if sys.argv[1:2] == ["clients"]:
         port, ws, polling, seconds, rate = sys.argv[2:7]
         with asyncio.Runner(loop_factory=policy_loop) as runner:
