@@ -30,14 +30,14 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
-from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
+from flask_realtime.exceptions import DisconnectedError
 from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchange import Exchange
 from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
 from flask_realtime.runtime.http.linger import begin_linger, refuse_connection
-from flask_realtime.runtime.http.messages import Request, RequestTimeoutError
+from flask_realtime.runtime.http.messages import Request, body_error
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
 from flask_realtime.runtime.http.request_clock import RequestClock
@@ -259,15 +259,8 @@ class HttpProtocol(asyncio.Protocol):
         if exchange is not None:
             # The message in progress fails: its own exchange answers (or the app sees it).
             self._parsing = None
-            reader = self._reader
-            error: ProtocolError
-            if status == 413:
-                size = reader.body_size if reader else 0
-                error = PayloadTooLargeError(size, exchange.body_limit or 0, "request body")
-            elif status == 408:
-                error = RequestTimeoutError(message)
-            else:
-                error = ProtocolError(message)
+            received = self._reader.body_size if self._reader else 0
+            error = body_error(status, message, received, exchange.body_limit)
             self.deadline = 0.0
             exchange.keep_alive = False
             exchange.fail_body(error, status)
