@@ -24,7 +24,7 @@ from .run import fuzz_decoder, fuzz_wire
 from .wire import HTTP_SEEDS, WS_FRAME_SEEDS, Wire, cuts_for, upgrade_request
 
 RUN_SEED = int(os.environ.get("FUZZ_SEED", random.randrange(1 << 30)))
-SHORT = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SHORT = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def spliced(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
@@ -57,8 +57,8 @@ def test_decoder_takes_seeds_with_bytes_spliced_in(name: str, data: st.DataObjec
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_decoder_mutation_run(name: str) -> None:
-    ran, failures = fuzz_decoder(name, 20_000, RUN_SEED, deadline=float("inf"))
-    assert ran == 20_000
+    ran, failures = fuzz_decoder(name, 8_000, RUN_SEED, deadline=float("inf"))
+    assert ran == 8_000
     assert not failures, f"seed {RUN_SEED}: {failures[:3]}"
 
 
@@ -87,7 +87,7 @@ def no_alarms(wire: Wire) -> None:
     assert not errors, errors
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_http_path_takes_any_request(wire: Wire, data: st.DataObject) -> None:
     case = data.draw(st.one_of(st.binary(max_size=512), spliced(HTTP_SEEDS)))
@@ -95,7 +95,7 @@ def test_http_path_takes_any_request(wire: Wire, data: st.DataObject) -> None:
     assert wire.feed([(case, cuts)]) == []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_websocket_path_takes_any_frames(wire: Wire, data: st.DataObject) -> None:
     frames = data.draw(st.one_of(st.binary(max_size=512), spliced(WS_FRAME_SEEDS)))
@@ -106,7 +106,7 @@ def test_websocket_path_takes_any_frames(wire: Wire, data: st.DataObject) -> Non
 
 @pytest.mark.parametrize("name", ["http", "websocket"])
 def test_wire_mutation_run(wire: Wire, name: str) -> None:
-    ran, failures = fuzz_wire(wire, name, 3_000, RUN_SEED, deadline=float("inf"))
-    assert ran == 3_000
+    ran, failures = fuzz_wire(wire, name, 1_500, RUN_SEED, deadline=float("inf"))
+    assert ran == 1_500
     assert not failures, f"seed {RUN_SEED}: {failures[:3]}"
     no_alarms(wire)
