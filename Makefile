@@ -11,7 +11,7 @@ ADMIN_UI_STAMP := src/flask_realtime/static/admin-ui/index.html
 SRC    := src tests examples bench tools docs/conf.py
 PYTEST_ARGS ?=
 
-.PHONY: all setup admin-ui demo test unit lint format docs bench clean
+.PHONY: all setup admin-ui demo test unit lint format docs bench fuzz clean
 
 all: test
 
@@ -67,6 +67,13 @@ test: lint docs $(NODE_STAMP) $(ADMIN_UI_STAMP)
 ## make unit: the suite without lint, for a quick loop
 unit: $(STAMP) $(NODE_STAMP) $(ADMIN_UI_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make fuzz: every decoder, the HTTP and the WebSocket path, FUZZ_CASES cases each
+## (a million by default; FUZZ_SEED to replay a run). make test runs a short version.
+FUZZ_CASES ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)
+	cd tests && ../$(BIN)/python -m fuzz.run --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 ## make bench: the benchmark suite against the peers (see bench/README.md)
 bench: $(STAMP)

@@ -182,30 +182,42 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
 
     # -- registration ------------------------------------------------------------------------
 
-    def on(self, message: str, namespace: str | None = None) -> Callable[[F], F]:
+    def on(
+        self, message: str, namespace: str | None = None, *, rate_limit: object = None
+    ) -> Callable[[F], F]:
         """Decorator: register the handler of event ``message`` in ``namespace``.
 
         ``message`` may be an event name, ``"message"`` / ``"json"`` (what ``send``
         sends), ``"connect"`` (the handler may take ``auth``), ``"disconnect"`` (it may
         take ``reason``), or ``"*"`` (any event without a handler; it gets the event
         name first). ``namespace="*"`` registers for every namespace.
+
+        ``rate_limit`` (ours, optional): how often one connection may send this event,
+        ``"5/s"``, ``"100/min"`` or ``(count, seconds)``; past it the event is dropped
+        and a line is logged (see ``docs/limits.md``).
         """
 
         def decorator(handler: F) -> F:
-            self.on_event(message, handler, namespace)
+            self.on_event(message, handler, namespace, rate_limit=rate_limit)
             return handler
 
         return decorator
 
     def on_event(
-        self, message: str, handler: Callable[..., Any], namespace: str | None = None
+        self,
+        message: str,
+        handler: Callable[..., Any],
+        namespace: str | None = None,
+        *,
+        rate_limit: object = None,
     ) -> None:
         """Register ``handler`` for event ``message`` (:meth:`on` without the decorator)."""
         if not isinstance(message, str):
             raise ConfigurationError(f"an event name must be a string, not {message!r}")
         namespace = namespace or "/"
         fn = typed_handler(handler, message)  # itself unless it has typed parameters
-        self._registry.handlers(namespace).add(message, BoundHandler(fn, message, namespace))
+        bound = BoundHandler(fn, message, namespace, rate_limit=rate_limit)
+        self._registry.handlers(namespace).add(message, bound)
 
     @overload
     def event(self, handler: F, /) -> F: ...

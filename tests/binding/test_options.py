@@ -16,6 +16,7 @@ from flask_realtime.binding.options import DEFAULT_HANDLER_THREADS, resolve_opti
 from flask_realtime.binding.service import STATE_KEY, AppService
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.protocol.parsers import MsgpackParser
+from flask_realtime.server.client_limits import RatePolicy
 
 
 def state_of(app: Flask) -> AppService:
@@ -330,3 +331,49 @@ def test_max_namespaces_per_client_reaches_the_server_and_is_checked(flask_app: 
     for bad in (0, -1, 2.5, "10"):
         with pytest.raises(ConfigurationError, match="max_namespaces_per_client"):
             SocketIO(Flask("bad"), max_namespaces_per_client=bad)
+
+
+def test_client_limits_reach_the_servers(flask_app: Flask) -> None:
+    socketio = SocketIO(
+        flask_app,
+        max_packets_per_second=50,
+        max_bytes_per_second=1000,
+        rate_limit_policy="drop",
+        max_rooms_per_socket=7,
+        max_pending_acks=9,
+        max_connections_per_address=3,
+    )
+    service = socketio.service_for(flask_app)
+    assert service.server.connection_rate == (50, 1000, RatePolicy.DROP)
+    assert service.server.max_rooms_per_socket == 7
+    assert service.server.max_pending_acks == 9
+    assert service.engine.options.max_connections_per_address == 3
+    default = SocketIO(Flask("default")).service_for()
+    assert default.server.connection_rate is None  # no check at all when not set
+    assert default.server.max_rooms_per_socket == 10_000
+    assert default.engine.options.max_connections_per_address is None
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("max_packets_per_second", 0),
+        ("max_bytes_per_second", -5),
+        ("max_packets_per_second", "10"),
+        ("rate_limit_policy", "ignore"),
+        ("max_rooms_per_socket", 0),
+        ("max_pending_acks", None),
+        ("max_connections_per_address", 0),
+    ],
+)
+def test_client_limits_are_checked(name: str, bad: object) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        SocketIO(Flask("bad"), **{name: bad})
+
+
+def test_a_handler_rate_limit_is_checked_at_registration(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+    for bad in ("fast", "5/fortnight", (0, 1), (5,), -1):
+        with pytest.raises(ConfigurationError, match="rate_limit"):
+            socketio.on("chat", rate_limit=bad)(lambda message: None)
+    socketio.on("chat", rate_limit="100/min")(lambda message: None)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from flask_realtime.exceptions import ProtocolError
-from flask_realtime.protocol.parsers import DEFAULT_MAX_ATTACHMENTS, JsonParser
+from flask_realtime.protocol.parsers import DEFAULT_MAX_ATTACHMENTS, MAX_JSON_DEPTH, JsonParser
 from flask_realtime.protocol.socketio import Packet
 
 from .parsers_support import BUF, PARSERS, PH0, PH1, T, feed_all
@@ -144,6 +144,39 @@ def test_deeply_nested_json_is_refused(make_parser: Callable[..., JsonParser]) -
 
 def test_binary_packet_nested_too_deeply_is_refused() -> None:
     decoder = JsonParser().decoder()
-    decoder.feed('51-["a",' + "[" * 1000 + PH0 + "]" * 1000 + "]")  # orjson goes to 1024
-    with pytest.raises(ProtocolError, match="nested too deeply"):
-        decoder.feed(BUF)
+    with pytest.raises(ProtocolError, match="deeper than 254 levels"):
+        decoder.feed('51-["a",' + "[" * 1000 + PH0 + "]" * 1000 + "]")  # orjson reads 1024
+
+
+def _nested(depth: int) -> str:
+    """An EVENT whose data (the outer array is level 1) nests ``depth`` levels."""
+    return '2["a",' + "[" * (depth - 1) + "]" * (depth - 1) + "]"
+
+
+def test_json_as_deep_as_the_encoder_writes_is_accepted_and_encodes_back(
+    make_parser: Callable[..., JsonParser],
+) -> None:
+    parser = make_parser()
+    packet = parser.decoder().feed(_nested(MAX_JSON_DEPTH))
+    assert packet is not None
+    # the ack or echo of it can be written: the depth limit is the encoder's
+    assert parser.encode(Packet(T.ACK, "/", packet.data, 1))
+
+
+def test_json_one_level_deeper_than_the_encoder_writes_is_refused(
+    make_parser: Callable[..., JsonParser],
+) -> None:
+    with pytest.raises(ProtocolError, match=f"deeper than {MAX_JSON_DEPTH} levels"):
+        make_parser().decoder().feed(_nested(MAX_JSON_DEPTH + 1))
+
+
+def test_objects_count_as_levels_too() -> None:
+    deep = '2["a",' + '{"k":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH + "]"
+    with pytest.raises(ProtocolError, match="deeper than"):
+        JsonParser().decoder().feed(deep)
+
+
+def test_brackets_inside_strings_and_wide_packets_are_not_depth() -> None:
+    decoder = JsonParser().decoder()
+    assert decoder.feed('2["a","' + "[{" * 2000 + '"]') is not None
+    assert decoder.feed('2["a",' + ",".join(["[[1]]"] * 2000) + "]") is not None

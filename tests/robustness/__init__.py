@@ -2,7 +2,7 @@
 
 The project rule under test (``docs/internals.md``, "Errors and safety"): bad input gets
 a clear error and harms nobody else. One Flask app with ``SocketIO`` (echo, broadcast,
-rooms) is served by ``socketio.run()`` on a loopback port for the whole package; two
+rooms) is served by ``socketio.run()`` on a loopback port for each test module; two
 python-socketio clients stay connected throughout, one on WebSocket and one on long-polling.
 Each test attacks the server from a third client over raw sockets and then checks, through
 :meth:`World.check`, that
@@ -26,5 +26,6 @@ are strict ``xfail`` tests: they fail, and their reason says why, until the fix 
 Layout: ``conftest.py`` serves the app and holds the good clients and the checks
 (:class:`World`); ``support.py`` has the limits and the raw attackers; the test modules
 go by attack surface (``test_http``, ``test_engineio``, ``test_websocket``,
-``test_socketio``, ``test_handlers``), and ``test_wrapup`` runs last.
+``test_socketio``, ``test_handlers``, ``test_limits``), and ``test_matrix`` holds one
+table of malformed inputs of every surface, sent while a good client keeps echoing.
 """

@@ -1,8 +1,10 @@
-"""The served app, its two good clients and the log watch, shared by the whole package.
+"""The served app, its two good clients and the log watch, one world per test module.
 
 One server of the app (``world``), and one built as if orjson were not installed
-(``plain_world``), each started once for the package; the ``w`` and ``either`` fixtures
-hand them to a test with a clean log, after checking that they still serve."""
+(``plain_world``), each started once per module, so that a module whose attacks leave a
+server loaded (floods, slow readers) cannot cascade into the next; the ``w`` and
+``either`` fixtures hand them to a test with a clean log, after checking that they still
+serve. When a world stops, nothing of the attacks may have reached its good clients."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_realtime import SocketIO, emit, join_room
+from flask_realtime import SocketIO, emit, join_room, rooms
 from flask_realtime.binding.service import AppService
 from flask_realtime.runtime.http.server import Server
 from support.recorder import Recorder
@@ -33,13 +35,14 @@ requests = pytest.importorskip("requests")
 # -- the app ---------------------------------------------------------------------------------
 
 
-def make_app(seen: Recorder, name: str) -> tuple[Flask, SocketIO]:
+def make_app(seen: Recorder, name: str, **options: Any) -> tuple[Flask, SocketIO]:
     app = Flask(name)
     socketio = SocketIO(
         app,
         max_http_buffer_size=MAX_PAYLOAD,
         ping_interval=PING_INTERVAL,
         ping_timeout=PING_TIMEOUT,
+        **options,
     )
 
     @socketio.on("connect")
@@ -65,6 +68,15 @@ def make_app(seen: Recorder, name: str) -> tuple[Flask, SocketIO]:
         seen.record_request("join", room)
         join_room(room)
         return room
+
+    @socketio.on("rooms")
+    def on_rooms() -> list[str]:
+        return sorted(rooms())
+
+    @socketio.on("limited", rate_limit=(3, 60))  # 3 a minute per connection
+    def on_limited(data: Any) -> Any:
+        seen.record_request("limited", data)
+        return data
 
     @socketio.on("fail")
     def on_fail(data: Any) -> str:
@@ -204,12 +216,12 @@ class Good:
 class World:
     """The served app, its two good clients and the log watch, shared by the package."""
 
-    def __init__(self, name: str, *, orjson: bool = True) -> None:
+    def __init__(self, name: str, *, orjson: bool = True, **options: Any) -> None:
         self.seen = Recorder(timeout=TIMEOUT)
         with pytest.MonkeyPatch.context() as patch:
             if not orjson:  # as installed without the orjson extra: the stdlib's json
                 patch.setitem(sys.modules, "orjson", None)
-            self.app, self.socketio = make_app(self.seen, name)
+            self.app, self.socketio = make_app(self.seen, name, **options)
         self.state: AppService = self.socketio.service_for(self.app)
         self.error: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, name=f"{name}-loop", daemon=True)
@@ -302,6 +314,10 @@ def serving(world: World) -> Iterator[World]:
     try:
         world.start()
         yield world
+        for good in world.good:  # at the end of it all: nothing leaked, nobody dropped
+            assert EVIL not in good.everything(), f"attack data reached {good.name}"
+            assert not good.disconnected, f"{good.name} was disconnected: {good.disconnected}"
+        world.check()
         world.stop()
     finally:
         for logger in watched:
@@ -309,13 +325,13 @@ def serving(world: World) -> Iterator[World]:
         ours.setLevel(old_level)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with serving(World("robustness")) as world:
         yield world
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def plain_world() -> Iterator[World]:
     """The same app where orjson is not installed (it is an extra): the stdlib's json."""
     with serving(World("robustness_plain", orjson=False)) as world:

@@ -53,7 +53,12 @@ class RawWebSocket:
     """
 
     def __init__(
-        self, port: int, query: str = "EIO=4&transport=websocket", *, rcvbuf: int | None = None
+        self,
+        port: int,
+        query: str = "EIO=4&transport=websocket",
+        *,
+        rcvbuf: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._buf = bytearray()
@@ -63,10 +68,11 @@ class RawWebSocket:
             self.sock.settimeout(TIMEOUT)
             self.sock.connect(("127.0.0.1", port))
             key = base64.b64encode(os.urandom(16)).decode()
+            extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
             self.sock.sendall(
                 f"GET /socket.io/?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+                f"Sec-WebSocket-Version: 13\r\n{extra}\r\n".encode()
             )
             deadline = time.monotonic() + TIMEOUT
             head = self._read_until(b"\r\n\r\n", deadline).decode("latin-1")

@@ -32,6 +32,8 @@ FATAL_PACKETS = {
     "connect-with-string-auth": '40/chat,"EVIL"',
     "deep-nesting": '42["echo",' + "[" * 30_000 + '"EVIL"' + "]" * 30_000 + "]",
     "ack-not-array": '431{"EVIL":1}',
+    # 255 levels: orjson would read it but could not write its ack (it writes 254)
+    "deeper-than-the-encoder": '421["echo",' + "[" * 254 + '"EVIL"' + "]" * 254 + "]",
 }
 
 
@@ -106,6 +108,16 @@ def test_harmless_oddities_are_dropped(w: World, packet: str) -> None:
         ws.send(packet)
         ws.send('427["echo","still here"]')
         assert ws.recv() == '437["still here"]'
+    w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+def test_the_deepest_packet_the_encoder_writes_gets_its_ack(w: World) -> None:
+    ws, sid = open_socketio(w.port)
+    deep = "[" * 253 + '"ok"' + "]" * 253  # in the packet's array, or the ack's: 254 levels
+    with ws:
+        ws.send(f'421["echo",{deep}]')
+        assert ws.recv() == f"431[{deep}]"
     w.seen.wait_for("disconnect", sid)
     w.check()
 

@@ -275,3 +275,69 @@ def test_a_body_the_app_holds_back_is_not_too_slow(
     response = client.read_response(timeout=10)
     assert response.status == 200
     assert len(response.body) == 64 * 1024
+
+
+# -- closing with unread input: the client reads the answer, not a reset -------------------
+
+
+def sent_then_answered(client: RawHttpClient, wire: bytes) -> int:
+    """Send all of ``wire`` at once, as a client that reads only once its request is out
+    (curl, most HTTP libraries); return the status then read. A server that closes with
+    the client's input unread makes the kernel reset the connection: the send fails and
+    the answer is lost."""
+    client.send(wire)  # a reset raises ConnectionResetError or BrokenPipeError here
+    status = client.read_response().status
+    assert client.wait_closed(5)
+    return status
+
+
+@pytest.mark.parametrize(
+    ("wire", "status"),
+    [
+        (b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n" + b"u" * 4_000_000, 413),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 4_000_000 + b"\r\n\r\n", 431),
+    ],
+    ids=["413-upload", "431-header"],
+)
+def test_a_refusal_with_input_unread_reaches_the_client(
+    strict: ServerThread, http_client: Connect, wire: bytes, status: int
+) -> None:
+    assert sent_then_answered(http_client(strict.port), wire) == status
+
+
+def test_503_past_the_connection_limit_reaches_a_client_still_sending(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    full = http_server(wsgi_app=app, limits=Limits(max_connections=1))
+    first = http_client(full.port)
+    first.request("GET", "/")
+    assert first.read_response().status == 200  # it holds the one connection
+    wire = b"POST /w HTTP/1.1\r\nHost: t\r\nContent-Length: 8000000\r\n\r\n" + b"u" * 8_000_000
+    assert sent_then_answered(http_client(full.port), wire) == 503
+
+
+def test_a_client_that_never_stops_sending_is_cut_off_after_the_linger(
+    http_server: Serve, app: RecordingApp, http_client: Connect
+) -> None:
+    limits = Limits(max_header_size=512, linger_timeout=0.5)
+    server = http_server(wsgi_app=app, limits=limits)
+    client = http_client(server.port)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 1024 + b"\r\n\r\n")
+    assert client.read_response().status == 431
+    start = time.monotonic()
+    assert sends_until_reset(client, 5.0), "the server read for ever"
+    assert 0.4 < time.monotonic() - start < 5
+
+
+def sends_until_reset(client: RawHttpClient, within: float) -> bool:
+    """Keep sending until the server resets the connection (True) or ``within`` passes."""
+    deadline = time.monotonic() + within
+    client.sock.settimeout(0.1)
+    while time.monotonic() < deadline:
+        try:
+            client.sock.send(b"b" * 65536)
+        except TimeoutError:
+            continue  # our buffer is full: the server is not reading now
+        except OSError:
+            return True
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,21 @@ def test_a_large_upload_streams_through_a_bounded_buffer(
     # Never more than the high-water mark plus one read from the socket (<= 256 KiB).
     assert result["peak"] is not None
     assert result["peak"] <= 64 * 1024 + 256 * 1024
+
+
+def test_a_malformed_body_is_a_400_for_flask_not_a_traceback(
+    validated: ServerThread, http_client: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    # werkzeug's own server raises ClientDisconnected (a 400) into the app for a body cut
+    # short; ours raises its error as one too, so Flask answers it without logging it
+    client = http_client(validated.port)
+    with caplog.at_level(logging.INFO):
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\nzz\r\n"  # not a chunk size
+        )
+        response = client.read_response()
+        assert client.wait_closed(5)
+    assert response.status == 400
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..server.client_limits import EventRateLimit
 
 __all__ = ["BoundHandler", "accepts_positional", "is_async_callable"]
 
@@ -75,14 +76,23 @@ class BoundHandler:
         is_async: whether it runs on the loop (``async def``) or in a worker thread.
         from_class: whether it is a method of a class-based ``Namespace`` (a decorated
             handler of the same event wins over such a method).
+        rate_limit: how often one connection may send the event (an
+            :class:`~flask_realtime.server.client_limits.EventRateLimit`), or None.
     """
 
     __slots__ = (
         "_takes_extra", "event", "fn", "from_class", "is_async", "most", "namespace", "needs",
+        "rate_limit",
     )  # fmt: skip
 
     def __init__(
-        self, fn: Callable[..., Any], event: str, namespace: str, *, from_class: bool = False
+        self,
+        fn: Callable[..., Any],
+        event: str,
+        namespace: str,
+        *,
+        from_class: bool = False,
+        rate_limit: object = None,
     ) -> None:
         if not callable(fn):
             raise ConfigurationError(f"the handler for {event!r} must be callable, not {fn!r}")
@@ -90,6 +100,7 @@ class BoundHandler:
         self.event = event
         self.namespace = namespace
         self.from_class = from_class
+        self.rate_limit = None if rate_limit is None else EventRateLimit(rate_limit, event)
         self.is_async = is_async_callable(fn)
         # Connect and disconnect handlers: does the function take auth / reason?
         arity = accepts_positional(fn)

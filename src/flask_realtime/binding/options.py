@@ -20,9 +20,17 @@ from typing import Any, Literal
 
 from ..engine import EngineOptions
 from ..exceptions import ConfigurationError
+from ..server.acks import DEFAULT_MAX_PENDING_ACKS
+from ..server.client_limits import RatePolicy
 from ..server.recovery import RecoveryOptions
 
-__all__ = ["DEFAULT_HANDLER_THREADS", "SocketIOOptions", "check_names", "resolve_options"]
+__all__ = [
+    "DEFAULT_HANDLER_THREADS",
+    "SocketIOOptions",
+    "check_names",
+    "connection_rate",
+    "resolve_options",
+]
 
 DEFAULT_HANDLER_THREADS = 64
 """Worker threads for ``def`` handlers, per app.
@@ -60,6 +68,11 @@ _SERVER_NAMES = frozenset(
         "connect_timeout",
         "max_namespaces_per_client",
         "connection_state_recovery",
+        "max_pending_acks",
+        "max_rooms_per_socket",
+        "max_packets_per_second",
+        "max_bytes_per_second",
+        "rate_limit_policy",
     }
 )
 
@@ -103,6 +116,15 @@ class SocketIOOptions:
             CONNECT gets ``connect_error`` (a client trying thousands of dynamic names).
         connection_state_recovery: Node's connection state recovery (a client that comes
             back soon gets its sid, rooms, data and missed events), or None (off).
+        max_pending_acks: acknowledgements one socket may owe the server (``call()``,
+            ``emit(callback=)``); past it the oldest fails (``CallTimeoutError``).
+        max_rooms_per_socket: rooms one socket may be in; a join past it is refused (a
+            warning is logged). None: no cap.
+        max_packets_per_second: Socket.IO packets one connection may send per second
+            (bursts of one second's worth). None: no limit.
+        max_bytes_per_second: bytes one connection may send per second. None: no limit.
+        rate_limit_policy: what happens to a packet past either rate: ``"drop"``,
+            ``"warn"`` (handled, a warning logged) or ``"disconnect"``.
         worker_threads: the size of the pool that runs ``def`` handlers.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
@@ -121,6 +143,11 @@ class SocketIOOptions:
     connect_timeout: float = 45.0
     max_namespaces_per_client: int = 100
     connection_state_recovery: RecoveryOptions | None = None
+    max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS
+    max_rooms_per_socket: int | None = 10_000
+    max_packets_per_second: float | None = None
+    max_bytes_per_second: float | None = None
+    rate_limit_policy: str = "disconnect"
     worker_threads: int = DEFAULT_HANDLER_THREADS
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -222,6 +249,37 @@ def _check_values(options: SocketIOOptions) -> None:
     limit = options.max_namespaces_per_client
     if type(limit) is not int or limit < 1:
         raise ConfigurationError(f"max_namespaces_per_client must be a positive int, not {limit!r}")
+    _check_client_limits(options)
     namespaces = options.namespaces
     if namespaces is not None and namespaces != "*" and not isinstance(namespaces, (list, tuple)):
         raise ConfigurationError(f"namespaces must be a list of names or '*', not {namespaces!r}")
+
+
+def _check_client_limits(options: SocketIOOptions) -> None:
+    for name in ("max_pending_acks", "max_rooms_per_socket"):
+        value = getattr(options, name)
+        if (value is not None or name == "max_pending_acks") and (
+            type(value) is not int or value < 1
+        ):
+            raise ConfigurationError(f"{name} must be a positive int, not {value!r}")
+    for name in ("max_packets_per_second", "max_bytes_per_second"):
+        value = getattr(options, name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise ConfigurationError(f"{name} must be a positive number or None, not {value!r}")
+    policies = [policy.value for policy in RatePolicy]
+    if options.rate_limit_policy not in policies:
+        raise ConfigurationError(
+            f"rate_limit_policy must be one of {policies}, not {options.rate_limit_policy!r}"
+        )
+
+
+def connection_rate(
+    options: SocketIOOptions,
+) -> tuple[float | None, float | None, RatePolicy] | None:
+    """The per-connection rates for the server, or None when neither is set (no check)."""
+    packets, size = options.max_packets_per_second, options.max_bytes_per_second
+    if packets is None and size is None:
+        return None
+    return packets, size, RatePolicy(options.rate_limit_policy)

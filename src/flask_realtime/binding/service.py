@@ -30,6 +30,7 @@ from .cluster import ClusterOps, ServerEvents
 from .host import LoopHost
 from .log_switches import configure_logging
 from .operations import Operations
+from .options import connection_rate
 from .outcomes import Outcomes
 from .parsers import AppParsers
 from .runner import HandlerRunner
@@ -83,6 +84,9 @@ class AppService:
             connect_timeout=options.connect_timeout,
             max_namespaces=options.max_namespaces_per_client,
             recovery=options.connection_state_recovery,
+            max_pending_acks=options.max_pending_acks,
+            max_rooms_per_socket=options.max_rooms_per_socket,
+            connection_rate=connection_rate(options),
         )
         self.engine = EngineServer(self.server, options.engine, deadlines=self.deadlines)
         self.ops = Operations(self.server, self.ensure_loop, self.parsers.snapshot, self.outcomes)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..deadlines import Deadlines
 from ..exceptions import ProtocolError
 from ..protocol import engineio, engineio_v3
 from ..protocol.engineio import Packet, PacketType
+from .address_limit import AddressCounts, client_address
 from .cors import cors_headers, origin_allowed, preflight_headers
 from .handshake import Handshake
 from .http import EngineError, EngineRequest, EngineResponse, compress, error_response
@@ -73,6 +74,8 @@ class EngineServer:
         self.observer: EngineObserver | None = None
         """Instrumentation told of upgrades and dropped volatile messages (observe)."""
         self.sessions: dict[str, EngineSocket] = {}
+        cap = self.options.max_connections_per_address
+        self._per_address = None if cap is None else AddressCounts(cap)
         self.deadlines = deadlines if deadlines is not None else Deadlines()
 
     # -- requests -------------------------------------------------------------------------
@@ -125,7 +128,7 @@ class EngineServer:
             return problem
         sid = request.arg("sid")
         if sid is None:
-            return self._over_capacity([])
+            return self._over_capacity(request, [])
         socket = self.sessions.get(sid)
         if socket is None:
             return error_response(EngineError.UNKNOWN_SID)
@@ -163,7 +166,7 @@ class EngineServer:
     def _open_polling(
         self, request: EngineRequest, now: float, cors: list[tuple[str, str]]
     ) -> EngineResponse:
-        full = self._over_capacity(cors)
+        full = self._over_capacity(request, cors)
         if full is not None:
             return full
         protocol = _protocol_of(request)
@@ -285,10 +288,26 @@ class EngineServer:
         )
         socket = EngineSocket(self, sid, protocol, handshake, transport, now)
         self.sessions[sid] = socket
+        if self._per_address is not None:
+            self._per_address.add(self._address(handshake.headers, handshake.remote_addr))
         return socket
 
-    def _over_capacity(self, cors: list[tuple[str, str]]) -> EngineResponse | None:
-        """The 503 refusing a new session when ``max_connections`` are open (any transport)."""
+    def _address(self, headers: Mapping[str, str], peer: tuple[str, int] | None) -> str | None:
+        return client_address(headers, peer, self.options.trust_forwarded_headers)
+
+    def _over_capacity(
+        self, request: EngineRequest, cors: list[tuple[str, str]]
+    ) -> EngineResponse | None:
+        """The 503 refusing a new session when ``max_connections`` are open (any transport),
+        or the 429 when its address has ``max_connections_per_address``."""
+        per_address = self._per_address
+        if per_address is not None and per_address.full(
+            self._address(request.headers, request.remote_addr)
+        ):
+            return error_response(
+                EngineError.BAD_REQUEST, "Too many connections from this address",
+                status=429, headers=cors,
+            )  # fmt: skip
         if len(self.sessions) < self.options.max_connections:
             return None
         return error_response(
@@ -331,6 +350,9 @@ class EngineServer:
         """Drop a closed session from the table (it cancelled its own timer)."""
         if self.sessions.get(socket.sid) is socket:
             del self.sessions[socket.sid]
+            if self._per_address is not None:
+                shake = socket.handshake
+                self._per_address.remove(self._address(shake.headers, shake.remote_addr))
 
     def close_all(self, reason: CloseReason = CloseReason.SERVER_SHUTDOWN) -> None:
         for socket in list(self.sessions.values()):

@@ -38,6 +38,8 @@ class EngineOptions:
     path: str = "socket.io"
     upgrade_timeout: float = 10.0
     max_connections: int = 100_000
+    max_connections_per_address: int | None = None
+    """Sessions one client address may hold (``address_limit.py``); past it 429. None: no cap."""
     max_payload_packets: int = 10_000
     max_buffered_bytes: int = 16 * 1024 * 1024
     """Bytes of messages that may wait for one client (queued for its next poll, or unread
@@ -54,6 +56,11 @@ class EngineOptions:
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        cap = self.max_connections_per_address
+        if cap is not None and (type(cap) is not int or cap < 1):
+            raise ConfigurationError(
+                f"max_connections_per_address must be a positive int or None, not {cap!r}"
+            )
         for name in ("max_http_buffer_size", "max_buffered_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of bytes")

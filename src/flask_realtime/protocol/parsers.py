@@ -32,6 +32,7 @@ from flask_realtime.protocol.socketio import Packet, PacketType, check_data
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
+    "MAX_JSON_DEPTH",
     "Decoder",
     "JsonDecoder",
     "JsonParser",
@@ -47,6 +48,12 @@ _NON_EVENT_TYPES = frozenset({0, 1, 4})  # CONNECT, DISCONNECT, CONNECT_ERROR
 _PACKET_TYPES: tuple[PacketType, ...] = tuple(PacketType)
 _TYPE_CHARS: tuple[str, ...] = tuple(str(int(t)) for t in PacketType)
 _MAX_ACK_ID_DIGITS = 16  # ack ids are JavaScript numbers: exact up to 2**53, 16 digits
+MAX_JSON_DEPTH = 254
+"""The deepest nesting of arrays and objects a packet may carry: what orjson can write.
+
+orjson reads 1,024 levels but writes at most 254, so a packet nested deeper would decode
+and then fail when its ack or echo is encoded: it is refused as a protocol error instead.
+"""
 
 Dumps = Callable[[Any], str]
 Loads = Callable[[str], Any]
@@ -240,6 +247,26 @@ class JsonParser:
         return self._serialise(data), buffers
 
 
+def _too_deep(text: str, data: Any) -> bool:
+    """Whether ``data`` (decoded from ``text``) nests deeper than :data:`MAX_JSON_DEPTH`."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    level = [data] if type(data) in (list, dict) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return True
+        below = []
+        for value in level:
+            for item in value.values() if type(value) is dict else value:
+                kind = type(item)
+                if kind is list or kind is dict:
+                    below.append(item)
+        level = below
+    return False
+
+
 class JsonDecoder:
     """Decodes the messages of one connection (see :class:`Decoder`)."""
 
@@ -343,6 +370,11 @@ class JsonDecoder:
                     raise ProtocolError(f"invalid JSON in packet {excerpt(text)}") from None
                 if data is None:
                     raise ProtocolError(f"a null payload is not allowed: {excerpt(text)}")
+                # Cheap first: a packet this deep needs that many brackets.
+                if size - pos > 2 * MAX_JSON_DEPTH and _too_deep(text, data):
+                    raise ProtocolError(
+                        f"JSON nested deeper than {MAX_JSON_DEPTH} levels in {excerpt(text)}"
+                    )
         check_data(packet_type, data, self.version)
         packet = Packet(_PACKET_TYPES[packet_type], namespace, data, ack_id, query)
         if attachments:

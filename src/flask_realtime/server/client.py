@@ -15,6 +15,7 @@ namespace the client is not in are dropped: they may cross a server-side disconn
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +29,11 @@ from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.protocol.socketio import Packet, PacketType
 from flask_realtime.server.adapter import Adapter
+from flask_realtime.server.client_limits import (
+    ConnectionRateLimit,
+    RatePolicy,
+    over_connection_rate,
+)
 from flask_realtime.server.live_namespaces import LiveNamespace, NamespaceTable
 from flask_realtime.server.recovery import Restored
 from flask_realtime.server.socket import Socket, SocketServer
@@ -62,6 +68,8 @@ class ClientServer(SocketServer, Protocol):
 
     connect_timeout: float | None
     max_namespaces: int
+    connection_rate: tuple[float | None, float | None, RatePolicy] | None
+    """Packets/s, bytes/s and the policy past them (``client_limits.py``), or None."""
     deadlines: Deadlines
     clock: Callable[[], float]
 
@@ -83,7 +91,8 @@ class Client:
     """
 
     __slots__ = (
-        "_connect_timer", "_data", "_restoring", "decoder", "eio", "parser", "server", "sockets",
+        "_connect_timer", "_data", "_restoring", "decoder", "eio", "parser", "rate", "server",
+        "sockets",
     )  # fmt: skip
 
     def __init__(self, server: ClientServer, eio: EngineSocket, parser: Parser) -> None:
@@ -95,6 +104,8 @@ class Client:
         self._connect_timer: Deadline | None = None
         self._data: dict[str, Any] | None = None
         self._restoring: set[NamespaceName] | None = None  # CONNECTs waiting for a session
+        rates = server.connection_rate
+        self.rate = None if rates is None else ConnectionRateLimit(*rates, time.monotonic())
 
     @property
     def data(self) -> dict[str, Any]:
@@ -130,6 +141,9 @@ class Client:
 
     def receive(self, data: str | bytes) -> None:
         """Take one Engine.IO message."""
+        rate = self.rate
+        if rate is not None:
+            rate.charge_bytes(len(data))
         try:
             packet = self.decoder.feed(data)
         except ProtocolError as exc:
@@ -137,6 +151,8 @@ class Client:
             return
         if packet is None:
             return  # a binary packet waits for its attachments
+        if rate is not None and not self._within_rate(rate):
+            return
         packet_type = packet.type
         if packet_type is PacketType.CONNECT:
             name = packet.namespace
@@ -246,6 +262,20 @@ class Client:
             timer.cancel()
         for socket in list(self.sockets.values()):
             socket.close(reason, notify=False)
+
+    def _within_rate(self, rate: ConnectionRateLimit) -> bool:
+        """Whether a complete packet goes on, by the connection's rate limit and policy."""
+        over = rate.admit(time.monotonic())
+        if over is None:
+            return True
+        policy = rate.policy
+        over_connection_rate(self.eio.sid, over, policy)
+        if policy is RatePolicy.DISCONNECT:
+            for socket in list(self.sockets.values()):
+                socket.close(CloseReason.SERVER_DISCONNECT, notify=True)
+            self.eio.close(CloseReason.SERVER_DISCONNECT)
+            return False
+        return policy is RatePolicy.WARN
 
     def _violation(self, what: str) -> None:
         logger.info("closing %s: %s", self.eio.sid, what)

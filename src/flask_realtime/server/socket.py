@@ -403,6 +403,9 @@ class Socket:
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)
             return
+        limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
+        if limit is not None and not limit.admit(self.client.data, self.sid):
+            return
         gate = self.nsp.handlers.gate
         if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
             handler = gate(event, tuple(data[1:]), handler)

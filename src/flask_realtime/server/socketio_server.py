@@ -30,6 +30,7 @@ from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server.acks import DEFAULT_MAX_PENDING_ACKS, PendingAck
 from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.server.client import Client
+from flask_realtime.server.client_limits import RatePolicy, room_cap_reached
 from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
@@ -74,6 +75,10 @@ class SocketIOServer(EngineHandler):
         connect_timeout: seconds a new connection has to join a namespace before it is
             closed (Node's ``connectTimeout``); None disables it.
         max_pending_acks: acknowledgements one socket may owe; past it the oldest fails.
+        connection_rate: packets per second, bytes per second (either None) and the
+            :class:`~.client_limits.RatePolicy` past them, for each connection; None for none.
+        max_rooms_per_socket: rooms one socket may be in (its own sid room counts); a join
+            past it is refused with a warning in the log. None for no limit.
         max_namespaces: namespaces one connection may be in at once; a CONNECT past it
             gets CONNECT_ERROR ("Too many namespaces") and the connection stays.
         legacy_parser: the parser for Engine.IO v3 (socket.io 2.x) clients; the JSON
@@ -103,6 +108,8 @@ class SocketIOServer(EngineHandler):
         connect_timeout: float | None = 45.0,
         max_pending_acks: int = DEFAULT_MAX_PENDING_ACKS,
         max_namespaces: int = 100,
+        connection_rate: tuple[float | None, float | None, RatePolicy] | None = None,
+        max_rooms_per_socket: int | None = None,
         legacy_parser: Parser | None = None,
         deadlines: Deadlines | None = None,
         clock: Callable[[], float] | None = None,
@@ -129,6 +136,8 @@ class SocketIOServer(EngineHandler):
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
         self.max_namespaces = max_namespaces
+        self.connection_rate = connection_rate
+        self.max_rooms_per_socket = max_rooms_per_socket
         self.registry = registry if registry is not None else HandlerRegistry()
         self.namespaces = NamespaceTable(self.registry, namespaces)
         self.deadlines = deadlines if deadlines is not None else Deadlines()
@@ -346,6 +355,9 @@ class SocketIOServer(EngineHandler):
         if socket is None:
             self.adapter.add_sockets(namespace, BroadcastOptions(frozenset((sid,))), (room,))
         elif socket.state is SocketState.CONNECTING or socket.state is SocketState.CONNECTED:
+            cap = self.max_rooms_per_socket
+            if cap is not None and room_cap_reached(self.adapter, socket, room, cap):
+                return
             self.adapter.add(socket, room)
 
     def leave_room(self, sid: Sid, room: Room, namespace: NamespaceName = "/") -> None:

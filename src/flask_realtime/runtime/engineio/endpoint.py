@@ -9,6 +9,7 @@ the shared :class:`~.front.EngineFront`, accepts WebSocket upgrades with a
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import TYPE_CHECKING
 
@@ -74,13 +75,16 @@ class EngineIOEndpoint(EngineFront):
         if isinstance(checked, EngineResponse):
             return checked
         key = ereq.headers.get("sec-websocket-key")
-        version = ereq.headers.get("sec-websocket-version")
-        if not key or version != "13":
+        if ereq.headers.get("sec-websocket-version") != "13":
+            # RFC 6455 section 4.4: 426, naming the version we speak
             return error_response(
                 EngineError.BAD_REQUEST,
-                "Invalid WebSocket handshake",
+                "Unsupported WebSocket version",
+                status=426,
                 headers=[("Sec-WebSocket-Version", "13")],
             )
+        if key is None or not _valid_key(key):
+            return error_response(EngineError.BAD_REQUEST, "Invalid WebSocket handshake")
         transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
@@ -103,3 +107,13 @@ class EngineIOEndpoint(EngineFront):
 
     def untrack(self, connection: WebSocketConnection) -> None:
         self._connections.discard(connection)
+
+
+def _valid_key(key: str) -> bool:
+    """A ``Sec-WebSocket-Key`` is the base64 of 16 bytes (RFC 6455 section 4.2.1)."""
+    if len(key) != 24:
+        return False
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:  # binascii.Error
+        return False

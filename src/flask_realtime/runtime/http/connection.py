@@ -12,10 +12,9 @@ parked long-poll is then cancelled, as the endpoint expects). While a request's 
 streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
 Timeouts (one deadline per connection, kept by the registry): the head must come within
-``header_timeout``; a body must keep up ``min_body_rate`` (checked every
-``body_rate_window`` in which we were reading it) and end within ``request_timeout`` of
-the request's first byte; both answer 408 and close. An idle connection closes after
-``keep_alive_timeout``.
+``header_timeout``; a body must keep up ``min_body_rate`` and end within
+``request_timeout`` of the request's first byte (the bookkeeping is ``request_clock.py``);
+both answer 408 and close. An idle connection closes after ``keep_alive_timeout``.
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
@@ -31,32 +30,28 @@ from collections import deque
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
-from flask_realtime.engine.http import error_response
-from flask_realtime.exceptions import DisconnectedError, PayloadTooLargeError, ProtocolError
+from flask_realtime.exceptions import DisconnectedError
 from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchange import Exchange
 from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http.messages import Request, RequestTimeoutError, encode_response
+from flask_realtime.runtime.http.linger import begin_linger, refuse_connection
+from flask_realtime.runtime.http.messages import Request, body_error
 from flask_realtime.runtime.http.reader import RequestReader
 from flask_realtime.runtime.http.registry import ConnectionDeadline
+from flask_realtime.runtime.http.request_clock import RequestClock
 
 __all__ = ["HttpProtocol"]
 
 logger = logging.getLogger(__name__)
 
-_SERVICE_UNAVAILABLE = encode_response(
-    error_response(503, "too many connections"), keep_alive=False, http10=False, head_only=False
-)
-
 
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_feeding", "_parsing", "_peer", "_queue", "_rate_excused",
-                 "_rate_mark", "_reader", "_reading", "_request_deadline", "_state",
-                 "_transport", "_upgrading", "ctx", "deadline_entry",
+    __slots__ = ("_backlog", "_clock", "_feeding", "_parsing", "_peer", "_queue", "_reader",
+                 "_reading", "_state", "_transport", "_upgrading", "ctx", "deadline_entry",
                  "write_paused")  # fmt: skip
     deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
@@ -76,9 +71,7 @@ class HttpProtocol(asyncio.Protocol):
         self._feeding = False
         self._reading = True
         self._state = ConnState.NEW
-        self._request_deadline = 0.0  # loop time the current request must be in by
-        self._rate_mark = 0  # body bytes at the start of the current rate window
-        self._rate_excused = False  # we held reading back in the current window
+        self._clock = RequestClock(ctx.limits)
 
     def _move(self, state: ConnState) -> None:
         if state not in TRANSITIONS[self._state]:
@@ -93,8 +86,7 @@ class HttpProtocol(asyncio.Protocol):
         if not ctx.registry.add(self):
             logger.warning("connection refused: %d connections open", len(ctx.registry))
             self._move(ConnState.REFUSED)
-            transport.write(_SERVICE_UNAVAILABLE)
-            transport.close()
+            refuse_connection(ctx, transport)
             return
         peer = transport.get_extra_info("peername")
         self._peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
@@ -119,8 +111,8 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         reader = self._reader
         queue = self._queue
-        if reader is None:  # refused
-            return None
+        if reader is None or self._state is ConnState.LINGERING:
+            return None  # refused, or our answer is out: close
         self._move(ConnState.HALF_CLOSED)
         if queue and queue[0].client_gone():
             self.abort()  # nobody left to answer (a parked poll, now cancelled)
@@ -139,7 +131,7 @@ class HttpProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._state not in LIVE:
+        if self._state not in LIVE and self._state is not ConnState.LINGERING:
             return  # refused, or handed over to the endpoint's protocol
         self._move(ConnState.CLOSED)
         self.deadline = 0.0
@@ -211,7 +203,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- RequestSink ---------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._request_deadline = self.ctx.loop.time() + self.ctx.limits.request_timeout
+        self._clock.begin(self.ctx.loop.time())
         if not self._queue:  # else the head waits for the responses before it, not a timer
             self.deadline = self.ctx.loop.time() + self.ctx.limits.header_timeout
 
@@ -248,16 +240,8 @@ class HttpProtocol(asyncio.Protocol):
         self._parsing = exchange
         self._enqueue(exchange)
         if (chunked or content_length > 0) and self._parsing is exchange:
-            self._rate_mark = 0
-            self._rate_excused = False
-            self._arm_body_deadline()
+            self.deadline = self._clock.start_body(self.ctx.loop.time())
         return limit
-
-    def _arm_body_deadline(self) -> None:
-        """The next look at the body's progress: the end of this rate window, or the
-        request's own deadline if sooner."""
-        window_end = self.ctx.loop.time() + self.ctx.limits.body_rate_window
-        self.deadline = min(window_end, self._request_deadline)
 
     def on_body(self, data: bytes) -> None:
         if self._parsing is not None:
@@ -275,15 +259,8 @@ class HttpProtocol(asyncio.Protocol):
         if exchange is not None:
             # The message in progress fails: its own exchange answers (or the app sees it).
             self._parsing = None
-            reader = self._reader
-            error: ProtocolError
-            if status == 413:
-                size = reader.body_size if reader else 0
-                error = PayloadTooLargeError(size, exchange.body_limit or 0, "request body")
-            elif status == 408:
-                error = RequestTimeoutError(message)
-            else:
-                error = ProtocolError(message)
+            received = self._reader.body_size if self._reader else 0
+            error = body_error(status, message, received, exchange.body_limit)
             self.deadline = 0.0
             exchange.keep_alive = False
             exchange.fail_body(error, status)
@@ -342,10 +319,28 @@ class HttpProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def _close(self) -> None:
+    def _close(self, *, linger: bool = True) -> None:
+        """Close; with ``linger``, half-close first while the client may still be sending
+        (see ``linger_timeout`` in ``limits.py`` and LINGERING in ``connstate.py``)."""
         self.deadline = 0.0
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is None:
+            return
+        lingering = (
+            linger
+            and self._state is ConnState.OPEN
+            and not self.ctx.closing
+            and begin_linger(transport, paused=not self._reading)
+        )
+        if not lingering:
+            transport.close()
+            return
+        self._move(ConnState.LINGERING)
+        self._reading = True
+        if self._reader is not None:
+            self._reader.stopped = True  # data_received drops what comes now
+        self._backlog.clear()
+        self.deadline = self.ctx.loop.time() + self.ctx.limits.linger_timeout
 
     def update_reading(self) -> None:
         """Pause or resume reading, as the flow-control rule in the module doc says."""
@@ -368,7 +363,7 @@ class HttpProtocol(asyncio.Protocol):
         if want:
             transport.resume_reading()
         else:
-            self._rate_excused = True  # the body's pace is ours now, not the client's
+            self._clock.excuse()  # the body's pace is ours now, not the client's
             transport.pause_reading()
 
     # -- upgrade -------------------------------------------------------------------------------
@@ -406,7 +401,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def timed_out(self) -> None:
         """The header timeout (slowloris: 408), a body's rate window or the request
-        timeout (408), or the keep-alive idle timeout (close)."""
+        timeout (408), the keep-alive idle timeout (close), or the end of a linger."""
+        if self._state is ConnState.LINGERING:
+            self.abort()  # the client had its time to read our answer
+            return
         if self._state not in LIVE:
             return
         if self._parsing is not None:
@@ -419,35 +417,26 @@ class HttpProtocol(asyncio.Protocol):
             logger.info("request headers timed out from %s", self._peer)
             reader.reject(408, "request headers timed out")
         else:
-            self._close()
+            self._close(linger=False)  # idle: nothing unread
 
     def _check_body(self) -> None:
         """A rate window of the body in progress ended, or the request's deadline came."""
         reader = self._reader
         if reader is None or reader.stopped:
             return
-        limits = self.ctx.limits
-        received = reader.body_size
-        if self.ctx.loop.time() >= self._request_deadline:
-            logger.info("request from %s timed out (%g s)", self._peer, limits.request_timeout)
-            reader.reject(408, "request timed out")
-        elif (
-            self._rate_excused
-            or not self._reading
-            or self._holding()
-            or received - self._rate_mark >= limits.min_body_rate * limits.body_rate_window
-        ):
-            self._rate_mark = received
-            self._rate_excused = not self._reading
-            self._arm_body_deadline()
+        now = self.ctx.loop.time()
+        held_back = not self._reading or self._holding()
+        failure = self._clock.check(now, reader.body_size, held_back=held_back)
+        if failure is None:
+            self.deadline = self._clock.next_look(now)
         else:
-            logger.info("request body from %s is too slow", self._peer)
-            reader.reject(408, "request body sent too slowly")
+            logger.info("request from %s: %s", self._peer, failure)
+            reader.reject(408, failure)
 
     def shutdown(self) -> None:
         """The server stops: close now when idle; else once the response in flight is out."""
         if not self._queue:
-            self._close()
+            self._close(linger=False)
 
     def _log(self, exchange: Exchange) -> None:
         elapsed = self.ctx.loop.time() - exchange.started

@@ -6,6 +6,9 @@ States (one enum, the legal moves in ``TRANSITIONS``)::
     NEW --over the connection limit--> REFUSED (a 503, then closed)
     OPEN/HALF_CLOSED --WebSocket upgrade--> HANDED_OVER (the transport has a new protocol)
     OPEN --lost--> CLOSED
+    OPEN --we close with the client's input maybe unread--> LINGERING --EOF, lost or
+        ``linger_timeout``--> CLOSED (our FIN sent, the client's bytes read and dropped, so
+        that the kernel does not answer them with a reset that loses our response)
 
 Three flags stay apart, being other dimensions than the life cycle: ``_reading`` (whether
 the transport reads: flow control), ``_feeding`` (inside the reader: bytes that arrive
@@ -25,6 +28,7 @@ class ConnState(enum.Enum):
     NEW = "new"
     OPEN = "open"
     HALF_CLOSED = "half-closed"
+    LINGERING = "lingering"
     REFUSED = "refused"
     HANDED_OVER = "handed over"
     CLOSED = "closed"
@@ -32,7 +36,10 @@ class ConnState(enum.Enum):
 
 TRANSITIONS: Mapping[ConnState, frozenset[ConnState]] = {
     ConnState.NEW: frozenset({ConnState.OPEN, ConnState.REFUSED}),
-    ConnState.OPEN: frozenset({ConnState.HALF_CLOSED, ConnState.HANDED_OVER, ConnState.CLOSED}),
+    ConnState.OPEN: frozenset(
+        {ConnState.HALF_CLOSED, ConnState.HANDED_OVER, ConnState.LINGERING, ConnState.CLOSED}
+    ),
+    ConnState.LINGERING: frozenset({ConnState.CLOSED}),
     ConnState.HALF_CLOSED: frozenset({ConnState.HANDED_OVER, ConnState.CLOSED}),
     ConnState.REFUSED: frozenset(),
     ConnState.HANDED_OVER: frozenset(),

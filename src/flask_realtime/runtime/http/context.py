@@ -43,6 +43,8 @@ class ServerContext:
     """Set by a graceful shutdown: responses say ``Connection: close``, idle connections go."""
     requests: int = 0
     """Requests received so far (``Server.requests_served``: gunicorn's ``max_requests``)."""
+    refused_lingering: int = 0
+    """Connections refused past ``max_connections`` whose unread input is being drained."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """The endpoint's ``handle`` calls in flight (strong references; cancelled at stop)."""
 

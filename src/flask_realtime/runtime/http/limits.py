@@ -20,6 +20,10 @@ body_rate_window       10 s        body, each window must bring ``min_body_rate`
                                    windows in which the app or a pipelined response held
                                    reading back do not count
 keep_alive_timeout     15 s        an idle connection is closed silently
+linger_timeout         2 s         after an answer that closes the connection (4xx, 503), the
+                                   server half-closes and reads and drops what the client is
+                                   still sending for up to this long, so that the client reads
+                                   the answer instead of a reset; then the connection is reset
 io_timeout             60 s        a worker thread waiting for request body bytes, or for room
                                    in the write buffer, gives up and the connection is closed
 max_connections        10 000      503, connection closed (HTTP and upgraded WebSocket alike)
@@ -93,6 +97,7 @@ class Limits:
     min_body_rate: float = 500.0
     body_rate_window: float = 10.0
     keep_alive_timeout: float = 15.0
+    linger_timeout: float = 2.0
     io_timeout: float = 60.0
     max_connections: int = field(default_factory=default_max_connections)
     body_buffer_size: int = 256 * KiB

@@ -24,13 +24,30 @@ from http import HTTPStatus
 from typing import Protocol
 
 from ...engine.http import EngineResponse, merge_headers, reason_phrase
-from ...exceptions import ProtocolError
+from ...exceptions import PayloadTooLargeError, ProtocolError
 
-__all__ = ["Endpoint", "Request", "RequestTimeoutError", "date_header", "encode_response"]
+__all__ = [
+    "Endpoint",
+    "Request",
+    "RequestTimeoutError",
+    "body_error",
+    "date_header",
+    "encode_response",
+]
 
 
 class RequestTimeoutError(ProtocolError):
     """The request did not arrive in time (``request_timeout``, ``min_body_rate``): 408."""
+
+
+def body_error(status: int, message: str, received: int, limit: int | None) -> ProtocolError:
+    """The error a request body refused with ``status`` gives its reader (the app or the
+    endpoint): too large (413), too slow (408), or malformed."""
+    if status == 413:
+        return PayloadTooLargeError(received, limit or 0, "request body")
+    if status == 408:
+        return RequestTimeoutError(message)
+    return ProtocolError(message)
 
 
 @dataclass(slots=True)

@@ -18,9 +18,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from werkzeug.exceptions import ClientDisconnected
+
 from flask_realtime.exceptions import DisconnectedError, RealtimeError
 
-__all__ = ["InputStream"]
+__all__ = ["InputStream", "for_the_app"]
+
+_APP_TYPES: dict[type[RealtimeError], type[RealtimeError]] = {}
+
+
+def for_the_app(error: RealtimeError) -> RealtimeError:
+    """``error`` as the app's ``read`` raises it: the same type and message, and also a
+    werkzeug ``ClientDisconnected`` (a 400 ``HTTPException``), so that a Flask app answers a
+    body cut short or malformed with 400 instead of logging a traceback of the client's
+    mistake, as werkzeug's own server makes it do (``LimitedStream``)."""
+    kind = type(error)
+    app_kind = _APP_TYPES.get(kind)
+    if app_kind is None:
+        namespace = {"__module__": kind.__module__, "__str__": BaseException.__str__,
+                     "response": None, "__doc__": kind.__doc__}  # fmt: skip
+        app_kind = _APP_TYPES[kind] = type(kind.__name__, (kind, ClientDisconnected), namespace)
+    copy = app_kind.__new__(app_kind, *error.args)
+    copy.__dict__.update(error.__dict__)
+    return copy
 
 
 class InputStream:
@@ -111,7 +131,7 @@ class InputStream:
         ``error`` once the buffered bytes are consumed... or at once, for a disconnect."""
         with self._lock:
             if self._error is None and not self._eof:
-                self._error = error
+                self._error = for_the_app(error)
             self._notify()
 
     @property
@@ -209,8 +229,10 @@ class InputStream:
                 if not deadline:
                     deadline = now + self._timeout
                 elif now >= deadline:
-                    self._error = DisconnectedError(
-                        f"the client sent no request body for {self._timeout:g} s"
+                    self._error = for_the_app(
+                        DisconnectedError(
+                            f"the client sent no request body for {self._timeout:g} s"
+                        )
                     )
                     raise self._error
                 cond = self._cond
