@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask.ctx import RequestContext
+from flask import signals
+from flask.ctx import AppContext, RequestContext
+from flask.globals import _cv_app, _cv_request
 from flask.sessions import SessionMixin
 
 from ..exceptions import ContextError
@@ -42,6 +44,8 @@ __all__ = [
     "ManagedSession",
     "current_scope",
     "flask_context",
+    "pop_context",
+    "push_context",
     "require_scope",
 ]
 
@@ -128,16 +132,95 @@ def flask_context(
 
     Exits without saving the session when the body raises.
     """
+    pushed = push_context(scope, args, manage_session)
+    try:
+        yield
+    except BaseException as exc:
+        pop_context(pushed, exc)
+        raise
+    pop_context(pushed, None)
+
+
+class Pushed:
+    """What :func:`push_context` pushed, for :func:`pop_context` to undo."""
+
+    __slots__ = ("app_token", "ctx", "request_token", "save", "scope_token")
+
+    def __init__(
+        self,
+        scope_token: Token[HandlerScope | None],
+        ctx: RequestContext,
+        app_token: Token[AppContext] | None,
+        request_token: Token[RequestContext] | None,
+        save: bool,
+    ) -> None:
+        self.scope_token = scope_token
+        self.ctx = ctx
+        self.app_token = app_token
+        self.request_token = request_token
+        self.save = save
+
+
+_HOOKED_SIGNALS = (
+    signals.appcontext_pushed,
+    signals.appcontext_popped,
+    signals.appcontext_tearing_down,
+    signals.request_tearing_down,
+)
+
+
+def _plain(app: Flask) -> bool:
+    """Whether pushing the contexts for ``app`` may skip Flask's push and pop: no teardown
+    function and no receiver of the context signals, so that they would do nothing but
+    set and reset the context variables (and make a fresh ``g``)."""
+    return (
+        not any(app.teardown_request_funcs.values())
+        and not app.teardown_appcontext_funcs
+        and not any(signal.receivers for signal in _HOOKED_SIGNALS)
+    )
+
+
+def push_context(scope: HandlerScope, args: tuple[Any, ...], manage_session: bool) -> Pushed:
+    """Push the Flask app and request contexts for ``scope`` and make it current; undo it
+    with :func:`pop_context`, in the same thread or task.
+
+    With ``manage_session=True``, a socket's context already pushed once (its URL matched,
+    its session the connection's) and an app without teardown functions or context
+    signal receivers, this only sets Flask's context variables, with a fresh app context
+    (a fresh ``g``) per call: what Flask's own push and pop would do, without the rest.
+    """
     ctx = _request_context(scope, manage_session)
     ctx.request.event = {"message": scope.event, "args": args}  # type: ignore[attr-defined]
-    token = _current.set(scope)
+    scope_token = _current.set(scope)
+    app = scope.app
+    if manage_session and getattr(ctx, "_matched", False) and _plain(app):
+        app_token = _cv_app.set(app.app_context())
+        return Pushed(scope_token, ctx, app_token, _cv_request.set(ctx), False)
     try:
-        with ctx:
-            yield
-            if not manage_session:
-                _save_session(scope.app, ctx)
+        ctx.push()
+    except BaseException:
+        _current.reset(scope_token)
+        raise
+    return Pushed(scope_token, ctx, None, None, not manage_session)
+
+
+def pop_context(pushed: Pushed, exc: BaseException | None) -> None:
+    """Pop what :func:`push_context` pushed; the session is saved (``manage_session=False``)
+    only when the handler did not raise (``exc`` is None)."""
+    try:
+        request_token = pushed.request_token
+        if request_token is not None:
+            _cv_request.reset(request_token)
+            _cv_app.reset(pushed.app_token)  # type: ignore[arg-type]
+            return
+        ctx = pushed.ctx
+        try:
+            if pushed.save and exc is None:
+                _save_session(ctx.app, ctx)
+        finally:
+            ctx.pop(exc)
     finally:
-        _current.reset(token)
+        _current.reset(pushed.scope_token)
 
 
 def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContext:
