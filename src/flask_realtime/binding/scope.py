@@ -161,23 +161,25 @@ class Pushed:
         self.save = save
 
 
-_HOOKED_SIGNALS = (
-    signals.appcontext_pushed,
-    signals.appcontext_popped,
-    signals.appcontext_tearing_down,
-    signals.request_tearing_down,
-)
+_pushed_signal = signals.appcontext_pushed
+_popped_signal = signals.appcontext_popped
+_app_teardown_signal = signals.appcontext_tearing_down
+_request_teardown_signal = signals.request_tearing_down
 
 
 def _plain(app: Flask) -> bool:
     """Whether pushing the contexts for ``app`` may skip Flask's push and pop: no teardown
     function and no receiver of the context signals, so that they would do nothing but
     set and reset the context variables (and make a fresh ``g``)."""
-    return (
-        not any(app.teardown_request_funcs.values())
-        and not app.teardown_appcontext_funcs
-        and not any(signal.receivers for signal in _HOOKED_SIGNALS)
-    )
+    if (
+        app.teardown_appcontext_funcs
+        or _pushed_signal.receivers
+        or _popped_signal.receivers
+        or _app_teardown_signal.receivers
+        or _request_teardown_signal.receivers
+    ):
+        return False
+    return not any(app.teardown_request_funcs.values())  # lists: empty is false
 
 
 def push_context(scope: HandlerScope, args: tuple[Any, ...], manage_session: bool) -> Pushed:

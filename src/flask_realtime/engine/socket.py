@@ -205,6 +205,17 @@ class EngineSocket:
             logger.debug("session %s: unexpected packet %r, closing", self.sid, packet)
             self.close(CloseReason.TRANSPORT_ERROR)
 
+    def receive_message(self, data: str | bytes) -> None:
+        """Handle a MESSAGE that arrived on the current transport, already taken out of its
+        packet (the WebSocket transport's shortcut for the packet nearly all of them are)."""
+        state = self.state
+        if state is State.CLOSED or state is State.CLOSING:
+            return
+        server = self._server
+        if server.log_packets:
+            logger.info("%s: received packet MESSAGE data %s", self.sid, _excerpt(data))
+        server.handler.on_message(self, data)
+
     def poll(self, responder: PollResponder) -> str | None:
         """A GET arrived on the polling transport.
 

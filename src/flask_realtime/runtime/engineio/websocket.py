@@ -39,6 +39,11 @@ from ...engine.transport import Outgoing
 from .coalesce import WriteCoalescer
 from .wstransport import WebSocketTransport, WsState, ws_payload
 
+try:  # websockets' C unmasking, as its own frame parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without the C extension
+    from websockets.utils import apply_mask
+
 __all__ = ["WebSocketConnection", "WebSocketHost"]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 _OPEN = WsState.OPEN
+_OPCODES = frozenset(int(opcode) for opcode in Opcode)
 
 INPUT_SLICE = 4 * 1024
 """Bytes handed to the frame parser at a time, so that one call parses at most ~680
@@ -130,6 +136,11 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._fragments = bytearray()  # the message in assembly, and how many pieces so far
         self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
+        # Our own reading of whole data frames (see _parse): the start of a frame that has
+        # not fully arrived, and whether websockets reads everything from now on.
+        self._partial: bytearray | None = None
+        self._raw = False
+        self._max_size = endpoint.engine.options.max_http_buffer_size
         # Input read but left for a later loop turn (see TURN_TIME), and where it resumes.
         self._backlog: bytes | None = None
         self._backlog_at = 0
@@ -277,7 +288,78 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             transport.resume_reading()
 
     def _parse(self, data: bytes) -> None:
-        """Feed ``data`` to the frame parser and handle what it found."""
+        """Handle the frames in ``data``.
+
+        A whole, masked, unfragmented text or binary frame (nearly every frame a client
+        sends) is read here and its message handed on at once. Everything else, control
+        frames and fragments, goes whole to the ``websockets`` protocol, which answers
+        pings and closes and checks the rules; a frame header that breaks them (unmasked,
+        reserved bits, too large) hands it this and all later input, so that it fails the
+        connection as it would have. The start of a frame that has not fully arrived waits
+        in ``_partial`` (at most one frame of ``max_size``, which the header announced).
+        """
+        if self._raw:
+            self._feed_ws(data)
+            return
+        buffer: bytes | bytearray = data
+        partial = self._partial
+        if partial is not None:
+            self._partial = None
+            partial += data
+            buffer = partial
+        size = len(buffer)
+        at = 0
+        ws = self._ws
+        while size - at >= 2:
+            first = buffer[at]
+            second = buffer[at + 1]
+            opcode = first & 0x0F
+            length = second & 0x7F
+            head = at + 2
+            if length == 126:
+                if size - head < 2:
+                    break
+                length = int.from_bytes(buffer[head : head + 2], "big")
+                head += 2
+            elif length == 127:
+                if size - head < 8:
+                    break
+                length = int.from_bytes(buffer[head : head + 8], "big")
+                head += 8
+            if (
+                not second & 0x80  # unmasked
+                or first & 0x70  # reserved bits
+                or length > self._max_size
+                or opcode not in _OPCODES
+                or (opcode >= 8 and (length > 125 or not first & 0x80))
+            ):
+                self._raw = True  # websockets refuses it, with the right close code
+                self._feed_ws(bytes(buffer[at:]))
+                return
+            end = head + 4 + length
+            if end > size:
+                break
+            if (
+                first & 0x80
+                and (opcode == 1 or opcode == 2)  # noqa: PLR1714 - TEXT, BINARY
+                and ws.current_size is None
+                and ws.state is State.OPEN
+            ):
+                mask = buffer[head : head + 4]
+                payload = buffer[head + 4 : end]
+                if mask != b"\0\0\0\0":
+                    payload = apply_mask(payload, mask)
+                self._on_message(opcode == 1, payload)
+            else:
+                self._feed_ws(bytes(buffer[at:end]))
+            if self._state is not _OPEN or self._transport is None:
+                return  # closed meanwhile: the rest is moot
+            at = end
+        if at < size:
+            self._partial = bytearray(buffer[at:])
+
+    def _feed_ws(self, data: bytes) -> None:
+        """Feed ``data`` to the ``websockets`` protocol and handle what it found."""
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -295,11 +377,15 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._close_transport()
 
     def eof_received(self) -> bool | None:
+        partial, self._partial = self._partial, None
+        if partial:  # websockets judges the frame cut short, as if it had read it all
+            self._ws.receive_data(bytes(partial))
         self._ws.receive_eof()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
+        self._partial = None
         self._endpoint.untrack(self)
         self._gone(exc is not None)
         self._transport = None
@@ -342,9 +428,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._fragment_opcode = None
         else:
             return  # ping/pong/close: the sans-I/O protocol answers them
+        self._on_message(opcode is Opcode.TEXT, payload)
+
+    def _on_message(self, text: bool, payload: BytesLike) -> None:
+        """One whole WebSocket message arrived: hand it to the session."""
         data: str | bytes | None
         try:
-            data = str(payload, "utf-8") if opcode is Opcode.TEXT else bytes(payload)
+            data = str(payload, "utf-8") if text else bytes(payload)
         except UnicodeDecodeError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             data = None

@@ -134,6 +134,14 @@ class WebSocketTransport:
         session = self.session
         if session is None or session.closed:
             return True
+        if self._protocol == 4 and session.transport is self:
+            # Engine.IO v4 "message" over WebSocket: "4" and the text, or a binary message.
+            if type(data) is bytes:
+                session.receive_message(data)
+                return True
+            if data[:1] == "4":
+                session.receive_message(data[1:])
+                return True
         try:
             packet = decode_ws_packet(self._protocol, data)
         except ProtocolError as exc:
