@@ -292,3 +292,29 @@ def test_an_async_handler_that_suspends_keeps_its_contexts_and_gets_a_task(
     client = socketio.test_client(flask_app)
     assert client.emit("nap", callback=True) == f"{client.sid}/{client.sid}"
     assert seen == [True]
+
+
+def test_a_client_with_too_many_events_queued_is_not_read_from_until_half_are_done(
+    flask_app: Flask,
+) -> None:
+    socketio = SocketIO(flask_app, max_queued_events=8)
+    gate = threading.Event()
+    ran: list[int] = []
+
+    @socketio.on("step")
+    def step(i: int) -> None:
+        assert gate.wait(5)
+        ran.append(i)
+
+    client = RawClient(socketio, flask_app)
+    client.send(*(client.event("step", i) for i in range(7)))
+    client.bridge.call_and_wait(lambda: None)
+    assert not client.socket.input_paused  # 7 queued: under the bound
+    client.send(client.event("step", 7))
+    client.bridge.call_and_wait(lambda: None)
+    assert client.socket.input_paused  # the 8th: stop reading from this client
+    gate.set()
+    wait_until(lambda: not client.socket.input_paused, what="reading to resume")
+    wait_until(lambda: len(ran) == 8, what="every handler")
+    assert ran == list(range(8))
+    assert not client.socket.input_paused

@@ -45,6 +45,7 @@ _FACADE_NAMES = frozenset(
         "resource",
         "worker_threads",
         "slow_handler_warning",
+        "max_queued_events",
     }
 )
 
@@ -100,6 +101,9 @@ class SocketIOOptions:
         max_namespaces_per_client: namespaces one connection may join at once; past it a
             CONNECT gets ``connect_error`` (a client trying thousands of dynamic names).
         worker_threads: the size of the pool that runs ``def`` handlers.
+        max_queued_events: handler calls one connection may have waiting or running; past
+            it the server stops reading from that client until half of them are done (its
+            TCP window fills and its sends wait), so a flood holds bounded memory.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
         engine: the Engine.IO options (``path`` included).
@@ -117,6 +121,7 @@ class SocketIOOptions:
     connect_timeout: float = 45.0
     max_namespaces_per_client: int = 100
     worker_threads: int = DEFAULT_HANDLER_THREADS
+    max_queued_events: int = 256
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
 
@@ -187,6 +192,9 @@ def _check_values(options: SocketIOOptions) -> None:
         raise ConfigurationError(
             f"worker_threads must be a positive int, not {options.worker_threads!r}"
         )
+    queued = options.max_queued_events
+    if type(queued) is not int or queued < 2:
+        raise ConfigurationError(f"max_queued_events must be an int of 2 or more, not {queued!r}")
     warn_after = options.slow_handler_warning
     if warn_after is not None and (not isinstance(warn_after, (int, float)) or warn_after <= 0):
         raise ConfigurationError(

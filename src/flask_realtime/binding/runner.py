@@ -39,6 +39,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
@@ -53,6 +54,7 @@ from .scope import HandlerScope, pop_context, push_context
 if TYPE_CHECKING:
     from flask import Flask
 
+    from ..engine.socket import EngineSocket
     from ..runtime.workers import WorkerPool
     from ..server.invoker import HandlerCall
     from .bridge import LoopBridge
@@ -129,6 +131,8 @@ class HandlerRunner:
         deadlines: the app's heap of deadlines (for the slow-handler sweep).
         manage_session: Flask-SocketIO's option (see :mod:`.scope`).
         slow_after: seconds after which a running handler is logged as slow (None: never).
+        max_queued: calls one connection may have queued or running before the server
+            stops reading from it (until half of them are done).
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class HandlerRunner:
         *,
         manage_session: bool,
         slow_after: float | None,
+        max_queued: int = 256,
     ) -> None:
         self._app = app
         self._ops = ops
@@ -154,6 +159,8 @@ class HandlerRunner:
         # Per socket while one of its calls runs: None, or the calls waiting behind it.
         self._lanes: dict[str, deque[_Job] | None] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
+        self._max_queued = max_queued
+        self._held: dict[str, EngineSocket] = {}  # sessions not read from: too much queued
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
         self._running: set[_Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
@@ -169,7 +176,13 @@ class HandlerRunner:
         scope = self._scope_for(call)
         eio_sid = scope.eio_sid
         busy = self._busy
-        busy[eio_sid] = busy.get(eio_sid, 0) + 1
+        count = busy[eio_sid] = busy.get(eio_sid, 0) + 1
+        if count >= self._max_queued and eio_sid not in self._held:
+            # A client sending faster than its handlers run: read no more from it until
+            # half of what it queued is done (its TCP window fills, its sends wait).
+            eio = call.socket.eio
+            self._held[eio_sid] = eio
+            eio.pause_input(True)
         job = _Job(call, scope)
         key = job.lane
         if key is None:
@@ -244,7 +257,8 @@ class HandlerRunner:
             job.started = time.monotonic()
             self._start_async(job)
         else:
-            self._pool.submit(lambda: self._run_in_thread(job))
+            # Keyed by connection: the pool takes clients in turn (see WorkerPool).
+            self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid)
 
     def _start_async(self, job: _Job) -> None:
         """Run an ``async def`` handler eagerly: its first step here and now; a task
@@ -385,6 +399,10 @@ class HandlerRunner:
     def _settled(self, eio_sid: str) -> None:
         """One call of a connection is over: wake who waits for it to be idle."""
         busy = self._busy.get(eio_sid, 1) - 1
+        if self._held and busy <= self._max_queued // 2:
+            held = self._held.pop(eio_sid, None)
+            if held is not None:
+                held.pause_input(False)
         if busy > 0:
             self._busy[eio_sid] = busy
             return

@@ -157,6 +157,11 @@ class EngineSocket:
             )
             self.close(CloseReason.TRANSPORT_ERROR)
 
+    def pause_input(self, paused: bool) -> None:
+        """Stop (``True``) or go on (``False``) reading from the client where the transport
+        can (WebSocket): the layer above has more of its work queued than it takes."""
+        self.transport.pause_input(paused)
+
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         """Close the session from the server side, telling the client when we can."""
         if self.closed:

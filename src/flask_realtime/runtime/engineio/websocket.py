@@ -133,6 +133,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         )
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
+        self._input_paused = False  # the session's handlers have too much of ours queued
         self._fragments = bytearray()  # the message in assembly, and how many pieces so far
         self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
@@ -228,6 +229,18 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             return ws_frame(OP_TEXT, data.encode())
         return ws_frame(OP_BINARY, data)
 
+    def pause_input(self, paused: bool) -> None:
+        if paused == self._input_paused:
+            return
+        self._input_paused = paused
+        transport = self._transport
+        if transport is None or self._state is not _OPEN:
+            return
+        if paused:
+            transport.pause_reading()
+        elif not self._paused and self._backlog is None:
+            transport.resume_reading()
+
     def close(self, *, noop: bool = False) -> None:
         """Close politely: a close frame, then the TCP connection once it is flushed."""
         if self._state is not _OPEN:
@@ -284,7 +297,12 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         transport = self._transport
         if data is None or transport is None:
             return
-        if not self._work(data, self._backlog_at) and not self._paused and self._state is _OPEN:
+        if (
+            not self._work(data, self._backlog_at)
+            and not self._paused
+            and not self._input_paused
+            and self._state is _OPEN
+        ):
             transport.resume_reading()
 
     def _parse(self, data: bytes) -> None:
@@ -397,7 +415,12 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self._transport is not None and self._state is _OPEN and self._backlog is None:
+        if (
+            self._transport is not None
+            and self._state is _OPEN
+            and self._backlog is None
+            and not self._input_paused
+        ):
             self._transport.resume_reading()
 
     # -- frames -> Engine.IO packets ---------------------------------------------------------

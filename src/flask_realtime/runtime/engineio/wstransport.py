@@ -110,6 +110,10 @@ class WebSocketTransport:
         """Close politely: what was sent is still delivered, then the close."""
         raise NotImplementedError
 
+    def pause_input(self, paused: bool) -> None:
+        """Stop or go on reading from the client (see the engine's ``Transport``); the
+        base reads regardless (the ASGI server reads for it)."""
+
     def _shed(self, items: Sequence[Outgoing], over_limit: bool) -> Sequence[Outgoing]:
         """What a congested client still gets: ``items`` without the volatile messages;
         nothing once it is ``over_limit``, when the connection is dropped (``_overflow``)."""
