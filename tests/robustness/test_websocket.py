@@ -4,11 +4,18 @@ readers: clients that stop reading, or polling, while the server has data for th
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
+import socket
+import struct
 import threading
 import time
 import tracemalloc
+import weakref
 
+import pytest
+
+from flask_realtime.engine import EngineSocket
 from flask_realtime.runtime.engineio.websocket import MAX_FRAGMENTS
 from support.waiting import wait_until
 
@@ -18,6 +25,7 @@ from .support import (
     REAPED,
     TIMEOUT,
     WS_BINARY,
+    WS_CLOSE,
     WS_CONT,
     WS_PING,
     WS_TEXT,
@@ -345,4 +353,32 @@ def test_frames_cut_anywhere_or_sent_together_arrive_whole_and_in_order(w: World
         assert (0xA, b"hi") in replies  # the pong
         assert [d for o, d in replies if o == WS_TEXT] == [b'431["a"]', b'432["b"]']
     w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+@pytest.mark.parametrize("ending", ["close", "abort"])
+def test_a_closed_session_is_freed_by_reference_counting(w: World, ending: str) -> None:
+    """Under churn, sessions that only the cyclic collector frees piled up by thousands
+    and its full passes stalled the loop: a session that ends leaves no cycle behind."""
+    gc.collect()
+    gc.disable()
+    try:
+        before = set(w.state.engine.sessions)
+        ws, sid = open_socketio(w.port)
+        with ws:
+            ws.send('421["echo","x"]')
+            assert ws.recv() == '431["x"]'
+            (eio_sid,) = set(w.state.engine.sessions) - before
+            connection = weakref.ref(w.state.engine.sessions[eio_sid].transport)
+            if ending == "close":
+                ws.send_frame(WS_CLOSE, b"\x03\xe8")
+                assert ws.expect_close() == 1000
+            else:  # a reset, not a close
+                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        w.seen.wait_for("disconnect", sid)
+        wait_until(lambda: connection() is None, what="the connection freed")
+        # The session (slotted: no weak reference) is gone too, and nothing holds it.
+        assert not [o for o in gc.get_objects() if type(o) is EngineSocket and o.sid == eio_sid]
+    finally:
+        gc.enable()
     w.check()

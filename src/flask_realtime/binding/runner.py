@@ -92,13 +92,14 @@ def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any
 class _Job:
     """One handler call on its way through a lane."""
 
-    __slots__ = ("args", "call", "fn", "is_async", "lane", "scope", "started", "warned")
+    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
 
     fn: Callable[..., Any]
 
-    def __init__(self, call: HandlerCall, scope: HandlerScope) -> None:
+    def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
         self.call = call
         self.scope = scope
+        self.cache = cache  # the socket's storage (its request context lives there)
         self.lane: str | None = None if call.kind == "ack" else scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.warned = False
@@ -173,7 +174,7 @@ class HandlerRunner:
 
     def invoke(self, call: HandlerCall) -> None:
         """Queue ``call`` in its socket's lane; run it now if the lane was free."""
-        scope = self._scope_for(call)
+        scope, cache = self._scope_for(call)
         eio_sid = scope.eio_sid
         busy = self._busy
         count = busy[eio_sid] = busy.get(eio_sid, 0) + 1
@@ -183,7 +184,7 @@ class HandlerRunner:
             eio = call.socket.eio
             self._held[eio_sid] = eio
             eio.pause_input(True)
-        job = _Job(call, scope)
+        job = _Job(call, scope, cache)
         key = job.lane
         if key is None:
             self._start(job)
@@ -229,25 +230,28 @@ class HandlerRunner:
 
     # -- running -----------------------------------------------------------------------------
 
-    def _scope_for(self, call: HandlerCall) -> HandlerScope:
+    def _scope_for(self, call: HandlerCall) -> tuple[HandlerScope, dict[str, Any]]:
+        """The scope of a call, and the storage of its socket."""
         handler = call.handler
         if isinstance(handler, AckCallback) and isinstance(handler.origin, HandlerScope):
+            # The callback runs in the scope of the handler that emitted.
             origin = handler.origin
-            return HandlerScope(self._app, self._ops, origin.sid, origin.namespace,
-                                origin.eio_sid, origin.environ, call.event,
-                                origin.cache)  # fmt: skip
+            socket = self._ops.server.get_socket(origin.sid, origin.namespace)
+            scope = HandlerScope(self._app, self._ops, origin.sid, origin.namespace,
+                                 origin.eio_sid, origin.environ, call.event)  # fmt: skip
+            return scope, socket.data if socket is not None else {}
         socket = call.socket
         cache = socket.data
         # A scope is never changed once made: the socket's last one serves again for the
         # same event (a client sending one kind of event makes one scope, not one each).
         last: HandlerScope | None = cache.get(_SCOPE_KEY)
         if last is not None and last.event == call.event:
-            return last
+            return last, cache
         scope = HandlerScope(self._app, self._ops, socket.sid, socket.namespace,
-                             socket.eio.sid, connection_environ(socket), call.event,
-                             cache)  # fmt: skip
+                             socket.eio.sid, connection_environ(socket),
+                             call.event)  # fmt: skip
         cache[_SCOPE_KEY] = scope
-        return scope
+        return scope, cache
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)
@@ -307,7 +311,7 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            pushed = push_context(job.scope, job.args, self.manage_session)
+            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
                 result = call_handler(job.fn, job.args, job.call.error_handler)
                 if inspect.isawaitable(result):  # an async error handler of a def handler
@@ -334,7 +338,7 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            pushed = push_context(job.scope, job.args, self.manage_session)
+            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
                 result = await await_handler(job.fn, job.args, job.call.error_handler)
             except BaseException as exc:

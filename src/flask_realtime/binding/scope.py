@@ -75,6 +75,13 @@ class SocketRequestContext(RequestContext):
         if not self._matched:
             super().match_request()
             self._matched = True
+            error = self.request.routing_exception
+            if error is not None:
+                # Its traceback (and that of the error it was raised from) holds the frame
+                # that holds this context: a cycle that only the cyclic collector would
+                # free. Flask only raises it again, if asked.
+                error.__traceback__ = None
+                error.__context__ = None
 
 
 @dataclass(slots=True)
@@ -90,7 +97,10 @@ class HandlerScope:
         environ: the handshake environ of the connection (shared: never mutate it, except
             under :data:`SESSION_KEY`).
         event: the event being handled ("connect", "disconnect", or the event name).
-        cache: per-socket storage of the extension (the socket's ``data``).
+
+    A scope holds nothing of the socket it serves: the runner keeps it in the socket's
+    ``data`` for the socket's next event, and a reference back would make a cycle that
+    only the cyclic garbage collector frees.
     """
 
     app: Flask
@@ -100,7 +110,6 @@ class HandlerScope:
     eio_sid: str
     environ: dict[str, Any]
     event: str
-    cache: dict[str, Any]
 
 
 _current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)
@@ -126,13 +135,17 @@ def require_scope(function: str, fix: str) -> HandlerScope:
 
 @contextmanager
 def flask_context(
-    scope: HandlerScope, args: tuple[Any, ...], *, manage_session: bool
+    scope: HandlerScope,
+    args: tuple[Any, ...],
+    *,
+    manage_session: bool,
+    cache: dict[str, Any] | None = None,
 ) -> Iterator[None]:
     """Push the Flask app and request contexts for ``scope``, and make it current.
 
     Exits without saving the session when the body raises.
     """
-    pushed = push_context(scope, args, manage_session)
+    pushed = push_context(scope, args, manage_session, {} if cache is None else cache)
     try:
         yield
     except BaseException as exc:
@@ -182,16 +195,19 @@ def _plain(app: Flask) -> bool:
     return not any(app.teardown_request_funcs.values())  # lists: empty is false
 
 
-def push_context(scope: HandlerScope, args: tuple[Any, ...], manage_session: bool) -> Pushed:
+def push_context(
+    scope: HandlerScope, args: tuple[Any, ...], manage_session: bool, cache: dict[str, Any]
+) -> Pushed:
     """Push the Flask app and request contexts for ``scope`` and make it current; undo it
-    with :func:`pop_context`, in the same thread or task.
+    with :func:`pop_context`, in the same thread or task. ``cache`` is the socket's
+    storage (its ``data``), where its request context is kept from call to call.
 
     With ``manage_session=True``, a socket's context already pushed once (its URL matched,
     its session the connection's) and an app without teardown functions or context
     signal receivers, this only sets Flask's context variables, with a fresh app context
     (a fresh ``g``) per call: what Flask's own push and pop would do, without the rest.
     """
-    ctx = _request_context(scope, manage_session)
+    ctx = _request_context(scope, manage_session, cache)
     ctx.request.event = {"message": scope.event, "args": args}  # type: ignore[attr-defined]
     scope_token = _current.set(scope)
     app = scope.app
@@ -225,7 +241,9 @@ def pop_context(pushed: Pushed, exc: BaseException | None) -> None:
         _current.reset(pushed.scope_token)
 
 
-def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContext:
+def _request_context(
+    scope: HandlerScope, manage_session: bool, cache: dict[str, Any]
+) -> RequestContext:
     """The request context of a handler call: the socket's own, made once, when possible.
 
     With ``manage_session=True`` the session is the connection's, and the request is the
@@ -236,7 +254,7 @@ def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContex
     may have changed meanwhile), so each gets a new context.
     """
     if manage_session:
-        cached = scope.cache.get(_CONTEXT_KEY)
+        cached = cache.get(_CONTEXT_KEY)
         if cached is not None:
             ctx: RequestContext = cached
             return ctx
@@ -257,7 +275,7 @@ def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContex
     request.sid = scope.sid  # type: ignore[attr-defined]
     request.namespace = scope.namespace  # type: ignore[attr-defined]
     if manage_session:
-        scope.cache[_CONTEXT_KEY] = ctx
+        cache[_CONTEXT_KEY] = ctx
     return ctx
 
 

@@ -75,6 +75,7 @@ class EngineSocket:
         "_buffer",
         "_buffered",
         "_hb_deadline",
+        "_input_paused",
         "_probe",
         "_probe_pinged",
         "_server",
@@ -109,6 +110,7 @@ class EngineSocket:
         self._probe: Transport | None = None
         self._probe_pinged = False
         self._awaiting_pong = False
+        self._input_paused = False
         self._upgrade_deadline: float | None = None
         options = server.options
         # v4: the server pings every interval; v3: the client pings, we time it out.
@@ -159,7 +161,12 @@ class EngineSocket:
 
     def pause_input(self, paused: bool) -> None:
         """Stop (``True``) or go on (``False``) reading from the client where the transport
-        can (WebSocket): the layer above has more of its work queued than it takes."""
+        can (WebSocket): the layer above has more of its work queued than it takes.
+
+        While the server does not read, the client's heartbeat answers cannot arrive: the
+        session is not timed out for them meanwhile.
+        """
+        self._input_paused = paused
         self.transport.pause_input(paused)
 
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
@@ -341,6 +348,11 @@ class EngineSocket:
             self._abort_upgrade()
         if now >= self._hb_deadline:
             opts = self._server.options
+            if self._input_paused and (self.protocol == 3 or self._awaiting_pong):
+                # Its answer may wait, unread, behind what the server does not read now.
+                self._hb_deadline = now + opts.ping_timeout
+                self._schedule()
+                return
             if self.protocol == 3 or self._awaiting_pong:
                 self._finish(CloseReason.PING_TIMEOUT, noop=False)
                 return
@@ -409,7 +421,6 @@ class EngineSocket:
             return
         notify = self.state is not State.CLOSING
         self._move(State.CLOSED)
-        self._timer.cancel()
         if notify:
             self.close_reason = reason
         self._buffer.clear()
@@ -419,6 +430,9 @@ class EngineSocket:
         self._server.forget(self)
         if notify:
             self._server.handler.on_close(self, reason)
+        # The timer's callback is this session's method: a cycle that only the cyclic
+        # collector would free (the heap may hold the timer a while longer, too).
+        self._timer.drop()
 
     def __repr__(self) -> str:
         state = self.state.value

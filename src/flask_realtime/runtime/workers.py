@@ -248,9 +248,11 @@ class WorkerPool:
         taken: tuple[Job, _Client] | None = None
         while True:
             with lock:
+                helping = taken is None
                 if taken is not None:
                     self._done(taken[1])
-                taken = self._take(taken is None)
+                    taken = None  # let the job go while this thread waits for the next
+                taken = self._take(helping)
                 if taken is None:
                     self._threads.remove(threading.current_thread())
                     return

@@ -407,6 +407,14 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._endpoint.untrack(self)
         self._gone(exc is not None)
         self._transport = None
+        # Leave nothing that only the cyclic collector frees: the session and this
+        # connection refer to each other, and websockets' parser is a generator that refers
+        # to its protocol until it has seen the end of the stream.
+        self.session = None
+        ws = self._ws
+        ws.receive_eof()
+        if ws.parser_exc is not None:  # its traceback holds the parser's frame, and so ws
+            ws.parser_exc.__traceback__ = None
 
     def pause_writing(self) -> None:
         self._paused = True
