@@ -117,6 +117,28 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             session directly on WebSocket.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_backlog",
+        "_backlog_at",
+        "_endpoint",
+        "_fragment_count",
+        "_fragment_opcode",
+        "_fragments",
+        "_held",
+        "_held_size",
+        "_input_paused",
+        "_max_size",
+        "_partial",
+        "_paused",
+        "_raw",
+        "_request",
+        "_transport",
+        "_upgrade_of",
+        "_ws",
+        "max_buffer",
+    )
+
     def __init__(
         self,
         endpoint: WebSocketHost,
@@ -126,11 +148,11 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         protocol = upgrade_of.protocol if upgrade_of else int(request.arg("EIO") or 4)
         super().__init__(protocol, request.remote_addr, WsState.PENDING)
         self._endpoint = endpoint
-        self._request = request
+        self._request: EngineRequest | None = request
         self._upgrade_of = upgrade_of
-        self._ws = WsProtocol(
-            Side.SERVER, state=State.OPEN, max_size=endpoint.engine.options.max_http_buffer_size
-        )
+        # websockets' protocol, made when a frame needs it (see _parse) or at the close:
+        # most connections never send anything but whole data frames.
+        self._ws: WsProtocol | None = None
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
         self._input_paused = False  # the session's handlers have too much of ours queued
@@ -149,6 +171,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._held: list[bytes] | None = None
         self._held_size = 0  # bytes in _held
         self.max_buffer = endpoint.max_ws_buffer
+
+    def _websockets(self) -> WsProtocol:
+        """websockets' protocol for this connection, made on first need."""
+        ws = self._ws
+        if ws is None:
+            ws = self._ws = WsProtocol(Side.SERVER, state=State.OPEN, max_size=self._max_size)
+        return ws
 
     # -- Transport (what the engine session writes through) -----------------------------
 
@@ -247,8 +276,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             return
         self.end_tick()
         self._move(WsState.CLOSING)
-        if self._ws.state is State.OPEN:
-            self._ws.send_close(CloseCode.NORMAL_CLOSURE)
+        ws = self._websockets()
+        if ws.state is State.OPEN:
+            ws.send_close(CloseCode.NORMAL_CLOSURE)
         self._write_pending()
         self._close_transport()
 
@@ -259,7 +289,10 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._move(WsState.OPEN)
         endpoint = self._endpoint
-        self.session = endpoint.attach(self, self._request, self._upgrade_of)
+        request, self._request = self._request, None  # the session keeps what it needs
+        upgrade_of, self._upgrade_of = self._upgrade_of, None
+        assert request is not None, "connection_made() once per connection"
+        self.session = endpoint.attach(self, request, upgrade_of)
         if self.session is None:
             self.close()
             return
@@ -327,7 +360,6 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             buffer = partial
         size = len(buffer)
         at = 0
-        ws = self._ws
         while size - at >= 2:
             first = buffer[at]
             second = buffer[at + 1]
@@ -357,11 +389,11 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             end = head + 4 + length
             if end > size:
                 break
+            ws = self._ws
             if (
                 first & 0x80
                 and (opcode == 1 or opcode == 2)  # noqa: PLR1714 - TEXT, BINARY
-                and ws.current_size is None
-                and ws.state is State.OPEN
+                and (ws is None or (ws.current_size is None and ws.state is State.OPEN))
             ):
                 mask = buffer[head : head + 4]
                 payload = buffer[head + 4 : end]
@@ -378,7 +410,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def _feed_ws(self, data: bytes) -> None:
         """Feed ``data`` to the ``websockets`` protocol and handle what it found."""
-        ws = self._ws
+        ws = self._websockets()
         ws.receive_data(data)
         for event in ws.events_received():
             if isinstance(event, Frame):
@@ -397,8 +429,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
     def eof_received(self) -> bool | None:
         partial, self._partial = self._partial, None
         if partial:  # websockets judges the frame cut short, as if it had read it all
-            self._ws.receive_data(bytes(partial))
-        self._ws.receive_eof()
+            self._websockets().receive_data(bytes(partial))
+        if self._ws is not None:
+            self._ws.receive_eof()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -412,9 +445,10 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         # to its protocol until it has seen the end of the stream.
         self.session = None
         ws = self._ws
-        ws.receive_eof()
-        if ws.parser_exc is not None:  # its traceback holds the parser's frame, and so ws
-            ws.parser_exc.__traceback__ = None
+        if ws is not None:
+            ws.receive_eof()
+            if ws.parser_exc is not None:  # its traceback holds the parser's frame: ws
+                ws.parser_exc.__traceback__ = None
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -479,6 +513,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         """Write what the WebSocket protocol queued; True when it asks to close (EOF)."""
         transport = self._transport
         eof = False
+        if self._ws is None:
+            return False
         for chunk in self._ws.data_to_send():
             if not chunk:
                 eof = True
@@ -492,8 +528,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._held = None  # a failing connection gets no more data
         self._held_size = 0
         self._move(WsState.FAILED)
-        if self._ws.state is State.OPEN:
-            self._ws.fail(code, reason)
+        ws = self._websockets()
+        if ws.state is State.OPEN:
+            ws.fail(code, reason)
         self._write_pending()
         self._close_transport()
 

@@ -82,6 +82,8 @@ class WebSocketTransport:
         state: ``PENDING`` until the sink is connected, or ``OPEN`` when it already is.
     """
 
+    __slots__ = ("_protocol", "_remote_addr", "_state", "session")
+
     name = "websocket"
 
     def __init__(self, protocol: int, remote_addr: tuple[str, int] | None, state: WsState) -> None:
