@@ -267,7 +267,25 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             return
         if paused:
             transport.pause_reading()
+            return
+        if self._partial:  # what was read but kept: handled first, on the next turn
+            asyncio.get_running_loop().call_soon(self._resume_input)
         elif not self._paused and self._backlog is None:
+            transport.resume_reading()
+
+    def _resume_input(self) -> None:
+        """Handle what was kept while the session did not read, then read again."""
+        if self._input_paused or self._state is not _OPEN or self._transport is None:
+            return
+        self._parse(b"")
+        transport = self._transport
+        if (
+            transport is not None
+            and self._state is _OPEN
+            and not self._input_paused
+            and not self._paused
+            and self._backlog is None
+        ):
             transport.resume_reading()
 
     def close(self, *, noop: bool = False) -> None:
@@ -347,7 +365,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         pings and closes and checks the rules; a frame header that breaks them (unmasked,
         reserved bits, too large) hands it this and all later input, so that it fails the
         connection as it would have. The start of a frame that has not fully arrived waits
-        in ``_partial`` (at most one frame of ``max_size``, which the header announced).
+        in ``_partial`` (at most one frame of ``max_size``, which the header announced), and
+        so does what was read while the session does not read (``pause_input``: at most
+        what one read gave), until it reads again.
         """
         if self._raw:
             self._feed_ws(data)
@@ -358,6 +378,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._partial = None
             partial += data
             buffer = partial
+        if self._input_paused:  # kept, unread, until the session reads again
+            self._partial = buffer if isinstance(buffer, bytearray) else bytearray(buffer)
+            return
         size = len(buffer)
         at = 0
         while size - at >= 2:
@@ -405,6 +428,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             if self._state is not _OPEN or self._transport is None:
                 return  # closed meanwhile: the rest is moot
             at = end
+            if self._input_paused:
+                break  # the rest waits until the session reads again
         if at < size:
             self._partial = bytearray(buffer[at:])
 
