@@ -2,10 +2,14 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run as tasks on the loop; ``def`` handlers in a bounded pool of
-  worker threads (:class:`~flask_realtime.runtime.WorkerPool`), so a slow one never
-  blocks the loop. Either way the app and request contexts are pushed around the call
-  (:func:`~flask_realtime.binding.scope.flask_context`).
+- ``async def`` handlers run on the loop, eagerly: the first step at once, a task only if
+  it suspends (``_start_async``). ``def`` handlers run in a bounded pool of worker
+  threads (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that
+  clients take turns, and a slow one never blocks the loop. Either way the app and
+  request contexts are pushed around the call
+  (:func:`~flask_realtime.binding.scope.push_context`).
+- A connection with ``max_queued`` calls queued or running is not read from until half
+  of them are done (``EngineSocket.pause_input``).
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
   sockets run in parallel. Events still queued when their client leaves are dropped, not

@@ -20,8 +20,6 @@ so that ``emit()`` inside a handler goes straight to the server of the handler's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,7 +41,6 @@ __all__ = [
     "HandlerScope",
     "ManagedSession",
     "current_scope",
-    "flask_context",
     "pop_context",
     "push_context",
     "require_scope",
@@ -131,27 +128,6 @@ def require_scope(function: str, fix: str) -> HandlerScope:
     if scope is None:
         raise ContextError(f"{function} outside a Socket.IO handler: {fix}")
     return scope
-
-
-@contextmanager
-def flask_context(
-    scope: HandlerScope,
-    args: tuple[Any, ...],
-    *,
-    manage_session: bool,
-    cache: dict[str, Any] | None = None,
-) -> Iterator[None]:
-    """Push the Flask app and request contexts for ``scope``, and make it current.
-
-    Exits without saving the session when the body raises.
-    """
-    pushed = push_context(scope, args, manage_session, {} if cache is None else cache)
-    try:
-        yield
-    except BaseException as exc:
-        pop_context(pushed, exc)
-        raise
-    pop_context(pushed, None)
 
 
 class Pushed:
