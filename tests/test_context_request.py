@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, appcontext_pushed, current_app, g, request, url_for
 
 from flask_realtime import SocketIO, emit
 
@@ -96,6 +96,44 @@ def test_teardown_request_runs_after_each_handler(flask_app: Flask, socketio: So
     client = socketio.test_client(flask_app)
     client.emit("one")
     assert torn == ["connect", "one"]
+
+
+def test_teardown_appcontext_and_context_signals_run_for_each_event(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    # With nothing hooked, contexts are pushed by their variables alone; anything hooked
+    # (teardown_appcontext: Flask-SQLAlchemy's session cleanup; the context signals) gets
+    # Flask's own push and pop, for every event, def and async def alike.
+    seen: list[str] = []
+
+    @socketio.on("one")
+    def one() -> str:
+        return getattr(g, "mark", "fresh")
+
+    @socketio.on("two")
+    async def two() -> str:
+        g.mark = "set"
+        return "ok"
+
+    client = socketio.test_client(flask_app)
+    assert client.emit("two", callback=True) == "ok"  # nothing hooked yet
+    assert client.emit("one", callback=True) == "fresh"
+
+    @flask_app.teardown_appcontext
+    def teardown(exc: BaseException | None) -> None:
+        seen.append("teardown")
+
+    def pushed(sender: Flask, **kwargs: Any) -> None:
+        seen.append("pushed")
+
+    appcontext_pushed.connect(pushed, flask_app)
+    try:
+        assert client.emit("one", callback=True) == "fresh"
+        assert client.emit("two", callback=True) == "ok"
+        assert client.emit("one", callback=True) == "fresh"  # g does not outlive its event
+    finally:
+        appcontext_pushed.disconnect(pushed, flask_app)
+    assert seen == ["pushed", "teardown"] * 3
 
 
 # -- connect and disconnect handlers -------------------------------------------------------

@@ -90,8 +90,18 @@ class Deadline:
             self.when = None
             self._deadlines._armed -= 1
 
+    def drop(self) -> None:
+        """Cancel for good: the callback is let go too (the heap may hold this handle until
+        its entry's time, and the callback, often its owner's method, with it)."""
+        self.cancel()
+        self.callback = _ignore
+
     def __repr__(self) -> str:
         return f"<Deadline when={self.when} {self.callback!r}>"
+
+
+def _ignore(now: float) -> None:
+    """The callback of a dropped deadline."""
 
 
 class Deadlines:

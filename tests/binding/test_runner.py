@@ -245,3 +245,76 @@ def test_events_queued_behind_a_client_that_left_are_dropped(flask_app: Flask) -
     idle = threading.Event()  # nothing of that connection is left pending
     client.bridge.call(runner.when_idle, client.socket.sid, idle.set)
     assert idle.wait(5)
+
+
+def test_async_handlers_that_never_suspend_run_in_order_without_recursion(
+    flask_app: Flask,
+) -> None:
+    # Each finishes in its first step (eagerly, with no task); a lane of thousands queued
+    # behind a suspended first one is run in a loop once it resumes, not by recursion.
+    socketio = SocketIO(flask_app)
+    gate = asyncio.Event()
+    order: list[int] = []
+    sids: set[str] = set()
+
+    @socketio.on("step")
+    async def step(i: int) -> None:
+        if i == 0:
+            await asyncio.wait_for(gate.wait(), 5)
+        order.append(i)
+        sids.add(request.sid)
+
+    client = RawClient(socketio, flask_app)
+    client.send(*(client.event("step", i) for i in range(5_000)))
+    client.bridge.call_and_wait(lambda: None)
+    assert order == []  # the first one waits; the others wait behind it
+    client.bridge.call(gate.set)
+    wait_until(lambda: len(order) == 5_000, what="all the handlers")
+    assert order == list(range(5_000))
+    assert len(sids) == 1
+
+
+def test_an_async_handler_that_suspends_keeps_its_contexts_and_gets_a_task(
+    flask_app: Flask,
+) -> None:
+    socketio = SocketIO(flask_app)
+    seen: list[Any] = []
+
+    @socketio.on("nap")
+    async def nap() -> str:
+        before = request.sid
+        await asyncio.sleep(0.01)  # the task takes over from here
+        seen.append(asyncio.current_task() is not None)
+        async with asyncio.timeout(5):  # a task's API works after the first suspension
+            await asyncio.sleep(0)
+        return f"{before}/{request.sid}"
+
+    client = socketio.test_client(flask_app)
+    assert client.emit("nap", callback=True) == f"{client.sid}/{client.sid}"
+    assert seen == [True]
+
+
+def test_a_client_with_too_many_events_queued_is_not_read_from_until_half_are_done(
+    flask_app: Flask,
+) -> None:
+    socketio = SocketIO(flask_app, max_queued_events=8)
+    gate = threading.Event()
+    ran: list[int] = []
+
+    @socketio.on("step")
+    def step(i: int) -> None:
+        assert gate.wait(5)
+        ran.append(i)
+
+    client = RawClient(socketio, flask_app)
+    client.send(*(client.event("step", i) for i in range(7)))
+    client.bridge.call_and_wait(lambda: None)
+    assert not client.socket.input_paused  # 7 queued: under the bound
+    client.send(client.event("step", 7))
+    client.bridge.call_and_wait(lambda: None)
+    assert client.socket.input_paused  # the 8th: stop reading from this client
+    gate.set()
+    wait_until(lambda: not client.socket.input_paused, what="reading to resume")
+    wait_until(lambda: len(ran) == 8, what="every handler")
+    assert ran == list(range(8))
+    assert not client.socket.input_paused

@@ -47,6 +47,7 @@ class MemoryTransport:
         self.name = name
         self.sent: list[Outgoing] = []
         self.closes: list[bool] = []  # the ``noop`` flag of each close() call
+        self.input_paused = False
 
     @property
     def writable(self) -> bool:
@@ -59,6 +60,9 @@ class MemoryTransport:
 
     def close(self, *, noop: bool = False) -> None:
         self.closes.append(noop)
+
+    def pause_input(self, paused: bool) -> None:
+        self.input_paused = paused
 
     @property
     def closed(self) -> bool:

@@ -45,6 +45,22 @@ def test_v4_ping_on_websocket(h: Harness) -> None:
     assert ws.take() == [Packet(T.PING)]
 
 
+def test_a_client_not_read_from_is_not_timed_out_meanwhile(h: Harness) -> None:
+    socket, ws = h.open_websocket()
+    ws.take()
+    h.advance(25)
+    assert ws.take() == [Packet(T.PING)]
+    socket.pause_input(True)  # the server stops reading: the pong may wait unread
+    assert ws.input_paused
+    h.advance(300)
+    assert not socket.closed
+    assert ws.take() == []  # and no ping after ping meanwhile
+    socket.pause_input(False)
+    assert not ws.input_paused
+    h.advance(20)  # reading again: the pong is due within ping_timeout
+    assert socket.closed
+
+
 def test_v4_pong_resets_the_heartbeat(h: Harness) -> None:
     socket = h.open()
     parked = h.get(socket)

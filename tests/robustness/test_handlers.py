@@ -4,6 +4,7 @@ own client's event is lost, and a flood of events queues behind its own sender."
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -93,4 +94,39 @@ def test_flood_of_events_from_one_client(w: World) -> None:
     flood = w.seen.events("echo", sid)
     assert [item.data for item in flood[:3]] == [["flood 0"], ["flood 1"], ["flood 2"]]
     assert len(flood) == 20_001, elapsed
+    w.check()
+
+
+def test_a_client_whose_handlers_fall_behind_is_not_read_from(w: World) -> None:
+    """50,000 events to a slow handler queued 49,998 jobs (+40 MB) and reading never
+    paused: past ``max_queued_events`` (256) the server reads no more from that client,
+    not even what it had read already, until half of its calls are done."""
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def gated(i: int) -> None:
+        assert gate.wait(TIMEOUT)
+        ran.append(i)
+
+    w.socketio.on("gated")(gated)
+    runner = w.state.runner
+    ws, sid = open_socketio(w.port)
+    with ws:
+        burst = b"".join(
+            bytes([0x80 | WS_TEXT, 0x80 | len(p)]) + bytes(4) + p  # zero mask: as is
+            for p in [f'42["gated",{i}]'.encode() for i in range(3_000)]
+        )
+        sender = threading.Thread(target=ws.send_raw, args=(burst,), daemon=True)
+        sender.start()
+        wait_until(lambda: max(runner._busy.values(), default=0) >= 256, what="the bound")
+        w.check()  # the good clients' round trips: the loop has turned since, read more
+        assert max(runner._busy.values()) == 256  # but queued nothing more of this one
+        gate.set()
+        wait_until(lambda: len(ran) == 3_000, what="every event, once reading resumed")
+        assert ran == list(range(3_000))
+        sender.join(TIMEOUT)
+        ws.send('421["echo","after"]')
+        while (reply := ws.recv()) != '431["after"]':
+            assert reply.startswith('42["news"'), reply  # the good clients' broadcasts
+    w.seen.wait_for("disconnect", sid)
     w.check()

@@ -4,11 +4,18 @@ readers: clients that stop reading, or polling, while the server has data for th
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
+import socket
+import struct
 import threading
 import time
 import tracemalloc
+import weakref
 
+import pytest
+
+from flask_realtime.engine import EngineSocket
 from flask_realtime.runtime.engineio.websocket import MAX_FRAGMENTS
 from support.waiting import wait_until
 
@@ -18,6 +25,7 @@ from .support import (
     REAPED,
     TIMEOUT,
     WS_BINARY,
+    WS_CLOSE,
     WS_CONT,
     WS_PING,
     WS_TEXT,
@@ -294,4 +302,83 @@ def test_a_message_in_many_fragments_under_the_bound_arrives(w: World) -> None:
         ws.send_frame(WS_CONT, b'"]')
         assert ws.recv() == '431["' + "f" * (MAX_FRAGMENTS - 2) + '"]'
     w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+def test_frames_cut_anywhere_or_sent_together_arrive_whole_and_in_order(w: World) -> None:
+    """The server reads whole data frames itself and hands the rest to ``websockets``:
+    frames split at every byte, several in one write, a ping and a binary message among
+    them, and sizes around the 7-bit and 16-bit length forms all arrive as sent."""
+    ws, sid = open_socketio(w.port)
+    with ws:
+        key = b"\x11\x22\x33\x44"
+
+        def frame(opcode: int, payload: bytes) -> bytes:
+            n = len(payload)
+            head = bytes([0x80 | opcode])
+            if n < 126:
+                head += bytes([0x80 | n])
+            elif n < 65536:
+                head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+            else:
+                head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+            stream = (key * (n // 4 + 1))[:n]
+            return head + key + bytes(a ^ b for a, b in zip(payload, stream, strict=True))
+
+        sizes = (0, 100, 120, 200, 60_000)  # the 7-bit and 16-bit length forms
+        wire = b"".join(
+            frame(WS_TEXT, f'42{i}["echo","{"x" * size}"]'.encode()) for i, size in enumerate(sizes)
+        )
+        for i in range(0, len(wire), 997):  # cut in pieces that fit no frame boundary
+            ws.send_raw(wire[i : i + 997])
+        assert [ws.recv() for _ in sizes] == [
+            f'43{i}["{"x" * size}"]' for i, size in enumerate(sizes)
+        ]
+        # The first frames again, cut at every single byte.
+        head = b"".join(frame(WS_TEXT, f'42{i}["echo","{"y" * 3}"]'.encode()) for i in range(3))
+        for i in range(len(head)):
+            ws.send_raw(head[i : i + 1])
+        assert [ws.recv() for _ in range(3)] == [f'43{i}["yyy"]' for i in range(3)]
+        # Two messages and a ping between them in one write: the ping is answered, the
+        # messages arrive in order.
+        ws.send_raw(
+            frame(WS_TEXT, b'421["echo","a"]')
+            + frame(WS_PING, b"hi")
+            + frame(WS_TEXT, b'422["echo","b"]')
+        )
+        replies = []
+        while len(replies) < 3:
+            opcode, data = ws.read_frame()
+            replies.append((opcode, data))
+        assert (0xA, b"hi") in replies  # the pong
+        assert [d for o, d in replies if o == WS_TEXT] == [b'431["a"]', b'432["b"]']
+    w.seen.wait_for("disconnect", sid)
+    w.check()
+
+
+@pytest.mark.parametrize("ending", ["close", "abort"])
+def test_a_closed_session_is_freed_by_reference_counting(w: World, ending: str) -> None:
+    """Under churn, sessions that only the cyclic collector frees piled up by thousands
+    and its full passes stalled the loop: a session that ends leaves no cycle behind."""
+    gc.collect()
+    gc.disable()
+    try:
+        before = set(w.state.engine.sessions)
+        ws, sid = open_socketio(w.port)
+        with ws:
+            ws.send('421["echo","x"]')
+            assert ws.recv() == '431["x"]'
+            (eio_sid,) = set(w.state.engine.sessions) - before
+            connection = weakref.ref(w.state.engine.sessions[eio_sid].transport)
+            if ending == "close":
+                ws.send_frame(WS_CLOSE, b"\x03\xe8")
+                assert ws.expect_close() == 1000
+            else:  # a reset, not a close
+                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        w.seen.wait_for("disconnect", sid)
+        wait_until(lambda: connection() is None, what="the connection freed")
+        # The session (slotted: no weak reference) is gone too, and nothing holds it.
+        assert not [o for o in gc.get_objects() if type(o) is EngineSocket and o.sid == eio_sid]
+    finally:
+        gc.enable()
     w.check()

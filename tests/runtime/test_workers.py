@@ -100,3 +100,67 @@ def test_shutdown_lets_threads_end() -> None:
     wait_until(lambda: pool.thread_count == 0, what="the threads to end")
     with pytest.raises(ConfigurationError, match="shut down"):
         pool.submit(done.set)
+
+
+def test_clients_take_turns_and_one_client_holds_at_most_its_share() -> None:
+    pool = WorkerPool(4, name="fair", share=2)
+    gate = threading.Event()
+    running: dict[str, int] = {"a": 0, "b": 0}
+    most = {"a": 0, "b": 0}
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def job(key: str, wait: bool) -> None:
+        with lock:
+            running[key] += 1
+            most[key] = max(most[key], running[key])
+            order.append(key)
+        if wait:
+            assert gate.wait(5)
+        with lock:
+            running[key] -= 1
+
+    for _ in range(20):  # client "a" floods slow jobs
+        pool.submit(lambda: job("a", True), "a")
+    wait_until(lambda: running["a"] == 2, what="a's share running")
+    quick = threading.Event()
+    pool.submit(lambda: (job("b", False), quick.set()), "b")
+    # "a" holds two threads, no more: "b" runs at once, not after a's twenty jobs.
+    assert quick.wait(5)
+    assert most["a"] == 2
+    gate.set()
+    wait_until(lambda: len(order) == 21, what="every job")
+    assert most == {"a": 2, "b": 1}
+    pool.close()
+
+
+def test_waiting_clients_are_served_in_turn() -> None:
+    pool = WorkerPool(1, name="turns")
+    gate = threading.Event()
+    order: list[str] = []
+    pool.submit(lambda: gate.wait(5), "first")  # holds the only thread
+    for _ in range(3):
+        pool.submit(lambda: order.append("a"), "a")
+    pool.submit(lambda: order.append("b"), "b")
+    pool.submit(lambda: order.append("c"), "c")
+    gate.set()
+    wait_until(lambda: len(order) == 5, what="every job")
+    # "b" and "c" do not wait behind all of a's jobs: one job per client per turn.
+    assert order == ["a", "b", "c", "a", "a"]
+    pool.close()
+
+
+def test_a_burst_of_quick_jobs_does_not_start_a_thread_each() -> None:
+    pool = WorkerPool(16, name="burst")
+    done = threading.Semaphore(0)
+    gate = threading.Event()
+    pool.submit(lambda: gate.wait(5), "holder")
+    wait_until(lambda: pool.thread_count == 1, what="the first thread")
+    for i in range(50):
+        pool.submit(done.release, i)
+    gate.set()
+    for _ in range(50):
+        assert done.acquire(timeout=5)
+    # 50 clients' quick jobs: served by the threads that were awake, not 16 started.
+    assert pool.thread_count < 16
+    pool.close()

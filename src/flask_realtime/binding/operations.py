@@ -20,7 +20,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..engine.message import OutgoingMessage
 from ..exceptions import CallTimeoutError
+from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from .handlers import is_async_callable
 from .outcomes import Outcome, Outcomes
 
@@ -110,10 +112,28 @@ class Operations:
         """Emit ``event`` with ``args`` (see ``SocketIOServer.emit``)."""
         ack = AckCallback(callback, origin) if callback is not None else None
         bridge = self._ensure_loop()
+        server = self.server
         if bridge.in_loop_thread():
-            self.server.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,
-                             callback=ack, volatile=volatile)  # fmt: skip
+            server.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,
+                        callback=ack, volatile=volatile)  # fmt: skip
             return
+        if ack is None and skip_sid is None and type(to) is str and event not in RESERVED_EVENTS:
+            socket = server.get_socket(to, namespace)  # a read of the loop's table: a hint
+            if socket is not None:
+                # One local recipient (a handler's reply): encoded here, once, with its
+                # connection's parser (the snapshot and the wire form at once), framed
+                # here too; the loop only writes the bytes.
+                pieces = socket.client.parser.encode(
+                    Packet(PacketType.EVENT, namespace, [event, *args])
+                )
+                messages = [OutgoingMessage(piece, volatile=volatile) for piece in pieces]
+                eio = socket.eio
+                if eio.transport_name == "websocket":
+                    for message in messages:
+                        message.ws_frame(eio.protocol)
+                bridge.call(self._guarded, origin, server.send_encoded,
+                            (to, namespace, messages, event), {})  # fmt: skip
+                return
         bridge.call(
             self._guarded,
             origin,

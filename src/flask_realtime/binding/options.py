@@ -54,6 +54,7 @@ _FACADE_NAMES = frozenset(
         "resource",
         "worker_threads",
         "slow_handler_warning",
+        "max_queued_events",
     }
 )
 
@@ -126,6 +127,9 @@ class SocketIOOptions:
         rate_limit_policy: what happens to a packet past either rate: ``"drop"``,
             ``"warn"`` (handled, a warning logged) or ``"disconnect"``.
         worker_threads: the size of the pool that runs ``def`` handlers.
+        max_queued_events: handler calls one connection may have waiting or running; past
+            it the server stops reading from that client until half of them are done (its
+            TCP window fills and its sends wait), so a flood holds bounded memory.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
         engine: the Engine.IO options (``path`` included).
@@ -149,6 +153,7 @@ class SocketIOOptions:
     max_bytes_per_second: float | None = None
     rate_limit_policy: str = "disconnect"
     worker_threads: int = DEFAULT_HANDLER_THREADS
+    max_queued_events: int = 256
     slow_handler_warning: float | None = 5.0
     engine: EngineOptions = field(default_factory=EngineOptions)
 
@@ -222,6 +227,9 @@ def _check_values(options: SocketIOOptions) -> None:
         raise ConfigurationError(
             f"worker_threads must be a positive int, not {options.worker_threads!r}"
         )
+    queued = options.max_queued_events
+    if type(queued) is not int or queued < 2:
+        raise ConfigurationError(f"max_queued_events must be an int of 2 or more, not {queued!r}")
     warn_after = options.slow_handler_warning
     if warn_after is not None and (not isinstance(warn_after, (int, float)) or warn_after <= 0):
         raise ConfigurationError(

@@ -2,10 +2,14 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run as tasks on the loop; ``def`` handlers in a bounded pool of
-  worker threads (:class:`~flask_realtime.runtime.WorkerPool`), so a slow one never
-  blocks the loop. Either way the app and request contexts are pushed around the call
-  (:func:`~flask_realtime.binding.scope.flask_context`).
+- ``async def`` handlers run on the loop, eagerly: the first step at once, a task only if
+  it suspends (``_start_async``). ``def`` handlers run in a bounded pool of worker
+  threads (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that
+  clients take turns, and a slow one never blocks the loop. Either way the app and
+  request contexts are pushed around the call
+  (:func:`~flask_realtime.binding.scope.push_context`).
+- A connection with ``max_queued`` calls queued or running is not read from until half
+  of them are done (``EngineSocket.pause_input``).
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
   sockets run in parallel. Events still queued when their client leaves are dropped, not
@@ -31,11 +35,15 @@ Every method but the thread job runs on the loop thread.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
+import sys
 import time
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
@@ -45,11 +53,12 @@ from .environ import connection_environ
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
-from .scope import HandlerScope, flask_context
+from .scope import HandlerScope, pop_context, push_context
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from ..engine.socket import EngineSocket
     from ..runtime.workers import WorkerPool
     from ..server.invoker import HandlerCall
     from .bridge import LoopBridge
@@ -59,21 +68,48 @@ __all__ = ["HandlerRunner"]
 
 logger = logging.getLogger(__name__)
 
+_FREE: Any = object()  # a lane not in the table: no call of that socket is running
+_SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
+_EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+    """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
+    ``waiting`` (what it yielded to its task: a future). The task sends and throws into
+    this generator what it would have sent and thrown into the coroutine."""
+    while True:
+        try:
+            sent = yield waiting
+        except BaseException as exc:  # the task was cancelled, or the future failed
+            try:
+                waiting = coroutine.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting = coroutine.send(sent)
+            except StopIteration:
+                return
+
 
 class _Job:
     """One handler call on its way through a lane."""
 
-    __slots__ = ("args", "call", "fn", "is_async", "lane", "scope", "started", "warned")
+    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
 
-    def __init__(self, call: HandlerCall, scope: HandlerScope) -> None:
+    fn: Callable[..., Any]
+
+    def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
         self.call = call
         self.scope = scope
+        self.cache = cache  # the socket's storage (its request context lives there)
         self.lane: str | None = None if call.kind == "ack" else scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.warned = False
         handler = call.handler
         if isinstance(handler, BoundHandler):
-            self.fn: Callable[..., Any] = handler.fn
+            self.fn = handler.fn
             self.args = handler.adapt(call.kind, call.args)
             self.is_async = handler.is_async
             if call.kind == "event" and not handler.fits(len(self.args)):
@@ -100,6 +136,8 @@ class HandlerRunner:
         deadlines: the app's heap of deadlines (for the slow-handler sweep).
         manage_session: Flask-SocketIO's option (see :mod:`.scope`).
         slow_after: seconds after which a running handler is logged as slow (None: never).
+        max_queued: calls one connection may have queued or running before the server
+            stops reading from it (until half of them are done).
     """
 
     def __init__(
@@ -113,6 +151,7 @@ class HandlerRunner:
         *,
         manage_session: bool,
         slow_after: float | None,
+        max_queued: int = 256,
     ) -> None:
         self._app = app
         self._ops = ops
@@ -122,29 +161,45 @@ class HandlerRunner:
         self._slow_after = slow_after
         self.manage_session = manage_session
         """Read for each call: ``socketio.manage_session`` may change it at run time."""
-        self._lanes: dict[str, deque[_Job]] = {}
+        # Per socket while one of its calls runs: None, or the calls waiting behind it.
+        self._lanes: dict[str, deque[_Job] | None] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
+        self._max_queued = max_queued
+        self._held: dict[str, EngineSocket] = {}  # sessions not read from: too much queued
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
         self._running: set[_Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stepping = False  # an async handler's first step is running (see _start_async)
+        self._deferred: deque[_Job] = deque()
         self._all_idle: asyncio.Event | None = None
 
     # -- the Invoker protocol --------------------------------------------------------------
 
     def invoke(self, call: HandlerCall) -> None:
         """Queue ``call`` in its socket's lane; run it now if the lane was free."""
-        scope = self._scope_for(call)
+        scope, cache = self._scope_for(call)
         eio_sid = scope.eio_sid
-        self._busy[eio_sid] = self._busy.get(eio_sid, 0) + 1
-        job = _Job(call, scope)
-        if job.lane is None:
+        busy = self._busy
+        count = busy[eio_sid] = busy.get(eio_sid, 0) + 1
+        if count >= self._max_queued and eio_sid not in self._held:
+            # A client sending faster than its handlers run: read no more from it until
+            # half of what it queued is done (its TCP window fills, its sends wait).
+            eio = call.socket.eio
+            self._held[eio_sid] = eio
+            eio.pause_input(True)
+        job = _Job(call, scope, cache)
+        key = job.lane
+        if key is None:
             self._start(job)
             return
-        lane = self._lanes.get(job.lane)
-        if lane is None:
-            self._lanes[job.lane] = deque()
+        lanes = self._lanes
+        lane = lanes.get(key, _FREE)
+        if lane is _FREE:
+            lanes[key] = None  # busy, nothing waiting: no deque until one is needed
             self._start(job)
+        elif lane is None:
+            lanes[key] = deque((job,))
         else:
             lane.append(job)
 
@@ -179,17 +234,28 @@ class HandlerRunner:
 
     # -- running -----------------------------------------------------------------------------
 
-    def _scope_for(self, call: HandlerCall) -> HandlerScope:
+    def _scope_for(self, call: HandlerCall) -> tuple[HandlerScope, dict[str, Any]]:
+        """The scope of a call, and the storage of its socket."""
         handler = call.handler
         if isinstance(handler, AckCallback) and isinstance(handler.origin, HandlerScope):
+            # The callback runs in the scope of the handler that emitted.
             origin = handler.origin
-            return HandlerScope(self._app, self._ops, origin.sid, origin.namespace,
-                                origin.eio_sid, origin.environ, call.event,
-                                origin.cache)  # fmt: skip
+            socket = self._ops.server.get_socket(origin.sid, origin.namespace)
+            scope = HandlerScope(self._app, self._ops, origin.sid, origin.namespace,
+                                 origin.eio_sid, origin.environ, call.event)  # fmt: skip
+            return scope, socket.data if socket is not None else {}
         socket = call.socket
-        return HandlerScope(self._app, self._ops, socket.sid, socket.namespace,
-                            socket.eio.sid, connection_environ(socket), call.event,
-                            socket.data)  # fmt: skip
+        cache = socket.data
+        # A scope is never changed once made: the socket's last one serves again for the
+        # same event (a client sending one kind of event makes one scope, not one each).
+        last: HandlerScope | None = cache.get(_SCOPE_KEY)
+        if last is not None and last.event == call.event:
+            return last, cache
+        scope = HandlerScope(self._app, self._ops, socket.sid, socket.namespace,
+                             socket.eio.sid, connection_environ(socket),
+                             call.event)  # fmt: skip
+        cache[_SCOPE_KEY] = scope
+        return scope, cache
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)
@@ -197,21 +263,67 @@ class HandlerRunner:
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()
-            task = asyncio.get_running_loop().create_task(self._run_async(job))
-            self._tasks.add(task)  # the loop holds tasks weakly
-            task.add_done_callback(self._tasks.discard)
+            self._start_async(job)
         else:
-            self._pool.submit(lambda: self._run_in_thread(job))
+            # Keyed by connection: the pool takes clients in turn (see WorkerPool).
+            self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid)
+
+    def _start_async(self, job: _Job) -> None:
+        """Run an ``async def`` handler eagerly: its first step here and now; a task
+        carries it on only if it suspends (most handlers finish without suspending).
+
+        A call that a finishing handler starts (the next of its lane) waits until this one
+        has returned, so that a long lane is run in a loop, not by recursion.
+        """
+        if self._stepping:
+            self._deferred.append(job)
+            return
+        self._stepping = True
+        try:
+            while True:
+                self._first_step(job)
+                if not self._deferred:
+                    break
+                job = self._deferred.popleft()
+        finally:
+            self._stepping = False
+
+    def _first_step(self, job: _Job) -> None:
+        coroutine = self._run_async(job)
+        if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
+            task: asyncio.Task[None] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                coroutine, loop=asyncio.get_running_loop(), eager_start=True
+            )
+            if task.done():
+                return
+        else:
+            # The handler's context variables (the scope, Flask's) live in a context of
+            # its own, which the task inherits if there is one.
+            context = contextvars.copy_context()
+            try:
+                waiting = context.run(coroutine.send, None)
+            except StopIteration:
+                return
+            task = asyncio.get_running_loop().create_task(
+                _resume(coroutine, waiting), context=context
+            )
+        self._tasks.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
 
     def _run_in_thread(self, job: _Job) -> None:
         job.started = time.monotonic()
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.scope, job.args, manage_session=self.manage_session):
+            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+            try:
                 result = call_handler(job.fn, job.args, job.call.error_handler)
                 if inspect.isawaitable(result):  # an async error handler of a def handler
                     result = self._await_on_loop(result)
+            except BaseException as exc:
+                pop_context(pushed, exc)
+                raise
+            pop_context(pushed, None)
         except BaseException as exc:
             error = exc
         self._bridge.call(self._finish, job, result, error)
@@ -230,8 +342,13 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            with flask_context(job.scope, job.args, manage_session=self.manage_session):
+            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+            try:
                 result = await await_handler(job.fn, job.args, job.call.error_handler)
+            except BaseException as exc:
+                pop_context(pushed, exc)
+                raise
+            pop_context(pushed, None)
         except asyncio.CancelledError as exc:
             self._finish(job, None, exc)
             raise
@@ -273,7 +390,8 @@ class HandlerRunner:
 
     def _next_in_lane(self, key: str) -> None:
         """Start the next call of a lane, or close the lane when it is empty."""
-        lane = self._lanes.get(key)
+        lanes = self._lanes
+        lane = lanes.get(key)
         while lane:
             job = lane.popleft()
             if job.call.kind == "event" and not job.call.socket.connected:
@@ -284,12 +402,15 @@ class HandlerRunner:
                 continue
             self._start(job)
             return
-        if lane is not None:
-            del self._lanes[key]
+        lanes.pop(key, None)
 
     def _settled(self, eio_sid: str) -> None:
         """One call of a connection is over: wake who waits for it to be idle."""
         busy = self._busy.get(eio_sid, 1) - 1
+        if self._held and busy <= self._max_queued // 2:
+            held = self._held.pop(eio_sid, None)
+            if held is not None:
+                held.pause_input(False)
         if busy > 0:
             self._busy[eio_sid] = busy
             return

@@ -20,13 +20,13 @@ so that ``emit()`` inside a handler goes straight to the server of the handler's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask.ctx import RequestContext
+from flask import signals
+from flask.ctx import AppContext, RequestContext
+from flask.globals import _cv_app, _cv_request
 from flask.sessions import SessionMixin
 
 from ..exceptions import ContextError
@@ -41,7 +41,8 @@ __all__ = [
     "HandlerScope",
     "ManagedSession",
     "current_scope",
-    "flask_context",
+    "pop_context",
+    "push_context",
     "require_scope",
 ]
 
@@ -71,6 +72,13 @@ class SocketRequestContext(RequestContext):
         if not self._matched:
             super().match_request()
             self._matched = True
+            error = self.request.routing_exception
+            if error is not None:
+                # Its traceback (and that of the error it was raised from) holds the frame
+                # that holds this context: a cycle that only the cyclic collector would
+                # free. Flask only raises it again, if asked.
+                error.__traceback__ = None
+                error.__context__ = None
 
 
 @dataclass(slots=True)
@@ -86,7 +94,10 @@ class HandlerScope:
         environ: the handshake environ of the connection (shared: never mutate it, except
             under :data:`SESSION_KEY`).
         event: the event being handled ("connect", "disconnect", or the event name).
-        cache: per-socket storage of the extension (the socket's ``data``).
+
+    A scope holds nothing of the socket it serves: the runner keeps it in the socket's
+    ``data`` for the socket's next event, and a reference back would make a cycle that
+    only the cyclic garbage collector frees.
     """
 
     app: Flask
@@ -96,7 +107,6 @@ class HandlerScope:
     eio_sid: str
     environ: dict[str, Any]
     event: str
-    cache: dict[str, Any]
 
 
 _current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)
@@ -120,27 +130,96 @@ def require_scope(function: str, fix: str) -> HandlerScope:
     return scope
 
 
-@contextmanager
-def flask_context(
-    scope: HandlerScope, args: tuple[Any, ...], *, manage_session: bool
-) -> Iterator[None]:
-    """Push the Flask app and request contexts for ``scope``, and make it current.
+class Pushed:
+    """What :func:`push_context` pushed, for :func:`pop_context` to undo."""
 
-    Exits without saving the session when the body raises.
+    __slots__ = ("app_token", "ctx", "request_token", "save", "scope_token")
+
+    def __init__(
+        self,
+        scope_token: Token[HandlerScope | None],
+        ctx: RequestContext,
+        app_token: Token[AppContext] | None,
+        request_token: Token[RequestContext] | None,
+        save: bool,
+    ) -> None:
+        self.scope_token = scope_token
+        self.ctx = ctx
+        self.app_token = app_token
+        self.request_token = request_token
+        self.save = save
+
+
+_pushed_signal = signals.appcontext_pushed
+_popped_signal = signals.appcontext_popped
+_app_teardown_signal = signals.appcontext_tearing_down
+_request_teardown_signal = signals.request_tearing_down
+
+
+def _plain(app: Flask) -> bool:
+    """Whether pushing the contexts for ``app`` may skip Flask's push and pop: no teardown
+    function and no receiver of the context signals, so that they would do nothing but
+    set and reset the context variables (and make a fresh ``g``)."""
+    if (
+        app.teardown_appcontext_funcs
+        or _pushed_signal.receivers
+        or _popped_signal.receivers
+        or _app_teardown_signal.receivers
+        or _request_teardown_signal.receivers
+    ):
+        return False
+    return not any(app.teardown_request_funcs.values())  # lists: empty is false
+
+
+def push_context(
+    scope: HandlerScope, args: tuple[Any, ...], manage_session: bool, cache: dict[str, Any]
+) -> Pushed:
+    """Push the Flask app and request contexts for ``scope`` and make it current; undo it
+    with :func:`pop_context`, in the same thread or task. ``cache`` is the socket's
+    storage (its ``data``), where its request context is kept from call to call.
+
+    With ``manage_session=True``, a socket's context already pushed once (its URL matched,
+    its session the connection's) and an app without teardown functions or context
+    signal receivers, this only sets Flask's context variables, with a fresh app context
+    (a fresh ``g``) per call: what Flask's own push and pop would do, without the rest.
     """
-    ctx = _request_context(scope, manage_session)
+    ctx = _request_context(scope, manage_session, cache)
     ctx.request.event = {"message": scope.event, "args": args}  # type: ignore[attr-defined]
-    token = _current.set(scope)
+    scope_token = _current.set(scope)
+    app = scope.app
+    if manage_session and getattr(ctx, "_matched", False) and _plain(app):
+        app_token = _cv_app.set(app.app_context())
+        return Pushed(scope_token, ctx, app_token, _cv_request.set(ctx), False)
     try:
-        with ctx:
-            yield
-            if not manage_session:
-                _save_session(scope.app, ctx)
+        ctx.push()
+    except BaseException:
+        _current.reset(scope_token)
+        raise
+    return Pushed(scope_token, ctx, None, None, not manage_session)
+
+
+def pop_context(pushed: Pushed, exc: BaseException | None) -> None:
+    """Pop what :func:`push_context` pushed; the session is saved (``manage_session=False``)
+    only when the handler did not raise (``exc`` is None)."""
+    try:
+        request_token = pushed.request_token
+        if request_token is not None:
+            _cv_request.reset(request_token)
+            _cv_app.reset(pushed.app_token)  # type: ignore[arg-type]
+            return
+        ctx = pushed.ctx
+        try:
+            if pushed.save and exc is None:
+                _save_session(ctx.app, ctx)
+        finally:
+            ctx.pop(exc)
     finally:
-        _current.reset(token)
+        _current.reset(pushed.scope_token)
 
 
-def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContext:
+def _request_context(
+    scope: HandlerScope, manage_session: bool, cache: dict[str, Any]
+) -> RequestContext:
     """The request context of a handler call: the socket's own, made once, when possible.
 
     With ``manage_session=True`` the session is the connection's, and the request is the
@@ -151,7 +230,7 @@ def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContex
     may have changed meanwhile), so each gets a new context.
     """
     if manage_session:
-        cached = scope.cache.get(_CONTEXT_KEY)
+        cached = cache.get(_CONTEXT_KEY)
         if cached is not None:
             ctx: RequestContext = cached
             return ctx
@@ -172,7 +251,7 @@ def _request_context(scope: HandlerScope, manage_session: bool) -> RequestContex
     request.sid = scope.sid  # type: ignore[attr-defined]
     request.namespace = scope.namespace  # type: ignore[attr-defined]
     if manage_session:
-        scope.cache[_CONTEXT_KEY] = ctx
+        cache[_CONTEXT_KEY] = ctx
     return ctx
 
 

@@ -68,8 +68,12 @@ class AppService:
         self.options = options
         self.parsers = AppParsers(app, options)
         self.bridge = LoopBridge()
+        # One client may hold at most half the threads: the others always find some.
         self.pool = WorkerPool(
-            options.worker_threads, name=f"flask-realtime-{app.name}", idle_timeout=60.0
+            options.worker_threads,
+            name=f"flask-realtime-{app.name}",
+            idle_timeout=60.0,
+            share=max(1, options.worker_threads // 2),
         )
         self.outcomes = Outcomes()
         self.deadlines = Deadlines()  # every timer of the app; the host drives it
@@ -99,6 +103,7 @@ class AppService:
             self.deadlines,
             manage_session=options.manage_session,
             slow_after=options.slow_handler_warning,
+            max_queued=options.max_queued_events,
         )
         self.server.invoker = self.runner
         self.host = LoopHost(self.bridge, self.engine, self.server, self.runner)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import gc
 import logging
 import socket
 import ssl
@@ -91,7 +92,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
             log=log_output,
         )
         try:
-            service.host.serve(server, on_started=_announce(app))
+            service.host.serve(server, on_started=_started(app))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -112,6 +113,22 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         run_with_reloader(serve, **reloader_options)
     else:
         serve()
+
+
+def _started(app: Flask) -> Callable[[Server], None]:
+    """What to do once the server listens: keep what start-up made out of the cyclic
+    collector's way, then say where the app is served."""
+    announce = _announce(app)
+
+    def started(server: Server) -> None:
+        # The app, its modules and the server live as long as the process: frozen, a full
+        # collection no longer walks them (tens of thousands of objects), so its pauses
+        # depend on what the clients make, not on the size of the app.
+        gc.collect()
+        gc.freeze()
+        announce(server)
+
+    return started
 
 
 def _announce(app: Flask) -> Callable[[Server], None]:

@@ -87,6 +87,7 @@ class EngineSocket:
         "_buffer",
         "_buffered",
         "_hb_deadline",
+        "_input_paused",
         "_probe",
         "_probe_pinged",
         "_server",
@@ -121,6 +122,7 @@ class EngineSocket:
         self._probe: Transport | None = None
         self._probe_pinged = False
         self._awaiting_pong = False
+        self._input_paused = False
         self._upgrade_deadline: float | None = None
         options = server.options
         # v4: the server pings every interval; v3: the client pings, we time it out.
@@ -184,6 +186,16 @@ class EngineSocket:
         if observer is not None:
             observer.volatile_dropped(self, count)
 
+    def pause_input(self, paused: bool) -> None:
+        """Stop (``True``) or go on (``False``) reading from the client where the transport
+        can (WebSocket): the layer above has more of its work queued than it takes.
+
+        While the server does not read, the client's heartbeat answers cannot arrive: the
+        session is not timed out for them meanwhile.
+        """
+        self._input_paused = paused
+        self.transport.pause_input(paused)
+
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         """Close the session from the server side, telling the client when we can."""
         if self.closed:
@@ -231,6 +243,17 @@ class EngineSocket:
         else:
             logger.debug("session %s: unexpected packet %r, closing", self.sid, packet)
             self.close(CloseReason.TRANSPORT_ERROR)
+
+    def receive_message(self, data: str | bytes) -> None:
+        """Handle a MESSAGE that arrived on the current transport, already taken out of its
+        packet (the WebSocket transport's shortcut for the packet nearly all of them are)."""
+        state = self.state
+        if state is State.CLOSED or state is State.CLOSING:
+            return
+        server = self._server
+        if server.log_packets:
+            logger.info("%s: received packet MESSAGE data %s", self.sid, _excerpt(data))
+        server.handler.on_message(self, data)
 
     def poll(self, responder: PollResponder) -> str | None:
         """A GET arrived on the polling transport.
@@ -355,6 +378,11 @@ class EngineSocket:
             self._abort_upgrade()
         if now >= self._hb_deadline:
             opts = self._server.options
+            if self._input_paused and (self.protocol == 3 or self._awaiting_pong):
+                # Its answer may wait, unread, behind what the server does not read now.
+                self._hb_deadline = now + opts.ping_timeout
+                self._schedule()
+                return
             if self.protocol == 3 or self._awaiting_pong:
                 self._finish(CloseReason.PING_TIMEOUT, noop=False)
                 return
@@ -423,7 +451,6 @@ class EngineSocket:
             return
         notify = self.state is not State.CLOSING
         self._move(State.CLOSED)
-        self._timer.cancel()
         if notify:
             self.close_reason = reason
         self._buffer.clear()
@@ -433,6 +460,9 @@ class EngineSocket:
         self._server.forget(self)
         if notify:
             self._server.handler.on_close(self, reason)
+        # The timer's callback is this session's method: a cycle that only the cyclic
+        # collector would free (the heap may hold the timer a while longer, too).
+        self._timer.drop()
 
     def __repr__(self) -> str:
         state = self.state.value

@@ -36,6 +36,10 @@ class Transport(Protocol):
     def close(self, *, noop: bool = False) -> None:
         """Release the transport; polling answers a parked GET (noop or close packet)."""
 
+    def pause_input(self, paused: bool) -> None:
+        """Stop (``True``) or go on (``False``) reading from the client, when the transport
+        can: the server has more of this client's work queued than it takes."""
+
 
 PollResponder = Callable[[str | bytes], None]
 """Answers the parked GET with a payload body (``bytes`` for a v3 binary payload)."""
@@ -104,3 +108,7 @@ class PollingTransport:
         if self._responder is not None:
             packet = Packet(PacketType.NOOP if noop else PacketType.CLOSE)
             self.send([packet])
+
+    def pause_input(self, paused: bool) -> None:
+        """Long-polling reads one POST at a time, each bounded by ``max_http_buffer_size``:
+        nothing to pause (a client that floods by POST is bounded by its requests)."""

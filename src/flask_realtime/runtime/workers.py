@@ -1,21 +1,35 @@
-"""A bounded pool of worker threads for blocking application code.
+"""A bounded pool of worker threads for blocking application code, fair across clients.
 
 It runs WSGI requests (the HTTP server's pool) and ``def`` event handlers (each app's pool).
 Why not ``concurrent.futures.ThreadPoolExecutor``: a job needs no ``Future`` (it reports its
 own result to the loop, in the same wake-up as its last bytes or emits), and the threads are
 daemons, so that application code stuck in a job cannot keep the process alive once a
-graceful shutdown has run out of time. Threads start on demand, up to ``max_threads``; jobs
-beyond that wait in FIFO order; with ``idle_timeout``, a thread that had no work for that
-long ends, so an idle app holds no threads.
+graceful shutdown has run out of time. Threads start on demand, up to ``max_threads``; with
+``idle_timeout``, a thread that had no work for that long ends, so an idle app holds no
+threads.
+
+Fairness: a job may name the client it serves (``key``). Each client's jobs wait in a queue
+of their own, and the clients with jobs waiting take turns for the next free thread, so a
+client that queues hundreds of slow jobs delays another client's job by at most one turn,
+not by hundreds. A client also runs at most ``share`` jobs at once, so that others always
+find threads. Jobs without a key (WSGI requests) are one client among the others.
+
+Thread hops: a thread that finishes a job takes the next waiting one at once, without
+sleeping, so a burst of quick jobs is served by the threads already awake (one wake-up
+serves many jobs). A sleeping thread is woken (or a new one started) only when no awake
+thread is free to take a waiting job, and then it first gives the busy threads
+``HELP_DELAY`` to come back for it: it takes the job only if none of them did in that time
+(their jobs are slow, or block). Quick jobs stay on few threads; a slow one never holds
+the others' jobs for longer than that.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 
 from flask_realtime.exceptions import ConfigurationError
 
@@ -30,12 +44,46 @@ starve a small container. Idle threads cost little; they only start when needed.
 
 Job = Callable[[], object]
 
+HELP_DELAY = 0.002
+"""Seconds a woken thread waits for the busy threads to take the waiting jobs themselves
+(see the module docstring) before it takes one."""
+
+
+class _Client:
+    """The jobs of one key: waiting, and how many run."""
+
+    __slots__ = ("jobs", "key", "running", "turn")
+
+    def __init__(self) -> None:
+        self.key: Hashable = None
+        self.jobs: deque[Job] = deque()
+        self.running = 0
+        self.turn = False  # in the pool's queue of clients waiting for a thread
+
+
+class _Parked:
+    """A sleeping thread: it blocks on its own lock until another thread releases it (a
+    lock is the cheapest way to wake one thread; a ``Condition`` costs a lock per wait)."""
+
+    __slots__ = ("lock", "woken")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.woken = False
+
 
 class WorkerPool:
-    """Run jobs on up to ``max_threads`` daemon threads, in submission order.
+    """Run jobs on up to ``max_threads`` daemon threads, fairly across their keys.
 
     ``submit`` may be called from any thread; jobs must catch their own exceptions (one that
-    escapes is logged and the thread goes on).
+    escapes is logged and the thread goes on). Jobs of one key start in submission order.
+
+    Args:
+        max_threads: the most threads the pool runs at once.
+        name: the threads' name prefix.
+        idle_timeout: seconds after which a thread with no work ends (None: never).
+        share: the most jobs of one key that run at once (None: ``max_threads``).
     """
 
     def __init__(
@@ -44,16 +92,25 @@ class WorkerPool:
         name: str = "worker",
         *,
         idle_timeout: float | None = None,
+        share: int | None = None,
     ) -> None:
         if max_threads < 1:
             raise ConfigurationError(f"max_threads must be at least 1, not {max_threads}")
+        if share is not None and share < 1:
+            raise ConfigurationError(f"share must be at least 1, not {share}")
         self._max = max_threads
+        self._share = max_threads if share is None else min(share, max_threads)
         self._name = name
-        self._idle_timeout = idle_timeout
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._idle_timeout = -1 if idle_timeout is None else idle_timeout
         self._lock = threading.Lock()
+        self._clients: dict[Hashable, _Client] = {}  # keys with jobs waiting or running
+        self._spare: list[_Client] = []  # client records to reuse
+        self._turns: deque[_Client] = deque()  # clients whose next job may start, in turn
         self._threads: list[threading.Thread] = []
+        self._parked: list[_Parked] = []  # sleeping threads
+        self._busy = 0  # threads running a job
+        self._queued = 0  # jobs waiting, all keys
+        self._taken = 0  # jobs taken so far: the busy threads' progress, for helpers
         self._closed = False
 
     @property
@@ -62,41 +119,54 @@ class WorkerPool:
         return self._max
 
     @property
-    def queued(self) -> int:
-        """Jobs waiting for a thread now (approximate; for the metrics, observe)."""
-        return self._jobs.qsize()
-
-    @property
     def thread_count(self) -> int:
         """How many threads have been started (and not yet stopped)."""
         return len(self._threads)
 
-    def submit(self, job: Job) -> None:
-        """Queue ``job``; start a thread for it when none is idle and the pool has room."""
-        if self._closed:
-            raise ConfigurationError("the worker pool is shut down")
-        self._jobs.put(job)
-        if self._idle.acquire(blocking=False):
-            return  # an idle thread will take it
+    @property
+    def queued(self) -> int:
+        """How many jobs wait for a thread (read by the metrics, observe)."""
+        return self._queued
+
+    def submit(self, job: Job, key: Hashable = None) -> None:
+        """Queue ``job`` for client ``key``; wake or start a thread if none is free for it."""
         with self._lock:
-            if len(self._threads) < self._max:
-                thread = threading.Thread(
-                    target=self._work,
-                    name=f"{self._name}-{len(self._threads)}",
-                    daemon=True,
-                )
-                self._threads.append(thread)
-                thread.start()
+            if self._closed:
+                raise ConfigurationError("the worker pool is shut down")
+            client = self._clients.get(key)
+            if client is None:
+                client = self._spare.pop() if self._spare else _Client()
+                client.key = key
+                self._clients[key] = client
+            client.jobs.append(job)
+            self._queued += 1
+            if not client.turn and client.running < self._share:
+                client.turn = True
+                self._turns.append(client)
+                self._wake()
+
+    def _wake(self) -> None:
+        """Make sure a thread will take the next turn (the lock is held)."""
+        if len(self._threads) - len(self._parked) - self._busy > 0:
+            return  # a thread awake and not in a job will take it
+        if self._parked:
+            parked = self._parked.pop()
+            parked.woken = True
+            parked.lock.release()
+        elif len(self._threads) < self._max:
+            thread = threading.Thread(
+                target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def close(self) -> None:
         """Stop taking jobs; threads end once the queued jobs are done (no waiting)."""
         with self._lock:
-            if self._closed:
-                return
             self._closed = True
-            count = len(self._threads)
-        for _ in range(count):
-            self._jobs.put(None)
+            parked, self._parked = self._parked, []
+        for sleeper in parked:
+            sleeper.lock.release()
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """``close``, then wait up to ``timeout`` seconds (``None``: for ever) for the
@@ -115,26 +185,78 @@ class WorkerPool:
             logger.warning("%d worker thread(s) still busy after shutdown", len(alive))
         return not alive
 
-    def _work(self) -> None:
-        jobs = self._jobs
-        timeout = self._idle_timeout
+    def _take(self, helping: bool) -> tuple[Job, _Client] | None:
+        """The next job, in turn across clients; None when this thread should end. Called
+        and returns with the lock held. ``helping``: the thread was woken or started to
+        help busy ones."""
+        lock = self._lock
+        turns = self._turns
         while True:
-            try:
-                job = jobs.get(timeout=timeout)
-            except queue.Empty:
-                # Idle too long: end, unless a submit has just counted on an idle thread
-                # (it took the idle token first; then the job is ours to run).
-                if self._idle.acquire(blocking=False):
+            if turns:
+                if not (helping and self._busy):
+                    break
+                # Woken to help: take a job only if the busy threads make no progress.
+                seen = self._taken
+                lock.release()
+                time.sleep(HELP_DELAY)
+                lock.acquire()
+                if self._taken == seen and turns:
                     break
                 continue
-            if job is None:
-                break
+            if self._closed:
+                return None
+            parked = _Parked()
+            self._parked.append(parked)
+            lock.release()
+            woke = parked.lock.acquire(timeout=self._idle_timeout)
+            lock.acquire()
+            if not parked.woken and parked in self._parked:
+                self._parked.remove(parked)  # idle too long (or closing): not parked now
+            if not woke and not turns:
+                return None  # idle too long
+            helping = True
+        client = turns.popleft()
+        job = client.jobs.popleft()
+        self._queued -= 1
+        self._taken += 1
+        client.running += 1
+        self._busy += 1
+        if client.jobs and client.running < self._share:
+            turns.append(client)  # its next job waits for its next turn
+        else:
+            client.turn = False
+        if turns:
+            self._wake()  # more turns waiting: a thread to help, if none is free
+        return job, client
+
+    def _done(self, client: _Client) -> None:
+        """A job of ``client`` ended (the lock is held)."""
+        client.running -= 1
+        self._busy -= 1
+        if client.jobs:
+            if not client.turn and client.running < self._share:
+                client.turn = True
+                self._turns.append(client)
+        elif not client.running:
+            del self._clients[client.key]
+            client.key = None
+            if len(self._spare) < 64:
+                self._spare.append(client)
+
+    def _work(self) -> None:
+        lock = self._lock
+        taken: tuple[Job, _Client] | None = None
+        while True:
+            with lock:
+                helping = taken is None
+                if taken is not None:
+                    self._done(taken[1])
+                    taken = None  # let the job go while this thread waits for the next
+                taken = self._take(helping)
+                if taken is None:
+                    self._threads.remove(threading.current_thread())
+                    return
             try:
-                job()
+                taken[0]()
             except BaseException:
                 logger.exception("a job raised out of the worker pool")
-            finally:
-                del job
-            self._idle.release()
-        with self._lock:
-            self._threads.remove(threading.current_thread())

@@ -137,7 +137,7 @@ class Client:
         timer = self._connect_timer
         if timer is not None:
             self._connect_timer = None
-            timer.cancel()
+            timer.drop()  # the heap may keep it a while: not this client with it
 
     def receive(self, data: str | bytes) -> None:
         """Take one Engine.IO message."""
@@ -259,7 +259,7 @@ class Client:
         timer = self._connect_timer
         if timer is not None:
             self._connect_timer = None
-            timer.cancel()
+            timer.drop()
         for socket in list(self.sockets.values()):
             socket.close(reason, notify=False)
 

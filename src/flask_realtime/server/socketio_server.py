@@ -287,6 +287,19 @@ class SocketIOServer(EngineHandler):
             packet = Packet(PacketType.EVENT, namespace, data, ack_id)
             self.adapter.broadcast_with_ack(namespace, packet, opts, expect_ack)
 
+    def send_encoded(
+        self, sid: Sid, namespace: NamespaceName, messages: list[OutgoingMessage], event: str
+    ) -> None:
+        """Send to one socket of this server an event another thread has encoded already
+        (with that socket's parser); dropped when the socket has left meanwhile."""
+        if self.log_events:
+            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
+        socket = self.get_socket(sid, namespace)
+        if socket is not None:
+            write = socket.write
+            for message in messages:
+                write(message)
+
     def call(
         self,
         event: str,

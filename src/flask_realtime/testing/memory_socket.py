@@ -45,6 +45,7 @@ class MemoryEngineSocket:
         "close_reason",
         "closed",
         "handshake",
+        "input_paused",
         "protocol",
         "sid",
         "transport_name",
@@ -66,6 +67,9 @@ class MemoryEngineSocket:
         self.transport_name = "websocket"
         self.closed = False
         self.close_reason: CloseReason | None = None
+        self.input_paused = False
+        """Whether the server asked to stop reading from this client (it sent more events
+        than its handlers have run; the test client sends one at a time)."""
 
     @property
     def as_engine_socket(self) -> EngineSocket:
@@ -78,6 +82,10 @@ class MemoryEngineSocket:
         """The server sends a message: deliver it to the client; a no-op once closed."""
         if not self.closed:
             self._deliver(message.data)
+
+    def pause_input(self, paused: bool) -> None:
+        """Record what the server asks (the test client sends one event at a time)."""
+        self.input_paused = paused
 
     def close(self, reason: CloseReason = CloseReason.SERVER_DISCONNECT) -> None:
         """The server closes the session."""

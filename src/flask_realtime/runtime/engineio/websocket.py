@@ -39,6 +39,11 @@ from ...engine.transport import Outgoing
 from .coalesce import WriteCoalescer
 from .wstransport import WebSocketTransport, WsState, ws_payload
 
+try:  # websockets' C unmasking, as its own frame parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without the C extension
+    from websockets.utils import apply_mask
+
 __all__ = ["WebSocketConnection", "WebSocketHost"]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ dropped (as ``websockets``' own ``close_timeout``)."""
 
 
 _OPEN = WsState.OPEN
+_OPCODES = frozenset(int(opcode) for opcode in Opcode)
 
 INPUT_SLICE = 4 * 1024
 """Bytes handed to the frame parser at a time, so that one call parses at most ~680
@@ -111,6 +117,28 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             session directly on WebSocket.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_backlog",
+        "_backlog_at",
+        "_endpoint",
+        "_fragment_count",
+        "_fragment_opcode",
+        "_fragments",
+        "_held",
+        "_held_size",
+        "_input_paused",
+        "_max_size",
+        "_partial",
+        "_paused",
+        "_raw",
+        "_request",
+        "_transport",
+        "_upgrade_of",
+        "_ws",
+        "max_buffer",
+    )
+
     def __init__(
         self,
         endpoint: WebSocketHost,
@@ -120,16 +148,22 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         protocol = upgrade_of.protocol if upgrade_of else int(request.arg("EIO") or 4)
         super().__init__(protocol, request.remote_addr, WsState.PENDING)
         self._endpoint = endpoint
-        self._request = request
+        self._request: EngineRequest | None = request
         self._upgrade_of = upgrade_of
-        self._ws = WsProtocol(
-            Side.SERVER, state=State.OPEN, max_size=endpoint.engine.options.max_http_buffer_size
-        )
+        # websockets' protocol, made when a frame needs it (see _parse) or at the close:
+        # most connections never send anything but whole data frames.
+        self._ws: WsProtocol | None = None
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
+        self._input_paused = False  # the session's handlers have too much of ours queued
         self._fragments = bytearray()  # the message in assembly, and how many pieces so far
         self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
+        # Our own reading of whole data frames (see _parse): the start of a frame that has
+        # not fully arrived, and whether websockets reads everything from now on.
+        self._partial: bytearray | None = None
+        self._raw = False
+        self._max_size = endpoint.engine.options.max_http_buffer_size
         # Input read but left for a later loop turn (see TURN_TIME), and where it resumes.
         self._backlog: bytes | None = None
         self._backlog_at = 0
@@ -144,6 +178,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         transport = self._transport
         held = self._held_size
         return held + transport.get_write_buffer_size() if transport is not None else held
+
+    def _websockets(self) -> WsProtocol:
+        """websockets' protocol for this connection, made on first need."""
+        ws = self._ws
+        if ws is None:
+            ws = self._ws = WsProtocol(Side.SERVER, state=State.OPEN, max_size=self._max_size)
+        return ws
 
     # -- Transport (what the engine session writes through) -----------------------------
 
@@ -224,14 +265,45 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             return ws_frame(OP_TEXT, data.encode())
         return ws_frame(OP_BINARY, data)
 
+    def pause_input(self, paused: bool) -> None:
+        if paused == self._input_paused:
+            return
+        self._input_paused = paused
+        transport = self._transport
+        if transport is None or self._state is not _OPEN:
+            return
+        if paused:
+            transport.pause_reading()
+            return
+        if self._partial:  # what was read but kept: handled first, on the next turn
+            asyncio.get_running_loop().call_soon(self._resume_input)
+        elif not self._paused and self._backlog is None:
+            transport.resume_reading()
+
+    def _resume_input(self) -> None:
+        """Handle what was kept while the session did not read, then read again."""
+        if self._input_paused or self._state is not _OPEN or self._transport is None:
+            return
+        self._parse(b"")
+        transport = self._transport
+        if (
+            transport is not None
+            and self._state is _OPEN
+            and not self._input_paused
+            and not self._paused
+            and self._backlog is None
+        ):
+            transport.resume_reading()
+
     def close(self, *, noop: bool = False) -> None:
         """Close politely: a close frame, then the TCP connection once it is flushed."""
         if self._state is not _OPEN:
             return
         self.end_tick()
         self._move(WsState.CLOSING)
-        if self._ws.state is State.OPEN:
-            self._ws.send_close(CloseCode.NORMAL_CLOSURE)
+        ws = self._websockets()
+        if ws.state is State.OPEN:
+            ws.send_close(CloseCode.NORMAL_CLOSURE)
         self._write_pending()
         self._close_transport()
 
@@ -242,7 +314,10 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._move(WsState.OPEN)
         endpoint = self._endpoint
-        self.session = endpoint.attach(self, self._request, self._upgrade_of)
+        request, self._request = self._request, None  # the session keeps what it needs
+        upgrade_of, self._upgrade_of = self._upgrade_of, None
+        assert request is not None, "connection_made() once per connection"
+        self.session = endpoint.attach(self, request, upgrade_of)
         if self.session is None:
             self.close()
             return
@@ -280,12 +355,94 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         transport = self._transport
         if data is None or transport is None:
             return
-        if not self._work(data, self._backlog_at) and not self._paused and self._state is _OPEN:
+        if (
+            not self._work(data, self._backlog_at)
+            and not self._paused
+            and not self._input_paused
+            and self._state is _OPEN
+        ):
             transport.resume_reading()
 
     def _parse(self, data: bytes) -> None:
-        """Feed ``data`` to the frame parser and handle what it found."""
-        ws = self._ws
+        """Handle the frames in ``data``.
+
+        A whole, masked, unfragmented text or binary frame (nearly every frame a client
+        sends) is read here and its message handed on at once. Everything else, control
+        frames and fragments, goes whole to the ``websockets`` protocol, which answers
+        pings and closes and checks the rules; a frame header that breaks them (unmasked,
+        reserved bits, too large) hands it this and all later input, so that it fails the
+        connection as it would have. The start of a frame that has not fully arrived waits
+        in ``_partial`` (at most one frame of ``max_size``, which the header announced), and
+        so does what was read while the session does not read (``pause_input``: at most
+        what one read gave), until it reads again.
+        """
+        if self._raw:
+            self._feed_ws(data)
+            return
+        buffer: bytes | bytearray = data
+        partial = self._partial
+        if partial is not None:
+            self._partial = None
+            partial += data
+            buffer = partial
+        if self._input_paused:  # kept, unread, until the session reads again
+            self._partial = buffer if isinstance(buffer, bytearray) else bytearray(buffer)
+            return
+        size = len(buffer)
+        at = 0
+        while size - at >= 2:
+            first = buffer[at]
+            second = buffer[at + 1]
+            opcode = first & 0x0F
+            length = second & 0x7F
+            head = at + 2
+            if length == 126:
+                if size - head < 2:
+                    break
+                length = int.from_bytes(buffer[head : head + 2], "big")
+                head += 2
+            elif length == 127:
+                if size - head < 8:
+                    break
+                length = int.from_bytes(buffer[head : head + 8], "big")
+                head += 8
+            if (
+                not second & 0x80  # unmasked
+                or first & 0x70  # reserved bits
+                or length > self._max_size
+                or opcode not in _OPCODES
+                or (opcode >= 8 and (length > 125 or not first & 0x80))
+            ):
+                self._raw = True  # websockets refuses it, with the right close code
+                self._feed_ws(bytes(buffer[at:]))
+                return
+            end = head + 4 + length
+            if end > size:
+                break
+            ws = self._ws
+            if (
+                first & 0x80
+                and (opcode == 1 or opcode == 2)  # noqa: PLR1714 - TEXT, BINARY
+                and (ws is None or (ws.current_size is None and ws.state is State.OPEN))
+            ):
+                mask = buffer[head : head + 4]
+                payload = buffer[head + 4 : end]
+                if mask != b"\0\0\0\0":
+                    payload = apply_mask(payload, mask)
+                self._on_message(opcode == 1, payload)
+            else:
+                self._feed_ws(bytes(buffer[at:end]))
+            if self._state is not _OPEN or self._transport is None:
+                return  # closed meanwhile: the rest is moot
+            at = end
+            if self._input_paused:
+                break  # the rest waits until the session reads again
+        if at < size:
+            self._partial = bytearray(buffer[at:])
+
+    def _feed_ws(self, data: bytes) -> None:
+        """Feed ``data`` to the ``websockets`` protocol and handle what it found."""
+        ws = self._websockets()
         ws.receive_data(data)
         for event in ws.events_received():
             if isinstance(event, Frame):
@@ -302,14 +459,28 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._close_transport()
 
     def eof_received(self) -> bool | None:
-        self._ws.receive_eof()
+        partial, self._partial = self._partial, None
+        if partial:  # websockets judges the frame cut short, as if it had read it all
+            self._websockets().receive_data(bytes(partial))
+        if self._ws is not None:
+            self._ws.receive_eof()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
+        self._partial = None
         self._endpoint.untrack(self)
         self._gone(exc is not None)
         self._transport = None
+        # Leave nothing that only the cyclic collector frees: the session and this
+        # connection refer to each other, and websockets' parser is a generator that refers
+        # to its protocol until it has seen the end of the stream.
+        self.session = None
+        ws = self._ws
+        if ws is not None:
+            ws.receive_eof()
+            if ws.parser_exc is not None:  # its traceback holds the parser's frame: ws
+                ws.parser_exc.__traceback__ = None
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -318,7 +489,12 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        if self._transport is not None and self._state is _OPEN and self._backlog is None:
+        if (
+            self._transport is not None
+            and self._state is _OPEN
+            and self._backlog is None
+            and not self._input_paused
+        ):
             self._transport.resume_reading()
 
     # -- frames -> Engine.IO packets ---------------------------------------------------------
@@ -349,9 +525,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._fragment_opcode = None
         else:
             return  # ping/pong/close: the sans-I/O protocol answers them
+        self._on_message(opcode is Opcode.TEXT, payload)
+
+    def _on_message(self, text: bool, payload: BytesLike) -> None:
+        """One whole WebSocket message arrived: hand it to the session."""
         data: str | bytes | None
         try:
-            data = str(payload, "utf-8") if opcode is Opcode.TEXT else bytes(payload)
+            data = str(payload, "utf-8") if text else bytes(payload)
         except UnicodeDecodeError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             data = None
@@ -365,6 +545,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         """Write what the WebSocket protocol queued; True when it asks to close (EOF)."""
         transport = self._transport
         eof = False
+        if self._ws is None:
+            return False
         for chunk in self._ws.data_to_send():
             if not chunk:
                 eof = True
@@ -378,8 +560,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._held = None  # a failing connection gets no more data
         self._held_size = 0
         self._move(WsState.FAILED)
-        if self._ws.state is State.OPEN:
-            self._ws.fail(code, reason)
+        ws = self._websockets()
+        if ws.state is State.OPEN:
+            ws.fail(code, reason)
         self._write_pending()
         self._close_transport()
 

@@ -82,6 +82,8 @@ class WebSocketTransport:
         state: ``PENDING`` until the sink is connected, or ``OPEN`` when it already is.
     """
 
+    __slots__ = ("_protocol", "_remote_addr", "_state", "session")
+
     name = "websocket"
 
     def __init__(self, protocol: int, remote_addr: tuple[str, int] | None, state: WsState) -> None:
@@ -110,6 +112,10 @@ class WebSocketTransport:
         """Close politely: what was sent is still delivered, then the close."""
         raise NotImplementedError
 
+    def pause_input(self, paused: bool) -> None:
+        """Stop or go on reading from the client (see the engine's ``Transport``); the
+        base reads regardless (the ASGI server reads for it)."""
+
     def _shed(self, items: Sequence[Outgoing], over_limit: bool) -> Sequence[Outgoing]:
         """What a congested client still gets: ``items`` without the volatile messages;
         nothing once it is ``over_limit``, when the connection is dropped (``_overflow``)."""
@@ -137,6 +143,14 @@ class WebSocketTransport:
         session = self.session
         if session is None or session.closed:
             return True
+        if self._protocol == 4 and session.transport is self:
+            # Engine.IO v4 "message" over WebSocket: "4" and the text, or a binary message.
+            if type(data) is bytes:
+                session.receive_message(data)
+                return True
+            if data[:1] == "4":
+                session.receive_message(data[1:])
+                return True
         try:
             packet = decode_ws_packet(self._protocol, data)
         except ProtocolError as exc:

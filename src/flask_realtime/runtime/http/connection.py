@@ -141,6 +141,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._parsing is not None and self._parsing not in pending:
             pending.append(self._parsing)
         self._parsing = self._upgrading = None
+        if self._reader is not None:
+            self._reader.release()
+            self._reader = None
         self._backlog.clear()
         for exchange in pending:
             exchange.connection_lost()
@@ -391,6 +394,8 @@ class HttpProtocol(asyncio.Protocol):
             self._log(exchange)
         self.ctx.registry.remove(self)
         self._move(ConnState.HANDED_OVER)
+        if self._reader is not None:
+            self._reader.release()
         self._reader = self._upgrading = None
         self.deadline = 0.0
         if not self._reading:

@@ -149,6 +149,11 @@ class RequestReader:
         self._upgrade: str | None = None
         self._has_host = False
 
+    def release(self) -> None:
+        """The connection is done with this reader: drop the parser, which holds the
+        reader's methods (a cycle that only the cyclic garbage collector would free)."""
+        del self._parser
+
     def feed(self, data: bytes) -> bytes | None:
         """Parse ``data``. After an upgrade request httptools stops: the bytes that follow
         it are returned (the caller takes the connection over, or feeds them back)."""
