@@ -117,7 +117,13 @@ class Operations:
             server.emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid,
                         callback=ack, volatile=volatile)  # fmt: skip
             return
-        if ack is None and skip_sid is None and type(to) is str and event not in RESERVED_EVENTS:
+        if (
+            ack is None
+            and skip_sid is None
+            and type(to) is str
+            and event not in RESERVED_EVENTS
+            and server.emits_unwatched
+        ):
             socket = server.get_socket(to, namespace)  # a read of the loop's table: a hint
             if socket is not None:
                 # One local recipient (a handler's reply): encoded here, once, with its

@@ -5,7 +5,7 @@ A dict that belongs to one socket (one client in one namespace) for its whole li
 what a handler (or a connect middleware) stores there, later handlers of the same socket
 see, and ``fetch_sockets`` reports as the socket's ``data``, on this server and across the
 cluster. It lives on the server's socket (:attr:`~flask_realtime.server.Socket.user_data`);
-the handler's scope keeps a reference, found on first use.
+looked up on each use (the handler's scope keeps no reference to its socket).
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from .scope import require_scope
 
 __all__ = ["current_socket_data", "current_socket_recovered"]
 
-_DATA_KEY = "flask_realtime.socket_data"
-"""Where a socket's scope cache keeps its user data (the extension's per-socket cache)."""
-
 
 def current_socket_data() -> dict[str, Any]:
     """The ``data`` dict of the socket whose handler is running.
@@ -28,16 +25,13 @@ def current_socket_data() -> dict[str, Any]:
         ContextError: outside a handler, or after the socket was forgotten.
     """
     scope = require_scope("socket_data", "use socketio.fetch_sockets() outside handlers")
-    cache = scope.cache
-    data: dict[str, Any] | None = cache.get(_DATA_KEY)
-    if data is None:
-        # The server's sockets belong to the loop; a dict lookup is safe from a worker,
-        # and this socket's calls run one at a time, so nothing else creates its data.
-        socket = scope.ops.server.get_socket(scope.sid, scope.namespace)
-        if socket is None:
-            raise ContextError(f"socket {scope.sid} in {scope.namespace} is gone")
-        data = cache[_DATA_KEY] = socket.user_data
-    return data
+    # The server's sockets belong to the loop; a dict lookup is safe from a worker, and
+    # this socket's calls run one at a time, so nothing else replaces its data meanwhile.
+    # The scope keeps no reference to the socket (that would be a cycle): look it up.
+    socket = scope.ops.server.get_socket(scope.sid, scope.namespace)
+    if socket is None:
+        raise ContextError(f"socket {scope.sid} in {scope.namespace} is gone")
+    return socket.user_data
 
 
 def current_socket_recovered() -> bool:

@@ -162,6 +162,18 @@ class SocketIOServer(EngineHandler):
         listeners), or None while no namespace has any: emits then skip this."""
         return notify_outgoing if self.registry.outgoing_watched else None
 
+    @property
+    def emits_unwatched(self) -> bool:
+        """Whether an emit to one socket is only its bytes: no recovery log, no outgoing
+        listeners, no observer in place of :meth:`emit`. Only then may another thread
+        encode such an emit itself and hand the loop finished bytes (:meth:`send_encoded`).
+        """
+        return (
+            self.recovery is None
+            and not self.registry.outgoing_watched
+            and ("emit" not in vars(self))
+        )
+
     # -- lifecycle (the loop) ------------------------------------------------------------
 
     async def start(self) -> None:
