@@ -6,6 +6,9 @@ a source file changes (Werkzeug's reloader, as Flask-SocketIO uses), ``log_outpu
 one line per request, ``ssl_context`` / ``certfile`` / ``keyfile`` serve HTTPS. Unlike
 Werkzeug's development server, ours is meant for production: it runs when stdin is not a
 terminal, and ``allow_unsafe_werkzeug`` is accepted and ignored.
+
+``workers=N`` (more than 1) serves the port with N processes that form one cluster and
+need no sticky sessions (``worker_processes.py``); it does not go with the reloader.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import click
 
 from ..exceptions import ConfigurationError
 from ..runtime import Server, access_logger, make_ssl_context
+from .worker_processes import MAX_WORKERS, bind_listener, run_workers
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -36,7 +40,7 @@ __all__ = ["RUN_OPTIONS", "run"]
 RUN_OPTIONS = frozenset(
     {
         "debug", "use_reloader", "reloader_options", "extra_files", "log_output",
-        "ssl_context", "certfile", "keyfile", "allow_unsafe_werkzeug",
+        "ssl_context", "certfile", "keyfile", "allow_unsafe_werkzeug", "workers",
     }
 )  # fmt: skip
 
@@ -72,6 +76,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         reloader_options["extra_files"] = kwargs["extra_files"]
     ssl_context = _ssl_context(kwargs.get("ssl_context"), kwargs.get("certfile"),
                                kwargs.get("keyfile"))  # fmt: skip
+    workers = _workers(kwargs.get("workers", 1), use_reloader)
     app.debug = debug
 
     def serve() -> None:
@@ -82,15 +87,26 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
             wsgi_app = DebuggedApplication(app, evalex=True)
         if log_output:
             _show_access_log()
-        server = Server(
-            wsgi_app=wsgi_app,
-            endpoint=service.host.endpoint(),
-            host=host,
-            port=port,
-            ssl_context=ssl_context,
-            log=log_output,
-        )
         try:
+            if workers > 1:
+                listener = bind_listener(host, port)
+                scheme = "https" if ssl_context is not None else "http"
+                code = run_workers(
+                    service, workers=workers, listener=listener, host=host,
+                    wsgi_app=wsgi_app, ssl_context=ssl_context, log=log_output,
+                    announce=_announce_workers(app, scheme, host, workers),
+                )  # fmt: skip
+                if code:
+                    raise SystemExit(code)
+                return
+            server = Server(
+                wsgi_app=wsgi_app,
+                endpoint=service.host.endpoint(),
+                host=host,
+                port=port,
+                ssl_context=ssl_context,
+                log=log_output,
+            )
             service.host.serve(server, on_started=_announce(app))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
@@ -112,6 +128,31 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         run_with_reloader(serve, **reloader_options)
     else:
         serve()
+
+
+def _workers(value: Any, use_reloader: bool) -> int:
+    """The ``workers`` option, checked."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigurationError(f"workers must be an int from 1 to {MAX_WORKERS}, not {value!r}")
+    if value > 1 and use_reloader:
+        raise ConfigurationError(
+            f"workers={value} does not go with the reloader (debug mode turns it on): "
+            "pass use_reloader=False (flask run --no-reload), or run one worker while "
+            "developing"
+        )
+    return value
+
+
+def _announce_workers(app: Flask, scheme: str, host: str, workers: int) -> Callable[[int], None]:
+    def announce(port: int) -> None:
+        urls = " and ".join(openable_urls(scheme, host, port))
+        click.echo(
+            f" * Serving Flask app '{app.name}' with Socket.IO on {urls} with {workers} "
+            f"worker processes (press CTRL+C to quit)",
+            err=True,
+        )
+
+    return announce
 
 
 def _announce(app: Flask) -> Callable[[Server], None]:
