@@ -143,7 +143,7 @@ class Supervisor:
             os._exit(code)
         self._pids[pid] = index
         self._started_at[index] = time.monotonic()
-        logger.info("worker %d started (pid %d)", index, pid)
+        print(f" * worker {index} started (pid {pid})", file=sys.stderr, flush=True)
 
     def _reap(self) -> None:
         while self._pids:
