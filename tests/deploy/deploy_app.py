@@ -4,8 +4,9 @@ Loaded by module path (``deploy.deploy_app:app``) from a process whose working d
 is ``tests/``. Events: ``echo`` (emits ``echo`` back with the worker's pid), ``join``
 (a room), ``to_room`` (emits ``room_message`` to a room), ``announce`` (emits ``news`` to
 everyone), ``room_sids`` (``fetch_sockets`` of a room), ``ask_room`` (``call`` to a room:
-the answers), ``ask_servers`` (``server_side_emit`` with answers); routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop
-tests).
+the answers), ``ask_servers`` (``server_side_emit`` with answers); routes: ``/`` and
+``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests). ``DEPLOY_MESSAGE_QUEUE``
+in the environment becomes the ``message_queue``.
 """
 
 from __future__ import annotations

@@ -76,11 +76,11 @@ socket.on("echo", (reply) => {
 def test_polling_clients_spread_over_three_workers_lose_nothing(three: ServerProcess) -> None:
     count = 40
     with SpreadingProxy(three.port) as proxy:
+        command = ["node", "--input-type=module", "-e", JS_POLLING_CLIENT, proxy.url, str(count)]
         node = [
             subprocess.Popen(
-                ["node", "--input-type=module", "-e", JS_POLLING_CLIENT, proxy.url, str(count)],
-                cwd=NODE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
+                command, cwd=NODE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
             for _ in range(2)
         ]
         clients = [Recorder(proxy.url, ["polling"]) for _ in range(3)]
@@ -214,7 +214,8 @@ def test_a_killed_worker_is_started_again(three: ServerProcess) -> None:
     three.wait_for_log(r"worker 1 \(pid \d+\) was killed by SIGKILL; restarting it")
     three.wait_for_log(rf"worker 1 started \(pid (?!{pids[1]})\d+\)")
     new = worker_pids(three, 3)
-    assert new[0] == pids[0] and new[2] == pids[2] and new[1] != pids[1]
+    assert (new[0], new[2]) == (pids[0], pids[2])
+    assert new[1] != pids[1]
     # The new worker serves: some connection reaches it.
     deadline = time.monotonic() + 20
     while True:
