@@ -6,7 +6,7 @@ is ``tests/``. Events: ``echo`` (emits ``echo`` back with the worker's pid), ``j
 everyone), ``room_sids`` (``fetch_sockets`` of a room), ``ask_room`` (``call`` to a room:
 the answers), ``ask_servers`` (``server_side_emit`` with answers); routes: ``/`` and
 ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests). ``DEPLOY_MESSAGE_QUEUE``
-in the environment becomes the ``message_queue``.
+in the environment becomes the ``message_queue`` (and ``DEPLOY_CHANNEL`` its channel).
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from flask_realtime import SocketIO, emit, join_room
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "deploy tests"
 socketio = SocketIO(
-    app, ping_interval=2, ping_timeout=5, message_queue=os.environ.get("DEPLOY_MESSAGE_QUEUE")
+    app,
+    ping_interval=2,
+    ping_timeout=5,
+    message_queue=os.environ.get("DEPLOY_MESSAGE_QUEUE"),
+    channel=os.environ.get("DEPLOY_CHANNEL", "flask-socketio"),
 )
 
 
