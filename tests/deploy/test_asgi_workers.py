@@ -28,6 +28,7 @@ def test_the_warning_names_the_consequences_and_the_remedies() -> None:
     assert "sticky sessions" in text
     assert "reaches only the clients of the worker that emitted it" in text
     assert "transports=['websocket']" in text
+    assert "socketio.run(app, workers=4) or flask run --workers 4" in text
     with_queue = several_workers_warning("gunicorn", 2, "redis://localhost")
     assert with_queue is not None
     assert "broadcasts cross workers through the message_queue" in with_queue

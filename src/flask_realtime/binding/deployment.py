@@ -51,10 +51,12 @@ def several_workers_warning(server: str, workers: int, message_queue: object | N
         f"sessions: a client that starts with long-polling (the default of every client) "
         f"fails with 'Session ID unknown' when its requests reach another worker, which "
         f"they do unless a load balancer sends each client to one worker (sticky "
-        f"sessions); {broadcasts}. To fix: run one worker (it serves thousands of "
-        f"connections), or connect clients with transports=['websocket'] only and set "
-        f"SocketIO(message_queue='redis://...'), or run one server per port behind nginx "
-        f"with ip_hash (see the README, Deployment)."
+        f"sessions); {broadcasts}. To fix: serve several processes with "
+        f"socketio.run(app, workers={workers}) or flask run --workers {workers}, whose "
+        f"workers share their sessions and rooms (no sticky sessions, no Redis needed); or "
+        f"run one worker (it serves thousands of connections); or connect clients with "
+        f"transports=['websocket'] only and set SocketIO(message_queue='redis://...'); or "
+        f"run one server per port behind nginx with ip_hash (see the README, Deployment)."
     )
 
 
