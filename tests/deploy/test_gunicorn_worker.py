@@ -184,26 +184,6 @@ def test_max_requests_restarts_the_worker(tmp_path: Path) -> None:
         assert server.process.poll() is None  # the master goes on
 
 
-def test_three_workers_warn_once_and_serve_websocket_clients(tmp_path: Path) -> None:
-    with gunicorn(tmp_path, "-w", "3") as server:
-        server.wait_for_log(r"Booting worker with pid: \d+[\s\S]*Booting worker[\s\S]*Booting")
-        clients = [Recorder(server.url, ["websocket"]) for _ in range(6)]
-        try:
-            pids = set()
-            for number, client in enumerate(clients):
-                pid = client.call("echo", number)
-                assert client.wait_for("echo") == [{"data": number, "pid": pid}]
-                pids.add(pid)
-        finally:
-            for client in clients:
-                client.close()
-        log = server.log()
-    assert log.count("gunicorn runs 3 worker processes") == 1, log
-    assert "sticky sessions" in log
-    assert "reaches only the clients of the worker that emitted it" in log
-    assert "message_queue" in log
-
-
 def test_an_app_without_socketio_stops_gunicorn_with_a_clear_message(tmp_path: Path) -> None:
     command = gunicorn_command(
         "-k", WORKER, "-b", "127.0.0.1:0", "deploy.deploy_app:not_socketio_app"

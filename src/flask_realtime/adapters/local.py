@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from flask_realtime.adapters.local_wire import (
     ALL,
+    ASSIGN,
     ID_SIZE,
     FrameKind,
     FrameReader,
@@ -63,7 +65,8 @@ class LocalLink(asyncio.Protocol):
     """Worker ``index``'s connection to the hub at ``path`` (see the module docstring).
 
     Everything runs on the worker's loop. :meth:`connect` is idempotent, so the adapter
-    and the session routing may both call it.
+    and the session routing may both call it. A worker with no index of its own gets one
+    from the hub first (:meth:`join`).
     """
 
     def __init__(self, path: str, index: int) -> None:
@@ -73,8 +76,40 @@ class LocalLink(asyncio.Protocol):
         self._reader = FrameReader()
         self._transport: asyncio.Transport | None = None
         self._connecting: asyncio.Future[None] | None = None
+        self._joined: socket.socket | None = None
+        self._early: list[tuple[int, int, bytes]] = []
         self.lost = False
         """The hub went away (the supervisor died): nothing reaches the other workers."""
+
+    @classmethod
+    def join(cls, path: str, timeout: float = 10.0) -> LocalLink:
+        """A link to the hub at ``path`` under an index the hub gives (blocking: called
+        before the worker's loop runs, so that the index is known before its first
+        session). :meth:`connect` then serves the same connection on the loop.
+
+        Raises:
+            BrokerUnavailableError: the hub cannot be reached or gives no index.
+        """
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        reader = FrameReader()
+        frames: list[tuple[int, int, bytes]] = []
+        try:
+            sock.connect(path)
+            sock.sendall(frame(FrameKind.HELLO, ASSIGN))
+            while not frames:
+                data = sock.recv(65536)
+                if not data:
+                    raise OSError("the hub closed the connection")
+                frames = reader.feed(data)
+            if frames[0][0] != FrameKind.HELLO:
+                raise ProtocolError("the hub did not answer hello first")
+        except (OSError, ProtocolError) as exc:
+            sock.close()
+            raise BrokerUnavailableError(f"cannot join the workers' hub at {path}: {exc}") from None
+        link = cls(path, frames[0][1])
+        link._joined, link._reader, link._early = sock, reader, frames[1:]
+        return link
 
     def subscribe(self, kind: FrameKind, handler: FrameHandler) -> None:
         """Call ``handler(peer, body)`` for every frame of ``kind``."""
@@ -90,7 +125,10 @@ class LocalLink(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             self._connecting = loop.create_future()
             try:
-                await loop.create_unix_connection(lambda: self, self.path)
+                if self._joined is not None:
+                    await loop.create_unix_connection(lambda: self, sock=self._joined)
+                else:
+                    await loop.create_unix_connection(lambda: self, self.path)
             except OSError as exc:
                 self._connecting.set_exception(
                     BrokerUnavailableError(f"cannot reach the workers' hub at {self.path}: {exc}")
@@ -108,6 +146,8 @@ class LocalLink(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        elif self._joined is not None:
+            self._joined.close()
 
     # -- forwarded requests (the session routing) -----------------------------------------
 
@@ -146,7 +186,10 @@ class LocalLink(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        self._transport.write(frame(FrameKind.HELLO, self.index))
+        if self._joined is None:
+            self._transport.write(frame(FrameKind.HELLO, self.index))
+        early, self._early = self._early, []
+        self._deliver(early)  # what the hub sent right after its answer to join()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -155,6 +198,9 @@ class LocalLink(asyncio.Protocol):
             logger.error("worker %d: bad frame from the hub: %s", self.index, exc)
             self.close()
             return
+        self._deliver(frames)
+
+    def _deliver(self, frames: list[tuple[int, int, bytes]]) -> None:
         for kind, peer, body in frames:
             for handler in self._handlers.get(kind, ()):
                 try:

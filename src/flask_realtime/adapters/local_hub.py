@@ -12,6 +12,11 @@ and tells the others at once (GONE), so a request waiting for that worker's answ
 then instead of at its timeout. The cost is one more hop through the supervisor for each
 message, which is a relay of bytes with no decoding.
 
+A worker names itself in its HELLO (``socketio.run(app, workers=N)`` gives each worker
+its index), or asks the hub for an index (:data:`~flask_realtime.adapters.local_wire.ASSIGN`,
+as a gunicorn worker does, which has no stable index of its own): the hub answers with a
+HELLO naming the lowest index no connected worker holds.
+
 Flow control: a worker that reads too slowly has at most :data:`MAX_BUFFERED` bytes queued
 for it; past that, frames for it are dropped (and counted in one warning), as the broker
 adapters drop what they cannot publish: the others never stall for it.
@@ -25,7 +30,15 @@ import os
 from collections.abc import Callable
 from typing import cast
 
-from flask_realtime.adapters.local_wire import ALL, HEADER, FrameKind, FrameReader, frame
+from flask_realtime.adapters.local_wire import (
+    ALL,
+    ASSIGN,
+    HEADER,
+    MAX_INDEX,
+    FrameKind,
+    FrameReader,
+    frame,
+)
 from flask_realtime.exceptions import ProtocolError
 
 __all__ = ["MAX_BUFFERED", "LocalHub"]
@@ -67,6 +80,13 @@ class LocalHub:
         return sorted(self._links)
 
     # -- for the links -------------------------------------------------------------------
+
+    def assign(self) -> int | None:
+        """The lowest index no connected worker holds, or None when all are taken."""
+        for index in range(MAX_INDEX + 1):
+            if index not in self._links:
+                return index
+        return None
 
     def joined(self, index: int, link: _HubLink) -> None:
         old = self._links.get(index)
@@ -123,14 +143,31 @@ class _HubLink(asyncio.Protocol):
         hub = self._hub
         for kind, peer, body in frames:
             if self.index is None:
-                if kind != FrameKind.HELLO:
-                    logger.error("local hub: a link did not say hello first")
+                if not self._hello(kind, peer):
                     self.close()
                     return
-                self.index = peer
-                hub.joined(peer, self)
                 continue
             hub.route(self.index, kind, peer, body)
+
+    def _hello(self, kind: int, peer: int) -> bool:
+        """A worker's first frame: whether it was a good HELLO (then it joined)."""
+        if kind != FrameKind.HELLO:
+            logger.error("local hub: a link did not say hello first")
+            return False
+        index = peer
+        if peer == ASSIGN:
+            assigned = self._hub.assign()
+            if assigned is None:
+                logger.error("local hub: no index left for another worker")
+                return False
+            index = assigned
+            self.send((frame(FrameKind.HELLO, index),))
+        elif peer > MAX_INDEX:
+            logger.error("local hub: a worker said hello with index %d", peer)
+            return False
+        self.index = index
+        self._hub.joined(index, self)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.index is not None:

@@ -9,7 +9,8 @@ The workers of one machine talk through the supervisor's hub
 the sender in a frame the hub delivers, so a worker always knows whom to answer. The kinds:
 
 =========  ===================================================================
-HELLO      worker -> hub, first frame: ``peer`` is the worker's own index
+HELLO      worker -> hub, first frame: ``peer`` is the worker's own index, or
+           :data:`ASSIGN`, and then the hub answers HELLO with the index it gave
 GONE       hub -> workers: worker ``peer`` left (its link closed: it died or stopped)
 CLUSTER    a cluster message (broadcast, join, fetch_sockets, ...): :func:`encode_message`
 REQUEST    a long-polling request for a session another worker owns: ``u32 id`` + value
@@ -36,9 +37,11 @@ from flask_realtime.server.cluster_messages import ClusterMessage, MessageType
 
 __all__ = [
     "ALL",
+    "ASSIGN",
     "HEADER",
     "ID_SIZE",
     "MAX_FRAME",
+    "MAX_INDEX",
     "FrameKind",
     "FrameReader",
     "decode_message",
@@ -57,6 +60,13 @@ _LEN = struct.Struct("!I")
 
 ALL = 0xFFFF
 """The ``peer`` of a frame meant for every other worker."""
+
+ASSIGN = 0xFFFE
+"""The ``peer`` of a worker's HELLO that asks the hub for an index."""
+
+MAX_INDEX = 9999
+"""The largest worker index: sids start with it (``"9999."``), as
+``runtime/multiprocess/routing.py`` reads them."""
 
 MAX_FRAME = 256 * 1024 * 1024
 """A larger frame means a broken peer: the link is closed."""

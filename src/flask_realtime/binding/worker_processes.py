@@ -18,6 +18,7 @@ A worker stops by itself when its link to the hub closes (the supervisor is gone
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from .service import AppService
 
-__all__ = ["MAX_WORKERS", "bind_listener", "run_workers"]
+__all__ = ["MAX_WORKERS", "ClusterMember", "bind_listener", "run_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,39 +128,78 @@ def _serve_worker(
     log: bool,
 ) -> None:
     """In worker ``index``: join the cluster, serve until stopped."""
-    link = LocalLink(hub_path, index)
-    if service.options.message_queue is None:
-        adapter = LocalAdapter(link)
-        service.server.adapter = adapter
-        adapter.bind(service.server)
-        service.cluster.bind_adapter(adapter)
-    service.engine.sid_prefix = f"{index}."
-    handoff = ConnectionHandoff(run_dir, index)
-    router = SessionRouter(service.host.endpoint(), link, handoff, tls=ssl_context is not None)
+    # The supervisor gone: stop rather than serve alone (it starts no worker again).
+    member = ClusterMember(service, LocalLink(hub_path, index), run_dir,
+                           tls=ssl_context is not None, on_hub_lost=service.host.stop)  # fmt: skip
     server = Server(
         wsgi_app=wsgi_app,
-        endpoint=router,
+        endpoint=member.endpoint,
         host=host,
         port=port,
         ssl_context=ssl_context,
         log=log,
         sockets=[listener],
     )
-
-    def hub_gone(peer: int, body: bytes) -> None:
-        if peer == ALL:  # the supervisor is gone: stop rather than serve alone
-            service.host.stop()
-
-    link.subscribe(FrameKind.GONE, hub_gone)
-
-    def started(server: Server) -> None:
-        import asyncio
-
-        handoff.start(server.adopt)
-        asyncio.get_running_loop().create_task(link.connect())
-
     try:
-        service.host.serve(server, on_started=started)
+        service.host.serve(server, on_started=member.started)
     finally:
-        handoff.stop()
-        link.close()
+        member.close()
+
+
+class ClusterMember:
+    """What makes this worker process a member of its machine's cluster, whoever forked
+    it (``run(workers=N)``'s supervisor, or gunicorn's master):
+
+    - its engine's sids start with the worker's index (``link.index``);
+    - its endpoint (:attr:`endpoint`) is the session routing around the app's own;
+    - its adapter is the app's ``message_queue`` when there is one, else a
+      :class:`~flask_realtime.adapters.local.LocalAdapter` over the hub;
+    - ``on_hub_lost`` is called when the link to the hub closes.
+
+    Raises:
+        ConfigurationError: the app's service already runs on a loop in this process
+            (its adapter cannot be changed any more).
+    """
+
+    def __init__(
+        self,
+        service: AppService,
+        link: LocalLink,
+        run_dir: str,
+        *,
+        tls: bool,
+        on_hub_lost: Callable[[], object],
+    ) -> None:
+        if service.bridge.attached:
+            raise ConfigurationError(
+                "several worker processes share their sessions through the app's cluster, "
+                "but this app's Socket.IO service already runs in this process "
+                "(socketio.emit, start_background_task or the test client was used while "
+                "the app was loaded): start background work in a handler instead, or run "
+                "one worker"
+            )
+        if service.options.message_queue is None:
+            adapter = LocalAdapter(link)
+            service.server.adapter = adapter
+            adapter.bind(service.server)
+            service.cluster.bind_adapter(adapter)
+        service.engine.sid_prefix = f"{link.index}."
+        self.index = link.index
+        self._link = link
+        self._handoff = ConnectionHandoff(run_dir, link.index)
+        self.endpoint = SessionRouter(service.host.endpoint(), link, self._handoff, tls=tls)
+
+        def gone(peer: int, body: bytes) -> None:
+            if peer == ALL:
+                on_hub_lost()
+
+        link.subscribe(FrameKind.GONE, gone)
+
+    def started(self, server: Server) -> None:
+        """On the worker's loop, once the server listens: take hand-offs, reach the hub."""
+        self._handoff.start(server.adopt)
+        asyncio.get_running_loop().create_task(self._link.connect())
+
+    def close(self) -> None:
+        self._handoff.stop()
+        self._link.close()
