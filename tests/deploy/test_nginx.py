@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from .clients import Recorder
+from .cluster_checks import JS_POLLING_CLIENT, NODE
 from .processes import ServerProcess
-from .test_run_workers import JS_POLLING_CLIENT, NODE, run_workers
+from .test_run_workers import run_workers
 
 pytestmark = pytest.mark.timeout(120)
 
