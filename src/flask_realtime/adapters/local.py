@@ -151,9 +151,14 @@ class LocalLink(asyncio.Protocol):
 
     # -- forwarded requests (the session routing) -----------------------------------------
 
-    def request(self, peer: int, request_id: int, value: Any) -> None:
-        """Forward a request to worker ``peer``."""
-        self.send(FrameKind.REQUEST, peer, encode_value(value, with_id(request_id)))
+    def request(self, peer: int, request_id: int, value: Any) -> bool:
+        """Forward a request to worker ``peer``; whether it left (not when the hub is gone
+        or not reached yet: then no answer will come)."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return False
+        transport.write(frame(FrameKind.REQUEST, peer, encode_value(value, with_id(request_id))))
+        return True
 
     def respond(self, peer: int, request_id: int, value: Any) -> None:
         """Answer worker ``peer``'s request ``request_id``."""
@@ -164,18 +169,15 @@ class LocalLink(asyncio.Protocol):
         self.send(FrameKind.CANCEL, peer, with_id(request_id))
 
     def on_forwarding(self, receiver: ForwardReceiver) -> None:
-        """Hand forwarded requests, answers, cancels and departures to ``receiver``."""
+        """Hand forwarded requests, answers, cancels and departures to ``receiver``. A body
+        that cannot be read arrives as ``None`` (answered, or ending the wait, as unknown)."""
         self.subscribe(
             FrameKind.REQUEST,
-            lambda peer, body: receiver.forwarded_request(
-                peer, read_id(body), decode_value(body, ID_SIZE)
-            ),
+            lambda peer, body: receiver.forwarded_request(peer, read_id(body), _value(body)),
         )
         self.subscribe(
             FrameKind.RESPONSE,
-            lambda peer, body: receiver.forwarded_response(
-                peer, read_id(body), decode_value(body, ID_SIZE)
-            ),
+            lambda peer, body: receiver.forwarded_response(peer, read_id(body), _value(body)),
         )
         self.subscribe(
             FrameKind.CANCEL, lambda peer, body: receiver.forwarded_cancel(peer, read_id(body))
@@ -214,6 +216,15 @@ class LocalLink(asyncio.Protocol):
         logger.warning("worker %d: the connection to the workers' hub is closed", self.index)
         for handler in self._handlers.get(FrameKind.GONE, ()):
             handler(ALL, b"")  # every other worker is out of reach now
+
+
+def _value(body: bytes) -> Any:
+    """The value after a request id, or None when it cannot be read."""
+    try:
+        return decode_value(body, ID_SIZE)
+    except ProtocolError as exc:
+        logger.warning("a forwarded request or response cannot be read: %s", exc)
+        return None
 
 
 class LocalAdapter(ClusterAdapter):

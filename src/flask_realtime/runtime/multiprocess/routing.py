@@ -54,7 +54,7 @@ class Forwarder(Protocol):
 
     async def connect(self) -> None: ...
 
-    def request(self, peer: int, request_id: int, value: Value) -> None: ...
+    def request(self, peer: int, request_id: int, value: Value) -> bool: ...
 
     def respond(self, peer: int, request_id: int, value: Value) -> None: ...
 
@@ -78,7 +78,7 @@ def owner_of(sid: str | None) -> int | None:
     if not sid:
         return None
     index, dot, _ = sid.partition(".")
-    if not dot or not index.isdigit() or len(index) > 4:
+    if not dot or not (index.isascii() and index.isdigit()) or len(index) > 4:
         return None
     return int(index)
 
@@ -147,8 +147,9 @@ class SessionRouter:
     async def _forward(self, owner: int, request: EngineRequest) -> EngineResponse:
         self._next_id = request_id = (self._next_id + 1) & 0xFFFFFFFF
         future: asyncio.Future[Value] = asyncio.get_running_loop().create_future()
+        if not self._forwarder.request(owner, request_id, _encode_request(request)):
+            return error_response(EngineError.UNKNOWN_SID)  # no other worker is reachable
         self._waiting[request_id] = (owner, future)
-        self._forwarder.request(owner, request_id, _encode_request(request))
         try:
             value = await asyncio.wait_for(future, FORWARD_TIMEOUT)
         except asyncio.CancelledError:
@@ -167,8 +168,11 @@ class SessionRouter:
         return response
 
     def forwarded_response(self, peer: int, request_id: int, value: Value) -> None:
-        waiting = self._waiting.pop(request_id, None)
-        if waiting is not None and waiting[0] == peer and not waiting[1].done():
+        waiting = self._waiting.get(request_id)
+        if waiting is None or waiting[0] != peer:
+            return  # late (the client left) or not from the owner asked: not ours to end
+        del self._waiting[request_id]
+        if not waiting[1].done():
             waiting[1].set_result(value)
 
     def peer_gone(self, peer: int) -> None:
