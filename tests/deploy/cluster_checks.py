@@ -18,6 +18,7 @@ from .processes import TESTS, ServerProcess
 from .spreading_proxy import SpreadingProxy
 
 __all__ = [
+    "echo_pid",
     "poll_and_upgrade_on_a_non_owner_reach_the_owner",
     "polling_clients_spread_lose_nothing",
     "rooms_broadcasts_and_cluster_requests_cross_workers",
@@ -105,13 +106,13 @@ def poll_and_upgrade_on_a_non_owner_reach_the_owner(server: ServerProcess) -> No
     status, body = first.request("GET", query)
     assert body.startswith(b"40{")
     first.request("POST", query, b'421["echo","at the owner"]')
-    owner_pid = _echo_pid(first, query, "at the owner")
+    owner_pid = echo_pid(first, query, "at the owner")
 
     # A poll and a post on a connection to another worker: forwarded to the owner.
     other, other_pid = connection_not_to(port, owner_pid)
     assert other_pid != owner_pid
     assert other.request("POST", query, b'42["echo","via another worker"]') == (200, b"ok")
-    assert _echo_pid(other, query, "via another worker") == owner_pid
+    assert echo_pid(other, query, "via another worker") == owner_pid
     other.close()
 
     # The WebSocket upgrade on a connection to another worker: handed to the owner.
@@ -128,7 +129,7 @@ def poll_and_upgrade_on_a_non_owner_reach_the_owner(server: ServerProcess) -> No
     assert "Session ID unknown" not in server.log()
 
 
-def _echo_pid(conn: HttpConnection, query: str, data: str) -> int:
+def echo_pid(conn: HttpConnection, query: str, data: str) -> int:
     """Poll until the ``echo`` of ``data`` arrives; the pid of the worker that sent it."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

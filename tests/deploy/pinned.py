@@ -11,6 +11,7 @@ elsewhere lands on a non-owner, deterministically.
 from __future__ import annotations
 
 import socket
+import ssl
 
 import pytest
 
@@ -20,9 +21,12 @@ __all__ = ["HttpConnection", "connection_not_to"]
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection with a blocking request/response."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, context: ssl.SSLContext | None = None) -> None:
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = (
+            sock if context is None else context.wrap_socket(sock, server_hostname="127.0.0.1")
+        )
         self._buffer = b""
 
     def request(
@@ -64,10 +68,13 @@ class HttpConnection:
         self.sock.close()
 
 
-def connection_not_to(port: int, pid: int, attempts: int = 200) -> tuple[HttpConnection, int]:
-    """A connection served by a worker other than ``pid``, and that worker's pid."""
+def connection_not_to(
+    port: int, pid: int, attempts: int = 200, context: ssl.SSLContext | None = None
+) -> tuple[HttpConnection, int]:
+    """A connection (over TLS with ``context``) served by a worker other than ``pid``, and
+    that worker's pid."""
     for _ in range(attempts):
-        conn = HttpConnection(port)
+        conn = HttpConnection(port, context)
         status, body = conn.request("GET", "/pid")
         assert status == 200
         if int(body) != pid:
