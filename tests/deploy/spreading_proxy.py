@@ -5,8 +5,9 @@ new upstream connection.
 on a fresh connection to the upstream port, asking it to close after the response
 (``Connection: close``), so that the clients reconnect for their next request and each
 request of a session lands on whichever worker process the kernel gives the new connection
-to: the opposite of sticky sessions. A WebSocket upgrade is forwarded the same way and then
-piped both ways. It counts the requests it forwarded (``requests``).
+to: the opposite of sticky sessions. Given several upstream ports (separate servers), it
+sends the requests to them in turn (round robin). A WebSocket upgrade is forwarded the
+same way and then piped both ways. It counts the requests it forwarded (``requests``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ _MAX_HEAD = 256 * 1024
 class SpreadingProxy:
     """See the module docstring; use as a context manager."""
 
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
+    def __init__(self, upstream_port: int, *more_ports: int) -> None:
+        self.upstream_ports = (upstream_port, *more_ports)
         self.requests = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -85,7 +86,8 @@ class SpreadingProxy:
                     body, buffered = body[:length], body[length:] + buffered
                 with self._lock:
                     self.requests += 1
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+                    port = self.upstream_ports[self.requests % len(self.upstream_ports)]
+                upstream = socket.create_connection(("127.0.0.1", port))
                 with upstream:
                     upstream.sendall(b"\r\n".join([lines[0], *fields]) + b"\r\n\r\n" + body)
                     if upgrade:

@@ -63,7 +63,7 @@ def three(tmp_path: Path) -> Iterator[ServerProcess]:
 def test_polling_clients_spread_over_three_gunicorn_workers_lose_nothing(
     three: ServerProcess,
 ) -> None:
-    polling_clients_spread_lose_nothing(three)
+    assert polling_clients_spread_lose_nothing(three) <= {"0", "1", "2"}
 
 
 def test_a_poll_and_an_upgrade_on_a_non_owner_reach_the_owner(three: ServerProcess) -> None:

@@ -51,7 +51,7 @@ def worker_pids(server: ServerProcess, count: int) -> list[int]:
 
 
 def test_polling_clients_spread_over_three_workers_lose_nothing(three: ServerProcess) -> None:
-    polling_clients_spread_lose_nothing(three)
+    assert polling_clients_spread_lose_nothing(three) <= {"0", "1", "2"}
 
 
 def test_a_poll_and_a_websocket_upgrade_on_a_non_owner_reach_the_owner(

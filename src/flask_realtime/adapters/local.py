@@ -27,6 +27,7 @@ from flask_realtime.adapters.local_wire import (
     ALL,
     ASSIGN,
     ID_SIZE,
+    MAX_INDEX,
     FrameKind,
     FrameReader,
     decode_message,
@@ -149,13 +150,18 @@ class LocalLink(asyncio.Protocol):
         elif self._joined is not None:
             self._joined.close()
 
+    async def shutdown(self) -> None:
+        """The server stops serving: nothing to do, the link outlives it (the worker closes
+        it last)."""
+
     # -- forwarded requests (the session routing) -----------------------------------------
 
     def request(self, peer: int, request_id: int, value: Any) -> bool:
         """Forward a request to worker ``peer``; whether it left (not when the hub is gone
-        or not reached yet: then no answer will come)."""
+        or not reached yet, nor for an index no worker can have: then no answer will
+        come)."""
         transport = self._transport
-        if transport is None or transport.is_closing():
+        if transport is None or transport.is_closing() or not 0 <= peer <= MAX_INDEX:
             return False
         transport.write(frame(FrameKind.REQUEST, peer, encode_value(value, with_id(request_id))))
         return True

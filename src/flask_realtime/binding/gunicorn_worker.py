@@ -76,7 +76,7 @@ from ..runtime import EngineIOEndpoint, Limits, Server, access_logger
 from ..runtime.multiprocess.routing import SessionRouter
 from ..runtime.workers import DEFAULT_WSGI_THREADS
 from .service import service_of
-from .worker_processes import ClusterMember
+from .worker_processes import ClusterMember, join_bus
 
 if TYPE_CHECKING:
     from .service import AppService
@@ -216,7 +216,8 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
         try:
             link = LocalLink.join(hub_path(self.run_dir))
             member = ClusterMember(self._service, link, self.run_dir,
-                                   tls=self.cfg.is_ssl, on_hub_lost=self._hub_lost)  # fmt: skip
+                                   tls=self.cfg.is_ssl, on_hub_lost=self._hub_lost,
+                                   bus=join_bus(self._service))  # fmt: skip
         except (BrokerUnavailableError, ConfigurationError) as exc:
             self.log.error("flask_realtime.GunicornWorker: %s", exc)
             sys.exit(Arbiter.WORKER_BOOT_ERROR)

@@ -13,6 +13,7 @@ need no sticky sessions (``worker_processes.py``); it does not go with the reloa
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import errno
 import logging
@@ -25,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import ConfigurationError
-from ..runtime import Server, access_logger, make_ssl_context
-from .worker_processes import MAX_WORKERS, bind_listener, run_workers
+from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
+from ..runtime.multiprocess.routing import SessionRouter
+from .worker_processes import MAX_WORKERS, bind_listener, join_bus, run_workers
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -99,15 +101,22 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 if code:
                     raise SystemExit(code)
                 return
+            endpoint, started = _single_endpoint(service, tls=ssl_context is not None)
             server = Server(
                 wsgi_app=wsgi_app,
-                endpoint=service.host.endpoint(),
+                endpoint=endpoint,
                 host=host,
                 port=port,
                 ssl_context=ssl_context,
                 log=log_output,
             )
-            service.host.serve(server, on_started=_announce(app))
+            announce = _announce(app)
+
+            def on_started(server: Server) -> None:
+                started()
+                announce(server)
+
+            service.host.serve(server, on_started=on_started)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -128,6 +137,26 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         run_with_reloader(serve, **reloader_options)
     else:
         serve()
+
+
+def _single_endpoint(
+    service: AppService, *, tls: bool
+) -> tuple[EngineIOEndpoint | SessionRouter, Callable[[], None]]:
+    """The endpoint of a one-process server, and what to do once it listens: with a Redis
+    message queue, the session routing over Redis (requests for the sessions of other
+    servers are forwarded to them: no sticky sessions between machines)."""
+    bus = join_bus(service)
+    if bus is None:
+        return service.host.endpoint(), lambda: None
+    service.engine.sid_prefix = f"{bus.index}."
+    router = SessionRouter(service.host.endpoint(), bus, None, tls=tls)
+
+    connecting: list[asyncio.Task[None]] = []
+
+    def started() -> None:
+        connecting.append(asyncio.get_running_loop().create_task(bus.connect()))
+
+    return router, started
 
 
 def _workers(value: Any, use_reloader: bool) -> int:

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..adapters.bus_forwarding import RedisForwarder, is_redis_url
 from ..adapters.local import LocalAdapter, LocalLink
 from ..adapters.local_hub import LocalHub
 from ..adapters.local_wire import ALL, FrameKind
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from .service import AppService
 
-__all__ = ["MAX_WORKERS", "ClusterMember", "bind_listener", "run_workers"]
+__all__ = ["MAX_WORKERS", "ClusterMember", "bind_listener", "join_bus", "run_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ def _serve_worker(
     """In worker ``index``: join the cluster, serve until stopped."""
     # The supervisor gone: stop rather than serve alone (it starts no worker again).
     member = ClusterMember(service, LocalLink(hub_path, index), run_dir,
-                           tls=ssl_context is not None, on_hub_lost=service.host.stop)  # fmt: skip
+                           tls=ssl_context is not None, on_hub_lost=service.host.stop,
+                           bus=join_bus(service))  # fmt: skip
     server = Server(
         wsgi_app=wsgi_app,
         endpoint=member.endpoint,
@@ -146,6 +148,19 @@ def _serve_worker(
         member.close()
 
 
+def join_bus(service: AppService) -> RedisForwarder | None:
+    """Request forwarding over the app's message queue when it is Redis (between
+    machines), with this process's number in the cluster; else None.
+
+    Raises:
+        BrokerUnavailableError: Redis cannot be reached.
+    """
+    queue = service.options.message_queue
+    if not isinstance(queue, str) or not is_redis_url(queue):
+        return None
+    return RedisForwarder.join(queue, service.options.channel)
+
+
 class ClusterMember:
     """What makes this worker process a member of its machine's cluster, whoever forked
     it (``run(workers=N)``'s supervisor, or gunicorn's master):
@@ -154,7 +169,10 @@ class ClusterMember:
     - its endpoint (:attr:`endpoint`) is the session routing around the app's own;
     - its adapter is the app's ``message_queue`` when there is one, else a
       :class:`~flask_realtime.adapters.local.LocalAdapter` over the hub;
-    - ``on_hub_lost`` is called when the link to the hub closes.
+    - ``on_hub_lost`` is called when the link to the hub closes;
+    - with ``bus`` (the app's message queue is Redis: :func:`join_bus`), requests are
+      forwarded over Redis and the sids carry the bus's number, so that the servers of
+      other machines reach this worker's sessions too.
 
     Raises:
         ConfigurationError: the app's service already runs on a loop in this process
@@ -169,6 +187,7 @@ class ClusterMember:
         *,
         tls: bool,
         on_hub_lost: Callable[[], object],
+        bus: RedisForwarder | None = None,
     ) -> None:
         if service.bridge.attached:
             raise ConfigurationError(
@@ -183,11 +202,14 @@ class ClusterMember:
             service.server.adapter = adapter
             adapter.bind(service.server)
             service.cluster.bind_adapter(adapter)
-        service.engine.sid_prefix = f"{link.index}."
-        self.index = link.index
+        self.index = index = link.index if bus is None else bus.index
+        service.engine.sid_prefix = f"{index}."
         self._link = link
-        self._handoff = ConnectionHandoff(run_dir, link.index)
-        self.endpoint = SessionRouter(service.host.endpoint(), link, self._handoff, tls=tls)
+        self._bus = bus
+        self._connecting: list[asyncio.Task[None]] = []
+        self._handoff = ConnectionHandoff(run_dir, index)
+        forwarder = link if bus is None else bus
+        self.endpoint = SessionRouter(service.host.endpoint(), forwarder, self._handoff, tls=tls)
 
         def gone(peer: int, body: bytes) -> None:
             if peer == ALL:
@@ -198,7 +220,10 @@ class ClusterMember:
     def started(self, server: Server) -> None:
         """On the worker's loop, once the server listens: take hand-offs, reach the hub."""
         self._handoff.start(server.adopt)
-        asyncio.get_running_loop().create_task(self._link.connect())
+        loop = asyncio.get_running_loop()
+        self._connecting = [loop.create_task(self._link.connect())]
+        if self._bus is not None:
+            self._connecting.append(loop.create_task(self._bus.connect()))
 
     def close(self) -> None:
         self._handoff.stop()

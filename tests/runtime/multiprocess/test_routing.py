@@ -37,6 +37,7 @@ UNKNOWN = {"code": 1, "message": "Session ID unknown"}
         ("0.abc", 0),
         ("2.abc", 2),
         ("9999.abc", 9999),
+        ("999999999.abc", 999999999),  # a number of a server on another machine
         ("0.", 0),
         (None, None),
         ("", None),
@@ -45,7 +46,7 @@ UNKNOWN = {"code": 1, "message": "Session ID unknown"}
         ("x.abc", None),
         ("-1.abc", None),
         ("+1.abc", None),
-        ("10000.abc", None),  # more digits than an index has
+        ("1000000000.abc", None),  # more digits than a number has
         ("١.abc", None),  # a digit, but not an ASCII one  # noqa: RUF001
     ],
 )
@@ -161,7 +162,7 @@ async def test_a_client_leaving_a_parked_forwarded_poll_is_heard_by_the_owner() 
         assert_unknown(await zero.request("GET", sid))
 
 
-@pytest.mark.parametrize("sid", ["abc", "x.abc", "99999.abc", "0.", "1.unknown"])
+@pytest.mark.parametrize("sid", ["abc", "x.abc", "99999.abc", "1000000000.abc", "0.", "1.unknown"])
 async def test_a_bad_or_unknown_sid_is_session_id_unknown(sid: str) -> None:
     async with two_workers() as (_, zero, _one):
         assert_unknown(await zero.request("GET", sid))

@@ -106,6 +106,10 @@ class ConnectionHandoff:
             return False
         return True
 
+    def reaches(self, owner: int) -> bool:
+        """Whether worker ``owner`` takes hand-offs here (it is on this machine)."""
+        return os.path.exists(handoff_path(self.directory, owner))
+
     def protocol_for(self, owner: int, head: bytes) -> asyncio.Protocol:
         """The protocol that takes an upgrade connection over only to hand it to
         ``owner``, with ``head`` (the request) and whatever was read past it."""

@@ -62,6 +62,8 @@ class Forwarder(Protocol):
 
     def on_forwarding(self, receiver: ForwardReceiver) -> None: ...
 
+    async def shutdown(self) -> None: ...
+
 
 class ForwardReceiver(Protocol):
     def forwarded_request(self, peer: int, request_id: int, value: Value) -> None: ...
@@ -78,7 +80,7 @@ def owner_of(sid: str | None) -> int | None:
     if not sid:
         return None
     index, dot, _ = sid.partition(".")
-    if not dot or not (index.isascii() and index.isdigit()) or len(index) > 4:
+    if not dot or not (index.isascii() and index.isdigit()) or len(index) > 9:
         return None
     return int(index)
 
@@ -88,8 +90,10 @@ class SessionRouter:
 
     Args:
         inner: the worker's own endpoint.
-        forwarder: the link to the other workers.
-        handoff: hands connections to other workers.
+        forwarder: the link to the other workers (the hub), or to the other servers (the
+            message queue: ``adapters/bus_forwarding.py``).
+        handoff: hands connections to the other workers of this machine (None: there are
+            none).
         tls: the server speaks TLS (connections cannot move).
     """
 
@@ -97,7 +101,7 @@ class SessionRouter:
         self,
         inner: EngineIOEndpoint,
         forwarder: Forwarder,
-        handoff: ConnectionHandoff,
+        handoff: ConnectionHandoff | None,
         *,
         tls: bool,
     ) -> None:
@@ -129,18 +133,21 @@ class SessionRouter:
         owner = owner_of(_sid_of(request.query_string))
         if owner is None or owner == self.index:
             return self.inner.upgrade(request, transport)
-        if self._tls:
+        handoff = self._handoff
+        if self._tls or handoff is None or not handoff.reaches(owner):
             return error_response(
                 EngineError.BAD_REQUEST,
-                "this session belongs to another worker process, and a TLS connection "
-                "cannot move there: the session goes on over long-polling",
+                "this session belongs to another server process, and this connection "
+                "cannot move there (TLS, or another machine): the session goes on over "
+                "long-polling",
             )
-        return self._handoff.protocol_for(owner, _request_head(request))
+        return handoff.protocol_for(owner, _request_head(request))
 
     async def shutdown(self) -> None:
         await self.inner.shutdown()
         for task in list(self._serving.values()):
             task.cancel()
+        await self._forwarder.shutdown()
 
     # -- forwarding our clients' requests ------------------------------------------------
 
