@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,37 +22,44 @@ from .spreading_proxy import SpreadingProxy
 
 pytestmark = pytest.mark.timeout(120)
 
-ONE_SERVER = r"Socket\.IO on http://127\.0\.0\.1:(\d+) \(press"
+LISTENING = r"Socket\.IO on http://127\.0\.0\.1:(\d+) (\(press|with)"
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+@contextmanager
+def servers_on_redis(tmp_path: Path, workers: int) -> Iterator[tuple[ServerProcess, ...]]:
+    """Two separately started servers of ``workers`` processes each, on one Redis."""
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     channel = f"servers-test-{os.getpid()}-{time.monotonic_ns()}"
     servers: list[ServerProcess] = []
     try:
         for name in ("a", "b"):
-            command = [sys.executable, "-m", "deploy.run_workers", "1", "0"]
+            command = [sys.executable, "-m", "deploy.run_workers", str(workers), "0"]
             process = ServerProcess(
-                command, tmp_path / f"{name}.log", ONE_SERVER,
+                command, tmp_path / f"{name}.log", LISTENING,
                 env={"DEPLOY_MESSAGE_QUEUE": redis_url, "DEPLOY_CHANNEL": channel},
             )  # fmt: skip
             servers.append(process.start())
-        yield servers[0], servers[1]
+        yield tuple(servers)
     finally:
         for server in servers:
             server.close()
 
 
+@pytest.fixture
+def two_servers(tmp_path: Path) -> Iterator[tuple[ServerProcess, ...]]:
+    with servers_on_redis(tmp_path, 1) as servers:
+        yield servers
+
+
 def test_polling_clients_round_robin_over_two_servers_lose_nothing(
-    two_servers: tuple[ServerProcess, ServerProcess],
+    two_servers: tuple[ServerProcess, ...],
 ) -> None:
     owners = polling_clients_spread_lose_nothing(*two_servers)
     assert all(owner.isdigit() for owner in owners)
 
 
 def test_broadcasts_reach_the_polling_clients_of_both_servers(
-    two_servers: tuple[ServerProcess, ServerProcess],
+    two_servers: tuple[ServerProcess, ...],
 ) -> None:
     a, b = two_servers
     with SpreadingProxy(a.port, b.port) as proxy:
@@ -73,7 +81,7 @@ def test_broadcasts_reach_the_polling_clients_of_both_servers(
 
 
 def test_an_upgrade_on_the_other_server_is_refused_and_polling_goes_on(
-    two_servers: tuple[ServerProcess, ServerProcess],
+    two_servers: tuple[ServerProcess, ...],
 ) -> None:
     a, b = two_servers
     first = HttpConnection(a.port)
@@ -105,7 +113,7 @@ def test_an_upgrade_on_the_other_server_is_refused_and_polling_goes_on(
 
 
 def test_a_session_of_a_server_that_is_gone_is_unknown_at_once(
-    two_servers: tuple[ServerProcess, ServerProcess],
+    two_servers: tuple[ServerProcess, ...],
 ) -> None:
     a, b = two_servers
     conn = HttpConnection(a.port)
@@ -118,3 +126,21 @@ def test_a_session_of_a_server_that_is_gone_is_unknown_at_once(
     assert (status, json.loads(body)["message"]) == (400, "Session ID unknown")
     assert time.monotonic() - started < 5
     other.close()
+
+
+def test_two_servers_of_two_workers_each_on_redis(tmp_path: Path) -> None:
+    with servers_on_redis(tmp_path, 2) as servers:
+        owners = polling_clients_spread_lose_nothing(*servers)
+        assert all(owner.isdigit() for owner in owners)
+        # A WebSocket upgrade reaching another worker of the owner's machine moves there.
+        a = servers[0]
+        with SpreadingProxy(a.port) as proxy:
+            clients = [Recorder(proxy.url, ["polling", "websocket"]) for _ in range(4)]
+            try:
+                for number, client in enumerate(clients):
+                    client.call("echo", number)
+                    assert client.wait_for("echo")[0]["data"] == number
+                    assert client.client.transport() == "websocket"
+            finally:
+                for client in clients:
+                    client.close()
