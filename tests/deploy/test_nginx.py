@@ -3,8 +3,10 @@
 - **Without ip_hash**: nginx in front of one ``socketio.run(app, workers=3)``: nginx opens
   a new upstream connection per request, so a session's requests reach any worker, and the
   workers route them (no stickiness needed).
-- **With ip_hash**: nginx in front of two separate servers (as on two machines), joined by
-  Redis: each client is sent to one server, and a broadcast reaches the clients of both.
+- **In front of two separate servers** (as on two machines), joined by Redis, with
+  ``ip_hash`` (each client is sent to one server) and without it (the servers forward
+  polling requests for each other's sessions over Redis): a broadcast reaches the
+  clients of both.
 
 nginx is started by the test on a free port with a generated configuration.
 """
@@ -156,7 +158,8 @@ def test_without_ip_hash_in_front_of_workers(
     assert "Session ID unknown" not in server.log()
 
 
-def test_with_ip_hash_in_front_of_two_servers_on_redis(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ip_hash", [True, False])
+def test_in_front_of_two_servers_on_redis(tmp_path: Path, ip_hash: bool) -> None:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     channel = f"nginx-test-{os.getpid()}-{time.monotonic_ns()}"
     servers = []
@@ -168,8 +171,10 @@ def test_with_ip_hash_in_front_of_two_servers_on_redis(tmp_path: Path) -> None:
         )  # fmt: skip
         servers.append(process.start())
     a, b = servers
-    upstream = (
-        f"        ip_hash;\n        server 127.0.0.1:{a.port};\n        server 127.0.0.1:{b.port};"
+    # Without ip_hash nginx sends each request to the next server: the servers forward
+    # polling requests for each other's sessions over Redis.
+    upstream = ("        ip_hash;\n" if ip_hash else "") + (
+        f"        server 127.0.0.1:{a.port};\n        server 127.0.0.1:{b.port};"
     )
     nginx = Nginx(tmp_path, upstream)
     try:
@@ -190,3 +195,5 @@ def test_with_ip_hash_in_front_of_two_servers_on_redis(tmp_path: Path) -> None:
         nginx.close()
         for server in servers:
             server.close()
+    for server in servers:
+        assert "Session ID unknown" not in server.log()
