@@ -60,17 +60,28 @@ def start_hub_process(directory: str, timeout: float = 15.0) -> subprocess.Popen
         stdout=subprocess.PIPE,
         close_fds=True,
     )
-    assert process.stdout is not None
+    stdout = process.stdout
+    assert stdout is not None
+    with stdout:
+        line = _first_line(process, stdout.fileno(), timeout)
+    if line != READY:
+        process.kill()
+        process.wait()
+        raise BrokerUnavailableError(f"the workers' hub said {line!r} at start")
+    return process
+
+
+def _first_line(process: subprocess.Popen[bytes], fd: int, timeout: float) -> bytes:
+    """The first line the hub writes; it is stopped and we raise when none comes in time."""
     deadline = time.monotonic() + timeout
     line = b""
     while not line.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        readable, _, _ = select.select([process.stdout], [], [], max(0.0, left))
+        readable, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not readable:
             process.kill()
             process.wait()
             raise BrokerUnavailableError(f"the workers' hub did not start within {timeout:g} s")
-        chunk = os.read(process.stdout.fileno(), 64)
+        chunk = os.read(fd, 64)
         if not chunk:
             process.wait()
             raise BrokerUnavailableError(
@@ -78,10 +89,7 @@ def start_hub_process(directory: str, timeout: float = 15.0) -> subprocess.Popen
                 "its error is above"
             )
         line += chunk
-    process.stdout.close()
-    if line != READY:
-        raise BrokerUnavailableError(f"the workers' hub said {line!r} at start")
-    return process
+    return line
 
 
 async def _serve(directory: str, master: int) -> None:

@@ -1,7 +1,10 @@
-"""Session routing between the workers of one machine: no sticky sessions needed.
+"""Session routing between worker processes: no sticky sessions needed.
 
 Each worker's Engine.IO sids start with its index (``"2.Xk..."``, set on the engine by the
-worker), so any worker knows from a request which worker owns its session.
+worker), so any worker knows from a request which worker owns its session. The index is
+the worker's on one machine (forwarding over the workers' hub), or, with a Redis
+``message_queue``, a number unique among the servers of every machine (forwarding over
+Redis: ``adapters/bus_forwarding.py``).
 :class:`SessionRouter` wraps a worker's endpoint; a request for a session of its own, or
 with no sid (a handshake: this worker becomes the owner), goes to that endpoint as always.
 For a session another worker owns:
@@ -13,11 +16,13 @@ For a session another worker owns:
   its own. This is what Node's ``@socket.io/cluster-engine`` does with its lock and drain
   messages, with the whole request as the unit: the owner's engine stays the one judge.
 - a **WebSocket upgrade** moves the whole connection to the owner (``handoff.py``): from
-  then on the owner serves it as its own, with no hop per frame. Over TLS a connection
-  cannot move; the upgrade is refused and the client goes on polling (through the owner).
+  then on the owner serves it as its own, with no hop per frame. Over TLS, or to another
+  machine, a connection cannot move; the upgrade is refused and the client goes on
+  polling (through the owner).
 
 A worker that dies takes its sessions with it: requests forwarded to it end at once (the
-hub says GONE) with Engine.IO's "Session ID unknown", and the clients reconnect.
+hub says GONE; over Redis, nobody receives the request) with Engine.IO's "Session ID
+unknown", and the clients reconnect. So does a sid naming no worker that can exist.
 """
 
 from __future__ import annotations
