@@ -187,7 +187,7 @@ def rooms_broadcasts_and_cluster_requests_cross_workers(server: ServerProcess) -
             assert len(answers["responses"]) == len(clients)
             assert answers["missing"] == []
             other_servers = clients[0].call("ask_servers")
-            assert len(other_servers) == 2  # the two other workers answered
+            assert len(other_servers) == 2, other_servers  # the two other workers answered
         finally:
             for client in clients:
                 client.close()

@@ -29,6 +29,7 @@ from .test_gunicorn_worker import gunicorn
 pytestmark = pytest.mark.timeout(120)
 
 MEMBER = r"\[(\d+)\] \[INFO\] flask_realtime: worker \d+ is cluster member (\d+)"
+SERVING = "Serving Socket.IO and the app on flask-realtime"
 HUB = r"share their sessions through the hub \(pid (\d+)\)"
 
 
@@ -38,8 +39,10 @@ def members(server: ServerProcess) -> dict[int, int]:
 
 
 def wait_for_members(server: ServerProcess, count: int) -> dict[int, int]:
+    """Wait until ``count`` workers joined the cluster and serve (their adapters open, so
+    that each has told the others it is there)."""
     deadline = time.monotonic() + 20
-    while len(members(server)) < count:
+    while len(members(server)) < count or server.log().count(SERVING) < count:
         assert time.monotonic() < deadline, server.log()
         time.sleep(0.05)
     return members(server)
