@@ -23,6 +23,26 @@ LISTENING = r"Listening at: https?://127\.0\.0\.1:(\d+)"
 WORKER = "flask_realtime.GunicornWorker"
 NODE_MODULES = TESTS / "interop" / "node_modules"
 
+JS_UPGRADING_CLIENT = """
+import { io } from "socket.io-client";
+const socket = io(process.argv[1], { reconnection: false });
+const fail = setTimeout(() => {
+  console.log(JSON.stringify({ error: "timeout" }));
+  process.exit(1);
+}, 10000);
+socket.on("connect", () => socket.emit("echo", "from node"));
+socket.on("echo", (reply) => {
+  const check = () => {
+    if (socket.io.engine.transport.name !== "websocket") return setTimeout(check, 20);
+    clearTimeout(fail);
+    console.log(JSON.stringify({ reply, transport: socket.io.engine.transport.name }));
+    socket.disconnect();
+  };
+  check();
+});
+"""
+"""The official client with its default transports: polling, then the upgrade."""
+
 
 def gunicorn(tmp_path: Path, *options: str, app: str = "deploy.deploy_app:app") -> ServerProcess:
     command = gunicorn_command("-k", WORKER, "-b", "127.0.0.1:0", *options, app)
@@ -83,26 +103,8 @@ def test_one_worker_serves_routes_websocket_and_polling(one_worker: ServerProces
     reason="needs node and tests/interop/node_modules (make setup)",
 )
 def test_the_official_js_client_upgrades_to_websocket(one_worker: ServerProcess) -> None:
-    script = """
-    import { io } from "socket.io-client";
-    const socket = io(process.argv[1], { reconnection: false });
-    const fail = setTimeout(() => {
-      console.log(JSON.stringify({ error: "timeout" }));
-      process.exit(1);
-    }, 10000);
-    socket.on("connect", () => socket.emit("echo", "from node"));
-    socket.on("echo", (reply) => {
-      const check = () => {
-        if (socket.io.engine.transport.name !== "websocket") return setTimeout(check, 20);
-        clearTimeout(fail);
-        console.log(JSON.stringify({ reply, transport: socket.io.engine.transport.name }));
-        socket.disconnect();
-      };
-      check();
-    });
-    """
     result = subprocess.run(
-        ["node", "--input-type=module", "-e", script, one_worker.url],
+        ["node", "--input-type=module", "-e", JS_UPGRADING_CLIENT, one_worker.url],
         cwd=TESTS / "interop", capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

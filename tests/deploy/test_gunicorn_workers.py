@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from .clients import Recorder
 from .cluster_checks import (
+    NODE,
     echo_pid,
     poll_and_upgrade_on_a_non_owner_reach_the_owner,
     polling_clients_spread_lose_nothing,
@@ -24,7 +26,7 @@ from .cluster_checks import (
 from .pinned import HttpConnection, connection_not_to
 from .processes import ServerProcess
 from .spreading_proxy import SpreadingProxy
-from .test_gunicorn_worker import gunicorn
+from .test_gunicorn_worker import JS_UPGRADING_CLIENT, gunicorn
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -211,3 +213,30 @@ def test_over_tls_an_upgrade_on_a_non_owner_is_refused_and_polling_goes_on(
             for client in clients:
                 client.close()
     assert "Session ID unknown" not in server.log()
+
+
+def test_official_js_clients_upgrade_wherever_their_requests_land(three: ServerProcess) -> None:
+    """Default transports through the spreading proxy: the handshake, the polls and the
+    upgrade each reach any worker; every client ends on WebSocket at its owner."""
+    with SpreadingProxy(three.port) as proxy:
+        command = ["node", "--input-type=module", "-e", JS_UPGRADING_CLIENT, proxy.url]
+        node = [
+            subprocess.Popen(command, cwd=NODE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+            for _ in range(4)
+        ]  # fmt: skip
+        try:
+            pids = set()
+            for process in node:
+                out, err = process.communicate(timeout=30)
+                assert process.returncode == 0, out + err
+                seen = json.loads(out.strip().splitlines()[-1])
+                assert seen["reply"]["data"] == "from node"
+                assert seen["transport"] == "websocket"
+                pids.add(seen["reply"]["pid"])
+        finally:
+            for process in node:
+                process.kill()
+                process.wait(5)
+    assert pids <= set(members(three).values())
+    assert "Session ID unknown" not in three.log()
