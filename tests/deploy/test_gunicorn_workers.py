@@ -240,3 +240,16 @@ def test_official_js_clients_upgrade_wherever_their_requests_land(three: ServerP
                 process.wait(5)
     assert pids <= set(members(three).values())
     assert "Session ID unknown" not in three.log()
+
+
+def test_a_killed_hub_stops_gunicorn_saying_why(tmp_path: Path) -> None:
+    with gunicorn(tmp_path, "-w", "2", "--graceful-timeout", "3") as server:
+        wait_for_members(server, 2)
+        hub = int(server.wait_for_log(HUB).group(1))
+        os.kill(hub, signal.SIGKILL)
+        status = server.wait(timeout=30)
+        log = server.log()
+    assert status != 0
+    assert "the workers' hub is gone" in log
+    assert "cannot join the workers' hub" in log  # the worker gunicorn started again
+    assert "Worker failed to boot" in log
