@@ -189,6 +189,37 @@ SERVERS += [
         SETUP_HINT,
     ),
 ]
+# Several cores on one port without a broker: ours with workers=2 beside Node's cluster mode.
+SERVERS += [
+    Server(
+        "flask-realtime-workers-2",
+        "oursx2w",
+        "flask-realtime, run(workers=2)",
+        (VENV_PY, "servers/flask_realtime_workers.py"),
+        ("def", "async"),
+        "ours",
+        _OURS_PROBE,
+        SERVERS[1].missing,
+    ),
+    Server(
+        "node-socketio-cluster-2",
+        "nodex2c",
+        "Node socket.io cluster mode (@socket.io/sticky + cluster-adapter), 2 workers",
+        (NODE, "servers/node_socketio_cluster.js"),
+        ("def", "async"),
+        "peer",
+        (
+            NODE,
+            "-p",
+            "'socket.io ' + require('socket.io/package.json').version + "
+            "' / @socket.io/cluster-adapter ' + "
+            "require('@socket.io/cluster-adapter/package.json').version + "
+            "' / @socket.io/sticky ' + require('@socket.io/sticky/package.json').version + "
+            "' / Node ' + process.version",
+        ),
+        SETUP_HINT,
+    ),
+]
 SERVER_BY_NAME = {s.name: s for s in SERVERS}
 
 

@@ -436,14 +436,17 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
 
         run(self.service_for(app), host, port, kwargs)
 
-    def asgi_app(self, app: Flask) -> FlaskASGIApp:
+    def asgi_app(self, app: Flask, *, sticky_sessions: bool = False) -> FlaskASGIApp:
         """``app`` with Socket.IO as one ASGI application, for uvicorn, hypercorn or granian.
 
-        Serving with :meth:`run` is faster; see :mod:`flask_realtime.binding.asgi`.
+        Serving with :meth:`run` is faster; see :mod:`flask_realtime.binding.asgi`. Several
+        worker processes of the ASGI server are refused at startup, unless the app has a
+        ``message_queue`` and ``sticky_sessions=True`` says that every request of a client
+        reaches one worker (see the deployment docs).
         """
         from .binding.asgi import FlaskASGIApp
 
-        return FlaskASGIApp(self.service_for(app))
+        return FlaskASGIApp(self.service_for(app), sticky_sessions=sticky_sessions)
 
     def stop(self) -> None:
         """Stop a running :meth:`run` gracefully; callable from a handler or any thread."""

@@ -67,7 +67,7 @@ def test_flask_run_of_an_app_without_socketio_is_flasks(
     assert calls == [("127.0.0.1", 5123, False, False)]
 
 
-def test_the_command_has_flasks_options() -> None:
+def test_the_command_has_flasks_options_and_workers() -> None:
     from flask.cli import run_command
 
-    assert [p.name for p in run.params] == [p.name for p in run_command.params]
+    assert [p.name for p in run.params] == [p.name for p in run_command.params] + ["workers"]

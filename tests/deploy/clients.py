@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 import socketio
 
 __all__ = ["Recorder"]
@@ -18,10 +19,24 @@ class Recorder:
     Args:
         url: the server.
         transports: ``["websocket"]``, ``["polling"]`` or both (upgrade).
+        cafile: the certificate to trust, for a server on TLS.
     """
 
-    def __init__(self, url: str, transports: list[str], *, reconnection: bool = False) -> None:
-        self.client = socketio.Client(reconnection=reconnection)
+    def __init__(
+        self,
+        url: str,
+        transports: list[str],
+        *,
+        reconnection: bool = False,
+        cafile: str | None = None,
+    ) -> None:
+        options: dict[str, Any] = {}
+        if cafile is not None:  # trust this certificate (and not the environment's bundle)
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = cafile
+            options["http_session"] = session
+        self.client = socketio.Client(reconnection=reconnection, **options)
         self.events: list[tuple[str, Any]] = []
         self._lock = threading.Condition()
         self.client.on("*", self._record)

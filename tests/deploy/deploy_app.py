@@ -3,13 +3,16 @@
 Loaded by module path (``deploy.deploy_app:app``) from a process whose working directory
 is ``tests/``. Events: ``echo`` (emits ``echo`` back with the worker's pid), ``join``
 (a room), ``to_room`` (emits ``room_message`` to a room), ``announce`` (emits ``news`` to
-everyone); routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop
-tests).
+everyone), ``room_sids`` (``fetch_sockets`` of a room), ``ask_room`` (``call`` to a room:
+the answers), ``ask_servers`` (``server_side_emit`` with answers); routes: ``/`` and
+``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests). ``DEPLOY_MESSAGE_QUEUE``
+in the environment becomes the ``message_queue`` (and ``DEPLOY_CHANNEL`` its channel).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -19,7 +22,13 @@ from flask_realtime import SocketIO, emit, join_room
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "deploy tests"
-socketio = SocketIO(app, ping_interval=2, ping_timeout=5)
+socketio = SocketIO(
+    app,
+    ping_interval=2,
+    ping_timeout=5,
+    message_queue=os.environ.get("DEPLOY_MESSAGE_QUEUE"),
+    channel=os.environ.get("DEPLOY_CHANNEL", "flask-socketio"),
+)
 
 
 @app.route("/")
@@ -58,6 +67,36 @@ def to_room(room: str, message: Any) -> None:
 @socketio.on("announce")
 def announce(message: Any) -> None:
     emit("news", message, broadcast=True)
+
+
+@socketio.on("room_sids")
+def room_sids(room: str) -> list[str]:
+    return sorted(s.sid for s in socketio.fetch_sockets(to=room))
+
+
+@socketio.on("ask_room")
+def ask_room(room: str) -> dict[str, Any]:
+    acks = socketio.call("question", to=room, timeout=5)
+    return {"responses": acks.responses, "missing": sorted(acks.missing)}
+
+
+@socketio.on("ask_servers")
+def ask_servers() -> list[Any]:
+    answers: list[Any] = []
+    done = threading.Event()
+
+    def collect(values: list[Any]) -> None:
+        answers.extend(values)
+        done.set()
+
+    socketio.server_side_emit("whoami", callback=collect)
+    done.wait(10)
+    return sorted(answers)
+
+
+@socketio.on_server_event("whoami")
+def whoami() -> int:
+    return os.getpid()
 
 
 not_socketio_app = Flask("plain")

@@ -46,17 +46,20 @@ class ServerProcess:
         command: the command line.
         log: the file its stdout and stderr go to.
         listening: a regular expression with one group, the port, matched on the log.
+        env: more environment variables.
     """
 
-    def __init__(self, command: list[str], log: Path, listening: str) -> None:
+    def __init__(
+        self, command: list[str], log: Path, listening: str, env: dict[str, str] | None = None
+    ) -> None:
         self.command = command
         self.log_path = log
         self.listening = re.compile(listening)
         self.port = 0
         self._file = log.open("wb")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(TESTS))
+        environ = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(TESTS), **(env or {}))
         self.process = subprocess.Popen(
-            command, cwd=TESTS, stdout=self._file, stderr=subprocess.STDOUT, env=env,
+            command, cwd=TESTS, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
             start_new_session=True,
         )  # fmt: skip
 

@@ -23,6 +23,26 @@ LISTENING = r"Listening at: https?://127\.0\.0\.1:(\d+)"
 WORKER = "flask_realtime.GunicornWorker"
 NODE_MODULES = TESTS / "interop" / "node_modules"
 
+JS_UPGRADING_CLIENT = """
+import { io } from "socket.io-client";
+const socket = io(process.argv[1], { reconnection: false });
+const fail = setTimeout(() => {
+  console.log(JSON.stringify({ error: "timeout" }));
+  process.exit(1);
+}, 10000);
+socket.on("connect", () => socket.emit("echo", "from node"));
+socket.on("echo", (reply) => {
+  const check = () => {
+    if (socket.io.engine.transport.name !== "websocket") return setTimeout(check, 20);
+    clearTimeout(fail);
+    console.log(JSON.stringify({ reply, transport: socket.io.engine.transport.name }));
+    socket.disconnect();
+  };
+  check();
+});
+"""
+"""The official client with its default transports: polling, then the upgrade."""
+
 
 def gunicorn(tmp_path: Path, *options: str, app: str = "deploy.deploy_app:app") -> ServerProcess:
     command = gunicorn_command("-k", WORKER, "-b", "127.0.0.1:0", *options, app)
@@ -83,26 +103,8 @@ def test_one_worker_serves_routes_websocket_and_polling(one_worker: ServerProces
     reason="needs node and tests/interop/node_modules (make setup)",
 )
 def test_the_official_js_client_upgrades_to_websocket(one_worker: ServerProcess) -> None:
-    script = """
-    import { io } from "socket.io-client";
-    const socket = io(process.argv[1], { reconnection: false });
-    const fail = setTimeout(() => {
-      console.log(JSON.stringify({ error: "timeout" }));
-      process.exit(1);
-    }, 10000);
-    socket.on("connect", () => socket.emit("echo", "from node"));
-    socket.on("echo", (reply) => {
-      const check = () => {
-        if (socket.io.engine.transport.name !== "websocket") return setTimeout(check, 20);
-        clearTimeout(fail);
-        console.log(JSON.stringify({ reply, transport: socket.io.engine.transport.name }));
-        socket.disconnect();
-      };
-      check();
-    });
-    """
     result = subprocess.run(
-        ["node", "--input-type=module", "-e", script, one_worker.url],
+        ["node", "--input-type=module", "-e", JS_UPGRADING_CLIENT, one_worker.url],
         cwd=TESTS / "interop", capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -184,26 +186,6 @@ def test_max_requests_restarts_the_worker(tmp_path: Path) -> None:
         assert server.process.poll() is None  # the master goes on
 
 
-def test_three_workers_warn_once_and_serve_websocket_clients(tmp_path: Path) -> None:
-    with gunicorn(tmp_path, "-w", "3") as server:
-        server.wait_for_log(r"Booting worker with pid: \d+[\s\S]*Booting worker[\s\S]*Booting")
-        clients = [Recorder(server.url, ["websocket"]) for _ in range(6)]
-        try:
-            pids = set()
-            for number, client in enumerate(clients):
-                pid = client.call("echo", number)
-                assert client.wait_for("echo") == [{"data": number, "pid": pid}]
-                pids.add(pid)
-        finally:
-            for client in clients:
-                client.close()
-        log = server.log()
-    assert log.count("gunicorn runs 3 worker processes") == 1, log
-    assert "sticky sessions" in log
-    assert "reaches only the clients of the worker that emitted it" in log
-    assert "message_queue" in log
-
-
 def test_an_app_without_socketio_stops_gunicorn_with_a_clear_message(tmp_path: Path) -> None:
     command = gunicorn_command(
         "-k", WORKER, "-b", "127.0.0.1:0", "deploy.deploy_app:not_socketio_app"
@@ -214,21 +196,6 @@ def test_an_app_without_socketio_stops_gunicorn_with_a_clear_message(tmp_path: P
     assert status != 0
     assert "serves a Flask app that has a SocketIO" in log
     assert "Worker failed to boot" in log
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 def test_tls_from_gunicorn_certfile_and_keyfile(

@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from flask_realtime.engine import EngineServer
+from flask_realtime.exceptions import ConfigurationError
+from flask_realtime.runtime import ASGIApp
+
 from .asgi_support import DEADLINE, EioClient, Served
 from .engineio_support import FAST, Serve
 
@@ -63,3 +67,30 @@ def test_shutdown_disconnects_every_client(serve: Serve, connect: Callable[..., 
     assert served.handler.close_reason(polling_sid) == "server shutting down"
     assert len(at_shutdown) == 1
     assert all(at_shutdown[0])  # nothing still open for the layer above when the hook ran
+
+
+class _NoHandler:
+    def on_open(self, socket: object) -> None: ...
+
+    def on_message(self, socket: object, data: str | bytes) -> None: ...
+
+    def on_close(self, socket: object, reason: object) -> None: ...
+
+
+async def test_a_startup_hook_that_raises_fails_the_startup_with_its_message() -> None:
+    def on_startup() -> None:
+        raise ConfigurationError("refused: run something else")
+
+    app = ASGIApp(EngineServer(_NoHandler()), on_startup=on_startup)
+    incoming = [{"type": "lifespan.startup"}]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    # The ASGI way to refuse: the server logs the message and exits.
+    assert sent == [{"type": "lifespan.startup.failed", "message": "refused: run something else"}]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError
 from ..runtime import ASGIApp, Receive, Scope, Send
-from .deployment import asgi_server_workers, warn_several_workers
+from .deployment import asgi_server_workers, refuse_several_workers
 
 if TYPE_CHECKING:
     from .service import AppService
@@ -32,12 +32,16 @@ class FlaskASGIApp:
     """An app's Socket.IO service and its Flask routes behind one ASGI callable.
 
     The app's Socket.IO service binds to the loop of the first ASGI event it sees (the
-    lifespan startup when the server sends one), and unbinds at lifespan shutdown.
+    lifespan startup when the server sends one), and unbinds at lifespan shutdown. Under
+    several worker processes of the ASGI server, the startup is refused unless the app has
+    a ``message_queue`` and ``sticky_sessions`` says every client stays on one worker
+    (``deployment.py``).
     """
 
-    def __init__(self, service: AppService) -> None:
+    def __init__(self, service: AppService, *, sticky_sessions: bool = False) -> None:
         self._bridge = service.bridge
         self._message_queue = service.options.message_queue
+        self._sticky_sessions = sticky_sessions
         self._host = service.host
         self._inner = ASGIApp(
             service.engine,
@@ -48,8 +52,8 @@ class FlaskASGIApp:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._bridge.loop is not asyncio.get_running_loop():
-            await self._bind()
+        if scope["type"] != "lifespan" and self._bridge.loop is not asyncio.get_running_loop():
+            await self._bind()  # a server that sends no lifespan events
         await self._inner(scope, receive, send)
 
     async def _bind(self) -> None:
@@ -63,11 +67,12 @@ class FlaskASGIApp:
                 "socketio.run(), the test client or socketio.emit used before the ASGI "
                 "server started?)"
             )
-        await self._host.attach()
         # Called from the ASGI server's own startup: its configuration is on the stack.
         found = asgi_server_workers()
-        if found is not None and found[2]:
-            warn_several_workers(found[0], found[1], self._message_queue)
+        if found is not None:
+            refuse_several_workers(*found, message_queue=self._message_queue,
+                                   sticky_sessions=self._sticky_sessions)  # fmt: skip
+        await self._host.attach()
 
     async def _unbind(self) -> None:
         if self._bridge.loop is asyncio.get_running_loop():

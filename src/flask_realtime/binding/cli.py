@@ -36,6 +36,7 @@ def _run(
     cert: Any,
     extra_files: list[str] | None,
     exclude_patterns: list[str] | None,
+    workers: int,
     **others: Any,
 ) -> None:
     ctx = click.get_current_context()
@@ -43,6 +44,8 @@ def _run(
     app = info.load_app()
     service = service_of(app)
     if service is None:
+        if workers != 1:
+            raise click.UsageError("--workers needs an app with a SocketIO")
         # No SocketIO in this app: Flask's own command, with the same arguments.
         ctx.invoke(
             run_command, host=host, port=port, reload=reload, debugger=debugger,
@@ -67,6 +70,7 @@ def _run(
             "reloader_options": reloader_options,
             "log_output": True,
             "ssl_context": cert,
+            "workers": workers,
         },
     )
 
@@ -74,7 +78,17 @@ def _run(
 run = click.Command(
     "run",
     callback=_run,
-    params=list(run_command.params),
+    params=[
+        *run_command.params,
+        click.Option(
+            ["--workers", "-w"],
+            type=click.IntRange(1, 1024),
+            default=1,
+            show_default=True,
+            help="Worker processes serving the port, one cluster: no Redis and no sticky "
+            "sessions needed on one machine. Not with the reloader (--no-reload).",
+        ),
+    ],
     help="Run the app with Socket.IO on flask-realtime's server.\n\n"
     "The reloader and debugger are enabled by default with the '--debug' option. "
     "Apps without SocketIO run on Flask's development server, as with Flask's command.",

@@ -102,10 +102,14 @@ class ClusterOps:
         self._ensure_loop = ensure_loop
         self._pool = pool
         self._events = events
-        adapter = server.adapter
+        self.bind_adapter(server.adapter)
+
+    def bind_adapter(self, adapter: object) -> None:
+        """Receive server-side events through ``adapter`` (the server's, when it is a
+        cluster adapter; a worker of ``run(workers=N)`` gets one after ``init_app``)."""
         if isinstance(adapter, ClusterAdapter):
             adapter.on_server_side_emit = self._on_server_event
-            for namespace in events.namespaces():
+            for namespace in self._events.namespaces():
                 adapter.watch(namespace)  # not open yet: recorded, subscribed at open
 
     @property

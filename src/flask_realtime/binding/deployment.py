@@ -1,82 +1,78 @@
-"""What a deployment must be told: several worker processes without a message queue.
+"""Several worker processes of a server that does not share sessions: refused at start.
 
-Each worker process of a server (gunicorn ``-w N``, uvicorn ``--workers N``) holds its own
-Socket.IO sessions and rooms. Until sessions are shared between processes, that works only
-for clients that connect over WebSocket directly (``transports=["websocket"]``: one
-connection, so one worker), and a broadcast reaches only the clients of the worker that
-emitted it unless the app has a ``message_queue``. Nothing fails at start: clients fail
-later, at random, with "Session ID unknown". So the servers log
-:func:`several_workers_warning` once at start.
+Each worker process of an ASGI server (``uvicorn --workers N``, gunicorn with uvicorn's
+worker class and ``-w N``) holds its own Socket.IO sessions and rooms: a client that
+starts with long-polling (every client's default) fails with "Session ID unknown" as soon
+as one of its requests reaches another worker, and a broadcast reaches only the clients of
+the worker that emitted it. Nothing fails at start and clients fail later, at random; so
+the app refuses to start instead (:func:`refuse_several_workers`), with a message that
+names what to run: ``socketio.run(app, workers=N)`` or
+``gunicorn -k flask_realtime.GunicornWorker -w N``, whose workers share their sessions.
 
-How the number of workers is known:
+The one way to keep several such workers: every request of a client reaches one worker
+(clients on WebSocket only, or a sticky load balancer in front of separately bound
+workers) and broadcasts cross workers through a ``message_queue``. The app says so
+explicitly (``socketio.asgi_app(app, sticky_sessions=True)``) and must have a
+``message_queue``; then it starts.
 
-- **gunicorn** with our worker class: from its configuration (``cfg.workers``), exactly.
-- **an ASGI server** (``socketio.asgi_app``): :func:`asgi_server_workers` finds the
-  server's own configuration object on the call stack of the lifespan startup: uvicorn's
-  ``Config`` (``--workers``, ``workers=`` and ``WEB_CONCURRENCY`` all end there) or
-  gunicorn's worker (``-k uvicorn_worker.UvicornWorker -w N``). That is what the server was
-  told, not a guess from the command line, and it costs one walk of the stack at startup.
-  The alternative, a warning at the first "Session ID unknown", cannot tell another worker
-  from a restarted server or a client's stale session, so it would warn wrongly after
-  every redeploy.
+How the number of workers is known: :func:`asgi_server_workers` finds the server's own
+configuration object on the call stack of the lifespan startup: uvicorn's ``Config``
+(``--workers``, ``workers=`` and ``WEB_CONCURRENCY`` all end there) or gunicorn's worker
+(``-k uvicorn_worker.UvicornWorker -w N``). That is what the server was told, not a guess
+from the command line, and it costs one walk of the stack at startup. (With uvicorn's
+``--lifespan off`` there is no startup to refuse: the server cannot be recognised then.)
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import sys
 from types import FrameType
 from typing import Any
 
-__all__ = ["asgi_server_workers", "several_workers_warning", "warn_several_workers"]
+from ..exceptions import ConfigurationError
 
-logger = logging.getLogger("flask_realtime.deployment")
+__all__ = ["asgi_server_workers", "refuse_several_workers"]
 
 
-def several_workers_warning(server: str, workers: int, message_queue: object | None) -> str | None:
-    """The warning for ``workers`` processes of ``server``, or ``None`` when there is
-    nothing to say (one worker)."""
-    if workers <= 1:
-        return None
+def refuse_several_workers(
+    server: str, workers: int, *, message_queue: object | None, sticky_sessions: bool
+) -> None:
+    """Refuse ``workers`` processes of ``server`` unless there is one, or the app has a
+    ``message_queue`` and said its clients stay on one worker (``sticky_sessions``).
+
+    Raises:
+        ConfigurationError: refused; the message says why and what to run instead.
+    """
+    if workers <= 1 or (message_queue is not None and sticky_sessions):
+        return
+    missing = []
+    if not sticky_sessions:
+        missing.append("sticky_sessions=True is not set")
     if message_queue is None:
-        broadcasts = (
-            "a broadcast (emit to a room or to everyone) reaches only the clients of the "
-            "worker that emitted it, since the app has no message_queue"
-        )
-    else:
-        broadcasts = "broadcasts cross workers through the message_queue"
-    return (
-        f"{server} runs {workers} worker processes and each holds its own Socket.IO "
-        f"sessions: a client that starts with long-polling (the default of every client) "
-        f"fails with 'Session ID unknown' when its requests reach another worker, which "
-        f"they do unless a load balancer sends each client to one worker (sticky "
-        f"sessions); {broadcasts}. To fix: run one worker (it serves thousands of "
-        f"connections), or connect clients with transports=['websocket'] only and set "
-        f"SocketIO(message_queue='redis://...'), or run one server per port behind nginx "
-        f"with ip_hash (see the README, Deployment)."
+        missing.append("the app has no message_queue")
+    raise ConfigurationError(
+        f"{server} runs {workers} worker processes, and none knows the Socket.IO sessions "
+        f"of the others: a long-polling client (the default of every client) would fail "
+        f"with 'Session ID unknown' when a request reaches another worker, and a broadcast "
+        f"would reach only the clients of one worker. To serve {workers} processes, run "
+        f"socketio.run(app, workers={workers}) (or flask run --workers {workers}) or "
+        f"gunicorn -k flask_realtime.GunicornWorker -w {workers}: their workers share "
+        f"sessions and rooms, with no sticky sessions and no Redis. Or run one {server} "
+        f"worker. To keep {workers} {server} workers anyway, every request of a client must "
+        f"reach one worker (clients on transports=['websocket'] only, or a sticky load "
+        f"balancer) and broadcasts must cross workers: set SocketIO(message_queue="
+        f"'redis://...') and socketio.asgi_app(app, sticky_sessions=True) "
+        f"({' and '.join(missing)})."
     )
 
 
-def warn_several_workers(server: str, workers: int, message_queue: object | None) -> bool:
-    """Log :func:`several_workers_warning` when there is one; whether it was logged."""
-    text = several_workers_warning(server, workers, message_queue)
-    if text is None:
-        return False
-    logger.warning("%s", text)
-    return True
-
-
-def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int, bool] | None:
-    """The ASGI server that runs this code, its number of worker processes, and whether
-    this process is its first worker (the one that warns), found on the call stack from
-    ``frame`` (the caller's by default); ``None`` when unknown.
+def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int] | None:
+    """The ASGI server that runs this code and its number of worker processes, found on
+    the call stack from ``frame`` (the caller's by default); ``None`` when unknown.
 
     Recognised: uvicorn (its ``Config``, as ``uvicorn --workers N`` and ``uvicorn.run``
     pass it to each worker process; with ``--reload`` there is one process whatever
-    ``workers`` says; its first worker process is named ``SpawnProcess-1``) and gunicorn
-    (its worker object, whose ``cfg.workers`` is ``-w`` and whose ``age`` is 1 for the
-    first worker).
+    ``workers`` says) and gunicorn (its worker object, whose ``cfg.workers`` is ``-w``).
     """
     uvicorn_config = _class("uvicorn.config", "Config")
     uvicorn_server = _class("uvicorn.server", "Server")
@@ -89,11 +85,10 @@ def asgi_server_workers(frame: FrameType | None = None) -> tuple[str, int, bool]
                 value = value.config
             if uvicorn_config is not None and isinstance(value, uvicorn_config):
                 if getattr(value, "reload", False):
-                    return ("uvicorn", 1, True)
-                first = multiprocessing.current_process().name.endswith("-1")
-                return ("uvicorn", int(getattr(value, "workers", None) or 1), first)
+                    return ("uvicorn", 1)
+                return ("uvicorn", int(getattr(value, "workers", None) or 1))
             if gunicorn_worker is not None and isinstance(value, gunicorn_worker):
-                return ("gunicorn", int(value.cfg.workers), value.age == 1)
+                return ("gunicorn", int(value.cfg.workers))
         current = current.f_back
     return None
 

@@ -28,8 +28,22 @@ SIGINT, SIGQUIT             a fast stop: every connection is dropped now
 ``threads``                 the WSGI worker threads, when set above 1 (else our 32)
 ``keepalive``               the keep-alive timeout, when set (else our 15 s)
 ``accesslog``               our access log lines, written to gunicorn's access log
-``workers``                 more than one: a warning at start (see ``deployment.py``)
+``workers``                 more than one: the workers form one cluster (below)
 ==========================  ============================================================
+
+**Several workers** (``-w N``, N > 1) share their sessions and rooms as those of
+``socketio.run(app, workers=N)`` do, so no sticky sessions and no Redis are needed: the
+master starts the workers' hub (``adapters/local_hub_process.py``) in a private run
+directory before it forks any worker (:meth:`GunicornWorker.check_config`, which gunicorn
+calls in the master); each worker joins the hub, which gives it an index (the prefix of its
+sids), and makes itself a :class:`~flask_realtime.binding.worker_processes.ClusterMember`:
+a polling request for another worker's session is forwarded to it, a WebSocket upgrade
+hands it the connection, and broadcasts cross workers over the hub (or the app's
+``message_queue``). A worker that gunicorn starts again gets the lowest free index. If the
+hub goes away (it lives as long as the master), the workers stop and gunicorn's next
+worker cannot start: gunicorn stops, saying why, rather than serve without a cluster. The
+number of workers is read at start: start with ``-w 2`` or more to add workers later with
+``TTIN``.
 
 The loaded callable must be the Flask app that has the ``SocketIO`` (``app:app``, or a
 factory ``'app:create_app()'``); anything else stops gunicorn at start with a message that
@@ -42,9 +56,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -52,10 +69,14 @@ from typing import TYPE_CHECKING, Any
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
-from ..runtime import Limits, Server, access_logger
+from ..adapters.local import LocalLink
+from ..adapters.local_hub_process import hub_path, start_hub_process
+from ..exceptions import BrokerUnavailableError, ConfigurationError
+from ..runtime import EngineIOEndpoint, Limits, Server, access_logger
+from ..runtime.multiprocess.routing import SessionRouter
 from ..runtime.workers import DEFAULT_WSGI_THREADS
-from .deployment import warn_several_workers
 from .service import service_of
+from .worker_processes import ClusterMember, join_bus
 
 if TYPE_CHECKING:
     from .service import AppService
@@ -78,8 +99,33 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
     _server: Server | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _terms = 0
+    _member: ClusterMember | None = None
+
+    run_dir: str | None = None
+    """The workers' run directory (set in the master, inherited by every worker it forks);
+    ``None`` with one worker."""
+    _hub: subprocess.Popen[bytes] | None = None
 
     # -- gunicorn's hooks --------------------------------------------------------------
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        """In the master, before it forks a worker: with several workers, start their hub."""
+        if int(cfg.workers) <= 1 or cls._hub is not None:
+            return
+        run_dir = tempfile.mkdtemp(prefix="flask-realtime-gunicorn-")
+        try:
+            cls._hub = start_hub_process(run_dir)
+        except BrokerUnavailableError as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            log.error("flask_realtime.GunicornWorker: %s", exc)
+            sys.exit(1)
+        cls.run_dir = run_dir
+        log.info(
+            "flask_realtime: %s workers share their sessions through the hub (pid %s)",
+            cfg.workers,
+            cls._hub.pid,
+        )
 
     def init_signals(self) -> None:
         # gunicorn's handlers call sys.exit() at any point; ours ask the server to stop.
@@ -117,8 +163,9 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
         service = self._service
         cfg = self.cfg
         self._route_logs()
-        if self.age == 1:  # the first worker of this master: one warning, not one per worker
-            warn_several_workers("gunicorn", int(cfg.workers), service.options.message_queue)
+        endpoint: SessionRouter | EngineIOEndpoint = (
+            self._join_cluster() if self.run_dir is not None else service.host.endpoint()
+        )
         sockets = [listener.sock for listener in self.sockets]
         name = sockets[0].getsockname()
         host, port = (str(name[0]), int(name[1])) if isinstance(name, tuple) else ("localhost", 80)
@@ -130,7 +177,7 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
         )
         server = Server(
             wsgi_app=self.wsgi,
-            endpoint=service.host.endpoint(),
+            endpoint=endpoint,
             host=host,
             port=port,
             ssl_context=self._ssl_context(),
@@ -146,6 +193,8 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
 
         def started(server: Server) -> None:
             self._on_started(server)
+            if self._member is not None:
+                self._member.started(server)
             watcher.append(asyncio.get_running_loop().create_task(self._watch(server)))
 
         try:
@@ -155,8 +204,35 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
             for task in watcher:
                 if loop is not None and not loop.is_closed():
                     loop.call_soon_threadsafe(task.cancel)
+            if self._member is not None:
+                self._member.close()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _join_cluster(self) -> SessionRouter:
+        """Join the workers' hub and become a cluster member; its session routing is the
+        endpoint. A worker that cannot join stops gunicorn (no silent lone worker)."""
+        assert self.run_dir is not None
+        try:
+            link = LocalLink.join(hub_path(self.run_dir))
+            member = ClusterMember(self._service, link, self.run_dir,
+                                   tls=self.cfg.is_ssl, on_hub_lost=self._hub_lost,
+                                   bus=join_bus(self._service))  # fmt: skip
+        except (BrokerUnavailableError, ConfigurationError) as exc:
+            self.log.error("flask_realtime.GunicornWorker: %s", exc)
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        self._member = member
+        self.log.info("flask_realtime: worker %s is cluster member %d", self.pid, member.index)
+        return member.endpoint
+
+    def _hub_lost(self) -> None:
+        if self.alive and self.ppid == os.getppid():
+            self.log.error(
+                "flask_realtime: the workers' hub is gone (was it killed?); this worker "
+                "stops, since it cannot reach the sessions of the others: restart gunicorn"
+            )
+        self.alive = False
+        self._service.host.stop()
 
     def _on_started(self, server: Server) -> None:
         """On the loop, once it listens: take over the signals when the loop is ours."""

@@ -6,10 +6,14 @@ a source file changes (Werkzeug's reloader, as Flask-SocketIO uses), ``log_outpu
 one line per request, ``ssl_context`` / ``certfile`` / ``keyfile`` serve HTTPS. Unlike
 Werkzeug's development server, ours is meant for production: it runs when stdin is not a
 terminal, and ``allow_unsafe_werkzeug`` is accepted and ignored.
+
+``workers=N`` (more than 1) serves the port with N processes that form one cluster and
+need no sticky sessions (``worker_processes.py``); it does not go with the reloader.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import errno
 import gc
@@ -23,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import ConfigurationError
-from ..runtime import Server, access_logger, make_ssl_context
+from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
+from ..runtime.multiprocess.routing import SessionRouter
+from .worker_processes import MAX_WORKERS, bind_listener, join_bus, run_workers
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -37,7 +43,7 @@ __all__ = ["RUN_OPTIONS", "run"]
 RUN_OPTIONS = frozenset(
     {
         "debug", "use_reloader", "reloader_options", "extra_files", "log_output",
-        "ssl_context", "certfile", "keyfile", "allow_unsafe_werkzeug",
+        "ssl_context", "certfile", "keyfile", "allow_unsafe_werkzeug", "workers",
     }
 )  # fmt: skip
 
@@ -73,6 +79,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         reloader_options["extra_files"] = kwargs["extra_files"]
     ssl_context = _ssl_context(kwargs.get("ssl_context"), kwargs.get("certfile"),
                                kwargs.get("keyfile"))  # fmt: skip
+    workers = _workers(kwargs.get("workers", 1), use_reloader)
     app.debug = debug
 
     def serve() -> None:
@@ -83,16 +90,34 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
             wsgi_app = DebuggedApplication(app, evalex=True)
         if log_output:
             _show_access_log()
-        server = Server(
-            wsgi_app=wsgi_app,
-            endpoint=service.host.endpoint(),
-            host=host,
-            port=port,
-            ssl_context=ssl_context,
-            log=log_output,
-        )
         try:
-            service.host.serve(server, on_started=_started(app))
+            if workers > 1:
+                listener = bind_listener(host, port)
+                scheme = "https" if ssl_context is not None else "http"
+                code = run_workers(
+                    service, workers=workers, listener=listener, host=host,
+                    wsgi_app=wsgi_app, ssl_context=ssl_context, log=log_output,
+                    announce=_announce_workers(app, scheme, host, workers),
+                )  # fmt: skip
+                if code:
+                    raise SystemExit(code)
+                return
+            endpoint, started = _single_endpoint(service, tls=ssl_context is not None)
+            server = Server(
+                wsgi_app=wsgi_app,
+                endpoint=endpoint,
+                host=host,
+                port=port,
+                ssl_context=ssl_context,
+                log=log_output,
+            )
+            announce = _started(app)
+
+            def on_started(server: Server) -> None:
+                started()
+                announce(server)
+
+            service.host.serve(server, on_started=on_started)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -129,6 +154,51 @@ def _started(app: Flask) -> Callable[[Server], None]:
         announce(server)
 
     return started
+
+
+def _single_endpoint(
+    service: AppService, *, tls: bool
+) -> tuple[EngineIOEndpoint | SessionRouter, Callable[[], None]]:
+    """The endpoint of a one-process server, and what to do once it listens: with a Redis
+    message queue, the session routing over Redis (requests for the sessions of other
+    servers are forwarded to them: no sticky sessions between machines)."""
+    bus = join_bus(service)
+    if bus is None:
+        return service.host.endpoint(), lambda: None
+    service.engine.sid_prefix = f"{bus.index}."
+    router = SessionRouter(service.host.endpoint(), bus, None, tls=tls)
+
+    connecting: list[asyncio.Task[None]] = []
+
+    def started() -> None:
+        connecting.append(asyncio.get_running_loop().create_task(bus.connect()))
+
+    return router, started
+
+
+def _workers(value: Any, use_reloader: bool) -> int:
+    """The ``workers`` option, checked."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigurationError(f"workers must be an int from 1 to {MAX_WORKERS}, not {value!r}")
+    if value > 1 and use_reloader:
+        raise ConfigurationError(
+            f"workers={value} does not go with the reloader (debug mode turns it on): "
+            "pass use_reloader=False (flask run --no-reload), or run one worker while "
+            "developing"
+        )
+    return value
+
+
+def _announce_workers(app: Flask, scheme: str, host: str, workers: int) -> Callable[[int], None]:
+    def announce(port: int) -> None:
+        urls = " and ".join(openable_urls(scheme, host, port))
+        click.echo(
+            f" * Serving Flask app '{app.name}' with Socket.IO on {urls} with {workers} "
+            f"worker processes (press CTRL+C to quit)",
+            err=True,
+        )
+
+    return announce
 
 
 def _announce(app: Flask) -> Callable[[Server], None]:

@@ -76,6 +76,9 @@ class EngineServer:
         self.sessions: dict[str, EngineSocket] = {}
         cap = self.options.max_connections_per_address
         self._per_address = None if cap is None else AddressCounts(cap)
+        self.sid_prefix = ""
+        """Put before every new sid: the worker index of ``socketio.run(workers=N)``
+        (``"2."``), by which a request that reaches another worker finds its owner."""
         self.deadlines = deadlines if deadlines is not None else Deadlines()
 
     # -- requests -------------------------------------------------------------------------
@@ -274,9 +277,9 @@ class EngineServer:
     def _new_session(
         self, request: EngineRequest, transport: Transport, protocol: int, now: float
     ) -> EngineSocket:
-        sid = new_sid()
+        sid = self.sid_prefix + new_sid()
         while sid in self.sessions:  # pragma: no cover - 120 random bits
-            sid = new_sid()
+            sid = self.sid_prefix + new_sid()
         handshake = Handshake(
             method=request.method,
             path=request.path,

@@ -100,10 +100,15 @@ class ASGIApp(EngineFront):
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.timer.bind()
-                if self._on_startup is not None:
-                    result = self._on_startup()
-                    if result is not None:
-                        await result
+                try:
+                    if self._on_startup is not None:
+                        result = self._on_startup()
+                        if result is not None:
+                            await result
+                except Exception as exc:
+                    # The ASGI way to refuse to start: the server logs it and exits.
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.engine.close_all(CloseReason.SERVER_SHUTDOWN)

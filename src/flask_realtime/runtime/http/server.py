@@ -236,6 +236,32 @@ class Server:
             self._server = None
             self._ctx = None
 
+    def adopt(self, sock: socket.socket, data: bytes) -> None:
+        """Serve a connection that another process accepted and handed over (see
+        ``runtime/multiprocess/handoff.py``), as if it had been accepted here, starting
+        with ``data``, the bytes that process had read from it. Closed at once when the
+        server is not serving."""
+        ctx = self._ctx
+        if ctx is None or not self.serving:
+            sock.close()
+            return
+
+        async def serve_adopted() -> None:
+            try:
+                _, protocol = await ctx.loop.connect_accepted_socket(
+                    lambda: HttpProtocol(ctx), sock
+                )
+            except OSError as exc:
+                logger.info("cannot serve a connection handed over: %s", exc)
+                sock.close()
+                return
+            if data:
+                protocol.data_received(data)
+
+        task = ctx.loop.create_task(serve_adopted())
+        ctx.tasks.add(task)
+        task.add_done_callback(ctx.tasks.discard)
+
     def abort_connections(self) -> None:
         """Drop every open connection now."""
         if self._ctx is not None:

@@ -1,0 +1,181 @@
+"""Forwarding requests between servers over Redis: no sticky sessions across machines.
+
+On one machine the workers forward a long-polling request for another worker's session
+through their hub (:mod:`flask_realtime.adapters.local`). Servers on several machines
+share no hub, but they share the app's ``message_queue``; when it is Redis, each server
+process takes a number unique in the cluster (``INCR`` of one key, once at start), which
+starts the ids of its sessions, and subscribes to a channel of its own
+(``<channel>#eio#<number>#``). A request for a session of process ``n`` is published to
+``n``'s channel, and the answer to the requester's channel: the same REQUEST, RESPONSE
+and CANCEL as over the hub (``runtime/multiprocess/routing.py`` does the rest), as Node's
+``@socket.io/cluster-engine`` does over Redis. A request to a channel nobody listens on
+(``PUBLISH`` reaches no subscriber: that process is gone) ends at once, as GONE does on the
+hub.
+
+Messages: :func:`~flask_realtime.adapters.local_wire.encode_value` of
+``[kind, sender, request_id, value]``; no pickle. One publisher task per process keeps the
+order in which they were sent (a CANCEL never overtakes its REQUEST).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from flask_realtime.adapters.local import ForwardReceiver
+from flask_realtime.adapters.local_wire import FrameKind, decode_value, encode_value
+from flask_realtime.adapters.urls import redact_url
+from flask_realtime.exceptions import BrokerUnavailableError, ProtocolError
+
+__all__ = ["MAX_BUS_INDEX", "RedisForwarder", "is_redis_url"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BUS_INDEX = 999_999_999
+"""Numbers wrap past this (a sid carries at most 9 digits of it)."""
+
+_OUTBOX_LIMIT = 100_000
+"""Messages waiting to be published, at most; past it, requests are answered as unknown."""
+
+
+def is_redis_url(message_queue: object) -> bool:
+    """Whether ``message_queue`` is a Redis URL (the only bus requests travel on)."""
+    return isinstance(message_queue, str) and message_queue.lower().startswith(
+        ("redis://", "rediss://", "unix://")
+    )
+
+
+class RedisForwarder:
+    """One server process's end of the forwarding over Redis (see the module docstring).
+
+    Make it with :meth:`join` (which gives it its number), then :meth:`connect` on the
+    process's loop.
+    """
+
+    def __init__(self, url: str, channel: str, index: int) -> None:
+        self.url = url
+        self.index = index
+        self._prefix = f"{channel}#eio#"
+        self._receiver: ForwardReceiver | None = None
+        self._client: Any = None
+        self._outbox: asyncio.Queue[tuple[int, bytes]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def join(cls, url: str, channel: str) -> RedisForwarder:
+        """A forwarder with a number no other process of the cluster has (blocking: called
+        before the process serves, so that its first session carries the number).
+
+        Raises:
+            BrokerUnavailableError: Redis cannot be reached.
+        """
+        import redis
+
+        try:
+            client = redis.Redis.from_url(url, socket_timeout=10)
+            try:
+                number = int(client.incr(f"{channel}#eio#numbers"))
+            finally:
+                client.close()
+        except redis.RedisError as exc:
+            raise BrokerUnavailableError(
+                f"cannot reach the message queue at {redact_url(url)}: {exc}"
+            ) from None
+        return cls(url, channel, number % (MAX_BUS_INDEX + 1))
+
+    def on_forwarding(self, receiver: ForwardReceiver) -> None:
+        self._receiver = receiver
+
+    async def connect(self) -> None:
+        """Subscribe to this process's channel and start publishing (on the running loop)."""
+        if self._client is not None:
+            return
+        import redis.asyncio
+
+        self._client = redis.asyncio.Redis.from_url(self.url)
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._channel(self.index))
+        self._outbox = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._read(pubsub)), loop.create_task(self._publish())]
+
+    async def shutdown(self) -> None:
+        """Stop: unsubscribe, drop what was not published yet (on the loop)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- the Forwarder contract of the session routing ------------------------------------
+
+    def request(self, peer: int, request_id: int, value: Any) -> bool:
+        return self._send(FrameKind.REQUEST, peer, request_id, value)
+
+    def respond(self, peer: int, request_id: int, value: Any) -> None:
+        self._send(FrameKind.RESPONSE, peer, request_id, value)
+
+    def cancel(self, peer: int, request_id: int) -> None:
+        self._send(FrameKind.CANCEL, peer, request_id, None)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _channel(self, index: int) -> str:
+        return f"{self._prefix}{index}#"
+
+    def _send(self, kind: FrameKind, peer: int, request_id: int, value: Any) -> bool:
+        outbox = self._outbox
+        if outbox is None or outbox.qsize() >= _OUTBOX_LIMIT:
+            return False
+        outbox.put_nowait((peer, encode_value([int(kind), self.index, request_id, value])))
+        return True
+
+    async def _publish(self) -> None:
+        assert self._outbox is not None
+        while True:
+            peer, body = await self._outbox.get()
+            try:
+                reached = await self._client.publish(self._channel(peer), body)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: the requester's wait ends
+                logger.warning("cannot forward to server %d over Redis: %s", peer, exc)
+                reached = 0
+            if not reached and self._receiver is not None:
+                self._receiver.peer_gone(peer)  # nobody listens there: that process is gone
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._dispatch(message["data"])
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception as exc:
+                logger.warning("request forwarding: Redis subscription lost (%s); again", exc)
+                await asyncio.sleep(1.0)
+                try:
+                    await pubsub.subscribe(self._channel(self.index))
+                except Exception:
+                    continue
+
+    def _dispatch(self, data: bytes) -> None:
+        receiver = self._receiver
+        try:
+            kind, sender, request_id, value = decode_value(data)
+            kind, sender, request_id = int(kind), int(sender), int(request_id)
+        except (ProtocolError, TypeError, ValueError):
+            logger.warning("request forwarding: a message that is not ours on our channel")
+            return
+        if receiver is None:
+            return
+        if kind == FrameKind.REQUEST:
+            receiver.forwarded_request(sender, request_id, value)
+        elif kind == FrameKind.RESPONSE:
+            receiver.forwarded_response(sender, request_id, value)
+        elif kind == FrameKind.CANCEL:
+            receiver.forwarded_cancel(sender, request_id)
