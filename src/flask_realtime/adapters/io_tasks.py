@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-__all__ = ["wind_down"]
+__all__ = ["quietly", "wind_down"]
 
 _FLUSH_SECONDS = 1.0
 
@@ -33,3 +33,14 @@ async def wind_down(
 async def _emptied(queue: asyncio.Queue[Any]) -> None:
     while not queue.empty():
         await asyncio.sleep(0.01)
+
+
+class quietly:
+    """Ignore what cleaning up a broken connection raises, and the cancellation of a task
+    we cancelled and now wait for (``with quietly(): await task``)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and (issubclass(kind, Exception) or kind is asyncio.CancelledError)
