@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from .node_mixed import MIXED_FLAVOURS, Mixed
 from .redis_servers import PrivateRedisCluster
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -76,3 +78,23 @@ def redis_flavour_url(request: pytest.FixtureRequest) -> str:
     else:
         url = request.getfixturevalue("redis_url")
     return url + ("?sharded=true" if flavour.endswith("sharded") else "")
+
+
+@pytest.fixture(params=MIXED_FLAVOURS)
+def mixed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mixed]:
+    """The mixed cluster on each of :data:`MIXED_FLAVOURS`."""
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+    else:
+        url = request.getfixturevalue("redis_cluster").url + "?sharded=true"
+    m = Mixed(url, tmp_path)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def mixed_classic(redis_url: str, tmp_path: Path) -> Iterator[Mixed]:
+    """The mixed cluster on one Redis with classic pub/sub (Node's emitter knows no other)."""
+    m = Mixed(redis_url, tmp_path)
+    yield m
+    m.close()
