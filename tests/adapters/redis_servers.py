@@ -23,9 +23,12 @@ def _require(command: str) -> None:
 def _answers(port: int, context: ssl.SSLContext | None = None) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), 0.5) as raw:
-            s = context.wrap_socket(raw, server_hostname="127.0.0.1") if context else raw
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            if context is None:
+                raw.sendall(b"PING\r\n")
+                return raw.recv(16).startswith(b"+PONG")
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"PING\r\n")
+                return tls.recv(16).startswith(b"+PONG")
     except OSError:
         return False
 
