@@ -55,7 +55,7 @@ from flask_realtime.adapters.amqp_wire import (
     queue_name,
 )
 from flask_realtime.adapters.broker_link import BrokerLink, backoff
-from flask_realtime.adapters.io_tasks import wind_down
+from flask_realtime.adapters.io_tasks import bounded, cancelled_here, wind_down
 from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
@@ -80,6 +80,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_RECONNECT_TIMEOUT = 15.0  # seconds one reconnection attempt (connect and declare) may take
 
 
 def from_url(url: str, *, channel: str = DEFAULT_CHANNEL, **options: Any) -> AmqpAdapter:
@@ -206,8 +208,13 @@ class AmqpAdapter(ClusterAdapter):
         connection, self._connection = self._connection, None
         self._exchange = self._direct = None
         if connection is not None:
-            with contextlib.suppress(*amqp_errors()):
+            try:
                 await connection.close()
+            except asyncio.CancelledError:
+                if cancelled_here():
+                    raise
+            except amqp_errors():
+                pass
 
     def _break(self, exc: BaseException | None) -> None:
         """The connection or its channel closed under us: the keeper reconnects."""
@@ -279,8 +286,11 @@ class AmqpAdapter(ClusterAdapter):
             )
             try:
                 await exchange.publish(message, routing_key, mandatory=False)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if cancelled_here():
+                    raise
+                link.drop()
+                self._break(exc)
             except errors as exc:
                 link.drop()
                 self._break(exc)
@@ -304,7 +314,8 @@ class AmqpAdapter(ClusterAdapter):
                     return
                 await asyncio.sleep(delay)
                 try:
-                    await self._connect()
+                    # Bounded: a broker that stalls mid-way must not stop the retries.
+                    await bounded(self._connect(), _RECONNECT_TIMEOUT)
                 except asyncio.CancelledError:
                     raise
                 except errors as exc:
@@ -312,6 +323,11 @@ class AmqpAdapter(ClusterAdapter):
                     continue
                 except ConfigurationError as exc:
                     logger.warning("reconnecting to %s: %s", redact_url(self.url), exc)
+                    continue
+                except Exception as exc:  # a client library's surprise must not end the retries
+                    logger.warning("reconnecting to %s: %s: %s", redact_url(self.url),
+                                   type(exc).__name__, exc,
+                                   exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
                     continue
                 broken.clear()
                 link.recovered()
