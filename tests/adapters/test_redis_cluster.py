@@ -182,9 +182,10 @@ def test_an_unreachable_broker_at_start_is_a_clear_error(tmp_path: Path) -> None
     assert "cannot reach the message queue at " + url in str(failed.value)
 
 
-def test_redis_restarted_under_a_running_cluster(tmp_path: Path) -> None:
+@pytest.mark.parametrize("query", ["", "?sharded=true"], ids=["classic", "sharded"])
+def test_redis_restarted_under_a_running_cluster(tmp_path: Path, query: str) -> None:
     redis = PrivateRedis(tmp_path)
-    cluster = Cluster(redis.url, tmp_path, ("a", "b"))
+    cluster = Cluster(redis.url + query, tmp_path, ("a", "b"))
     try:
         pa, pb = cluster.py("a"), cluster.py("b")
         pa.call("emit", {"event": "before", "args": [0]})

@@ -178,6 +178,8 @@ class ShardedRedisAdapter(RedisAdapterBase):
                 await running
             except asyncio.CancelledError:
                 running.cancel()
+                with quietly():
+                    await running  # its connections closed before the adapter's client
                 raise
             except errors as exc:
                 running.cancel()
