@@ -44,9 +44,13 @@ class Mixed:
         except BaseException:
             self.ours.stop()
             raise
-        # Both subscribed: each counts the other (PUBSUB NUMSUB of the request channel,
-        # SHARDNUMSUB of the namespace's channel when sharded).
-        wait_until(lambda: self.node.command("serverCount") == 2, "both servers counted")
+        try:
+            # Both subscribed: each counts the other (PUBSUB NUMSUB of the request
+            # channel, SHARDNUMSUB of the namespace's channel when sharded).
+            wait_until(lambda: self.node.command("serverCount") == 2, "both servers counted")
+        except BaseException:
+            self.close()
+            raise
 
     def py_ours(self, answer: Any = None) -> PyClient:
         return self._py(self.ours.url, answer)

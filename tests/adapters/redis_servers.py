@@ -142,7 +142,7 @@ class PrivateRedisCluster:
         self.url = f"redis+cluster://127.0.0.1:{self.ports[0]},127.0.0.1:{self.ports[1]}"
 
     def _start_node(self, where: Path) -> int:
-        where.mkdir()
+        where.mkdir(parents=True)
         port, bus = free_port(), free_port()
         self.procs.append(
             subprocess.Popen(
@@ -169,6 +169,58 @@ class PrivateRedisCluster:
             if "cluster_state:ok" not in done.stdout:
                 return False
         return True
+
+    def _cli(self, port: int, *args: str) -> str:
+        done = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
+                              text=True, timeout=10, check=False)  # fmt: skip
+        if done.returncode != 0 or done.stdout.startswith("ERR"):
+            pytest.fail(f"redis-cli {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def owner_of(self, slot: int) -> int:
+        """The port of the master that serves ``slot``."""
+        for line in self._cli(self.ports[0], "cluster", "nodes").splitlines():
+            fields = line.split()
+            if "master" not in fields[2]:
+                continue
+            for span in fields[8:]:
+                low, _, high = span.partition("-")
+                if span[0].isdigit() and int(low) <= slot <= int(high or low):
+                    return int(fields[1].split(":")[1].split("@")[0])
+        pytest.fail(f"no master serves slot {slot}")
+
+    def move_slot_of(self, channel: str) -> tuple[int, int]:
+        """Give the slot of ``channel`` (which holds no keys) to another master, as a
+        resharding does; returns the ports of the old and the new owner."""
+        slot = int(self._cli(self.ports[0], "cluster", "keyslot", channel))
+        source = self.owner_of(slot)
+        target = next(port for port in self.ports if port != source)
+        ids = {port: self._cli(port, "cluster", "myid") for port in (source, target)}
+        self._cli(target, "cluster", "setslot", str(slot), "importing", ids[source])
+        self._cli(source, "cluster", "setslot", str(slot), "migrating", ids[target])
+        for port in (target, source):
+            self._cli(port, "cluster", "setslot", str(slot), "node", ids[target])
+        wait_until(lambda: all(self._owner_seen(p, slot, target) for p in self.ports),
+                   "every node to know the new owner", 10)  # fmt: skip
+        return source, target
+
+    def _owner_seen(self, port: int, slot: int, owner: int) -> bool:
+        for line in self._cli(port, "cluster", "nodes").splitlines():
+            fields = line.split()
+            if f":{owner}@" in fields[1] and any(
+                s[0].isdigit() and int(s.partition("-")[0]) <= slot <= int(s.partition("-")[2] or s)
+                for s in fields[8:]
+            ):
+                return True
+        return False
+
+    def shard_subscribers(self, channel: str) -> int:
+        """``PUBSUB SHARDNUMSUB`` of ``channel``, summed over the nodes."""
+        total = 0
+        for port in self.ports:
+            answer = self._cli(port, "pubsub", "shardnumsub", channel).split()
+            total += int(answer[-1])
+        return total
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .cluster_harness import Cluster
-from .redis_servers import PrivateRedis
+from .redis_servers import PrivateRedis, PrivateRedisCluster
 from .redis_support import ServerProcess, _env, unique_channel, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
@@ -212,3 +212,34 @@ def test_redis_restarted_under_a_running_cluster(tmp_path: Path, query: str) -> 
     finally:
         cluster.close()
         redis.stop()
+
+
+def test_a_sharded_cluster_follows_a_slot_moved_to_another_node(tmp_path: Path) -> None:
+    """The slot of the namespace's channel moves to another master (as a resharding
+    does): the servers' subscriptions there end (Redis 7.0 answers MOVED when they
+    subscribe again; later versions unsubscribe them); they ask the cluster where the
+    channel lives now, and subscribe there. A Redis Cluster of the test's own: the
+    session's is not resharded under the other tests."""
+    redis_cluster = PrivateRedisCluster(tmp_path / "redis")
+    cluster = Cluster(redis_cluster.url + "?sharded=true", tmp_path, ("a", "b"))
+    try:
+        pa, pb = cluster.py("a"), cluster.py("b")
+        pa.call("emit", {"event": "before", "args": [0]})
+        wait_until(lambda: pb.got("before"), "the cluster before the move")
+        channel = f"{cluster.channel}#/#"
+        source, target = redis_cluster.move_slot_of(channel)
+        assert source != target
+        n = 0
+
+        def moved_and_working() -> bool:
+            nonlocal n
+            n += 1
+            pa.call("emit", {"event": "after", "args": [n]})
+            return bool(pb.got("after")) and redis_cluster.shard_subscribers(channel) == 2
+
+        wait_until(moved_and_working, "the cluster after the move", 30)
+        for server in cluster.servers.values():
+            assert "unreachable" not in server.output()  # a move is not an outage
+    finally:
+        cluster.close()
+        redis_cluster.stop()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.adapters.broker_link import backoff
@@ -162,8 +163,11 @@ class ShardedRedisAdapter(RedisAdapterBase):
         self._listener = None
 
     async def _read(self) -> None:
+        from redis.exceptions import AskError, MovedError
+
         delays = backoff()
         link = self._link
+        moved: tuple[type[BaseException], ...] = (SlotMoved, MovedError, AskError)
         errors: tuple[type[BaseException], ...] = (*redis_errors(), SlotMoved)
         while not link.closing:
             listener = self._listener
@@ -171,8 +175,8 @@ class ShardedRedisAdapter(RedisAdapterBase):
                 listener = self._listener = self._new_listener()
             running = asyncio.get_running_loop().create_task(listener.run())
             try:
-                # Up when a round trip works; the listener's loops subscribe meanwhile.
-                await self._redis_ping()
+                # Up once every channel is subscribed on the node that owns it.
+                await _first_of(running, listener.ready.wait())
                 link.recovered()
                 delays = backoff()
                 await running
@@ -187,23 +191,24 @@ class ShardedRedisAdapter(RedisAdapterBase):
                     await running
                 if link.closing:
                     return
-                link.lost(f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, moved):
+                    # A resharding or a failover, not an outage: follow the slot.
+                    logger.info("the Redis Cluster moved a channel of %s (%s): subscribing "
+                                "on its new node", self.target.shown, exc)  # fmt: skip
+                else:
+                    link.lost(f"{type(exc).__name__}: {exc}")
                 self._listener = None
                 await self._refresh_topology()
                 await asyncio.sleep(next(delays))
 
-    async def _redis_ping(self) -> None:
-        assert self._redis is not None
-        await self._redis.ping()
-
     async def _refresh_topology(self) -> None:
-        """Ask a cluster again which node owns which slot (after a failure)."""
+        """Ask a cluster again which node owns which slot (after a failure or a move)."""
         from redis.asyncio import RedisCluster
 
         client = self._redis
         if isinstance(client, RedisCluster):
             with quietly():
-                await client.initialize()
+                await client.nodes_manager.initialize()
 
     def _on_raw(self, channel: str, payload: bytes) -> None:
         nsp = self._routes.get(channel)
@@ -237,3 +242,14 @@ class ShardedRedisAdapter(RedisAdapterBase):
         listener = self._listener
         listening = listener is not None and listener.subscribed(self.channels.main(namespace))
         return max(0, count - (1 if listening else 0))
+
+
+async def _first_of(task: asyncio.Task[None], other: Coroutine[Any, Any, Any]) -> None:
+    """Wait for ``other``, or for ``task`` to end first (its error is raised)."""
+    waiting = asyncio.ensure_future(other)
+    try:
+        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if task.done():
+        task.result()

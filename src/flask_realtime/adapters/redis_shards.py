@@ -68,6 +68,8 @@ class ShardListener:
         self._wanted: set[str] = set()
         self._nodes: dict[str, _Node] = {}
         self._changed = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set once every wanted channel has been subscribed on its node."""
 
     def want(self, channel: str) -> None:
         """Listen on ``channel`` from now on (subscribed by the loops, soon)."""
@@ -151,6 +153,10 @@ class ShardListener:
                 dropping.add(channel)
                 node.subscribed.discard(channel)
                 await pubsub.sunsubscribe(channel)
+            if not self.ready.is_set() and all(
+                n.wanted <= n.subscribed for n in self._nodes.values()
+            ):
+                self.ready.set()
             message = await pubsub.get_message(timeout=_POLL)
             if message is None:
                 continue
