@@ -3,7 +3,7 @@ says what was dropped, the server's own clients are served throughout, and the c
 recovers when the broker is back.
 
 Redis: a redis-server of the test's own, stopped and started. RabbitMQ: the shared broker
-behind a proxy of the test (``tcp_proxy.py``) that is cut (every connection closed, new
+behind a proxy of the test (``broker_proxy.py``) that is cut (every connection closed, new
 ones refused) and restored: the shared RabbitMQ is never stopped.
 
 The flood is 25,000 broadcasts queued in one turn of the server's loop (an ``async def``
@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .broker_proxy import BrokerProxy
 from .cluster_harness import Cluster
 from .redis_servers import PrivateRedis
 from .redis_support import wait_until
-from .tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -49,11 +49,11 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
         request.applymarker(pytest.mark.amqp)
         amqp_url: str = request.getfixturevalue("amqp_url")
         parts = urlsplit(amqp_url)
-        proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5672))
+        proxy = BrokerProxy((parts.hostname or "127.0.0.1", parts.port or 5672))
         userinfo = parts.netloc.rpartition("@")[0]
-        yield Outage(f"amqp://{userinfo}@127.0.0.1:{proxy.port}{parts.path}", proxy.cut,
+        yield Outage(f"amqp://{userinfo}@127.0.0.1:{proxy.port}{parts.path}", proxy.down,
                      proxy.restore)  # fmt: skip
-        proxy.close()
+        proxy.stop()
 
 
 def test_a_flood_while_the_broker_is_down_is_capped_and_counted(
@@ -86,6 +86,8 @@ def test_a_flood_while_the_broker_is_down_is_capped_and_counted(
             return bool(pb.got("after"))
 
         wait_until(recovered, "the cluster after the outage", 40)
+        # The writer may publish again before the reader has resubscribed and says so.
+        wait_until(lambda: "reachable again" in server.output(), "the recovery line", 15)
         output = server.output()
         assert output.count("unreachable") == 1, output
         dropped = re.findall(r"reachable again; (\d+) message\(s\)", output)

@@ -1,6 +1,6 @@
 """The message queues behind TLS: ``rediss://`` against a redis-server of the test's own
 listening with TLS only, and ``amqps://`` against the real RabbitMQ behind a
-TLS-terminating proxy of the test (``tcp_proxy.py``: the shared RabbitMQ has no TLS
+TLS-terminating proxy of the test (``broker_proxy.py``: the shared RabbitMQ has no TLS
 listener, and giving it one means changing its configuration and restarting it).
 
 The certificates are the test's own (``redis_servers.Certificates``): a CA, a server
@@ -25,10 +25,10 @@ from flask_realtime.adapters.redis import from_url as redis_adapter
 from flask_realtime.emitter import Emitter
 from flask_realtime.exceptions import BrokerUnavailableError
 
+from .broker_proxy import BrokerProxy
 from .cluster_harness import Cluster
 from .redis_servers import Certificates, PrivateRedis
 from .redis_support import wait_until
-from .tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.timeout(90)]
 
@@ -51,10 +51,10 @@ def tls_rabbitmq(amqp_url: str, certificates: Certificates) -> Iterator[str]:
     parts = urlsplit(amqp_url)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(certificates.server_cert, certificates.server_key)
-    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5672), tls=server)
+    proxy = BrokerProxy((parts.hostname or "127.0.0.1", parts.port or 5672), tls=server)
     userinfo = parts.netloc.rpartition("@")[0]
     yield f"amqps://{userinfo}@127.0.0.1:{proxy.port}{parts.path}"
-    proxy.close()
+    proxy.stop()
 
 
 def _cluster_works(url: str, tmp_path: Path) -> None:
