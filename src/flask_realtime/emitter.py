@@ -16,10 +16,12 @@ then publish through an :class:`Emitter`.
 
 The URL's scheme chooses the transport, as for the servers' ``message_queue``:
 
-- ``redis://``, ``rediss://``, ``unix://``: it publishes what Node's
+- ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://``: it publishes what Node's
   ``@socket.io/redis-emitter`` publishes (uid ``"emitter"``, see
   :mod:`flask_realtime.adapters.redis_wire`), so every server of the cluster (ours, or
-  Node's with ``@socket.io/redis-adapter``) delivers it; redis-py's blocking client.
+  Node's with ``@socket.io/redis-adapter``) delivers it; redis-py's blocking client. With
+  ``?sharded=true`` (the servers' URL) it publishes as Node's sharded adapter does
+  (:mod:`flask_realtime.adapters.redis_sharded_wire`), which Node's emitter cannot.
 - ``amqp://``, ``amqps://``: it publishes the cluster messages of our RabbitMQ adapter
   (:mod:`flask_realtime.adapters.amqp_wire`) to the servers' exchange; aio-pika on a
   thread of its own (:class:`~flask_realtime.adapters.amqp.AmqpPublisher`), each call
@@ -36,6 +38,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .adapters.amqp_wire import is_amqp_url
+from .adapters.redis_connect import parse_redis_url, sync_client
+from .adapters.redis_sharded import sharded_channel_of
+from .adapters.redis_sharded_wire import ShardedChannels, encode_sharded
 from .adapters.redis_wire import DEFAULT_CHANNEL, Channels, encode_message
 from .adapters.urls import redact_url
 from .exceptions import BrokerUnavailableError, ConfigurationError
@@ -44,6 +49,7 @@ from .server.cluster_adapter import EMITTER_UID, ClusterMessage, MessageType
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.cluster import RedisCluster
 
 __all__ = ["Emitter"]
 
@@ -69,37 +75,40 @@ class _Transport(Protocol):
 
 
 class _RedisTransport:
-    """Cluster messages in Node's Redis format, published with redis-py's blocking client."""
+    """Cluster messages in Node's Redis format (classic, or sharded when the URL says so),
+    published with redis-py's blocking client."""
 
     def __init__(self, url: str, channel: str, redis_options: dict[str, Any] | None) -> None:
         try:
             import msgpack  # noqa: F401
-            from redis import Redis
+            import redis  # noqa: F401
         except ImportError:
             raise ConfigurationError(
                 "the emitter needs redis-py and msgpack: pip install 'flask-realtime[redis]'"
             ) from None
         from redis.exceptions import RedisError
 
+        target = parse_redis_url(url)
+        self.target = target
         self.channels = Channels(channel)
-        options: dict[str, Any] = {"socket_connect_timeout": 5.0}
-        options.update(redis_options or {})
-        try:
-            self._redis: Redis = Redis.from_url(url, **options)
-        except ValueError as exc:
-            raise ConfigurationError(f"message_queue {redact_url(url)!r}: {exc}") from None
+        self.sharded_channels = ShardedChannels(channel)
+        self._redis: Redis | RedisCluster = sync_client(target, redis_options or {})
         try:
             self._redis.ping()
         except (RedisError, OSError) as exc:
             self._redis.close()
             raise BrokerUnavailableError(
-                f"cannot reach the message queue at {redact_url(url)}: {exc}"
+                f"cannot reach the message queue at {target.shown}: {type(exc).__name__}: {exc}"
             ) from None
 
     def publish(self, message: ClusterMessage) -> None:
+        if self.target.sharded:
+            channel = sharded_channel_of(self.sharded_channels, self.target.mode, message)
+            self._redis.execute_command("SPUBLISH", channel, encode_sharded(message))  # type: ignore[no-untyped-call]
+            return
         encoded = encode_message(self.channels, message)
         if encoded is not None:
-            self._redis.publish(*encoded)
+            self._redis.execute_command("PUBLISH", *encoded)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self._redis.close()

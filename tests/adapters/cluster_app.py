@@ -56,6 +56,15 @@ def on_emit(spec: dict[str, Any]) -> str:
     return "sent"
 
 
+@socketio.on("flood")
+async def flood(spec: dict[str, Any]) -> int:
+    """``count`` broadcasts to ``to`` in one turn of the loop (the publish queue's worst
+    case: nothing is published before the last one is queued)."""
+    for n in range(spec["count"]):
+        socketio.emit("flood", n, to=spec.get("to"))
+    return int(spec["count"])
+
+
 @socketio.on("ops")
 def on_ops(spec: dict[str, Any]) -> str:
     op = spec["op"]

@@ -1,12 +1,18 @@
-"""Fixtures of the adapter tests: Redis (real, or a loud failure under CI)."""
+"""Fixtures of the adapter tests: Redis, a Redis Cluster and RabbitMQ (real, or a loud
+failure under CI)."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from .node_mixed import MIXED_FLAVOURS, Mixed
+from .redis_servers import PrivateRedisCluster
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -47,3 +53,48 @@ def amqp_url() -> str:
             pytest.fail(message + " (CI is set: the RabbitMQ tests must run)")
         pytest.skip(message)
     return AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedisCluster]:
+    """A real three-master Redis Cluster for the whole session (tests use channels of
+    their own)."""
+    cluster = PrivateRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()
+
+
+REDIS_FLAVOURS = ("redis", "sharded", "cluster", "cluster-sharded")
+"""The Redis message queues the cluster tests run on: one Redis with classic or sharded
+pub/sub, a Redis Cluster with classic or sharded pub/sub."""
+
+
+@pytest.fixture(params=REDIS_FLAVOURS)
+def redis_flavour_url(request: pytest.FixtureRequest) -> str:
+    """The URL of one of :data:`REDIS_FLAVOURS` (each test runs on all of them)."""
+    flavour: str = request.param
+    if flavour.startswith("cluster"):
+        url: str = request.getfixturevalue("redis_cluster").url
+    else:
+        url = request.getfixturevalue("redis_url")
+    return url + ("?sharded=true" if flavour.endswith("sharded") else "")
+
+
+@pytest.fixture(params=MIXED_FLAVOURS)
+def mixed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mixed]:
+    """The mixed cluster on each of :data:`MIXED_FLAVOURS`."""
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+    else:
+        url = request.getfixturevalue("redis_cluster").url + "?sharded=true"
+    m = Mixed(url, tmp_path)
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def mixed_classic(redis_url: str, tmp_path: Path) -> Iterator[Mixed]:
+    """The mixed cluster on one Redis with classic pub/sub (Node's emitter knows no other)."""
+    m = Mixed(redis_url, tmp_path)
+    yield m
+    m.close()

@@ -1,4 +1,5 @@
-"""Helpers of the Redis cluster tests: server processes, clients, a private Redis."""
+"""Helpers of the cluster tests: server processes, python-socketio and JS clients, Node's
+socket.io server and emitter."""
 
 from __future__ import annotations
 
@@ -194,44 +195,6 @@ class JsClients:
             self.proc.wait(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, on a free port, that it may stop and restart."""
-
-    def __init__(self, tmp: Path) -> None:
-        if shutil.which("redis-server") is None:
-            pytest.fail("redis-server is required for this test")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._answers, "the private redis-server", 10)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
 
 
 def _require_node() -> None:

@@ -14,50 +14,14 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from .amqp_support import close_connections
-from .redis_support import JsClients, PyClient, ServerProcess, _env, unique_channel, wait_until
+from .cluster_harness import Cluster
+from .redis_support import ServerProcess, _env, unique_channel, wait_until
 
 pytestmark = [pytest.mark.amqp, pytest.mark.timeout(90)]
-
-
-class Cluster:
-    def __init__(self, url: str, tmp: Path, names: tuple[str, ...] = ("a", "b", "c")) -> None:
-        self.url = url
-        self.channel = unique_channel()
-        self.servers: dict[str, ServerProcess] = {}
-        self.clients: list[PyClient] = []
-        self.js: list[JsClients] = []
-        try:
-            for name in names:
-                self.servers[name] = ServerProcess(name, url, self.channel, tmp)
-        except BaseException:
-            self.close()
-            raise
-
-    def py(self, server: str, answer: Any = None) -> PyClient:
-        client = PyClient(self.servers[server].url, answer)
-        self.clients.append(client)
-        return client
-
-    def js_clients(self, specs: list[tuple[str, str, bool]]) -> JsClients:
-        clients = JsClients([
-            {"id": ident, "url": self.servers[server].url, "answer": answer}
-            for ident, server, answer in specs
-        ])  # fmt: skip
-        self.js.append(clients)
-        return clients
-
-    def close(self) -> None:
-        for client in self.clients:
-            client.close()
-        for js in self.js:
-            js.close()
-        for server in self.servers.values():
-            server.stop()
 
 
 @pytest.fixture
@@ -65,11 +29,6 @@ def cluster(amqp_url: str, tmp_path: Path) -> Iterator[Cluster]:
     c = Cluster(amqp_url, tmp_path)
     yield c
     c.close()
-
-
-def _everyone(client: PyClient, sids: set[str], to: str | None = None) -> bool:
-    """The servers count each other by heartbeats: wait until a fetch sees every socket."""
-    return {s["sid"] for s in client.call("fetch", {"to": to})} == sids
 
 
 def test_a_broadcast_from_any_process_reaches_every_client(cluster: Cluster) -> None:
@@ -128,7 +87,7 @@ def test_a_broadcast_call_gathers_every_answer_and_names_the_silent_client(
     pa.call("ops", {"op": "enter_room", "sid": js.sids["jb"], "room": "all"})
     pa.call("ops", {"op": "enter_room", "sid": js.sids["silent"], "room": "all"})
     everyone = {pa.sid, pc.sid, js.sids["jb"], js.sids["silent"]}
-    wait_until(lambda: _everyone(pa, everyone, "all"), "everyone in the room")
+    wait_until(lambda: cluster.everyone(pa, everyone, "all"), "everyone in the room")
     started = time.monotonic()
     result = pc.call("call-room", {"event": "q", "data": 5, "to": "all", "timeout": 1.5})
     assert time.monotonic() - started < 5
@@ -144,7 +103,7 @@ def test_a_broadcast_call_gathers_every_answer_and_names_the_silent_client(
 def test_fetch_sockets_and_server_side_emit_across_processes(cluster: Cluster) -> None:
     pa, pb, pc = cluster.py("a"), cluster.py("b"), cluster.py("c")
     pb.call("join", "team")
-    wait_until(lambda: _everyone(pa, {pa.sid, pb.sid, pc.sid}), "every server's sockets")
+    wait_until(lambda: cluster.everyone(pa, {pa.sid, pb.sid, pc.sid}), "every server's sockets")
     assert pa.call("fetch", {"to": "team"}) == [{"sid": pb.sid, "rooms": [pb.sid, "team"]}]
     assert pc.call("fetch", {"to": "nobody"}) == []
     # a asks the other servers; each handler answers and emits to everyone.
@@ -228,7 +187,7 @@ def test_broker_connections_closed_under_a_running_cluster(cluster: Cluster) -> 
     wait_until(recovered, "the cluster after the outage", 30)
     # Requests find the other servers again (the heartbeat said hello again).
     pc = cluster.py("c")
-    wait_until(lambda: _everyone(pb, {pa.sid, pb.sid, pc.sid}), "fetch_sockets after", 15)
+    wait_until(lambda: cluster.everyone(pb, {pa.sid, pb.sid, pc.sid}), "fetch_sockets after", 15)
     for name in "abc":
         output = cluster.servers[name].output()
         assert output.count("unreachable") == 1, output  # one line for the outage

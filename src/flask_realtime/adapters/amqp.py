@@ -54,7 +54,8 @@ from flask_realtime.adapters.amqp_wire import (
     encode,
     queue_name,
 )
-from flask_realtime.adapters.io_tasks import wind_down
+from flask_realtime.adapters.broker_link import BrokerLink, backoff
+from flask_realtime.adapters.io_tasks import bounded, cancelled_here, wind_down
 from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
@@ -80,9 +81,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-_BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
+_RECONNECT_TIMEOUT = 15.0  # seconds one reconnection attempt (connect and declare) may take
 
 
 def from_url(url: str, *, channel: str = DEFAULT_CHANNEL, **options: Any) -> AmqpAdapter:
@@ -128,19 +127,14 @@ class AmqpAdapter(ClusterAdapter):
         )
         self.url = url
         self.channel = channel
-        self.max_queue = max_queue
+        self._link: BrokerLink[tuple[str, str, bytes]] = BrokerLink(url, max_queue)
         self._amqp_options = dict(amqp_options or {})
         self._connection: AbstractConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._direct: AbstractExchange | None = None  # the default exchange: responses
-        self._queue: asyncio.Queue[tuple[str, str, bytes]] | None = None
         self._broken: asyncio.Event | None = None
         self._why = ""
         self._tasks: list[asyncio.Task[None]] = []
-        self._closing = False
-        self._down = False
-        self._dropped = 0
-        self._overflowing = False
         self._ids = itertools.count()
 
     @property
@@ -158,9 +152,8 @@ class AmqpAdapter(ClusterAdapter):
             ConfigurationError: the URL is not valid, or the exchange exists with other
                 settings.
         """
-        self._closing = False
         self._broken = asyncio.Event()
-        self._queue = asyncio.Queue(self.max_queue)
+        self._link.start()
         await self._connect()
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -172,8 +165,9 @@ class AmqpAdapter(ClusterAdapter):
     async def close(self) -> None:
         """Say goodbye, publish what is queued (briefly), and disconnect."""
         await super().close()
-        self._closing = True
-        await wind_down(self._queue, self._tasks, amqp_errors(), flush=not self._down)
+        link = self._link
+        link.closing = True
+        await wind_down(link.queue, self._tasks, amqp_errors(), flush=not link.down)
         self._tasks = []
         await self._disconnect()
 
@@ -214,12 +208,17 @@ class AmqpAdapter(ClusterAdapter):
         connection, self._connection = self._connection, None
         self._exchange = self._direct = None
         if connection is not None:
-            with contextlib.suppress(*amqp_errors()):
+            try:
                 await connection.close()
+            except asyncio.CancelledError:
+                if cancelled_here():
+                    raise
+            except amqp_errors():
+                pass
 
     def _break(self, exc: BaseException | None) -> None:
         """The connection or its channel closed under us: the keeper reconnects."""
-        if self._closing or self._broken is None or self._broken.is_set():
+        if self._link.closing or self._broken is None or self._broken.is_set():
             return
         self._why = f"{type(exc).__name__}: {exc}" if exc is not None else "connection closed"
         self._broken.set()
@@ -228,33 +227,16 @@ class AmqpAdapter(ClusterAdapter):
 
     def publish(self, message: ClusterMessage) -> None:
         """Queue ``message`` for the writer, to every server (the fanout exchange)."""
-        self._enqueue(("", "", encode(message)))
+        self._link.enqueue(("", "", encode(message)))
 
     def publish_response(self, requester: str, message: ClusterMessage) -> None:
         """Queue a response for the writer, to the requester's own queue."""
-        self._enqueue(("direct", queue_name(self.channel, requester), encode(message)))
-
-    def _enqueue(self, item: tuple[str, str, bytes]) -> None:
-        queue = self._queue
-        if queue is None or self._closing:
-            return
-        try:
-            queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self._dropped += 1
-            if not self._overflowing:
-                self._overflowing = True
-                logger.warning(
-                    "more than %d messages wait to be published to %s: dropping (they do "
-                    "not reach the other servers)",
-                    self.max_queue,
-                    redact_url(self.url),
-                )
+        self._link.enqueue(("direct", queue_name(self.channel, requester), encode(message)))
 
     async def peer_count(self, namespace: NamespaceName) -> int:
         """The servers heard of lately; none while the broker is unreachable (a request
         then answers at once with this server's part)."""
-        if self._down or self._connection is None:
+        if self._link.down or self._connection is None:
             return 0
         return await super().peer_count(namespace)
 
@@ -281,18 +263,18 @@ class AmqpAdapter(ClusterAdapter):
     async def _write(self) -> None:
         import aio_pika
 
-        queue = self._queue
+        link = self._link
+        queue = link.queue
         if queue is None:
             return
         errors = amqp_errors()
         persistent = aio_pika.DeliveryMode.NOT_PERSISTENT
         while True:
             where, routing_key, body = await queue.get()
-            if queue.empty():
-                self._overflowing = False
+            link.took()
             exchange = self._direct if where else self._exchange
-            if exchange is None or self._down:
-                self._dropped += 1
+            if exchange is None or link.down:
+                link.drop()
                 continue
             message = aio_pika.Message(
                 body,
@@ -304,10 +286,13 @@ class AmqpAdapter(ClusterAdapter):
             )
             try:
                 await exchange.publish(message, routing_key, mandatory=False)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if cancelled_here():
+                    raise
+                link.drop()
+                self._break(exc)
             except errors as exc:
-                self._dropped += 1
+                link.drop()
                 self._break(exc)
 
     # -- the keeper: reconnect ---------------------------------------------------------------
@@ -317,18 +302,20 @@ class AmqpAdapter(ClusterAdapter):
         if broken is None:
             return
         errors: tuple[type[BaseException], ...] = (*amqp_errors(), BrokerUnavailableError)
-        while not self._closing:
+        link = self._link
+        while not link.closing:
             await broken.wait()
-            if self._closing:
+            if link.closing:
                 return
-            self._lost(self._why)
+            link.lost(self._why)
             await self._disconnect()
-            delay = _BACKOFF_FIRST
-            while not self._closing:
+            for delay in backoff():
+                if link.closing:
+                    return
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX)
                 try:
-                    await self._connect()
+                    # Bounded: a broker that stalls mid-way must not stop the retries.
+                    await bounded(self._connect(), _RECONNECT_TIMEOUT)
                 except asyncio.CancelledError:
                     raise
                 except errors as exc:
@@ -337,35 +324,16 @@ class AmqpAdapter(ClusterAdapter):
                 except ConfigurationError as exc:
                     logger.warning("reconnecting to %s: %s", redact_url(self.url), exc)
                     continue
+                except Exception as exc:  # a client library's surprise must not end the retries
+                    logger.warning("reconnecting to %s: %s: %s", redact_url(self.url),
+                                   type(exc).__name__, exc,
+                                   exc_info=logger.isEnabledFor(logging.DEBUG))  # fmt: skip
+                    continue
                 broken.clear()
-                self._recovered()
+                link.recovered()
                 # Hello again: the others answer, and count this server again at once.
                 self.publish(ClusterMessage(MessageType.INITIAL_HEARTBEAT, self.uid, "/"))
                 break
-
-    def _lost(self, why: str) -> None:
-        if self._down or self._closing:
-            return
-        self._down = True
-        logger.warning(
-            "message queue %s unreachable (%s): until it is back, emits, room changes and "
-            "requests of this server do not reach the other servers (this server's own "
-            "clients are still served); reconnecting",
-            redact_url(self.url),
-            why,
-        )
-
-    def _recovered(self) -> None:
-        if not self._down:
-            return
-        self._down = False
-        dropped, self._dropped = self._dropped, 0
-        logger.warning(
-            "message queue %s reachable again; %d message(s) to the other servers were "
-            "dropped meanwhile",
-            redact_url(self.url),
-            dropped,
-        )
 
 
 # -- the emitter's transport -----------------------------------------------------------------

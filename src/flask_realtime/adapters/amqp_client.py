@@ -21,6 +21,7 @@ from flask_realtime.adapters.amqp_wire import (
     MESSAGE_TYPE,
     encode,
 )
+from flask_realtime.adapters.io_tasks import bounded
 from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ConfigurationError
@@ -57,7 +58,9 @@ def amqp_errors() -> tuple[type[BaseException], ...]:
     """What a lost or refused broker connection raises."""
     from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
-    return (AMQPError, ChannelInvalidStateError, OSError, asyncio.TimeoutError)
+    # StopAsyncIteration: aiormq's frame reader ends so when the connection closes
+    # during the handshake.
+    return (AMQPError, ChannelInvalidStateError, OSError, asyncio.TimeoutError, StopAsyncIteration)
 
 
 async def connect(url: str, options: dict[str, Any], name: str) -> AbstractConnection:
@@ -70,7 +73,11 @@ async def connect(url: str, options: dict[str, Any], name: str) -> AbstractConne
     }
     settings.update(options)
     try:
-        connection: AbstractConnection = await aio_pika.connect(url, **settings)
+        # aio-pika's own timeout does not cover every way a handshake can stall (a peer
+        # that closes during it may leave it waiting forever): bound the whole of it.
+        connection: AbstractConnection = await bounded(
+            aio_pika.connect(url, **settings), settings["timeout"] + 1
+        )
     except amqp_errors() as exc:
         raise BrokerUnavailableError(
             f"cannot reach the message queue at {redact_url(url)}: "

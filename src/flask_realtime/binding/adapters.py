@@ -35,13 +35,15 @@ def resolve_adapter(message_queue: object | None, channel: str) -> Adapter | Non
         module_name, what = "flask_realtime.adapters.amqp", "RabbitMQ"
     elif lowered.startswith(("redis+streams://", "rediss+streams://")):
         module_name, what = "flask_realtime.adapters.redis_streams", "Redis Streams"
-    elif lowered.startswith(("redis://", "rediss://", "unix://")):
+    elif lowered.startswith(
+        ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+    ):
         module_name, what = "flask_realtime.adapters.redis", "Redis"
     else:
         raise ConfigurationError(
             f"message_queue {redact_url(message_queue)!r}: only Redis (redis://, rediss://, "
-            "unix://; redis+streams:// for Redis Streams) and RabbitMQ (amqp://, amqps://) "
-            "URLs are supported"
+            "unix://, redis+cluster://; redis+streams:// for Redis Streams) and RabbitMQ "
+            "(amqp://, amqps://) URLs are supported"
         )
     try:
         module = importlib.import_module(module_name)

@@ -1,6 +1,9 @@
 // A Node socket.io 4.8 server with @socket.io/redis-adapter, for the mixed cluster tests.
 //
 // Usage: node redis_node_server.mjs PORT REDIS_URL KEY
+// REDIS_URL is the one our servers get: redis://host:port/db, or
+// redis+cluster://host:port,host:port for a Redis Cluster (node-redis's createCluster);
+// ?sharded=true&subscription_mode=... picks createShardedAdapter and its subscriptionMode.
 // Prints JSON lines: {event: "listening"}, {event: "server-event", name, args, ack} for
 // every server-side event it gets, {reply: n, result} or {reply: n, error} for commands.
 // Reads commands as JSON lines on stdin: {n, op, ...} (see `ops` below). Binary travels
@@ -11,8 +14,8 @@
 import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createClient, createCluster } from "redis";
 
 const [port, redisUrl, key] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
@@ -39,14 +42,29 @@ function revive(value) {
   return value;
 }
 
-const pub = createClient({ url: redisUrl });
+const [base, query = ""] = redisUrl.split("?");
+const params = new URLSearchParams(query);
+const sharded = params.get("sharded") === "true";
+let pub;
+if (base.startsWith("redis+cluster://")) {
+  const hosts = base.slice("redis+cluster://".length).replace(/\/.*$/, "").split(",");
+  pub = createCluster({ rootNodes: hosts.map((host) => ({ url: `redis://${host}` })) });
+} else {
+  pub = createClient({ url: base });
+}
 const sub = pub.duplicate();
 pub.on("error", (err) => say({ event: "redis-error", message: String(err) }));
 sub.on("error", (err) => say({ event: "redis-error", message: String(err) }));
 await Promise.all([pub.connect(), sub.connect()]);
 
+const adapter = sharded
+  ? createShardedAdapter(pub, sub, {
+      channelPrefix: key,
+      subscriptionMode: params.get("subscription_mode") ?? "dynamic",
+    })
+  : createAdapter(pub, sub, { key, requestsTimeout: 3000 });
 const http = createServer();
-const io = new Server(http, { adapter: createAdapter(pub, sub, { key, requestsTimeout: 3000 }) });
+const io = new Server(http, { adapter });
 let connections = 0;
 
 io.on("connection", (socket) => {
