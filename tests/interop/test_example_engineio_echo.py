@@ -10,10 +10,7 @@ ends it with exit code 0.
 from __future__ import annotations
 
 import base64
-import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,6 +20,8 @@ from typing import Any
 import engineio
 import pytest
 
+from deploy.processes import ServerProcess
+from support.ports import free_port
 from support.waiting import wait_until
 
 from .support import NodeResults, run_node
@@ -44,71 +43,26 @@ ECHOED = [
 """What ``js/eio_client.mjs``'s echo scenario sends, as it reports what came back."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class Example(ServerProcess):
+    """``python examples/engineio_echo.py PORT`` in a process (it takes no port 0)."""
 
-
-class Example:
-    """``python examples/engineio_echo.py PORT`` in a process, with its output."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.output: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, str(EXAMPLE), str(self.port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+    def __init__(self, log: Path) -> None:
+        command = [sys.executable, str(EXAMPLE), str(free_port())]
+        super().__init__(command, log, r"Engine.IO echo server on http://localhost:(\d+)/")
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.port}"
 
-    def wait_ready(self) -> None:
-        wait_until(
-            lambda: (
-                any("Engine.IO echo server on" in line for line in self.output)
-                or self.process.poll() is not None
-            ),
-            START_SECONDS,
-            "the example to start",
-        )
-        assert self.process.poll() is None, f"the example exited: {''.join(self.output)}"
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(5)
-            self._reader.join(5)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-
 
 @pytest.fixture(scope="module")
-def example() -> Iterator[Example]:
-    running = Example()
-    try:
-        running.wait_ready()
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    with Example(tmp_path_factory.mktemp("example") / "example.log") as running:
+        running.start(timeout=START_SECONDS)
         yield running
-    finally:
-        code = running.stop()
-    assert code == 0, f"the example exited {code} on SIGINT: {''.join(running.output)}"
+        running.signal(signal.SIGINT)
+        code = running.wait(15)
+        assert code == 0, f"the example exited {code} on SIGINT: {running.log()}"
 
 
 @pytest.fixture(scope="module")
