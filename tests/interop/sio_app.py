@@ -148,9 +148,12 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 class SioServer:
     """``socketio.run(app, port=0)`` in a background thread, stopped with ``socketio.stop()``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self, factory: Callable[..., tuple[Flask, SocketIO]] | None = None, **options: Any
+    ) -> None:
+        """``factory(recorder, **options)`` makes the app (by default :func:`make_app`)."""
         self.recorder = Recorder()
-        self.app, self.socketio = make_app(self.recorder, **options)
+        self.app, self.socketio = (factory or make_app)(self.recorder, **options)
         self._error: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, name="interop-sio", daemon=True)
 
