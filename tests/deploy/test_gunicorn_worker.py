@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from support.requirements import missing
+from support.tls import self_signed
+
 from .clients import Recorder
 from .processes import TESTS, ServerProcess, gunicorn_command
 
@@ -78,11 +81,9 @@ def test_one_worker_serves_routes_websocket_and_polling(one_worker: ServerProces
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(
-    shutil.which("node") is None or not NODE_MODULES.exists(),
-    reason="needs node and tests/interop/node_modules (make setup)",
-)
 def test_the_official_js_client_upgrades_to_websocket(one_worker: ServerProcess) -> None:
+    if shutil.which("node") is None or not NODE_MODULES.exists():
+        missing("node", "needs node and tests/interop/node_modules (make setup)")
     script = """
     import { io } from "socket.io-client";
     const socket = io(process.argv[1], { reconnection: false });
@@ -218,17 +219,7 @@ def test_an_app_without_socketio_stops_gunicorn_with_a_clear_message(tmp_path: P
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_tls_from_gunicorn_certfile_and_keyfile(
