@@ -3,7 +3,7 @@ test client): catch-all and error handlers, server-side ``call()`` and its timeo
 namespaces, ``flask.session`` with the login cookie, the app's JSON provider, broadcast to
 several rooms, and cross-origin requests (CORS and the WebSocket Origin check).
 
-The app is ``features_app.py``; each test runs over WebSocket and long-polling.
+The app is ``network_app.py``; each test runs over WebSocket and long-polling.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import websocket
 
 from support.waiting import wait_until
 
-from .features_app import ALLOWED_ORIGIN, make_features_app
+from .network_app import ALLOWED_ORIGIN, make_network_app
 from .sio_app import SioServer
 
 pytestmark = pytest.mark.interop
@@ -71,7 +71,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SioServer]:
-    running = SioServer(make_features_app).start()
+    running = SioServer(make_network_app).start()
     yield running
     running.stop()
 

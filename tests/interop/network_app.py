@@ -1,4 +1,4 @@
-"""The app of ``test_sio_features.py``: the features the README lists that only the test
+"""The app of ``test_sio_network_features.py``: the features the README lists that only the test
 client exercised before, written as a user would write them.
 
 - ``"*"`` on ``/``: catches events without a handler of their own; acks
@@ -62,7 +62,7 @@ def teams(name: str, auth: Any) -> bool:
     return name.startswith("/team-")
 
 
-def make_features_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
+def make_network_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
     app = Flask("interop_features")
     app.config["SECRET_KEY"] = "interop secret"
     app.json = MoneyJSONProvider(app)
