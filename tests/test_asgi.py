@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +14,19 @@ import socketio as pysio
 import uvicorn
 from flask import Flask, request
 
+import flask_realtime
 from flask_realtime import SocketIO, emit
+from support.ports import free_port
 from support.waiting import wait_until
 
 DEADLINE = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class UvicornThread:
     """uvicorn serving an ASGI app from a thread with its own loop, stopped on exit."""
 
     def __init__(self, app: Any) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
         )
@@ -104,7 +99,8 @@ def test_flask_routes_and_client_file_share_the_port(served: UvicornThread) -> N
     assert response.text == "hello from flask"
     script = requests.get(served.url + "/socket.io/socket.io.js", timeout=DEADLINE)
     assert script.status_code == 200
-    assert "io" in script.text
+    shipped = Path(flask_realtime.__file__).parent / "static" / "socket.io.js"
+    assert script.content == shipped.read_bytes()  # our client, byte for byte
     assert script.headers["content-type"].startswith("text/javascript")
 
 

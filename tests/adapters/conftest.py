@@ -1,5 +1,9 @@
-"""Fixtures of the adapter tests: Redis, a Redis Cluster and RabbitMQ (real, or a loud
-failure under CI)."""
+"""Fixtures of the adapter tests: a real Redis, a Redis Cluster and RabbitMQ, or a loud
+failure.
+
+Without the broker the tests fail, unless the user opted out (``FLASK_REALTIME_SKIP_REDIS=1``,
+``FLASK_REALTIME_SKIP_RABBITMQ=1``); when ``REDIS_URL`` / ``AMQP_URL`` is set (CI sets both)
+the broker must answer there, opted out or not."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from support.requirements import missing
 
 from .node_mixed import MIXED_FLAVOURS, Mixed
 from .redis_servers import PrivateRedisCluster
@@ -28,12 +34,13 @@ def _redis_answers(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The shared Redis; skipped when absent, but a failure when ``CI`` is set."""
+    """The shared Redis (``REDIS_URL``, by default 127.0.0.1:6379)."""
     if not _redis_answers(REDIS_URL):
-        message = f"Redis is not reachable at {REDIS_URL}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI is set: the Redis tests must run)")
-        pytest.skip(message)
+        missing(
+            "redis",
+            f"Redis is not reachable at {REDIS_URL} (apt-get install redis-server)",
+            required="REDIS_URL" in os.environ,
+        )
     return REDIS_URL
 
 
@@ -42,16 +49,18 @@ AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
-    """The shared RabbitMQ; skipped when absent, but a failure when ``CI`` is set."""
+    """The shared RabbitMQ (``AMQP_URL``, by default 127.0.0.1:5672)."""
     parts = urlsplit(AMQP_URL)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 1):
             pass
     except OSError:
-        message = f"RabbitMQ is not reachable at {parts.hostname}:{parts.port or 5672}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI is set: the RabbitMQ tests must run)")
-        pytest.skip(message)
+        missing(
+            "rabbitmq",
+            f"RabbitMQ is not reachable at {parts.hostname}:{parts.port or 5672} "
+            "(apt-get install rabbitmq-server)",
+            required="AMQP_URL" in os.environ,
+        )
     return AMQP_URL
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import ssl
 import subprocess
@@ -23,6 +22,7 @@ from flask import Flask
 from flask_realtime import SocketIO
 from flask_realtime.binding.serving import openable_urls
 from flask_realtime.exceptions import ConfigurationError
+from support.tls import self_signed
 from support.waiting import wait_until
 
 
@@ -78,6 +78,9 @@ def running(socketio: SocketIO, app: Flask, **kwargs: Any) -> Iterator[Running]:
     finally:
         socketio.stop()
         run.thread.join(15)
+    assert not run.thread.is_alive(), "socketio.run() did not return after stop()"
+    if run.error is not None:
+        raise run.error
         assert not run.thread.is_alive(), "run() did not return after stop()"
     if run.error is not None:  # it failed while serving, or while stopping
         raise run.error
@@ -192,14 +195,7 @@ def test_a_second_run_of_the_same_app_is_refused(flask_app: Flask, socketio: Soc
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[str, str]:
     """A self-signed certificate and its key, made by the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path)
     return str(cert), str(key)
 
 

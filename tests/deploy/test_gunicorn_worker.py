@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from support.requirements import missing
+from support.tls import self_signed
+
 from .clients import Recorder
 from .processes import TESTS, ServerProcess, gunicorn_command
 
@@ -98,11 +101,9 @@ def test_one_worker_serves_routes_websocket_and_polling(one_worker: ServerProces
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(
-    shutil.which("node") is None or not NODE_MODULES.exists(),
-    reason="needs node and tests/interop/node_modules (make setup)",
-)
 def test_the_official_js_client_upgrades_to_websocket(one_worker: ServerProcess) -> None:
+    if shutil.which("node") is None or not NODE_MODULES.exists():
+        missing("node", "needs node and tests/interop/node_modules (make setup)")
     result = subprocess.run(
         ["node", "--input-type=module", "-e", JS_UPGRADING_CLIENT, one_worker.url],
         cwd=TESTS / "interop", capture_output=True, text=True, timeout=30, check=False,

@@ -76,16 +76,18 @@ Namespace ``/chat``
 Browser
 =======
 
-``browser`` needs Debian's Chromium at ``/usr/bin/chromium`` (Playwright cannot
-download its own browsers here). Without it the tests are skipped, except when
-the environment variable ``CI`` is set: then they fail, so CI never passes
-without having run them.
+``browser`` runs Chromium found the way users install it: a ``chromium``,
+``chromium-browser``, ``google-chrome`` or ``google-chrome-stable`` command on
+``PATH`` (Debian's ``apt-get install chromium``), else the Chromium that
+Playwright downloaded (``playwright install chromium``). Without one the tests
+fail, unless ``FLASK_REALTIME_SKIP_BROWSER=1`` says to run without a browser.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 import time
 import urllib.error
@@ -96,12 +98,14 @@ from typing import Any
 
 import pytest
 
+from support.requirements import missing
 from support.waiting import wait_until
 
 from .contract_app import PAGE_PATH, PAGE_READY, create_app
 from .live_server import LiveServer
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_COMMANDS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+"""The names a Chromium goes by on ``PATH``, in the order they are looked for."""
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -201,24 +205,39 @@ def e2e_server(realtime_server_url: str) -> str:
     return realtime_server_url
 
 
+def find_chromium(playwright: Any) -> str:
+    """The path of a Chromium to run: a command on PATH, else Playwright's own download."""
+    for name in CHROMIUM_COMMANDS:
+        found = shutil.which(name)
+        if found:
+            return found
+    try:
+        downloaded = Path(playwright.chromium.executable_path)
+    except Exception:
+        downloaded = None
+    if downloaded is not None and downloaded.exists():
+        return str(downloaded)
+    missing(
+        "browser",
+        f"no Chromium found: none of {', '.join(CHROMIUM_COMMANDS)} is on PATH and Playwright "
+        "has downloaded none (apt-get install chromium, or playwright install chromium)",
+    )
+
+
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the e2e tests (skipped without it, unless CI is set).
+    """One headless Chromium for the e2e tests (a failure without one, unless opted out).
 
     Package scope, not session: Playwright's sync API keeps its own asyncio loop marked as
     running in the main thread while it lives, which breaks every later asyncio test.
     """
-    if not CHROMIUM.exists():
-        message = f"e2e: Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI is set, so the browser tests must run", pytrace=False)
-        pytest.skip(message)
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=ACTION_TIMEOUT_MS)  # as the pages' own default timeout
     with sync_playwright() as playwright:
+        executable = find_chromium(playwright)
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000
         )
         try:
             yield chromium

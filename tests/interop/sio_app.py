@@ -7,7 +7,7 @@ Events (namespace ``/`` unless said otherwise):
   ``ConnectionRefusedError("not allowed", {"code": 4001, "why": <refuse>})``; otherwise
   emits ``welcome`` {sid, auth, token and eio: those query parameters}.
 - ``echo`` *args: acknowledges with the same arguments (the handler's return value).
-- ``echo-event`` *args: emits ``echo-event`` with the same arguments back.
+- ``echo-event`` *args: records them, emits ``echo-event`` with the same arguments back.
 - ``ask-client`` data: emits ``question`` data with a callback; when the client
   acknowledges, emits ``client-answered`` [ack args] to it.
 - ``join`` / ``leave`` room: acknowledges with the client's rooms afterwards.
@@ -81,6 +81,7 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 
     @socketio.on("echo-event")
     def on_echo_event(*args: Any) -> None:
+        recorder.record_request("echo-event", list(args))
         emit("echo-event", *args)
 
     @socketio.on("ask-client")
@@ -147,9 +148,12 @@ def make_app(recorder: Recorder, **options: Any) -> tuple[Flask, SocketIO]:
 class SioServer:
     """``socketio.run(app, port=0)`` in a background thread, stopped with ``socketio.stop()``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self, factory: Callable[..., tuple[Flask, SocketIO]] | None = None, **options: Any
+    ) -> None:
+        """``factory(recorder, **options)`` makes the app (by default :func:`make_app`)."""
         self.recorder = Recorder()
-        self.app, self.socketio = make_app(self.recorder, **options)
+        self.app, self.socketio = (factory or make_app)(self.recorder, **options)
         self._error: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, name="interop-sio", daemon=True)
 

@@ -29,6 +29,7 @@ from flask_realtime.engine import EngineOptions, EngineServer, EngineSocket
 from flask_realtime.runtime.engineio.endpoint import EngineIOEndpoint
 from flask_realtime.runtime.http.server import Server
 from support.recorder import RecordingHandler
+from support.requirements import missing
 from support.server_thread import ServerThread
 
 HERE = Path(__file__).resolve().parent
@@ -158,7 +159,7 @@ def run_node(script: str, scenarios: list[dict[str, Any]], timeout: float = 40.0
     shown when a scenario is missing.
     """
     if not node_available():
-        pytest.fail("node and tests/interop/node_modules are required (make setup)")
+        missing("node", "node and tests/interop/node_modules are required (make setup)")
     proc = subprocess.run(
         ["node", str(JS_DIR / script), json.dumps(scenarios)],
         cwd=HERE,
@@ -173,10 +174,10 @@ def run_node(script: str, scenarios: list[dict[str, Any]], timeout: float = 40.0
         if line.startswith("{"):
             item = json.loads(line)
             results[item["name"]] = item
-    missing = [s["name"] for s in scenarios if s["name"] not in results]
-    if missing or proc.returncode != 0:
+    absent = [s["name"] for s in scenarios if s["name"] not in results]
+    if absent or proc.returncode != 0:
         pytest.fail(
-            f"node {script} exited {proc.returncode}; no result for {missing}\n"
+            f"node {script} exited {proc.returncode}; no result for {absent}\n"
             f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
         )
     return results

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
+import socketio as pysio
 from flask import Flask
 
 from flask_realtime import SocketIO, emit, join_room, rooms
@@ -27,10 +29,6 @@ from support.recorder import Recorder
 from support.waiting import wait_until
 
 from .support import EVIL, MAX_PAYLOAD, PING_INTERVAL, PING_TIMEOUT, PROMPT, TIMEOUT
-
-pysio = pytest.importorskip("socketio")
-requests = pytest.importorskip("requests")
-
 
 # -- the app ---------------------------------------------------------------------------------
 

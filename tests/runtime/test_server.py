@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import select
-import shutil
 import signal
 import socket
 import ssl
@@ -27,7 +26,9 @@ from flask_realtime.runtime.http.limits import Limits
 from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.http.server import Server, new_event_loop
 from flask_realtime.runtime.workers import WorkerPool
+from support.requirements import missing
 from support.server_thread import ServerThread
+from support.tls import self_signed
 from support.waiting import wait_until
 
 from .httpkit import RawHttpClient
@@ -116,7 +117,10 @@ async def test_starting_twice_is_an_error() -> None:
 
 
 def test_new_event_loop_is_uvloop_when_installed() -> None:
-    pytest.importorskip("uvloop")
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        missing("uvloop", "uvloop is not installed (pip install -e '.[dev]')")
     loop = new_event_loop()
     try:
         assert type(loop).__module__.startswith("uvloop")
@@ -305,19 +309,7 @@ def test_run_stops_gracefully_on_a_signal(tmp_path: Path, signum: int) -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.parametrize("how", ["certfile", "ssl_context"])

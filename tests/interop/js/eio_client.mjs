@@ -144,7 +144,6 @@ const kinds = {
       transportBeforeMessages,
       transportAfterMessages: before,
       readyStateBeforeClose: readyState,
-      sent: outgoing.map(encode),
     };
   },
 

@@ -1,11 +1,22 @@
-// Drives the official socket.io-client (npm, 4.x) against the app of ../sio_app.py.
+// Drives the official socket.io-client (npm: 4.8, 4.0 and 3.1) against the app of ../sio_app.py.
 //
 // Usage: node sio_client.mjs '<json list of scenarios>'
-// Each scenario is {name, kind, url, transports, msgpack?, ...}; all run concurrently and
-// each prints one JSON line {name, ...observations} (or {name, error}) when it ends.
-// Binary values are reported as {"$bin": "<base64>"} wherever they appear.
-import { io, Manager } from "socket.io-client";
+// Each scenario is {name, kind, url, transports, client?, msgpack?, ...}; all run concurrently
+// and each prints one JSON line {name, ...observations} (or {name, error}) when it ends.
+// `client` names the package (an npm alias of package.json: "socket.io-client-v3", ...);
+// "socket.io-client" by default. Binary values are reported as {"$bin": "<base64>"}.
 import msgpackParser from "socket.io-msgpack-parser";
+
+const CLIENTS = {};
+for (const name of ["socket.io-client", "socket.io-client-v4.0", "socket.io-client-v3"]) {
+  CLIENTS[name] = await import(name);
+}
+
+function clientOf(s) {
+  const module = CLIENTS[s.client ?? "socket.io-client"];
+  if (!module) throw new Error(`unknown client package ${s.client}`);
+  return module;
+}
 
 function plain(value) {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
@@ -70,14 +81,13 @@ class Client {
     return queued.map(plain);
   }
 
-  // Emit with an acknowledgement; resolves with the list of the ack's arguments.
+  // Emit with an acknowledgement; resolves with the list of the ack's arguments. (No
+  // socket.timeout(): the 3.x and 4.0 clients do not have it.)
   ack(event, ...args) {
-    return new Promise((resolve, reject) => {
-      this.socket.timeout(5000).emit(event, ...args, (err, ...response) => {
-        if (err) reject(new Error(`no ack for ${event}: ${err}`));
-        else resolve(response);
-      });
+    const answered = new Promise((resolve) => {
+      this.socket.emit(event, ...args, (...response) => resolve(response));
     });
+    return withTimeout(answered, 5000, `the ack of ${event}`);
   }
 }
 
@@ -89,7 +99,7 @@ function connect(s, extra = {}) {
     ...extra,
   };
   if (s.msgpack) options.parser = msgpackParser;
-  return new Client(io(s.url, options));
+  return new Client(clientOf(s).io(s.url, options));
 }
 
 function transportInfo(client) {
@@ -152,12 +162,12 @@ const kinds = {
 
   async binary(s) {
     const c = connect(s);
-    await c.next("connect");
+    const [id] = await c.next("connect");
     const acked = await c.ack("echo", BINARY_PAYLOAD);
     c.socket.emit("echo-event", Buffer.from([0x10, 0x20]), BINARY_PAYLOAD);
     const event = await c.next("echo-event");
     c.socket.disconnect();
-    return { sent: plain(BINARY_PAYLOAD), acked: plain(acked), event: plain(event) };
+    return { id, acked: plain(acked), event: plain(event) };
   },
 
   async refused(s) {
@@ -172,7 +182,7 @@ const kinds = {
   async namespaces(s) {
     const options = { transports: s.transports, reconnection: false };
     if (s.msgpack) options.parser = msgpackParser;
-    const manager = new Manager(s.url, options);
+    const manager = new (clientOf(s).Manager)(s.url, options);
     const sockets = {};
     for (const ns of ["/", "/chat", "/class", "/nope"]) {
       sockets[ns] = new Client(manager.socket(ns, { auth: { k: 1 } }));
