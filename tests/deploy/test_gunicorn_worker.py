@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from support.requirements import missing
-from support.tls import self_signed
 
 from .clients import Recorder
 from .processes import TESTS, ServerProcess, gunicorn_command
