@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from flask_realtime.adapters.bus_forwarding import RedisForwarder, is_redis_url
+from flask_realtime.adapters.bus_forwarding import RedisForwarder, bus_url
 from flask_realtime.exceptions import BrokerUnavailableError
 
 from .redis_support import free_port
@@ -48,13 +48,18 @@ async def joined(redis_url: str, channel: str) -> tuple[RedisForwarder, Recordin
     return forwarder, receiver
 
 
-def test_only_redis_urls_carry_requests() -> None:
-    assert is_redis_url("redis://h:6379/0")
-    assert is_redis_url("REDISS://h")
-    assert is_redis_url("unix:///run/redis.sock")
-    assert not is_redis_url("amqp://h")
-    assert not is_redis_url(None)
-    assert not is_redis_url(object())
+def test_only_one_redis_with_classic_pub_sub_carries_requests() -> None:
+    assert bus_url("redis://h:6379/0") == "redis://h:6379/0"
+    assert bus_url("REDISS://h") is not None
+    assert bus_url("unix:///run/redis.sock") is not None
+    # Our own parameters are taken out; redis-py's stay.
+    assert bus_url("redis://h/0?socket_timeout=3") == "redis://h/0?socket_timeout=3"
+    # A PUBLISH counts one node's subscribers only: no forwarding on these.
+    assert bus_url("redis://h:6379/0?sharded=true") is None
+    assert bus_url("redis+cluster://h1:7000,h2:7000") is None
+    assert bus_url("amqp://h") is None
+    assert bus_url(None) is None
+    assert bus_url(object()) is None
 
 
 def test_every_process_gets_a_number_of_its_own(redis_url: str) -> None:

@@ -25,10 +25,11 @@ from typing import Any
 
 from flask_realtime.adapters.local import ForwardReceiver
 from flask_realtime.adapters.local_wire import FrameKind, decode_value, encode_value
+from flask_realtime.adapters.redis_connect import is_redis_url, parse_redis_url
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ProtocolError
 
-__all__ = ["MAX_BUS_INDEX", "RedisForwarder", "is_redis_url"]
+__all__ = ["MAX_BUS_INDEX", "RedisForwarder", "bus_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +40,18 @@ _OUTBOX_LIMIT = 100_000
 """Messages waiting to be published, at most; past it, requests are answered as unknown."""
 
 
-def is_redis_url(message_queue: object) -> bool:
-    """Whether ``message_queue`` is a Redis URL (the only bus requests travel on)."""
-    return isinstance(message_queue, str) and message_queue.lower().startswith(
-        ("redis://", "rediss://", "unix://")
-    )
+def bus_url(message_queue: object) -> str | None:
+    """The URL requests travel on between machines, or None: forwarding needs one Redis
+    server with classic pub/sub (a ``PUBLISH`` there reaches every subscriber and counts
+    them). On a Redis Cluster or with sharded pub/sub a ``PUBLISH`` counts one node's
+    subscribers only, so a live server could pass for a stopped one: no forwarding there.
+    """
+    if not isinstance(message_queue, str) or not is_redis_url(message_queue):
+        return None
+    target = parse_redis_url(message_queue)
+    if target.cluster or target.sharded:
+        return None
+    return target.url
 
 
 class RedisForwarder:

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..adapters.bus_forwarding import RedisForwarder, is_redis_url
+from ..adapters.bus_forwarding import RedisForwarder, bus_url
 from ..adapters.local import LocalAdapter, LocalLink
 from ..adapters.local_hub import LocalHub
 from ..adapters.local_wire import ALL, FrameKind
@@ -149,16 +149,17 @@ def _serve_worker(
 
 
 def join_bus(service: AppService) -> RedisForwarder | None:
-    """Request forwarding over the app's message queue when it is Redis (between
-    machines), with this process's number in the cluster; else None.
+    """Request forwarding over the app's message queue when it is one Redis server with
+    classic pub/sub (between machines), with this process's number in the cluster; else
+    None (:func:`~flask_realtime.adapters.bus_forwarding.bus_url`).
 
     Raises:
         BrokerUnavailableError: Redis cannot be reached.
     """
-    queue = service.options.message_queue
-    if not isinstance(queue, str) or not is_redis_url(queue):
+    url = bus_url(service.options.message_queue)
+    if url is None:
         return None
-    return RedisForwarder.join(queue, service.options.channel)
+    return RedisForwarder.join(url, service.options.channel)
 
 
 class ClusterMember:
