@@ -5,6 +5,7 @@ actions, read-only and production modes."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -283,3 +284,48 @@ def test_auth_false_or_a_function(kind: str) -> None:
         finally:
             watcher.close()
     assert seen == ([] if kind == "none" else [{"token": "bad"}, {"token": "t0ken"}])
+
+
+def test_actions_sent_before_the_login_is_checked_are_refused() -> None:
+    """With ``always_connect`` the CONNECT reply comes before the login is checked; the
+    UI's actions sent meanwhile must not run (nor after the login is refused)."""
+    app, sio = make_app("admin_always_connect", always_connect=True)
+    gate = threading.Event()
+
+    def check(auth: Any) -> bool:
+        gate.wait(10)  # the check is slow: the attack happens meanwhile
+        return False
+
+    sio.instrument(auth=check)
+    with LiveServer(app, sio) as live:
+        victim = Client(live.url)
+        ws = websocket.create_connection(
+            live.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5
+        )
+        try:
+            assert ws.recv().startswith("0")
+            ws.send("40")
+            assert ws.recv().startswith("40{")
+            ws.send('40/admin,{"username":"admin","password":"guess"}')
+            assert ws.recv().startswith("40/admin,")  # always_connect: in, for now
+            victim_sid = victim.sio.get_sid()
+            ws.send(json_packet("42/admin,", ["join", "/", "owned", victim_sid]))
+            ws.send(json_packet("42/admin,", ["emit", "/", victim_sid, "pwned"]))
+            ws.send('421["aecho","sync"]')  # handled after the two above
+            # Nothing of the admin namespace (room_joined, ...) reached it before.
+            assert ws.recv() == '431["sync"]'
+            gate.set()
+            assert ws.recv().startswith("41/admin,")  # refused now
+            sio.emit("to_owned", to="owned")
+            sio.emit("marker", to=victim_sid)
+            wait_until(lambda: victim.received("marker"), 5, "the marker")
+            assert victim.received("pwned") == []
+            assert victim.received("to_owned") == []
+        finally:
+            gate.set()
+            ws.close()
+            victim.close()
+
+
+def json_packet(prefix: str, data: list[Any]) -> str:
+    return prefix + json.dumps(data)
