@@ -87,3 +87,25 @@ def test_a_second_call_changes_the_settings_and_does_not_log_twice(
     lines = [r.getMessage() for r in caplog.records if r.name == "flask_realtime.connections"]
     assert len(lines) == 2
     assert [json.loads(line)["event"] for line in lines] == ["connection_open", "connection_close"]
+
+
+@pytest.mark.parametrize(
+    "name", ["x\nconnection_open", "line\u2028sep", "a=b", 'q"uote', "tab\there", ""]
+)
+def test_a_client_chosen_value_cannot_forge_a_line_or_a_field(
+    caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    from flask_realtime.binding.access_log import ConnectionLog
+
+    caplog.set_level(logging.INFO, logger="flask_realtime.events")
+    ConnectionLog(events=True).event_received(_FakeSocket(), name, ())  # type: ignore[arg-type]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "flask_realtime.events"]
+    assert line.isprintable()
+    assert line.endswith(f"name={json.dumps(name)}")
+
+
+class _FakeSocket:
+    sid = "s1"
+
+    class nsp:
+        name = "/"

@@ -105,7 +105,10 @@ def _text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
-        return jsonlib.dumps(value) if (" " in value or not value) else value
+        # Quoted (JSON) unless plainly one token: values a client chose (an event name, a
+        # forwarded address) can forge neither a line nor a field.
+        plain = value and value.isprintable() and not any(c in value for c in ' ="\\')
+        return value if plain else jsonlib.dumps(value)  # escapes U+2028 and the like too
     if isinstance(value, (int, float)):
         return str(value)
     return jsonlib.dumps(value, default=repr, ensure_ascii=False)
