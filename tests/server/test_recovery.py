@@ -408,3 +408,17 @@ def test_an_emit_that_cannot_be_encoded_is_not_kept_for_replay(
     second = come_back(recovering, pid, offset)
     assert connect_reply(second)["pid"] == pid
     assert [e[:2] for e in events(second)] == [["good", 1]]
+
+
+def test_binary_events_are_replayed_with_their_attachments(recovering: SocketIOServer) -> None:
+    first = Peer(recovering)
+    first.connect()
+    recovering.emit("seen")
+    offset, pid = events(first)[-1][-1], connect_reply(first)["pid"]
+    first.eio.lose()
+    recovering.emit("blob", b"\x00\x01", {"nested": b"\xff"})
+    second = come_back(recovering, pid, offset)
+    assert connect_reply(second)["pid"] == pid
+    (blob,) = [p for p in second.packets() if p.type is PacketType.BINARY_EVENT]
+    assert blob.data[:3] == ["blob", b"\x00\x01", {"nested": b"\xff"}]
+    assert isinstance(blob.data[3], str)  # the offset, after the attachments' arguments
