@@ -43,9 +43,14 @@ def admin(url: str, auth: Any = AUTH) -> Client:
     return Client(url, namespaces=["/admin"], auth=auth)
 
 
-def test_wrong_or_missing_credentials_are_refused(server: LiveServer) -> None:
+def test_wrong_or_missing_credentials_are_refused(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     for auth, message in (({"username": "admin", "password": "nope"}, "invalid credentials"),
-                          (None, "please log in")):  # fmt: skip
+                          (None, "please log in"),
+                          ({"sessionId": {"not": "hashable"}}, "please log in"),
+                          ({"sessionId": ["x"], "username": 1}, "invalid credentials"),
+                          ):  # fmt: skip
         client = socketio.Client(reconnection=False, handle_sigint=False)
         errors: list[Any] = []
         client.on("connect_error", errors.append, namespace="/admin")
@@ -53,6 +58,7 @@ def test_wrong_or_missing_credentials_are_refused(server: LiveServer) -> None:
             client.connect(server.url, namespaces=["/admin"], auth=auth, wait_timeout=5)
         client.disconnect()
         assert errors == [{"message": message}]
+    assert not [r for r in caplog.records if r.exc_info], "a client's auth raised"
 
 
 def test_admin_gets_session_config_sockets_and_live_events(server: LiveServer) -> None:

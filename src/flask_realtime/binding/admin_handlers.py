@@ -86,7 +86,8 @@ def admin_handlers(read_only: bool) -> dict[str, Any]:
         sid = request.sid  # type: ignore[attr-defined]
         if admin.admitted(sid):
             return admin
-        logger.warning("admin UI: an action from %s, not logged in, refused", sid)
+        logger.warning("admin UI: an action from %s, not (or no longer) logged in, refused",
+                       sid)  # fmt: skip
         return None
 
     async def emit(namespace: Any = None, room_filter: Any = None, event: Any = None,
