@@ -16,6 +16,7 @@ import websocket
 from werkzeug.security import generate_password_hash
 
 from e2e.live_server import LiveServer
+from flask_realtime.binding.admin_ui import ADMITTED
 from flask_realtime.exceptions import ConfigurationError
 from support.waiting import wait_until
 
@@ -98,7 +99,12 @@ def test_admin_gets_session_config_sockets_and_live_events(server: LiveServer) -
 
         # A reconnection with the session id needs no password.
         again = admin(server.url, {"sessionId": session_id})
+        again_sid = again.sio.get_sid("/admin")
+        shown = wait_until(lambda: [s for (s, _) in watcher.received("socket_connected", "/admin")
+                                    if s["id"] == again_sid], 5, "the UI")  # fmt: skip
+        assert shown[0]["rooms"] == [again_sid]  # the server's own room is not shown
         again.close()
+        assert all(e[1] != ADMITTED for e in watcher.received("room_joined", "/admin"))
 
         # The UI's disconnect button: _disconnect(nsp, close=False, filter=sid).
         sid = user.sio.get_sid()

@@ -206,7 +206,7 @@ class AdminUI(Observer):
             "nsp": namespace,
             "data": described.get("data") or {},
             "handshake": handshake,
-            "rooms": described.get("rooms") or [],
+            "rooms": [room for room in described.get("rooms") or () if room != ADMITTED],
         }
 
     # -- observer (loop thread) -------------------------------------------------------------
@@ -250,11 +250,11 @@ class AdminUI(Observer):
                                               "transport": eio.transport_name})  # fmt: skip
 
     def room_joined(self, socket: Socket, room: Room) -> None:
-        if self.development and self._ticking:
+        if self.development and self._ticking and room != ADMITTED:
             self._send("room_joined", socket.nsp.name, room, socket.sid, _now())
 
     def room_left(self, socket: Socket, room: Room) -> None:
-        if self.development and self._ticking:
+        if self.development and self._ticking and room != ADMITTED:
             self._send("room_left", socket.nsp.name, room, socket.sid, _now())
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
