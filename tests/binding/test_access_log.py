@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+import requests
 
 from e2e.live_server import LiveServer
 from support.waiting import wait_until
@@ -87,3 +88,48 @@ def test_a_second_call_changes_the_settings_and_does_not_log_twice(
     lines = [r.getMessage() for r in caplog.records if r.name == "flask_realtime.connections"]
     assert len(lines) == 2
     assert [json.loads(line)["event"] for line in lines] == ["connection_open", "connection_close"]
+
+
+@pytest.mark.parametrize(
+    "name", ["x\nconnection_open", "line\u2028sep", "a=b", 'q"uote', "tab\there", ""]
+)
+def test_a_client_chosen_value_cannot_forge_a_line_or_a_field(
+    caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    from flask_realtime.binding.access_log import ConnectionLog
+
+    caplog.set_level(logging.INFO, logger="flask_realtime.events")
+    ConnectionLog(events=True).event_received(_FakeSocket(), name, ())  # type: ignore[arg-type]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "flask_realtime.events"]
+    assert line.isprintable()
+    assert line.endswith(f"name={json.dumps(name)}")
+
+
+class _FakeSocket:
+    sid = "s1"
+
+    class nsp:
+        name = "/"
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_the_address_is_the_one_the_per_address_cap_counts(
+    caplog: pytest.LogCaptureFixture, trusted: bool
+) -> None:
+    """A client's own ``X-Forwarded-For`` is not taken for its address unless the app
+    trusts a proxy, and then only the entry the proxy added (the last) is."""
+    app, sio = make_app(f"log_address_{trusted}", trust_forwarded_headers=trusted)
+    sio.log_connections()
+    caplog.set_level(logging.INFO, logger="flask_realtime.connections")
+    chain = "198.51.100.7, 203.0.113.9"  # the first one the client wrote itself
+    with LiveServer(app, sio) as server:
+        http = requests.Session()
+        url = f"{server.url}/socket.io/?EIO=4&transport=polling"
+        sid = json.loads(http.get(url, headers={"X-Forwarded-For": chain}, timeout=5).text[1:])[
+            "sid"
+        ]
+        assert http.post(f"{url}&sid={sid}", data="1", timeout=5).text == "ok"
+        wait_until(lambda: realtime(caplog, "connection_close"), 5, "the close line")
+    (opened,) = realtime(caplog, "connection_open")
+    assert opened["address"] == ("203.0.113.9" if trusted else "127.0.0.1")
+    assert opened["forwarded_for"] == chain

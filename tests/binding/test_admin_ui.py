@@ -5,6 +5,7 @@ actions, read-only and production modes."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import websocket
 from werkzeug.security import generate_password_hash
 
 from e2e.live_server import LiveServer
+from flask_realtime.binding.admin_ui import ADMITTED
 from flask_realtime.exceptions import ConfigurationError
 from support.waiting import wait_until
 
@@ -42,9 +44,14 @@ def admin(url: str, auth: Any = AUTH) -> Client:
     return Client(url, namespaces=["/admin"], auth=auth)
 
 
-def test_wrong_or_missing_credentials_are_refused(server: LiveServer) -> None:
+def test_wrong_or_missing_credentials_are_refused(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     for auth, message in (({"username": "admin", "password": "nope"}, "invalid credentials"),
-                          (None, "please log in")):  # fmt: skip
+                          (None, "please log in"),
+                          ({"sessionId": {"not": "hashable"}}, "please log in"),
+                          ({"sessionId": ["x"], "username": 1}, "invalid credentials"),
+                          ):  # fmt: skip
         client = socketio.Client(reconnection=False, handle_sigint=False)
         errors: list[Any] = []
         client.on("connect_error", errors.append, namespace="/admin")
@@ -52,6 +59,7 @@ def test_wrong_or_missing_credentials_are_refused(server: LiveServer) -> None:
             client.connect(server.url, namespaces=["/admin"], auth=auth, wait_timeout=5)
         client.disconnect()
         assert errors == [{"message": message}]
+    assert not [r for r in caplog.records if r.exc_info], "a client's auth raised"
 
 
 def test_admin_gets_session_config_sockets_and_live_events(server: LiveServer) -> None:
@@ -91,7 +99,12 @@ def test_admin_gets_session_config_sockets_and_live_events(server: LiveServer) -
 
         # A reconnection with the session id needs no password.
         again = admin(server.url, {"sessionId": session_id})
+        again_sid = again.sio.get_sid("/admin")
+        shown = wait_until(lambda: [s for (s, _) in watcher.received("socket_connected", "/admin")
+                                    if s["id"] == again_sid], 5, "the UI")  # fmt: skip
+        assert shown[0]["rooms"] == [again_sid]  # the server's own room is not shown
         again.close()
+        assert all(e[1] != ADMITTED for e in watcher.received("room_joined", "/admin"))
 
         # The UI's disconnect button: _disconnect(nsp, close=False, filter=sid).
         sid = user.sio.get_sid()
@@ -283,3 +296,48 @@ def test_auth_false_or_a_function(kind: str) -> None:
         finally:
             watcher.close()
     assert seen == ([] if kind == "none" else [{"token": "bad"}, {"token": "t0ken"}])
+
+
+def test_actions_sent_before_the_login_is_checked_are_refused() -> None:
+    """With ``always_connect`` the CONNECT reply comes before the login is checked; the
+    UI's actions sent meanwhile must not run (nor after the login is refused)."""
+    app, sio = make_app("admin_always_connect", always_connect=True)
+    gate = threading.Event()
+
+    def check(auth: Any) -> bool:
+        gate.wait(10)  # the check is slow: the attack happens meanwhile
+        return False
+
+    sio.instrument(auth=check)
+    with LiveServer(app, sio) as live:
+        victim = Client(live.url)
+        ws = websocket.create_connection(
+            live.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5
+        )
+        try:
+            assert ws.recv().startswith("0")
+            ws.send("40")
+            assert ws.recv().startswith("40{")
+            ws.send('40/admin,{"username":"admin","password":"guess"}')
+            assert ws.recv().startswith("40/admin,")  # always_connect: in, for now
+            victim_sid = victim.sio.get_sid()
+            ws.send(json_packet("42/admin,", ["join", "/", "owned", victim_sid]))
+            ws.send(json_packet("42/admin,", ["emit", "/", victim_sid, "pwned"]))
+            ws.send('421["aecho","sync"]')  # handled after the two above
+            # Nothing of the admin namespace (room_joined, ...) reached it before.
+            assert ws.recv() == '431["sync"]'
+            gate.set()
+            assert ws.recv().startswith("41/admin,")  # refused now
+            sio.emit("to_owned", to="owned")
+            sio.emit("marker", to=victim_sid)
+            wait_until(lambda: victim.received("marker"), 5, "the marker")
+            assert victim.received("pwned") == []
+            assert victim.received("to_owned") == []
+        finally:
+            gate.set()
+            ws.close()
+            victim.close()
+
+
+def json_packet(prefix: str, data: list[Any]) -> str:
+    return prefix + json.dumps(data)

@@ -222,3 +222,35 @@ def test_namespace_class_methods_are_typed_too() -> None:
     assert client.emit("move", {"x": 2, "y": "3"}, namespace="/moves", callback=True) == {"sum": 5}
     with pytest.raises(ClientArgumentsError):
         client.emit("move", {"x": 2}, namespace="/moves", callback=True)
+
+
+def test_models_inside_a_returned_list_or_dict_are_sent_as_json() -> None:
+    app = make_app()
+    socketio = SocketIO(app)
+
+    @socketio.on("all")
+    def all_points(p: Point) -> list[Point]:
+        return [p, Point(x=3, y=4)]
+
+    @socketio.on("named")
+    def named(p: Point) -> dict[str, Any]:
+        return {"p": p, "moves": [Move(1, Inner("a"))]}
+
+    client = socketio.test_client(app)
+    point = {"x": 1, "y": 2}
+    assert client.emit("all", point, callback=True) == [point, {"x": 3, "y": 4}]
+    assert client.emit("named", point, callback=True) == {
+        "p": point,
+        "moves": [{"dx": 1, "inner": {"name": "a"}, "label": ""}],
+    }
+
+
+def test_the_details_a_client_gets_back_are_bounded() -> None:
+    """A large payload of bad items is not echoed back as as many errors."""
+
+    def points(ps: list[Point]) -> None: ...
+
+    with pytest.raises(ClientArgumentsError) as raised:
+        typed_handler(points, "points")([1] * 1000)
+    assert len(raised.value.details) == typed_events.MAX_DETAILS
+    assert raised.value.details[0]["loc"] == ["ps", 0]

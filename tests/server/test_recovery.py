@@ -388,3 +388,37 @@ def test_a_client_that_leaves_while_restoring_gets_nothing(
     store.waiting.pop()()
     assert peer.wire == []
     assert server.get_socket(sid) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, fix belongs in server/socket.py Socket.resume (being rewritten): an "
+    "event logged without being encoded (no recipient) raises when replayed",
+)
+def test_an_emit_that_cannot_be_encoded_is_not_kept_for_replay(
+    recovering: SocketIOServer,
+) -> None:
+    first = Peer(recovering)
+    first.connect()
+    recovering.emit("seen")
+    offset, pid = events(first)[-1][-1], connect_reply(first)["pid"]
+    first.eio.lose()
+    recovering.emit("bad", object())  # to nobody: not encoded, so not refused either
+    recovering.emit("good", 1)
+    second = come_back(recovering, pid, offset)
+    assert connect_reply(second)["pid"] == pid
+    assert [e[:2] for e in events(second)] == [["good", 1]]
+
+
+def test_binary_events_are_replayed_with_their_attachments(recovering: SocketIOServer) -> None:
+    first = Peer(recovering)
+    first.connect()
+    recovering.emit("seen")
+    offset, pid = events(first)[-1][-1], connect_reply(first)["pid"]
+    first.eio.lose()
+    recovering.emit("blob", b"\x00\x01", {"nested": b"\xff"})
+    second = come_back(recovering, pid, offset)
+    assert connect_reply(second)["pid"] == pid
+    (blob,) = [p for p in second.packets() if p.type is PacketType.BINARY_EVENT]
+    assert blob.data[:3] == ["blob", b"\x00\x01", {"nested": b"\xff"}]
+    assert isinstance(blob.data[3], str)  # the offset, after the attachments' arguments

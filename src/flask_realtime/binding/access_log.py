@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..engine.address_limit import client_address
 from ..server.observers import Observer, observe
 
 if TYPE_CHECKING:
@@ -34,12 +35,19 @@ connections_logger = logging.getLogger("flask_realtime.connections")
 events_logger = logging.getLogger("flask_realtime.events")
 
 
-def _address(eio: EngineSocket) -> str | None:
+def _addresses(eio: EngineSocket, trust_forwarded: bool) -> dict[str, Any]:
+    """``address``: the one ``max_connections_per_address`` counts (the peer, or with
+    ``trust_forwarded_headers`` the last ``X-Forwarded-For`` entry: what the nearest proxy
+    saw); ``forwarded_for``: the whole header when there is one, entries the client may
+    have written itself included."""
     handshake = eio.handshake
+    fields: dict[str, Any] = {
+        "address": client_address(handshake.headers, handshake.remote_addr, trust_forwarded)
+    }
     forwarded = handshake.headers.get("x-forwarded-for")
     if forwarded:
-        return forwarded.split(",")[0].strip()
-    return handshake.remote_addr[0] if handshake.remote_addr else None
+        fields["forwarded_for"] = forwarded
+    return fields
 
 
 class ConnectionLog(Observer):
@@ -49,13 +57,21 @@ class ConnectionLog(Observer):
         events: a line per event received and emitted too.
         json: each message as a JSON object (else ``key=value`` pairs).
         payloads: include events' arguments (off by default: they may hold personal data).
+        trust_forwarded: the app's ``trust_forwarded_headers`` (which address to log).
     """
 
-    def __init__(self, *, events: bool = False, json: bool = False, payloads: bool = False) -> None:
+    def __init__(self, *, events: bool = False, json: bool = False, payloads: bool = False,
+                 trust_forwarded: bool = False) -> None:  # fmt: skip
         self.events = events
         self.json = json
         self.payloads = payloads
+        self.trust_forwarded = trust_forwarded
         self._opened: dict[str, float] = {}
+
+    def for_app(self, trust_forwarded: bool) -> ConnectionLog:
+        """The same settings, for an app with this ``trust_forwarded_headers``."""
+        return ConnectionLog(events=self.events, json=self.json, payloads=self.payloads,
+                             trust_forwarded=trust_forwarded)  # fmt: skip
 
     def _write(self, target: logging.Logger, what: str, fields: dict[str, Any]) -> None:
         if not target.isEnabledFor(logging.INFO):
@@ -70,16 +86,17 @@ class ConnectionLog(Observer):
     def session_opened(self, eio: EngineSocket) -> None:
         self._opened[eio.sid] = time.monotonic()
         self._write(connections_logger, "connection_open", {
-            "sid": eio.sid, "transport": eio.transport_name, "address": _address(eio),
-            "protocol": eio.protocol,
+            "sid": eio.sid, "transport": eio.transport_name,
+            **_addresses(eio, self.trust_forwarded), "protocol": eio.protocol,
         })  # fmt: skip
 
     def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
         opened = self._opened.pop(eio.sid, None)
         duration = round(time.monotonic() - opened, 3) if opened is not None else None
         self._write(connections_logger, "connection_close", {
-            "sid": eio.sid, "transport": eio.transport_name, "address": _address(eio),
-            "duration": duration, "reason": reason.value,
+            "sid": eio.sid, "transport": eio.transport_name,
+            **_addresses(eio, self.trust_forwarded), "duration": duration,
+            "reason": reason.value,
         })  # fmt: skip
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
@@ -105,7 +122,10 @@ def _text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
-        return jsonlib.dumps(value) if (" " in value or not value) else value
+        # Quoted (JSON) unless plainly one token: values a client chose (an event name, a
+        # forwarded address) can forge neither a line nor a field.
+        plain = value and value.isprintable() and not any(c in value for c in ' ="\\')
+        return value if plain else jsonlib.dumps(value)  # escapes U+2028 and the like too
     if isinstance(value, (int, float)):
         return str(value)
     return jsonlib.dumps(value, default=repr, ensure_ascii=False)
@@ -118,6 +138,7 @@ LOG_KEY = "flask_realtime.connection_log"
 def install_connection_log(service: AppService, log: ConnectionLog) -> None:
     """Write ``log``'s lines for ``service``'s app from now on, instead of those of an
     earlier call (a second call changes the settings, it does not log twice)."""
+    log = log.for_app(service.options.engine.trust_forwarded_headers)
     observers = observe(service.server, service.engine)
     earlier = service.app.extensions.get(LOG_KEY)
     if isinstance(earlier, ConnectionLog):

@@ -144,4 +144,7 @@ class AdminAuth:
 
     def knows_session(self, client_auth: object) -> bool:
         """Whether the client came back with a session id it was given."""
-        return isinstance(client_auth, Mapping) and client_auth.get("sessionId") in self._sessions
+        if not isinstance(client_auth, Mapping):
+            return False
+        session_id = client_auth.get("sessionId")
+        return isinstance(session_id, str) and session_id in self._sessions

@@ -11,6 +11,7 @@ development mode ``all_sockets``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, ConnectionRefusedError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .service import AppService
 
 __all__ = ["admin_handlers", "install_admin_ui"]
+
+logger = logging.getLogger(__name__)
 
 
 def install_admin_ui(service: AppService, admin: AdminUI) -> None:
@@ -68,24 +71,42 @@ def admin_handlers(read_only: bool) -> dict[str, Any]:
             server.emit("session", admin.auth.new_session(), namespace=admin.namespace, to=sid)
         server.emit("config", {"supportedFeatures": admin.features}, namespace=admin.namespace,
                     to=sid)  # fmt: skip
+        admin.admit(sid)
         admin.start_ticking()
         if admin.development:
             sockets = await admin.all_sockets()
             server.emit("all_sockets", sockets, namespace=admin.namespace, to=sid)
 
+    def acting() -> AdminUI | None:
+        """The app's admin UI, when the socket sending an action was let in (with
+        ``always_connect`` it is in the namespace before its login is checked)."""
+        from flask import request
+
+        admin = current()
+        sid = request.sid  # type: ignore[attr-defined]
+        if admin.admitted(sid):
+            return admin
+        logger.warning("admin UI: an action from %s, not (or no longer) logged in, refused",
+                       sid)  # fmt: skip
+        return None
+
     async def emit(namespace: Any = None, room_filter: Any = None, event: Any = None,
                    *args: Any) -> None:  # fmt: skip
-        current().emit(namespace, room_filter, event, *args)
+        if (admin := acting()) is not None:
+            admin.emit(namespace, room_filter, event, *args)
 
     async def join(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
-        current().join(namespace, room, room_filter)
+        if (admin := acting()) is not None:
+            admin.join(namespace, room, room_filter)
 
     async def leave(namespace: Any = None, room: Any = None, room_filter: Any = None) -> None:
-        current().leave(namespace, room, room_filter)
+        if (admin := acting()) is not None:
+            admin.leave(namespace, room, room_filter)
 
     async def disconnect(namespace: Any = None, close: Any = False,
                          room_filter: Any = None) -> None:  # fmt: skip
-        current().disconnect(namespace, close, room_filter)
+        if (admin := acting()) is not None:
+            admin.disconnect(namespace, close, room_filter)
 
     handlers: dict[str, Any] = {"connect": connect}
     if not read_only:

@@ -51,12 +51,17 @@ if TYPE_CHECKING:
     from ..typing import NamespaceName, Room
     from .service import AppService
 
-__all__ = ["ADMIN_KEY", "AdminUI"]
+__all__ = ["ADMIN_KEY", "ADMITTED", "AdminUI"]
 
 logger = logging.getLogger(__name__)
 
 ADMIN_KEY = "flask_realtime.admin_ui"
 """Where an app's :class:`AdminUI` is kept in ``app.extensions``."""
+
+ADMITTED = "flask-realtime:admitted"
+"""The room of the admin namespace's sockets whose login was checked: what the server
+tells the UI goes to it alone, and only its sockets' actions run (with ``always_connect``
+a socket is in the namespace before its login is checked, or after it was refused)."""
 
 Mode = Literal["development", "production"]
 _ALL_FEATURES = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]
@@ -166,7 +171,7 @@ class AdminUI(Observer):
         server = self.service.server
         try:
             server.adapter.broadcast(name, Packet(PacketType.EVENT, name, [event, *args]),
-                                     BroadcastOptions())  # fmt: skip
+                                     BroadcastOptions(frozenset((ADMITTED,))))  # fmt: skip
         except ConfigurationError:
             logger.debug("admin UI: %s could not be encoded", event)
 
@@ -201,7 +206,7 @@ class AdminUI(Observer):
             "nsp": namespace,
             "data": described.get("data") or {},
             "handshake": handshake,
-            "rooms": described.get("rooms") or [],
+            "rooms": [room for room in described.get("rooms") or () if room != ADMITTED],
         }
 
     # -- observer (loop thread) -------------------------------------------------------------
@@ -245,11 +250,11 @@ class AdminUI(Observer):
                                               "transport": eio.transport_name})  # fmt: skip
 
     def room_joined(self, socket: Socket, room: Room) -> None:
-        if self.development and self._ticking:
+        if self.development and self._ticking and room != ADMITTED:
             self._send("room_joined", socket.nsp.name, room, socket.sid, _now())
 
     def room_left(self, socket: Socket, room: Room) -> None:
-        if self.development and self._ticking:
+        if self.development and self._ticking and room != ADMITTED:
             self._send("room_left", socket.nsp.name, room, socket.sid, _now())
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
@@ -320,6 +325,17 @@ class AdminUI(Observer):
         return result
 
     # -- the UI's actions (loop thread) -------------------------------------------------------
+
+    def admit(self, sid: str) -> None:
+        """Let the admin socket ``sid``, whose login was checked, see and act."""
+        server = self.service.server
+        socket = server.get_socket(sid, self.namespace)
+        if socket is not None:
+            server.adapter.add(socket, ADMITTED)  # never refused by max_rooms_per_socket
+
+    def admitted(self, sid: str) -> bool:
+        """Whether the admin socket ``sid`` was let in (its actions may run)."""
+        return ADMITTED in self.service.server.adapter.rooms(self.namespace, sid)
 
     def join(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
         """Make the sockets of ``namespace`` in ``room_filter`` (all: None) join ``room``."""

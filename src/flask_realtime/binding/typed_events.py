@@ -15,12 +15,14 @@ A parameter annotated with a pydantic model, a dataclass, or (with pydantic inst
 any type that contains one (``list[Move]``, ``Move | None``) receives the client's value
 validated and converted. A value that does not fit never reaches the handler: the call
 raises :class:`~flask_realtime.exceptions.ClientArgumentsError` (with pydantic's error
-list as ``details``), which takes the one error path: the namespace's error handler if
-there is one (its return value is the acknowledgement), else a client that asked for an
-acknowledgement gets ``{"error": ..., "details": [...]}``, and the log one line. For a
-connect handler, an ``auth`` that does not fit refuses the client with CONNECT_ERROR
+list, its first ``MAX_DETAILS``, as ``details``), which takes the one error path: the
+namespace's error handler if there is one (its return value is the acknowledgement),
+else a client that asked for an acknowledgement gets
+``{"error": ..., "details": [...]}``, and the log one line. For a connect handler, an
+``auth`` that does not fit refuses the client with CONNECT_ERROR
 ``{"message": "invalid auth", "data": {"details": [...]}}``. A model or dataclass that a
-typed handler returns is sent as its JSON form.
+typed handler returns (also inside a returned list, tuple or dict) is sent as its JSON
+form.
 
 With pydantic (``pip install flask-realtime[pydantic]``) every such annotation is
 validated by a ``pydantic.TypeAdapter``, dataclasses included (strict types, coercion as
@@ -46,7 +48,11 @@ from typing import Any
 from ..exceptions import ClientArgumentsError, ConfigurationError, ConnectionRefusedError
 from .handlers import is_async_callable
 
-__all__ = ["typed_handler"]
+__all__ = ["MAX_DETAILS", "typed_handler"]
+
+MAX_DETAILS = 20
+"""Errors a client gets back at most (the first ones): a payload of a thousand bad items
+is not answered with a thousand errors."""
 
 Converter = Callable[[Any], Any]
 
@@ -163,13 +169,18 @@ def _dataclass_from(cls: type, value: Any, loc: tuple[Any, ...] = ()) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """A returned model or dataclass as its JSON form; anything else as it is."""
+    """A returned model or dataclass as its JSON form, in lists, tuples and dicts too;
+    anything else as it is."""
     if hasattr(value, "model_dump") and not isinstance(value, type):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return tuple(_plain(item) for item in value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     return value
 
 
@@ -220,6 +231,7 @@ def typed_handler(fn: Callable[..., Any], event: str) -> Callable[..., Any]:
                 errors.extend({**error, "loc": [name, *error["loc"]]}  # type: ignore[misc]
                               for error in exc.details)  # fmt: skip
         if errors:
+            del errors[MAX_DETAILS:]
             if event == "connect":
                 raise ConnectionRefusedError("invalid auth", {"details": errors})
             names = ", ".join(sorted({str(error["loc"][0]) for error in errors}))  # type: ignore[index]
