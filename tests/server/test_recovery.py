@@ -390,11 +390,6 @@ def test_a_client_that_leaves_while_restoring_gets_nothing(
     assert server.get_socket(sid) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, fix belongs in server/socket.py Socket.resume (being rewritten): an "
-    "event logged without being encoded (no recipient) raises when replayed",
-)
 def test_an_emit_that_cannot_be_encoded_is_not_kept_for_replay(
     recovering: SocketIOServer,
 ) -> None:

@@ -286,7 +286,12 @@ class Socket:
         self._user_data = session.data
         name = self.nsp.name
         for data in missed:
-            self.send(Packet(PacketType.EVENT, name, data))
+            try:
+                self.send(Packet(PacketType.EVENT, name, data))
+            except ConfigurationError as exc:
+                # Emitted when nobody was there to receive it, so never encoded then: skip
+                # it rather than fail the client's CONNECT.
+                logger.warning("recovery of %s skips an event it cannot encode: %s", self.sid, exc)
 
     def open(self, auth: Any) -> None:
         """Run the namespace's middlewares, then its connect handler (if any), then accept
