@@ -137,7 +137,6 @@ class Metrics(Observer):
         self.handler_errors: dict[str, int] = {}
         self.adapter_seconds: dict[str, Histogram] = {}
         self.adapter_errors: dict[str, int] = {}
-        self._mode: dict[int, str] = {}  # handler id -> "def" / "async"
         self.registry.register(Collector(self.read, service.pool, prefix))
 
     # -- observer (loop thread) ------------------------------------------------------------
@@ -181,13 +180,9 @@ class Metrics(Observer):
             _add(counts, (self._namespaces(namespace), self._events(event)))
 
     def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
-        handler = call.handler
-        mode = self._mode.get(id(handler))
-        if mode is None:
-            mode = "async" if _is_async(handler) else "def"
-            if len(self._mode) < 10_000:
-                self._mode[id(handler)] = mode
-        key = (call.kind, mode)
+        # Read each time: a cache by id() would be wrong for the handler objects made per
+        # event (event middlewares wrap the handler anew), whose ids are reused.
+        key = (call.kind, "async" if _is_async(call.handler) else "def")
         histogram = self.handler_seconds.get(key)
         if histogram is None:
             histogram = self.handler_seconds[key] = Histogram()
