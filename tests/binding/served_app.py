@@ -7,12 +7,15 @@ process's output what ran and how it ended:
 - ``echo`` data: acknowledges with ``data``.
 - ``slow`` seconds: prints ``slow started <sid>``, sleeps, prints ``slow finished <sid>``
   and acknowledges with ``"done"``: a handler in progress when a signal arrives.
+- ``frozen``: acknowledges with how many objects the cyclic collector no longer walks
+  (``gc.get_freeze_count()``: run() freezes what start-up made once it listens).
 - disconnect(reason): prints ``disconnect <sid> <reason>``.
 - After ``socketio.run()`` returns: ``run returned``.
 """
 
 from __future__ import annotations
 
+import gc
 import ssl
 import sys
 import time
@@ -42,6 +45,11 @@ def on_slow(seconds: float) -> str:
     time.sleep(seconds)
     print("slow finished", request.sid, flush=True)
     return "done"
+
+
+@socketio.on("frozen")
+def on_frozen() -> int:
+    return gc.get_freeze_count()
 
 
 @socketio.on("disconnect")

@@ -20,6 +20,7 @@ import gc
 import logging
 import socket
 import ssl
+import threading
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -148,9 +149,12 @@ def _started(app: Flask) -> Callable[[Server], None]:
     def started(server: Server) -> None:
         # The app, its modules and the server live as long as the process: frozen, a full
         # collection no longer walks them (tens of thousands of objects), so its pauses
-        # depend on what the clients make, not on the size of the app.
-        gc.collect()
-        gc.freeze()
+        # depend on what the clients make, not on the size of the app. Only when run()
+        # owns the process (its main thread): served from another thread, the server is
+        # a guest, and the host's heap is not ours to collect or freeze.
+        if threading.current_thread() is threading.main_thread():
+            gc.collect()
+            gc.freeze()
         announce(server)
 
     return started
