@@ -25,6 +25,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const { fork } = require('child_process');
 const { performance } = require('perf_hooks');
+const procstat = require('./lib/procstat');
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -50,7 +51,8 @@ const DEFAULTS = {
   'connect-timeout': 60, // seconds to connect every client
   timeout: 120, // hard deadline of the whole run, seconds
   'server-pid': '', // comma-separated for a cluster: CPU and RSS are summed over them
-  'clk-tck': 100,
+  'server-cpus': '', // the CPUs the server is pinned to (their load is reported)
+  'gen-cpus': '', // the CPUs the load generator is pinned to
   transport: 'raw', // raw | ws
   workers: 1,
   'source-addresses': 1, // spread clients over 127.0.0.1 .. 127.0.0.N
@@ -150,18 +152,6 @@ function sumOverPids(pids, read) {
   return total;
 }
 
-function serverCpuTicks(pids) {
-  return sumOverPids(pids, (pid) => {
-    try {
-      const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      return Number(f[11]) + Number(f[12]); // utime + stime, all threads of the process
-    } catch {
-      return null;
-    }
-  });
-}
-
 function serverRssKiB(pids) {
   return sumOverPids(pids, (pid) => {
     try {
@@ -205,6 +195,8 @@ function clientFrame(payload, opcode = 1) {
   return f;
 }
 
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
 class RawConn {
   static prepare(payload) {
     return clientFrame(payload);
@@ -215,7 +207,14 @@ class RawConn {
     this.closed = false;
     this.buf = null;
     this.frags = null;
-    const sock = net.connect({ host: opts.host, port: opts.port, localAddress });
+    // `onread`: bytes land in one buffer shared by every socket of the process and reach
+    // data() directly, without a Buffer per read or the stream machinery ('data' events)
+    const sock = net.connect({
+      host: opts.host,
+      port: opts.port,
+      localAddress,
+      onread: { buffer: READ_BUFFER, callback: (nread, buf) => this.data(buf.subarray(0, nread)) },
+    });
     this.sock = sock;
     sock.setNoDelay(true);
     sock.on('connect', () => {
@@ -226,10 +225,10 @@ class RawConn {
           `Sec-WebSocket-Key: ${WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
     });
-    sock.on('data', (d) => this.data(d));
     sock.on('error', (e) => this.close(e.code || e.message));
     sock.on('close', () => this.close('socket closed'));
   }
+  // `chunk` is only valid during the call (see READ_BUFFER): what is kept is copied
   data(chunk) {
     if (this.buf !== null) {
       chunk = Buffer.concat([this.buf, chunk]);
@@ -239,7 +238,7 @@ class RawConn {
       const i = chunk.indexOf('\r\n\r\n');
       if (i < 0) {
         if (chunk.length > 16384) return this.close('handshake response too long');
-        this.buf = chunk;
+        this.buf = Buffer.from(chunk);
         return;
       }
       const lines = chunk.toString('latin1', 0, i).split('\r\n');
@@ -1012,9 +1011,16 @@ async function connectAll(ws, o) {
   return { tStart, tDone, connected, failed, hist, clientCpuUs, errors: allErrors(rs) };
 }
 
-function cpuSeconds(o, t0, t1) {
-  return t0 === null || t1 === null ? null : (t1 - t0) / o['clk-tck'];
+// who is measured: the server's processes, the load generator's (this one and its workers)
+function measured(ws, o) {
+  return {
+    serverPids: o['server-pid'],
+    genPids: [process.pid, ...ws.children.map((c) => c.pid)].join(','),
+    serverCpus: procstat.cpuSet(o['server-cpus']),
+    genCpus: procstat.cpuSet(o['gen-cpus']),
+  };
 }
+const snap = (who) => procstat.snapshot(who, epochNow);
 
 async function runEcho(ws, o, out, connect = true) {
   if (connect) {
@@ -1027,29 +1033,30 @@ async function runEcho(ws, o, out, connect = true) {
       return;
     }
   }
-  const pid = o['server-pid'];
+  const who = measured(ws, o);
   const tStart = epochNow() + o.warmup * 1000;
   const tEnd = tStart + o.duration * 1000;
-  // the server's CPU is read at the window's edges (or when the workers stop early)
+  // CPU readings at the window's edges (or when the workers stop early)
   let cpu0 = null;
   let cpu1 = null;
   const t0 = setTimeout(() => {
-    cpu0 = serverCpuTicks(pid);
+    cpu0 = snap(who);
   }, tStart - epochNow());
   const t1 = setTimeout(() => {
-    cpu1 = serverCpuTicks(pid);
+    cpu1 = snap(who);
   }, tEnd - epochNow());
   ws.broadcast({ cmd: o.scenario === 'polling' ? 'poll' : 'echo', tStart, tEnd, maxOps: o['max-ops'] });
   const rs = await ws.collect('echoDone', (o.warmup + o.duration) * 1000 + 60000);
   clearTimeout(t0);
   clearTimeout(t1);
-  if (cpu1 === null) cpu1 = serverCpuTicks(pid);
+  if (cpu1 === null) cpu1 = snap(who);
   if (!rs) throw new Error('workers did not finish the measured window');
   const hist = new Hist();
   for (const r of rs) hist.merge(r.hist);
   const ops = sumOf(rs, (r) => r.ops);
   const windowS = (Math.min(tEnd, Math.max(...rs.map((r) => r.tEnd))) - tStart) / 1000;
-  const serverCpu = cpuSeconds(o, cpu0, cpu1);
+  const cpu = cpu0 === null ? {} : procstat.windowFields(cpu0, cpu1, who);
+  const serverCpu = cpu.server_cpu_s ?? null;
   const clientCpuUs = sumOf(rs, (r) => r.clientCpuUs);
   Object.assign(out, {
     ok: ops > 0,
@@ -1057,8 +1064,12 @@ async function runEcho(ws, o, out, connect = true) {
     ops,
     rate: round(ops / windowS),
     ...hist.summary(''),
-    server_cpu_s: round(serverCpu, 3),
+    ...cpu,
     server_cpu_us_per_op: serverCpu === null || !ops ? null : round((serverCpu * 1e6) / ops, 2),
+    gen_cpu_us_per_op:
+      cpu.gen_cpu_util === null || cpu.gen_cpu_util === undefined || !ops
+        ? null
+        : round((cpu.gen_cpu_util * windowS * Math.max(1, who.genCpus.length) * 1e6) / ops, 2),
     client_cpu_util: round(clientCpuUs / 1e6 / windowS / ws.n, 3),
     truncated: rs.some((r) => r.truncated),
     dropped: sumOf(rs, (r) => r.dropped),
@@ -1077,7 +1088,7 @@ async function runBroadcast(ws, o, out) {
     out.errors = con.errors;
     return;
   }
-  const pid = o['server-pid'];
+  const who = measured(ws, o);
   const deadlineMs = Math.max(5000, o.timeout * 1000 - (epochNow() - START) - 5000);
   const roundTrip = async (count, budgetMs) => {
     ws.sendTo(0, { cmd: 'bround', count, size: o.bsize, trigger: true });
@@ -1097,9 +1108,9 @@ async function runBroadcast(ws, o, out) {
     out.errors = warm ? allErrors(warm) : [];
     return;
   }
-  const cpu0 = serverCpuTicks(pid);
+  const cpu0 = snap(who);
   const rs = await roundTrip(o.count, Math.max(5000, o.timeout * 1000 - (epochNow() - START) - 8000));
-  const cpu1 = serverCpuTicks(pid);
+  const cpu1 = snap(who);
   if (!rs) throw new Error('workers did not report the broadcast round');
   const trigger = rs.find((r) => r.trigger !== null).trigger;
   const doneTimes = rs.flatMap((r) => r.doneTimes).sort((a, b) => a - b);
@@ -1108,7 +1119,8 @@ async function runBroadcast(ws, o, out) {
   const last = doneTimes.length ? doneTimes[doneTimes.length - 1] : null;
   const firsts = rs.map((r) => r.first).filter((x) => x !== null);
   const elapsedS = last === null ? null : (last - trigger) / 1000;
-  const serverCpu = cpuSeconds(o, cpu0, cpu1);
+  const cpu = procstat.windowFields(cpu0, cpu1, who);
+  const serverCpu = cpu.server_cpu_s;
   Object.assign(out, {
     ok: incomplete === 0,
     expected: o.clients * o.count,
@@ -1117,7 +1129,7 @@ async function runBroadcast(ws, o, out) {
     time_to_last_ms: elapsedS === null ? null : round(elapsedS * 1000, 2),
     time_to_first_ms: firsts.length ? round(Math.min(...firsts) - trigger, 2) : null,
     client_done_p50_ms: doneTimes.length ? round(doneTimes[Math.floor(doneTimes.length / 2)] - trigger, 2) : null,
-    server_cpu_s: round(serverCpu, 3),
+    ...cpu,
     server_cpu_us_per_op: serverCpu === null || !delivered ? null : round((serverCpu * 1e6) / delivered, 3),
     client_cpu_util: elapsedS ? round(sumOf(rs, (r) => r.clientCpuUs) / 1e6 / elapsedS / ws.n, 3) : null,
     incomplete_clients: incomplete,
@@ -1129,15 +1141,17 @@ async function runBroadcast(ws, o, out) {
 
 async function runConnections(ws, o, out) {
   const pid = o['server-pid'];
+  const who = measured(ws, o);
   const rss0 = serverRssKiB(pid);
-  const cpu0 = serverCpuTicks(pid);
+  const cpu0 = snap(who);
   const con = await connectAll(ws, o);
-  const cpu1 = serverCpuTicks(pid);
+  const cpu1 = snap(who);
   const connectS = (con.tDone - con.tStart) / 1000;
   const settleMs = o.settle * 1000;
   await new Promise((r) => setTimeout(r, settleMs));
   const rss1 = serverRssKiB(pid);
-  const serverCpu = cpuSeconds(o, cpu0, cpu1);
+  const cpu = procstat.windowFields(cpu0, cpu1, who);
+  const serverCpu = cpu.server_cpu_s;
   Object.assign(out, {
     ok: con.connected === o.clients,
     connected: con.connected,
@@ -1148,7 +1162,7 @@ async function runConnections(ws, o, out) {
     rss_before_kib: rss0,
     rss_after_kib: rss1,
     kib_per_conn: rss0 === null || rss1 === null || !con.connected ? null : round((rss1 - rss0) / con.connected, 2),
-    server_cpu_s: round(serverCpu, 3),
+    ...cpu,
     server_cpu_us_per_op: serverCpu === null || !con.connected ? null : round((serverCpu * 1e6) / con.connected, 1),
     client_cpu_util: round(con.clientCpuUs / 1e6 / connectS / ws.n, 3),
     errors: con.errors,
