@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run an echo/polling run again when other processes held 15%% or more of a "
         "side's CPUs, up to this many times (default 2)",
     )
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=-1,
+        help="before an echo/polling run, wait up to this many seconds for the server's and "
+        "the load generator's CPUs to be idle (default 20; 0: do not wait)",
+    )
     p.add_argument("--note", default="", help="a line for the report (e.g. the machine was busy)")
     p.add_argument("--scenarios", default="", help=f"comma-separated, of {','.join(SCENARIOS)}")
     p.add_argument("--servers", default="", help="comma-separated server names (see --list)")

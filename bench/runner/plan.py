@@ -278,7 +278,7 @@ class Plan:
     redis_clients: tuple[int, ...] = (1000,)
     redis_deliveries: int = 100_000
     retries: int = 2  # runs again a closed-loop run that other processes disturbed
-    retry_pause: float = 2.0
+    quiet_wait: float = 20.0  # seconds to wait for idle CPUs before a closed-loop run
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -302,6 +302,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.echo_duration = args.duration
     if args.retries >= 0:
         plan.retries = args.retries
+    if args.quiet_wait >= 0:
+        plan.quiet_wait = args.quiet_wait
     return plan
 
 

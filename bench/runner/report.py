@@ -58,6 +58,13 @@ def contended(rec: dict[str, Any]) -> bool:
     )
 
 
+def disturbance(rec: dict[str, Any]) -> float:
+    """How much of the busier side's CPUs other processes held (failed runs count as worst)."""
+    if not rec.get("ok"):
+        return 2.0
+    return max(rec.get("server_cpus_other_util") or 0.0, rec.get("gen_cpus_other_util") or 0.0)
+
+
 def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.0f}%"
 
@@ -170,8 +177,9 @@ HOW_TO_READ = (
     "(the rates each server reaches on a CPU of its own), given only where both rows are "
     "server-bound; in the other tables it is the ratio of the first metric. **Above 1 means "
     "this row is better.** Runs that other processes disturbed (others at 15% or more of "
-    "either side's CPUs) are run again, up to `--retries` times; the `.jsonl` keeps every "
-    "attempt. The `trivial-ws` rows are the ceiling: what the load generator reaches against "
+    "either side's CPUs) are run again, up to `--retries` times, and the least disturbed "
+    "attempt is reported; the `.jsonl` keeps every attempt. The `trivial-ws` rows are the "
+    "ceiling: what the load generator reaches against "
     "a server that spends almost nothing."
 )
 

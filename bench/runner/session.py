@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,16 @@ from .process import (
     start_redis,
     start_server,
     stop_group,
+    wait_for_quiet,
 )
-from .report import contended, render_markdown, summary_line, update_readme
+from .report import (
+    CLOSED_LOOP,
+    contended,
+    disturbance,
+    render_markdown,
+    summary_line,
+    update_readme,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         f"servers on CPU {server_cpus or '-'}, load generator on CPU {gen_cpus or '-'} "
         f"({workers} worker(s)); results in {rel(jsonl)}"
     )
+    # before a closed-loop run, wait (up to plan.quiet_wait) for the two sides' CPUs to idle
+    quiet_cpus = cpu_list(server_cpus) | cpu_list(gen_cpus) if plan.quiet_wait > 0 else set()
     start_failed: set[tuple[str, str]] = set()
     redis: subprocess.Popen[Any] | None = None
     redis_url = ""
@@ -159,24 +168,33 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 cell = CellRun(srv, case, server_cpus, gen_cpus, logs, args.transport, workers)
                 extra = ("--redis", redis_url, "--channel", f"bench-{stamp}-{i}")
+                attempts: list[dict[str, Any]] = []
                 for attempt in range(1 + max(0, plan.retries)):
+                    busy_before = None
+                    if case.scenario in CLOSED_LOOP and quiet_cpus:
+                        busy_before = round(wait_for_quiet(quiet_cpus, plan.quiet_wait), 3)
                     res = cell.run(extra if srv.cluster else ())
+                    res["cpus_busy_before"] = busy_before
                     if res.pop("start_failed", False):
                         start_failed.add((case.key, srv.name))
                     res = {**rec, **res, "scenario": case.scenario, "attempt": attempt + 1}
+                    attempts.append(res)
                     again = contended(res) and attempt < plan.retries
-                    if again:
-                        res["superseded"] = True  # kept in the .jsonl, left out of the report
                     tag = (
                         f" (contended: run again {attempt + 2}/{plan.retries + 1})" if again else ""
                     )
                     print(f"{head}: {summary_line(res)}{tag}", flush=True)
-                    records.append(res)
-                    f.write(json.dumps(res) + "\n")
-                    f.flush()
                     if not again:
                         break
-                    time.sleep(plan.retry_pause)
+                # the report keeps the attempt other processes disturbed least; every attempt
+                # stays in the .jsonl
+                kept = min(attempts, key=disturbance)
+                for res in attempts:
+                    if res is not kept:
+                        res["superseded"] = True
+                    records.append(res)
+                    f.write(json.dumps(res) + "\n")
+                f.flush()
     finally:
         if redis is not None:
             stop_group(redis)
