@@ -117,7 +117,9 @@ class Cell:
         return ""
 
     def server_bound(self) -> bool:
-        return self.bound() in (BOUND_SERVER, BOUND_CONTENDED)
+        """Only an undisturbed server-bound cell gives a ratio: under contention even µs/op
+        rises, and by different amounts for different servers (seen: 2-4x)."""
+        return self.bound() == BOUND_SERVER
 
 
 CPU_KEYS = (
@@ -168,14 +170,15 @@ HOW_TO_READ = (
     "processes of the machine held. `bound` says who set the pace of a closed-loop run "
     "(echo, polling): `server` (its CPU at 90% or more: the rate is the server's), `server, "
     "contended` (the server had work all the time but other processes held part of its CPU: "
-    "its rate is lower than on a quiet machine, its µs/op somewhat higher), **`GENERATOR`** "
+    "its rate is lower than on a quiet machine and its µs/op higher, by up to several "
+    "times: no ratio), **`GENERATOR`** "
     "(the server sat idle part of the window waiting for the load generator: read no ratio "
     "from it), **`CONTENDED`** (the server sat idle while other processes held the load "
     "generator's or the server's CPU: the machine was too busy for this run to say anything), "
     "`latency` (one client: one message in flight, the server waits on every round trip). "
     "In the echo and polling tables `vs X` is a capacity ratio, X's µs/op over this row's "
     "(the rates each server reaches on a CPU of its own), given only where both rows are "
-    "server-bound; in the other tables it is the ratio of the first metric. **Above 1 means "
+    "`server`-bound; in the other tables it is the ratio of the first metric. **Above 1 means "
     "this row is better.** Runs that other processes disturbed (others at 15% or more of "
     "either side's CPUs) are run again, up to `--retries` times, and the least disturbed "
     "attempt is reported; the `.jsonl` keeps every attempt. The `trivial-ws` rows are the "
