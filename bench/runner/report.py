@@ -235,8 +235,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     out.append(HOW_TO_READ + "\n")
     out.append("## Summary\n")
     out.append(
-        "Echo and polling: `server µs/op · rate` (a `GENERATOR` or `latency` mark: not the "
-        "server's rate); other scenarios: the first metric.\n"
+        "Echo and polling: `server µs/op · rate`, followed by the `bound` when the server did "
+        "not set the pace (then read neither as the server's); other scenarios: the first "
+        "metric.\n"
     )
     out.append("| case | " + " | ".join(short[n] for n in order) + " |")
     out.append("|---|" + "---:|" * len(order))
@@ -245,7 +246,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     scen = {r["case"]: r["scenario"] for r in results}
     for ck in case_order:
         first = METRICS[scen[ck]][0]
-        row = [f"{titles[ck]} ({first.label})"]
+        unit = first.label
+        if scen[ck] in CLOSED_LOOP:
+            unit = f"server µs/{OP_NAME[scen[ck]]} · {first.label}"
+        row = [f"{titles[ck]} ({unit})"]
         for n in order:
             cell = cells.get((ck, n))
             row.append(_cell_text(cell, first.key, first.digits, scen[ck] in CLOSED_LOOP))
