@@ -122,4 +122,29 @@ function windowFields(a, b, who) {
   };
 }
 
-module.exports = { schedOf, cpuSet, snapshot, windowFields };
+// the server's resident memory, KiB: `pids` is one pid, or several comma-separated (the
+// processes of a cluster), summed
+function sumOverPids(pids, read) {
+  const list = String(pids || '').split(',').filter(Boolean);
+  if (!list.length) return null;
+  let total = 0;
+  for (const pid of list) {
+    const v = read(pid);
+    if (v === null) return null;
+    total += v;
+  }
+  return total;
+}
+
+function serverRssKiB(pids) {
+  return sumOverPids(pids, (pid) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  });
+}
+
+module.exports = { schedOf, cpuSet, snapshot, windowFields, serverRssKiB };
