@@ -47,6 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="one short repetition: a smoke test")
     p.add_argument("--reps", type=int, default=0, help="repetitions per cell (default 3)")
     p.add_argument("--duration", type=float, default=0, help="seconds measured per echo run")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=-1,
+        help="run an echo/polling run again when other processes held 15%% or more of a "
+        "side's CPUs, up to this many times (default 2)",
+    )
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=-1,
+        help="before an echo/polling run, wait up to this many seconds for the server's and "
+        "the load generator's CPUs to be idle (default 20; 0: do not wait)",
+    )
+    p.add_argument("--note", default="", help="a line for the report (e.g. the machine was busy)")
     p.add_argument("--scenarios", default="", help=f"comma-separated, of {','.join(SCENARIOS)}")
     p.add_argument("--servers", default="", help="comma-separated server names (see --list)")
     p.add_argument("--cases", default="", help="regular expression on case keys")

@@ -31,7 +31,7 @@ class Server:
     label: str
     argv: tuple[str, ...]  # started as argv + --host H --port P, from bench/
     handlers: tuple[str, ...]  # handler kinds it implements: "def", "async"
-    role: str  # "ours" | "peer" | "ceiling"
+    role: str  # "ours" | "peer" | "ceiling" | "reference"
     probe: tuple[str, ...]  # exits 0 and prints the versions when the server can run
     missing: str  # what to say when the probe fails
     cluster: int = 0  # processes on one Redis (+ --redis URL --channel KEY); 0: standalone
@@ -62,12 +62,22 @@ SERVERS: list[Server] = [
     Server(
         "trivial-ws",
         "ceiling",
-        "trivial ws server (ceiling)",
+        "trivial server (ceiling): the same bytes, WebSocket frames by hand on Node's sockets",
         (NODE, "servers/trivial_ws.js"),
         ("def",),
         "ceiling",
-        (NODE, "-p", "'ws ' + require('ws/package.json').version + ' / Node ' + process.version"),
+        (NODE, "-p", "'no library / Node ' + process.version"),
         SETUP_HINT,
+    ),
+    Server(
+        "lean-echo",
+        "lean",
+        "lean reference: minimal Socket.IO echo on uvloop, httptools, websockets, orjson",
+        (VENV_PY, "servers/lean_echo.py"),
+        ("def", "async"),
+        "reference",
+        _py_versions(VENV_PY, ("uvloop", "httptools", "websockets", "orjson")),
+        "its libraries are not installed in ../.venv (run `make setup` at the top)",
     ),
     Server(
         "flask-realtime",
@@ -131,7 +141,8 @@ SERVERS: list[Server] = [
         SETUP_HINT,
     ),
 ]
-_OURS_PROBE = SERVERS[1].probe
+_BASE = {s.name: s for s in SERVERS}
+_OURS_PROBE = _BASE["flask-realtime"].probe
 
 
 def _cluster(
@@ -157,9 +168,9 @@ SERVERS += [
             "flask-realtime",
             "ours",
             "flask-realtime",
-            SERVERS[1],
+            _BASE["flask-realtime"],
             _OURS_PROBE,
-            SERVERS[1].missing,
+            _BASE["flask-realtime"].missing,
         )
         for n in (1, 2, 3)
     ),
@@ -168,7 +179,7 @@ SERVERS += [
         "node-socketio",
         "node",
         "Node socket.io + @socket.io/redis-adapter",
-        SERVERS[2],
+        _BASE["node-socketio"],
         (
             NODE,
             "-p",
@@ -184,7 +195,7 @@ SERVERS += [
         "flask-socketio-gevent",
         "fs-gev",
         "Flask-SocketIO, gevent, Redis queue",
-        SERVERS[5],
+        _BASE["flask-socketio-gevent"],
         _py_versions(FS_PY, ("flask-socketio", "gevent", "redis")),
         SETUP_HINT,
     ),
@@ -297,6 +308,8 @@ class Plan:
     size: int = 64
     redis_clients: tuple[int, ...] = (1000,)
     redis_deliveries: int = 100_000
+    retries: int = 2  # runs again a closed-loop run that other processes disturbed
+    quiet_wait: float = 20.0  # seconds to wait for idle CPUs before a closed-loop run
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -304,8 +317,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan = Plan(
             quick=True,
             reps=1,
-            echo_duration=1.5,
-            warmup=0.5,
+            echo_clients=(10, 100),  # one client measures latency, not the server
+            echo_duration=2.0,
+            warmup=1.0,
             broadcast_deliveries=20_000,
             idle_clients=(1000, 5000),
             settle=1.0,
@@ -317,6 +331,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.reps = args.reps
     if args.duration:
         plan.echo_duration = args.duration
+    if args.retries >= 0:
+        plan.retries = args.retries
+    if args.quiet_wait >= 0:
+        plan.quiet_wait = args.quiet_wait
     return plan
 
 

@@ -254,3 +254,36 @@ def raise_fd_limit(needed: int) -> None:
             pass
     if soft < needed:
         print(f"warning: open files limit {soft} < {needed}: the largest cases may fail")
+
+
+def cpu_busy(cpus: set[int], interval: float = 0.5) -> float:
+    """The busiest of `cpus` over `interval` seconds: fraction of its time not idle (/proc/stat)."""
+
+    def read() -> dict[int, tuple[int, int]]:
+        out: dict[int, tuple[int, int]] = {}
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                v = [int(x) for x in fields[:8]]
+                out[int(name[3:])] = (sum(v) - v[3] - v[4], sum(v))
+        return out
+
+    a = read()
+    time.sleep(interval)
+    b = read()
+    fracs = [(b[c][0] - a[c][0]) / (b[c][1] - a[c][1]) for c in a if c in b and b[c][1] > a[c][1]]
+    return max(fracs, default=0.0)
+
+
+def wait_for_quiet(cpus: set[int], limit: float, threshold: float = 0.15) -> float:
+    """Wait (at most `limit` seconds) until no CPU of `cpus` is busier than `threshold`; return
+    the busiest CPU's load at the last look, so that the caller can note a run started busy."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            busy = cpu_busy(cpus)
+        except OSError:
+            return 0.0
+        if busy <= threshold or time.monotonic() >= deadline:
+            return busy
+        time.sleep(1.0)

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from .plan import (
     SCENARIOS,
     SERVER_BY_NAME,
     SERVERS,
+    Case,
     Server,
     build_cases,
     make_plan,
@@ -36,8 +38,16 @@ from .process import (
     start_redis,
     start_server,
     stop_group,
+    wait_for_quiet,
 )
-from .report import render_markdown, summary_line, update_readme
+from .report import (
+    CLOSED_LOOP,
+    contended,
+    disturbance,
+    render_markdown,
+    summary_line,
+    update_readme,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: cannot pin the runner to CPUs {gen_cpus}: {e}")
     workers = args.workers or max(1, len(cpu_list(gen_cpus)) if gen_cpus else 1)
     raise_fd_limit(max((int(c.args["clients"]) for c in cases), default=0) + 256)
-    clk_tck = os.sysconf("SC_CLK_TCK")
 
     servers: list[Server] = []
     versions: dict[str, str] = {}
@@ -113,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         "versions": versions,
         "skipped": skipped,
         "argv": sys.argv[1:],
+        "note": args.note,
     }
     records: list[dict[str, Any]] = [meta]
     plan_runs = [
@@ -127,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         f"servers on CPU {server_cpus or '-'}, load generator on CPU {gen_cpus or '-'} "
         f"({workers} worker(s)); results in {rel(jsonl)}"
     )
+    # before a closed-loop run, wait (up to plan.quiet_wait) for the two sides' CPUs to idle
+    quiet_cpus = cpu_list(server_cpus) | cpu_list(gen_cpus) if plan.quiet_wait > 0 else set()
     start_failed: set[tuple[str, str]] = set()
     redis: subprocess.Popen[Any] | None = None
     redis_url = ""
@@ -154,50 +166,34 @@ def run(args: argparse.Namespace) -> int:
                 }
                 if (case.key, srv.name) in start_failed:
                     continue
+                cell = CellRun(srv, case, server_cpus, gen_cpus, logs, args.transport, workers)
                 extra = ("--redis", redis_url, "--channel", f"bench-{stamp}-{i}")
-                procs: list[subprocess.Popen[Any]] = []
-                ports: list[int] = []
-                try:
-                    for _ in range(max(1, srv.cluster)):
-                        proc, port = start_server(
-                            srv,
-                            server_cpus,
-                            logs / f"{srv.name}.log",
-                            30.0,
-                            extra if srv.cluster else (),
-                        )
-                        procs.append(proc)
-                        ports.append(port)
-                except StartError as e:
-                    for proc in procs:
-                        stop_group(proc)
-                    start_failed.add((case.key, srv.name))
-                    rec.update(ok=False, error=f"server failed to start: {e}")
-                else:
-                    try:
-                        lg_args = {
-                            **case.args,
-                            "port": ports[0],
-                            "server-pid": ",".join(str(p.pid) for p in procs),
-                            "clk-tck": clk_tck,
-                            "transport": args.transport,
-                            "workers": workers,
-                            "timeout": case.timeout,
-                        }
-                        if len(ports) > 1:
-                            lg_args["ports"] = ",".join(map(str, ports))
-                        res = run_loadgen(lg_args, gen_cpus, case.timeout)
-                        alive = all(p.poll() is None for p in procs)
-                    finally:
-                        for proc in procs:
-                            stop_group(proc)
-                    rec.update(res)
-                    rec["scenario"] = case.scenario  # the load generator's may differ (redis)
-                    if not alive and rec.get("ok"):
-                        rec.update(ok=False, error="server exited during the run")
-                print(f"{head}: {summary_line(rec)}", flush=True)
-                records.append(rec)
-                f.write(json.dumps(rec) + "\n")
+                attempts: list[dict[str, Any]] = []
+                for attempt in range(1 + max(0, plan.retries)):
+                    busy_before = None
+                    if case.scenario in CLOSED_LOOP and quiet_cpus:
+                        busy_before = round(wait_for_quiet(quiet_cpus, plan.quiet_wait), 3)
+                    res = cell.run(extra if srv.cluster else ())
+                    res["cpus_busy_before"] = busy_before
+                    if res.pop("start_failed", False):
+                        start_failed.add((case.key, srv.name))
+                    res = {**rec, **res, "scenario": case.scenario, "attempt": attempt + 1}
+                    attempts.append(res)
+                    again = contended(res) and attempt < plan.retries
+                    tag = (
+                        f" (contended: run again {attempt + 2}/{plan.retries + 1})" if again else ""
+                    )
+                    print(f"{head}: {summary_line(res)}{tag}", flush=True)
+                    if not again:
+                        break
+                # the report keeps the attempt other processes disturbed least; every attempt
+                # stays in the .jsonl
+                kept = min(attempts, key=disturbance)
+                for res in attempts:
+                    if res is not kept:
+                        res["superseded"] = True
+                    records.append(res)
+                    f.write(json.dumps(res) + "\n")
                 f.flush()
     finally:
         if redis is not None:
@@ -213,3 +209,51 @@ def run(args: argparse.Namespace) -> int:
         update_readme(records, md_path)
         print("README.md: results summary updated")
     return 0
+
+
+@dataclass
+class CellRun:
+    """One server on one case: starts the server (or its cluster), runs the load generator."""
+
+    srv: Server
+    case: Case
+    server_cpus: str
+    gen_cpus: str
+    logs: Path
+    transport: str
+    workers: int
+
+    def run(self, extra: tuple[str, ...]) -> dict[str, Any]:
+        procs: list[subprocess.Popen[Any]] = []
+        ports: list[int] = []
+        try:
+            for _ in range(max(1, self.srv.cluster)):
+                log = self.logs / f"{self.srv.name}.log"
+                proc, port = start_server(self.srv, self.server_cpus, log, 30.0, extra)
+                procs.append(proc)
+                ports.append(port)
+        except StartError as e:
+            for proc in procs:
+                stop_group(proc)
+            return {"ok": False, "error": f"server failed to start: {e}", "start_failed": True}
+        try:
+            lg_args = {
+                **self.case.args,
+                "port": ports[0],
+                "server-pid": ",".join(str(p.pid) for p in procs),
+                "server-cpus": self.server_cpus,
+                "gen-cpus": self.gen_cpus,
+                "transport": self.transport,
+                "workers": self.workers,
+                "timeout": self.case.timeout,
+            }
+            if len(ports) > 1:
+                lg_args["ports"] = ",".join(map(str, ports))
+            res = run_loadgen(lg_args, self.gen_cpus, self.case.timeout)
+            alive = all(p.poll() is None for p in procs)
+        finally:
+            for proc in procs:
+                stop_group(proc)
+        if not alive and res.get("ok"):
+            res.update(ok=False, error="server exited during the run")
+        return res
