@@ -3,42 +3,39 @@
 One engine connection (:class:`~flask_realtime.server.client.Client`) holds one
 :class:`Socket` per namespace it joined. Its states, and what each means for what is
 sent and who is in which room, are in ``socket_state.py``; each move is checked by
-``_move``.
+``_move``. How it joins and leaves its namespace is its base, ``socket_lifecycle.py``;
+this module holds what it does while connected: sending, acks and the client's events.
 
 :attr:`Socket.write` is the one place a message to this client goes through, and it is
 the engine socket's own ``send`` while CONNECTED: a broadcast costs one attribute lookup
 and one call per recipient.
 
 A socket's client, namespace and server hold it, so it names what it uses of them as
-protocols (:class:`SocketClient`, :class:`SocketNamespace`, :class:`SocketServer`) and
-imports none of their modules. It makes :class:`HandlerCall` objects, which carry it.
+protocols (``socket_owners.py``, generic in the socket; bound to :class:`Socket` here as
+:class:`SocketClient`, :class:`SocketNamespace`, :class:`SocketServer`) and imports none
+of their modules. It makes :class:`HandlerCall` objects, which carry it.
 """
 
 from __future__ import annotations
 
-import builtins
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
-from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.exceptions import (
     CallTimeoutError,
     ClientArgumentsError,
     ConfigurationError,
-    ConnectionRefusedError,
-    DisconnectedError,
 )
-from flask_realtime.protocol.parsers import Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
+from flask_realtime.server import socket_owners
 from flask_realtime.server.acks import PendingAck, ack_args
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
-from flask_realtime.server.recovery import RECOVERABLE, Session, SessionBackend
-from flask_realtime.server.registry import HandlerRegistry, HandlerSet
-from flask_realtime.server.socket_state import TRANSITIONS, SocketState
-from flask_realtime.typing import Handler, NamespaceName, Sid
+from flask_realtime.server.socket_lifecycle import DEFAULT_REFUSAL, SocketLifecycle
+from flask_realtime.server.socket_state import SocketState
+from flask_realtime.typing import Handler, NamespaceName
 
 # SocketState is re-exported: the states are part of what a socket is.
 __all__ = [
@@ -56,18 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REFUSAL: dict[str, object] = {"message": "Connection rejected by server"}
-"""CONNECT_ERROR data when a connect handler returns False or fails."""
-
-
-_CONNECTING = SocketState.CONNECTING
 _CONNECTED = SocketState.CONNECTED
-_DISCONNECTING = SocketState.DISCONNECTING
-_CLOSED = SocketState.CLOSED
-
-
-def _discard(message: OutgoingMessage) -> None:
-    """Where messages to a socket that has left go."""
 
 
 class HandlerCall(Call["Socket"]):
@@ -86,81 +72,28 @@ class Invoker(Protocol):
         """Run ``call.handler`` and, when it has finished, call ``call.done``."""
 
 
-# -- what a socket uses of its owners (they hold sockets, so this module imports none) --
+# -- what a socket uses of its owners (socket_owners.py), bound to Socket ----------------
+
+SocketNamespace: TypeAlias = socket_owners.SocketNamespace["Socket"]
+SocketObserver: TypeAlias = socket_owners.SocketObserver["Socket"]
 
 
-class SocketNamespace(Protocol):
-    """What a socket uses of its namespace (:class:`~.live_namespaces.LiveNamespace`)."""
+class SocketServer(socket_owners.SocketServer["Socket"], Protocol):
+    """What a socket uses of the server (:class:`~.socketio_server.SocketIOServer`),
+    its invoker included (it runs :class:`HandlerCall`, which is of this module)."""
 
-    name: NamespaceName
-    handlers: HandlerSet
-    sockets: dict[Sid, Socket]
-
-    def find_handler(
-        self, event: str, args: tuple[Any, ...]
-    ) -> tuple[Handler | None, tuple[Any, ...]]: ...
-
-    def next_ack_id(self) -> int:
-        """A fresh acknowledgement id in this namespace (a cluster adapter asks for one)."""
-        ...
-
-
-class _Rooms(Protocol):
-    def remove_all(self, socket: Socket) -> None: ...
-
-    def rooms(self, namespace: NamespaceName, sid: Sid) -> list[str]: ...
-
-
-class _Namespaces(Protocol):
-    def release(self, namespace: SocketNamespace) -> None: ...
-
-
-class SocketObserver(Protocol):
-    """Told when a socket joins and leaves its namespace (see ``server/observers.py``)."""
-
-    def socket_connected(self, socket: Socket) -> None: ...
-
-    def socket_disconnected(self, socket: Socket, reason: CloseReason) -> None: ...
-
-
-class SocketServer(Protocol):
-    """What a socket uses of the server (:class:`~.socketio_server.SocketIOServer`)."""
-
-    always_connect: bool
-    log_events: bool
-    observer: SocketObserver | None
-    max_pending_acks: int
-    registry: HandlerRegistry
     invoker: Invoker
-    recovery: SessionBackend | None
-    clock: Callable[[], float]
-
-    @property
-    def adapter(self) -> _Rooms: ...
-
-    @property
-    def namespaces(self) -> _Namespaces: ...
 
 
-class SocketClient(Protocol):
+class SocketClient(socket_owners.SocketClient["Socket"], Protocol):
     """What a socket uses of its connection (:class:`~.client.Client`); ``data`` is for
     the layers above, which reach a connection's state through one of its sockets."""
-
-    eio: EngineSocket
-    parser: Parser
 
     @property
     def server(self) -> SocketServer: ...
 
-    @property
-    def data(self) -> dict[str, Any]: ...
 
-    def socket_connected(self, socket: Socket) -> None: ...
-
-    def forget(self, socket: Socket) -> None: ...
-
-
-class Socket:
+class Socket(SocketLifecycle):
     """A client's connection to one namespace.
 
     Attributes:
@@ -172,37 +105,9 @@ class Socket:
         write: sends one message to the client (see the module docstring).
     """
 
-    __slots__ = (
-        "_acks",
-        "_buffer",
-        "_data",
-        "_user_data",
-        "client",
-        "eio",
-        "nsp",
-        "pid",
-        "recovered",
-        "sid",
-        "state",
-        "write",
-    )
+    __slots__ = ()  # the base's: joining and leaving set them too
 
-    def __init__(self, client: SocketClient, nsp: SocketNamespace, sid: Sid) -> None:
-        self.client = client
-        self.eio: EngineSocket = client.eio
-        self.nsp = nsp
-        self.sid = sid
-        self.state = _CONNECTING
-        buffer: list[OutgoingMessage] = []
-        self._buffer: list[OutgoingMessage] | None = buffer
-        self.write: Callable[[OutgoingMessage], None] = buffer.append
-        self._acks: dict[int, PendingAck] | None = None
-        self._data: dict[str, Any] | None = None
-        self._user_data: dict[str, Any] | None = None
-        self.pid: str | None = None
-        """The private id of connection state recovery (None when it is off)."""
-        self.recovered = False
-        """Whether this socket took over the session of one that left (see recovery.py)."""
+    client: SocketClient  # the base names less of it: what joining and leaving use
 
     @property
     def namespace(self) -> NamespaceName:
@@ -234,12 +139,6 @@ class Socket:
             data = self._user_data = {}
         return data
 
-    def session(self, now: float) -> Session:
-        """What connection state recovery keeps of this socket (it has a pid)."""
-        server = self.client.server
-        rooms = tuple(server.adapter.rooms(self.nsp.name, self.sid))
-        return Session(self.sid, self.pid or "", rooms, self._user_data, now)
-
     def user_data_snapshot(self) -> dict[str, Any]:
         """A shallow copy of :attr:`user_data` (empty when never used), for other readers."""
         data = self._user_data
@@ -252,12 +151,6 @@ class Socket:
         write = self.write
         for piece in self.client.parser.encode(packet):
             write(OutgoingMessage(piece, volatile=volatile))
-
-    def _send_now(self, packet: Packet) -> None:
-        """Send a protocol reply straight to the engine, ahead of anything buffered."""
-        send = self.eio.send
-        for piece in self.client.parser.encode(packet):
-            send(OutgoingMessage(piece))
 
     def add_ack(self, ack_id: int, pending: PendingAck) -> None:
         """Wait for the ACK ``ack_id``; when too many are pending, fail the oldest."""
@@ -275,112 +168,6 @@ class Socket:
         """Stop waiting for the ACK ``ack_id`` (a ``call()`` timed out or was cancelled)."""
         acks = self._acks
         return acks.pop(ack_id, None) if acks else None
-
-    # -- connecting --------------------------------------------------------------------
-
-    def resume(self, session: Session, missed: list[list[Any]]) -> None:
-        """Take over the session of a socket that left (connection state recovery): its
-        pid and data; the events it missed wait for the CONNECT reply, then go in order."""
-        self.pid = session.pid
-        self.recovered = True
-        self._user_data = session.data
-        name = self.nsp.name
-        for data in missed:
-            try:
-                self.send(Packet(PacketType.EVENT, name, data))
-            except ConfigurationError as exc:
-                # Emitted when nobody was there to receive it, so never encoded then: skip
-                # it rather than fail the client's CONNECT.
-                logger.warning("recovery of %s skips an event it cannot encode: %s", self.sid, exc)
-
-    def open(self, auth: Any) -> None:
-        """Run the namespace's middlewares, then its connect handler (if any), then accept
-        or refuse the client."""
-        middlewares = self.nsp.handlers.middlewares
-        if middlewares and self.recovered:
-            recovery = self.client.server.recovery
-            if recovery is not None and recovery.options.skip_middlewares:
-                middlewares = ()
-        if middlewares:
-            self._next_middleware(middlewares, 0, auth)
-        else:
-            self._run_connect_handler(auth)
-
-    def _next_middleware(self, middlewares: tuple[Handler, ...], index: int, auth: Any) -> None:
-        """Run middleware ``index``; when it lets the client through, the next one, and
-        after the last, the connect handler (Node's ``namespace.run``)."""
-
-        def done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-            if self.state is not _CONNECTING:
-                return  # the client left meanwhile
-            if exc is not None or result is False:
-                self._connect_done(call, result, exc)
-            elif index + 1 < len(middlewares):
-                self._next_middleware(middlewares, index + 1, auth)
-            else:
-                self._run_connect_handler(auth)
-
-        self._invoke("connect", "connect", middlewares[index], (auth,), done)
-
-    def _run_connect_handler(self, auth: Any) -> None:
-        server = self.client.server
-        handler, args = self.nsp.find_handler("connect", (auth,))
-        if server.always_connect:
-            self._accept()
-        if handler is not None:
-            self._invoke("connect", "connect", handler, args, self._connect_done)
-        elif self.state is _CONNECTING:
-            self._accept()
-
-    def _connect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        if self.state is _CLOSED or self.state is _DISCONNECTING:
-            return  # the client left, or was disconnected, meanwhile
-        if exc is not None:
-            if isinstance(exc, ConnectionRefusedError):
-                self._refuse(exc.error_args)
-                return
-            if isinstance(exc, builtins.ConnectionRefusedError):
-                self._refuse(DEFAULT_REFUSAL)
-                return
-            log_failure(call, exc)
-            self._refuse(DEFAULT_REFUSAL)
-        elif result is False:
-            self._refuse(DEFAULT_REFUSAL)
-        elif self.state is _CONNECTING:
-            self._accept()
-
-    def _accept(self) -> None:
-        self._move(_CONNECTED)
-        eio = self.eio
-        legacy = eio.protocol == 3
-        # v5 "Connection to a namespace": the reply carries the socket id (and the private
-        # id of connection state recovery); v4: nothing.
-        reply: dict[str, str] | None = None
-        if not legacy:
-            reply = {"sid": self.sid} if self.pid is None else {"sid": self.sid, "pid": self.pid}
-        self._send_now(Packet(PacketType.CONNECT, self.nsp.name, reply))
-        buffered = self._buffer
-        self._buffer = None
-        self.write = send = eio.send
-        if buffered:
-            for message in buffered:
-                send(message)
-        self.client.socket_connected(self)
-        observer = self.client.server.observer  # observe: once per socket
-        if observer is not None:
-            observer.socket_connected(self)
-
-    def _refuse(self, error_args: dict[str, object]) -> None:
-        if self.state is _CONNECTED:
-            # always_connect: the client was told it is in; now it is told it is out.
-            self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
-        else:
-            data: object = error_args
-            if self.eio.protocol == 3:
-                # v4 ERROR: a string (Node sends ``err.data || err.message``).
-                data = error_args.get("data") or error_args.get("message", "")
-            self._send_now(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
-        self._release()
 
     # -- what the client sends ---------------------------------------------------------
 
@@ -451,89 +238,7 @@ class Socket:
         if exc is not None:
             log_failure(call, exc)
 
-    # -- leaving -----------------------------------------------------------------------
-
-    def close(self, reason: CloseReason, *, notify: bool) -> None:
-        """Leave the namespace and run the disconnect handler (once).
-
-        Args:
-            reason: what the disconnect handler is told.
-            notify: tell the client (the server disconnects it): DISCONNECT, or a
-                CONNECT_ERROR when it is still waiting for its CONNECT reply.
-        """
-        state = self.state
-        if state is _CONNECTING:
-            if notify:
-                self._refuse(DEFAULT_REFUSAL)
-            else:
-                self._release()
-            return
-        if state is not _CONNECTED:
-            return
-        if notify:
-            self._send_now(Packet(PacketType.DISCONNECT, self.nsp.name))
-        server = self.client.server
-        recovery = server.recovery
-        if self.pid is not None and recovery is not None:
-            if reason in RECOVERABLE:
-                # Node persists the session here too: before the handlers, rooms joined.
-                recovery.persist(self.nsp.name, self.session(server.clock()))
-            else:
-                recovery.forget(self.nsp.name, self.pid)
-        self._move(_DISCONNECTING)
-        self.write = _discard
-        self.client.forget(self)
-        self._fail_acks()
-        observer = self.client.server.observer  # observe: once per socket
-        if observer is not None:
-            observer.socket_disconnected(self, reason)
-        find = self.nsp.find_handler
-        handler, args = find("disconnect", (reason,))
-        early, early_args = find("disconnecting", (reason,))
-        if early is not None:
-            # Node's "disconnecting": before "disconnect", rooms still joined. Calls of one
-            # socket run in order, so it has finished when the disconnect handler starts.
-            done = self._disconnect_done if handler is None else self._ack_done
-            self._invoke("disconnect", "disconnecting", early, early_args, done)
-        if handler is None:
-            if early is None:
-                self._release()
-        else:
-            self._invoke("disconnect", "disconnect", handler, args, self._disconnect_done)
-
-    def _disconnect_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        if self.state is _DISCONNECTING:
-            self._release()
-        if exc is not None:
-            log_failure(call, exc)
-
-    def _release(self) -> None:
-        """Leave every room and forget the socket."""
-        self._move(_CLOSED)
-        self.write = _discard
-        self._buffer = None
-        self.client.forget(self)
-        nsp = self.nsp
-        nsp.sockets.pop(self.sid, None)
-        server = self.client.server
-        server.adapter.remove_all(self)
-        server.namespaces.release(nsp)
-        self._fail_acks()
-
-    def _fail_acks(self) -> None:
-        acks = self._acks
-        if acks:
-            self._acks = None
-            error = DisconnectedError(f"{self.sid} left {self.nsp.name} before acknowledging")
-            for pending in acks.values():
-                pending.fail(error)
-
     # -- helpers -----------------------------------------------------------------------
-
-    def _move(self, state: SocketState) -> None:
-        if state not in TRANSITIONS[self.state]:
-            raise AssertionError(f"illegal Socket.IO socket move {self.state} -> {state}")
-        self.state = state
 
     def _invoke(
         self,
