@@ -3,8 +3,9 @@
 Programs run to completion in a fresh interpreter (test modules under pytest); servers run
 on a free port, answer an Engine.IO handshake and serve the browser client (and their
 client block, when they have one, runs against them), then stop on SIGTERM. The pages
-write Redis as ``redis://redis.internal:6379/0``; the tests put the local Redis there
-(REDIS_URL).
+write Redis as ``redis://redis.internal:6379/0`` and RabbitMQ as
+``amqp://user:secret@rabbit.internal:5672//``; the tests put the local ones there
+(REDIS_URL, AMQP_URL).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ HERE = Path(__file__).resolve().parent
 BLOCKS = [block for page in PAGES for block in blocks_of(page)]
 RUNNABLE = [block for block in BLOCKS if block.kind != "fragment"]
 MAX_FRAGMENTS = 4  # fragments are not run: keep them few
-DOCS_REDIS = "redis://redis.internal:6379/0"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+BROKERS = {  # as the pages write them: the local ones the tests use
+    "redis://redis.internal:6379/0": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "amqp://user:secret@rabbit.internal:5672//": os.environ.get(
+        "AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"
+    ),
+}
 
 
 def _env() -> dict[str, str]:
@@ -37,7 +42,9 @@ def _env() -> dict[str, str]:
 
 
 def _local(code: str) -> str:
-    return code.replace(DOCS_REDIS, REDIS_URL)
+    for written, local in BROKERS.items():
+        code = code.replace(written, local)
+    return code
 
 
 def _free_port() -> int:
