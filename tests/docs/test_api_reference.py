@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -109,11 +110,12 @@ def test_run_documents_its_keywords(api_page: str) -> None:
     assert sorted(RUN_OPTIONS - {"allow_unsafe_werkzeug"} - documented) == []
 
 
-def test_every_option_has_a_row() -> None:
-    table = (DOCS / "api.md").read_text(encoding="utf-8").split("## Options", 1)[1]
+@pytest.mark.parametrize("page", [DOCS / "api.md", DOCS.parent / "README.md"], ids=lambda p: p.name)
+def test_every_option_has_a_row(page: Path) -> None:
+    table = page.read_text(encoding="utf-8").split("## Options", 1)[1].split("\n## ", 1)[0]
     rows = {m for row in table.splitlines() if row.startswith("| `") for m in
             re.findall(r"`(\w+)`", row.split("|")[1])}  # fmt: skip
-    assert sorted(VALID_NAMES - rows) == [], "options missing from docs/api.md's table"
+    assert sorted(VALID_NAMES - rows) == [], f"options missing from {page.name}'s table"
     assert sorted(rows - VALID_NAMES - {"resource"}) == [], "rows for options that do not exist"
 
 
