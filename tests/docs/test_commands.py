@@ -107,10 +107,13 @@ def _check_make(argv: list[str]) -> None:
             assert re.search(rf"^{re.escape(arg)}:", makefile, re.M), f"no target {arg}"
 
 
+def _extras() -> dict[str, list[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return dict(project["optional-dependencies"])
+
+
 def _check_pip(argv: list[str]) -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
-        "optional-dependencies"
-    ]
+    extras = _extras()
     for arg in argv:
         if m := re.fullmatch(r"flask-realtime\[([\w,-]+)\]", arg):
             for extra in m.group(1).split(","):
@@ -151,3 +154,15 @@ def test_the_pages_show_commands() -> None:
     programs = {argv[0] for _, argv in COMMANDS}
     assert {"gunicorn", "waitress-serve", "flask", "make"} <= programs, programs
     assert any("--workers" in argv for _, argv in COMMANDS if argv[0] == "flask")
+
+
+def test_every_extra_named_exists() -> None:
+    extras = _extras()
+    named = set()
+    for page in [*PAGES, ROOT / "README.md"]:
+        text = page.read_text(encoding="utf-8")
+        named |= set(re.findall(r"flask-realtime\[([\w-]+)\]", text))
+        if page.name == "getting-started.md":
+            named |= set(re.findall(r"`\[([\w-]+)\]`", text))
+    assert {"redis", "gunicorn"} <= named, named
+    assert sorted(named - extras.keys()) == []
