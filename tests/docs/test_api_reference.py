@@ -127,3 +127,24 @@ def test_every_http_limit_has_a_row() -> None:
 
 def test_the_site_names_the_documented_version(api_page: str) -> None:
     assert flask_realtime.__version__ in api_page
+
+
+def test_every_metric_has_a_row() -> None:
+    # The metrics an app exports, scraped, against the table of observability.md.
+    from flask import Flask
+
+    app = Flask(__name__)
+    socketio = SocketIO(app)
+    socketio.metrics()
+    socketio.on_event("echo", lambda data: data)
+    client = socketio.test_client(app)
+    assert client.emit("echo", 1, callback=True) == 1
+    scraped = app.test_client().get("/metrics").get_data(as_text=True)
+    exported = set(re.findall(r"^# TYPE (\w+)", scraped, re.M))
+    assert "socketio_events_received_total" in exported
+    table = (DOCS / "observability.md").read_text(encoding="utf-8")
+    table = table.split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
+    rows = {name for row in table.splitlines() if row.startswith("| `")
+            for name in re.findall(r"`(socketio_\w+)`", row.split("|")[1])}  # fmt: skip
+    assert sorted(exported - rows) == [], "metrics missing from observability.md"
+    assert sorted(rows - exported) == [], "rows for metrics that are not exported"
