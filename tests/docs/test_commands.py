@@ -166,3 +166,19 @@ def test_every_extra_named_exists() -> None:
             named |= set(re.findall(r"`\[([\w-]+)\]`", text))
     assert {"redis", "gunicorn"} <= named, named
     assert sorted(named - extras.keys()) == []
+
+
+def test_the_nginx_recipes_are_the_tested_ones() -> None:
+    # tests/deploy/test_nginx.py runs a real nginx with its own copy of the recipe: the
+    # pages' directives (the upstream addresses aside) must be the ones it runs.
+    tested = (ROOT / "tests" / "deploy" / "test_nginx.py").read_text(encoding="utf-8")
+    directives = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"^```nginx\n(.*?)^```", text, re.M | re.S):
+            for line in block.splitlines():
+                directive = line.split("#", 1)[0].strip()
+                if directive.startswith(("proxy_", "ip_hash")) and "proxy_pass" not in directive:
+                    directives.append(directive)
+    assert len(directives) >= 6, directives
+    assert [d for d in directives if d not in tested] == []
