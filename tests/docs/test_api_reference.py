@@ -7,11 +7,12 @@ being errors), into a temporary directory.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,39 @@ def test_every_metric_has_a_row() -> None:
             for name in re.findall(r"`(socketio_\w+)`", row.split("|")[1])}  # fmt: skip
     assert sorted(exported - rows) == [], "metrics missing from observability.md"
     assert sorted(rows - exported) == [], "rows for metrics that are not exported"
+
+
+def _defaults() -> dict[str, object]:
+    from flask_realtime.binding.options import SocketIOOptions
+    from flask_realtime.engine import EngineOptions
+
+    found: dict[str, object] = {}
+    for cls in (SocketIOOptions, EngineOptions):
+        for spec in fields(cls):
+            if spec.default is not MISSING:
+                found[spec.name] = spec.default
+    return found
+
+
+@pytest.mark.parametrize("page", [DOCS / "api.md", DOCS.parent / "README.md"], ids=lambda p: p.name)
+def test_the_written_defaults_are_the_code_s(page: Path) -> None:
+    table = page.read_text(encoding="utf-8").split("## Options", 1)[1].split("\n## ", 1)[0]
+    defaults = _defaults()
+    checked = []
+    for row in table.splitlines():
+        cells = row.split("|")
+        if not row.startswith("| `") or len(cells) < 4:
+            continue
+        names = re.findall(r"`(\w+)`", cells[1])
+        written = re.findall(r"`([^`]+)`", cells[2])
+        if len(names) != len(written):
+            continue  # a default in words ("same origin", "16 MiB")
+        for name, text in zip(names, written, strict=True):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                continue
+            if name in defaults and not isinstance(defaults[name], tuple):
+                assert value == defaults[name], f"{page.name}: {name} = {text}"
+                checked.append(name)
+    assert len(checked) >= 20, checked
