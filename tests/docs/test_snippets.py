@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from support.requirements import missing, opted_out
+
 from .snippets import GUIDE_PAGES, PAGES, Block, blocks_of
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +37,7 @@ BROKERS = {  # as the pages write them: the local ones the tests use
         "AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"
     ),
 }
+NEEDS = {"redis://redis.internal": "redis", "amqp://user:secret@rabbit.internal": "rabbitmq"}
 
 
 def _env() -> dict[str, str]:
@@ -76,6 +79,9 @@ def test_the_pages_have_blocks() -> None:
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=lambda b: b.id)
 def test_snippet_runs(block: Block, tmp_path: Path) -> None:
+    for written, what in NEEDS.items():
+        if written in block.code and opted_out(what):
+            missing(what, f"{block.id} uses it")  # skips, naming the variable
     app = _write(tmp_path, block)
     if block.kind == "program":
         # A test module (it defines tests) runs under pytest, any other program by itself.
