@@ -430,7 +430,11 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
             host: the interface to listen on (127.0.0.1).
             port: the port (the one in ``SERVER_NAME``, else 5000; 0 picks a free one).
             kwargs: ``debug``, ``use_reloader``, ``reloader_options``, ``extra_files``,
-                ``log_output``, ``ssl_context``, ``certfile``, ``keyfile``.
+                ``log_output``, ``ssl_context``, ``certfile``, ``keyfile`` (Flask-SocketIO's),
+                and ``workers``: serve the port with that many processes (Linux and macOS;
+                not with the reloader) that form one cluster, so that any of them answers
+                any client and broadcasts reach all, without Redis or sticky sessions.
+                Any other name raises :class:`~flask_realtime.exceptions.ConfigurationError`.
         """
         from .binding.serving import run
 

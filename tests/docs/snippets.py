@@ -18,10 +18,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DOCS", "GUIDE_PAGES", "Block", "blocks_of"]
+__all__ = ["DOCS", "GUIDE_PAGES", "PAGES", "REFERENCE_PAGES", "Block", "blocks_of"]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDE_PAGES = [DOCS / "getting-started.md", *sorted((DOCS / "guide").glob("*.md"))]
+# The user-facing pages outside the guide (internals.md is a map of the code, for
+# contributors; api.md and changelog.md hold no examples).
+REFERENCE_PAGES = [
+    DOCS / name
+    for name in (
+        "index.md",
+        "deployment.md",
+        "observability.md",
+        "migrating.md",
+        "security.md",
+        "limits.md",
+        "performance.md",
+    )
+]
+PAGES = GUIDE_PAGES + REFERENCE_PAGES
 
 _FENCE = re.compile(r"^(```+)\s*(\S*)\s*$")
 _MARK = re.compile(r"^%\s*snippet:\s*(\w+)\s*$")

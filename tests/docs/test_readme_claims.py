@@ -36,3 +36,40 @@ def test_every_supported_row_cites_test_modules_that_exist() -> None:
 def test_every_opt_out_variable_is_in_the_readme() -> None:
     for variable in OPT_OUTS.values():
         assert variable in README, f"{variable} is not explained in the README"
+
+
+_LINK = re.compile(r"\]\((docs/[^)#\s]+)(?:#([^)\s]+))?\)")
+
+
+def _without_code(text: str) -> str:
+    """``text`` with its fenced code blocks blanked (a ``# comment`` is no heading)."""
+    return re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+
+
+def _sections() -> list[tuple[str, str]]:
+    """(heading, body up to the next heading) of each ``##``/``###`` section."""
+    parts = re.split(r"^(#{2,3} .+)$", _without_code(README), flags=re.M)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _anchors(page: Path) -> set[str]:
+    """The heading anchors MyST gives ``page`` (``myst_heading_anchors``: GitHub's slugs)."""
+    headings = re.findall(r"^#{1,3} (.+)$", _without_code(page.read_text("utf-8")), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_section_links_to_its_docs_page() -> None:
+    sections = _sections()
+    assert len(sections) >= 12
+    unlinked = [heading for heading, body in sections if not _LINK.search(body)]
+    assert unlinked == [], f"README sections without a link to their docs page: {unlinked}"
+
+
+def test_every_docs_link_resolves() -> None:
+    links = _LINK.findall(README)
+    assert len(links) >= 15
+    for path, anchor in links:
+        target = ROOT / path
+        assert target.is_file(), f"the README links to {path}, which does not exist"
+        if anchor:
+            assert anchor in _anchors(target), f"{path} has no heading #{anchor}"

@@ -91,8 +91,17 @@ WebSockets, the adapter): the master kills a worker still running at the timeout
 
 
 class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hints
-    """A gunicorn worker that serves the Flask app on flask-realtime's server (see the
-    module docstring)."""
+    """gunicorn's worker class for flask-realtime: ``gunicorn -k flask_realtime.GunicornWorker
+    -w 4 app:app``.
+
+    Each worker process serves the Flask app gunicorn loads (routes and Socket.IO, polling
+    and WebSocket) on the same server as ``socketio.run()``; gunicorn stays the process
+    manager. Its settings apply: ``--bind``, ``--certfile``/``--keyfile``,
+    ``--graceful-timeout``, ``--max-requests``, ``--timeout`` (the heartbeat), ``--reload``,
+    ``--threads`` (the WSGI threads), ``--keep-alive``, ``--access-logfile``. Several
+    workers (``-w N``) form one cluster: any worker answers any client's requests, and
+    broadcasts reach every worker, without Redis or sticky sessions.
+    """
 
     _service: AppService
     alive: bool
