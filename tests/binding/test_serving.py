@@ -282,3 +282,12 @@ def test_head_of_the_browser_client_announces_its_length(
             assert response.headers["Content-Length"] == str(size)  # RFC 9110 9.3.2
             assert response.read() == b""
     assert size > 1000
+
+
+def test_several_workers_refuse_recovery_kept_in_each_workers_memory() -> None:
+    # A client that comes back opens a new connection, which may reach another worker:
+    # refused before any process is forked or any port bound.
+    app = Flask("recovering_workers")
+    socketio = SocketIO(app, connection_state_recovery={"max_disconnection_duration": 60})
+    with pytest.raises(ConfigurationError, match=r"message_queue='redis\+streams://"):
+        socketio.run(app, host="127.0.0.1", port=0, workers=2, use_reloader=False)

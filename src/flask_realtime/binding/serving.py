@@ -30,7 +30,13 @@ import click
 from ..exceptions import ConfigurationError
 from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
 from ..runtime.multiprocess.routing import SessionRouter
-from .worker_processes import MAX_WORKERS, bind_listener, join_bus, run_workers
+from .worker_processes import (
+    MAX_WORKERS,
+    bind_listener,
+    check_recovery_across_workers,
+    join_bus,
+    run_workers,
+)
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -93,6 +99,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
             _show_access_log()
         try:
             if workers > 1:
+                check_recovery_across_workers(service)
                 listener = bind_listener(host, port)
                 scheme = "https" if ssl_context is not None else "http"
                 code = run_workers(

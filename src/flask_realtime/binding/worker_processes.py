@@ -162,6 +162,25 @@ def join_bus(service: AppService) -> RedisForwarder | None:
     return RedisForwarder.join(url, service.options.channel)
 
 
+def check_recovery_across_workers(service: AppService) -> None:
+    """Refuse connection state recovery kept in each worker's memory: a client that comes
+    back opens a new connection, which may reach another worker, which does not know its
+    session (recovery would work by chance). With a message_queue, the adapter decides:
+    Redis Streams shares the sessions, the pub/sub adapters refuse recovery themselves.
+
+    Raises:
+        ConfigurationError: ``connection_state_recovery`` with no ``message_queue``.
+    """
+    options = service.options
+    if options.connection_state_recovery is not None and options.message_queue is None:
+        raise ConfigurationError(
+            "connection_state_recovery with several worker processes needs the sessions "
+            "shared between them: pass message_queue='redis+streams://...' (Redis "
+            "Streams), or run one worker; kept in each worker's memory, a client that "
+            "comes back may reach a worker that does not know its session"
+        )
+
+
 class ClusterMember:
     """What makes this worker process a member of its machine's cluster, whoever forked
     it (``run(workers=N)``'s supervisor, or gunicorn's master):
@@ -198,6 +217,7 @@ class ClusterMember:
                 "the app was loaded): start background work in a handler instead, or run "
                 "one worker"
             )
+        check_recovery_across_workers(service)
         if service.options.message_queue is None:
             adapter = LocalAdapter(link)
             service.server.adapter = adapter
