@@ -96,6 +96,22 @@ SERVERS: list[Server] = [
         "not available yet (`import flask_realtime; flask_realtime.SocketIO` fails)",
     ),
     Server(
+        "flask-realtime-observed",
+        "ours+obs",
+        "flask-realtime with instrument(), metrics() and log_connections() on",
+        (VENV_PY, "servers/flask_realtime_app.py", "--observed"),
+        ("def", "async"),
+        "ours",
+        (
+            VENV_PY,
+            "-c",
+            "import importlib.metadata as m, sys, prometheus_client; "
+            "print('flask-realtime', m.version('flask-realtime'), '+ prometheus_client', "
+            "m.version('prometheus_client'), '/ Python', sys.version.split()[0])",
+        ),
+        "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
+    ),
+    Server(
         "node-socketio",
         "node",
         "Node socket.io",

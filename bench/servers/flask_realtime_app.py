@@ -6,7 +6,8 @@ Written exactly as the Flask-SocketIO app (servers/flask_socketio_app.py) with t
 changed, plus the `async def` variants that flask-realtime adds: "echo"/"echo_ack" run in a
 worker thread, "aecho"/"aecho_ack" on the event loop. The broadcast loop is `async def` so that
 the figure measures the fan-out, not one thread hop per message (Node and python-socketio also
-emit from the loop). `--redis URL` makes it one process of a cluster (`message_queue`).
+emit from the loop). `--redis URL` makes it one process of a cluster (`message_queue`);
+`--observed` switches the admin UI, the metrics and the connection log on (their cost).
 """
 
 import argparse
@@ -20,10 +21,20 @@ parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=5000)
 parser.add_argument("--redis", default="", help="a Redis URL: one process of a cluster")
 parser.add_argument("--channel", default="flask-socketio")
+parser.add_argument(
+    "--observed",
+    action="store_true",
+    help="with the admin UI's server half, Prometheus metrics and the connection log on",
+)
 args = parser.parse_args()
 
 app = Flask(__name__)
 socketio = SocketIO(app, message_queue=args.redis or None, channel=args.channel)
+if args.observed:
+    # Everything issue 16 adds, switched on, as a production server would run it.
+    socketio.instrument(auth=False, mode="development")
+    socketio.metrics(path="/metrics")
+    socketio.log_connections()
 
 
 @socketio.on("echo")
