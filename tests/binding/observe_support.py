@@ -52,7 +52,8 @@ class Client:
     """A python-socketio client; ``disconnected`` is set when it is disconnected."""
 
     def __init__(self, url: str, *, transports: list[str] | None = None,
-                 namespaces: list[str] | None = None, auth: Any = None) -> None:  # fmt: skip
+                 namespaces: list[str] | None = None, auth: Any = None,
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
         self.sio = socketio.Client(reconnection=False, handle_sigint=False)
         self.disconnected = threading.Event()
         self.events: list[tuple[str, str, tuple[Any, ...]]] = []
@@ -63,7 +64,7 @@ class Client:
             self.sio.on("*", self._catch(ns), namespace=ns)
             self.sio.on("connect_error", self.refused.append, namespace=ns)
         self.sio.connect(url, transports=transports, namespaces=namespaces, auth=auth,
-                         wait_timeout=5)  # fmt: skip
+                         headers=headers or {}, wait_timeout=5)  # fmt: skip
 
     def _catch(self, namespace: str) -> Any:
         def record(event: str, *args: Any) -> None:

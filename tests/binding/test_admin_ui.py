@@ -62,6 +62,29 @@ def test_wrong_or_missing_credentials_are_refused(
     assert not [r for r in caplog.records if r.exc_info], "a client's auth raised"
 
 
+def test_the_ui_sees_no_credentials_and_no_address_a_client_wrote(server: LiveServer) -> None:
+    # Node shows every handshake header and believes X-Forwarded-For: here a client's
+    # cookies and Authorization stay hidden, and without trust_forwarded_headers the
+    # address is the peer's, whatever the client wrote.
+    user = Client(server.url, transports=["websocket"], headers={
+        "Cookie": "session=secret", "Authorization": "Bearer secret",
+        "X-Forwarded-For": "203.0.113.9", "X-Custom": "shown",
+    })  # fmt: skip
+    watcher = admin(server.url)
+    try:
+        wait_until(lambda: watcher.received("all_sockets", "/admin"), 5, "all_sockets")
+        ((sockets,),) = watcher.received("all_sockets", "/admin")
+        (mine,) = [s for s in sockets if s["id"] == user.sio.get_sid()]
+        headers = mine["handshake"]["headers"]
+        assert headers["cookie"] == headers["authorization"] == "(hidden)"
+        assert headers["x-custom"] == "shown"
+        assert "secret" not in json.dumps(mine)
+        assert mine["handshake"]["address"] == "127.0.0.1"
+    finally:
+        watcher.sio.disconnect()
+        user.sio.disconnect()
+
+
 def test_admin_gets_session_config_sockets_and_live_events(server: LiveServer) -> None:
     user = Client(server.url, transports=["websocket"])
     watcher = admin(server.url)

@@ -112,6 +112,9 @@ class _EventBuffer:
         return result
 
 
+_HIDDEN_HEADERS = frozenset(("cookie", "authorization", "proxy-authorization"))
+"""Handshake headers the UI never shows: the clients' credentials (Node shows them)."""
+
 _TRAFFIC = ("packetsIn", "bytesIn", "packetsOut", "bytesOut")
 
 
@@ -148,6 +151,7 @@ class AdminUI(Observer):
         if server_stats_interval <= 0:
             raise ConfigurationError("server_stats_interval must be positive")
         self.service = service
+        self.trust_forwarded = service.options.engine.trust_forwarded_headers
         self.auth = auth
         self.development = mode == "development"
         self.namespace = namespace
@@ -188,11 +192,18 @@ class AdminUI(Observer):
         self, described: dict[str, Any], namespace: NamespaceName, eio: EngineSocket | None
     ) -> dict[str, Any]:
         handshake = dict(described.get("handshake") or {})
-        headers = handshake.get("headers") or {}
+        headers: dict[str, Any] = handshake.get("headers") or {}
         handshake.pop("auth", None)  # never the client's credentials
-        address = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for")
-        if address:
-            handshake["address"] = address
+        if headers:
+            handshake["headers"] = {
+                name: "(hidden)" if name.lower() in _HIDDEN_HEADERS else value
+                for name, value in headers.items()
+            }
+        forwarded = headers.get("x-forwarded-for") if self.trust_forwarded else None
+        if forwarded:
+            # The entry the nearest proxy wrote, as max_connections_per_address counts it;
+            # without trust_forwarded_headers the client may have written any of them.
+            handshake["address"] = forwarded.rsplit(",", 1)[-1].strip() or handshake.get("address")
         issued = self._issued.get((namespace, described.get("id", "")))
         if issued is not None:
             handshake["issued"] = int(issued * 1000)
