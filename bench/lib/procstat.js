@@ -13,6 +13,40 @@ const fs = require('fs');
 
 const pidList = (pids) => String(pids || '').split(',').filter(Boolean);
 
+// `pids` and every process below them: a server of several processes (run(workers=N), Node's
+// cluster mode, gunicorn) is started as one pid whose children do the work, and what it
+// costs is the sum over all of them.
+function withDescendants(pids) {
+  const children = new Map();
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // the command name, in parentheses, may hold spaces: the fields after its last ")"
+    const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(name);
+  }
+  const out = [];
+  const todo = [...pids];
+  while (todo.length) {
+    const pid = todo.shift();
+    out.push(pid);
+    for (const child of children.get(pid) || []) todo.push(child);
+  }
+  return out;
+}
+
 // [run ns, wait ns] summed over every thread of one process, or null if it is gone
 function processSched(pid) {
   let tids;
@@ -35,9 +69,10 @@ function processSched(pid) {
   return [run, wait];
 }
 
-// { run, wait } in ns summed over the processes `pids` (comma-separated), or null
+// { run, wait } in ns summed over the processes `pids` (comma-separated) and their
+// descendants, or null
 function schedOf(pids) {
-  const list = pidList(pids);
+  const list = withDescendants(pidList(pids));
   if (!list.length) return null;
   let run = 0;
   let wait = 0;
@@ -125,7 +160,7 @@ function windowFields(a, b, who) {
 // the server's resident memory, KiB: `pids` is one pid, or several comma-separated (the
 // processes of a cluster), summed
 function sumOverPids(pids, read) {
-  const list = String(pids || '').split(',').filter(Boolean);
+  const list = withDescendants(pidList(pids));
   if (!list.length) return null;
   let total = 0;
   for (const pid of list) {
