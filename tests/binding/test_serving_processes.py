@@ -122,9 +122,7 @@ def check_over_tls(url: str, cert: Path, transport: str) -> None:
 
 
 def test_run_in_the_main_thread_freezes_what_start_up_made(tmp_path: Path) -> None:
-    # A full collection then no longer walks the app and the server (serving.py). In a
-    # thread that is not the main one (every in-process test server) it does not happen:
-    # the host's heap is not the server's to freeze.
+    # A full collection then no longer walks the app and the server (serving.py).
     with served(tmp_path / "app.log") as server:
         server.start(timeout=30)
         client = Client()
@@ -133,7 +131,6 @@ def test_run_in_the_main_thread_freezes_what_start_up_made(tmp_path: Path) -> No
             assert client.sio.call("frozen", timeout=DEADLINE) > 10_000
         finally:
             client.close()
-    assert gc.get_freeze_count() == 0  # this process ran servers in threads: none froze it
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
