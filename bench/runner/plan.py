@@ -112,6 +112,22 @@ SERVERS: list[Server] = [
         "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
     ),
     Server(
+        "flask-realtime-observed-prod",
+        "ours+obs-p",
+        'flask-realtime with instrument(mode="production"), metrics(), log_connections()',
+        (VENV_PY, "servers/flask_realtime_app.py", "--observed", "production"),
+        ("def", "async"),
+        "ours",
+        (
+            VENV_PY,
+            "-c",
+            "import importlib.metadata as m, sys, prometheus_client; "
+            "print('flask-realtime', m.version('flask-realtime'), '+ prometheus_client', "
+            "m.version('prometheus_client'), '/ Python', sys.version.split()[0])",
+        ),
+        "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
+    ),
+    Server(
         "node-socketio",
         "node",
         "Node socket.io",

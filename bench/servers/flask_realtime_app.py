@@ -23,8 +23,11 @@ parser.add_argument("--redis", default="", help="a Redis URL: one process of a c
 parser.add_argument("--channel", default="flask-socketio")
 parser.add_argument(
     "--observed",
-    action="store_true",
-    help="with the admin UI's server half, Prometheus metrics and the connection log on",
+    nargs="?",
+    const="development",
+    choices=("development", "production"),
+    help="with the admin UI's server half (in this mode), Prometheus metrics and the "
+    "connection log on",
 )
 args = parser.parse_args()
 
@@ -32,7 +35,7 @@ app = Flask(__name__)
 socketio = SocketIO(app, message_queue=args.redis or None, channel=args.channel)
 if args.observed:
     # Everything issue 16 adds, switched on, as a production server would run it.
-    socketio.instrument(auth=False, mode="development")
+    socketio.instrument(auth=False, mode=args.observed)
     socketio.metrics(path="/metrics")
     socketio.log_connections()
 
