@@ -58,6 +58,21 @@ FS_PY = str(ENVS / "flask-socketio" / "bin" / "python")
 PS_PY = str(ENVS / "python-socketio" / "bin" / "python")
 SETUP_HINT = "its environment is not installed: run `make -C bench setup`"
 
+
+def _observed(mode: str) -> Server:
+    """Ours with instrument(mode=...), metrics() and log_connections() on: what they cost."""
+    return Server(
+        "flask-realtime-observed" + ("" if mode == "development" else "-prod"),
+        "ours+obs" + ("" if mode == "development" else "-p"),
+        f'flask-realtime with instrument(mode="{mode}"), metrics(), log_connections()',
+        (VENV_PY, "servers/flask_realtime_app.py", "--observed", mode),
+        ("def", "async"),
+        "ours",
+        _py_versions(VENV_PY, ("flask-realtime", "prometheus_client")),
+        "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
+    )
+
+
 SERVERS: list[Server] = [
     Server(
         "trivial-ws",
@@ -95,38 +110,8 @@ SERVERS: list[Server] = [
         ),
         "not available yet (`import flask_realtime; flask_realtime.SocketIO` fails)",
     ),
-    Server(
-        "flask-realtime-observed",
-        "ours+obs",
-        "flask-realtime with instrument(), metrics() and log_connections() on",
-        (VENV_PY, "servers/flask_realtime_app.py", "--observed"),
-        ("def", "async"),
-        "ours",
-        (
-            VENV_PY,
-            "-c",
-            "import importlib.metadata as m, sys, prometheus_client; "
-            "print('flask-realtime', m.version('flask-realtime'), '+ prometheus_client', "
-            "m.version('prometheus_client'), '/ Python', sys.version.split()[0])",
-        ),
-        "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
-    ),
-    Server(
-        "flask-realtime-observed-prod",
-        "ours+obs-p",
-        'flask-realtime with instrument(mode="production"), metrics(), log_connections()',
-        (VENV_PY, "servers/flask_realtime_app.py", "--observed", "production"),
-        ("def", "async"),
-        "ours",
-        (
-            VENV_PY,
-            "-c",
-            "import importlib.metadata as m, sys, prometheus_client; "
-            "print('flask-realtime', m.version('flask-realtime'), '+ prometheus_client', "
-            "m.version('prometheus_client'), '/ Python', sys.version.split()[0])",
-        ),
-        "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
-    ),
+    _observed("development"),
+    _observed("production"),
     Server(
         "node-socketio",
         "node",
