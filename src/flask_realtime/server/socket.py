@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
 from flask_realtime.engine.lifecycle import CloseReason
-from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.message import OutgoingMessage, messages_of
 from flask_realtime.exceptions import (
     CallTimeoutError,
     ClientArgumentsError,
@@ -149,8 +149,12 @@ class Socket(SocketLifecycle):
     def send(self, packet: Packet, *, volatile: bool = False) -> None:
         """Encode ``packet`` with this connection's parser and send it (via :attr:`write`)."""
         write = self.write
-        for piece in self.client.parser.encode(packet):
-            write(OutgoingMessage(piece, volatile=volatile))
+        pieces = self.client.parser.encode(packet)
+        if len(pieces) == 1:
+            write(OutgoingMessage(pieces[0], volatile=volatile))
+            return
+        for message in messages_of(pieces, volatile):
+            write(message)
 
     def add_ack(self, ack_id: int, pending: PendingAck) -> None:
         """Wait for the ACK ``ack_id``; when too many are pending, fail the oldest."""
