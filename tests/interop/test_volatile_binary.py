@@ -20,6 +20,7 @@ from flask import Flask, request
 
 from e2e.live_server import LiveServer
 from flask_realtime import SocketIO
+from support.pysio import in_order
 from support.waiting import wait_until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -49,10 +50,10 @@ def server() -> Iterator[LiveServer]:
 def test_every_state_arrives_and_every_volatile_blob_is_whole(
     server: LiveServer, transport: str
 ) -> None:
-    failures: list[BaseException] = []
+    failures: list[BaseException | None] = []
     previous = threading.excepthook
     threading.excepthook = lambda args: failures.append(args.exc_value)  # the client's threads
-    client = socketio.Client(reconnection=False)
+    client = in_order(socketio.Client(reconnection=False))
     states: list[Any] = []
     blobs: list[Any] = []
     client.on("state", states.append)
