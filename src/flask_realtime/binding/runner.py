@@ -18,7 +18,8 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   waits for it would otherwise wait behind itself for ever.
 - A ``def`` handler's completion goes back to the loop through the
   :class:`~flask_realtime.binding.bridge.LoopBridge`, behind the emits it made, in the
-  same batch.
+  same batch; its return value, when the client waits for an ack, goes as the ACK's
+  wire bytes, encoded and framed in the worker thread (``HandlerCall.reply``).
 - An exception goes to the error handler the server put on the call (the namespace's
   ``on_error``, or the default one), inside the same contexts and right away, and that
   handler's return value becomes the ack, as in Flask-SocketIO
@@ -326,6 +327,15 @@ class HandlerRunner:
             pop_context(pushed, None)
         except BaseException as exc:
             error = exc
+        else:
+            call = job.call
+            ack_id = call.ack_id
+            if ack_id is not None and call.kind == "event":
+                # The reply encoded here, once, and framed: the loop only writes it.
+                try:
+                    call.reply = call.socket.ack_messages(ack_id, result, frame=True)
+                except Exception:  # the loop tries again, and logs why it cannot
+                    pass
         self._bridge.call(self._finish, job, result, error)
 
     def _await_on_loop(self, awaitable: Any) -> Any:

@@ -152,6 +152,30 @@ class Socket(SocketLifecycle):
         for piece in self.client.parser.encode(packet):
             write(OutgoingMessage(piece, volatile=volatile))
 
+    def ack_messages(
+        self, ack_id: int, result: Any, *, frame: bool = False
+    ) -> list[OutgoingMessage]:
+        """The messages of the ACK ``ack_id`` carrying a handler's return value (the ACK's
+        arguments by :func:`~.acks.ack_args`), encoded once with this connection's parser,
+        for :attr:`write`.
+
+        Any thread may call it. With ``frame`` the WebSocket frame is built too when that
+        is the connection's transport now (a worker thread does, so that the loop only
+        writes bytes; a message framed for a transport gone meanwhile is still sent right).
+
+        Raises:
+            ConfigurationError: the value cannot be serialised.
+        """
+        pieces = self.client.parser.encode_ack(self.nsp.name, ack_id, ack_args(result))
+        messages = [OutgoingMessage(piece) for piece in pieces]
+        if frame:
+            eio = self.eio
+            if eio.transport_name == "websocket":
+                protocol = eio.protocol
+                for message in messages:
+                    message.ws_frame(protocol)
+        return messages
+
     def add_ack(self, ack_id: int, pending: PendingAck) -> None:
         """Wait for the ACK ``ack_id``; when too many are pending, fail the oldest."""
         acks = self._acks
@@ -215,11 +239,19 @@ class Socket(SocketLifecycle):
                 # rather than let its ack time out.
                 self.send(Packet(PacketType.ACK, self.nsp.name, [exc.ack_payload()], call.ack_id))
             return
-        if call.ack_id is not None and self.state is _CONNECTED:
+        ack_id = call.ack_id
+        if ack_id is None or self.state is not _CONNECTED:
+            return
+        messages = call.reply  # encoded by the invoker already (in a worker thread)?
+        if messages is None:
             try:
-                self.send(Packet(PacketType.ACK, self.nsp.name, ack_args(result), call.ack_id))
+                messages = self.ack_messages(ack_id, result)
             except ConfigurationError:
                 logger.exception("cannot send the return value of %r as an ack", call.event)
+                return
+        write = self.write
+        for message in messages:
+            write(message)
 
     def _on_ack(self, packet: Packet) -> None:
         ack_id = packet.id
