@@ -31,7 +31,7 @@ from flask_realtime.exceptions import (
 )
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server import socket_owners
-from flask_realtime.server.acks import PendingAck, ack_args
+from flask_realtime.server.acks import PendingAck
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
 from flask_realtime.server.socket_lifecycle import DEFAULT_REFUSAL, SocketLifecycle
 from flask_realtime.server.socket_state import SocketState
@@ -166,8 +166,18 @@ class Socket(SocketLifecycle):
         Raises:
             ConfigurationError: the value cannot be serialised.
         """
-        pieces = self.client.parser.encode_ack(self.nsp.name, ack_id, ack_args(result))
-        messages = [OutgoingMessage(piece) for piece in pieces]
+        # ack_args(result), inline: asked for every event with an ack.
+        if result is None:
+            args = []
+        elif type(result) is tuple:
+            args = list(result)
+        else:
+            args = [result]
+        pieces = self.client.parser.encode_ack(self.nsp.name, ack_id, args)
+        if len(pieces) == 1:  # no attachments: the common case, without a loop
+            messages = [OutgoingMessage(pieces[0])]
+        else:
+            messages = [OutgoingMessage(piece) for piece in pieces]
         if frame:
             eio = self.eio
             if eio.transport_name == "websocket":
