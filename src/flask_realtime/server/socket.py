@@ -223,19 +223,38 @@ class Socket(SocketLifecycle):
         event = data[0]
         if event in RESERVED_EVENTS:  # the parser refuses these already; a custom one may not
             return
-        if self.client.server.log_events:
-            logger.info('received event "%s" from %s [%s]', event, self.sid, self.nsp.name)
-        handler, args = self.nsp.find_handler(event, tuple(data[1:]))
+        client = self.client
+        server = client.server
+        nsp = self.nsp
+        if server.log_events:
+            logger.info('received event "%s" from %s [%s]', event, self.sid, nsp.name)
+        handler, args = nsp.find_handler(event, tuple(data[1:]))
         if handler is None:
-            logger.debug("no handler for %r in %s", event, self.nsp.name)
+            logger.debug("no handler for %r in %s", event, nsp.name)
             return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
-        if limit is not None and not limit.admit(self.client.data, self.sid):
+        if limit is not None and not limit.admit(client.data, self.sid):
             return
-        gate = self.nsp.handlers.gate
+        handlers = nsp.handlers
+        gate = handlers.gate
         if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
             handler = gate(event, tuple(data[1:]), handler)
-        self._invoke("event", event, handler, args, self._event_done, packet.id)
+        # What _invoke does, inline (every event comes this way).
+        call = HandlerCall(
+            "event",
+            event,
+            handler,
+            args,
+            self,
+            self._event_done,
+            packet.id,
+            handlers.error or server.registry.default_error,
+        )
+        try:
+            server.invoker.invoke(call)
+        except Exception as exc:  # an invoker that cannot run anything (shut down, ...)
+            logger.exception("the invoker failed to run %r", call)
+            call.done(None, exc)
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
