@@ -337,7 +337,11 @@ class HandlerRunner:
         try:
             pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
-                result = call_handler(job.fn, job.args, job.call.error_handler)
+                error_handler = job.call.error_handler
+                if error_handler is None:  # call_handler would only call it
+                    result = job.fn(*job.args)
+                else:
+                    result = call_handler(job.fn, job.args, error_handler)
                 if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
                     # an async error handler of a def handler
                     result = self._await_on_loop(result)
@@ -374,7 +378,11 @@ class HandlerRunner:
         try:
             pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
-                result = await await_handler(job.fn, job.args, job.call.error_handler)
+                error_handler = job.call.error_handler
+                if error_handler is None:  # await_handler would only await it
+                    result = await job.fn(*job.args)
+                else:
+                    result = await await_handler(job.fn, job.args, error_handler)
             except BaseException as exc:
                 pop_context(pushed, exc)
                 raise
