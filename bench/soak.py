@@ -11,6 +11,11 @@ once a second: the server's RSS, open fds, live Engine.IO sessions, the longest 
 pause, and the good client's echo p50/p99/max. Every client speaks the wire protocol itself
 (asyncio, no client library), so the client side stays cheap.
 
+The server's app has an echo handler and, as most apps do, a ``def`` disconnect handler
+(``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out). When the client processes exit at the
+end, every session they held ends at once: the summary gives the good client's echo over
+that mass disconnect.
+
 Churn, each a fresh connection: a WebSocket that connects and leaves politely, one that
 connects and is aborted, a polling session abandoned after connecting (the server reaps it
 after the heartbeat), and a polling session that upgrades to WebSocket and leaves.
@@ -63,6 +68,15 @@ def serve() -> None:
     @socketio.on("echo")
     def echo(*args: Any) -> tuple[Any, ...]:
         return args
+
+    left: list[str] = []
+
+    def gone(reason: str) -> None:  # as most apps have: a def handler per client that leaves
+        left.append(reason)
+        del left[:-100]
+
+    if not os.environ.get("SOAK_NO_DISCONNECT_HANDLER"):
+        socketio.on_event("disconnect", gone)
 
     @app.route("/stats")
     def stats() -> dict[str, Any]:
@@ -377,7 +391,15 @@ async def conduct(args: argparse.Namespace) -> None:
     lines: list[str] = []
     readers = [asyncio.ensure_future(p.stdout.readline()) for p in procs if p.stdout]
     samples = []
-    while any(p.returncode is None for p in procs):
+    # After the client processes exit, every session they held ends at once (the mass
+    # disconnect): sampling goes on until only the good client is left, and a second more.
+    tail: list[float] = []
+    left_at: float | None = None
+    tail_end = math.inf
+    while time.monotonic() < tail_end:
+        if left_at is None and all(p.returncode is not None for p in procs):
+            left_at = time.monotonic()
+            tail_end = left_at + 30  # bounded, whatever happens
         window_end = time.monotonic() + 1
         while time.monotonic() < window_end:
             n += 1
@@ -388,6 +410,10 @@ async def conduct(args: argparse.Namespace) -> None:
         stats = json.loads(body)
         rss, fds = proc_stats(server.pid)
         window, rtts[:] = sorted(rtts), []
+        if left_at is not None:
+            tail += window
+            if stats["sessions"] <= 1 and tail_end - time.monotonic() > 1:
+                tail_end = time.monotonic() + 1  # all gone: one more window
         p50 = statistics.median(window) * 1e3 if window else float("nan")
         p99 = window[max(0, math.ceil(len(window) * 0.99) - 1)] * 1e3 if window else float("nan")
         worst = window[-1] * 1e3 if window else float("nan")
@@ -420,6 +446,14 @@ async def conduct(args: argparse.Namespace) -> None:
         print(
             f"summary: peak rss {peak[0]:.0f} MB, peak fds {peak[1]}, peak sessions {peak[2]},"
             f" worst gen-2 GC {peak[3]:.1f} ms, worst echo p99 {peak[5]:.2f} ms"
+        )
+    if tail:
+        tail.sort()
+        p99 = tail[max(0, math.ceil(len(tail) * 0.99) - 1)] * 1e3
+        print(
+            f"mass disconnect (every client process exits at once): the good client's echo"
+            f" p99 {p99:.2f} ms, max {tail[-1] * 1e3:.1f} ms over {len(tail)} echoes until"
+            " the sessions were gone"
         )
 
 

@@ -30,6 +30,7 @@ def test_public_api_is_pinned() -> None:
         "is_recovered",
         "join_room",
         "leave_room",
+        "rate_limit",
         "rooms",
         "send",
         "socket_data",

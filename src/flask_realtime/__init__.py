@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .binding.handlers import rate_limit
 from .context import (
     call,
     close_room,
@@ -48,6 +49,7 @@ __all__ = [
     "is_recovered",
     "join_room",
     "leave_room",
+    "rate_limit",
     "rooms",
     "send",
     "socket_data",

@@ -22,7 +22,7 @@ from flask import Flask, current_app, has_app_context
 
 from .binding.adapters import resolve_adapter
 from .binding.cluster import ServerEvents
-from .binding.handlers import BoundHandler
+from .binding.handlers import BoundHandler, remember_binding
 from .binding.options import check_names, resolve_options
 from .binding.scope import current_scope
 from .binding.service import STATE_KEY, AppService
@@ -194,7 +194,9 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
 
         ``rate_limit`` (ours, optional): how often one connection may send this event,
         ``"5/s"``, ``"100/min"`` or ``(count, seconds)``; past it the event is dropped
-        and a line is logged (see ``docs/limits.md``).
+        and a line is logged (see ``docs/limits.md``). The decorator
+        :func:`~flask_realtime.rate_limit` declares the same on the function (and on a
+        class-based namespace's methods).
         """
 
         def decorator(handler: F) -> F:
@@ -216,7 +218,9 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
             raise ConfigurationError(f"an event name must be a string, not {message!r}")
         namespace = namespace or "/"
         fn = typed_handler(handler, message)  # itself unless it has typed parameters
+        # Without rate_limit, BoundHandler reads what @rate_limit declared on the function.
         bound = BoundHandler(fn, message, namespace, rate_limit=rate_limit)
+        remember_binding(handler, bound)  # for a @rate_limit above this decorator
         self._registry.handlers(namespace).add(message, bound)
 
     @overload
@@ -301,6 +305,7 @@ class SocketIO(SocketIOOperations, SocketIOMiddlewares):
             if isinstance(current, BoundHandler) and not current.from_class:
                 continue  # a decorated handler wins over the method
             fn = typed_handler(method, event)
+            # BoundHandler reads what @rate_limit declared on the on_<event> method.
             handlers.add(event, BoundHandler(fn, event, name, from_class=True))
         before_connect, before_event = namespace_handler.middlewares()
         if before_connect is not None:

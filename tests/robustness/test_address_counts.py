@@ -57,6 +57,22 @@ def wait_free(live: LiveServer, what: str) -> None:
     wait_until(lambda: slot_is_free(live), 5, f"the slot given back after {what}")
 
 
+def test_ipv6_clients_of_one_prefix_share_a_slot() -> None:
+    """Behind a trusted proxy, the forwarded IPv6 address counts per /64 (the default)."""
+    app = Flask("address_counts_v6")
+    sio = SocketIO(app, max_connections_per_address=1, trust_forwarded_headers=True)
+    url = "/socket.io/?EIO=4&transport=polling"
+
+    def handshake(served: LiveServer, address: str) -> int:
+        headers = {"X-Forwarded-For": address}
+        return requests.get(served.url + url, headers=headers, timeout=5).status_code
+
+    with LiveServer(app, sio) as served:
+        assert handshake(served, "2001:db8:1:2::1") == 200
+        assert handshake(served, "2001:db8:1:2::9:1") == 429  # another address, same /64
+        assert handshake(served, "2001:db8:1:3::1") == 200  # another /64
+
+
 def ws_url(live: LiveServer, sid: str | None = None) -> str:
     url = live.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     return url + (f"&sid={sid}" if sid else "")

@@ -164,3 +164,51 @@ def test_a_burst_of_quick_jobs_does_not_start_a_thread_each() -> None:
     # 50 clients' quick jobs: served by the threads that were awake, not 16 started.
     assert pool.thread_count < 16
     pool.close()
+
+
+def test_late_jobs_of_many_clients_do_not_delay_another_clients_job() -> None:
+    """A mass disconnect queues one disconnect handler (late) per client that left: a client
+    still connected waits behind one of them at most, not behind all."""
+    pool = WorkerPool(1, name="late")
+    gate = threading.Event()
+    order: list[str] = []
+    pool.submit(lambda: gate.wait(5), "first")  # holds the only thread
+    for n in range(200):
+        pool.submit(lambda n=n: order.append(f"left-{n}"), f"left-{n}", late=True)
+    pool.submit(lambda: order.append("echo"), "good")
+    gate.set()
+    wait_until(lambda: len(order) == 201, what="every job")
+    assert order.index("echo") == 0  # the connected client's job first
+    assert order[1:] == [f"left-{n}" for n in range(200)]  # the late ones in their order
+    pool.close()
+
+
+def test_late_jobs_keep_a_share_of_turns_under_load() -> None:
+    pool = WorkerPool(1, name="late-share")
+    gate = threading.Event()
+    order: list[str] = []
+    pool.submit(lambda: gate.wait(5), "first")
+    for n in range(3):
+        pool.submit(lambda n=n: order.append(f"late-{n}"), f"late-{n}", late=True)
+    for n in range(12):
+        pool.submit(lambda n=n: order.append(f"busy-{n}"), f"busy-{n}")
+    gate.set()
+    wait_until(lambda: len(order) == 15, what="every job")
+    # one late turn after every LATE_EVERY (3) others (the first of them held the gate):
+    # late jobs are never starved
+    assert [i for i, name in enumerate(order) if name.startswith("late")] == [2, 6, 10]
+    pool.close()
+
+
+def test_a_late_job_still_starts_after_its_clients_earlier_jobs() -> None:
+    pool = WorkerPool(1, name="late-order")
+    gate = threading.Event()
+    order: list[str] = []
+    pool.submit(lambda: gate.wait(5), "first")
+    pool.submit(lambda: order.append("event"), "a")
+    pool.submit(lambda: order.append("disconnect"), "a", late=True)
+    pool.submit(lambda: order.append("other"), "b")
+    gate.set()
+    wait_until(lambda: len(order) == 3, what="every job")
+    assert order.index("event") < order.index("disconnect")
+    pool.close()

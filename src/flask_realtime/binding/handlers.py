@@ -6,18 +6,77 @@ handler registered for every namespace (``namespace="*"``) does not take the nam
 the function accepts when it is registered and adapts the server's arguments (see
 :mod:`flask_realtime.server.invoker`) to it on each call, so a ``TypeError`` raised inside
 a handler is always the handler's own, never a guess that failed.
+
+:func:`rate_limit` is the decorator that declares a per-event rate limit on a function or
+on a class-based namespace's ``on_<event>`` method; registration reads it from there.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..exceptions import ConfigurationError
 from ..server.client_limits import EventRateLimit
 
-__all__ = ["BoundHandler", "accepts_positional", "is_async_callable"]
+__all__ = ["BoundHandler", "accepts_positional", "declared_rate_limit", "is_async_callable",
+           "rate_limit"]  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_RATE_ATTR = "__realtime_rate_limit__"  # what @rate_limit declared, on the function
+_BOUND_ATTR = "__realtime_bound__"  # the BoundHandlers made of the function so far
+
+
+def rate_limit(rate: object) -> Callable[[F], F]:
+    """Decorator: at most ``rate`` calls of this handler per connection.
+
+    ``rate`` is ``"5/s"``, ``"100/min"``, ``"10 per 2s"`` or ``(count, seconds)``, as the
+    ``rate_limit`` argument of ``@socketio.on``; past it the event is dropped and a line is
+    logged (``docs/limits.md``). It works where that argument cannot be written: on a
+    class-based namespace's ``on_<event>`` method, and on ``@socketio.event``::
+
+        class Chat(Namespace):
+            @rate_limit("5/s")
+            def on_message(self, text): ...
+
+    On a function it may sit above or below ``@socketio.on``. A ``rate_limit=`` given to
+    ``@socketio.on`` itself wins over it.
+
+    Raises:
+        ConfigurationError: ``rate`` is not a rate (at once, where the code is loaded).
+    """
+    EventRateLimit(rate, "rate_limit")  # checks it now, not at the first event
+
+    def decorate(fn: F) -> F:
+        try:
+            setattr(fn, _RATE_ATTR, rate)
+        except (AttributeError, TypeError):
+            raise ConfigurationError(
+                f"@rate_limit needs a function or method, not {fn!r}"
+            ) from None
+        for bound in getattr(fn, _BOUND_ATTR, ()):  # registered already (decorator above)
+            if not bound.explicit_rate:
+                bound.rate_limit = EventRateLimit(rate, bound.event)
+        return fn
+
+    return decorate
+
+
+def declared_rate_limit(fn: object) -> object:
+    """What ``@rate_limit`` declared on ``fn`` (a function or bound method), or None."""
+    return getattr(fn, _RATE_ATTR, None)
+
+
+def remember_binding(fn: object, bound: BoundHandler) -> None:
+    """Note on the user's ``fn`` that ``bound`` was made of it, so that a ``@rate_limit``
+    applied after the registration (above ``@socketio.on``) still reaches it."""
+    try:
+        made = fn.__dict__.setdefault(_BOUND_ATTR, [])
+    except AttributeError:  # no __dict__ (a builtin, a bound method): nothing to note
+        return
+    made.append(bound)
 
 
 def is_async_callable(fn: object) -> bool:
@@ -78,11 +137,13 @@ class BoundHandler:
             handler of the same event wins over such a method).
         rate_limit: how often one connection may send the event (an
             :class:`~flask_realtime.server.client_limits.EventRateLimit`), or None.
+        explicit_rate: whether ``rate_limit`` was given to the registration itself (it
+            then wins over a ``@rate_limit`` applied later).
     """
 
     __slots__ = (
-        "_takes_extra", "event", "fn", "from_class", "is_async", "most", "namespace", "needs",
-        "rate_limit",
+        "_takes_extra", "event", "explicit_rate", "fn", "from_class", "is_async", "most",
+        "namespace", "needs", "rate_limit",
     )  # fmt: skip
 
     def __init__(
@@ -100,6 +161,9 @@ class BoundHandler:
         self.event = event
         self.namespace = namespace
         self.from_class = from_class
+        self.explicit_rate = rate_limit is not None
+        if rate_limit is None:
+            rate_limit = declared_rate_limit(fn)  # @rate_limit, under the registration
         self.rate_limit = None if rate_limit is None else EventRateLimit(rate_limit, event)
         self.is_async = is_async_callable(fn)
         # Connect and disconnect handlers: does the function take auth / reason?

@@ -283,8 +283,11 @@ class HandlerRunner:
             else:
                 self._start_async(job)
         else:
-            # Keyed by connection: the pool takes clients in turn (see WorkerPool).
-            self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid)
+            # Keyed by connection: the pool takes clients in turn (see WorkerPool); a
+            # disconnect handler is late, so that a mass disconnect does not delay the
+            # clients still connected.
+            late = job.call.kind == "disconnect"
+            self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
 
     def _start_async(self, job: _Job) -> None:
         """Run an ``async def`` handler eagerly: its first step here and now; a task

@@ -75,7 +75,9 @@ class EngineServer:
         """Instrumentation told of upgrades and dropped volatile messages (observe)."""
         self.sessions: dict[str, EngineSocket] = {}
         cap = self.options.max_connections_per_address
-        self._per_address = None if cap is None else AddressCounts(cap)
+        self._per_address = (
+            None if cap is None else AddressCounts(cap, self.options.address_ipv6_prefix)
+        )
         self.sid_prefix = ""
         """Put before every new sid: the worker index of ``socketio.run(workers=N)``
         (``"2."``), by which a request that reaches another worker finds its owner."""

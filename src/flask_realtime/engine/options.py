@@ -40,6 +40,9 @@ class EngineOptions:
     max_connections: int = 100_000
     max_connections_per_address: int | None = None
     """Sessions one client address may hold (``address_limit.py``); past it 429. None: no cap."""
+    address_ipv6_prefix: int = 64
+    """IPv6 addresses count against ``max_connections_per_address`` per network of this many
+    bits (a host can pick any address of its /64); 128 counts each address alone."""
     max_payload_packets: int = 10_000
     max_buffered_bytes: int = 16 * 1024 * 1024
     """Bytes of messages that may wait for one client (queued for its next poll, or unread
@@ -60,6 +63,11 @@ class EngineOptions:
         if cap is not None and (type(cap) is not int or cap < 1):
             raise ConfigurationError(
                 f"max_connections_per_address must be a positive int or None, not {cap!r}"
+            )
+        prefix = self.address_ipv6_prefix
+        if type(prefix) is not int or not 1 <= prefix <= 128:
+            raise ConfigurationError(
+                f"address_ipv6_prefix must be an int from 1 to 128, not {prefix!r}"
             )
         for name in ("max_http_buffer_size", "max_buffered_bytes"):
             if getattr(self, name) <= 0:

@@ -14,6 +14,12 @@ client that queues hundreds of slow jobs delays another client's job by at most 
 not by hundreds. A client also runs at most ``share`` jobs at once, so that others always
 find threads. Jobs without a key (WSGI requests) are one client among the others.
 
+Late jobs: a job submitted with ``late=True`` (a disconnect handler: nobody waits for its
+answer) waits in a second queue of turns, which gets one turn in ``LATE_EVERY + 1`` while
+other jobs wait, and every turn when none do. When thousands of clients leave at once,
+their disconnect handlers are thousands of turns: in the one queue, a client still
+connected would wait behind all of them; here it waits behind at most one.
+
 Thread hops: a thread that finishes a job takes the next waiting one at once, without
 sleeping, so a burst of quick jobs is served by the threads already awake (one wake-up
 serves many jobs). A sleeping thread is woken (or a new one started) only when no awake
@@ -48,6 +54,10 @@ HELP_DELAY = 0.002
 """Seconds a woken thread waits for the busy threads to take the waiting jobs themselves
 (see the module docstring) before it takes one."""
 
+LATE_EVERY = 3
+"""While other jobs wait, a late job gets every ``LATE_EVERY + 1``-th turn (see the module
+docstring): late jobs still progress under load."""
+
 
 class _Client:
     """The jobs of one key: waiting, and how many run."""
@@ -56,7 +66,7 @@ class _Client:
 
     def __init__(self) -> None:
         self.key: Hashable = None
-        self.jobs: deque[Job] = deque()
+        self.jobs: deque[tuple[Job, bool]] = deque()  # (job, late), in submission order
         self.running = 0
         self.turn = False  # in the pool's queue of clients waiting for a thread
 
@@ -106,6 +116,8 @@ class WorkerPool:
         self._clients: dict[Hashable, _Client] = {}  # keys with jobs waiting or running
         self._spare: list[_Client] = []  # client records to reuse
         self._turns: deque[_Client] = deque()  # clients whose next job may start, in turn
+        self._late: deque[_Client] = deque()  # the same, for clients whose next job is late
+        self._since_late = 0  # turns given to _turns since _late last had one
         self._threads: list[threading.Thread] = []
         self._parked: list[_Parked] = []  # sleeping threads
         self._busy = 0  # threads running a job
@@ -128,8 +140,11 @@ class WorkerPool:
         """How many jobs wait for a thread (read by the metrics, observe)."""
         return self._queued
 
-    def submit(self, job: Job, key: Hashable = None) -> None:
-        """Queue ``job`` for client ``key``; wake or start a thread if none is free for it."""
+    def submit(self, job: Job, key: Hashable = None, *, late: bool = False) -> None:
+        """Queue ``job`` for client ``key``; wake or start a thread if none is free for it.
+
+        ``late``: the job may wait for the other clients' jobs (see the module docstring);
+        it still starts after the jobs ``key`` submitted before it."""
         with self._lock:
             if self._closed:
                 raise ConfigurationError("the worker pool is shut down")
@@ -138,12 +153,17 @@ class WorkerPool:
                 client = self._spare.pop() if self._spare else _Client()
                 client.key = key
                 self._clients[key] = client
-            client.jobs.append(job)
+            client.jobs.append((job, late))
             self._queued += 1
             if not client.turn and client.running < self._share:
                 client.turn = True
-                self._turns.append(client)
+                self._queue_turn(client)
                 self._wake()
+
+    def _queue_turn(self, client: _Client) -> None:
+        """Put ``client``, which has jobs waiting, in the queue of turns its next job goes
+        in (the lock is held)."""
+        (self._late if client.jobs[0][1] else self._turns).append(client)
 
     def _wake(self) -> None:
         """Make sure a thread will take the next turn (the lock is held)."""
@@ -191,8 +211,9 @@ class WorkerPool:
         help busy ones."""
         lock = self._lock
         turns = self._turns
+        late = self._late
         while True:
-            if turns:
+            if turns or late:
                 if not (helping and self._busy):
                     break
                 # Woken to help: take a job only if the busy threads make no progress.
@@ -200,7 +221,7 @@ class WorkerPool:
                 lock.release()
                 time.sleep(HELP_DELAY)
                 lock.acquire()
-                if self._taken == seen and turns:
+                if self._taken == seen and (turns or late):
                     break
                 continue
             if self._closed:
@@ -212,20 +233,25 @@ class WorkerPool:
             lock.acquire()
             if not parked.woken and parked in self._parked:
                 self._parked.remove(parked)  # idle too long (or closing): not parked now
-            if not woke and not turns:
+            if not woke and not turns and not late:
                 return None  # idle too long
             helping = True
-        client = turns.popleft()
-        job = client.jobs.popleft()
+        if late and (not turns or self._since_late >= LATE_EVERY):
+            client = late.popleft()
+            self._since_late = 0
+        else:
+            client = turns.popleft()
+            self._since_late += 1
+        job = client.jobs.popleft()[0]
         self._queued -= 1
         self._taken += 1
         client.running += 1
         self._busy += 1
         if client.jobs and client.running < self._share:
-            turns.append(client)  # its next job waits for its next turn
+            self._queue_turn(client)  # its next job waits for its next turn
         else:
             client.turn = False
-        if turns:
+        if turns or late:
             self._wake()  # more turns waiting: a thread to help, if none is free
         return job, client
 
@@ -236,7 +262,7 @@ class WorkerPool:
         if client.jobs:
             if not client.turn and client.running < self._share:
                 client.turn = True
-                self._turns.append(client)
+                self._queue_turn(client)
         elif not client.running:
             del self._clients[client.key]
             client.key = None

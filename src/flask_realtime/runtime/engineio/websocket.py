@@ -26,6 +26,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
+from functools import partial as _bind  # _parse has a local named partial
 from typing import Protocol, cast
 
 from websockets.frames import CloseCode, Frame, Opcode
@@ -37,6 +39,7 @@ from ...engine import EngineRequest, EngineServer, EngineSocket, OutgoingMessage
 from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
 from ...engine.transport import Outgoing
 from .coalesce import WriteCoalescer
+from .teardown import Teardown
 from .wstransport import WebSocketTransport, WsState, ws_payload
 
 try:  # websockets' C unmasking, as its own frame parser uses
@@ -91,6 +94,10 @@ class WebSocketHost(Protocol):
 
     @property
     def coalescer(self) -> WriteCoalescer: ...
+
+    @property
+    def teardown(self) -> Teardown:
+        """Where the end of a session waits when many end at once (``teardown.py``)."""
 
     def now(self) -> float:
         """The engine's time."""
@@ -430,6 +437,13 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
                 if mask != b"\0\0\0\0":
                     payload = apply_mask(payload, mask)
                 self._on_message(opcode == 1, payload)
+            elif opcode == 8 and ws is None and self._transport is not None:
+                # A close: its handshake (websockets' protocol, the reply, the socket's
+                # close) waits for the turn's teardown budget, so that thousands of clients
+                # leaving together do not freeze the loop. Nothing is read meanwhile.
+                self._transport.pause_reading()
+                self._endpoint.teardown.run(_bind(self._close_frame, bytes(buffer[at:])))
+                return
             else:
                 self._feed_ws(bytes(buffer[at:end]))
             if self._state is not _OPEN or self._transport is None:
@@ -458,19 +472,37 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if self._write_pending():
             self._close_transport()
 
+    def _close_frame(self, data: bytes) -> None:
+        """Handle a close frame (and what followed it), deferred by ``_parse``."""
+        if self._transport is not None and self._state is _OPEN:
+            self._feed_ws(data)
+
     def eof_received(self) -> bool | None:
         partial, self._partial = self._partial, None
         if partial:  # websockets judges the frame cut short, as if it had read it all
             self._websockets().receive_data(bytes(partial))
         if self._ws is not None:
             self._ws.receive_eof()
-        return None
+        # The client will send no more: close our side, within the turn's teardown budget
+        # (closing a socket costs the kernel's work too; thousands at once froze the loop).
+        self._endpoint.teardown.run(self._close_after_eof)
+        return True  # the transport stays until then
+
+    def _close_after_eof(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
         self._partial = None
         self._endpoint.untrack(self)
-        self._gone(exc is not None)
+        # CLOSED now, so that nothing more is written; the session hears of it when the
+        # turn's teardown budget allows (at once, unless many connections end together).
+        session = self.session
+        reason = self._lose(exc is not None)
+        if session is not None and reason is not None:
+            self._endpoint.teardown.run(partial(session.transport_closed, self, reason))
         self._transport = None
         # Leave nothing that only the cyclic collector frees: the session and this
         # connection refer to each other, and websockets' parser is a generator that refers

@@ -180,14 +180,18 @@ class WebSocketTransport:
     def _gone(self, error: bool) -> None:
         """The sink is gone (CLOSED): the session hears of a transport error when this
         WebSocket FAILED or ``error``, else of a close."""
+        session = self.session
+        reason = self._lose(error)
+        if session is not None and reason is not None:
+            session.transport_closed(self, reason)
+
+    def _lose(self, error: bool) -> CloseReason | None:
+        """Move to CLOSED; what the session is to hear (None: it was CLOSED already)."""
         if self._state is WsState.CLOSED:
-            return
+            return None
         failed = error or self._state is WsState.FAILED
         self._move(WsState.CLOSED)
-        session = self.session
-        if session is not None:
-            reason = CloseReason.TRANSPORT_ERROR if failed else CloseReason.TRANSPORT_CLOSE
-            session.transport_closed(self, reason)
+        return CloseReason.TRANSPORT_ERROR if failed else CloseReason.TRANSPORT_CLOSE
 
     def _peer(self) -> str:
         addr = self._remote_addr

@@ -1,0 +1,70 @@
+"""The end of many connections at once, a bounded amount per loop turn
+(runtime/engineio/teardown.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from flask_realtime.runtime.engineio.teardown import Teardown
+
+
+def spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_work_within_the_budget_runs_at_once() -> None:
+    async def main() -> list[int]:
+        teardown = Teardown(budget=1.0)
+        done: list[int] = []
+        for n in range(5):
+            teardown.run(lambda n=n: done.append(n))
+        assert teardown.pending == 0
+        return done
+
+    assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+
+
+def test_work_past_the_budget_waits_and_the_loop_turns_between_batches() -> None:
+    """Other clients' callbacks run while the rest of the teardown waits its turn."""
+
+    async def main() -> tuple[list[str], Teardown]:
+        loop = asyncio.get_running_loop()
+        teardown = Teardown(budget=0.002)
+        seen: list[str] = []
+        for n in range(40):  # 40 x 0.5 ms: ten budgets' worth, in one turn
+            teardown.run(lambda n=n: (spin(0.0005), seen.append(f"end-{n}")))
+        assert teardown.pending > 0  # what did not fit waits
+        loop.call_soon(seen.append, "other client")  # the next turn's other work
+        while teardown.pending:
+            await asyncio.sleep(0)
+        return seen, teardown
+
+    seen, teardown = asyncio.run(main())
+    ends = [name for name in seen if name.startswith("end-")]
+    assert ends == [f"end-{n}" for n in range(40)]  # every job, in order
+    assert seen.index("other client") < len(seen) - 1  # it ran before the last job
+    assert teardown.turns >= 2  # spread over several turns
+
+
+def test_a_failing_deferred_job_is_logged_and_the_others_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> list[int]:
+        teardown = Teardown(budget=0.0)  # nothing fits: everything is deferred
+        done: list[int] = []
+        teardown.run(lambda: done.append(1))
+        teardown.run(lambda: 1 / 0)
+        teardown.run(lambda: done.append(3))
+        while teardown.pending:
+            await asyncio.sleep(0)
+        return done
+
+    with caplog.at_level(logging.ERROR):
+        assert asyncio.run(main()) == [1, 3]
+    assert "ending a connection failed" in caplog.text
