@@ -1,0 +1,144 @@
+"""A WebSocket upgrade that reaches another server than its session's owner (as on another
+machine, joined by Redis) is relayed to the owner: the load balancer sends the handshake and
+the polling to server A, the upgrade to server B, and the official clients end up on
+WebSocket all the same, with everything of Socket.IO working through B."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .clients import Recorder
+from .node_socket import NodeSocket
+from .processes import ServerProcess
+from .spreading_proxy import SpreadingProxy
+from .test_servers_on_redis import servers_on_redis
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    with servers_on_redis(tmp_path, 1) as (a, b):
+        yield a, b
+
+
+@pytest.fixture
+def relayed_url(two_servers: tuple[ServerProcess, ServerProcess]) -> Iterator[str]:
+    """Requests to A, WebSocket upgrades to B."""
+    a, b = two_servers
+    with SpreadingProxy(a.port, upgrades_to=b.port) as proxy:
+        yield proxy.url
+
+
+def upgraded(url: str) -> NodeSocket:
+    """A Node socket connected through ``url`` and upgraded to WebSocket."""
+    node = NodeSocket(url)
+    assert node.wait_for("connect")["transport"] == "polling"
+    assert node.wait_for("upgrade")["transport"] == "websocket"
+    node.command(op="transport")
+    assert node.wait_for("transport")["name"] == "websocket"
+    return node
+
+
+def farewell(server: ServerProcess, sid: str, timeout: float = 10.0) -> str:
+    """The reason ``server``'s disconnect handler got for ``sid`` (asked by a client of
+    its own), waiting for it at most ``timeout`` seconds."""
+    observer = Recorder(server.url, ["polling"])
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            seen: dict[str, str] = observer.call("farewells")
+            if sid in seen:
+                return seen[sid]
+            if time.monotonic() > deadline:
+                pytest.fail(f"{sid} never left server {server.port}: {seen}")
+            time.sleep(0.1)
+    finally:
+        observer.close()
+
+
+def test_the_js_client_upgrades_through_the_other_server(
+    two_servers: tuple[ServerProcess, ServerProcess], relayed_url: str
+) -> None:
+    a, _ = two_servers
+    with upgraded(relayed_url) as node:
+        for number in range(30):  # client -> owner -> client, in order
+            node.emit("echo", number)
+        node.wait_for("echo", count=30)
+        echoes = [e["args"][0] for e in node.events("echo")]
+        assert [e["data"] for e in echoes] == list(range(30))
+        (owner_pid,) = {e["pid"] for e in echoes}
+        assert node.call("echo", "with an ack") == [owner_pid]
+        # A room broadcast from a client of A reaches the relayed client.
+        assert node.call("join", "lobby") == ["lobby"]
+        other = Recorder(a.url, ["polling"])
+        try:
+            other.client.emit("to_room", ("lobby", "to the lobby"))
+            assert node.wait_for("room_message")["args"] == ["to the lobby"]
+        finally:
+            other.close()
+        node.command(op="transport")
+        assert node.wait_for("transport", count=2)["name"] == "websocket"
+        assert node.events("disconnect") == []
+
+
+def test_a_server_disconnect_reaches_the_relayed_client(
+    two_servers: tuple[ServerProcess, ServerProcess], relayed_url: str
+) -> None:
+    a, _ = two_servers
+    with upgraded(relayed_url) as node:
+        sid = node.wait_for("connect")["sid"]
+        node.emit("kick")
+        assert node.wait_for("disconnect")["reason"] == "io server disconnect"
+        assert farewell(a, sid) == "server disconnect"
+
+
+def test_a_client_disconnect_through_the_relay_reaches_the_owner(
+    two_servers: tuple[ServerProcess, ServerProcess], relayed_url: str
+) -> None:
+    a, _ = two_servers
+    with upgraded(relayed_url) as node:
+        sid = node.wait_for("connect")["sid"]
+        node.command(op="disconnect")
+        assert node.wait_for("disconnect")["reason"] == "io client disconnect"
+        assert farewell(a, sid) == "client disconnect"
+
+
+def test_the_relaying_server_killed_the_owner_notices_and_the_client_reconnects(
+    two_servers: tuple[ServerProcess, ServerProcess], relayed_url: str
+) -> None:
+    a, b = two_servers
+    with upgraded(relayed_url) as node:
+        sid = node.wait_for("connect")["sid"]
+        os.killpg(b.process.pid, signal.SIGKILL)
+        b.process.wait(5)
+        assert node.wait_for("disconnect")["reason"] == "transport close"
+        # deploy_app pings every 2 s: A finds B gone on its next ping at the latest.
+        assert farewell(a, sid) in ("transport error", "transport close")
+        again = node.wait_for("connect", count=2)
+        assert again["sid"] != sid
+        assert node.call("echo", "back") != []
+
+
+def test_python_socketio_upgrades_through_the_other_server(relayed_url: str) -> None:
+    client = Recorder(relayed_url, ["polling", "websocket"])
+    try:
+        deadline = time.monotonic() + 10
+        while client.client.transport() != "websocket":
+            assert time.monotonic() < deadline, "python-socketio never upgraded"
+            time.sleep(0.05)
+        for number in range(10):
+            client.client.emit("echo", number)
+        echoes: list[Any] = client.wait_for("echo", count=10)
+        assert [e["data"] for e in echoes] == list(range(10))
+        assert client.call("echo", "acked") == echoes[0]["pid"]
+        assert client.client.transport() == "websocket"
+    finally:
+        client.close()
