@@ -142,7 +142,12 @@ class RedisForwarder:
         self._tasks = [loop.create_task(self._read(pubsub)), loop.create_task(self._publish())]
 
     async def shutdown(self) -> None:
-        """Stop: unsubscribe, drop what was not published yet (on the loop)."""
+        """Stop: publish what waits (for a second at most: the close packets of relayed
+        WebSockets are among it), then unsubscribe (on the loop)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while self._outbox is not None and self._outbox_bytes and loop.time() < deadline:
+            await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
         self._tasks = []
@@ -189,7 +194,6 @@ class RedisForwarder:
             batch = [await outbox.get()]
             while len(batch) < _BATCH and not outbox.empty():
                 batch.append(outbox.get_nowait())
-            self._outbox_bytes -= sum(len(body) for _, body in batch)
             try:
                 # One round trip for what waits, in order (a pipeline, no transaction).
                 pipe = self._client.pipeline(transaction=False)
@@ -201,6 +205,7 @@ class RedisForwarder:
             except Exception as exc:  # Redis went away: the requesters' waits end
                 logger.warning("cannot forward to other servers over Redis: %s", exc)
                 reached = [0] * len(batch)
+            self._outbox_bytes -= sum(len(body) for _, body in batch)
             for (peer, _), count in zip(batch, reached, strict=True):
                 if not count:  # nobody listens there: that process is gone
                     if self._receiver is not None:

@@ -216,11 +216,6 @@ class RemoteWebSockets:
             if key[0] == peer:
                 transport.relay_closed(True)
 
-    def close_all(self) -> None:
-        """Shutdown: every relayed WebSocket is closed (their sessions end with them)."""
-        for transport in list(self._open.values()):
-            transport.close()
-
     # -- for RemoteWebSocket -------------------------------------------------------------
 
     def send(self, kind: RelayKind, transport: RemoteWebSocket, value: Any) -> bool:

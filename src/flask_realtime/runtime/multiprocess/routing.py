@@ -173,8 +173,8 @@ class SessionRouter:
     async def shutdown(self) -> None:
         if self._relay is not None:
             self._relay.close_all()
-        if self._remote is not None:
-            self._remote.close_all()
+        # The sessions of the WebSockets others relay for us close with the rest (their
+        # close packet travels on the bus, which stops last).
         await self.inner.shutdown()
         for task in list(self._serving.values()):
             task.cancel()
