@@ -77,9 +77,7 @@ class NodeSocket:
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                found = [
-                    s for s in self.seen if s["event"] == name and (check is None or check(s))
-                ]
+                found = [s for s in self.seen if s["event"] == name and (check is None or check(s))]
                 if len(found) >= count:
                     return found[count - 1]
                 left = deadline - time.monotonic()

@@ -5,17 +5,21 @@ WebSocket all the same, with everything of Socket.IO working through B."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets.sync.client
 
 from .clients import Recorder
 from .node_socket import NodeSocket
+from .pinned import HttpConnection
 from .processes import ServerProcess
 from .spreading_proxy import SpreadingProxy
 from .test_servers_on_redis import servers_on_redis
@@ -142,3 +146,57 @@ def test_python_socketio_upgrades_through_the_other_server(relayed_url: str) -> 
         assert client.client.transport() == "websocket"
     finally:
         client.close()
+
+
+@contextmanager
+def relayed_websocket(
+    a: ServerProcess, b: ServerProcess, **options: Any
+) -> Iterator[tuple[str, websockets.sync.client.ClientConnection]]:
+    """A Socket.IO session opened by polling on A, upgraded by a WebSocket to B: its
+    Socket.IO sid, and the WebSocket (``options`` for ``websockets``' ``connect``)."""
+    conn = HttpConnection(a.port)
+    sid = json.loads(conn.request("GET", "/socket.io/?EIO=4&transport=polling")[1][1:])["sid"]
+    query = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    assert conn.request("POST", query, b"40") == (200, b"ok")
+    connected = conn.request("GET", query)[1]
+    assert connected.startswith(b"40{")
+    conn.close()
+    with websockets.sync.client.connect(
+        f"ws://127.0.0.1:{b.port}/socket.io/?EIO=4&transport=websocket&sid={sid}",
+        open_timeout=10, **options,
+    ) as ws:  # fmt: skip
+        ws.send("2probe")
+        assert ws.recv(timeout=10) == "3probe"
+        ws.send("5")
+        yield json.loads(connected[2:])["sid"], ws
+
+
+def read_until_closed(ws: websockets.sync.client.ClientConnection) -> None:
+    """Read (pings, say) until the server closes, for 10 s at most."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ws.recv(timeout=10)
+
+
+def test_a_message_over_max_http_buffer_size_closes_the_relayed_websocket(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    with relayed_websocket(a, b) as (sid, ws):
+        ws.send('42["echo","' + "x" * 1_000_001 + '"]')  # deploy_app: the default 1 MB
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            read_until_closed(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009  # message too big, as from the owner itself
+    assert farewell(a, sid) == "transport error"
+
+
+def test_a_relayed_client_that_does_not_read_is_dropped(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    # The client's library stops reading once one message waits unread.
+    with relayed_websocket(a, b, max_queue=1) as (sid, ws):
+        ws.send('42["flood",400,100000]')  # 40 MB, more than max_buffered_bytes (16 MiB)
+        assert farewell(a, sid, timeout=30) == "transport error"
+    b.wait_for_log(r"dropping .* \(relayed to server \d+\): the client reads too slowly")
