@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from .clients import Recorder
 from .cluster_checks import echo_pid, polling_clients_spread_lose_nothing
@@ -39,10 +40,24 @@ def servers_on_redis(tmp_path: Path, workers: int) -> Iterator[tuple[ServerProce
                 env={"DEPLOY_MESSAGE_QUEUE": redis_url, "DEPLOY_CHANNEL": channel},
             )  # fmt: skip
             servers.append(process.start())
+        # Each server process subscribes to its own channel just after it listens.
+        subscribed(redis_url, f"{channel}#eio#*", workers * 2)
         yield tuple(servers)
     finally:
         for server in servers:
             server.close()
+
+
+def subscribed(redis_url: str, pattern: str, count: int) -> None:
+    """Wait until ``count`` channels matching ``pattern`` have a subscriber."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 10
+        while len(client.pubsub_channels(pattern)) < count:
+            assert time.monotonic() < deadline, f"the servers never subscribed to {pattern}"
+            time.sleep(0.02)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -91,8 +91,11 @@ class RedisForwarder:
         self._receiver: ForwardReceiver | None = None
         self._relay: RelayReceiver | None = None
         self._client: Any = None
-        self._outbox: asyncio.Queue[tuple[int, bytes]] | None = None
+        # Made now: what is sent before connect() waits there (the server takes requests
+        # while it subscribes), and is published once it is connected.
+        self._outbox: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self._outbox_bytes = 0
+        self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -137,7 +140,6 @@ class RedisForwarder:
         self._client = redis.asyncio.Redis.from_url(self.url)
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self._channel(self.index))
-        self._outbox = asyncio.Queue()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read(pubsub)), loop.create_task(self._publish())]
 
@@ -146,8 +148,9 @@ class RedisForwarder:
         WebSockets are among it), then unsubscribe (on the loop)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
-        while self._outbox is not None and self._outbox_bytes and loop.time() < deadline:
+        while self._tasks and self._outbox_bytes and loop.time() < deadline:
             await asyncio.sleep(0.01)
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         self._tasks = []
@@ -180,7 +183,7 @@ class RedisForwarder:
 
     def _send(self, kind: int, peer: int, request_id: int, value: Any) -> bool:
         outbox = self._outbox
-        if outbox is None or outbox.qsize() >= _OUTBOX_LIMIT or self._outbox_bytes >= _OUTBOX_BYTES:
+        if self._closed or outbox.qsize() >= _OUTBOX_LIMIT or self._outbox_bytes >= _OUTBOX_BYTES:
             return False
         body = encode_value([int(kind), self.index, request_id, value])
         self._outbox_bytes += len(body)
@@ -189,7 +192,6 @@ class RedisForwarder:
 
     async def _publish(self) -> None:
         outbox = self._outbox
-        assert outbox is not None
         while True:
             batch = [await outbox.get()]
             while len(batch) < _BATCH and not outbox.empty():
