@@ -20,9 +20,12 @@ import websockets.sync.client
 from .clients import Recorder
 from .node_socket import NodeSocket
 from .pinned import HttpConnection
-from .processes import ServerProcess
+from .processes import ServerProcess, gunicorn_command
 from .spreading_proxy import SpreadingProxy
-from .test_servers_on_redis import servers_on_redis
+from .test_gunicorn_worker import LISTENING as GUNICORN_LISTENING
+from .test_gunicorn_worker import WORKER
+from .test_gunicorn_workers import wait_for_members
+from .test_servers_on_redis import servers_on_redis, subscribed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -171,11 +174,11 @@ def relayed_websocket(
         yield json.loads(connected[2:])["sid"], ws
 
 
-def read_until_closed(ws: websockets.sync.client.ClientConnection) -> None:
-    """Read (pings, say) until the server closes, for 10 s at most."""
-    deadline = time.monotonic() + 10
+def read_until_closed(ws: websockets.sync.client.ClientConnection, timeout: float = 10) -> None:
+    """Read (pings, say) until the server closes, for ``timeout`` seconds at most."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ws.recv(timeout=10)
+        ws.recv(timeout=timeout)
 
 
 def test_a_message_over_max_http_buffer_size_closes_the_relayed_websocket(
@@ -200,3 +203,72 @@ def test_a_relayed_client_that_does_not_read_is_dropped(
         ws.send('42["flood",400,100000]')  # 40 MB, more than max_buffered_bytes (16 MiB)
         assert farewell(a, sid, timeout=30) == "transport error"
     b.wait_for_log(r"dropping .* \(relayed to server \d+\): the client reads too slowly")
+
+
+def test_over_tls_gunicorn_workers_on_redis_relay_upgrades_between_them(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    """A TLS connection cannot move to another worker (handoff); with a Redis
+    message_queue the worker it reached relays it instead, and every client upgrades."""
+    cert, key = certificate
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    channel = f"tls-relay-{os.getpid()}-{time.monotonic_ns()}"
+    tls = ("--certfile", str(cert), "--keyfile", str(key))
+    command = gunicorn_command("-k", WORKER, "-b", "127.0.0.1:0", "-w", "3", *tls,
+                               "deploy.deploy_app:app")  # fmt: skip
+    env = {"DEPLOY_MESSAGE_QUEUE": redis_url, "DEPLOY_CHANNEL": channel}
+    with ServerProcess(command, tmp_path / "gunicorn.log", GUNICORN_LISTENING, env=env) as server:
+        server.start()
+        wait_for_members(server, 3)
+        subscribed(redis_url, f"{channel}#eio#*", 3)
+        url = f"https://127.0.0.1:{server.port}"
+        clients = [Recorder(url, ["polling", "websocket"], cafile=str(cert)) for _ in range(6)]
+        try:
+            deadline = time.monotonic() + 15
+            while any(c.client.transport() != "websocket" for c in clients):
+                assert time.monotonic() < deadline, "not every client upgraded"
+                time.sleep(0.05)
+            for number, client in enumerate(clients):
+                pid = client.call("echo", number)
+                assert client.wait_for("echo") == [{"data": number, "pid": pid}]
+            clients[0].client.emit("announce", "over tls")
+            for client in clients:
+                assert client.wait_for("news") == ["over tls"]
+                assert client.got("disconnect") == []
+        finally:
+            for client in clients:
+                client.close()
+        assert "cannot move there" not in server.log()
+
+
+def test_the_owner_killed_the_relay_closes_its_client(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    with relayed_websocket(a, b) as (_, ws):
+        os.killpg(a.process.pid, signal.SIGKILL)
+        a.process.wait(5)
+        started = time.monotonic()
+        # Silent: B hears nothing from A for ping_interval + ping_timeout (2 + 5 s).
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            read_until_closed(ws, 15)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1001
+        assert time.monotonic() - started < 9
+    b.wait_for_log(r"server \d+ went silent")
+
+
+def test_the_owner_killed_a_message_to_it_closes_the_relayed_client_at_once(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    with relayed_websocket(a, b) as (_, ws):
+        os.killpg(a.process.pid, signal.SIGKILL)
+        a.process.wait(5)
+        started = time.monotonic()
+        ws.send('42["echo","anyone there?"]')  # its PUBLISH reaches nobody
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            read_until_closed(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1011
+        assert time.monotonic() - started < 2
