@@ -96,6 +96,7 @@ def payloads_of(value: Any) -> list[str | bytes] | None:
 
 
 def encode_request(request: EngineRequest) -> Any:
+    """A request as a bus value (a forwarded poll, a relayed upgrade)."""
     return {
         "method": request.method,
         "path": request.path,
@@ -108,6 +109,7 @@ def encode_request(request: EngineRequest) -> Any:
 
 
 def decode_request(value: Any) -> EngineRequest | None:
+    """The request of a bus value, or None when it is not one."""
     if not isinstance(value, dict):
         return None
     try:
@@ -126,10 +128,12 @@ def decode_request(value: Any) -> EngineRequest | None:
 
 
 def encode_response(response: EngineResponse) -> Any:
+    """A response as a bus value (a forwarded poll's answer, a refused upgrade)."""
     return {"status": response.status, "headers": response.headers, "body": response.body}
 
 
 def decode_response(value: Any) -> EngineResponse | None:
+    """The response of a bus value, or None when it is not one."""
     if not isinstance(value, dict):
         return None
     try:
