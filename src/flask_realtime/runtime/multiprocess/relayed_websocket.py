@@ -363,9 +363,15 @@ class RelayedWebSocket(asyncio.Protocol):
         if self._write_paused:  # the client does not read: a close would wait for good
             transport.abort()
             return
-        transport.close()
-        if transport.get_write_buffer_size():
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+        if transport.can_write_eof():
+            # Half-close, and drop what the client still sends until it closes its side:
+            # closing at once while it sends (a message cut off as too big) would reset
+            # the connection, and the client would never read our close frame.
+            transport.write_eof()
+            transport.resume_reading()
+        else:
+            transport.close()
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
     def _peer(self) -> str:
         transport = self._transport
