@@ -32,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from ...engine import EngineRequest, EngineResponse
 
 __all__ = [
+    "EVERY_PEER",
     "RelayBus",
     "RelayKind",
     "RelayReceiver",
@@ -41,6 +42,10 @@ __all__ = [
     "encode_response",
     "payloads_of",
 ]
+
+
+EVERY_PEER = 0xFFFF
+"""The ``peer`` of a departure that means every other process (the link itself is lost)."""
 
 
 class RelayKind(enum.IntEnum):
@@ -61,7 +66,7 @@ class RelayReceiver(Protocol):
     def relayed(self, kind: int, peer: int, conn_id: int, value: Any) -> None: ...
 
     def relay_peer_gone(self, peer: int) -> None:
-        """A message to process ``peer`` reached nobody: it is gone."""
+        """Process ``peer`` is gone (every other one for :data:`EVERY_PEER`)."""
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from ...engine import EngineRequest, EngineResponse, EngineServer, EngineSocket
 from ...engine.http import EngineError, error_response
 from ...engine.transport import Outgoing, Transport
-from .relay_wire import RelayBus, RelayKind, encode_response, payloads_of
+from .relay_wire import EVERY_PEER, RelayBus, RelayKind, encode_response, payloads_of
 from .wstransport import WebSocketTransport, WsState, ws_payload
 
 __all__ = ["RemoteWebSocket", "RemoteWebSockets"]
@@ -213,7 +213,7 @@ class RemoteWebSockets:
     def peer_gone(self, peer: int) -> None:
         """Server process ``peer`` is gone: so are the client sockets it relayed."""
         for key, transport in list(self._open.items()):
-            if key[0] == peer:
+            if peer in (key[0], EVERY_PEER):
                 transport.relay_closed(True)
 
     # -- for RemoteWebSocket -------------------------------------------------------------

@@ -17,10 +17,10 @@ For a session another worker owns:
   messages, with the whole request as the unit: the owner's engine stays the one judge.
 - a **WebSocket upgrade** moves the whole connection to the owner (``handoff.py``): from
   then on the owner serves it as its own, with no hop per frame. Over TLS, or to another
-  machine, a connection cannot move; with a Redis bus it is relayed instead
-  (``ws_relay.py``: this worker keeps the socket, the owner's session gets its messages
-  over the bus, a :class:`~..engineio.remote_websocket.RemoteWebSocket`); without one
-  the upgrade is refused and the client goes on polling (through the owner).
+  machine, a connection cannot move; it is relayed instead (``ws_relay.py``: this
+  worker keeps the socket, the owner's session gets its messages over the link, a
+  :class:`~..engineio.remote_websocket.RemoteWebSocket`), over Redis between machines,
+  over the hub between the TLS workers of one machine.
 
 A worker that dies takes its sessions with it: requests forwarded to it end at once (the
 hub says GONE; over Redis, nobody receives the request) with Engine.IO's "Session ID

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ...engine import EngineResponse
 from ..engineio.endpoint import handshake_problem
 from ..engineio.front import from_http
-from ..engineio.relay_wire import RelayBus, RelayKind, payloads_of
+from ..engineio.relay_wire import EVERY_PEER, RelayBus, RelayKind, payloads_of
 from .relayed_websocket import RelayedWebSocket
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class WebSocketRelay:
     def peer_gone(self, peer: int) -> None:
         """Server process ``peer`` is gone: so are its sessions; close their WebSockets."""
         for conn in list(self._conns.values()):
-            if conn.owner == peer:
+            if peer in (conn.owner, EVERY_PEER):
                 conn.owner_closed(True)
 
     def close_all(self) -> None:
