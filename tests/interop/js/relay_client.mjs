@@ -18,9 +18,12 @@ const socket = io(process.argv[2], {
   reconnectionDelayMax: 200,
 });
 
+// The upgrade may end before or after the Socket.IO connect: listen from the engine's open.
+socket.io.on("open", () => {
+  socket.io.engine.once("upgrade", (transport) => say({ event: "upgrade", transport: transport.name }));
+});
 socket.on("connect", () => {
   say({ event: "connect", sid: socket.id, transport: socket.io.engine.transport.name });
-  socket.io.engine.once("upgrade", (transport) => say({ event: "upgrade", transport: transport.name }));
 });
 socket.on("disconnect", (reason) => say({ event: "disconnect", reason }));
 socket.onAny((event, ...args) => say({ event, args }));
