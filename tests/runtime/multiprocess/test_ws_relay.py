@@ -217,3 +217,11 @@ async def test_an_owner_that_is_gone_closes_its_relayed_websockets() -> None:
     assert not relay.socket.ended
     relay.relay.peer_gone(OWNER)
     assert bytes(relay.socket.written) == b"\x88\x02\x03\xf3"  # close frame, 1011
+
+
+async def test_an_owner_gone_before_it_answered_is_a_session_id_unknown() -> None:
+    relay = Relay()
+    relay.relay.peer_gone(OWNER)
+    head, _, body = bytes(relay.socket.written).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["message"] == "Session ID unknown"

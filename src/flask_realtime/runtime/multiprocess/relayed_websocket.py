@@ -91,6 +91,7 @@ class RelayedWebSocket(asyncio.Protocol):
         assert request is not None, "connection_made() once per connection"
         loop = asyncio.get_running_loop()
         if not self._relay.send(RelayKind.OPEN, self, encode_request(request)):
+            self._told = True  # the owner never heard of it
             self._refuse(error_response(EngineError.UNKNOWN_SID))
             return
         self._timer = loop.call_later(ANSWER_TIMEOUT, self._no_answer)
@@ -181,8 +182,11 @@ class RelayedWebSocket(asyncio.Protocol):
     def owner_closed(self, error: bool) -> None:
         """CLOSE_OUT (or the owner is gone): close the client's WebSocket."""
         self._told = True
-        if self._state is _State.ASKING:
-            self._abort(error)
+        if self._state is _State.ASKING:  # no 101 yet: the session is as good as unknown
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._refuse(error_response(EngineError.UNKNOWN_SID))
             return
         if self._state is not _State.OPEN:
             return
