@@ -47,18 +47,24 @@ class ServerProcess:
         log: the file its stdout and stderr go to.
         listening: a regular expression with one group, the port, matched on the log.
         env: more environment variables.
+        cwd: where it runs (``tests/`` by default).
     """
 
     def __init__(
-        self, command: list[str], log: Path, listening: str, env: dict[str, str] | None = None
+        self,
+        command: list[str],
+        log: Path,
+        listening: str,
+        env: dict[str, str] | None = None,
+        cwd: Path = TESTS,
     ) -> None:
         self.command = command
         self.log_path = log
         self.listening = re.compile(listening)
         self.port = 0
         self._file = log.open("wb")
-        # tests/ first, then the caller's PYTHONPATH made absolute (the server runs from
-        # tests/): a checkout run with PYTHONPATH=src serves its own sources.
+        # tests/ first, then the caller's PYTHONPATH made absolute (the server runs in
+        # ``cwd``): a checkout run with PYTHONPATH=src serves its own sources.
         paths = [str(TESTS)] + [
             os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
         ]
@@ -66,7 +72,7 @@ class ServerProcess:
             os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(paths), **(env or {})
         )
         self.process = subprocess.Popen(
-            command, cwd=TESTS, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
+            command, cwd=cwd, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
             start_new_session=True,
         )  # fmt: skip
 
