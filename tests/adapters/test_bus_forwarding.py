@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from flask_realtime.adapters.bus_forwarding import RedisForwarder, bus_url
+from flask_realtime.adapters.bus_forwarding import RELAY_KINDS, RedisForwarder, bus_url
 from flask_realtime.exceptions import BrokerUnavailableError
 
 from .redis_support import free_port
@@ -120,6 +120,50 @@ async def test_a_message_that_is_not_ours_is_ignored(redis_url: str) -> None:
         await b.shutdown()
 
 
-async def test_nothing_is_sent_before_connect(redis_url: str) -> None:
-    forwarder = RedisForwarder(redis_url, "x", 1)
-    assert not forwarder.request(2, 1, {})
+async def test_what_is_sent_before_connect_is_published_once_connected(
+    redis_url: str,
+) -> None:
+    channel = f"fwd-{uuid.uuid4().hex}"
+    owner, at_owner = await joined(redis_url, channel)
+    early = await asyncio.to_thread(RedisForwarder.join, redis_url, channel)
+    early.on_forwarding(Recording())
+    try:
+        assert early.request(owner.index, 7, {"early": True})
+        await early.connect()
+        assert await at_owner.next() == ("request", early.index, 7, {"early": True})
+    finally:
+        await owner.shutdown()
+        await early.shutdown()
+    assert not early.request(owner.index, 8, {})  # after shutdown: nothing more
+
+
+async def test_relayed_websocket_messages_reach_the_relay_receiver_in_order(
+    redis_url: str,
+) -> None:
+    channel = f"fwd-{uuid.uuid4().hex}"
+    a, _ = await joined(redis_url, channel)
+    b, _ = await joined(redis_url, channel)
+    got: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+
+    class Relayed:
+        def relayed(self, kind: int, peer: int, conn_id: int, value: Any) -> None:
+            got.put_nowait((kind, peer, conn_id, value))
+
+        def relay_peer_gone(self, peer: int) -> None:
+            got.put_nowait(("gone", peer))
+
+    b.on_relay(Relayed())
+    a.on_relay(Relayed())
+    try:
+        for n in range(50):
+            assert a.relay(RELAY_KINDS[2], b.index, 5, [f"text {n}", bytes([n])])
+        for n in range(50):
+            assert await asyncio.wait_for(got.get(), 5) == (
+                RELAY_KINDS[2], a.index, 5, [f"text {n}", bytes([n])],
+            )  # fmt: skip
+        await b.shutdown()
+        assert a.relay(RELAY_KINDS[3], b.index, 5, [])
+        assert await asyncio.wait_for(got.get(), 5) == ("gone", b.index)
+    finally:
+        await a.shutdown()
+        await b.shutdown()

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from flask_realtime.adapters.local import LocalLink
-from flask_realtime.adapters.local_wire import ALL, ASSIGN, MAX_INDEX, FrameKind, frame
+from flask_realtime.adapters.local_wire import (
+    ALL,
+    ASSIGN,
+    MAX_INDEX,
+    RELAY_KINDS,
+    FrameKind,
+    frame,
+)
 from flask_realtime.exceptions import BrokerUnavailableError
 
 from .local_support import Listening, running_hub
@@ -62,6 +69,35 @@ async def test_a_request_to_an_absent_worker_is_answered_gone_at_once() -> None:
         await until_joined(hub, [0])
         worker.link.send(FrameKind.REQUEST, 7, b"\x00\x00\x00\x01")
         assert await worker.next() == (FrameKind.GONE, 7, b"")
+
+
+async def test_a_relayed_websocket_s_frames_cross_the_hub_and_an_absent_worker_is_gone() -> None:
+    async with running_hub() as hub:
+        workers = [await linked(hub.path, index) for index in range(2)]
+        await until_joined(hub, [0, 1])
+        got: list[tuple[int, int, int, object]] = []
+
+        class Relayed:
+            def relayed(self, kind: int, peer: int, conn_id: int, value: object) -> None:
+                got.append((kind, peer, conn_id, value))
+
+            def relay_peer_gone(self, peer: int) -> None:
+                got.append((0, peer, 0, "gone"))
+
+        workers[1].link.on_relay(Relayed())
+        workers[0].link.on_relay(Relayed())
+        assert workers[0].link.relay(RELAY_KINDS[2], 1, 9, ["4hi", b"\x01"])
+        assert workers[0].link.relay(RELAY_KINDS[3], 5, 9, [])  # nobody is worker 5
+        assert await workers[0].next() == (FrameKind.GONE, 5, b"")
+
+        async def both() -> None:
+            while len(got) < 2:
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(both(), 5)
+        assert sorted(got, key=repr) == sorted(
+            [(RELAY_KINDS[2], 0, 9, ["4hi", b"\x01"]), (0, 5, 0, "gone")], key=repr
+        )
 
 
 async def test_a_worker_that_leaves_is_announced_gone_to_the_others() -> None:

@@ -4,9 +4,12 @@ Loaded by module path (``deploy.deploy_app:app``) from a process whose working d
 is ``tests/``. Events: ``echo`` (emits ``echo`` back with the worker's pid), ``join``
 (a room), ``to_room`` (emits ``room_message`` to a room), ``announce`` (emits ``news`` to
 everyone), ``room_sids`` (``fetch_sockets`` of a room), ``ask_room`` (``call`` to a room:
-the answers), ``ask_servers`` (``server_side_emit`` with answers); routes: ``/`` and
-``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests). ``DEPLOY_MESSAGE_QUEUE``
-in the environment becomes the ``message_queue`` (and ``DEPLOY_CHANNEL`` its channel).
+the answers), ``ask_servers`` (``server_side_emit`` with answers), ``kick`` (the server
+disconnects the client), ``flood`` (emits ``count`` messages of ``size`` bytes to it),
+``farewells`` (the reasons the disconnect handler was given, by sid, in this process);
+routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests).
+``DEPLOY_MESSAGE_QUEUE`` in the environment becomes the ``message_queue`` (and
+``DEPLOY_CHANNEL`` its channel).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
-from flask_realtime import SocketIO, emit, join_room
+from flask_realtime import SocketIO, disconnect, emit, join_room
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "deploy tests"
@@ -67,6 +70,31 @@ def to_room(room: str, message: Any) -> None:
 @socketio.on("announce")
 def announce(message: Any) -> None:
     emit("news", message, broadcast=True)
+
+
+farewells: dict[str, str] = {}
+
+
+@socketio.on("disconnect")
+def gone(reason: Any = None) -> None:
+    farewells[request.sid] = str(reason)
+
+
+@socketio.on("farewells")
+def farewells_seen() -> dict[str, str]:
+    return dict(farewells)
+
+
+@socketio.on("flood")
+def flood(count: int, size: int) -> None:
+    for _ in range(count):
+        emit("flooded", "x" * size)
+        socketio.sleep(0.001)  # spread over loop ticks, as a long-running handler would
+
+
+@socketio.on("kick")
+def kick() -> None:
+    disconnect()
 
 
 @socketio.on("room_sids")

@@ -63,7 +63,14 @@ class ServerProcess:
         self.listening = re.compile(listening)
         self.port = 0
         self._file = log.open("wb")
-        environ = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(TESTS), **(env or {}))
+        # tests/ first, then the caller's PYTHONPATH made absolute (the server runs in
+        # ``cwd``): a checkout run with PYTHONPATH=src serves its own sources.
+        paths = [str(TESTS)] + [
+            os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+        ]
+        environ = dict(
+            os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(paths), **(env or {})
+        )
         self.process = subprocess.Popen(
             command, cwd=cwd, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
             start_new_session=True,

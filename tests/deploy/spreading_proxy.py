@@ -7,7 +7,9 @@ on a fresh connection to the upstream port, asking it to close after the respons
 request of a session lands on whichever worker process the kernel gives the new connection
 to: the opposite of sticky sessions. Given several upstream ports (separate servers), it
 sends the requests to them in turn (round robin). A WebSocket upgrade is forwarded the
-same way and then piped both ways. It counts the requests it forwarded (``requests``).
+same way and then piped both ways, to ``upgrades_to`` when given (a WebSocket upgrade on
+another server than its session's polling). It counts the requests it forwarded
+(``requests``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ _MAX_HEAD = 256 * 1024
 class SpreadingProxy:
     """See the module docstring; use as a context manager."""
 
-    def __init__(self, upstream_port: int, *more_ports: int) -> None:
+    def __init__(
+        self, upstream_port: int, *more_ports: int, upgrades_to: int | None = None
+    ) -> None:
         self.upstream_ports = (upstream_port, *more_ports)
+        self.upgrades_to = upgrades_to
         self.requests = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
@@ -87,7 +92,13 @@ class SpreadingProxy:
                 with self._lock:
                     self.requests += 1
                     port = self.upstream_ports[self.requests % len(self.upstream_ports)]
-                upstream = socket.create_connection(("127.0.0.1", port))
+                if upgrade and self.upgrades_to is not None:
+                    port = self.upgrades_to
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", port))
+                except OSError:  # that server is down: as a load balancer, 502
+                    client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                    return
                 with upstream:
                     upstream.sendall(b"\r\n".join([lines[0], *fields]) + b"\r\n\r\n" + body)
                     if upgrade:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from .clients import Recorder
 from .cluster_checks import echo_pid, polling_clients_spread_lose_nothing
@@ -39,10 +40,24 @@ def servers_on_redis(tmp_path: Path, workers: int) -> Iterator[tuple[ServerProce
                 env={"DEPLOY_MESSAGE_QUEUE": redis_url, "DEPLOY_CHANNEL": channel},
             )  # fmt: skip
             servers.append(process.start())
+        # Each server process subscribes to its own channel just after it listens.
+        subscribed(redis_url, f"{channel}#eio#*", workers * 2)
         yield tuple(servers)
     finally:
         for server in servers:
             server.close()
+
+
+def subscribed(redis_url: str, pattern: str, count: int) -> None:
+    """Wait until ``count`` channels matching ``pattern`` have a subscriber."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 10
+        while len(client.pubsub_channels(pattern)) < count:
+            assert time.monotonic() < deadline, f"the servers never subscribed to {pattern}"
+            time.sleep(0.02)
+    finally:
+        client.close()
 
 
 @pytest.fixture
@@ -84,9 +99,12 @@ def test_broadcasts_reach_the_polling_clients_of_both_servers(
                 client.close()
 
 
-def test_an_upgrade_on_the_other_server_is_refused_and_polling_goes_on(
+def test_an_upgrade_on_the_other_server_is_answered_by_the_owner(
     two_servers: tuple[ServerProcess, ...],
 ) -> None:
+    """B relays the upgrade to A, which judges it: for a session A does not have, A's
+    "Session ID unknown" comes back through B (tests/deploy/test_websocket_relay.py has the
+    upgrades that succeed)."""
     a, b = two_servers
     first = HttpConnection(a.port)
     status, body = first.request("GET", "/socket.io/?EIO=4&transport=polling")
@@ -106,11 +124,13 @@ def test_an_upgrade_on_the_other_server_is_refused_and_polling_goes_on(
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Version": "13",
     }
+    unknown = sid.split(".")[0] + ".no-such-session"
     status, body = other.request(
-        "GET", f"/socket.io/?EIO=4&transport=websocket&sid={sid}", headers=upgrade
+        "GET", f"/socket.io/?EIO=4&transport=websocket&sid={unknown}", headers=upgrade
     )  # fmt: skip
-    assert status == 400
-    assert "cannot move there" in json.loads(body)["message"]
+    assert (status, json.loads(body)["message"]) == (400, "Session ID unknown")
+    other.close()
+    other = HttpConnection(b.port)
     assert other.request("POST", query, b'42["echo","via the other server"]') == (200, b"ok")
     assert echo_pid(other, query, "via the other server") == owner_pid
     other.close()

@@ -12,16 +12,22 @@ and CANCEL as over the hub (``runtime/multiprocess/routing.py`` does the rest), 
 (``PUBLISH`` reaches no subscriber: that process is gone) ends at once, as GONE does on the
 hub.
 
+The same channels carry relayed WebSockets: an upgrade that reaches a server which does
+not own its session is relayed to the owner, message by message (kinds from
+:data:`RELAY_KINDS`, read by ``runtime/engineio/relay_wire.py``; this module carries them
+without reading them). A publish that reaches nobody ends those too.
+
 Messages: :func:`~flask_realtime.adapters.local_wire.encode_value` of
 ``[kind, sender, request_id, value]``; no pickle. One publisher task per process keeps the
-order in which they were sent (a CANCEL never overtakes its REQUEST).
+order in which they were sent (a CANCEL never overtakes its REQUEST, a relayed WebSocket's
+messages arrive in order).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from flask_realtime.adapters.local import ForwardReceiver
 from flask_realtime.adapters.local_wire import FrameKind, decode_value, encode_value
@@ -29,7 +35,7 @@ from flask_realtime.adapters.redis_connect import is_redis_url, parse_redis_url
 from flask_realtime.adapters.urls import redact_url
 from flask_realtime.exceptions import BrokerUnavailableError, ProtocolError
 
-__all__ = ["MAX_BUS_INDEX", "RedisForwarder", "bus_url"]
+__all__ = ["MAX_BUS_INDEX", "RELAY_KINDS", "RedisForwarder", "RelayReceiver", "bus_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,23 @@ MAX_BUS_INDEX = 999_999_999
 
 _OUTBOX_LIMIT = 100_000
 """Messages waiting to be published, at most; past it, requests are answered as unknown."""
+_OUTBOX_BYTES = 128 * 1024 * 1024
+"""Bytes waiting to be published, at most (a relayed message may be a MB), likewise."""
+_BATCH = 256
+"""Messages published in one round trip to Redis, at most."""
+
+
+RELAY_KINDS = range(16, 32)
+"""The kinds of the relayed WebSockets' messages (``runtime/engineio/relay_wire.py``)."""
+
+
+class RelayReceiver(Protocol):
+    """Who handles the relayed WebSockets' messages (``runtime/multiprocess/routing.py``'s
+    ``SessionRouter``)."""
+
+    def relayed(self, kind: int, peer: int, conn_id: int, value: Any) -> None: ...
+
+    def relay_peer_gone(self, peer: int) -> None: ...
 
 
 def bus_url(message_queue: object) -> str | None:
@@ -66,8 +89,13 @@ class RedisForwarder:
         self.index = index
         self._prefix = f"{channel}#eio#"
         self._receiver: ForwardReceiver | None = None
+        self._relay: RelayReceiver | None = None
         self._client: Any = None
-        self._outbox: asyncio.Queue[tuple[int, bytes]] | None = None
+        # Made now: what is sent before connect() waits there (the server takes requests
+        # while it subscribes), and is published once it is connected.
+        self._outbox: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        self._outbox_bytes = 0
+        self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -95,6 +123,14 @@ class RedisForwarder:
     def on_forwarding(self, receiver: ForwardReceiver) -> None:
         self._receiver = receiver
 
+    def on_relay(self, receiver: RelayReceiver) -> None:
+        self._relay = receiver
+
+    @property
+    def backlog(self) -> int:
+        """Bytes waiting to be published."""
+        return self._outbox_bytes
+
     async def connect(self) -> None:
         """Subscribe to this process's channel and start publishing (on the running loop)."""
         if self._client is not None:
@@ -104,12 +140,17 @@ class RedisForwarder:
         self._client = redis.asyncio.Redis.from_url(self.url)
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self._channel(self.index))
-        self._outbox = asyncio.Queue()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read(pubsub)), loop.create_task(self._publish())]
 
     async def shutdown(self) -> None:
-        """Stop: unsubscribe, drop what was not published yet (on the loop)."""
+        """Stop: publish what waits (for a second at most: the close packets of relayed
+        WebSockets are among it), then unsubscribe (on the loop)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while self._tasks and self._outbox_bytes and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         self._tasks = []
@@ -128,31 +169,51 @@ class RedisForwarder:
     def cancel(self, peer: int, request_id: int) -> None:
         self._send(FrameKind.CANCEL, peer, request_id, None)
 
+    # -- the relayed WebSockets ----------------------------------------------------------
+
+    def relay(self, kind: int, peer: int, conn_id: int, value: Any) -> bool:
+        """Publish one relayed WebSocket's message (``kind`` in :data:`RELAY_KINDS`) to
+        process ``peer``; False when the outbox is full or the bus closed."""
+        return self._send(kind, peer, conn_id, value)
+
     # -- internals -----------------------------------------------------------------------
 
     def _channel(self, index: int) -> str:
         return f"{self._prefix}{index}#"
 
-    def _send(self, kind: FrameKind, peer: int, request_id: int, value: Any) -> bool:
+    def _send(self, kind: int, peer: int, request_id: int, value: Any) -> bool:
         outbox = self._outbox
-        if outbox is None or outbox.qsize() >= _OUTBOX_LIMIT:
+        if self._closed or outbox.qsize() >= _OUTBOX_LIMIT or self._outbox_bytes >= _OUTBOX_BYTES:
             return False
-        outbox.put_nowait((peer, encode_value([int(kind), self.index, request_id, value])))
+        body = encode_value([int(kind), self.index, request_id, value])
+        self._outbox_bytes += len(body)
+        outbox.put_nowait((peer, body))
         return True
 
     async def _publish(self) -> None:
-        assert self._outbox is not None
+        outbox = self._outbox
         while True:
-            peer, body = await self._outbox.get()
+            batch = [await outbox.get()]
+            while len(batch) < _BATCH and not outbox.empty():
+                batch.append(outbox.get_nowait())
             try:
-                reached = await self._client.publish(self._channel(peer), body)
+                # One round trip for what waits, in order (a pipeline, no transaction).
+                pipe = self._client.pipeline(transaction=False)
+                for peer, body in batch:
+                    pipe.publish(self._channel(peer), body)
+                reached = await pipe.execute()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis went away: the requester's wait ends
-                logger.warning("cannot forward to server %d over Redis: %s", peer, exc)
-                reached = 0
-            if not reached and self._receiver is not None:
-                self._receiver.peer_gone(peer)  # nobody listens there: that process is gone
+            except Exception as exc:  # Redis went away: the requesters' waits end
+                logger.warning("cannot forward to other servers over Redis: %s", exc)
+                reached = [0] * len(batch)
+            self._outbox_bytes -= sum(len(body) for _, body in batch)
+            for (peer, _), count in zip(batch, reached, strict=True):
+                if not count:  # nobody listens there: that process is gone
+                    if self._receiver is not None:
+                        self._receiver.peer_gone(peer)
+                    if self._relay is not None:
+                        self._relay.relay_peer_gone(peer)
 
     async def _read(self, pubsub: Any) -> None:
         while True:
@@ -178,6 +239,10 @@ class RedisForwarder:
             kind, sender, request_id = int(kind), int(sender), int(request_id)
         except (ProtocolError, TypeError, ValueError):
             logger.warning("request forwarding: a message that is not ours on our channel")
+            return
+        if kind in RELAY_KINDS:
+            if self._relay is not None:
+                self._relay.relayed(kind, sender, request_id, value)
             return
         if receiver is None:
             return

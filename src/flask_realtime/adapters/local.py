@@ -28,6 +28,7 @@ from flask_realtime.adapters.local_wire import (
     ASSIGN,
     ID_SIZE,
     MAX_INDEX,
+    RELAY_KINDS,
     FrameKind,
     FrameReader,
     decode_message,
@@ -60,6 +61,14 @@ class ForwardReceiver(Protocol):
     def forwarded_cancel(self, peer: int, request_id: int) -> None: ...
 
     def peer_gone(self, peer: int) -> None: ...
+
+
+class RelayReceiver(Protocol):
+    """Who handles the relayed WebSockets' frames (the session routing)."""
+
+    def relayed(self, kind: int, peer: int, conn_id: int, value: Any) -> None: ...
+
+    def relay_peer_gone(self, peer: int) -> None: ...
 
 
 class LocalLink(asyncio.Protocol):
@@ -112,7 +121,7 @@ class LocalLink(asyncio.Protocol):
         link._joined, link._reader, link._early = sock, reader, frames[1:]
         return link
 
-    def subscribe(self, kind: FrameKind, handler: FrameHandler) -> None:
+    def subscribe(self, kind: int, handler: FrameHandler) -> None:
         """Call ``handler(peer, body)`` for every frame of ``kind``."""
         self._handlers.setdefault(kind, []).append(handler)
 
@@ -189,6 +198,33 @@ class LocalLink(asyncio.Protocol):
             FrameKind.CANCEL, lambda peer, body: receiver.forwarded_cancel(peer, read_id(body))
         )
         self.subscribe(FrameKind.GONE, lambda peer, body: receiver.peer_gone(peer))
+
+    # -- relayed WebSockets (the session routing, over TLS) -------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written to the hub and not sent yet."""
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def relay(self, kind: int, peer: int, conn_id: int, value: Any) -> bool:
+        """Send a relayed WebSocket's message (``kind`` in ``RELAY_KINDS``) to worker
+        ``peer``; False when the hub is out of reach."""
+        transport = self._transport
+        if transport is None or transport.is_closing() or not 0 <= peer <= MAX_INDEX:
+            return False
+        transport.write(frame(kind, peer, encode_value(value, with_id(conn_id))))
+        return True
+
+    def on_relay(self, receiver: RelayReceiver) -> None:
+        """Hand the relayed WebSockets' frames, and departures, to ``receiver``."""
+
+        def handler(kind: int) -> FrameHandler:
+            return lambda peer, body: receiver.relayed(kind, peer, read_id(body), _value(body))
+
+        for kind in RELAY_KINDS:
+            self.subscribe(kind, handler(kind))
+        self.subscribe(FrameKind.GONE, lambda peer, body: receiver.relay_peer_gone(peer))
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 

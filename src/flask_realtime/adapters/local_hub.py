@@ -35,6 +35,7 @@ from flask_realtime.adapters.local_wire import (
     ASSIGN,
     HEADER,
     MAX_INDEX,
+    RELAY_KINDS,
     FrameKind,
     FrameReader,
     frame,
@@ -116,7 +117,7 @@ class LocalHub:
             target.send((head, body))
             return
         source = self._links.get(sender)
-        if source is not None and kind == FrameKind.REQUEST:
+        if source is not None and (kind == FrameKind.REQUEST or kind in RELAY_KINDS):
             source.send((frame(FrameKind.GONE, peer),))  # its requests to it end now
 
 

@@ -16,6 +16,8 @@ CLUSTER    a cluster message (broadcast, join, fetch_sockets, ...): :func:`encod
 REQUEST    a long-polling request for a session another worker owns: ``u32 id`` + value
 RESPONSE   the owner's answer to REQUEST ``id``: ``u32 id`` + value
 CANCEL     the client of REQUEST ``id`` went away (a parked poll): ``u32 id``
+16-31      a relayed WebSocket's message (TLS connections cannot move to their
+           owner): ``u32 connection id`` + value (``runtime/engineio/relay_wire.py``)
 =========  ===================================================================
 
 A value (a cluster message, a request, a response) is JSON with every ``bytes`` value
@@ -42,6 +44,7 @@ __all__ = [
     "ID_SIZE",
     "MAX_FRAME",
     "MAX_INDEX",
+    "RELAY_KINDS",
     "FrameKind",
     "FrameReader",
     "decode_message",
@@ -85,7 +88,11 @@ class FrameKind(enum.IntEnum):
     CANCEL = 6
 
 
-def frame(kind: FrameKind, peer: int, body: bytes = b"") -> bytes:
+RELAY_KINDS = range(16, 32)
+"""The kinds of the relayed WebSockets' frames (carried, not read, here)."""
+
+
+def frame(kind: int, peer: int, body: bytes = b"") -> bytes:
     """One whole frame."""
     return HEADER.pack(len(body) + HEADER.size - 4, kind, peer) + body
 

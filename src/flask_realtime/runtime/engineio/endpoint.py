@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from websockets.utils import accept_key
 
-from ...engine import CloseReason, EngineResponse, EngineServer
+from ...engine import CloseReason, EngineRequest, EngineResponse, EngineServer
 from ...engine.http import EngineError, error_response
 from .coalesce import WriteCoalescer
 from .front import EngineFront, from_http
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..http.messages import Request
     from .timer import DeadlineTimer
 
-__all__ = ["EngineIOEndpoint"]
+__all__ = ["EngineIOEndpoint", "handshake_problem", "switching_protocols"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,21 +77,10 @@ class EngineIOEndpoint(EngineFront):
         checked = self.engine.check_websocket(ereq)
         if isinstance(checked, EngineResponse):
             return checked
-        key = ereq.headers.get("sec-websocket-key")
-        if ereq.headers.get("sec-websocket-version") != "13":
-            # RFC 6455 section 4.4: 426, naming the version we speak
-            return error_response(
-                EngineError.BAD_REQUEST,
-                "Unsupported WebSocket version",
-                status=426,
-                headers=[("Sec-WebSocket-Version", "13")],
-            )
-        if key is None or not _valid_key(key):
-            return error_response(EngineError.BAD_REQUEST, "Invalid WebSocket handshake")
-        transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
-        )
+        problem = handshake_problem(ereq)
+        if problem is not None:
+            return problem
+        transport.write(switching_protocols(ereq))
         return WebSocketConnection(self, ereq, checked)
 
     async def shutdown(self) -> None:
@@ -110,6 +99,31 @@ class EngineIOEndpoint(EngineFront):
 
     def untrack(self, connection: WebSocketConnection) -> None:
         self._connections.discard(connection)
+
+
+def handshake_problem(request: EngineRequest) -> EngineResponse | None:
+    """The refusal of a WebSocket handshake that is not RFC 6455's, or None."""
+    key = request.headers.get("sec-websocket-key")
+    if request.headers.get("sec-websocket-version") != "13":
+        # RFC 6455 section 4.4: 426, naming the version we speak
+        return error_response(
+            EngineError.BAD_REQUEST,
+            "Unsupported WebSocket version",
+            status=426,
+            headers=[("Sec-WebSocket-Version", "13")],
+        )
+    if key is None or not _valid_key(key):
+        return error_response(EngineError.BAD_REQUEST, "Invalid WebSocket handshake")
+    return None
+
+
+def switching_protocols(request: EngineRequest) -> bytes:
+    """The ``101`` that accepts ``request``'s WebSocket (checked by :func:`handshake_problem`)."""
+    key = request.headers.get("sec-websocket-key") or ""
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
+    )
 
 
 def _valid_key(key: str) -> bool:

@@ -17,8 +17,10 @@ For a session another worker owns:
   messages, with the whole request as the unit: the owner's engine stays the one judge.
 - a **WebSocket upgrade** moves the whole connection to the owner (``handoff.py``): from
   then on the owner serves it as its own, with no hop per frame. Over TLS, or to another
-  machine, a connection cannot move; the upgrade is refused and the client goes on
-  polling (through the owner).
+  machine, a connection cannot move; it is relayed instead (``ws_relay.py``: this
+  worker keeps the socket, the owner's session gets its messages over the link, a
+  :class:`~..engineio.remote_websocket.RemoteWebSocket`), over Redis between machines,
+  over the hub between the TLS workers of one machine.
 
 A worker that dies takes its sessions with it: requests forwarded to it end at once (the
 hub says GONE; over Redis, nobody receives the request) with Engine.IO's "Session ID
@@ -35,8 +37,18 @@ from ...engine import EngineRequest, EngineResponse
 from ...engine.http import EngineError, error_response
 from ..engineio.endpoint import EngineIOEndpoint
 from ..engineio.front import from_http
+from ..engineio.relay_wire import (
+    RelayBus,
+    RelayKind,
+    decode_request,
+    decode_response,
+    encode_request,
+    encode_response,
+)
+from ..engineio.remote_websocket import RemoteWebSockets
 from ..http.messages import Request
 from .handoff import ConnectionHandoff
+from .ws_relay import WebSocketRelay
 
 __all__ = ["Forwarder", "SessionRouter", "owner_of"]
 
@@ -120,6 +132,14 @@ class SessionRouter:
         self._waiting: dict[int, tuple[int, asyncio.Future[Value]]] = {}
         self._serving: dict[tuple[int, int], asyncio.Task[None]] = {}
         forwarder.on_forwarding(self)
+        # WebSockets relayed over the bus, both ends: ours relayed to others' sessions,
+        # and others' clients of our sessions.
+        self._relay: WebSocketRelay | None = None
+        self._remote: RemoteWebSockets | None = None
+        if isinstance(forwarder, RelayBus):
+            self._relay = WebSocketRelay(forwarder, inner)
+            self._remote = RemoteWebSockets(inner, forwarder)
+            forwarder.on_relay(self)
 
     # -- the Endpoint contract ----------------------------------------------------------
 
@@ -139,16 +159,22 @@ class SessionRouter:
         if owner is None or owner == self.index:
             return self.inner.upgrade(request, transport)
         handoff = self._handoff
-        if self._tls or handoff is None or not handoff.reaches(owner):
-            return error_response(
-                EngineError.BAD_REQUEST,
-                "this session belongs to another server process, and this connection "
-                "cannot move there (TLS, or another machine): the session goes on over "
-                "long-polling",
-            )
-        return handoff.protocol_for(owner, _request_head(request))
+        if not self._tls and handoff is not None and handoff.reaches(owner):
+            return handoff.protocol_for(owner, _request_head(request))
+        if self._relay is not None:
+            return self._relay.protocol_for(owner, request)
+        return error_response(
+            EngineError.BAD_REQUEST,
+            "this session belongs to another server process, and this connection "
+            "cannot move there (TLS, or another machine): the session goes on over "
+            "long-polling",
+        )
 
     async def shutdown(self) -> None:
+        if self._relay is not None:
+            self._relay.close_all()
+        # The sessions of the WebSockets others relay for us close with the rest (their
+        # close packet travels on the bus, which stops last).
         await self.inner.shutdown()
         for task in list(self._serving.values()):
             task.cancel()
@@ -159,7 +185,7 @@ class SessionRouter:
     async def _forward(self, owner: int, request: EngineRequest) -> EngineResponse:
         self._next_id = request_id = (self._next_id + 1) & 0xFFFFFFFF
         future: asyncio.Future[Value] = asyncio.get_running_loop().create_future()
-        if not self._forwarder.request(owner, request_id, _encode_request(request)):
+        if not self._forwarder.request(owner, request_id, encode_request(request)):
             return error_response(EngineError.UNKNOWN_SID)  # no other worker is reachable
         self._waiting[request_id] = (owner, future)
         try:
@@ -174,7 +200,7 @@ class SessionRouter:
             value = None
         finally:
             self._waiting.pop(request_id, None)
-        response = _decode_response(value)
+        response = decode_response(value)
         if response is None:
             return error_response(EngineError.UNKNOWN_SID)
         return response
@@ -197,10 +223,37 @@ class SessionRouter:
             if peer in (key[0], EVERY_PEER):
                 task.cancel()
 
+    # -- relayed WebSockets (the RelayReceiver of the bus) --------------------------------
+
+    def relayed(self, kind: int, peer: int, conn_id: int, value: Value) -> None:
+        """A relayed WebSocket's message from server ``peer``: to the relay end (ours are
+        relayed to ``peer``) or the owner end (``peer`` relays a client of ours)."""
+        relay, remote = self._relay, self._remote
+        if relay is None or remote is None:
+            return
+        if kind == RelayKind.OPEN:
+            request = decode_request(value)
+            if request is None:
+                logger.warning("a relayed WebSocket upgrade that is not one, from %d", peer)
+                return
+            self.inner.timer.bind()
+            remote.open(peer, conn_id, request)
+        elif kind in (RelayKind.IN, RelayKind.CLOSE_IN):
+            remote.relayed(kind, peer, conn_id, value)
+        else:
+            relay.relayed(kind, peer, conn_id, value)
+
+    def relay_peer_gone(self, peer: int) -> None:
+        """Server ``peer`` is gone: the WebSockets relayed to it or by it close."""
+        if self._relay is not None:
+            self._relay.peer_gone(peer)
+        if self._remote is not None:
+            self._remote.peer_gone(peer)
+
     # -- serving the requests others forward to us ---------------------------------------
 
     def forwarded_request(self, peer: int, request_id: int, value: Value) -> None:
-        request = _decode_request(value)
+        request = decode_request(value)
         key = (peer, request_id)
         if request is None:
             self._forwarder.respond(peer, request_id, None)
@@ -223,7 +276,7 @@ class SessionRouter:
             logger.exception("error in a forwarded request from worker %d", peer)
             response = error_response(500, "server error")
         if response is not None:
-            self._forwarder.respond(peer, request_id, _encode_response(response))
+            self._forwarder.respond(peer, request_id, encode_response(response))
 
 
 def _sid_of(query_string: str) -> str | None:
@@ -240,47 +293,3 @@ def _request_head(request: Request) -> bytes:
     lines = [f"{request.method} {target} HTTP/{request.http_version}"]
     lines.extend(f"{name}: {value}" for name, value in request.headers)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _encode_request(request: EngineRequest) -> Value:
-    return {
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string,
-        "headers": dict(request.headers),
-        "body": request.body,
-        "remote": list(request.remote_addr) if request.remote_addr else None,
-        "scheme": request.scheme,
-    }
-
-
-def _decode_request(value: Value) -> EngineRequest | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        remote = value.get("remote")
-        return EngineRequest(
-            method=str(value["method"]),
-            path=str(value["path"]),
-            query_string=str(value["query"]),
-            headers={str(k): str(v) for k, v in dict(value["headers"]).items()},
-            body=bytes(value.get("body") or b""),
-            remote_addr=(str(remote[0]), int(remote[1])) if remote else None,
-            scheme=str(value.get("scheme", "http")),
-        )
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None
-
-
-def _encode_response(response: EngineResponse) -> Value:
-    return {"status": response.status, "headers": response.headers, "body": response.body}
-
-
-def _decode_response(value: Value) -> EngineResponse | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        headers = [(str(k), str(v)) for k, v in value["headers"]]
-        return EngineResponse(int(value["status"]), headers, bytes(value.get("body") or b""))
-    except (KeyError, TypeError, ValueError):
-        return None
