@@ -46,8 +46,8 @@ _COUNTERS = (
     ("upgrades", "transport_upgrades", "Connections upgraded from polling to WebSocket", ()),
     ("sockets_connected", "sockets_connected", "Sockets accepted into a namespace",
      ("namespace",)),
-    ("events_received", "events_received", "Events received from clients (handed to a "
-     "handler)", ("namespace", "event")),
+    ("events_received", "events_received", "Events received from clients (with a handler "
+     "or not)", ("namespace", "event")),
     ("events_sent", "events_sent", "Events emitted by the server (one per emit, whatever the "
      "number of recipients)", ("namespace", "event")),
     ("messages_received", "messages_received", "Socket.IO messages received", ()),

@@ -13,6 +13,14 @@ on the hot path. The few points that are not per event (a socket accepted or lea
 namespace, a session's upgrade, a volatile message dropped) are one ``observer is None``
 test each in ``server/socket.py`` and ``engine/socket.py`` (marked ``observe:``).
 
+Once observed, the server pays per event only for the points some observer *watches now*
+(:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
+watched changes (:meth:`Observers.rewire`). The admin UI in development mode, for one,
+watches the events only while an admin is logged in. Messages in and out are counted
+once, in :class:`Traffic` (two additions per message), for every observer that reads
+traffic (:attr:`Observer.reads_traffic`: the metrics, the admin UI's statistics), rather
+than told to each.
+
 Every observer method runs on the loop thread, synchronously: an observer must be quick
 and must not raise (an exception is logged and the observer is told nothing more of that
 call, the server carries on).
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
     from flask_realtime.server.socketio_server import SocketIOServer
     from flask_realtime.typing import NamespaceName, Room
 
-__all__ = ["POINTS", "Observer", "Observers", "live_sockets", "observe"]
+__all__ = ["POINTS", "Observer", "Observers", "Traffic", "live_sockets", "observe"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +56,19 @@ class Observer:
     Subclasses override what they need. ``socket`` is a Socket.IO socket (one namespace
     of a connection), ``eio`` an Engine.IO session (the connection itself).
     """
+
+    reads_traffic = False
+    """True for an observer that reads :attr:`Observers.traffic` (messages and bytes in
+    and out, counted once for all): the server then counts them."""
+
+    def watching(self, point: str) -> bool:
+        """Whether to tell this observer ``point`` now: by default, when it overrides it.
+
+        An observer whose interest changes while serving (the admin UI, as admins log in
+        and out) overrides this and calls :meth:`Observers.rewire` when it changes: a
+        point nobody watches costs nothing per event.
+        """
+        return getattr(type(self), point) is not getattr(Observer, point)
 
     def session_opened(self, eio: EngineSocket) -> None:
         """A connection (Engine.IO session) opened."""
@@ -77,7 +98,8 @@ class Observer:
         """A message (an event, an ack) went to a connected socket."""
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
-        """An event of a client is handed to its handler (events without one are not)."""
+        """An event of a client arrived: it is handed to its handler now, or it has none
+        (an event refused by a rate limit or a middleware is not told)."""
 
     def event_sent(
         self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
@@ -109,8 +131,31 @@ def _nobody(*args: Any) -> None:
     """What a point that no observer watches costs: this call."""
 
 
+class Traffic:
+    """Socket.IO messages and their bytes, in (each message a client sent, CONNECTs
+    included) and out (each message written to a connected socket), since observed."""
+
+    __slots__ = ("bytes_in", "bytes_out", "messages_in", "messages_out")
+
+    def __init__(self) -> None:
+        self.messages_in = 0
+        self.bytes_in = 0
+        self.messages_out = 0
+        self.bytes_out = 0
+
+
 def _guarded(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:
     """One callable that tells each of ``targets``; an exception is logged, not raised."""
+    if len(targets) == 1:
+        (target,) = targets
+
+        def tell_one(*args: Any) -> None:
+            try:
+                target(*args)
+            except Exception:
+                logger.exception("observer %r failed in %s", target, name)
+
+        return tell_one
 
     def tell(*args: Any) -> None:
         for target in targets:
@@ -126,79 +171,129 @@ class Observers(Observer):
     """Every observer of one server, told in the order they were added.
 
     It is the server's ``observer`` and the engine's, and what the swapped-in callables
-    report to. Each point is an attribute set when observers are added or removed: to a
-    function that tells those that override it (an exception is logged, the others are
-    still told), or to a no-op when none does.
+    report to. Each point is an attribute set when observers are added, removed or
+    change what they watch (:meth:`rewire`): to a function that tells those watching it
+    (an exception is logged, the others are still told), or to a no-op when none does.
+    The per-event callables of the server are swapped in only while a point they serve
+    is watched (see the module docstring).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, server: SocketIOServer | None = None,
+                 engine: EngineServer | None = None) -> None:  # fmt: skip
         self.observers: list[Observer] = []
-        self._rewire()
+        self.traffic = Traffic()
+        self._server = server
+        self._engine = engine
+        self._swaps: _Swaps | None = (
+            _Swaps(server, engine, self) if server is not None and engine is not None else None
+        )
+        self.rewire()
 
     def add(self, observer: Observer) -> None:
         """Tell ``observer`` from now on (once, however often it is added)."""
         if observer not in self.observers:
             self.observers.append(observer)
-            self._rewire()
+            self.rewire()
 
     def remove(self, observer: Observer) -> None:
         """Tell ``observer`` nothing more."""
         if observer in self.observers:
             self.observers.remove(observer)
-            self._rewire()
+            self.rewire()
 
     def watches(self, point: str) -> bool:
-        """Whether some observer overrides ``point``."""
-        base = getattr(Observer, point)
-        return any(getattr(type(o), point) is not base for o in self.observers)
+        """Whether some observer watches ``point`` now."""
+        return any(o.watching(point) for o in self.observers)
 
-    def _rewire(self) -> None:
+    @property
+    def counts_traffic(self) -> bool:
+        """Whether some observer reads :attr:`traffic`."""
+        return any(o.reads_traffic for o in self.observers)
+
+    def rewire(self) -> None:
+        """Point each point at those watching it now, and swap the server's per-event
+        callables in or out to match (loop thread, or before serving)."""
         for point in POINTS:
-            base = getattr(Observer, point)
-            targets = tuple(
-                getattr(o, point) for o in self.observers if getattr(type(o), point) is not base
-            )
+            targets = tuple(getattr(o, point) for o in self.observers if o.watching(point))
             tell = _guarded(point, targets) if targets else _nobody
             if point == "socket_connected":
                 tell = self._watch_writes(tell)
             setattr(self, point, tell)
+        if self._swaps is not None:
+            self._swaps.match()
 
     def _watch_writes(self, tell: Callable[[Socket], None]) -> Callable[[Socket], None]:
-        """``socket_connected`` that, when messages out are watched, also wraps the
-        socket's ``write`` to tell each message (what a socket sends goes through it)."""
-        if not self.watches("message_sent"):
+        """``socket_connected`` that, when messages out are watched or counted, also wraps
+        the socket's ``write`` (what a socket sends goes through it)."""
+        if self.watches("message_sent"):
+            observers = self
+
+            def connected(socket: Socket) -> None:
+                send = socket.write
+
+                def write(message: OutgoingMessage) -> None:
+                    observers.message_sent(socket, message)
+                    traffic.messages_out += 1
+                    traffic.bytes_out += len(message.data)
+                    send(message)
+
+                socket.write = write
+                tell(socket)
+
+        elif self.counts_traffic:
+
+            def connected(socket: Socket) -> None:
+                send = socket.write
+
+                def write(message: OutgoingMessage) -> None:
+                    traffic.messages_out += 1
+                    traffic.bytes_out += len(message.data)
+                    send(message)
+
+                socket.write = write
+                tell(socket)
+
+        else:
             return tell
-        observers = self
-
-        def connected(socket: Socket) -> None:
-            send = socket.write
-
-            def write(message: OutgoingMessage) -> None:
-                observers.message_sent(socket, message)
-                send(message)
-
-            socket.write = write
-            tell(socket)
-
+        traffic = self.traffic
         return connected
 
 
 class _ObservedHandler:
-    """The Engine.IO server's handler while observed: the server's, plus the telling."""
+    """The Engine.IO server's handler while observed: the server's, plus the telling.
 
-    __slots__ = ("inner", "observers")
+    ``on_message`` is set per instance to what is watched now (:meth:`wire`): the
+    server's own, or a count of the traffic, or that and the telling.
+    """
 
     def __init__(self, inner: EngineHandler, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
+        self.on_message: Callable[[EngineSocket, str | bytes], None] = inner.on_message
+
+    def wire(self, count: bool, tell: bool) -> None:
+        """Count messages in (``count``), tell them (``tell``), both or neither."""
+        on_message = self.inner.on_message
+        traffic = self.observers.traffic
+        observers = self.observers
+
+        def counted(socket: EngineSocket, data: str | bytes) -> None:
+            traffic.messages_in += 1
+            traffic.bytes_in += len(data)
+            on_message(socket, data)
+
+        def told(socket: EngineSocket, data: str | bytes) -> None:
+            observers.message_received(socket, data)
+            if count:
+                traffic.messages_in += 1
+                traffic.bytes_in += len(data)
+            on_message(socket, data)
+
+        self.on_message = told if tell else counted if count else on_message
 
     def on_open(self, socket: EngineSocket) -> None:
         self.observers.session_opened(socket)
         self.inner.on_open(socket)
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        self.observers.message_received(socket, data)
-        self.inner.on_message(socket, data)
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
         try:
@@ -208,7 +303,8 @@ class _ObservedHandler:
 
 
 class _TimedInvoker:
-    """The server's invoker while observed: tells each event, and how long each call took."""
+    """The server's invoker while handler times are watched: tells each event, and how
+    long each call took (from being handed to the invoker to its ``done``)."""
 
     __slots__ = ("inner", "observers")
 
@@ -231,17 +327,66 @@ class _TimedInvoker:
         self.inner.invoke(call)
 
 
-def _observe_emit(server: SocketIOServer, observers: Observers) -> None:
-    emit = server.emit
+class _TellingInvoker:
+    """The server's invoker while events are watched but handler times are not: tells
+    each event, and leaves the call as it is."""
 
-    def observed_emit(event: str, *args: Any, **kwargs: Any) -> None:
-        emit(event, *args, **kwargs)
-        namespace = kwargs.get("namespace", "/")
-        to = kwargs.get("to")
-        target = server.get_socket(to, namespace) if isinstance(to, str) else None
+    __slots__ = ("inner", "observers")
+
+    def __init__(self, inner: Invoker, observers: Observers) -> None:
+        self.inner = inner
+        self.observers = observers
+
+    def invoke(self, call: HandlerCall) -> None:
+        if call.kind == "event":
+            self.observers.event_received(call.socket, call.event, call.args)
+        self.inner.invoke(call)
+
+
+def _observed_emit(server: SocketIOServer, observers: Observers) -> Callable[..., None]:
+    emit = server.emit
+    get_socket = server.get_socket
+
+    def observed_emit(event: str, *args: Any, namespace: NamespaceName = "/",
+                      to: Any = None, **kwargs: Any) -> None:  # fmt: skip
+        emit(event, *args, namespace=namespace, to=to, **kwargs)
+        target = get_socket(to, namespace) if isinstance(to, str) else None
         observers.event_sent(namespace, event, args, target)
 
-    server.emit = observed_emit  # type: ignore[method-assign]
+    return observed_emit
+
+
+class _Swaps:
+    """The server's per-event callables, swapped in while a point they serve is watched
+    and back out when none is: the Engine.IO handler's ``on_message`` (messages in), the
+    invoker (events in, handler times) and ``emit`` (events out)."""
+
+    def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
+        self.server = server
+        self.observers = observers
+        self.handler = _ObservedHandler(engine.handler, observers)
+        engine.handler = self.handler
+        self.invoker = server.invoker
+        self.own_emit = vars(server).get("emit")  # an instance attribute set before, if any
+        self.emit: Callable[..., None] | None = None
+
+    def match(self) -> None:
+        observers, server = self.observers, self.server
+        self.handler.wire(observers.counts_traffic, observers.watches("message_received"))
+        if observers.watches("handler_done"):
+            server.invoker = _TimedInvoker(self.invoker, observers)
+        elif observers.watches("event_received"):
+            server.invoker = _TellingInvoker(self.invoker, observers)
+        else:
+            server.invoker = self.invoker
+        if observers.watches("event_sent"):
+            if self.emit is None:
+                self.emit = _observed_emit(server, observers)
+            server.emit = self.emit  # type: ignore[method-assign]
+        elif self.own_emit is not None:
+            server.emit = self.own_emit  # type: ignore[method-assign]
+        else:
+            vars(server).pop("emit", None)
 
 
 def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:
@@ -310,10 +455,7 @@ def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
     observers = server.observer
     if isinstance(observers, Observers):
         return observers
-    observers = Observers()
-    engine.handler = _ObservedHandler(engine.handler, observers)
-    server.invoker = _TimedInvoker(server.invoker, observers)
-    _observe_emit(server, observers)
+    observers = Observers(server, engine)
     _observe_rooms(server, observers)
     _observe_requests(server.adapter, observers)
     server.observer = observers

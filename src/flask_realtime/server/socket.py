@@ -194,6 +194,9 @@ class Socket(SocketLifecycle):
         handler, args = self.nsp.find_handler(event, tuple(data[1:]))
         if handler is None:
             logger.debug("no handler for %r in %s", event, self.nsp.name)
+            observer = self.client.server.observer  # observe: only events without a handler
+            if observer is not None:  # (the invoker tells the others)
+                observer.event_received(self, event, args)
             return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
         if limit is not None and not limit.admit(self.client.data, self.sid):
