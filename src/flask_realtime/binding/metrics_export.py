@@ -51,7 +51,7 @@ _COUNTERS = (
     ("events_sent", "events_sent", "Events emitted by the server (one per emit, whatever the "
      "number of recipients)", ("namespace", "event")),
     ("messages_received", "messages_received", "Socket.IO messages received", ()),
-    ("messages_sent", "messages_sent", "Socket.IO messages sent to connected sockets", ()),
+    ("messages_sent", "messages_sent", "Socket.IO messages sent (CONNECT replies included)", ()),
     ("bytes_received", "received_bytes", "Bytes of the Socket.IO messages received", ()),
     ("bytes_sent", "sent_bytes", "Bytes of the Socket.IO messages sent", ()),
     ("volatile_drops", "volatile_dropped", "Volatile messages dropped for slow clients", ()),

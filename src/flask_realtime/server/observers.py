@@ -17,9 +17,10 @@ Once observed, the server pays per event only for the points some observer *watc
 (:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
 watched changes (:meth:`Observers.rewire`). The admin UI in development mode, for one,
 watches the events only while an admin is logged in. Messages in and out are counted
-once, in :class:`Traffic` (two additions per message), for every observer that reads
-traffic (:attr:`Observer.reads_traffic`: the metrics, the admin UI's statistics), rather
-than told to each.
+once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (two additions
+per message behind the one ``traffic is None`` test each message pays unobserved), for
+every observer that reads traffic (:attr:`Observer.reads_traffic`: the metrics, the admin
+UI's statistics), rather than told to each.
 
 Every observer method runs on the loop thread, synchronously: an observer must be quick
 and must not raise (an exception is logged and the observer is told nothing more of that
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineHandler, EngineSocket
+from flask_realtime.engine.traffic import Traffic
 from flask_realtime.server.socket import HandlerCall, Invoker, Socket
 
 if TYPE_CHECKING:
@@ -60,6 +62,16 @@ class Observer:
     reads_traffic = False
     """True for an observer that reads :attr:`Observers.traffic` (messages and bytes in
     and out, counted once for all): the server then counts them."""
+
+    reads_event_args = True
+    """False for an observer that reads neither an event's arguments nor its recipient
+    (``to``) in :meth:`event_sent` (the metrics count names): ``to`` is then not looked
+    up (None), and an emit to one socket from a handler's thread may be encoded in that
+    thread, and told from the loop when it is sent."""
+
+    raises = True
+    """False for an observer whose methods never raise (the package's own): when it alone
+    watches a point, it is called directly, without the guard that logs an exception."""
 
     def watching(self, point: str) -> bool:
         """Whether to tell this observer ``point`` now: by default, when it overrides it.
@@ -129,19 +141,6 @@ POINTS = (
 
 def _nobody(*args: Any) -> None:
     """What a point that no observer watches costs: this call."""
-
-
-class Traffic:
-    """Socket.IO messages and their bytes, in (each message a client sent, CONNECTs
-    included) and out (each message written to a connected socket), since observed."""
-
-    __slots__ = ("bytes_in", "bytes_out", "messages_in", "messages_out")
-
-    def __init__(self) -> None:
-        self.messages_in = 0
-        self.bytes_in = 0
-        self.messages_out = 0
-        self.bytes_out = 0
 
 
 def _guarded(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:
@@ -214,8 +213,14 @@ class Observers(Observer):
         """Point each point at those watching it now, and swap the server's per-event
         callables in or out to match (loop thread, or before serving)."""
         for point in POINTS:
-            targets = tuple(getattr(o, point) for o in self.observers if o.watching(point))
-            tell = _guarded(point, targets) if targets else _nobody
+            watching = [o for o in self.observers if o.watching(point)]
+            targets = tuple(getattr(o, point) for o in watching)
+            if not targets:
+                tell: Callable[..., None] = _nobody
+            elif len(watching) == 1 and not watching[0].raises:
+                tell = targets[0]
+            else:
+                tell = _guarded(point, targets)
             if point == "socket_connected":
                 tell = self._watch_writes(tell)
             setattr(self, point, tell)
@@ -223,39 +228,22 @@ class Observers(Observer):
             self._swaps.match()
 
     def _watch_writes(self, tell: Callable[[Socket], None]) -> Callable[[Socket], None]:
-        """``socket_connected`` that, when messages out are watched or counted, also wraps
-        the socket's ``write`` (what a socket sends goes through it)."""
-        if self.watches("message_sent"):
-            observers = self
-
-            def connected(socket: Socket) -> None:
-                send = socket.write
-
-                def write(message: OutgoingMessage) -> None:
-                    observers.message_sent(socket, message)
-                    traffic.messages_out += 1
-                    traffic.bytes_out += len(message.data)
-                    send(message)
-
-                socket.write = write
-                tell(socket)
-
-        elif self.counts_traffic:
-
-            def connected(socket: Socket) -> None:
-                send = socket.write
-
-                def write(message: OutgoingMessage) -> None:
-                    traffic.messages_out += 1
-                    traffic.bytes_out += len(message.data)
-                    send(message)
-
-                socket.write = write
-                tell(socket)
-
-        else:
+        """``socket_connected`` that, when messages out are watched, also wraps the
+        socket's ``write`` (what a socket sends goes through it)."""
+        if not self.watches("message_sent"):
             return tell
-        traffic = self.traffic
+        observers = self
+
+        def connected(socket: Socket) -> None:
+            send = socket.write
+
+            def write(message: OutgoingMessage) -> None:
+                observers.message_sent(socket, message)
+                send(message)
+
+            socket.write = write
+            tell(socket)
+
         return connected
 
 
@@ -263,7 +251,7 @@ class _ObservedHandler:
     """The Engine.IO server's handler while observed: the server's, plus the telling.
 
     ``on_message`` is set per instance to what is watched now (:meth:`wire`): the
-    server's own, or a count of the traffic, or that and the telling.
+    server's own, or one that tells each message first.
     """
 
     def __init__(self, inner: EngineHandler, observers: Observers) -> None:
@@ -271,25 +259,16 @@ class _ObservedHandler:
         self.observers = observers
         self.on_message: Callable[[EngineSocket, str | bytes], None] = inner.on_message
 
-    def wire(self, count: bool, tell: bool) -> None:
-        """Count messages in (``count``), tell them (``tell``), both or neither."""
+    def wire(self, tell: bool) -> None:
+        """Tell each message in (``tell``), or not."""
         on_message = self.inner.on_message
-        traffic = self.observers.traffic
         observers = self.observers
-
-        def counted(socket: EngineSocket, data: str | bytes) -> None:
-            traffic.messages_in += 1
-            traffic.bytes_in += len(data)
-            on_message(socket, data)
 
         def told(socket: EngineSocket, data: str | bytes) -> None:
             observers.message_received(socket, data)
-            if count:
-                traffic.messages_in += 1
-                traffic.bytes_in += len(data)
             on_message(socket, data)
 
-        self.on_message = told if tell else counted if count else on_message
+        self.on_message = told if tell else on_message
 
     def on_open(self, socket: EngineSocket) -> None:
         self.observers.session_opened(socket)
@@ -304,27 +283,30 @@ class _ObservedHandler:
 
 class _TimedInvoker:
     """The server's invoker while handler times are watched: tells each event, and how
-    long each call took (from being handed to the invoker to its ``done``)."""
+    long each call took (from being handed to the invoker to its ``done``).
 
-    __slots__ = ("inner", "observers")
+    The start and the socket's continuation are kept on the call (two slots), its
+    ``done`` goes through :meth:`done`, made once: nothing is allocated per call.
+    """
+
+    __slots__ = ("done", "inner", "observers")
 
     def __init__(self, inner: Invoker, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
+        self.done = self._done  # one bound method for every call
 
     def invoke(self, call: HandlerCall) -> None:
-        observers = self.observers
         if call.kind == "event":
-            observers.event_received(call.socket, call.event, call.args)
-        start = _clock()
-        report = call._on_done  # the socket's continuation, wrapped to time the call
-
-        def done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-            observers.handler_done(call, _clock() - start, exc)
-            report(call, result, exc)
-
-        call._on_done = done
+            self.observers.event_received(call.socket, call.event, call.args)
+        call.observed_done = call._on_done
+        call._on_done = self.done
+        call.observed_start = _clock()
         self.inner.invoke(call)
+
+    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        self.observers.handler_done(call, _clock() - call.observed_start, exc)
+        call.observed_done(call, result, exc)
 
 
 class _TellingInvoker:
@@ -343,13 +325,28 @@ class _TellingInvoker:
         self.inner.invoke(call)
 
 
-def _observed_emit(server: SocketIOServer, observers: Observers) -> Callable[..., None]:
+def _observed_emit(server: SocketIOServer, observers: Observers, lean: bool) -> Callable[..., None]:
+    """``server.emit`` that tells each emit; ``lean``: without looking up ``to`` (nobody
+    watching reads it)."""
     emit = server.emit
     get_socket = server.get_socket
 
-    def observed_emit(event: str, *args: Any, namespace: NamespaceName = "/",
-                      to: Any = None, **kwargs: Any) -> None:  # fmt: skip
-        emit(event, *args, namespace=namespace, to=to, **kwargs)
+    if lean:
+
+        def lean_emit(event: str, *args: Any, namespace: NamespaceName = "/", to: Any = None,
+                      skip_sid: Any = None, callback: Any = None,
+                      volatile: bool = False) -> None:  # fmt: skip
+            emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid, callback=callback,
+                 volatile=volatile)  # fmt: skip
+            observers.event_sent(namespace, event, args, None)
+
+        return lean_emit
+
+    def observed_emit(event: str, *args: Any, namespace: NamespaceName = "/", to: Any = None,
+                      skip_sid: Any = None, callback: Any = None,
+                      volatile: bool = False) -> None:  # fmt: skip
+        emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid, callback=callback,
+             volatile=volatile)  # fmt: skip
         target = get_socket(to, namespace) if isinstance(to, str) else None
         observers.event_sent(namespace, event, args, target)
 
@@ -363,16 +360,18 @@ class _Swaps:
 
     def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
         self.server = server
+        self.engine = engine
         self.observers = observers
         self.handler = _ObservedHandler(engine.handler, observers)
         engine.handler = self.handler
         self.invoker = server.invoker
         self.own_emit = vars(server).get("emit")  # an instance attribute set before, if any
-        self.emit: Callable[..., None] | None = None
+        self.emits: dict[bool, Callable[..., None]] = {}  # lean or not: the observed emit
 
     def match(self) -> None:
         observers, server = self.observers, self.server
-        self.handler.wire(observers.counts_traffic, observers.watches("message_received"))
+        self.handler.wire(observers.watches("message_received"))
+        self.engine.traffic = observers.traffic if observers.counts_traffic else None
         if observers.watches("handler_done"):
             server.invoker = _TimedInvoker(self.invoker, observers)
         elif observers.watches("event_received"):
@@ -380,10 +379,23 @@ class _Swaps:
         else:
             server.invoker = self.invoker
         if observers.watches("event_sent"):
-            if self.emit is None:
-                self.emit = _observed_emit(server, observers)
-            server.emit = self.emit  # type: ignore[method-assign]
-        elif self.own_emit is not None:
+            lean = not any(
+                o.reads_event_args for o in observers.observers if o.watching("event_sent")
+            )
+            emit = self.emits.get(lean)
+            if emit is None:
+                if "emit" in vars(server) and vars(server)["emit"] is not self.own_emit:
+                    self.unswap_emit()  # the other kind first: it wraps the server's own
+                emit = self.emits[lean] = _observed_emit(server, observers, lean)
+            server.emit = emit  # type: ignore[method-assign]
+            server.encoded_emits_told = lean
+        else:
+            self.unswap_emit()
+
+    def unswap_emit(self) -> None:
+        server = self.server
+        server.encoded_emits_told = False
+        if self.own_emit is not None:
             server.emit = self.own_emit  # type: ignore[method-assign]
         else:
             vars(server).pop("emit", None)

@@ -57,9 +57,17 @@ _CONNECTED = SocketState.CONNECTED
 
 
 class HandlerCall(Call["Socket"]):
-    """A request to run a handler of a :class:`Socket` (see :class:`~.handler_call.Call`)."""
+    """A request to run a handler of a :class:`Socket` (see :class:`~.handler_call.Call`).
 
-    __slots__ = ()
+    ``observed_start`` and ``observed_done`` are set only while handler times are
+    observed (``server/observers.py``): when the call was handed over, and its
+    continuation (no closure per call).
+    """
+
+    __slots__ = ("observed_done", "observed_start")
+
+    observed_start: float
+    observed_done: DoneCallback
 
 
 DoneCallback: TypeAlias = Callable[[HandlerCall, Any, BaseException | None], None]

@@ -132,6 +132,10 @@ class SocketIOServer(EngineHandler):
         """Log each event received and emitted (``logger=True``), never their data."""
         self.observer: SocketObserver | None = None
         """Told of sockets joining and leaving (``server/observers.py``); None: unobserved."""
+        self.encoded_emits_told = False
+        """The observers' :meth:`emit` in place needs no event's arguments as they were at
+        the emit: another thread may still encode an emit to one socket itself
+        (:meth:`send_encoded` tells them)."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -165,13 +169,14 @@ class SocketIOServer(EngineHandler):
     @property
     def emits_unwatched(self) -> bool:
         """Whether an emit to one socket is only its bytes: no recovery log, no outgoing
-        listeners, no observer in place of :meth:`emit`. Only then may another thread
-        encode such an emit itself and hand the loop finished bytes (:meth:`send_encoded`).
+        listeners, no observer in place of :meth:`emit` (or one that :meth:`send_encoded`
+        tells). Only then may another thread encode such an emit itself and hand the loop
+        finished bytes.
         """
         return (
             self.recovery is None
             and not self.registry.outgoing_watched
-            and ("emit" not in vars(self))
+            and ("emit" not in vars(self) or self.encoded_emits_told)
         )
 
     # -- lifecycle (the loop) ------------------------------------------------------------
@@ -300,10 +305,16 @@ class SocketIOServer(EngineHandler):
             self.adapter.broadcast_with_ack(namespace, packet, opts, expect_ack)
 
     def send_encoded(
-        self, sid: Sid, namespace: NamespaceName, messages: list[OutgoingMessage], event: str
+        self,
+        sid: Sid,
+        namespace: NamespaceName,
+        messages: list[OutgoingMessage],
+        event: str,
+        args: tuple[Any, ...] = (),
     ) -> None:
         """Send to one socket of this server an event another thread has encoded already
-        (with that socket's parser); dropped when the socket has left meanwhile."""
+        (with that socket's parser); dropped when the socket has left meanwhile. ``args``
+        are the event's, for the observers (see :attr:`encoded_emits_told`)."""
         if self.log_events:
             logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
         socket = self.get_socket(sid, namespace)
@@ -311,6 +322,9 @@ class SocketIOServer(EngineHandler):
             write = socket.write
             for message in messages:
                 write(message)
+        observer = self.observer  # observe: in place of the emit a thread did not make
+        if observer is not None:
+            observer.event_sent(namespace, event, args, socket)
 
     def call(
         self,
