@@ -168,7 +168,13 @@ class Metrics(Observer):
         self.traffic = traffic
         self._traffic_before = _totals(traffic)
 
+    def watching(self, point: str) -> bool:
+        # The handled events are counted in handler_done (one call per event, not two).
+        return point != "event_received" and super().watching(point)
+
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """Count one event received (from :meth:`handler_done` and
+        :meth:`event_unhandled`)."""
         key = (socket.nsp.name, event)
         counts = self.events_received
         if key in counts:
@@ -186,13 +192,25 @@ class Metrics(Observer):
         else:
             _add(counts, (self._namespaces(namespace), self._events(event)))
 
+    def event_unhandled(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        self.event_received(socket, event, args)
+
     def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
+        kind = call.kind
+        if kind == "event":  # event_received(), inlined: the one call per event
+            event = call.event
+            name = call.socket.nsp.name
+            counts = self.events_received
+            if (name, event) in counts:
+                counts[name, event] += 1
+            else:
+                _add(counts, (self._namespaces(name), self._events(event)))
         # Read each time: a cache by id() would be wrong for the handler objects made per
         # event (event middlewares wrap the handler anew), whose ids are reused.
         handler = call.handler
         flag = getattr(handler, "is_async", None)  # the package's handlers say it
         is_async = flag if flag.__class__ is bool else _is_async(handler)
-        key = (call.kind, "async" if is_async else "def")
+        key = (kind, "async" if is_async else "def")
         histogram = self.handler_seconds.get(key)
         if histogram is None:
             histogram = self.handler_seconds[key] = Histogram()

@@ -113,6 +113,12 @@ class Observer:
         """An event of a client arrived: it is handed to its handler now, or it has none
         (an event refused by a rate limit or a middleware is not told)."""
 
+    def event_unhandled(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """An event of a client arrived that has no handler. Those watching
+        :meth:`event_received` are told it there too; this point is for an observer that
+        learns of the handled events otherwise (from :meth:`handler_done`, as the
+        metrics do: one call per event rather than two)."""
+
     def event_sent(
         self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
     ) -> None:
@@ -134,7 +140,8 @@ class Observer:
 POINTS = (
     "session_opened", "session_closed", "session_upgraded", "socket_connected",
     "socket_disconnected", "room_joined", "room_left", "message_received", "message_sent",
-    "event_received", "event_sent", "handler_done", "volatile_dropped", "adapter_request",
+    "event_received", "event_unhandled", "event_sent", "handler_done", "volatile_dropped",
+    "adapter_request",
 )  # fmt: skip
 """Every method of :class:`Observer`."""
 
@@ -215,6 +222,10 @@ class Observers(Observer):
         for point in POINTS:
             watching = [o for o in self.observers if o.watching(point)]
             targets = tuple(getattr(o, point) for o in watching)
+            if point == "event_unhandled":  # told as event_received to those watching it
+                also = [o for o in self.observers if o.watching("event_received")]
+                watching += also
+                targets += tuple(o.event_received for o in also)
             if not targets:
                 tell: Callable[..., None] = _nobody
             elif len(watching) == 1 and not watching[0].raises:
@@ -289,15 +300,16 @@ class _TimedInvoker:
     ``done`` goes through :meth:`done`, made once: nothing is allocated per call.
     """
 
-    __slots__ = ("done", "inner", "observers")
+    __slots__ = ("done", "inner", "observers", "tell_events")
 
     def __init__(self, inner: Invoker, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
         self.done = self._done  # one bound method for every call
+        self.tell_events = observers.watches("event_received")
 
     def invoke(self, call: HandlerCall) -> None:
-        if call.kind == "event":
+        if self.tell_events and call.kind == "event":
             self.observers.event_received(call.socket, call.event, call.args)
         call.observed_done = call._on_done
         call._on_done = self.done

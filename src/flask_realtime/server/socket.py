@@ -204,7 +204,7 @@ class Socket(SocketLifecycle):
             logger.debug("no handler for %r in %s", event, self.nsp.name)
             observer = self.client.server.observer  # observe: only events without a handler
             if observer is not None:  # (the invoker tells the others)
-                observer.event_received(self, event, args)
+                observer.event_unhandled(self, event, args)
             return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
         if limit is not None and not limit.admit(self.client.data, self.sid):
