@@ -2,7 +2,8 @@
 nobody watches costs nothing per event (the server's own invoker and ``emit`` serve).
 
 The admin UI in development mode watches the events only while an admin is logged in
-(on a single server); the connection log only with ``events=True``; the metrics always.
+(on a single server); the connection log only with ``events=True``; the metrics always,
+without the arguments (a handler's thread may then still encode its emit itself).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ def make(name: str) -> tuple[Flask, SocketIO]:
 
 
 def per_event_swaps(app: Flask) -> tuple[bool, bool]:
-    """Whether the server's invoker, and its ``emit``, are instrumented now."""
+    """Whether the server's invoker is instrumented now, and its emits told."""
     service = service_of(app)
     assert service is not None
-    return service.server.invoker is not service.runner, "emit" in vars(service.server)
+    return service.server.invoker is not service.runner, service.server.emit_observer is not None
 
 
 def test_development_mode_watches_events_only_while_an_admin_is_logged_in() -> None:
@@ -78,9 +79,14 @@ def test_a_connection_log_of_events_and_the_metrics_watch_every_event() -> None:
     assert service is not None
     assert type(service.server.invoker).__name__ == "_TellingInvoker"  # no timing closure
 
+    assert not service.server.emits_unwatched  # the log reads the arguments: copied
+
     app2, sio2 = make("wiring_metrics")
     sio2.metrics(path=None)
     assert per_event_swaps(app2) == (True, True)
+    service2 = service_of(app2)
+    assert service2 is not None
+    assert service2.server.emits_unwatched  # names only: a thread may encode its emit
 
 
 def test_traffic_is_counted_once_by_the_engine_for_every_reader() -> None:

@@ -113,11 +113,11 @@ def test_the_per_event_callables_are_swapped_out_when_nobody_watches() -> None:
     server = service.server
     observers = observe(server, service.engine)
     assert server.invoker is service.runner
-    assert "emit" not in vars(server)
+    assert server.emit_observer is None
     recorder = Recorder()
     observers.add(recorder)
     assert server.invoker is not service.runner
-    assert "emit" in vars(server)
+    assert server.emit_observer is not None
     observers.remove(recorder)
     assert server.invoker is service.runner
-    assert "emit" not in vars(server)
+    assert server.emit_observer is None

@@ -6,12 +6,15 @@ connection log are observers (``binding/admin_ui.py``, ``binding/metrics.py``,
 ``binding/access_log.py``).
 
 Nothing here runs until :func:`observe` is called for a server. Until then the server
-pays nothing per event: the per-event points are reached by *swapping in* instrumented
-callables at that moment (the Engine.IO server's handler, the invoker, the server's
-``emit``, the adapter's room methods, each connected socket's ``write``), not by tests
-on the hot path. The few points that are not per event (a socket accepted or leaving its
-namespace, a session's upgrade, a volatile message dropped) are one ``observer is None``
-test each in ``server/socket.py`` and ``engine/socket.py`` (marked ``observe:``).
+pays next to nothing per event: the events in and the handler times are reached by
+*swapping in* instrumented callables (the Engine.IO server's handler, the invoker, the
+adapter's room methods, a connected socket's ``write`` when messages out are watched),
+not by tests on the hot path. The rest is one ``is None`` test each, marked
+``observe:``: per emit (``emit_observer`` in ``server/socketio_server.py``: cheaper than
+a wrapper taking and passing on ``emit``'s keywords), per message in and out (the
+traffic counts, ``engine/socket.py``), and, not per event, a socket accepted or leaving
+its namespace, an event without a handler, a session's upgrade, a volatile message
+dropped (``server/socket*.py``, ``engine/socket.py``).
 
 Once observed, the server pays per event only for the points some observer *watches now*
 (:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
@@ -64,10 +67,9 @@ class Observer:
     and out, counted once for all): the server then counts them."""
 
     reads_event_args = True
-    """False for an observer that reads neither an event's arguments nor its recipient
-    (``to``) in :meth:`event_sent` (the metrics count names): ``to`` is then not looked
-    up (None), and an emit to one socket from a handler's thread may be encoded in that
-    thread, and told from the loop when it is sent."""
+    """False for an observer that reads no event's arguments in :meth:`event_sent` (the
+    metrics count names): an emit to one socket from a handler's thread may then be
+    encoded in that thread, and told from the loop when it is sent."""
 
     raises = True
     """False for an observer whose methods never raise (the package's own): when it alone
@@ -337,38 +339,11 @@ class _TellingInvoker:
         self.inner.invoke(call)
 
 
-def _observed_emit(server: SocketIOServer, observers: Observers, lean: bool) -> Callable[..., None]:
-    """``server.emit`` that tells each emit; ``lean``: without looking up ``to`` (nobody
-    watching reads it)."""
-    emit = server.emit
-    get_socket = server.get_socket
-
-    if lean:
-
-        def lean_emit(event: str, *args: Any, namespace: NamespaceName = "/", to: Any = None,
-                      skip_sid: Any = None, callback: Any = None,
-                      volatile: bool = False) -> None:  # fmt: skip
-            emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid, callback=callback,
-                 volatile=volatile)  # fmt: skip
-            observers.event_sent(namespace, event, args, None)
-
-        return lean_emit
-
-    def observed_emit(event: str, *args: Any, namespace: NamespaceName = "/", to: Any = None,
-                      skip_sid: Any = None, callback: Any = None,
-                      volatile: bool = False) -> None:  # fmt: skip
-        emit(event, *args, namespace=namespace, to=to, skip_sid=skip_sid, callback=callback,
-             volatile=volatile)  # fmt: skip
-        target = get_socket(to, namespace) if isinstance(to, str) else None
-        observers.event_sent(namespace, event, args, target)
-
-    return observed_emit
-
-
 class _Swaps:
     """The server's per-event callables, swapped in while a point they serve is watched
     and back out when none is: the Engine.IO handler's ``on_message`` (messages in), the
-    invoker (events in, handler times) and ``emit`` (events out)."""
+    invoker (events in, handler times), the server's ``emit_observer`` (events out) and
+    the engine's traffic counts."""
 
     def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
         self.server = server
@@ -377,8 +352,6 @@ class _Swaps:
         self.handler = _ObservedHandler(engine.handler, observers)
         engine.handler = self.handler
         self.invoker = server.invoker
-        self.own_emit = vars(server).get("emit")  # an instance attribute set before, if any
-        self.emits: dict[bool, Callable[..., None]] = {}  # lean or not: the observed emit
 
     def match(self) -> None:
         observers, server = self.observers, self.server
@@ -390,27 +363,9 @@ class _Swaps:
             server.invoker = _TellingInvoker(self.invoker, observers)
         else:
             server.invoker = self.invoker
-        if observers.watches("event_sent"):
-            lean = not any(
-                o.reads_event_args for o in observers.observers if o.watching("event_sent")
-            )
-            emit = self.emits.get(lean)
-            if emit is None:
-                if "emit" in vars(server) and vars(server)["emit"] is not self.own_emit:
-                    self.unswap_emit()  # the other kind first: it wraps the server's own
-                emit = self.emits[lean] = _observed_emit(server, observers, lean)
-            server.emit = emit  # type: ignore[method-assign]
-            server.encoded_emits_told = lean
-        else:
-            self.unswap_emit()
-
-    def unswap_emit(self) -> None:
-        server = self.server
-        server.encoded_emits_told = False
-        if self.own_emit is not None:
-            server.emit = self.own_emit  # type: ignore[method-assign]
-        else:
-            vars(server).pop("emit", None)
+        watching = [o for o in observers.observers if o.watching("event_sent")]
+        server.emit_observer = observers.event_sent if watching else None
+        server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
 
 
 def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:

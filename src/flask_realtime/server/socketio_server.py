@@ -132,10 +132,13 @@ class SocketIOServer(EngineHandler):
         """Log each event received and emitted (``logger=True``), never their data."""
         self.observer: SocketObserver | None = None
         """Told of sockets joining and leaving (``server/observers.py``); None: unobserved."""
-        self.encoded_emits_told = False
-        """The observers' :meth:`emit` in place needs no event's arguments as they were at
-        the emit: another thread may still encode an emit to one socket itself
-        (:meth:`send_encoded` tells them)."""
+        self.emit_observer: Callable[[NamespaceName, str, tuple[Any, ...], Socket | None],
+                                     None] | None = None  # fmt: skip
+        """Told of each emit: namespace, event, arguments and the one local recipient, if
+        that is what it was (``server/observers.py``); None: nobody watches."""
+        self.emit_observer_reads_args = False
+        """The emit observer reads the arguments: another thread may not encode an emit
+        itself (the arguments it is told must be the copy the loop gets)."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -169,14 +172,15 @@ class SocketIOServer(EngineHandler):
     @property
     def emits_unwatched(self) -> bool:
         """Whether an emit to one socket is only its bytes: no recovery log, no outgoing
-        listeners, no observer in place of :meth:`emit` (or one that :meth:`send_encoded`
-        tells). Only then may another thread encode such an emit itself and hand the loop
-        finished bytes.
+        listeners, nothing in place of :meth:`emit`, no emit observer that reads the
+        arguments. Only then may another thread encode such an emit itself and hand the
+        loop finished bytes (:meth:`send_encoded`, which tells the emit observer).
         """
         return (
             self.recovery is None
             and not self.registry.outgoing_watched
-            and ("emit" not in vars(self) or self.encoded_emits_told)
+            and ("emit" not in vars(self))
+            and not self.emit_observer_reads_args
         )
 
     # -- lifecycle (the loop) ------------------------------------------------------------
@@ -291,6 +295,9 @@ class SocketIOServer(EngineHandler):
                 write = socket.write
                 for piece in pieces:
                     write(OutgoingMessage(piece, volatile=volatile))
+                told = self.emit_observer
+                if told is not None:  # observe: one test per emit
+                    told(namespace, event, args, socket)
                 return
         opts = BroadcastOptions(_room_set(to), _room_set(skip_sid), volatile)
         if callback is None:
@@ -303,6 +310,10 @@ class SocketIOServer(EngineHandler):
 
             packet = Packet(PacketType.EVENT, namespace, data, ack_id)
             self.adapter.broadcast_with_ack(namespace, packet, opts, expect_ack)
+        told = self.emit_observer
+        if told is not None:  # observe: one test per emit
+            told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
+                 else None)  # fmt: skip
 
     def send_encoded(
         self,
@@ -314,7 +325,7 @@ class SocketIOServer(EngineHandler):
     ) -> None:
         """Send to one socket of this server an event another thread has encoded already
         (with that socket's parser); dropped when the socket has left meanwhile. ``args``
-        are the event's, for the observers (see :attr:`encoded_emits_told`)."""
+        are the event's, for the emit observer."""
         if self.log_events:
             logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
         socket = self.get_socket(sid, namespace)
@@ -322,9 +333,9 @@ class SocketIOServer(EngineHandler):
             write = socket.write
             for message in messages:
                 write(message)
-        observer = self.observer  # observe: in place of the emit a thread did not make
-        if observer is not None:
-            observer.event_sent(namespace, event, args, socket)
+        told = self.emit_observer  # observe: in place of the emit a thread did not make
+        if told is not None:
+            told(namespace, event, args, socket)
 
     def call(
         self,
