@@ -400,10 +400,11 @@ class AdminUI(Observer):
         socket = server.get_socket(sid, self.namespace)
         if socket is not None:
             server.adapter.add(socket, ADMITTED)  # never refused by max_rooms_per_socket
-            first = not self._admins
-            self._admins.add(sid)
-            if first and self.development and self.observers is not None:
-                self.observers.rewire()  # someone looks: watch the events
+            if self.development:  # who looks (forgotten in socket_disconnected)
+                first = not self._admins
+                self._admins.add(sid)
+                if first and self.observers is not None:
+                    self.observers.rewire()  # someone looks: watch the events
 
     def admitted(self, sid: str) -> bool:
         """Whether the admin socket ``sid`` was let in (its actions may run)."""
