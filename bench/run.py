@@ -22,9 +22,10 @@ import signal
 import sys
 from pathlib import Path
 
-from runner.plan import SCENARIOS, SERVERS, build_cases, make_plan
+from runner.plan import SCENARIOS, build_cases, make_plan
 from runner.process import probe
 from runner.report import render_markdown
+from runner.servers import SERVERS
 from runner.session import run
 
 

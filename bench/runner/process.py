@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .plan import BENCH, HOST, NODE, Server
+from .plan import BENCH, HOST, NODE
+from .servers import Server
 
 # ------------------------------------------------------------------------------------------
 # processes

@@ -7,17 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plan import (
-    METRICS,
-    OP_NAME,
-    README,
-    README_BEGIN,
-    README_END,
-    SCENARIOS,
-    SERVER_BY_NAME,
-    SERVERS,
-)
+from .plan import METRICS, OP_NAME, README, README_BEGIN, README_END, SCENARIOS
 from .process import rel
+from .servers import SERVER_BY_NAME, SERVERS
 
 # A run of a closed-loop scenario measures the server only when the server had work for the
 # whole window: on its CPU (SERVER_BOUND of it at least), or runnable and waiting while other

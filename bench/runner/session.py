@@ -14,19 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .plan import (
-    BENCH,
-    METRICS,
-    NODE,
-    SCENARIOS,
-    SERVER_BY_NAME,
-    SERVERS,
-    Case,
-    Server,
-    build_cases,
-    make_plan,
-    runs_case,
-)
+from .plan import BENCH, METRICS, NODE, SCENARIOS, Case, build_cases, make_plan
 from .process import (
     StartError,
     cpu_list,
@@ -48,6 +36,7 @@ from .report import (
     summary_line,
     update_readme,
 )
+from .servers import SERVER_BY_NAME, SERVERS, Server, runs_case
 
 
 def run(args: argparse.Namespace) -> int:

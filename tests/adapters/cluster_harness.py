@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .redis_support import JsClients, PyClient, ServerProcess, unique_channel
+from .redis_support import JsClients, PyClient, ServerProcess, unique_channel, wait_until
 
 
 class Cluster:
@@ -39,6 +39,22 @@ class Cluster:
         ])  # fmt: skip
         self.js.append(clients)
         return clients
+
+    @staticmethod
+    def wait_reconnected(
+        sender: PyClient, receiver: PyClient, what: str, timeout: float = 30
+    ) -> None:
+        """Emit ``"after"`` through ``sender``'s server (numbered, again and again) until
+        ``receiver`` on another server gets one: the cluster carries messages again."""
+        n = 0
+
+        def delivered() -> bool:
+            nonlocal n
+            n += 1
+            sender.call("emit", {"event": "after", "args": [n]})
+            return bool(receiver.got("after"))
+
+        wait_until(delivered, what, timeout)
 
     def everyone(self, client: PyClient, sids: set[str], to: str | None = None) -> bool:
         """Whether a fetch_sockets through ``client``'s server sees exactly ``sids``."""

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import socketio as pysio
 
+from support.pysio import in_order
+
 HERE = Path(__file__).resolve().parent
 INTEROP = HERE.parent / "interop"
 ROOT = HERE.parents[1]
@@ -110,7 +112,7 @@ class PyClient:
     def __init__(self, url: str, answer: Any = None) -> None:
         self.events: list[tuple[str, tuple[Any, ...]]] = []
         self.lock = threading.Lock()
-        self.client = pysio.Client(reconnection=False)
+        self.client = in_order(pysio.Client(reconnection=False))
         self.disconnected = threading.Event()
 
         @self.client.on("*")

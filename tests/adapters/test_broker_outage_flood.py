@@ -77,15 +77,7 @@ def test_a_flood_while_the_broker_is_down_is_capped_and_counted(
         output = server.output()
         assert output.count(f"more than {MAX_QUEUE} messages wait to be published") == 1, output
         outage.up()
-        n = 0
-
-        def recovered() -> bool:
-            nonlocal n
-            n += 1
-            pa.call("emit", {"event": "after", "args": [n]})
-            return bool(pb.got("after"))
-
-        wait_until(recovered, "the cluster after the outage", 40)
+        cluster.wait_reconnected(pa, pb, "the cluster after the outage", 40)
         # The writer may publish again before the reader has resubscribed and says so.
         wait_until(lambda: "reachable again" in server.output(), "the recovery line", 15)
         output = server.output()

@@ -201,15 +201,7 @@ def test_redis_restarted_under_a_running_cluster(tmp_path: Path, query: str) -> 
         wait_until(lambda: len(pa.got("local")) == 3, "local delivery during the outage")
         wait_until(lambda: "unreachable" in cluster.servers["a"].output(), "the warning")
         redis.start()
-        n = 0
-
-        def recovered() -> bool:
-            nonlocal n
-            n += 1
-            pa.call("emit", {"event": "after", "args": [n]})
-            return bool(pb.got("after"))
-
-        wait_until(recovered, "the cluster after the outage", 30)
+        cluster.wait_reconnected(pa, pb, "the cluster after the outage", 30)
         output = cluster.servers["a"].output()
         assert output.count("unreachable") == 1, output  # one line for the outage
         assert "reachable again" in output

@@ -318,3 +318,48 @@ def test_a_client_with_too_many_events_queued_is_not_read_from_until_half_are_do
     wait_until(lambda: len(ran) == 8, what="every handler")
     assert ran == list(range(8))
     assert not client.socket.input_paused
+
+
+def test_a_def_handlers_ack_is_encoded_in_its_worker_thread(
+    flask_app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_realtime.server.socket import Socket
+
+    socketio = SocketIO(flask_app)
+    encoded_in: list[str] = []
+    ack_messages = Socket.ack_messages
+
+    def spy(self: Socket, ack_id: int, result: Any, *, frame: bool = False) -> Any:
+        encoded_in.append(threading.current_thread().name)
+        return ack_messages(self, ack_id, result, frame=frame)
+
+    monkeypatch.setattr(Socket, "ack_messages", spy)
+
+    @socketio.on("reply")
+    def reply(value: Any) -> Any:
+        return {"text": value, "bytes": b"\x01\x02"} if value == "binary" else value
+
+    @socketio.on("unsendable")
+    def unsendable() -> Any:
+        return object()
+
+    client = RawClient(socketio, flask_app)
+    client.messages.get(timeout=5)  # the CONNECT answer
+    client.send(Packet(PacketType.EVENT, "/", ["reply", "hi"], 1))
+    assert client.messages.get(timeout=5) == '31["hi"]'
+    client.send(Packet(PacketType.EVENT, "/", ["reply", "binary"], 2))
+    placeholder = '{"_placeholder":true,"num":0}'
+    assert client.messages.get(timeout=5) == f'61-2[{{"text":"binary","bytes":{placeholder}}}]'
+    assert client.messages.get(timeout=5) == b"\x01\x02"
+    client.send(Packet(PacketType.EVENT, "/", ["unsendable"], 3))
+    wait_until(
+        lambda: any("cannot send the return value" in r.getMessage() for r in caplog.records),
+        what="the logged encoding failure",
+    )
+    client.send(Packet(PacketType.EVENT, "/", ["reply", "after"], 4))
+    assert client.messages.get(timeout=5) == '34["after"]'  # nothing was sent for the 3rd
+    loop_thread = client.bridge.call_and_wait(lambda: threading.current_thread().name)
+    # Each reply was encoded once in a worker thread; the failed one again on the loop,
+    # which logged why it could not.
+    assert encoded_in.count(loop_thread) == 1
+    assert len(encoded_in) == 5

@@ -47,10 +47,16 @@ class ServerProcess:
         log: the file its stdout and stderr go to.
         listening: a regular expression with one group, the port, matched on the log.
         env: more environment variables.
+        cwd: where it runs (``tests/`` by default).
     """
 
     def __init__(
-        self, command: list[str], log: Path, listening: str, env: dict[str, str] | None = None
+        self,
+        command: list[str],
+        log: Path,
+        listening: str,
+        env: dict[str, str] | None = None,
+        cwd: Path = TESTS,
     ) -> None:
         self.command = command
         self.log_path = log
@@ -59,7 +65,7 @@ class ServerProcess:
         self._file = log.open("wb")
         environ = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(TESTS), **(env or {}))
         self.process = subprocess.Popen(
-            command, cwd=TESTS, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
+            command, cwd=cwd, stdout=self._file, stderr=subprocess.STDOUT, env=environ,
             start_new_session=True,
         )  # fmt: skip
 

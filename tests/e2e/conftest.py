@@ -294,3 +294,15 @@ def open_page(browser: Any) -> Iterator[OpenPage]:
             return stack.enter_context(new_page(browser, url, ready))
 
         yield open_
+
+
+@pytest.fixture(scope="package")
+def demo_url() -> Iterator[str]:
+    """The base URL of one server with the demos of ``examples/`` (``demo_app.py``, its
+    live stream five times faster), shared by the demo tests."""
+    from .demo_app import create_demo_app
+    from .demo_support import LIVE_INTERVAL, serving
+
+    app, socketio = create_demo_app(live_interval=LIVE_INTERVAL)
+    with serving(app, socketio) as server:
+        yield server.url

@@ -10,6 +10,7 @@ from flask_realtime.engine import (
     OutgoingMessage,
     State,
 )
+from flask_realtime.engine.message import messages_of
 from flask_realtime.protocol.engineio import Packet, PacketType
 
 from .helpers import Harness
@@ -235,6 +236,21 @@ def test_volatile_messages_are_dropped_while_no_poll_is_parked(h: Harness) -> No
     parked = h.get(socket)
     socket.send(OutgoingMessage("delivered", volatile=True))  # a GET is waiting for it
     assert [p.data for p in parked.packets()] == ["delivered"]
+
+
+def test_a_volatile_packet_with_attachments_is_dropped_whole_or_sent_whole(h: Harness) -> None:
+    socket = h.open()
+    parked = h.get(socket)
+    # Sent: the parked GET takes the head; the attachments follow it (buffered).
+    for message in messages_of(["51-head", b"\x01"], volatile=True):
+        socket.send(message)
+    assert [p.data for p in parked.packets()] == ["51-head"]
+    # Dropped: nothing can take the head now, so its attachment goes too, not the
+    # text packet after it (the client would take that for the missing attachment).
+    for message in messages_of(["51-dropped", b"\x02"], volatile=True):
+        socket.send(message)
+    socket.send(OutgoingMessage("2after"))
+    assert [p.data for p in h.get(socket).packets()] == [b"\x01", "2after"]
 
 
 def test_a_client_that_stops_polling_is_closed_once_its_queue_passes_the_bound() -> None:

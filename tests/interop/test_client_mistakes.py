@@ -15,6 +15,7 @@ import socketio as python_socketio
 from flask import Flask
 
 from flask_realtime import SocketIO
+from flask_realtime.server import handler_call
 
 pytestmark = pytest.mark.interop
 
@@ -22,7 +23,10 @@ TIMEOUT = 10
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[str, list[Any]]]:
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[Any]]]:
+    # The log of client mistakes is throttled per (namespace, event) for the process: an
+    # earlier test's mistake with the same event must not silence this test's one line.
+    monkeypatch.setattr(handler_call, "_last_client_error", {})
     app = Flask("mistakes")
     socketio = SocketIO(app)
     calls: list[Any] = []

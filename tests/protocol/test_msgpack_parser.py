@@ -203,3 +203,10 @@ def test_arbitrary_msgpack_raises_only_protocol_error(value: Any) -> None:
         PARSER.decoder().feed(msgpack.packb(value))
     except ProtocolError:
         pass
+
+
+def test_encode_ack_is_what_encode_makes_of_the_ack_packet() -> None:
+    for namespace, args in (("/", []), ("/chat", ["ok", b"\x00\x01"])):
+        assert PARSER.encode_ack(namespace, 7, args) == PARSER.encode(
+            Packet(T.ACK, namespace, args, 7)
+        )

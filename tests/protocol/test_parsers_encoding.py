@@ -152,3 +152,33 @@ def test_default_json_is_orjson_when_importable_else_the_stdlib() -> None:
 
 def test_packet_without_data_is_encoded_without_payload_as_node_does() -> None:
     assert JsonParser().encode(Packet(T.ACK, "/admin", None, 3)) == ["3/admin,3"]
+
+
+@pytest.mark.parametrize("namespace", ["/", "/chat"])
+@pytest.mark.parametrize(
+    "args",
+    [[], ["ok"], [1, {"a": [None, True]}], [BUF], ["x", {"img": BUF}], [float("nan")]],
+    ids=["none", "str", "values", "bytes", "nested-bytes", "nan"],
+)
+def test_encode_ack_is_what_encode_makes_of_the_ack_packet(
+    make_parser: Callable[..., JsonParser], namespace: str, args: list[Any]
+) -> None:
+    parser = make_parser()
+    try:
+        expected: list[str | bytes] | type[ConfigurationError] = parser.encode(
+            Packet(T.ACK, namespace, args, 42)
+        )
+    except ConfigurationError:
+        expected = ConfigurationError
+    if expected is ConfigurationError:  # NaN: the stdlib refuses it, orjson writes null
+        with pytest.raises(ConfigurationError):
+            parser.encode_ack(namespace, 42, args)
+    else:
+        assert parser.encode_ack(namespace, 42, args) == expected
+
+
+def test_encode_ack_refuses_what_cannot_be_serialised(
+    make_parser: Callable[..., JsonParser],
+) -> None:
+    with pytest.raises(ConfigurationError):
+        make_parser().encode_ack("/", 1, [object()])

@@ -64,6 +64,7 @@ class BrokerLink(Generic[T]):
         self.closing = False
         self.dropped = 0
         self._overflowing = False
+        self._went_down: asyncio.Event | None = None
 
     def start(self) -> asyncio.Queue[T]:
         """A new, empty queue (when the adapter opens)."""
@@ -103,6 +104,8 @@ class BrokerLink(Generic[T]):
         if self.down or self.closing:
             return
         self.down = True
+        if self._went_down is not None:
+            self._went_down.set()
         logger.warning(
             "message queue %s unreachable (%s): until it is back, emits, room changes and "
             "requests of this server do not reach the other servers (this server's own "
@@ -111,11 +114,27 @@ class BrokerLink(Generic[T]):
             why,
         )
 
+    async def went_down(self) -> None:
+        """Wait until the link is lost (at once if it is down now).
+
+        A reader whose own connection seems fine waits for this too: when the writer
+        finds the broker gone (a Redis that accepts connections but answers nothing
+        breaks no idle subscription), the reader subscribes anew, which tells when the
+        broker answers again.
+        """
+        if self._went_down is None:
+            self._went_down = asyncio.Event()
+            if self.down:
+                self._went_down.set()
+        await self._went_down.wait()
+
     def recovered(self) -> None:
         """The broker is back: one line with what was dropped meanwhile."""
         if not self.down:
             return
         self.down = False
+        if self._went_down is not None:
+            self._went_down.clear()
         dropped, self.dropped = self.dropped, 0
         logger.warning(
             "message queue %s reachable again; %d message(s) to the other servers were "

@@ -156,6 +156,12 @@ class RedisAdapter(RedisAdapterBase):
         while not link.closing:
             try:
                 pubsub = self._pubsub
+                if pubsub is not None and link.down:
+                    # The writer found the broker gone while this idle subscription
+                    # noticed nothing (a Redis that accepts but never answers): subscribe
+                    # anew, which tells when it answers again.
+                    await self._drop_pubsub()
+                    pubsub = None
                 if pubsub is None:
                     pubsub = self._pubsub = await self._subscribe_all()
                     link.recovered()

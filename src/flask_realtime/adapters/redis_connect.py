@@ -37,6 +37,7 @@ __all__ = [
     "RedisTarget",
     "SubscriptionMode",
     "async_client",
+    "client_settings",
     "is_redis_url",
     "parse_redis_url",
     "ping",
@@ -48,6 +49,30 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss
 """The ``message_queue`` URLs that mean Redis."""
 
 _CONNECT_TIMEOUT = 5.0
+_ANSWER_TIMEOUT = 10.0
+
+
+def client_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """redis-py's keyword arguments: ours by default, then ``options`` (the URL's query
+    parameters win over both, as redis-py reads them).
+
+    By default a connection gives up after 5 s when Redis cannot be reached, and a command
+    after 10 s without an answer (``socket_timeout``): a Redis that accepts connections
+    and never answers (stopped, swapping, stuck in a long script) is then noticed like one
+    that is down (a line in the log, reconnection with back-off) instead of stalling the
+    publisher for ever. Reads that wait for messages (pub/sub, ``XREAD BLOCK``) wait less
+    than that per call, so an idle connection never times out. TCP keepalive finds a peer
+    that vanished from the network.
+    """
+    settings: dict[str, Any] = {
+        "socket_connect_timeout": _CONNECT_TIMEOUT,
+        "socket_timeout": _ANSWER_TIMEOUT,
+        "socket_keepalive": True,
+    }
+    settings.update(options)
+    return settings
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -176,7 +201,7 @@ def async_client(
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    settings: dict[str, Any] = {"socket_connect_timeout": _CONNECT_TIMEOUT}
+    settings = client_settings({})
     try:
         if target.cluster:
             settings.update(options)
@@ -203,8 +228,7 @@ def sync_client(
     from redis import Redis
     from redis.cluster import ClusterNode, RedisCluster
 
-    settings: dict[str, Any] = {"socket_connect_timeout": _CONNECT_TIMEOUT}
-    settings.update(options)
+    settings = client_settings(options)
     try:
         if target.cluster:
             nodes = [ClusterNode(host, port) for host, port in target.seeds]  # type: ignore[no-untyped-call]

@@ -168,7 +168,7 @@ class ShardedRedisAdapter(RedisAdapterBase):
         delays = backoff()
         link = self._link
         moved: tuple[type[BaseException], ...] = (SlotMoved, MovedError, AskError)
-        errors: tuple[type[BaseException], ...] = (*redis_errors(), SlotMoved)
+        errors: tuple[type[BaseException], ...] = (*redis_errors(), SlotMoved, BrokerGone)
         while not link.closing:
             listener = self._listener
             if listener is None:
@@ -179,7 +179,11 @@ class ShardedRedisAdapter(RedisAdapterBase):
                 await _first_of(running, listener.ready.wait())
                 link.recovered()
                 delays = backoff()
-                await running
+                # Until the listener fails, or the writer finds the broker gone while
+                # the idle subscriptions noticed nothing (then subscribe anew).
+                await _first_of(running, link.went_down())
+                if not running.done():
+                    raise BrokerGone("the writer lost the broker")
             except asyncio.CancelledError:
                 running.cancel()
                 with quietly():
@@ -195,7 +199,7 @@ class ShardedRedisAdapter(RedisAdapterBase):
                     # A resharding or a failover, not an outage: follow the slot.
                     logger.info("the Redis Cluster moved a channel of %s (%s): subscribing "
                                 "on its new node", self.target.shown, exc)  # fmt: skip
-                else:
+                elif not isinstance(exc, BrokerGone):
                     link.lost(f"{type(exc).__name__}: {exc}")
                 self._listener = None
                 await self._refresh_topology()
@@ -242,6 +246,10 @@ class ShardedRedisAdapter(RedisAdapterBase):
         listener = self._listener
         listening = listener is not None and listener.subscribed(self.channels.main(namespace))
         return max(0, count - (1 if listening else 0))
+
+
+class BrokerGone(Exception):
+    """The writer lost the broker: the listener starts over."""
 
 
 async def _first_of(task: asyncio.Task[None], other: Coroutine[Any, Any, Any]) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.adapters.io_tasks import wind_down
+from flask_realtime.adapters.redis_connect import client_settings, redis_errors
 from flask_realtime.adapters.redis_streams_sessions import StreamSessions
 from flask_realtime.adapters.redis_streams_wire import (
     decode_entry,
@@ -75,12 +76,6 @@ _BLOCK_MS = 1000
 Command = tuple[str, tuple[Any, ...]]
 """What the writer runs: ``("xadd", (fields,))``, ``("set", (key, value, seconds))``,
 ``("del", (key,))``."""
-
-
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    from redis.exceptions import RedisError
-
-    return (RedisError, OSError, asyncio.TimeoutError)
 
 
 def from_url(url: str, *, channel: str = "socket.io", **options: Any) -> RedisStreamsAdapter:
@@ -162,16 +157,14 @@ class RedisStreamsAdapter(ClusterAdapter):
         from redis.asyncio import Redis
 
         self._closing = False
-        options: dict[str, Any] = {"socket_connect_timeout": 5.0}
-        options.update(self._redis_options)
         try:
-            client = Redis.from_url(self.url, **options)
+            client = Redis.from_url(self.url, **client_settings(self._redis_options))
         except ValueError as exc:
             raise ConfigurationError(f"message_queue {redact_url(self.url)!r}: {exc}") from None
         try:
             await client.ping()
             last = await client.xrevrange(self.stream, "+", "-", count=1)
-        except _redis_errors() as exc:
+        except redis_errors() as exc:
             await client.aclose()
             raise BrokerUnavailableError(
                 f"cannot reach the message queue at {redact_url(self.url)}: {exc}"
@@ -194,10 +187,10 @@ class RedisStreamsAdapter(ClusterAdapter):
             self.sessions.stop()
         await super().close()
         self._closing = True
-        await wind_down(self._queue, self._tasks, _redis_errors(), flush=not self._down)
+        await wind_down(self._queue, self._tasks, redis_errors(), flush=not self._down)
         self._tasks = []
         if self._redis is not None:
-            with contextlib.suppress(*_redis_errors()):
+            with contextlib.suppress(*redis_errors()):
                 await self._redis.aclose()
             self._redis = None
 
@@ -255,7 +248,7 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     async def _read(self) -> None:
         delay = _BACKOFF_FIRST
-        errors = _redis_errors()
+        errors = redis_errors()
         while not self._closing:
             client = self._redis
             if client is None:
@@ -307,7 +300,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         queue = self._queue
         if queue is None:
             return
-        errors = _redis_errors()
+        errors = redis_errors()
         while not (self._closing and queue.empty()):
             # (redis-py may swallow the cancellation of close(): the flag ends the loop.)
             batch = [await queue.get()]

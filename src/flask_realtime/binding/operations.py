@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..engine.message import OutgoingMessage
+from ..engine.message import messages_of
 from ..exceptions import CallTimeoutError
 from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from .handlers import is_async_callable
@@ -132,7 +132,7 @@ class Operations:
                 pieces = socket.client.parser.encode(
                     Packet(PacketType.EVENT, namespace, [event, *args])
                 )
-                messages = [OutgoingMessage(piece, volatile=volatile) for piece in pieces]
+                messages = messages_of(pieces, volatile)
                 eio = socket.eio
                 if eio.transport_name == "websocket":
                     for message in messages:

@@ -18,7 +18,8 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   waits for it would otherwise wait behind itself for ever.
 - A ``def`` handler's completion goes back to the loop through the
   :class:`~flask_realtime.binding.bridge.LoopBridge`, behind the emits it made, in the
-  same batch.
+  same batch; its return value, when the client waits for an ack, goes as the ACK's
+  wire bytes, encoded and framed in the worker thread (``HandlerCall.reply``).
 - An exception goes to the error handler the server put on the call (the namespace's
   ``on_error``, or the default one), inside the same contexts and right away, and that
   handler's return value becomes the ack, as in Flask-SocketIO
@@ -71,6 +72,8 @@ logger = logging.getLogger(__name__)
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
 _EAGER_TASKS = sys.version_info >= (3, 12)
+# What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
+_NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
 
 
 @types.coroutine
@@ -104,16 +107,25 @@ class _Job:
         self.call = call
         self.scope = scope
         self.cache = cache  # the socket's storage (its request context lives there)
-        self.lane: str | None = None if call.kind == "ack" else scope.sid
+        kind = call.kind
+        self.lane: str | None = None if kind == "ack" else scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.warned = False
         handler = call.handler
         if isinstance(handler, BoundHandler):
             self.fn = handler.fn
-            self.args = handler.adapt(call.kind, call.args)
             self.is_async = handler.is_async
-            if call.kind == "event" and not handler.fits(len(self.args)):
-                self.fn = _misfit(handler, len(self.args), self.is_async)
+            if kind == "event":
+                # An event of a namespace's own handler is called with its arguments as
+                # they are: no adaptation to ask for.
+                args = call.args if handler.namespace != "*" else handler.adapt(kind, call.args)
+                count = len(args)
+                most = handler.most  # handler.fits(count), inline: asked for every event
+                if count < handler.needs or (most is not None and count > most):
+                    self.fn = _misfit(handler, count, self.is_async)
+                self.args = args
+            else:
+                self.args = handler.adapt(kind, call.args)
         elif isinstance(handler, AckCallback):
             self.fn = handler.fn
             self.args = call.args
@@ -178,7 +190,10 @@ class HandlerRunner:
 
     def invoke(self, call: HandlerCall) -> None:
         """Queue ``call`` in its socket's lane; run it now if the lane was free."""
-        scope, cache = self._scope_for(call)
+        cache = call.socket.data
+        scope: HandlerScope | None = cache.get(_SCOPE_KEY)
+        if scope is None or scope.event != call.event or isinstance(call.handler, AckCallback):
+            scope, cache = self._scope_for(call)
         eio_sid = scope.eio_sid
         busy = self._busy
         count = busy[eio_sid] = busy.get(eio_sid, 0) + 1
@@ -263,7 +278,10 @@ class HandlerRunner:
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()
-            self._start_async(job)
+            if self._stepping:  # see _start_async
+                self._deferred.append(job)
+            else:
+                self._start_async(job)
         else:
             # Keyed by connection: the pool takes clients in turn (see WorkerPool).
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid)
@@ -279,36 +297,38 @@ class HandlerRunner:
             self._deferred.append(job)
             return
         self._stepping = True
+        deferred = self._deferred
         try:
             while True:
-                self._first_step(job)
-                if not self._deferred:
+                # The first step (one per async event, so inline here).
+                coroutine = self._run_async(job)
+                task: asyncio.Task[None] | None = None
+                if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
+                    task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                        coroutine, loop=asyncio.get_running_loop(), eager_start=True
+                    )
+                    if task.done():
+                        task = None
+                else:
+                    # The handler's context variables (the scope, Flask's) live in a
+                    # context of its own, which the task inherits if there is one.
+                    context = contextvars.copy_context()
+                    try:
+                        waiting = context.run(coroutine.send, None)
+                    except StopIteration:
+                        pass
+                    else:
+                        task = asyncio.get_running_loop().create_task(
+                            _resume(coroutine, waiting), context=context
+                        )
+                if task is not None:
+                    self._tasks.add(task)  # the loop holds tasks weakly
+                    task.add_done_callback(self._tasks.discard)
+                if not deferred:
                     break
-                job = self._deferred.popleft()
+                job = deferred.popleft()
         finally:
             self._stepping = False
-
-    def _first_step(self, job: _Job) -> None:
-        coroutine = self._run_async(job)
-        if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
-            task: asyncio.Task[None] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-                coroutine, loop=asyncio.get_running_loop(), eager_start=True
-            )
-            if task.done():
-                return
-        else:
-            # The handler's context variables (the scope, Flask's) live in a context of
-            # its own, which the task inherits if there is one.
-            context = contextvars.copy_context()
-            try:
-                waiting = context.run(coroutine.send, None)
-            except StopIteration:
-                return
-            task = asyncio.get_running_loop().create_task(
-                _resume(coroutine, waiting), context=context
-            )
-        self._tasks.add(task)  # the loop holds tasks weakly
-        task.add_done_callback(self._tasks.discard)
 
     def _run_in_thread(self, job: _Job) -> None:
         job.started = time.monotonic()
@@ -317,8 +337,13 @@ class HandlerRunner:
         try:
             pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
-                result = call_handler(job.fn, job.args, job.call.error_handler)
-                if inspect.isawaitable(result):  # an async error handler of a def handler
+                error_handler = job.call.error_handler
+                if error_handler is None:  # call_handler would only call it
+                    result = job.fn(*job.args)
+                else:
+                    result = call_handler(job.fn, job.args, error_handler)
+                if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+                    # an async error handler of a def handler
                     result = self._await_on_loop(result)
             except BaseException as exc:
                 pop_context(pushed, exc)
@@ -326,6 +351,15 @@ class HandlerRunner:
             pop_context(pushed, None)
         except BaseException as exc:
             error = exc
+        else:
+            call = job.call
+            ack_id = call.ack_id
+            if ack_id is not None and call.kind == "event":
+                # The reply encoded here, once, and framed: the loop only writes it.
+                try:
+                    call.reply = call.socket.ack_messages(ack_id, result, frame=True)
+                except Exception:  # the loop tries again, and logs why it cannot
+                    pass
         self._bridge.call(self._finish, job, result, error)
 
     def _await_on_loop(self, awaitable: Any) -> Any:
@@ -344,7 +378,11 @@ class HandlerRunner:
         try:
             pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
             try:
-                result = await await_handler(job.fn, job.args, job.call.error_handler)
+                error_handler = job.call.error_handler
+                if error_handler is None:  # await_handler would only await it
+                    result = await job.fn(*job.args)
+                else:
+                    result = await await_handler(job.fn, job.args, error_handler)
             except BaseException as exc:
                 pop_context(pushed, exc)
                 raise
@@ -384,9 +422,19 @@ class HandlerRunner:
             call.done(result, error)
         except Exception:
             logger.exception("the server failed to complete %r", call)
-        if job.lane is not None:
-            self._next_in_lane(job.lane)
-        self._settled(scope.eio_sid)
+        lane = job.lane
+        if lane is not None:
+            if self._lanes.get(lane) is None:  # nothing waits behind it: the lane closes
+                self._lanes.pop(lane, None)
+            else:
+                self._next_in_lane(lane)
+        eio_sid = scope.eio_sid
+        busy = self._busy
+        count = busy.get(eio_sid, 1)
+        if count > 1 and not self._held:  # more of that connection pending: count it down
+            busy[eio_sid] = count - 1
+        else:
+            self._settled(eio_sid)
 
     def _next_in_lane(self, key: str) -> None:
         """Start the next call of a lane, or close the lane when it is empty."""

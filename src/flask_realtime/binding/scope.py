@@ -156,21 +156,6 @@ _app_teardown_signal = signals.appcontext_tearing_down
 _request_teardown_signal = signals.request_tearing_down
 
 
-def _plain(app: Flask) -> bool:
-    """Whether pushing the contexts for ``app`` may skip Flask's push and pop: no teardown
-    function and no receiver of the context signals, so that they would do nothing but
-    set and reset the context variables (and make a fresh ``g``)."""
-    if (
-        app.teardown_appcontext_funcs
-        or _pushed_signal.receivers
-        or _popped_signal.receivers
-        or _app_teardown_signal.receivers
-        or _request_teardown_signal.receivers
-    ):
-        return False
-    return not any(app.teardown_request_funcs.values())  # lists: empty is false
-
-
 def push_context(
     scope: HandlerScope, args: tuple[Any, ...], manage_session: bool, cache: dict[str, Any]
 ) -> Pushed:
@@ -183,11 +168,28 @@ def push_context(
     signal receivers, this only sets Flask's context variables, with a fresh app context
     (a fresh ``g``) per call: what Flask's own push and pop would do, without the rest.
     """
-    ctx = _request_context(scope, manage_session, cache)
+    # The socket's own context, made once (see _request_context).
+    ctx: SocketRequestContext | None = cache.get(_CONTEXT_KEY) if manage_session else None
+    if ctx is None:
+        ctx = _request_context(scope, manage_session, cache)
     ctx.request.event = {"message": scope.event, "args": args}  # type: ignore[attr-defined]
     scope_token = _current.set(scope)
     app = scope.app
-    if manage_session and getattr(ctx, "_matched", False) and _plain(app):
+    if (
+        manage_session
+        and ctx._matched
+        # An app without teardown functions and without receivers of the context
+        # signals: Flask's push and pop would only set and reset the context variables
+        # (and make a fresh g). Asked inline: it is asked for every event.
+        and not (
+            app.teardown_appcontext_funcs
+            or _pushed_signal.receivers
+            or _popped_signal.receivers
+            or _app_teardown_signal.receivers
+            or _request_teardown_signal.receivers
+            or any(app.teardown_request_funcs.values())
+        )
+    ):
         app_token = _cv_app.set(app.app_context())
         return Pushed(scope_token, ctx, app_token, _cv_request.set(ctx), False)
     try:
@@ -219,7 +221,7 @@ def pop_context(pushed: Pushed, exc: BaseException | None) -> None:
 
 def _request_context(
     scope: HandlerScope, manage_session: bool, cache: dict[str, Any]
-) -> RequestContext:
+) -> SocketRequestContext:
     """The request context of a handler call: the socket's own, made once, when possible.
 
     With ``manage_session=True`` the session is the connection's, and the request is the
@@ -232,7 +234,7 @@ def _request_context(
     if manage_session:
         cached = cache.get(_CONTEXT_KEY)
         if cached is not None:
-            ctx: RequestContext = cached
+            ctx: SocketRequestContext = cached
             return ctx
     app = scope.app
     shared = scope.environ

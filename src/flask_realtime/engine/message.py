@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-__all__ = ["OutgoingMessage", "ws_frame"]
+__all__ = ["OutgoingMessage", "messages_of", "ws_frame"]
 
 
 def ws_frame(opcode: int, payload: bytes) -> bytes:
@@ -32,13 +32,18 @@ class OutgoingMessage:
     Args:
         data: the message: ``str`` for a text message, ``bytes`` for a binary one.
         volatile: the message may be dropped for a client that reads too slowly.
+        follows: a binary attachment of the volatile packet before it: sent to a client
+            if and only if that packet was (a packet is dropped whole, as Node does,
+            never its head without its attachments or the reverse, which would make the
+            client take the next packets for the missing attachments).
     """
 
-    __slots__ = ("_frame3", "_frame4", "_text4", "data", "volatile")
+    __slots__ = ("_frame3", "_frame4", "_text4", "data", "follows", "volatile")
 
-    def __init__(self, data: str | bytes, *, volatile: bool = False) -> None:
+    def __init__(self, data: str | bytes, *, volatile: bool = False, follows: bool = False) -> None:
         self.data = data
         self.volatile = volatile
+        self.follows = follows
         self._frame4: bytes | None = None
         self._frame3: bytes | None = None
         self._text4: str | None = None
@@ -82,3 +87,16 @@ class OutgoingMessage:
     def __repr__(self) -> str:
         kind = "text" if isinstance(self.data, str) else "binary"
         return f"<OutgoingMessage {kind} {len(self.data)}{' volatile' if self.volatile else ''}>"
+
+
+def messages_of(pieces: list[str | bytes], volatile: bool) -> list[OutgoingMessage]:
+    """The messages of one encoded Socket.IO packet (its text head, then its binary
+    attachments): a volatile packet is dropped whole, so only its head is volatile and
+    its attachments follow the head's fate."""
+    if not volatile or len(pieces) == 1:
+        return [OutgoingMessage(piece, volatile=volatile) for piece in pieces]
+    head, *attachments = pieces
+    return [
+        OutgoingMessage(head, volatile=True),
+        *(OutgoingMessage(piece, follows=True) for piece in attachments),
+    ]

@@ -90,6 +90,7 @@ class EngineSocket:
         "_awaiting_pong",
         "_buffer",
         "_buffered",
+        "_dropping",
         "_hb_deadline",
         "_input_paused",
         "_probe",
@@ -123,6 +124,7 @@ class EngineSocket:
         self.close_reason: CloseReason | None = None
         self._buffer: list[Outgoing] = []
         self._buffered = 0  # bytes of the messages in _buffer
+        self._dropping = False  # a volatile packet was dropped: drop its attachments too
         self._probe: Transport | None = None
         self._probe_pinged = False
         self._awaiting_pong = False
@@ -163,6 +165,11 @@ class EngineSocket:
             return
         if self._server.log_packets:
             logger.info("%s: sending packet MESSAGE data %s", self.sid, _excerpt(message.data))
+        if self._dropping:
+            if message.follows:  # an attachment of the volatile packet just dropped
+                self.volatile_dropped(1)
+                return
+            self._dropping = False
         transport = self.transport
         traffic = self._server.traffic
         if not self._buffer and transport.writable:
@@ -172,7 +179,9 @@ class EngineSocket:
                 traffic.bytes_out += len(message.data)
             return
         if message.volatile:
-            # as Node: dropped when the transport cannot take it now
+            # as Node: dropped when the transport cannot take it now (whole: its
+            # attachments, which follow it, are dropped too)
+            self._dropping = True
             self.volatile_dropped(1)  # observe: the drop is counted (a no-op unobserved)
             return
         if traffic is not None:  # observe: counted (observers.py)

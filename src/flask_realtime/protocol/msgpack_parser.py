@@ -89,6 +89,10 @@ class MsgpackParser:
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise ConfigurationError(f"cannot serialise packet data as msgpack: {exc}") from None
 
+    def encode_ack(self, namespace: str, ack_id: int, args: list[Any]) -> list[str | bytes]:
+        """The ACK carrying ``args`` (as :meth:`encode` would encode it)."""
+        return self.encode(Packet(PacketType.ACK, namespace, args, ack_id))
+
 
 class MsgpackDecoder:
     """Decodes the messages of one connection; every packet is exactly one message."""

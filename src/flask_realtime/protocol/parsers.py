@@ -83,6 +83,11 @@ class Parser(Protocol):
         """
         ...
 
+    def encode_ack(self, namespace: str, ack_id: int, args: list[Any]) -> list[str | bytes]:
+        """What :meth:`encode` returns for ``Packet(PacketType.ACK, namespace, args,
+        ack_id)``, without the packet: a handler's reply, the one encode per event."""
+        ...
+
     def decoder(self) -> Decoder:
         """Return a new decoder for one connection."""
         ...
@@ -232,6 +237,22 @@ class JsonParser:
         if buffers:
             message.extend(buffers)
         return message
+
+    def encode_ack(self, namespace: str, ack_id: int, args: list[Any]) -> list[str | bytes]:
+        """The ACK carrying ``args`` (see :meth:`Parser.encode_ack`): one ``dumps`` and one
+        string built, the general :meth:`encode` only when bytes are inside."""
+        if self._optimistic:
+            try:
+                payload = self._dumps(args)
+            except TypeError:  # bytes inside: a BINARY_ACK with attachments
+                pass
+            except (ValueError, OverflowError, RecursionError) as exc:
+                raise _unserialisable(exc) from None
+            else:
+                if namespace == "/":
+                    return [f"3{ack_id}{payload}"]
+                return [f"3{namespace},{ack_id}{payload}"]
+        return self.encode(Packet(PacketType.ACK, namespace, args, ack_id))
 
     def _serialise(self, data: Any) -> str:
         try:

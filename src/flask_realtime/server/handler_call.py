@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Literal, Protocol, Self, TypeAlias, TypeVar
 
+from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.exceptions import ProtocolError
 from flask_realtime.typing import Handler, NamespaceName, Sid
 
@@ -57,6 +58,9 @@ class Call(Generic[S]):
         ack_id: the id of the ACK the client waits for (events only), else None.
         error_handler: what to call with an exception the handler raises (see
             ``server/invoker.py``); None when there is none, and always for an ack callback.
+        reply: the wire messages of the event's ACK, when the invoker encoded the
+            handler's return value already (a worker thread does, so that the loop only
+            writes them; see ``Socket.ack_messages``); None: the socket encodes it.
     """
 
     __slots__ = (
@@ -67,6 +71,7 @@ class Call(Generic[S]):
         "event",
         "handler",
         "kind",
+        "reply",
         "socket",
     )
 
@@ -88,6 +93,7 @@ class Call(Generic[S]):
         self.socket = socket
         self.ack_id = ack_id
         self.error_handler = error_handler
+        self.reply: list[OutgoingMessage] | None = None
         self._on_done = on_done
 
     @property

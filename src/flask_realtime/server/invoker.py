@@ -23,7 +23,8 @@ callback). When the handler raises an :class:`Exception` other than a
 ``ConnectionRefusedError``, the invoker calls ``error_handler(exc)`` right away, in the
 same context, and that result is the call's outcome: an event's ack, a connect handler's
 stand-in result (False refuses), ignored for a disconnect. :func:`call_handler` and
-:func:`await_handler` do exactly that; every invoker uses them, so there is one path.
+:func:`await_handler` do exactly that; every invoker uses them (one path; without an
+error handler they would only call the handler, which an invoker may then do itself).
 
 The call itself (``handler_call.py``), :class:`HandlerCall` and the :class:`Invoker`
 protocol (``socket.py``: a call carries its socket, a socket makes calls) are re-exported

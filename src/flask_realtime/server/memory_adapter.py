@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Container, Iterable
 from typing import TYPE_CHECKING
 
-from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.message import OutgoingMessage, messages_of
 from flask_realtime.server.adapter import Adapter, BroadcastOptions
 from flask_realtime.typing import NamespaceName, Room, Sid
 
@@ -161,9 +161,7 @@ class InMemoryAdapter(Adapter):
     # -- operations --------------------------------------------------------------------
 
     def _messages(self, packet: Packet, volatile: bool) -> list[OutgoingMessage]:
-        return [
-            OutgoingMessage(piece, volatile=volatile) for piece in self.host.parser.encode(packet)
-        ]
+        return messages_of(self.host.parser.encode(packet), volatile)
 
     def broadcast(self, namespace: NamespaceName, packet: Packet, opts: BroadcastOptions) -> None:
         """Encode ``packet`` once and write the same messages to every selected socket."""

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
 from flask_realtime.engine.lifecycle import CloseReason
-from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.message import OutgoingMessage, messages_of
 from flask_realtime.exceptions import (
     CallTimeoutError,
     ClientArgumentsError,
@@ -31,7 +31,7 @@ from flask_realtime.exceptions import (
 )
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from flask_realtime.server import socket_owners
-from flask_realtime.server.acks import PendingAck, ack_args
+from flask_realtime.server.acks import PendingAck
 from flask_realtime.server.handler_call import Call, CallKind, log_failure
 from flask_realtime.server.socket_lifecycle import DEFAULT_REFUSAL, SocketLifecycle
 from flask_realtime.server.socket_state import SocketState
@@ -157,8 +157,46 @@ class Socket(SocketLifecycle):
     def send(self, packet: Packet, *, volatile: bool = False) -> None:
         """Encode ``packet`` with this connection's parser and send it (via :attr:`write`)."""
         write = self.write
-        for piece in self.client.parser.encode(packet):
-            write(OutgoingMessage(piece, volatile=volatile))
+        pieces = self.client.parser.encode(packet)
+        if len(pieces) == 1:
+            write(OutgoingMessage(pieces[0], volatile=volatile))
+            return
+        for message in messages_of(pieces, volatile):
+            write(message)
+
+    def ack_messages(
+        self, ack_id: int, result: Any, *, frame: bool = False
+    ) -> list[OutgoingMessage]:
+        """The messages of the ACK ``ack_id`` carrying a handler's return value (the ACK's
+        arguments by :func:`~.acks.ack_args`), encoded once with this connection's parser,
+        for :attr:`write`.
+
+        Any thread may call it. With ``frame`` the WebSocket frame is built too when that
+        is the connection's transport now (a worker thread does, so that the loop only
+        writes bytes; a message framed for a transport gone meanwhile is still sent right).
+
+        Raises:
+            ConfigurationError: the value cannot be serialised.
+        """
+        # ack_args(result), inline: asked for every event with an ack.
+        if result is None:
+            args = []
+        elif type(result) is tuple:
+            args = list(result)
+        else:
+            args = [result]
+        pieces = self.client.parser.encode_ack(self.nsp.name, ack_id, args)
+        if len(pieces) == 1:  # no attachments: the common case, without a loop
+            messages = [OutgoingMessage(pieces[0])]
+        else:
+            messages = [OutgoingMessage(piece) for piece in pieces]
+        if frame:
+            eio = self.eio
+            if eio.transport_name == "websocket":
+                protocol = eio.protocol
+                for message in messages:
+                    message.ws_frame(protocol)
+        return messages
 
     def add_ack(self, ack_id: int, pending: PendingAck) -> None:
         """Wait for the ACK ``ack_id``; when too many are pending, fail the oldest."""
@@ -197,22 +235,41 @@ class Socket(SocketLifecycle):
         event = data[0]
         if event in RESERVED_EVENTS:  # the parser refuses these already; a custom one may not
             return
-        if self.client.server.log_events:
-            logger.info('received event "%s" from %s [%s]', event, self.sid, self.nsp.name)
-        handler, args = self.nsp.find_handler(event, tuple(data[1:]))
+        client = self.client
+        server = client.server
+        nsp = self.nsp
+        if server.log_events:
+            logger.info('received event "%s" from %s [%s]', event, self.sid, nsp.name)
+        handler, args = nsp.find_handler(event, tuple(data[1:]))
         if handler is None:
-            logger.debug("no handler for %r in %s", event, self.nsp.name)
-            observer = self.client.server.observer  # observe: only events without a handler
+            logger.debug("no handler for %r in %s", event, nsp.name)
+            observer = server.observer  # observe: only events without a handler
             if observer is not None:  # (the invoker tells the others)
                 observer.event_unhandled(self, event, args)
             return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
-        if limit is not None and not limit.admit(self.client.data, self.sid):
+        if limit is not None and not limit.admit(client.data, self.sid):
             return
-        gate = self.nsp.handlers.gate
+        handlers = nsp.handlers
+        gate = handlers.gate
         if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
             handler = gate(event, tuple(data[1:]), handler)
-        self._invoke("event", event, handler, args, self._event_done, packet.id)
+        # What _invoke does, inline (every event comes this way).
+        call = HandlerCall(
+            "event",
+            event,
+            handler,
+            args,
+            self,
+            self._event_done,
+            packet.id,
+            handlers.error or server.registry.default_error,
+        )
+        try:
+            server.invoker.invoke(call)
+        except Exception as exc:  # an invoker that cannot run anything (shut down, ...)
+            logger.exception("the invoker failed to run %r", call)
+            call.done(None, exc)
 
     def _event_done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
         if exc is not None:
@@ -226,11 +283,19 @@ class Socket(SocketLifecycle):
                 # rather than let its ack time out.
                 self.send(Packet(PacketType.ACK, self.nsp.name, [exc.ack_payload()], call.ack_id))
             return
-        if call.ack_id is not None and self.state is _CONNECTED:
+        ack_id = call.ack_id
+        if ack_id is None or self.state is not _CONNECTED:
+            return
+        messages = call.reply  # encoded by the invoker already (in a worker thread)?
+        if messages is None:
             try:
-                self.send(Packet(PacketType.ACK, self.nsp.name, ack_args(result), call.ack_id))
+                messages = self.ack_messages(ack_id, result)
             except ConfigurationError:
                 logger.exception("cannot send the return value of %r as an ack", call.event)
+                return
+        write = self.write
+        for message in messages:
+            write(message)
 
     def _on_ack(self, packet: Packet) -> None:
         ack_id = packet.id

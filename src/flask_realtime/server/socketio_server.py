@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flask_realtime.deadlines import Deadlines
-from flask_realtime.engine.message import OutgoingMessage
+from flask_realtime.engine.message import OutgoingMessage, messages_of
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
 from flask_realtime.protocol.parsers import JsonParser, Parser
@@ -293,8 +293,11 @@ class SocketIOServer(EngineHandler):
                 if self.registry.outgoing_watched:
                     notify_outgoing(socket, data)
                 write = socket.write
-                for piece in pieces:
-                    write(OutgoingMessage(piece, volatile=volatile))
+                if len(pieces) == 1:
+                    write(OutgoingMessage(pieces[0], volatile=volatile))
+                else:
+                    for message in messages_of(pieces, volatile):
+                        write(message)
                 told = self.emit_observer
                 if told is not None:  # observe: one test per emit
                     told(namespace, event, args, socket)

@@ -124,7 +124,15 @@ class WebSocketTransport:
             self._move(WsState.FAILED)
             self._overflow()
             return ()
-        kept = [i for i in items if not (isinstance(i, OutgoingMessage) and i.volatile)]
+        kept = []
+        dropping = False  # the attachments of a dropped packet go with it
+        for item in items:
+            if isinstance(item, OutgoingMessage):
+                if item.volatile or (dropping and item.follows):
+                    dropping = True
+                    continue
+                dropping = False
+            kept.append(item)
         if len(kept) != len(items) and self.session is not None:  # observe: count the drops
             self.session.volatile_dropped(len(items) - len(kept))
         return kept
