@@ -86,3 +86,38 @@ def test_observers_are_told_each_point_in_order() -> None:
         ("left", "<own>"),
         ("left", "room"),
     ]
+
+
+def test_an_event_without_a_handler_is_told_but_not_timed() -> None:
+    app, sio = make()
+    service = service_of(app)
+    assert service is not None
+    recorder = Recorder()
+    observe(service.server, service.engine).add(recorder)
+    client = sio.test_client(app)
+    client.emit("nobody-listens", 1)
+    assert client.emit("hello", "bo", callback=True) == "bo"
+    client.disconnect()
+    told = [entry for entry in recorder.seen if entry[0] in ("in", "done")]
+    assert told == [
+        ("in", "nobody-listens", (1,)),
+        ("in", "hello", ("bo",)),
+        ("done", "event", "hello", True, None),
+    ]
+
+
+def test_the_per_event_callables_are_swapped_out_when_nobody_watches() -> None:
+    app, _ = make()
+    service = service_of(app)
+    assert service is not None
+    server = service.server
+    observers = observe(server, service.engine)
+    assert server.invoker is service.runner
+    assert server.emit_observer is None
+    recorder = Recorder()
+    observers.add(recorder)
+    assert server.invoker is not service.runner
+    assert server.emit_observer is not None
+    observers.remove(recorder)
+    assert server.invoker is service.runner
+    assert server.emit_observer is None

@@ -2,8 +2,8 @@
 
 One line per connection opened and closed on the ``flask_realtime.connections`` logger,
 at INFO, with the session id, transport, client address and, on close, how long it
-lasted and why it ended; with ``events=True`` one line per event received (handed to a
-handler) and emitted, on ``flask_realtime.events``. Payloads are never logged unless
+lasted and why it ended; with ``events=True`` one line per event received (with a
+handler or not) and emitted, on ``flask_realtime.events``. Payloads are never logged unless
 ``payloads=True``. With ``json=True`` each message is one JSON object, ready for a log
 pipeline; either way the fields are also on the record as ``record.realtime`` (a dict),
 for a formatter of your own.
@@ -98,6 +98,11 @@ class ConnectionLog(Observer):
             **_addresses(eio, self.trust_forwarded), "duration": duration,
             "reason": reason.value,
         })  # fmt: skip
+
+    def watching(self, point: str) -> bool:
+        if point in ("event_received", "event_sent"):
+            return self.events  # a line per event only when asked: else no cost per event
+        return super().watching(point)
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
         if self.events:

@@ -34,7 +34,9 @@ def install_admin_ui(service: AppService, admin: AdminUI) -> None:
     """
     if ADMIN_KEY in service.app.extensions:
         raise ConfigurationError(f"instrument() was called already for {service.app!r}")
-    observe(service.server, service.engine).add(admin)
+    observers = observe(service.server, service.engine)
+    admin.observers = observers
+    observers.add(admin)
     service.app.extensions[ADMIN_KEY] = admin
     if service.bridge.attached:  # serving already: report from now on (else: on the
         service.bridge.call(admin.start_ticking)  # first connection, as python-socketio)

@@ -24,7 +24,11 @@ The UI's actions are the admin namespace's events ``emit``, ``join``, ``leave`` 
 out across the cluster by the adapter; read-only mode registers none of them.
 
 As Node's, the per-socket events cost a broadcast each: production mode sends only the
-statistics.
+statistics. Unlike Node's, a single server (no cluster adapter) watches the events only
+while an admin UI is logged in to it: with nobody watching, development mode costs what
+production mode costs. The traffic figures are read from the counts the server keeps
+for every observer (``server/observers.py``, :class:`~..server.observers.Traffic`),
+once a second, not per message.
 """
 
 from __future__ import annotations
@@ -41,11 +45,10 @@ from ..exceptions import ConfigurationError
 from ..protocol.socketio import Packet, PacketType
 from ..server.adapter import BroadcastOptions
 from ..server.cluster_messages import describe_socket
-from ..server.observers import Observer, live_sockets
+from ..server.observers import Observer, Observers, live_sockets
 from .admin_auth import AdminAuth
 
 if TYPE_CHECKING:
-    from ..engine.message import OutgoingMessage
     from ..engine.socket import EngineSocket
     from ..server.socket import Socket
     from ..typing import NamespaceName, Room
@@ -87,14 +90,17 @@ class _EventBuffer:
         key = (int(time.time()), kind, sub_kind)
         self.counts[key] = self.counts.get(key, 0) + count
 
-    def message(self, column: int, size: int) -> None:
-        """One message of ``size`` bytes: in (``column`` 0) or out (2)."""
-        second = int(time.time())
-        row = self.traffic.get(second)
-        if row is None:
-            row = self.traffic[second] = [0, 0, 0, 0]
-        row[column] += 1
-        row[column + 1] += size
+    def traffic_since(self, last: list[int], now: list[int]) -> None:
+        """Count the traffic between two readings of the server's totals (``[packetsIn,
+        bytesIn, packetsOut, bytesOut]``) in the current second."""
+        delta = [b - a for a, b in zip(last, now, strict=True)]
+        if any(delta):
+            second = int(time.time())
+            row = self.traffic.get(second)
+            if row is None:
+                self.traffic[second] = delta
+            else:
+                row[:] = [a + b for a, b in zip(row, delta, strict=True)]
 
     def take(self) -> list[dict[str, Any]]:
         counts, self.counts = self.counts, {}
@@ -116,6 +122,16 @@ _HIDDEN_HEADERS = frozenset(("cookie", "authorization", "proxy-authorization"))
 """Handshake headers the UI never shows: the clients' credentials (Node shows them)."""
 
 _TRAFFIC = ("packetsIn", "bytesIn", "packetsOut", "bytesOut")
+
+_STATS_POINTS = frozenset(("session_opened", "session_closed"))
+"""What the statistics watch (the traffic is read from the server's counts)."""
+_SOCKET_POINTS = frozenset(("socket_connected", "socket_disconnected"))
+"""What development mode always watches: once per socket (when each connected, who of
+the admins left)."""
+_LIVE_POINTS = frozenset(("session_upgraded", "room_joined", "room_left", "event_received",
+                          "event_sent"))  # fmt: skip
+"""What development mode watches while an admin UI may be looking (see the module
+docstring): the events, a broadcast each."""
 
 
 class AdminUI(Observer):
@@ -166,6 +182,10 @@ class AdminUI(Observer):
         self.started = time.monotonic()
         self._events = _EventBuffer()
         self._ticking = False
+        self.observers: Observers | None = None
+        """The server's observers (set when installed): the traffic counts, the rewiring."""
+        self._admins: set[str] = set()  # the admin sockets of this server let in
+        self._read = [0, 0, 0, 0]  # the traffic totals at the last reading
         self._issued: dict[tuple[NamespaceName, str], float] = {}
 
     # -- sending to the admin namespace (loop thread) --------------------------------------
@@ -231,26 +251,48 @@ class AdminUI(Observer):
         if self._ticking:
             self._events.push("rawDisconnection", reason.value)
 
-    def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
-        if self._ticking:
-            self._events.message(0, len(data))
+    reads_traffic = True
 
-    def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
-        if self._ticking:
-            self._events.message(2, len(message.data))
+    def watching(self, point: str) -> bool:
+        if point in _STATS_POINTS:
+            return True
+        if not self.development:
+            return False
+        return point in _SOCKET_POINTS or (point in _LIVE_POINTS and self.looked_at)
+
+    @property
+    def looked_at(self) -> bool:
+        """Whether an admin UI may be looking now: one is logged in to this server, or
+        the server is one of a cluster (an admin of another server sees its events)."""
+        if self._admins:
+            return True
+        return getattr(self.service.server.adapter, "fetch_sockets", None) is not None
+
+    def _read_traffic(self) -> None:
+        observers = self.observers
+        if observers is None:
+            return
+        traffic = observers.traffic
+        now = [traffic.messages_in, traffic.bytes_in, traffic.messages_out, traffic.bytes_out]
+        self._events.traffic_since(self._read, now)
+        self._read = now
 
     def socket_connected(self, socket: Socket) -> None:
         if self.development:
             self._issued[(socket.nsp.name, socket.sid)] = time.time()
-            if self._ticking:
+            if self._ticking and self.looked_at:
                 self._send("socket_connected", self.serialize(socket), _now())
 
     def socket_disconnected(self, socket: Socket, reason: CloseReason) -> None:
         if self.development:
             self._issued.pop((socket.nsp.name, socket.sid), None)
-            if self._ticking:
+            if self._ticking and self.looked_at:
                 self._send("socket_disconnected", socket.nsp.name, socket.sid, reason.value,
                            _now())  # fmt: skip
+            if socket.nsp.name == self.namespace and socket.sid in self._admins:
+                self._admins.discard(socket.sid)
+                if not self._admins and self.observers is not None:
+                    self.observers.rewire()  # the last admin left: stop watching the events
 
     def session_upgraded(self, eio: EngineSocket) -> None:
         if not (self.development and self._ticking):
@@ -286,7 +328,21 @@ class AdminUI(Observer):
         if self._ticking:
             return
         self._ticking = True
+        observers = self.observers
+        if observers is not None:  # the traffic from now on
+            traffic = observers.traffic
+            self._read = [traffic.messages_in, traffic.bytes_in, traffic.messages_out,
+                          traffic.bytes_out]  # fmt: skip
         self._tick(0.0)
+        self._sample(0.0)
+
+    def _sample(self, now: float) -> None:
+        """Read the traffic into the current second, every second."""
+        server = self.service.server
+        try:
+            self._read_traffic()
+        finally:
+            server.deadlines.call_at(server.clock() + 1.0, self._sample)
 
     def _tick(self, now: float) -> None:
         server = self.service.server
@@ -298,6 +354,7 @@ class AdminUI(Observer):
     def stats(self) -> dict[str, Any]:
         """This server's ``server_stats``."""
         sessions = list(self.service.engine.sessions.values())
+        self._read_traffic()  # up to now
         return {
             "serverId": self.server_id,
             "hostname": self.hostname,
@@ -343,6 +400,11 @@ class AdminUI(Observer):
         socket = server.get_socket(sid, self.namespace)
         if socket is not None:
             server.adapter.add(socket, ADMITTED)  # never refused by max_rooms_per_socket
+            if self.development:  # who looks (forgotten in socket_disconnected)
+                first = not self._admins
+                self._admins.add(sid)
+                if first and self.observers is not None:
+                    self.observers.rewire()  # someone looks: watch the events
 
     def admitted(self, sid: str) -> bool:
         """Whether the admin socket ``sid`` was let in (its actions may run)."""

@@ -3,7 +3,8 @@
 Needs ``prometheus_client`` (``pip install flask-realtime[metrics]``). Two kinds of
 figures:
 
-- counts kept as things happen, by an observer of the server (``server/observers.py``):
+- counts kept as things happen, by an observer of the server (``server/observers.py``;
+  messages and bytes are the server's own counts, :class:`~..server.observers.Traffic`):
   connections opened, disconnects by reason, events received and sent by name, messages
   and bytes in and out, handler durations (by kind and by ``def``/``async def``),
   dropped volatile messages, upgrades, cluster requests and their errors;
@@ -25,17 +26,17 @@ from __future__ import annotations
 
 import copy
 import logging
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
-from ..server.observers import Observer, live_sockets, observe
-from .metrics_export import Collector, Histogram
+from ..server.observers import Observer, Traffic, live_sockets, observe
+from .metrics_export import LATENCY_BUCKETS, Collector, Histogram
 
 if TYPE_CHECKING:
     from flask import Flask, Response
 
     from ..engine.lifecycle import CloseReason
-    from ..engine.message import OutgoingMessage
     from ..engine.socket import EngineSocket
     from ..server.socket import HandlerCall, Socket
     from ..typing import NamespaceName
@@ -51,10 +52,16 @@ METRICS_KEY = "flask_realtime.metrics"
 OTHER = "other"
 _COUNTS = (
     "connections_opened", "disconnects", "upgrades", "sockets_connected", "events_received",
-    "events_sent", "messages_received", "messages_sent", "bytes_received", "bytes_sent",
-    "volatile_drops", "handler_seconds", "handler_errors", "adapter_seconds", "adapter_errors",
+    "events_sent", "volatile_drops", "handler_seconds", "handler_errors", "adapter_seconds",
+    "adapter_errors",
 )  # fmt: skip
 """The attributes of :class:`Metrics` that a scrape copies."""
+_TRAFFIC = ("messages_received", "bytes_received", "messages_sent", "bytes_sent")
+"""The traffic figures of a snapshot, in the order of :func:`_totals`."""
+
+
+def _totals(traffic: Traffic) -> tuple[int, int, int, int]:
+    return (traffic.messages_in, traffic.bytes_in, traffic.messages_out, traffic.bytes_out)
 
 
 def prometheus() -> Any:
@@ -128,10 +135,9 @@ class Metrics(Observer):
         self.sockets_connected: dict[str, int] = {}
         self.events_received: dict[tuple[str, str], int] = {}
         self.events_sent: dict[tuple[str, str], int] = {}
-        self.messages_received = 0
-        self.messages_sent = 0
-        self.bytes_received = 0
-        self.bytes_sent = 0
+        self.traffic = Traffic()
+        """The server's traffic counts (its observers', once installed)."""
+        self._traffic_before = (0, 0, 0, 0)  # the counts when installed
         self.volatile_drops = 0
         self.handler_seconds: dict[tuple[str, str], Histogram] = {}
         self.handler_errors: dict[str, int] = {}
@@ -153,15 +159,22 @@ class Metrics(Observer):
     def socket_connected(self, socket: Socket) -> None:
         _add(self.sockets_connected, self._namespaces(socket.nsp.name))
 
-    def message_received(self, eio: EngineSocket, data: str | bytes) -> None:
-        self.messages_received += 1
-        self.bytes_received += len(data)
+    reads_traffic = True
+    raises = False  # additions to dicts and lists: called without the guard (cheaper)
+    reads_event_args = False  # names only
 
-    def message_sent(self, socket: Socket, message: OutgoingMessage) -> None:
-        self.messages_sent += 1
-        self.bytes_sent += len(message.data)
+    def count_traffic_of(self, traffic: Traffic) -> None:
+        """Read the messages and bytes from ``traffic`` (the server's), from now on."""
+        self.traffic = traffic
+        self._traffic_before = _totals(traffic)
+
+    def watching(self, point: str) -> bool:
+        # The handled events are counted in handler_done (one call per event, not two).
+        return point != "event_received" and super().watching(point)
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """Count one event received (from :meth:`handler_done` and
+        :meth:`event_unhandled`)."""
         key = (socket.nsp.name, event)
         counts = self.events_received
         if key in counts:
@@ -179,14 +192,30 @@ class Metrics(Observer):
         else:
             _add(counts, (self._namespaces(namespace), self._events(event)))
 
+    def event_unhandled(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        self.event_received(socket, event, args)
+
     def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
+        kind = call.kind
+        if kind == "event":  # event_received(), inlined: the one call per event
+            event = call.event
+            name = call.socket.nsp.name
+            counts = self.events_received
+            if (name, event) in counts:
+                counts[name, event] += 1
+            else:
+                _add(counts, (self._namespaces(name), self._events(event)))
         # Read each time: a cache by id() would be wrong for the handler objects made per
         # event (event middlewares wrap the handler anew), whose ids are reused.
-        key = (call.kind, "async" if _is_async(call.handler) else "def")
+        handler = call.handler
+        flag = getattr(handler, "is_async", None)  # the package's handlers say it
+        is_async = flag if flag.__class__ is bool else _is_async(handler)
+        key = (kind, "async" if is_async else "def")
         histogram = self.handler_seconds.get(key)
         if histogram is None:
             histogram = self.handler_seconds[key] = Histogram()
-        histogram.observe(seconds)
+        histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # observe(), inlined
+        histogram.total += seconds
         if error is not None:
             _add(self.handler_errors, call.kind)
 
@@ -221,6 +250,9 @@ class Metrics(Observer):
             own = rooms.setdefault(name, set())
             own.update(r for r in adapter.rooms(socket.nsp.name, socket.sid) if r != socket.sid)
         counts = {name: copy.deepcopy(getattr(self, name)) for name in _COUNTS}
+        now = _totals(self.traffic)
+        counts.update(zip(_TRAFFIC, (a - b for a, b in zip(now, self._traffic_before,
+                                                           strict=True)), strict=True))  # fmt: skip
         return {
             **counts,
             "transports": transports,
@@ -261,7 +293,9 @@ def install_metrics(service: AppService, registry: Any, max_event_names: int) ->
     if METRICS_KEY in service.app.extensions:
         raise ConfigurationError(f"metrics() was called already for {service.app!r}")
     metrics = Metrics(service, registry, max_event_names=max_event_names)
-    observe(service.server, service.engine).add(metrics)
+    observers = observe(service.server, service.engine)
+    metrics.count_traffic_of(observers.traffic)
+    observers.add(metrics)
     service.app.extensions[METRICS_KEY] = metrics
     return metrics
 

@@ -46,12 +46,12 @@ _COUNTERS = (
     ("upgrades", "transport_upgrades", "Connections upgraded from polling to WebSocket", ()),
     ("sockets_connected", "sockets_connected", "Sockets accepted into a namespace",
      ("namespace",)),
-    ("events_received", "events_received", "Events received from clients (handed to a "
-     "handler)", ("namespace", "event")),
+    ("events_received", "events_received", "Events received from clients (with a handler "
+     "or not)", ("namespace", "event")),
     ("events_sent", "events_sent", "Events emitted by the server (one per emit, whatever the "
      "number of recipients)", ("namespace", "event")),
     ("messages_received", "messages_received", "Socket.IO messages received", ()),
-    ("messages_sent", "messages_sent", "Socket.IO messages sent to connected sockets", ()),
+    ("messages_sent", "messages_sent", "Socket.IO messages sent (CONNECT replies included)", ()),
     ("bytes_received", "received_bytes", "Bytes of the Socket.IO messages received", ()),
     ("bytes_sent", "sent_bytes", "Bytes of the Socket.IO messages sent", ()),
     ("volatile_drops", "volatile_dropped", "Volatile messages dropped for slow clients", ()),

@@ -138,7 +138,7 @@ class Operations:
                     for message in messages:
                         message.ws_frame(eio.protocol)
                 bridge.call(self._guarded, origin, server.send_encoded,
-                            (to, namespace, messages, event), {})  # fmt: skip
+                            (to, namespace, messages, event, args), {})  # fmt: skip
                 return
         bridge.call(
             self._guarded,

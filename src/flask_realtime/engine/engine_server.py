@@ -26,6 +26,7 @@ from .http import EngineError, EngineRequest, EngineResponse, compress, error_re
 from .lifecycle import CloseReason
 from .options import EngineOptions
 from .socket import EngineHandler, EngineObserver, EngineSocket
+from .traffic import Traffic
 from .transport import PollingTransport, Transport
 
 __all__ = ["SUPPORTED_PROTOCOLS", "EngineServer"]
@@ -73,6 +74,8 @@ class EngineServer:
         """Log each packet received and message sent (``engineio_logger=True``)."""
         self.observer: EngineObserver | None = None
         """Instrumentation told of upgrades and dropped volatile messages (observe)."""
+        self.traffic: Traffic | None = None
+        """Where each session counts its messages in and out (observe); None: uncounted."""
         self.sessions: dict[str, EngineSocket] = {}
         cap = self.options.max_connections_per_address
         self._per_address = (

@@ -20,6 +20,7 @@ from .handshake import Handshake
 from .lifecycle import SERVER_REASONS, TRANSITIONS, CloseReason, State
 from .message import OutgoingMessage
 from .options import EngineOptions
+from .traffic import Traffic
 from .transport import Outgoing, PollingTransport, PollResponder, Transport
 
 # CloseReason, Handshake and State are re-exported: the session's vocabulary.
@@ -61,6 +62,9 @@ class SessionOwner(Protocol):
 
     observer: EngineObserver | None
     """Told of upgrades and dropped volatile messages (observers.py); None: nobody asked."""
+
+    traffic: Traffic | None
+    """Counts the messages in and out (observers.py); None: nobody reads them."""
 
     @property
     def options(self) -> EngineOptions: ...
@@ -167,8 +171,12 @@ class EngineSocket:
                 return
             self._dropping = False
         transport = self.transport
+        traffic = self._server.traffic
         if not self._buffer and transport.writable:
             transport.send((message,))
+            if traffic is not None:  # observe: counted (observers.py)
+                traffic.messages_out += 1
+                traffic.bytes_out += len(message.data)
             return
         if message.volatile:
             # as Node: dropped when the transport cannot take it now (whole: its
@@ -176,6 +184,9 @@ class EngineSocket:
             self._dropping = True
             self.volatile_dropped(1)  # observe: the drop is counted (a no-op unobserved)
             return
+        if traffic is not None:  # observe: counted (observers.py)
+            traffic.messages_out += 1
+            traffic.bytes_out += len(message.data)
         self._buffer.append(message)
         self._buffered += len(message.data)
         self._flush()
@@ -233,7 +244,12 @@ class EngineSocket:
             logger.info("%s: received packet %s data %s", self.sid, kind.name,
                         _excerpt(packet.data))  # fmt: skip
         if kind is PacketType.MESSAGE:
-            self._server.handler.on_message(self, packet.data)
+            data = packet.data
+            traffic = self._server.traffic
+            if traffic is not None:  # observe: counted (observers.py)
+                traffic.messages_in += 1
+                traffic.bytes_in += len(data)
+            self._server.handler.on_message(self, data)
         elif kind is PacketType.PONG and self.protocol == 4:
             if self._awaiting_pong:
                 self._awaiting_pong = False
@@ -262,6 +278,10 @@ class EngineSocket:
         server = self._server
         if server.log_packets:
             logger.info("%s: received packet MESSAGE data %s", self.sid, _excerpt(data))
+        traffic = server.traffic
+        if traffic is not None:  # observe: counted (observers.py)
+            traffic.messages_in += 1
+            traffic.bytes_in += len(data)
         server.handler.on_message(self, data)
 
     def poll(self, responder: PollResponder) -> str | None:

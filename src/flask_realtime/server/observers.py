@@ -6,12 +6,24 @@ connection log are observers (``binding/admin_ui.py``, ``binding/metrics.py``,
 ``binding/access_log.py``).
 
 Nothing here runs until :func:`observe` is called for a server. Until then the server
-pays nothing per event: the per-event points are reached by *swapping in* instrumented
-callables at that moment (the Engine.IO server's handler, the invoker, the server's
-``emit``, the adapter's room methods, each connected socket's ``write``), not by tests
-on the hot path. The few points that are not per event (a socket accepted or leaving its
-namespace, a session's upgrade, a volatile message dropped) are one ``observer is None``
-test each in ``server/socket.py`` and ``engine/socket.py`` (marked ``observe:``).
+pays next to nothing per event: the events in and the handler times are reached by
+*swapping in* instrumented callables (the Engine.IO server's handler, the invoker, the
+adapter's room methods, a connected socket's ``write`` when messages out are watched),
+not by tests on the hot path. The rest is one ``is None`` test each, marked
+``observe:``: per emit (``emit_observer`` in ``server/socketio_server.py``: cheaper than
+a wrapper taking and passing on ``emit``'s keywords), per message in and out (the
+traffic counts, ``engine/socket.py``), and, not per event, a socket accepted or leaving
+its namespace, an event without a handler, a session's upgrade, a volatile message
+dropped (``server/socket*.py``, ``engine/socket.py``).
+
+Once observed, the server pays per event only for the points some observer *watches now*
+(:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
+watched changes (:meth:`Observers.rewire`). The admin UI in development mode, for one,
+watches the events only while an admin is logged in. Messages in and out are counted
+once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (two additions
+per message behind the one ``traffic is None`` test each message pays unobserved), for
+every observer that reads traffic (:attr:`Observer.reads_traffic`: the metrics, the admin
+UI's statistics), rather than told to each.
 
 Every observer method runs on the loop thread, synchronously: an observer must be quick
 and must not raise (an exception is logged and the observer is told nothing more of that
@@ -28,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineHandler, EngineSocket
+from flask_realtime.engine.traffic import Traffic
 from flask_realtime.server.socket import HandlerCall, Invoker, Socket
 
 if TYPE_CHECKING:
@@ -35,7 +48,7 @@ if TYPE_CHECKING:
     from flask_realtime.server.socketio_server import SocketIOServer
     from flask_realtime.typing import NamespaceName, Room
 
-__all__ = ["POINTS", "Observer", "Observers", "live_sockets", "observe"]
+__all__ = ["POINTS", "Observer", "Observers", "Traffic", "live_sockets", "observe"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +61,28 @@ class Observer:
     Subclasses override what they need. ``socket`` is a Socket.IO socket (one namespace
     of a connection), ``eio`` an Engine.IO session (the connection itself).
     """
+
+    reads_traffic = False
+    """True for an observer that reads :attr:`Observers.traffic` (messages and bytes in
+    and out, counted once for all): the server then counts them."""
+
+    reads_event_args = True
+    """False for an observer that reads no event's arguments in :meth:`event_sent` (the
+    metrics count names): an emit to one socket from a handler's thread may then be
+    encoded in that thread, and told from the loop when it is sent."""
+
+    raises = True
+    """False for an observer whose methods never raise (the package's own): when it alone
+    watches a point, it is called directly, without the guard that logs an exception."""
+
+    def watching(self, point: str) -> bool:
+        """Whether to tell this observer ``point`` now: by default, when it overrides it.
+
+        An observer whose interest changes while serving (the admin UI, as admins log in
+        and out) overrides this and calls :meth:`Observers.rewire` when it changes: a
+        point nobody watches costs nothing per event.
+        """
+        return getattr(type(self), point) is not getattr(Observer, point)
 
     def session_opened(self, eio: EngineSocket) -> None:
         """A connection (Engine.IO session) opened."""
@@ -77,7 +112,14 @@ class Observer:
         """A message (an event, an ack) went to a connected socket."""
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
-        """An event of a client is handed to its handler (events without one are not)."""
+        """An event of a client arrived: it is handed to its handler now, or it has none
+        (an event refused by a rate limit or a middleware is not told)."""
+
+    def event_unhandled(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """An event of a client arrived that has no handler. Those watching
+        :meth:`event_received` are told it there too; this point is for an observer that
+        learns of the handled events otherwise (from :meth:`handler_done`, as the
+        metrics do: one call per event rather than two)."""
 
     def event_sent(
         self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
@@ -100,7 +142,8 @@ class Observer:
 POINTS = (
     "session_opened", "session_closed", "session_upgraded", "socket_connected",
     "socket_disconnected", "room_joined", "room_left", "message_received", "message_sent",
-    "event_received", "event_sent", "handler_done", "volatile_dropped", "adapter_request",
+    "event_received", "event_unhandled", "event_sent", "handler_done", "volatile_dropped",
+    "adapter_request",
 )  # fmt: skip
 """Every method of :class:`Observer`."""
 
@@ -111,6 +154,16 @@ def _nobody(*args: Any) -> None:
 
 def _guarded(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:
     """One callable that tells each of ``targets``; an exception is logged, not raised."""
+    if len(targets) == 1:
+        (target,) = targets
+
+        def tell_one(*args: Any) -> None:
+            try:
+                target(*args)
+            except Exception:
+                logger.exception("observer %r failed in %s", target, name)
+
+        return tell_one
 
     def tell(*args: Any) -> None:
         for target in targets:
@@ -126,46 +179,70 @@ class Observers(Observer):
     """Every observer of one server, told in the order they were added.
 
     It is the server's ``observer`` and the engine's, and what the swapped-in callables
-    report to. Each point is an attribute set when observers are added or removed: to a
-    function that tells those that override it (an exception is logged, the others are
-    still told), or to a no-op when none does.
+    report to. Each point is an attribute set when observers are added, removed or
+    change what they watch (:meth:`rewire`): to a function that tells those watching it
+    (an exception is logged, the others are still told), or to a no-op when none does.
+    The per-event callables of the server are swapped in only while a point they serve
+    is watched (see the module docstring).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, server: SocketIOServer | None = None,
+                 engine: EngineServer | None = None) -> None:  # fmt: skip
         self.observers: list[Observer] = []
-        self._rewire()
+        self.traffic = Traffic()
+        self._server = server
+        self._engine = engine
+        self._swaps: _Swaps | None = (
+            _Swaps(server, engine, self) if server is not None and engine is not None else None
+        )
+        self.rewire()
 
     def add(self, observer: Observer) -> None:
         """Tell ``observer`` from now on (once, however often it is added)."""
         if observer not in self.observers:
             self.observers.append(observer)
-            self._rewire()
+            self.rewire()
 
     def remove(self, observer: Observer) -> None:
         """Tell ``observer`` nothing more."""
         if observer in self.observers:
             self.observers.remove(observer)
-            self._rewire()
+            self.rewire()
 
     def watches(self, point: str) -> bool:
-        """Whether some observer overrides ``point``."""
-        base = getattr(Observer, point)
-        return any(getattr(type(o), point) is not base for o in self.observers)
+        """Whether some observer watches ``point`` now."""
+        return any(o.watching(point) for o in self.observers)
 
-    def _rewire(self) -> None:
+    @property
+    def counts_traffic(self) -> bool:
+        """Whether some observer reads :attr:`traffic`."""
+        return any(o.reads_traffic for o in self.observers)
+
+    def rewire(self) -> None:
+        """Point each point at those watching it now, and swap the server's per-event
+        callables in or out to match (loop thread, or before serving)."""
         for point in POINTS:
-            base = getattr(Observer, point)
-            targets = tuple(
-                getattr(o, point) for o in self.observers if getattr(type(o), point) is not base
-            )
-            tell = _guarded(point, targets) if targets else _nobody
+            watching = [o for o in self.observers if o.watching(point)]
+            targets = tuple(getattr(o, point) for o in watching)
+            if point == "event_unhandled":  # told as event_received to those watching it
+                also = [o for o in self.observers if o.watching("event_received")]
+                watching += also
+                targets += tuple(o.event_received for o in also)
+            if not targets:
+                tell: Callable[..., None] = _nobody
+            elif len(watching) == 1 and not watching[0].raises:
+                tell = targets[0]
+            else:
+                tell = _guarded(point, targets)
             if point == "socket_connected":
                 tell = self._watch_writes(tell)
             setattr(self, point, tell)
+        if self._swaps is not None:
+            self._swaps.match()
 
     def _watch_writes(self, tell: Callable[[Socket], None]) -> Callable[[Socket], None]:
         """``socket_connected`` that, when messages out are watched, also wraps the
-        socket's ``write`` to tell each message (what a socket sends goes through it)."""
+        socket's ``write`` (what a socket sends goes through it)."""
         if not self.watches("message_sent"):
             return tell
         observers = self
@@ -184,21 +261,31 @@ class Observers(Observer):
 
 
 class _ObservedHandler:
-    """The Engine.IO server's handler while observed: the server's, plus the telling."""
+    """The Engine.IO server's handler while observed: the server's, plus the telling.
 
-    __slots__ = ("inner", "observers")
+    ``on_message`` is set per instance to what is watched now (:meth:`wire`): the
+    server's own, or one that tells each message first.
+    """
 
     def __init__(self, inner: EngineHandler, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
+        self.on_message: Callable[[EngineSocket, str | bytes], None] = inner.on_message
+
+    def wire(self, tell: bool) -> None:
+        """Tell each message in (``tell``), or not."""
+        on_message = self.inner.on_message
+        observers = self.observers
+
+        def told(socket: EngineSocket, data: str | bytes) -> None:
+            observers.message_received(socket, data)
+            on_message(socket, data)
+
+        self.on_message = told if tell else on_message
 
     def on_open(self, socket: EngineSocket) -> None:
         self.observers.session_opened(socket)
         self.inner.on_open(socket)
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        self.observers.message_received(socket, data)
-        self.inner.on_message(socket, data)
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
         try:
@@ -208,7 +295,37 @@ class _ObservedHandler:
 
 
 class _TimedInvoker:
-    """The server's invoker while observed: tells each event, and how long each call took."""
+    """The server's invoker while handler times are watched: tells each event, and how
+    long each call took (from being handed to the invoker to its ``done``).
+
+    The start and the socket's continuation are kept on the call (two slots), its
+    ``done`` goes through :meth:`done`, made once: nothing is allocated per call.
+    """
+
+    __slots__ = ("done", "inner", "observers", "tell_events")
+
+    def __init__(self, inner: Invoker, observers: Observers) -> None:
+        self.inner = inner
+        self.observers = observers
+        self.done = self._done  # one bound method for every call
+        self.tell_events = observers.watches("event_received")
+
+    def invoke(self, call: HandlerCall) -> None:
+        if self.tell_events and call.kind == "event":
+            self.observers.event_received(call.socket, call.event, call.args)
+        call.observed_done = call._on_done
+        call._on_done = self.done
+        call.observed_start = _clock()
+        self.inner.invoke(call)
+
+    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        self.observers.handler_done(call, _clock() - call.observed_start, exc)
+        call.observed_done(call, result, exc)
+
+
+class _TellingInvoker:
+    """The server's invoker while events are watched but handler times are not: tells
+    each event, and leaves the call as it is."""
 
     __slots__ = ("inner", "observers")
 
@@ -217,31 +334,38 @@ class _TimedInvoker:
         self.observers = observers
 
     def invoke(self, call: HandlerCall) -> None:
-        observers = self.observers
         if call.kind == "event":
-            observers.event_received(call.socket, call.event, call.args)
-        start = _clock()
-        report = call._on_done  # the socket's continuation, wrapped to time the call
-
-        def done(call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-            observers.handler_done(call, _clock() - start, exc)
-            report(call, result, exc)
-
-        call._on_done = done
+            self.observers.event_received(call.socket, call.event, call.args)
         self.inner.invoke(call)
 
 
-def _observe_emit(server: SocketIOServer, observers: Observers) -> None:
-    emit = server.emit
+class _Swaps:
+    """The server's per-event callables, swapped in while a point they serve is watched
+    and back out when none is: the Engine.IO handler's ``on_message`` (messages in), the
+    invoker (events in, handler times), the server's ``emit_observer`` (events out) and
+    the engine's traffic counts."""
 
-    def observed_emit(event: str, *args: Any, **kwargs: Any) -> None:
-        emit(event, *args, **kwargs)
-        namespace = kwargs.get("namespace", "/")
-        to = kwargs.get("to")
-        target = server.get_socket(to, namespace) if isinstance(to, str) else None
-        observers.event_sent(namespace, event, args, target)
+    def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
+        self.server = server
+        self.engine = engine
+        self.observers = observers
+        self.handler = _ObservedHandler(engine.handler, observers)
+        engine.handler = self.handler
+        self.invoker = server.invoker
 
-    server.emit = observed_emit  # type: ignore[method-assign]
+    def match(self) -> None:
+        observers, server = self.observers, self.server
+        self.handler.wire(observers.watches("message_received"))
+        self.engine.traffic = observers.traffic if observers.counts_traffic else None
+        if observers.watches("handler_done"):
+            server.invoker = _TimedInvoker(self.invoker, observers)
+        elif observers.watches("event_received"):
+            server.invoker = _TellingInvoker(self.invoker, observers)
+        else:
+            server.invoker = self.invoker
+        watching = [o for o in observers.observers if o.watching("event_sent")]
+        server.emit_observer = observers.event_sent if watching else None
+        server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
 
 
 def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:
@@ -310,10 +434,7 @@ def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
     observers = server.observer
     if isinstance(observers, Observers):
         return observers
-    observers = Observers()
-    engine.handler = _ObservedHandler(engine.handler, observers)
-    server.invoker = _TimedInvoker(server.invoker, observers)
-    _observe_emit(server, observers)
+    observers = Observers(server, engine)
     _observe_rooms(server, observers)
     _observe_requests(server.adapter, observers)
     server.observer = observers

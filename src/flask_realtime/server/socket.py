@@ -57,9 +57,17 @@ _CONNECTED = SocketState.CONNECTED
 
 
 class HandlerCall(Call["Socket"]):
-    """A request to run a handler of a :class:`Socket` (see :class:`~.handler_call.Call`)."""
+    """A request to run a handler of a :class:`Socket` (see :class:`~.handler_call.Call`).
 
-    __slots__ = ()
+    ``observed_start`` and ``observed_done`` are set only while handler times are
+    observed (``server/observers.py``): when the call was handed over, and its
+    continuation (no closure per call).
+    """
+
+    __slots__ = ("observed_done", "observed_start")
+
+    observed_start: float
+    observed_done: DoneCallback
 
 
 DoneCallback: TypeAlias = Callable[[HandlerCall, Any, BaseException | None], None]
@@ -235,6 +243,9 @@ class Socket(SocketLifecycle):
         handler, args = nsp.find_handler(event, tuple(data[1:]))
         if handler is None:
             logger.debug("no handler for %r in %s", event, nsp.name)
+            observer = server.observer  # observe: only events without a handler
+            if observer is not None:  # (the invoker tells the others)
+                observer.event_unhandled(self, event, args)
             return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
         if limit is not None and not limit.admit(client.data, self.sid):

@@ -64,11 +64,14 @@ class SocketNamespaces(Protocol[S]):
 
 
 class SocketObserver(Protocol[S_contra]):
-    """Told when a socket joins and leaves its namespace (see ``server/observers.py``)."""
+    """Told when a socket joins and leaves its namespace, and of the events that find no
+    handler (see ``server/observers.py``)."""
 
     def socket_connected(self, socket: S_contra) -> None: ...
 
     def socket_disconnected(self, socket: S_contra, reason: CloseReason) -> None: ...
+
+    def event_unhandled(self, socket: S_contra, event: str, args: tuple[Any, ...]) -> None: ...
 
 
 class SocketServer(Protocol[S]):

@@ -132,6 +132,13 @@ class SocketIOServer(EngineHandler):
         """Log each event received and emitted (``logger=True``), never their data."""
         self.observer: SocketObserver | None = None
         """Told of sockets joining and leaving (``server/observers.py``); None: unobserved."""
+        self.emit_observer: Callable[[NamespaceName, str, tuple[Any, ...], Socket | None],
+                                     None] | None = None  # fmt: skip
+        """Told of each emit: namespace, event, arguments and the one local recipient, if
+        that is what it was (``server/observers.py``); None: nobody watches."""
+        self.emit_observer_reads_args = False
+        """The emit observer reads the arguments: another thread may not encode an emit
+        itself (the arguments it is told must be the copy the loop gets)."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -165,13 +172,15 @@ class SocketIOServer(EngineHandler):
     @property
     def emits_unwatched(self) -> bool:
         """Whether an emit to one socket is only its bytes: no recovery log, no outgoing
-        listeners, no observer in place of :meth:`emit`. Only then may another thread
-        encode such an emit itself and hand the loop finished bytes (:meth:`send_encoded`).
+        listeners, nothing in place of :meth:`emit`, no emit observer that reads the
+        arguments. Only then may another thread encode such an emit itself and hand the
+        loop finished bytes (:meth:`send_encoded`, which tells the emit observer).
         """
         return (
             self.recovery is None
             and not self.registry.outgoing_watched
             and ("emit" not in vars(self))
+            and not self.emit_observer_reads_args
         )
 
     # -- lifecycle (the loop) ------------------------------------------------------------
@@ -286,9 +295,12 @@ class SocketIOServer(EngineHandler):
                 write = socket.write
                 if len(pieces) == 1:
                     write(OutgoingMessage(pieces[0], volatile=volatile))
-                    return
-                for message in messages_of(pieces, volatile):
-                    write(message)
+                else:
+                    for message in messages_of(pieces, volatile):
+                        write(message)
+                told = self.emit_observer
+                if told is not None:  # observe: one test per emit
+                    told(namespace, event, args, socket)
                 return
         opts = BroadcastOptions(_room_set(to), _room_set(skip_sid), volatile)
         if callback is None:
@@ -301,12 +313,22 @@ class SocketIOServer(EngineHandler):
 
             packet = Packet(PacketType.EVENT, namespace, data, ack_id)
             self.adapter.broadcast_with_ack(namespace, packet, opts, expect_ack)
+        told = self.emit_observer
+        if told is not None:  # observe: one test per emit
+            told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
+                 else None)  # fmt: skip
 
     def send_encoded(
-        self, sid: Sid, namespace: NamespaceName, messages: list[OutgoingMessage], event: str
+        self,
+        sid: Sid,
+        namespace: NamespaceName,
+        messages: list[OutgoingMessage],
+        event: str,
+        args: tuple[Any, ...] = (),
     ) -> None:
         """Send to one socket of this server an event another thread has encoded already
-        (with that socket's parser); dropped when the socket has left meanwhile."""
+        (with that socket's parser); dropped when the socket has left meanwhile. ``args``
+        are the event's, for the emit observer."""
         if self.log_events:
             logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
         socket = self.get_socket(sid, namespace)
@@ -314,6 +336,9 @@ class SocketIOServer(EngineHandler):
             write = socket.write
             for message in messages:
                 write(message)
+        told = self.emit_observer  # observe: in place of the emit a thread did not make
+        if told is not None:
+            told(namespace, event, args, socket)
 
     def call(
         self,
