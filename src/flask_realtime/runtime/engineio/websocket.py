@@ -478,20 +478,22 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._feed_ws(data)
 
     def eof_received(self) -> bool | None:
-        partial, self._partial = self._partial, None
-        if partial:  # websockets judges the frame cut short, as if it had read it all
-            self._websockets().receive_data(bytes(partial))
-        if self._ws is not None:
-            self._ws.receive_eof()
         # The client will send no more: close our side, within the turn's teardown budget
-        # (closing a socket costs the kernel's work too; thousands at once froze the loop).
-        self._endpoint.teardown.run(self._close_after_eof)
+        # (closing a socket costs the kernel's work too; thousands at once froze the loop),
+        # and after a close frame that _parse left for the teardown: its jobs run in order.
+        rest, self._partial = self._partial, None
+        self._endpoint.teardown.run(_bind(self._close_after_eof, rest))
         return True  # the transport stays until then
 
-    def _close_after_eof(self) -> None:
+    def _close_after_eof(self, rest: bytearray | None) -> None:
         transport = self._transport
-        if transport is not None:
-            transport.close()
+        if transport is None:
+            return  # lost meanwhile: connection_lost has ended the stream
+        if rest:  # websockets judges the frame cut short, as if it had read it all
+            self._websockets().receive_data(bytes(rest))
+        if self._ws is not None:
+            self._ws.receive_eof()
+        transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
