@@ -19,6 +19,7 @@ from .spreading_proxy import SpreadingProxy
 
 __all__ = [
     "echo_pid",
+    "every_client_upgrades",
     "poll_and_upgrade_on_a_non_owner_reach_the_owner",
     "polling_clients_spread_lose_nothing",
     "rooms_broadcasts_and_cluster_requests_cross_workers",
@@ -191,3 +192,25 @@ def rooms_broadcasts_and_cluster_requests_cross_workers(server: ServerProcess) -
         finally:
             for client in clients:
                 client.close()
+
+
+def every_client_upgrades(url: str, cafile: str, count: int = 6) -> None:
+    """``count`` python-socketio clients of ``url`` (TLS, trusting ``cafile``) start on
+    polling and all end on WebSocket, each echo answered, a broadcast heard by everyone, and
+    nobody disconnected."""
+    clients = [Recorder(url, ["polling", "websocket"], cafile=cafile) for _ in range(count)]
+    try:
+        deadline = time.monotonic() + 15
+        while any(c.client.transport() != "websocket" for c in clients):
+            assert time.monotonic() < deadline, "not every client upgraded"
+            time.sleep(0.05)
+        for number, client in enumerate(clients):
+            pid = client.call("echo", number)
+            assert client.wait_for("echo") == [{"data": number, "pid": pid}]
+        clients[0].client.emit("announce", "over tls")
+        for client in clients:
+            assert client.wait_for("news") == ["over tls"]
+            assert client.got("disconnect") == []
+    finally:
+        for client in clients:
+            client.close()

@@ -17,6 +17,7 @@ import pytest
 from .clients import Recorder
 from .cluster_checks import (
     NODE,
+    every_client_upgrades,
     poll_and_upgrade_on_a_non_owner_reach_the_owner,
     polling_clients_spread_lose_nothing,
     rooms_broadcasts_and_cluster_requests_cross_workers,
@@ -167,23 +168,7 @@ def test_over_tls_an_upgrade_on_a_non_owner_is_relayed_over_the_hub(
         # A TLS connection cannot move to the owner (its TLS state lives in the worker
         # that did the handshake): the worker the upgrade reached relays it over the hub.
         # With 3 workers most upgrades reach another worker; every client upgrades.
-        clients = [Recorder(f"https://127.0.0.1:{server.port}", ["polling", "websocket"],
-                            cafile=str(cert)) for _ in range(6)]  # fmt: skip
-        try:
-            deadline = time.monotonic() + 15
-            while any(c.client.transport() != "websocket" for c in clients):
-                assert time.monotonic() < deadline, "not every client upgraded"
-                time.sleep(0.05)
-            for number, client in enumerate(clients):
-                pid = client.call("echo", number)
-                assert client.wait_for("echo") == [{"data": number, "pid": pid}]
-            clients[0].client.emit("announce", "over tls")
-            for client in clients:
-                assert client.wait_for("news") == ["over tls"]
-                assert client.got("disconnect") == []
-        finally:
-            for client in clients:
-                client.close()
+        every_client_upgrades(f"https://127.0.0.1:{server.port}", str(cert))
     assert "Session ID unknown" not in server.log()
     assert "cannot move there" not in server.log()
 

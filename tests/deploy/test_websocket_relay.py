@@ -18,6 +18,7 @@ import pytest
 import websockets.sync.client
 
 from .clients import Recorder
+from .cluster_checks import every_client_upgrades
 from .node_socket import NodeSocket
 from .pinned import HttpConnection
 from .processes import ServerProcess, gunicorn_command
@@ -222,23 +223,7 @@ def test_over_tls_gunicorn_workers_on_redis_relay_upgrades_between_them(
         server.start()
         wait_for_members(server, 3)
         subscribed(redis_url, f"{channel}#eio#*", 3)
-        url = f"https://127.0.0.1:{server.port}"
-        clients = [Recorder(url, ["polling", "websocket"], cafile=str(cert)) for _ in range(6)]
-        try:
-            deadline = time.monotonic() + 15
-            while any(c.client.transport() != "websocket" for c in clients):
-                assert time.monotonic() < deadline, "not every client upgraded"
-                time.sleep(0.05)
-            for number, client in enumerate(clients):
-                pid = client.call("echo", number)
-                assert client.wait_for("echo") == [{"data": number, "pid": pid}]
-            clients[0].client.emit("announce", "over tls")
-            for client in clients:
-                assert client.wait_for("news") == ["over tls"]
-                assert client.got("disconnect") == []
-        finally:
-            for client in clients:
-                client.close()
+        every_client_upgrades(f"https://127.0.0.1:{server.port}", str(cert))
         assert "cannot move there" not in server.log()
 
 

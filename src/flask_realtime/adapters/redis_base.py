@@ -30,9 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask_realtime.adapters.broker_link import BrokerLink
 from flask_realtime.adapters.io_tasks import wind_down
-from flask_realtime.adapters.redis_connect import async_client, parse_redis_url, ping, redis_errors
+from flask_realtime.adapters.redis_connect import (
+    async_client,
+    check_setup,
+    parse_redis_url,
+    ping,
+    redis_errors,
+)
 from flask_realtime.adapters.redis_wire import DEFAULT_CHANNEL
-from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.server.cluster_adapter import ClusterAdapter
 from flask_realtime.typing import NamespaceName
 
@@ -71,16 +76,7 @@ class RedisAdapterBase(ClusterAdapter):
         max_queue: int = 10_000,
         redis_options: dict[str, Any] | None = None,
     ) -> None:
-        try:
-            import msgpack  # noqa: F401
-            import redis.asyncio  # noqa: F401
-        except ImportError:
-            raise ConfigurationError(
-                "message_queue='redis://...' needs redis-py and msgpack: "
-                "pip install 'flask-realtime[redis]'"
-            ) from None
-        if not isinstance(channel, str) or not channel:
-            raise ConfigurationError(f"channel must be a non-empty string, not {channel!r}")
+        check_setup("redis", channel)
         super().__init__(requests_timeout=requests_timeout)
         self.url = url
         self.target = parse_redis_url(url)

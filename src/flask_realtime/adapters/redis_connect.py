@@ -37,6 +37,7 @@ __all__ = [
     "RedisTarget",
     "SubscriptionMode",
     "async_client",
+    "check_setup",
     "client_settings",
     "is_redis_url",
     "parse_redis_url",
@@ -179,6 +180,25 @@ def parse_redis_url(url: str) -> RedisTarget:
         netloc = f"{userinfo}{at}{first}"
     redis_url = urlunsplit((scheme, netloc, parts.path, urlencode(query), parts.fragment))
     return RedisTarget(redis_url, shown, cluster, tuple(seeds), sharded, mode)
+
+
+def check_setup(scheme: str, channel: object) -> None:
+    """What every Redis adapter checks first.
+
+    Raises:
+        ConfigurationError: redis-py or msgpack is missing (``scheme`` names the URL form
+            in the message), or ``channel`` is not a non-empty string.
+    """
+    try:
+        import msgpack  # noqa: F401
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            f"message_queue='{scheme}://...' needs redis-py and msgpack: "
+            "pip install 'flask-realtime[redis]'"
+        ) from None
+    if not isinstance(channel, str) or not channel:
+        raise ConfigurationError(f"channel must be a non-empty string, not {channel!r}")
 
 
 def redis_errors() -> tuple[type[BaseException], ...]:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.adapters.io_tasks import wind_down
-from flask_realtime.adapters.redis_connect import client_settings, redis_errors
+from flask_realtime.adapters.redis_connect import check_setup, client_settings, redis_errors
 from flask_realtime.adapters.redis_streams_sessions import StreamSessions
 from flask_realtime.adapters.redis_streams_wire import (
     decode_entry,
@@ -113,16 +113,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         max_queue: int = 10_000,
         redis_options: dict[str, Any] | None = None,
     ) -> None:
-        try:
-            import msgpack  # noqa: F401
-            import redis.asyncio  # noqa: F401
-        except ImportError:
-            raise ConfigurationError(
-                "message_queue='redis+streams://...' needs redis-py and msgpack: "
-                "pip install 'flask-realtime[redis]'"
-            ) from None
-        if not isinstance(channel, str) or not channel:
-            raise ConfigurationError(f"channel must be a non-empty string, not {channel!r}")
+        check_setup("redis+streams", channel)
         if type(max_len) is not int or max_len < 1:
             raise ConfigurationError(f"max_len must be a positive int, not {max_len!r}")
         super().__init__(requests_timeout=requests_timeout)
