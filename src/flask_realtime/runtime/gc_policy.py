@@ -1,0 +1,168 @@
+"""The cyclic garbage collector's policy in a process the server owns: full collections
+walk only what is new.
+
+CPython's collector is generational. Young collections walk recent objects only and take
+well under a millisecond; a full (generation 2) collection walks every object it tracks,
+and the loop serves nobody meanwhile. A server holding 17,000 sessions tracks hundreds of
+thousands of objects (about 25 per idle WebSocket session, besides the app), and its full
+collections took 100-300 ms each (``bench/soak.py``), nearly all of it spent finding alive,
+once more, the session state the previous full collection had found alive already.
+
+The policy: when a full collection ends, what survived it is frozen (:func:`gc.freeze`
+moves it to the permanent generation, which no collection walks), so the next full
+collection walks only what was made since: its pause is bounded by what the process
+allocates between two of them, not by how many clients are connected. A frozen object is
+still freed by reference counting the moment its last reference goes, and a session that
+ends leaves no cycle behind (the server breaks them where a session ends), so the frozen
+sessions leave the permanent generation as they end.
+
+The price: a cycle that was alive at a full collection and dropped later (an app's own
+per-client structure with back references, say) is garbage no full collection finds while
+it is frozen. To bound what such garbage can cost, the policy sweeps: when the heap
+(pymalloc's count of allocated blocks, read in O(1)) has grown to ``growth`` times the
+smallest it was since the last sweep, everything is unfrozen, so that the next full
+collection walks the whole heap and frees what is garbage; what survives is frozen again.
+Frozen garbage can therefore at most double the heap (with the default ``growth``), and
+the sweeps, one long pause each, come only while the heap grows (about one per doubling
+of the clients connected), never while it holds steady.
+
+Installed by ``socketio.run()`` (its process, or each worker of ``run(workers=N)``) and by
+the gunicorn worker class, when they run in the process's main thread: a server started
+from another thread is a guest whose host owns the heap. ``SocketIO(gc_freeze=False)``
+leaves the collector as Python sets it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+__all__ = ["SWEEP_GROWTH", "Collector", "GcPolicy", "install_gc_policy", "installed_gc_policy"]
+
+logger = logging.getLogger(__name__)
+
+SWEEP_GROWTH = 2.0
+"""How many times its smallest size since the last sweep the heap may grow before the next
+sweep: the bound on what frozen cyclic garbage may cost, relative to the heap."""
+
+Callback = Callable[[Literal["start", "stop"], dict[str, int]], object]
+"""A :data:`gc.callbacks` entry: the phase, and what the collection was and did."""
+
+
+class Collector(Protocol):
+    """What the policy uses of the :mod:`gc` module (a fake in the unit tests)."""
+
+    @property
+    def callbacks(self) -> list[Callback]: ...
+
+    def collect(self, generation: int = 2) -> int: ...
+
+    def freeze(self) -> None: ...
+
+    def unfreeze(self) -> None: ...
+
+
+class GcPolicy:
+    """Freeze what survives each full collection; sweep when the heap has doubled (see the
+    module docstring).
+
+    Args:
+        growth: heap growth (a factor) since its smallest size after the last sweep that
+            makes the next full collection a sweep.
+        collector: the :mod:`gc` module.
+        heap_size: the heap's size (:func:`sys.getallocatedblocks`).
+    """
+
+    def __init__(
+        self,
+        growth: float = SWEEP_GROWTH,
+        *,
+        collector: Collector = gc,
+        heap_size: Callable[[], int] = sys.getallocatedblocks,
+    ) -> None:
+        if growth <= 1:
+            raise ValueError(f"growth must be more than 1, not {growth!r}")
+        self.growth = growth
+        self._gc = collector
+        self._heap_size = heap_size
+        self._floor = 0  # the heap's smallest size since the last sweep
+        self._sweeping = False  # everything is unfrozen: the next full collection sweeps
+        self.installed = False
+        self.full_collections = 0
+        """Full collections since :meth:`install` (read by the tests and the bench)."""
+        self.sweeps = 0
+        """Full collections that walked the whole heap since :meth:`install`."""
+        self.swept = 0
+        """Objects the sweeps collected: frozen garbage, or garbage made meanwhile."""
+
+    def install(self) -> None:
+        """Collect and freeze what start-up made (the app, its modules, the server), then
+        freeze what survives every full collection from now on."""
+        if self.installed:
+            return
+        gc_ = self._gc
+        gc_.collect()
+        gc_.freeze()
+        self._floor = self._heap_size()
+        gc_.callbacks.append(self._on_gc)
+        self.installed = True
+
+    def uninstall(self) -> None:
+        """Stop freezing, and unfreeze: later full collections walk everything again."""
+        if not self.installed:
+            return
+        self.installed = False
+        callbacks = self._gc.callbacks
+        if self._on_gc in callbacks:
+            callbacks.remove(self._on_gc)
+        self._gc.unfreeze()
+
+    def _on_gc(self, phase: Literal["start", "stop"], info: dict[str, int]) -> None:
+        """A collection starts or stops (any thread: whichever allocated past the
+        threshold). After a full one: freeze its survivors, and decide on a sweep."""
+        if phase != "stop" or info.get("generation") != 2:
+            return
+        self.full_collections += 1
+        gc_ = self._gc
+        gc_.freeze()  # O(1): the generations' lists are spliced onto the permanent one
+        size = self._heap_size()
+        if self._sweeping:
+            self._sweeping = False
+            self.sweeps += 1
+            self.swept += info.get("collected", 0)
+            self._floor = size
+            logger.debug("gc sweep: %s objects collected", info.get("collected"))
+            return
+        if size < self._floor:
+            self._floor = size
+        elif size >= self._floor * self.growth:
+            gc_.unfreeze()  # the next full collection walks the whole heap
+            self._sweeping = True
+
+
+_lock = threading.Lock()
+_installed: GcPolicy | None = None
+
+
+def install_gc_policy() -> GcPolicy | None:
+    """Install the process's policy (once: later calls return the same one) when called
+    from the main thread, where the server owns the process; from another thread, the
+    server is a guest, the host's heap is not ours to freeze, and nothing is done (None).
+    """
+    global _installed
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    with _lock:
+        if _installed is None:
+            _installed = GcPolicy()
+            _installed.install()
+        return _installed
+
+
+def installed_gc_policy() -> GcPolicy | None:
+    """The process's policy, if one was installed (for metrics and the bench)."""
+    return _installed

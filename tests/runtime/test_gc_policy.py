@@ -1,0 +1,164 @@
+"""The garbage collector's policy (``runtime/gc_policy.py``): what survives a full
+collection is frozen, and the whole heap is swept once it has doubled.
+
+The decisions are checked against a fake :mod:`gc` that records what the policy asks of
+it; one test runs the real collector, to show the price of freezing (a cycle dropped
+after it was frozen waits for a sweep) and that a sweep pays it."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from typing import Literal
+
+import pytest
+
+from flask_realtime.runtime import gc_policy
+from flask_realtime.runtime.gc_policy import Callback, GcPolicy, install_gc_policy
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class FakeGc:
+    """The :mod:`gc` functions the policy calls, recorded; ``run`` plays a collection."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callback] = []
+        self.calls: list[str] = []
+
+    def collect(self, generation: int = 2) -> int:
+        self.calls.append("collect")
+        return 0
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+
+    def unfreeze(self) -> None:
+        self.calls.append("unfreeze")
+
+    def run(self, generation: int, collected: int = 0) -> list[str]:
+        """One collection of ``generation``: what the policy called at its end."""
+        self.calls.clear()
+        phases: tuple[Literal["start", "stop"], ...] = ("start", "stop")
+        for phase in phases:
+            for callback in list(self.callbacks):
+                callback(phase, {"generation": generation, "collected": collected})
+        return self.calls[:]
+
+
+class Heap:
+    """The heap's size the policy reads (allocated blocks), set by the test."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self) -> int:
+        return self.size
+
+
+def installed(heap: Heap) -> tuple[GcPolicy, FakeGc]:
+    fake = FakeGc()
+    policy = GcPolicy(collector=fake, heap_size=heap)
+    policy.install()
+    return policy, fake
+
+
+def test_start_up_is_frozen_and_then_what_survives_each_full_collection() -> None:
+    heap = Heap(1000)
+    policy, fake = installed(heap)
+    assert fake.calls == ["collect", "freeze"]  # what start-up made
+    assert fake.run(0) == []  # young collections: nothing to do
+    assert fake.run(1) == []
+    for _ in range(3):
+        assert fake.run(2) == ["freeze"]
+    assert policy.full_collections == 3
+    assert policy.sweeps == 0
+
+
+def test_no_sweep_while_the_heap_holds_steady() -> None:
+    heap = Heap(1000)
+    policy, fake = installed(heap)
+    for size in [1500, 1200, 1900, 1100, 1990] * 20:  # churn: up and down, never twice
+        heap.size = size
+        assert fake.run(2) == ["freeze"]
+    assert policy.sweeps == 0
+
+
+def test_the_heap_doubled_makes_the_next_full_collection_a_sweep() -> None:
+    heap = Heap(1000)
+    policy, fake = installed(heap)
+    heap.size = 2000
+    # Frozen, then everything unfrozen: the next full collection walks the whole heap.
+    assert fake.run(2) == ["freeze", "unfreeze"]
+    heap.size = 1600  # the garbage it found is gone
+    assert fake.run(2, collected=400) == ["freeze"]
+    assert (policy.sweeps, policy.swept) == (1, 400)
+    # The next sweep is measured from the heap after this one.
+    heap.size = 3100
+    assert fake.run(2) == ["freeze"]
+    heap.size = 3200
+    assert fake.run(2) == ["freeze", "unfreeze"]
+
+
+def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> None:
+    heap = Heap(10_000)
+    policy, fake = installed(heap)
+    heap.size = 3000  # most clients left
+    assert fake.run(2) == ["freeze"]
+    heap.size = 6000  # twice that: frozen garbage could be half of it
+    assert fake.run(2) == ["freeze", "unfreeze"]
+    assert fake.run(2) == ["freeze"]
+    assert policy.sweeps == 1
+
+
+def test_uninstall_unfreezes_and_stops_freezing() -> None:
+    heap = Heap(1000)
+    policy, fake = installed(heap)
+    policy.uninstall()
+    assert fake.calls[-1] == "unfreeze"
+    assert fake.callbacks == []
+    assert fake.run(2) == []
+
+
+def test_with_the_real_collector_a_cycle_dropped_once_frozen_waits_for_a_sweep() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    heap = Heap(1000)
+    policy = GcPolicy(heap_size=heap)
+    policy.install()
+    try:
+        node = Node()
+        gone = weakref.ref(node)
+        gc.collect()  # a full collection: the node survives it, and is frozen
+        assert gc.get_freeze_count() > 0
+        del node
+        gc.collect()
+        assert gone() is not None  # the price: frozen cyclic garbage is not walked
+        heap.size = 2000
+        gc.collect()  # the heap doubled: everything unfrozen after this one...
+        gc.collect()  # ...so this one walks the whole heap
+        assert gone() is None
+        assert policy.sweeps == 1
+    finally:
+        policy.uninstall()
+    assert gc.get_freeze_count() == 0
+
+
+def test_only_the_main_thread_installs_the_process_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[GcPolicy] = []
+    monkeypatch.setattr(gc_policy, "_installed", None)
+    monkeypatch.setattr(GcPolicy, "install", lambda self: made.append(self))
+    result: list[GcPolicy | None] = []
+    guest = threading.Thread(target=lambda: result.append(install_gc_policy()))
+    guest.start()
+    guest.join(10)
+    assert result == [None]  # a server started from another thread is a guest
+    first = install_gc_policy()
+    assert first is not None
+    assert install_gc_policy() is first  # once per process
+    assert made == [first]
