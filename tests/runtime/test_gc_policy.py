@@ -47,6 +47,16 @@ class FakeGc:
         return self.calls[:]
 
 
+class Clock:
+    """Seconds, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Heap:
     """The heap's size the policy reads (allocated blocks), set by the test."""
 
@@ -57,17 +67,26 @@ class Heap:
         return self.size
 
 
-def installed(heap: Heap) -> tuple[GcPolicy, FakeGc]:
+def installed(
+    heap: Heap, clock: Clock | None = None, later: list[object] | None = None
+) -> tuple[GcPolicy, FakeGc]:
+    """A policy on a fake collector; without ``clock``, sweeps need no time between them;
+    what it asks to run later is appended to ``later``."""
     fake = FakeGc()
-    policy = GcPolicy(collector=fake, heap_size=heap)
-    policy.install()
+    if clock is None:
+        policy = GcPolicy(interval=0, collector=fake, heap_size=heap)
+    else:
+        policy = GcPolicy(collector=fake, heap_size=heap, clock=clock)
+    policy.install(None if later is None else later.append)
     return policy, fake
 
 
 def test_start_up_is_frozen_and_then_what_survives_each_full_collection() -> None:
     heap = Heap(1000)
     policy, fake = installed(heap)
-    assert fake.calls == ["collect", "freeze"]  # what start-up made
+    # What start-up made, then a collection that walks nothing old (the collector's count
+    # of old objects, which decides when the next full collection runs, starts at 0).
+    assert fake.calls == ["collect", "freeze", "collect"]
     assert fake.run(0) == []  # young collections: nothing to do
     assert fake.run(1) == []
     for _ in range(3):
@@ -101,6 +120,34 @@ def test_the_heap_doubled_makes_the_next_full_collection_a_sweep() -> None:
     assert fake.run(2) == ["freeze", "unfreeze"]
 
 
+def test_sweeps_are_ten_minutes_apart_at_least() -> None:
+    heap, clock = Heap(1000), Clock()
+    policy, fake = installed(heap, clock)
+    heap.size = 5000  # clients connecting by thousands: no sweep on the way
+    clock.now = 599.0
+    assert fake.run(2) == ["freeze"]
+    clock.now = 600.0
+    assert fake.run(2) == ["freeze", "unfreeze"]
+    assert fake.run(2) == ["freeze"]
+    heap.size = 10_000
+    clock.now = 1100.0
+    assert fake.run(2) == ["freeze"]
+    clock.now = 1200.0
+    assert fake.run(2) == ["freeze", "unfreeze"]
+    assert policy.sweeps == 1
+
+
+def test_after_a_sweep_a_full_collection_of_nothing_new_is_asked_for() -> None:
+    heap = Heap(1000)
+    later: list[object] = []
+    _, fake = installed(heap, later=later)
+    heap.size = 2000
+    fake.run(2)
+    assert later == []
+    fake.run(2)  # the sweep
+    assert later == [fake.collect]
+
+
 def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> None:
     heap = Heap(10_000)
     policy, fake = installed(heap)
@@ -127,7 +174,7 @@ def test_with_the_real_collector_a_cycle_dropped_once_frozen_waits_for_a_sweep()
             self.me = self
 
     heap = Heap(1000)
-    policy = GcPolicy(heap_size=heap)
+    policy = GcPolicy(interval=0, heap_size=heap)
     policy.install()
     try:
         node = Node()
@@ -152,7 +199,7 @@ def test_only_the_main_thread_installs_the_process_policy(
 ) -> None:
     made: list[GcPolicy] = []
     monkeypatch.setattr(gc_policy, "_installed", None)
-    monkeypatch.setattr(GcPolicy, "install", lambda self: made.append(self))
+    monkeypatch.setattr(GcPolicy, "install", lambda self, later=None: made.append(self))
     result: list[GcPolicy | None] = []
     guest = threading.Thread(target=lambda: result.append(install_gc_policy()))
     guest.start()

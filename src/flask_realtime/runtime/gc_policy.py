@@ -22,9 +22,9 @@ it is frozen. To bound what such garbage can cost, the policy sweeps: when the h
 (pymalloc's count of allocated blocks, read in O(1)) has grown to ``growth`` times the
 smallest it was since the last sweep, everything is unfrozen, so that the next full
 collection walks the whole heap and frees what is garbage; what survives is frozen again.
-Frozen garbage can therefore at most double the heap (with the default ``growth``), and
-the sweeps, one long pause each, come only while the heap grows (about one per doubling
-of the clients connected), never while it holds steady.
+A sweep is one long pause (the whole heap: what each full collection took before), so
+there is one at most every ``interval`` (10 minutes), and none while the heap holds
+steady: frozen garbage can at most double the heap (the default ``growth``) in between.
 
 Installed by ``socketio.run()`` (its process, or each worker of ``run(workers=N)``) and by
 the gunicorn worker class, when they run in the process's main thread: a server started
@@ -34,20 +34,33 @@ leaves the collector as Python sets it.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-__all__ = ["SWEEP_GROWTH", "Collector", "GcPolicy", "install_gc_policy", "installed_gc_policy"]
+__all__ = [
+    "SWEEP_GROWTH",
+    "SWEEP_INTERVAL",
+    "Collector",
+    "GcPolicy",
+    "install_gc_policy",
+    "installed_gc_policy",
+]
 
 logger = logging.getLogger(__name__)
 
 SWEEP_GROWTH = 2.0
 """How many times its smallest size since the last sweep the heap may grow before the next
 sweep: the bound on what frozen cyclic garbage may cost, relative to the heap."""
+SWEEP_INTERVAL = 600.0
+"""Seconds between two sweeps at least (the first counts from start-up): while clients
+connect by thousands, the heap doubles every few seconds, and a sweep each time would
+be one long pause after another."""
 
 Callback = Callable[[Literal["start", "stop"], dict[str, int]], object]
 """A :data:`gc.callbacks` entry: the phase, and what the collection was and did."""
@@ -67,30 +80,38 @@ class Collector(Protocol):
 
 
 class GcPolicy:
-    """Freeze what survives each full collection; sweep when the heap has doubled (see the
-    module docstring).
+    """Freeze what survives each full collection; sweep when the heap has doubled, at most
+    once per ``interval`` (see the module docstring).
 
     Args:
         growth: heap growth (a factor) since its smallest size after the last sweep that
             makes the next full collection a sweep.
+        interval: seconds since the last sweep (or :meth:`install`) before another.
         collector: the :mod:`gc` module.
         heap_size: the heap's size (:func:`sys.getallocatedblocks`).
+        clock: seconds, monotonic.
     """
 
     def __init__(
         self,
         growth: float = SWEEP_GROWTH,
+        interval: float = SWEEP_INTERVAL,
         *,
         collector: Collector = gc,
         heap_size: Callable[[], int] = sys.getallocatedblocks,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if growth <= 1:
             raise ValueError(f"growth must be more than 1, not {growth!r}")
         self.growth = growth
+        self.interval = interval
         self._gc = collector
         self._heap_size = heap_size
+        self._clock = clock
         self._floor = 0  # the heap's smallest size since the last sweep
+        self._swept_at = 0.0  # when the last sweep (or install) was
         self._sweeping = False  # everything is unfrozen: the next full collection sweeps
+        self._later: Callable[[Callable[[], object]], object] | None = None
         self.installed = False
         self.full_collections = 0
         """Full collections since :meth:`install` (read by the tests and the bench)."""
@@ -99,15 +120,25 @@ class GcPolicy:
         self.swept = 0
         """Objects the sweeps collected: frozen garbage, or garbage made meanwhile."""
 
-    def install(self) -> None:
+    def install(self, later: Callable[[Callable[[], object]], object] | None = None) -> None:
         """Collect and freeze what start-up made (the app, its modules, the server), then
-        freeze what survives every full collection from now on."""
+        freeze what survives every full collection from now on.
+
+        Args:
+            later: runs a function soon, outside any collection, from any thread (the
+                loop's ``call_soon_threadsafe``): after a sweep, a full collection that
+                walks only what is new resets the collector's count of old objects (see
+                :meth:`_on_gc`). None: not done.
+        """
         if self.installed:
             return
         gc_ = self._gc
         gc_.collect()
         gc_.freeze()
+        gc_.collect()  # walks nothing old: the collector now counts no old objects
         self._floor = self._heap_size()
+        self._swept_at = self._clock()
+        self._later = later
         gc_.callbacks.append(self._on_gc)
         self.installed = True
 
@@ -135,11 +166,17 @@ class GcPolicy:
             self.sweeps += 1
             self.swept += info.get("collected", 0)
             self._floor = size
+            self._swept_at = self._clock()
             logger.debug("gc sweep: %s objects collected", info.get("collected"))
+            # CPython starts a full collection once a quarter as many objects as the last
+            # one left have aged: after a sweep, a quarter of the heap, one long walk of
+            # new objects. A full collection now (nothing is new yet) resets that count.
+            if self._later is not None:
+                self._later(gc_.collect)
             return
         if size < self._floor:
             self._floor = size
-        elif size >= self._floor * self.growth:
+        elif size >= self._floor * self.growth and self._clock() - self._swept_at >= self.interval:
             gc_.unfreeze()  # the next full collection walks the whole heap
             self._sweeping = True
 
@@ -158,8 +195,12 @@ def install_gc_policy() -> GcPolicy | None:
         return None
     with _lock:
         if _installed is None:
+            try:
+                later = asyncio.get_running_loop().call_soon_threadsafe
+            except RuntimeError:  # not on a loop
+                later = None
             _installed = GcPolicy()
-            _installed.install()
+            _installed.install(later)
         return _installed
 
 
