@@ -558,6 +558,10 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             ws.receive_eof()
             if ws.parser_exc is not None:  # its traceback holds the parser's frame: ws
                 ws.parser_exc.__traceback__ = None
+            # After a close frame the parser ends by discarding input, and waits at its
+            # last ``yield`` even after the end of the stream: it still holds ws. Closed,
+            # it lets go (frozen by the collector's policy, the cycle would stay for good).
+            ws.parser.close()
 
     def pause_writing(self) -> None:
         self._paused = True
