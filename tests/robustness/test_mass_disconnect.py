@@ -27,16 +27,21 @@ pytestmark = pytest.mark.timeout(60)
 
 LEAVING = 60
 
+Served = tuple[LiveServer, SocketIO, list[str], threading.Event, threading.Event]
+"""The server, its SocketIO, what the handlers record, and two events of the test's."""
+
 
 @pytest.fixture
-def served() -> Iterator[tuple[LiveServer, SocketIO, list[str], threading.Event]]:
+def served() -> Iterator[Served]:
     app = Flask("mass_disconnect")
     sio = SocketIO(app, worker_threads=1)
     ran: list[str] = []
     gate = threading.Event()
+    holding = threading.Event()
 
     @sio.on("hold")
     def hold() -> None:
+        holding.set()
         gate.wait(30)  # the only handler thread, until the test lets go
 
     @sio.on("echo")
@@ -49,14 +54,14 @@ def served() -> Iterator[tuple[LiveServer, SocketIO, list[str], threading.Event]
         ran.append("disconnect")
 
     with LiveServer(app, sio) as live:
-        yield live, sio, ran, gate
+        yield live, sio, ran, gate, holding
     gate.set()
 
 
 def test_a_connected_clients_event_runs_before_the_disconnect_handlers_of_a_mass_leave(
-    served: tuple[LiveServer, SocketIO, list[str], threading.Event],
+    served: Served,
 ) -> None:
-    live, sio, ran, gate = served
+    live, sio, ran, gate, holding = served
     service = sio.service_for(live.app)
     engine = service.engine
     good, _ = open_socketio(live.port)
@@ -64,6 +69,9 @@ def test_a_connected_clients_event_runs_before_the_disconnect_handlers_of_a_mass
     leaving = [open_socketio(live.port)[0] for _ in range(LEAVING)]
     with good, holder:
         holder.send('42["hold"]')
+        # Running, not queued: else it and the sixty disconnect handlers are the 61 jobs
+        # waited for below, before the echo has even arrived.
+        assert holding.wait(10), "the hold handler runs"
         wait_until(lambda: len(engine.sessions) == LEAVING + 2, what="every session")
         for ws in leaving:
             ws.close()  # at once, without a word: the server sees each connection end
@@ -83,9 +91,7 @@ LEAVING_POLITELY = 200
 
 
 @pytest.fixture
-def politely() -> Iterator[
-    tuple[LiveServer, SocketIO, list[str], threading.Event, threading.Event]
-]:
+def politely() -> Iterator[Served]:
     """An app whose handlers run on the loop (``async def``): ``hold`` blocks the loop
     until the test lets go, ``echo`` answers how many disconnect handlers have run."""
     app = Flask("polite_leave")
@@ -113,7 +119,7 @@ def politely() -> Iterator[
 
 
 def test_a_connected_clients_event_is_not_handled_behind_every_polite_leave(
-    politely: tuple[LiveServer, SocketIO, list[str], threading.Event, threading.Event],
+    politely: Served,
 ) -> None:
     """Clients that leave politely send a DISCONNECT ("41") and a close frame. All of them
     read in one loop turn, their DISCONNECTs were handled in that turn, each queueing its
@@ -155,7 +161,7 @@ def test_a_connected_clients_event_is_not_handled_behind_every_polite_leave(
 
 
 def test_what_a_client_sends_after_its_disconnect_is_handled_after_it(
-    politely: tuple[LiveServer, SocketIO, list[str], threading.Event, threading.Event],
+    politely: Served,
 ) -> None:
     """A DISCONNECT that waits for the teardown budget holds back what followed it on
     that connection: leaving the namespace and joining it again stay in that order."""
