@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
@@ -20,19 +21,34 @@ from flask_realtime.runtime.gc_policy import Callback, GcPolicy, install_gc_poli
 pytestmark = pytest.mark.timeout(30)
 
 
+PHASES: tuple[Literal["start", "stop"], ...] = ("start", "stop")
+
+
 class FakeGc:
     """The :mod:`gc` functions the policy calls, recorded; ``run`` plays a collection."""
 
     def __init__(self) -> None:
         self.callbacks: list[Callback] = []
         self.calls: list[str] = []
+        self.playing = False
+        self.thresholds = (700, 10, 10)
 
     def collect(self, generation: int = 2) -> int:
         self.calls.append("collect")
+        if self.playing:  # a real one calls the callbacks
+            for phase in PHASES:
+                for callback in list(self.callbacks):
+                    callback(phase, {"generation": generation, "collected": 0})
         return 0
 
     def freeze(self) -> None:
         self.calls.append("freeze")
+
+    def get_threshold(self) -> tuple[int, int, int]:
+        return self.thresholds
+
+    def set_threshold(self, threshold0: int, threshold1: int = 0, threshold2: int = 0) -> None:
+        self.thresholds = (threshold0, threshold1, threshold2)
 
     def unfreeze(self) -> None:
         self.calls.append("unfreeze")
@@ -40,8 +56,7 @@ class FakeGc:
     def run(self, generation: int, collected: int = 0) -> list[str]:
         """One collection of ``generation``: what the policy called at its end."""
         self.calls.clear()
-        phases: tuple[Literal["start", "stop"], ...] = ("start", "stop")
-        for phase in phases:
+        for phase in PHASES:
             for callback in list(self.callbacks):
                 callback(phase, {"generation": generation, "collected": collected})
         return self.calls[:]
@@ -137,15 +152,28 @@ def test_sweeps_are_ten_minutes_apart_at_least() -> None:
     assert policy.sweeps == 1
 
 
-def test_after_a_sweep_a_full_collection_of_nothing_new_is_asked_for() -> None:
+def test_after_a_full_collection_one_that_walks_nothing_new_is_asked_for() -> None:
     heap = Heap(1000)
-    later: list[object] = []
-    _, fake = installed(heap, later=later)
-    heap.size = 2000
+    later: list[Callable[[], object]] = []
+    policy, fake = installed(heap, later=later)
     fake.run(2)
+    fake.run(2)
+    assert len(later) == 1  # asked for once until it has run
+    fake.playing = True
+    fake.calls.clear()
+    later.pop()()
+    assert fake.calls == ["collect", "freeze"]  # its survivors frozen too...
+    assert later == []  # ...and it asks for no other
+    assert policy.full_collections == 2  # the app's, not ours
+    fake.run(2)
+    assert len(later) == 1
+    later.pop()()
+    heap.size = 2000
+    fake.playing = False
+    fake.run(2)  # decides on a sweep: the next full collection walks everything anyway
     assert later == []
     fake.run(2)  # the sweep
-    assert later == [fake.collect]
+    assert len(later) == 1
 
 
 def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> None:
@@ -162,7 +190,9 @@ def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> Non
 def test_uninstall_unfreezes_and_stops_freezing() -> None:
     heap = Heap(1000)
     policy, fake = installed(heap)
+    assert fake.thresholds == (700, 10, 2)  # a full collection after three young ones
     policy.uninstall()
+    assert fake.thresholds == (700, 10, 10)
     assert fake.calls[-1] == "unfreeze"
     assert fake.callbacks == []
     assert fake.run(2) == []

@@ -4,22 +4,27 @@ walk only what is new.
 CPython's collector is generational. Young collections walk recent objects only and take
 well under a millisecond; a full (generation 2) collection walks every object it tracks,
 and the loop serves nobody meanwhile. A server holding 17,000 sessions tracks hundreds of
-thousands of objects (about 25 per idle WebSocket session, besides the app), and its full
+thousands of objects (about 27 per idle WebSocket session, besides the app), and its full
 collections took 100-300 ms each (``bench/soak.py``), nearly all of it spent finding alive,
 once more, the session state the previous full collection had found alive already.
 
 The policy: when a full collection ends, what survived it is frozen (:func:`gc.freeze`
 moves it to the permanent generation, which no collection walks), so the next full
 collection walks only what was made since: its pause is bounded by what the process
-allocates between two of them, not by how many clients are connected. A frozen object is
-still freed by reference counting the moment its last reference goes, and a session that
-ends leaves no cycle behind (the server breaks them where a session ends), so the frozen
-sessions leave the permanent generation as they end.
+allocates between two of them, not by how many clients are connected. CPython also waits,
+before a full collection, until a quarter as many objects as the last one left have aged:
+a full collection right after, which walks next to nothing, resets that count, so that
+full collections come at their own pace, after three young collections rather than eleven
+(``FULL_THRESHOLD``), and each walks little. A frozen object is still freed by reference
+counting the moment its last reference goes, and a session that ends leaves no cycle
+behind (the server breaks them where a session ends), so the frozen sessions leave the
+permanent generation as they end.
 
 The price: a cycle that was alive at a full collection and dropped later (an app's own
 per-client structure with back references, say) is garbage no full collection finds while
 it is frozen. To bound what such garbage can cost, the policy sweeps: when the heap
-(pymalloc's count of allocated blocks, read in O(1)) has grown to ``growth`` times the
+(pymalloc's count of allocated blocks: a walk of its 16 KiB pools, not of the objects,
+about a millisecond for 300 MB) has grown to ``growth`` times the
 smallest it was since the last sweep, everything is unfrozen, so that the next full
 collection walks the whole heap and frees what is garbage; what survives is frozen again.
 A sweep is one long pause (the whole heap: what each full collection took before), so
@@ -44,6 +49,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 __all__ = [
+    "FULL_THRESHOLD",
     "SWEEP_GROWTH",
     "SWEEP_INTERVAL",
     "Collector",
@@ -57,6 +63,10 @@ logger = logging.getLogger(__name__)
 SWEEP_GROWTH = 2.0
 """How many times its smallest size since the last sweep the heap may grow before the next
 sweep: the bound on what frozen cyclic garbage may cost, relative to the heap."""
+FULL_THRESHOLD = 2
+"""A full collection after this many young (generation 1) collections and one more, not
+CPython's 10: each walks only what aged since the last, so a smaller batch is a shorter
+pause for the same work in all."""
 SWEEP_INTERVAL = 600.0
 """Seconds between two sweeps at least (the first counts from start-up): while clients
 connect by thousands, the heap doubles every few seconds, and a sweep each time would
@@ -77,6 +87,12 @@ class Collector(Protocol):
     def freeze(self) -> None: ...
 
     def unfreeze(self) -> None: ...
+
+    def get_threshold(self) -> tuple[int, int, int]: ...
+
+    def set_threshold(
+        self, threshold0: int, threshold1: int = 0, threshold2: int = 0, /
+    ) -> None: ...
 
 
 class GcPolicy:
@@ -112,6 +128,9 @@ class GcPolicy:
         self._swept_at = 0.0  # when the last sweep (or install) was
         self._sweeping = False  # everything is unfrozen: the next full collection sweeps
         self._later: Callable[[Callable[[], object]], object] | None = None
+        self._thresholds = (0, 0, 0)  # CPython's, put back by uninstall()
+        self._settle_asked = False  # a settling collection is scheduled (see _on_gc)
+        self._settling = False  # it runs
         self.installed = False
         self.full_collections = 0
         """Full collections since :meth:`install` (read by the tests and the bench)."""
@@ -126,7 +145,7 @@ class GcPolicy:
 
         Args:
             later: runs a function soon, outside any collection, from any thread (the
-                loop's ``call_soon_threadsafe``): after a sweep, a full collection that
+                loop's ``call_soon_threadsafe``): after each full collection, one that
                 walks only what is new resets the collector's count of old objects (see
                 :meth:`_on_gc`). None: not done.
         """
@@ -136,6 +155,9 @@ class GcPolicy:
         gc_.collect()
         gc_.freeze()
         gc_.collect()  # walks nothing old: the collector now counts no old objects
+        self._thresholds = gc_.get_threshold()
+        young, older, _ = self._thresholds
+        gc_.set_threshold(young, older, FULL_THRESHOLD)
         self._floor = self._heap_size()
         self._swept_at = self._clock()
         self._later = later
@@ -150,16 +172,20 @@ class GcPolicy:
         callbacks = self._gc.callbacks
         if self._on_gc in callbacks:
             callbacks.remove(self._on_gc)
+        self._gc.set_threshold(*self._thresholds)
         self._gc.unfreeze()
 
     def _on_gc(self, phase: Literal["start", "stop"], info: dict[str, int]) -> None:
         """A collection starts or stops (any thread: whichever allocated past the
-        threshold). After a full one: freeze its survivors, and decide on a sweep."""
+        threshold). After a full one: freeze its survivors, decide on a sweep, and ask
+        for a settling collection."""
         if phase != "stop" or info.get("generation") != 2:
             return
-        self.full_collections += 1
         gc_ = self._gc
         gc_.freeze()  # O(1): the generations' lists are spliced onto the permanent one
+        if self._settling:
+            return  # the collection asked for below: it walked next to nothing
+        self.full_collections += 1
         size = self._heap_size()
         if self._sweeping:
             self._sweeping = False
@@ -168,17 +194,32 @@ class GcPolicy:
             self._floor = size
             self._swept_at = self._clock()
             logger.debug("gc sweep: %s objects collected", info.get("collected"))
-            # CPython starts a full collection once a quarter as many objects as the last
-            # one left have aged: after a sweep, a quarter of the heap, one long walk of
-            # new objects. A full collection now (nothing is new yet) resets that count.
-            if self._later is not None:
-                self._later(gc_.collect)
-            return
-        if size < self._floor:
+        elif size < self._floor:
             self._floor = size
         elif size >= self._floor * self.growth and self._clock() - self._swept_at >= self.interval:
             gc_.unfreeze()  # the next full collection walks the whole heap
             self._sweeping = True
+            return
+        # CPython starts a full collection only once a quarter as many objects as the
+        # last one left have aged since: with what it left frozen, the next one would wait
+        # for, then walk, a quarter of it (after a sweep, of the whole heap). A full
+        # collection now, which walks next to nothing (all is frozen), resets that count:
+        # the next full collection comes after ten young ones, as CPython's thresholds say,
+        # and walks what aged meanwhile, a bounded amount.
+        if self._later is not None and not self._settle_asked:
+            self._settle_asked = True
+            self._later(self._settle)
+
+    def _settle(self) -> None:
+        """The full collection :meth:`_on_gc` asks for, run soon, outside any other."""
+        self._settle_asked = False
+        if not self.installed:
+            return
+        self._settling = True
+        try:
+            self._gc.collect()
+        finally:
+            self._settling = False
 
 
 _lock = threading.Lock()
