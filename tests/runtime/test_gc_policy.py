@@ -239,3 +239,15 @@ def test_only_the_main_thread_installs_the_process_policy(
     assert first is not None
     assert install_gc_policy() is first  # once per process
     assert made == [first]
+
+
+def test_a_closed_loop_stops_the_settling_collections_without_an_error() -> None:
+    def closed(function: Callable[[], object]) -> object:
+        raise RuntimeError("Event loop is closed")
+
+    fake = FakeGc()
+    policy = GcPolicy(interval=0, collector=fake, heap_size=Heap(1000))
+    policy.install(closed)
+    assert fake.run(2) == ["freeze"]  # no error out of the collector's callback
+    assert fake.run(2) == ["freeze"]
+    assert policy.full_collections == 2

@@ -19,6 +19,7 @@ import errno
 import logging
 import socket
 import ssl
+import threading
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ import click
 
 from ..exceptions import ConfigurationError
 from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
-from ..runtime.gc_policy import install_gc_policy
+from ..runtime.gc_policy import install_gc_policy, uninstall_gc_policy
 from ..runtime.multiprocess.routing import SessionRouter
 from .worker_processes import (
     MAX_WORKERS,
@@ -124,7 +125,11 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 started()
                 announce(server)
 
-            service.host.serve(server, on_started=on_started)
+            try:
+                service.host.serve(server, on_started=on_started)
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    uninstall_gc_policy()  # the process may go on without its server
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise

@@ -56,6 +56,7 @@ __all__ = [
     "GcPolicy",
     "install_gc_policy",
     "installed_gc_policy",
+    "uninstall_gc_policy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -206,9 +207,13 @@ class GcPolicy:
         # collection now, which walks next to nothing (all is frozen), resets that count:
         # the next full collection comes after ten young ones, as CPython's thresholds say,
         # and walks what aged meanwhile, a bounded amount.
-        if self._later is not None and not self._settle_asked:
+        later = self._later
+        if later is not None and not self._settle_asked:
             self._settle_asked = True
-            self._later(self._settle)
+            try:
+                later(self._settle)
+            except RuntimeError:  # the loop is closed: the server has stopped
+                self._later = None
 
     def _settle(self) -> None:
         """The full collection :meth:`_on_gc` asks for, run soon, outside any other."""
@@ -243,6 +248,16 @@ def install_gc_policy() -> GcPolicy | None:
             _installed = GcPolicy()
             _installed.install(later)
         return _installed
+
+
+def uninstall_gc_policy() -> None:
+    """Uninstall the process's policy, if one was installed: the server that owned the
+    process has stopped (the process may go on, a test's for one)."""
+    global _installed
+    with _lock:
+        policy, _installed = _installed, None
+    if policy is not None:
+        policy.uninstall()
 
 
 def installed_gc_policy() -> GcPolicy | None:
