@@ -273,11 +273,13 @@ async def clients(port: int, ws: int, polling: int, churn_seconds: float, rate: 
     print(json.dumps({"churned": done, "churn_failures": failed}), flush=True)
     await asyncio.sleep(float(os.environ.get("SOAK_HOLD", "5")))  # held while sampled after
     # The process exits next, and the kernel ends every connection it held at once (the
-    # mass disconnect); ``leave_politely`` sends each WebSocket's "41" and close frame first.
+    # mass disconnect); ``SOAK_LEAVE_POLITELY``: each WebSocket sends "41" and a close
+    # frame first (said before, so that the conductor counts it in the mass disconnect).
+    print(json.dumps({"leaving": len(held) + len(pollers)}), flush=True)
     if os.environ.get("SOAK_LEAVE_POLITELY"):
+        await asyncio.sleep(0.1)  # the conductor has read the line
         for client in held:
             client.leave()
-    print(json.dumps({"leaving": len(held) + len(pollers)}), flush=True)
     for task in tasks:
         task.cancel()
 
