@@ -34,12 +34,17 @@ def _thaw(redis: PrivateRedis) -> None:
     os.kill(redis.proc.pid, signal.SIGCONT)
 
 
-@pytest.mark.parametrize("query", ["socket_timeout=2", "socket_timeout=2&sharded=true"])
+@pytest.mark.parametrize(
+    ("scheme", "query"),
+    [("redis", "socket_timeout=2"), ("redis", "socket_timeout=2&sharded=true"),
+     ("redis+streams", "socket_timeout=2")],
+)  # fmt: skip
 def test_a_redis_that_never_answers_is_logged_and_the_cluster_recovers(
-    query: str, tmp_path: Path
+    scheme: str, query: str, tmp_path: Path
 ) -> None:
     redis = PrivateRedis(tmp_path)
-    cluster = Cluster(f"{redis.url}?{query}", tmp_path, ("a", "b"))
+    url = redis.url.replace("redis://", f"{scheme}://", 1)
+    cluster = Cluster(f"{url}?{query}", tmp_path, ("a", "b"))
     try:
         pa, pb = cluster.py("a"), cluster.py("b")
         pa.call("emit", {"event": "before", "args": [0]})

@@ -2,9 +2,10 @@
 says what was dropped, the server's own clients are served throughout, and the cluster
 recovers when the broker is back.
 
-Redis: a redis-server of the test's own, stopped and started. RabbitMQ: the shared broker
-behind a proxy of the test (``broker_proxy.py``) that is cut (every connection closed, new
-ones refused) and restored: the shared RabbitMQ is never stopped.
+Redis (pub/sub and streams): a redis-server of the test's own, stopped and started.
+RabbitMQ: the shared broker behind a proxy of the test (``broker_proxy.py``) that is cut
+(every connection closed, new ones refused) and restored: the shared RabbitMQ is never
+stopped.
 
 The flood is 25,000 broadcasts queued in one turn of the server's loop (an ``async def``
 handler), more than the queue holds (10,000 by default), to a room nobody is in: they are
@@ -38,12 +39,13 @@ class Outage:
         self.url, self.down, self.up = url, down, up
 
 
-@pytest.fixture(params=["redis", "amqp"])
+@pytest.fixture(params=["redis", "redis+streams", "amqp"])
 def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
-    if request.param == "redis":
+    if request.param.startswith("redis"):
         request.applymarker(pytest.mark.redis)
         redis = PrivateRedis(tmp_path)
-        yield Outage(redis.url, redis.stop, redis.start)
+        url = redis.url.replace("redis://", f"{request.param}://", 1)
+        yield Outage(url, redis.stop, redis.start)
         redis.stop()
     else:
         request.applymarker(pytest.mark.amqp)

@@ -18,6 +18,7 @@ import pytest
 
 from .clients import Recorder
 from .cluster_checks import (
+    every_client_upgrades,
     poll_and_upgrade_on_a_non_owner_reach_the_owner,
     polling_clients_spread_lose_nothing,
     rooms_broadcasts_and_cluster_requests_cross_workers,
@@ -28,12 +29,15 @@ from .spreading_proxy import SpreadingProxy
 
 pytestmark = pytest.mark.timeout(120)
 
-LISTENING = r"Socket\.IO on http://127\.0\.0\.1:(\d+) with \d+ worker processes"
+LISTENING = r"Socket\.IO on https?://127\.0\.0\.1:(\d+) with \d+ worker processes"
 NODE = TESTS / "interop"
 
 
-def run_workers(tmp_path: Path, workers: int, port: int = 0) -> ServerProcess:
+def run_workers(
+    tmp_path: Path, workers: int, port: int = 0, tls: tuple[Path, Path] | None = None
+) -> ServerProcess:
     command = [sys.executable, "-m", "deploy.run_workers", str(workers), str(port)]
+    command += [str(path) for path in tls or ()]
     return ServerProcess(command, tmp_path / "workers.log", LISTENING)
 
 
@@ -73,6 +77,17 @@ def test_every_worker_runs_the_garbage_collectors_policy(three: ServerProcess) -
         with urllib.request.urlopen(three.url + "/gc", timeout=10) as response:
             answers[pid] = response.read().decode()
     assert set(answers.values()) == {"frozen"}
+
+
+def test_over_tls_a_non_owner_relays_the_upgrade_and_every_client_upgrades(
+    tmp_path: Path, certificate: tuple[Path, Path]
+) -> None:
+    """A TLS connection cannot be handed to its session's worker (the TLS session stays
+    in the process that accepted it): that worker relays it over the workers' hub."""
+    cert, _key = certificate
+    with run_workers(tmp_path, 3, tls=certificate).start() as server:
+        every_client_upgrades(f"https://127.0.0.1:{server.port}", str(cert))
+        assert "Traceback" not in server.log()
 
 
 def test_a_killed_worker_is_started_again(three: ServerProcess) -> None:

@@ -20,8 +20,10 @@ trimmed away gets a new session. Emits with an acknowledgement and volatile ones
 neither logged nor delayed.
 
 Two tasks do the I/O: the **reader** (``XREAD BLOCK``) applies what the others wrote, and
-the **writer** runs the queued commands in order, pipelined. While Redis is unreachable
-the writer drops what it cannot write (counted, logged once) and the reader retries with
+the **writer** runs the queued commands in order, pipelined. The queue and the
+up/down state are a :class:`~flask_realtime.adapters.broker_link.BrokerLink`, as in the
+other adapters: while Redis is unreachable the writer drops what it cannot write (counted;
+one line when it goes, one when it is back, with the count), and the reader retries with
 back-off (0.1 s doubling to 5 s).
 """
 
@@ -33,6 +35,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flask_realtime.adapters.broker_link import BrokerLink, backoff
 from flask_realtime.adapters.io_tasks import wind_down
 from flask_realtime.adapters.redis_connect import check_setup, client_settings, redis_errors
 from flask_realtime.adapters.redis_streams_sessions import StreamSessions
@@ -68,8 +71,6 @@ __all__ = ["RedisStreamsAdapter", "from_url"]
 
 logger = logging.getLogger(__name__)
 
-_BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
 _BATCH = 512
 _BLOCK_MS = 1000
 
@@ -123,16 +124,12 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.max_len = max_len
         self.read_count = read_count
         self.session_prefix = session_prefix
-        self.max_queue = max_queue
         self.recovery: RecoveryOptions | None = None
         self._redis_options = dict(redis_options or {})
         self._redis: Redis | None = None
-        self._queue: asyncio.Queue[Command] | None = None
+        self._link: BrokerLink[Command] = BrokerLink(self.url, max_queue)
         self._tasks: list[asyncio.Task[None]] = []
         self._offset = "$"
-        self._closing = False
-        self._down = False
-        self._dropped = 0
         self.sessions: StreamSessions | None = None
         self.applying = asyncio.Lock()
         """Held by the reader while it applies entries (a restore reads up to it)."""
@@ -147,7 +144,7 @@ class RedisStreamsAdapter(ClusterAdapter):
         """
         from redis.asyncio import Redis
 
-        self._closing = False
+        self._link.closing = False
         try:
             client = Redis.from_url(self.url, **client_settings(self._redis_options))
         except ValueError as exc:
@@ -162,7 +159,7 @@ class RedisStreamsAdapter(ClusterAdapter):
             ) from None
         self._offset = text(last[0][0]) if last else "0-0"
         self._redis = client
-        self._queue = asyncio.Queue(self.max_queue)
+        self._link.start()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._read(), name="flask-realtime-redis-streams-reader"),
@@ -177,8 +174,9 @@ class RedisStreamsAdapter(ClusterAdapter):
         if self.sessions is not None:
             self.sessions.stop()
         await super().close()
-        self._closing = True
-        await wind_down(self._queue, self._tasks, redis_errors(), flush=not self._down)
+        link = self._link
+        link.closing = True
+        await wind_down(link.queue, self._tasks, redis_errors(), flush=not link.down)
         self._tasks = []
         if self._redis is not None:
             with contextlib.suppress(*redis_errors()):
@@ -197,16 +195,7 @@ class RedisStreamsAdapter(ClusterAdapter):
 
     def enqueue(self, command: Command) -> None:
         """Queue a command for the writer (dropped, and counted, past ``max_queue``)."""
-        queue = self._queue
-        if queue is None or self._closing:
-            return
-        try:
-            queue.put_nowait(command)
-        except asyncio.QueueFull:
-            self._dropped += 1
-            if self._dropped == 1:
-                logger.warning("more than %d commands wait for %s: dropping", self.max_queue,
-                               redact_url(self.url))  # fmt: skip
+        self._link.enqueue(command)
 
     # -- broadcasts: delivered here once the stream gave them their offset --------------------
 
@@ -238,9 +227,10 @@ class RedisStreamsAdapter(ClusterAdapter):
     # -- the reader ------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        delay = _BACKOFF_FIRST
+        link = self._link
+        delays = backoff()
         errors = redis_errors()
-        while not self._closing:
+        while not link.closing:
             client = self._redis
             if client is None:
                 return
@@ -248,17 +238,15 @@ class RedisStreamsAdapter(ClusterAdapter):
                 answer: Any = await client.xread(
                     {self.stream: self._offset}, count=self.read_count, block=_BLOCK_MS
                 )
-                if self._down:
-                    self._recovered()
-                delay = _BACKOFF_FIRST
+                link.recovered()
+                delays = backoff()
             except asyncio.CancelledError:
                 raise
             except errors as exc:
-                if self._closing:
+                if link.closing:
                     return
-                self._lost(f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX)
+                link.lost(f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(next(delays))
                 continue
             async with self.applying:  # a restore reads the stream up to _offset
                 for _stream, entries in answer or ():
@@ -288,15 +276,17 @@ class RedisStreamsAdapter(ClusterAdapter):
     # -- the writer ------------------------------------------------------------------------
 
     async def _write(self) -> None:
-        queue = self._queue
+        link = self._link
+        queue = link.queue
         if queue is None:
             return
         errors = redis_errors()
-        while not (self._closing and queue.empty()):
+        while not (link.closing and queue.empty()):
             # (redis-py may swallow the cancellation of close(): the flag ends the loop.)
             batch = [await queue.get()]
             while len(batch) < _BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
+            link.took()
             client = self._redis
             if client is None:
                 return
@@ -314,10 +304,10 @@ class RedisStreamsAdapter(ClusterAdapter):
             except asyncio.CancelledError:
                 raise
             except errors as exc:
-                if self._closing:
+                if link.closing:
                     return
-                self._dropped += len(batch)
-                self._lost(f"{type(exc).__name__}: {exc}")
+                link.drop(len(batch))
+                link.lost(f"{type(exc).__name__}: {exc}")
 
     # -- connection state recovery -----------------------------------------------------------
 
@@ -358,18 +348,3 @@ class RedisStreamsAdapter(ClusterAdapter):
     def read_offset(self) -> str:
         """The id of the last entry the reader applied."""
         return self._offset
-
-    # -- connection state --------------------------------------------------------------------
-
-    def _lost(self, why: str) -> None:
-        if self._down or self._closing:
-            return
-        self._down = True
-        logger.warning("message queue %s unreachable (%s): reconnecting", redact_url(self.url),
-                       why)  # fmt: skip
-
-    def _recovered(self) -> None:
-        self._down = False
-        dropped, self._dropped = self._dropped, 0
-        logger.warning("message queue %s reachable again; %d command(s) dropped meanwhile",
-                       redact_url(self.url), dropped)  # fmt: skip

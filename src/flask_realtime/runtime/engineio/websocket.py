@@ -128,10 +128,12 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         "__weakref__",
         "_backlog",
         "_backlog_at",
+        "_draining",
         "_endpoint",
         "_fragment_count",
         "_fragment_opcode",
         "_fragments",
+        "_give_up",
         "_held",
         "_held_size",
         "_input_paused",
@@ -180,6 +182,10 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._held: list[bytes] | None = None
         self._held_size = 0  # bytes in _held
         self.max_buffer = endpoint.max_ws_buffer
+        # After our close frame: half-closed, reading (and dropping) until the client's
+        # end of stream, or until _give_up aborts (see _close_transport).
+        self._draining = False
+        self._give_up: asyncio.TimerHandle | None = None
 
     @property
     def buffered_bytes(self) -> int:
@@ -340,6 +346,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         endpoint.track(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._draining:
+            return  # closed by us: what the client still sends is read and dropped
         if self._backlog is not None:  # reading is paused while a backlog waits; in case
             self._backlog = self._backlog[self._backlog_at :] + data
             self._backlog_at = 0
@@ -540,6 +548,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._backlog = None
         self._partial = None
         self._endpoint.untrack(self)
+        if self._give_up is not None:
+            self._give_up.cancel()
+            self._give_up = None
         # CLOSED now, so that nothing more is written; the session hears of it when the
         # turn's teardown budget allows (at once, unless many connections end together).
         session = self.session
@@ -650,13 +661,29 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def _close_transport(self) -> None:
         """Close once what was written is flushed, but never wait on a client that does
-        not read: a close would keep the connection, and its buffer, for good."""
+        not read: a close would keep the connection, and its buffer, for good.
+
+        Over plain TCP the close is a half-close: our end of stream follows the close
+        frame, and what the client still sends is read and dropped until its own end of
+        stream (or ``CLOSE_TIMEOUT``, then an abort). Closed at once, a socket with unread
+        input answers with a reset, and a client still sending (the rest of a message too
+        big, say) may lose the close frame, and its code, to it.
+        """
         transport = self._transport
-        if transport is None:
+        if transport is None or self._draining:
             return
         if self._paused:  # the client has stopped reading already
             transport.abort()
             return
+        loop = asyncio.get_running_loop()
+        if transport.can_write_eof():
+            self._draining = True
+            self._backlog = None
+            self._partial = None
+            transport.write_eof()
+            transport.resume_reading()  # paused for a close frame or a backlog, maybe
+            self._give_up = loop.call_later(CLOSE_TIMEOUT, transport.abort)
+            return
         transport.close()
         if transport.get_write_buffer_size():
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+            loop.call_later(CLOSE_TIMEOUT, transport.abort)
