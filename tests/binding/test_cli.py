@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import urllib.request
 from typing import Any
@@ -13,6 +14,7 @@ from flask.cli import FlaskGroup
 
 from flask_realtime import SocketIO
 from flask_realtime.binding.cli import run
+from flask_realtime.runtime.gc_policy import GcPolicy, installed_gc_policy
 
 
 def group_for(app: Flask) -> FlaskGroup:
@@ -33,12 +35,15 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
     host = socketio.service_for(flask_app).host
     bodies: list[str] = []
 
+    policies: list[GcPolicy | None] = []
+
     def client() -> None:
         if host.started.wait(10):
             server = host.server
             assert server is not None
             with urllib.request.urlopen(server.url + "/", timeout=5) as response:
                 bodies.append(response.read().decode())
+            policies.append(installed_gc_policy())
         socketio.stop()
 
     thread = threading.Thread(target=client)
@@ -48,6 +53,11 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
     assert result.exit_code == 0, result.output
     assert bodies == ["served"]
     assert "with Socket.IO on http://127.0.0.1:" in result.output
+    # Served from this (the main) thread, the server ran the GC policy, and it is gone
+    # with the server: this process goes on.
+    assert policies[0] is not None
+    assert installed_gc_policy() is None
+    assert gc.get_freeze_count() == 0
 
 
 def test_flask_run_of_an_app_without_socketio_is_flasks(

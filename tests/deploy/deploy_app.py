@@ -7,7 +7,8 @@ everyone), ``room_sids`` (``fetch_sockets`` of a room), ``ask_room`` (``call`` t
 the answers), ``ask_servers`` (``server_side_emit`` with answers), ``kick`` (the server
 disconnects the client), ``flood`` (emits ``count`` messages of ``size`` bytes to it),
 ``farewells`` (the reasons the disconnect handler was given, by sid, in this process);
-routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests).
+routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests),
+``/gc`` (whether the worker runs the garbage collector's policy).
 ``DEPLOY_MESSAGE_QUEUE`` in the environment becomes the ``message_queue`` (and
 ``DEPLOY_CHANNEL`` its channel).
 """
@@ -22,6 +23,7 @@ from typing import Any
 from flask import Flask, request
 
 from flask_realtime import SocketIO, disconnect, emit, join_room
+from flask_realtime.runtime.gc_policy import installed_gc_policy
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "deploy tests"
@@ -42,6 +44,13 @@ def index() -> str:
 @app.route("/pid")
 def pid() -> str:
     return str(os.getpid())
+
+
+@app.route("/gc")
+def gc_policy() -> str:
+    """Whether this worker freezes what survives full collections (``runtime/gc_policy.py``)."""
+    policy = installed_gc_policy()
+    return "frozen" if policy is not None and policy.installed else "as python sets it"
 
 
 @app.route("/slow")

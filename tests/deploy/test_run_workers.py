@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,16 @@ def test_a_poll_and_a_websocket_upgrade_on_a_non_owner_reach_the_owner(
 
 def test_rooms_broadcasts_and_cluster_requests_cross_workers(three: ServerProcess) -> None:
     rooms_broadcasts_and_cluster_requests_cross_workers(three)
+
+
+def test_every_worker_runs_the_garbage_collectors_policy(three: ServerProcess) -> None:
+    answers: dict[str, str] = {}
+    for _ in range(30):  # new connections: the workers take turns accepting them
+        with urllib.request.urlopen(three.url + "/pid", timeout=10) as response:
+            pid = response.read().decode()
+        with urllib.request.urlopen(three.url + "/gc", timeout=10) as response:
+            answers[pid] = response.read().decode()
+    assert set(answers.values()) == {"frozen"}
 
 
 def test_over_tls_a_non_owner_relays_the_upgrade_and_every_client_upgrades(

@@ -55,6 +55,7 @@ _FACADE_NAMES = frozenset(
         "worker_threads",
         "slow_handler_warning",
         "max_queued_events",
+        "gc_freeze",
     }
 )
 
@@ -132,6 +133,11 @@ class SocketIOOptions:
             TCP window fills and its sends wait), so a flood holds bounded memory.
         slow_handler_warning: log a warning for a handler running longer than this many
             seconds (``None`` disables it).
+        gc_freeze: where the server owns the process (``run()`` in its main thread, its
+            workers, the gunicorn worker class), freeze what survives each full garbage
+            collection, so that full collections walk only newer objects and stay short
+            with many clients connected (``runtime/gc_policy.py``); False leaves the
+            collector as Python sets it.
         engine: the Engine.IO options (``path`` included).
     """
 
@@ -155,6 +161,7 @@ class SocketIOOptions:
     worker_threads: int = DEFAULT_HANDLER_THREADS
     max_queued_events: int = 256
     slow_handler_warning: float | None = 5.0
+    gc_freeze: bool = True
     engine: EngineOptions = field(default_factory=EngineOptions)
 
 
@@ -235,6 +242,8 @@ def _check_values(options: SocketIOOptions) -> None:
         raise ConfigurationError(
             f"slow_handler_warning must be a positive number of seconds or None, not {warn_after!r}"
         )
+    if not isinstance(options.gc_freeze, bool):
+        raise ConfigurationError(f"gc_freeze must be True or False, not {options.gc_freeze!r}")
     if options.serializer not in ("default", "json", "msgpack"):
         raise ConfigurationError(
             f"serializer must be 'default' or 'msgpack', not {options.serializer!r}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import errno
-import gc
 import logging
 import socket
 import ssl
@@ -29,6 +28,7 @@ import click
 
 from ..exceptions import ConfigurationError
 from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
+from ..runtime.gc_policy import install_gc_policy, uninstall_gc_policy
 from ..runtime.multiprocess.routing import SessionRouter
 from .worker_processes import (
     MAX_WORKERS,
@@ -119,13 +119,17 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 ssl_context=ssl_context,
                 log=log_output,
             )
-            announce = _started(app)
+            announce = _started(app, gc_freeze=service.options.gc_freeze)
 
             def on_started(server: Server) -> None:
                 started()
                 announce(server)
 
-            service.host.serve(server, on_started=on_started)
+            try:
+                service.host.serve(server, on_started=on_started)
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    uninstall_gc_policy()  # the process may go on without its server
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -148,20 +152,14 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         serve()
 
 
-def _started(app: Flask) -> Callable[[Server], None]:
-    """What to do once the server listens: keep what start-up made out of the cyclic
-    collector's way, then say where the app is served."""
+def _started(app: Flask, *, gc_freeze: bool) -> Callable[[Server], None]:
+    """What to do once the server listens: the collector's policy, then say where the app
+    is served."""
     announce = _announce(app)
 
     def started(server: Server) -> None:
-        # The app, its modules and the server live as long as the process: frozen, a full
-        # collection no longer walks them (tens of thousands of objects), so its pauses
-        # depend on what the clients make, not on the size of the app. Only when run()
-        # owns the process (its main thread): served from another thread, the server is
-        # a guest, and the host's heap is not ours to collect or freeze.
-        if threading.current_thread() is threading.main_thread():
-            gc.collect()
-            gc.freeze()
+        if gc_freeze:
+            install_gc_policy()  # when the process is ours (its main thread runs this)
         announce(server)
 
     return started

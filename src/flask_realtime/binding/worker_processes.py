@@ -34,6 +34,7 @@ from ..adapters.local_hub import LocalHub
 from ..adapters.local_wire import ALL, FrameKind
 from ..exceptions import ConfigurationError
 from ..runtime import Server
+from ..runtime.gc_policy import install_gc_policy
 from ..runtime.multiprocess.handoff import ConnectionHandoff
 from ..runtime.multiprocess.routing import SessionRouter
 from ..runtime.multiprocess.supervisor import Supervisor
@@ -142,8 +143,14 @@ def _serve_worker(
         log=log,
         sockets=[listener],
     )
+
+    def started(server: Server) -> None:
+        member.started(server)
+        if service.options.gc_freeze:
+            install_gc_policy()  # the worker process is ours (``runtime/gc_policy.py``)
+
     try:
-        service.host.serve(server, on_started=member.started)
+        service.host.serve(server, on_started=started)
     finally:
         member.close()
 

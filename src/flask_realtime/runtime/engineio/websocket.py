@@ -137,6 +137,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         "_held",
         "_held_size",
         "_input_paused",
+        "_leaving",
         "_max_size",
         "_partial",
         "_paused",
@@ -165,6 +166,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._paused = False  # flow control: the kernel buffer is full (see the module doc)
         self._input_paused = False  # the session's handlers have too much of ours queued
+        self._leaving = False  # a DISCONNECT waits for the teardown budget (see _parse)
         self._fragments = bytearray()  # the message in assembly, and how many pieces so far
         self._fragment_count = 0
         self._fragment_opcode: Opcode | None = None
@@ -290,12 +292,18 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             return
         if self._partial:  # what was read but kept: handled first, on the next turn
             asyncio.get_running_loop().call_soon(self._resume_input)
-        elif not self._paused and self._backlog is None:
+        elif not self._paused and self._backlog is None and not self._leaving:
             transport.resume_reading()
 
     def _resume_input(self) -> None:
-        """Handle what was kept while the session did not read, then read again."""
-        if self._input_paused or self._state is not _OPEN or self._transport is None:
+        """Handle what was kept while the session did not read (or while a DISCONNECT
+        waited), then read again."""
+        if (
+            self._input_paused
+            or self._leaving
+            or self._state is not _OPEN
+            or self._transport is None
+        ):
             return
         self._parse(b"")
         transport = self._transport
@@ -303,6 +311,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             transport is not None
             and self._state is _OPEN
             and not self._input_paused
+            and not self._leaving
             and not self._paused
             and self._backlog is None
         ):
@@ -374,6 +383,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             not self._work(data, self._backlog_at)
             and not self._paused
             and not self._input_paused
+            and not self._leaving
             and self._state is _OPEN
         ):
             transport.resume_reading()
@@ -400,7 +410,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._partial = None
             partial += data
             buffer = partial
-        if self._input_paused:  # kept, unread, until the session reads again
+        if self._input_paused or self._leaving:  # kept, unread, until it may go on
             self._partial = buffer if isinstance(buffer, bytearray) else bytearray(buffer)
             return
         size = len(buffer)
@@ -444,6 +454,19 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
                 payload = buffer[head + 4 : end]
                 if mask != b"\0\0\0\0":
                     payload = apply_mask(payload, mask)
+                if opcode == 1 and payload.startswith(b"41") and self._transport is not None:
+                    # A Socket.IO DISCONNECT (Engine.IO "4", Socket.IO "1"): the client
+                    # leaves a namespace, most often right before it closes. Leaving queues
+                    # the disconnect handler, so thousands of clients leaving politely at
+                    # once queued thousands in one turn, and the handlers' threads starved
+                    # the loop: it waits for the turn's teardown budget, as a close frame
+                    # does, and what followed it waits too (kept in _partial), in order.
+                    self._leaving = True
+                    self._transport.pause_reading()
+                    if end < size:
+                        self._partial = bytearray(buffer[end:])
+                    self._endpoint.teardown.run(_bind(self._leave, payload))
+                    return
                 self._on_message(opcode == 1, payload)
             elif opcode == 8 and ws is None and self._transport is not None:
                 # A close: its handshake (websockets' protocol, the reply, the socket's
@@ -482,14 +505,30 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
 
     def _close_frame(self, data: bytes) -> None:
         """Handle a close frame (and what followed it), deferred by ``_parse``."""
-        if self._transport is not None and self._state is _OPEN:
+        transport = self._transport
+        if transport is not None and self._state is _OPEN and not transport.is_closing():
             self._feed_ws(data)
+
+    def _leave(self, payload: bytes | bytearray) -> None:
+        """Handle a DISCONNECT deferred by ``_parse``, then what the client sent after it."""
+        self._leaving = False
+        if self._state is _OPEN and self._transport is not None:
+            self._on_message(True, payload)
+            self._resume_input()
+        elif self._transport is None and self.session is not None:
+            # The connection was lost meanwhile: what the client said first still counts
+            # (its session hears of the loss next), then the session is let go.
+            self._receive(str(payload, "utf-8", "replace"), self._endpoint.now())
+            self.session = None
 
     def eof_received(self) -> bool | None:
         # The client will send no more: close our side, within the turn's teardown budget
         # (closing a socket costs the kernel's work too; thousands at once froze the loop),
         # and after a close frame that _parse left for the teardown: its jobs run in order.
-        rest, self._partial = self._partial, None
+        # While a DISCONNECT waits, what followed it is its job's (it runs first).
+        rest = None
+        if not self._leaving:
+            rest, self._partial = self._partial, None
         self._endpoint.teardown.run(_bind(self._close_after_eof, rest))
         return True  # the transport stays until then
 
@@ -497,6 +536,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return  # lost meanwhile: connection_lost has ended the stream
+        if rest is None:  # what a DISCONNECT's job left: a frame cut short
+            rest, self._partial = self._partial, None
         if rest:  # websockets judges the frame cut short, as if it had read it all
             self._websockets().receive_data(bytes(rest))
         if self._ws is not None:
@@ -518,14 +559,20 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             self._endpoint.teardown.run(partial(session.transport_closed, self, reason))
         self._transport = None
         # Leave nothing that only the cyclic collector frees: the session and this
-        # connection refer to each other, and websockets' parser is a generator that refers
-        # to its protocol until it has seen the end of the stream.
-        self.session = None
+        # connection refer to each other (a waiting DISCONNECT's job lets go of it), and
+        # websockets' parser is a generator that refers to its protocol until it has seen
+        # the end of the stream.
+        if not self._leaving:
+            self.session = None
         ws = self._ws
         if ws is not None:
             ws.receive_eof()
             if ws.parser_exc is not None:  # its traceback holds the parser's frame: ws
                 ws.parser_exc.__traceback__ = None
+            # After a close frame the parser ends by discarding input, and waits at its
+            # last ``yield`` even after the end of the stream: it still holds ws. Closed,
+            # it lets go (frozen by the collector's policy, the cycle would stay for good).
+            ws.parser.close()
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -539,6 +586,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             and self._state is _OPEN
             and self._backlog is None
             and not self._input_paused
+            and not self._leaving
         ):
             self._transport.resume_reading()
 
