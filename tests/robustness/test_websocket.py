@@ -111,6 +111,21 @@ def test_a_client_still_sending_reads_the_close_code_not_a_reset(w: World) -> No
     w.check()
 
 
+def test_a_client_keeping_its_end_open_after_the_close_handshake_leaves_at_once(
+    w: World,
+) -> None:
+    # The server half-closes and drains until the client's end of stream (CLOSE_TIMEOUT at
+    # most), but the session ends with the close handshake, not with the TCP connection.
+    ws, sid = open_socketio(w.port)
+    with ws:
+        ws.send_frame(WS_CLOSE, b"\x03\xe8")
+        assert ws.expect_close() == 1000  # the server's answer; this end stays open
+        # At once: not CLOSE_TIMEOUT later, nor when the heartbeat gives up on the session
+        # (PING_INTERVAL + PING_TIMEOUT: 3 s here).
+        w.seen.wait_for("disconnect", sid, timeout=1.5)
+    w.check()
+
+
 def test_continuation_without_a_start(w: World) -> None:
     ws, sid = open_socketio(w.port)
     with ws:

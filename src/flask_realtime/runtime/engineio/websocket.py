@@ -366,8 +366,8 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             nxt = at + INPUT_SLICE
             self._parse(data[at:nxt])
             at = nxt
-            if time.monotonic() >= deadline:
-                break
+            if self._state is not _OPEN or time.monotonic() >= deadline:
+                break  # closed by what was parsed (the rest is moot), or out of time
         if at >= end or self._state is not _OPEN or self._transport is None:
             return False  # all done, or the connection is closing: the rest is moot
         self._backlog, self._backlog_at = data, at
@@ -494,7 +494,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
                 self._on_frame(event)
         if ws.state is not State.OPEN:
             state = self._state
-            if ws.parser_exc is not None and state is not WsState.FAILED:
+            if ws.parser_exc is not None and (state is _OPEN or state is WsState.CLOSING):
                 # websockets failed the connection (unmasked frame, message too big, ...).
                 self._move(WsState.FAILED)
                 logger.info("closing %s: %s", self._peer(), ws.parser_exc)
@@ -551,12 +551,7 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         if self._give_up is not None:
             self._give_up.cancel()
             self._give_up = None
-        # CLOSED now, so that nothing more is written; the session hears of it when the
-        # turn's teardown budget allows (at once, unless many connections end together).
-        session = self.session
-        reason = self._lose(exc is not None)
-        if session is not None and reason is not None:
-            self._endpoint.teardown.run(partial(session.transport_closed, self, reason))
+        self._end_for_session(exc is not None)
         self._transport = None
         # Leave nothing that only the cyclic collector frees: the session and this
         # connection refer to each other (a waiting DISCONNECT's job lets go of it), and
@@ -659,6 +654,14 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         self._write_pending()
         self._close_transport()
 
+    def _end_for_session(self, error: bool) -> None:
+        """CLOSED now, so that nothing more is written; the session hears of it when the
+        turn's teardown budget allows (at once, unless many connections end together)."""
+        session = self.session
+        reason = self._lose(error)
+        if session is not None and reason is not None:
+            self._endpoint.teardown.run(partial(session.transport_closed, self, reason))
+
     def _close_transport(self) -> None:
         """Close once what was written is flushed, but never wait on a client that does
         not read: a close would keep the connection, and its buffer, for good.
@@ -683,6 +686,9 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
             transport.write_eof()
             transport.resume_reading()  # paused for a close frame or a backlog, maybe
             self._give_up = loop.call_later(CLOSE_TIMEOUT, transport.abort)
+            # The session ends now, not when the client closes its end (at most
+            # CLOSE_TIMEOUT later): nothing more goes either way.
+            self._end_for_session(False)
             return
         transport.close()
         if transport.get_write_buffer_size():
