@@ -41,7 +41,7 @@ from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineHandler, EngineSocket
 from flask_realtime.engine.traffic import Traffic
-from flask_realtime.server.socket import HandlerCall, Invoker, Socket
+from flask_realtime.server.socket import DoneCallback, HandlerCall, Invoker, Socket
 
 if TYPE_CHECKING:
     from flask_realtime.engine.engine_server import EngineServer
@@ -295,32 +295,54 @@ class _ObservedHandler:
 
 
 class _TimedInvoker:
-    """The server's invoker while handler times are watched: tells each event, and how
-    long each call took (from being handed to the invoker to its ``done``).
+    """The server's invoker while handler times are watched: tells how long each call
+    took (from being handed to the invoker to its ``done``).
 
     The start and the socket's continuation are kept on the call (two slots), its
-    ``done`` goes through :meth:`done`, made once: nothing is allocated per call.
+    ``done`` goes through :attr:`done`, made once, and what it calls is looked up once
+    (the invoker is made anew whenever what is watched changes): nothing is allocated
+    per call beyond the start time. When the one observer watching handler times is of
+    the package and has a ``finish_call(call, result, exc)`` (the metrics), that is the
+    ``done``: it reads the time itself and calls ``call.observed_done`` (one call fewer
+    per event than ``handler_done`` from here).
     """
 
-    __slots__ = ("done", "inner", "observers", "tell_events")
+    __slots__ = ("done", "handler_done", "inner", "observers", "run")
 
     def __init__(self, inner: Invoker, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
-        self.done = self._done  # one bound method for every call
-        self.tell_events = observers.watches("event_received")
+        self.run = inner.invoke
+        self.handler_done = observers.handler_done  # rewired: a new invoker is made
+        watching = [o for o in observers.observers if o.watching("handler_done")]
+        finish = getattr(watching[0], "finish_call", None) if len(watching) == 1 else None
+        self.done: DoneCallback = (
+            finish if finish is not None and not watching[0].raises else self._done
+        )  # one bound method for every call
 
     def invoke(self, call: HandlerCall) -> None:
-        if self.tell_events and call.kind == "event":
+        call.observed_done = call._on_done
+        call._on_done = self.done
+        call.observed_start = _clock()
+        self.run(call)
+
+    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        self.handler_done(call, _clock() - call.observed_start, exc)
+        call.observed_done(call, result, exc)
+
+
+class _TimedTellingInvoker(_TimedInvoker):
+    """:class:`_TimedInvoker` that also tells each event as it arrives."""
+
+    __slots__ = ()
+
+    def invoke(self, call: HandlerCall) -> None:
+        if call.kind == "event":
             self.observers.event_received(call.socket, call.event, call.args)
         call.observed_done = call._on_done
         call._on_done = self.done
         call.observed_start = _clock()
-        self.inner.invoke(call)
-
-    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        self.observers.handler_done(call, _clock() - call.observed_start, exc)
-        call.observed_done(call, result, exc)
+        self.run(call)
 
 
 class _TellingInvoker:
@@ -358,7 +380,8 @@ class _Swaps:
         self.handler.wire(observers.watches("message_received"))
         self.engine.traffic = observers.traffic if observers.counts_traffic else None
         if observers.watches("handler_done"):
-            server.invoker = _TimedInvoker(self.invoker, observers)
+            timed = _TimedTellingInvoker if observers.watches("event_received") else _TimedInvoker
+            server.invoker = timed(self.invoker, observers)
         elif observers.watches("event_received"):
             server.invoker = _TellingInvoker(self.invoker, observers)
         else:
