@@ -59,6 +59,17 @@ ROW_NAMES = {
     "bcast": "broadcast, per recipient",
 }
 CONFIGS = (("off", None), ("on", "production"))
+SRC = HERE.parent / "src"  # this checkout's package, whatever the venv has installed
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a process under callgrind: this checkout's sources first, and
+    a fixed hash seed (the same dict layouts in every run)."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONHASHSEED": "0",
+            "PYTHONPATH": str(SRC) + (os.pathsep + path if path else "")}  # fmt: skip
+
+
 WARMUP = 50
 
 
@@ -291,7 +302,7 @@ def per_event(counts: list[int], n1: int, n2: int) -> dict[str, tuple[float, flo
 
 def measure_inprocess(observed: str | None, n1: int, n2: int, tmp: Path) -> list[int]:
     out = tmp / f"inproc-{observed or 'off'}.cg"
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = child_env()
     cmd = [*valgrind(out, "--dump-before=getppid"), sys.executable, str(Path(__file__)),
            "--child", observed or "off", "--n1", str(n1), "--n2", str(n2)]  # fmt: skip
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
@@ -302,7 +313,7 @@ def measure_inprocess(observed: str | None, n1: int, n2: int, tmp: Path) -> list
 def measure_server(observed: str | None, n1: int, n2: int, tmp: Path) -> list[int]:
     out = tmp / f"server-{observed or 'off'}.cg"
     port = free_port()
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = child_env()
     cmd = [*valgrind(out), sys.executable, str(APP), "--port", str(port)]
     if observed:
         cmd += ["--observed", observed]
@@ -312,7 +323,7 @@ def measure_server(observed: str | None, n1: int, n2: int, tmp: Path) -> list[in
 
     def dump() -> None:
         subprocess.run([control, "-d", str(server.pid)], check=True, timeout=120,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     try:
         asyncio.run(asyncio.wait_for(drive_server(port, server.pid, n1, n2, dump), 3600))
