@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -71,6 +72,8 @@ def child_env() -> dict[str, str]:
 
 
 WARMUP = 50
+IDLE = 5.0
+"""Seconds of the idle phase that measures the server's work per second (its timers)."""
 
 
 def frame(row: str, ack_id: int | None = None, count: int = 1) -> str:
@@ -148,8 +151,9 @@ def plan(n1: int, n2: int) -> list[tuple[str, int]]:
 # -- in process (this script under callgrind, --child) ------------------------------------
 
 
-def run_child(observed: str | None, n1: int, n2: int) -> None:
-    """The in-process measure's side under callgrind: drive the app, dump per phase."""
+def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
+    """The in-process measure's side under callgrind: drive the app, dump per phase,
+    write the phases' durations (seconds, one per dump) to ``durations``."""
     from flask_realtime.engine.http import EngineRequest
     from flask_realtime.engine.message import OutgoingMessage
 
@@ -202,17 +206,23 @@ def run_child(observed: str | None, n1: int, n2: int) -> None:
             eio.receive_message("0")
         phase_done.set()
 
+    times = [time.monotonic()]
+
     def phase(run: Any) -> None:
         phase_done.clear()
         bridge.call(run)
         if not phase_done.wait(600):
             raise SystemExit("a phase did not finish within 600 s")
         bridge.call_and_wait(lambda: None, timeout=60)
+        times.append(time.monotonic())
         os.getppid()  # callgrind dumps here (--dump-before=getppid)
 
     phase(open_sessions)
+    time.sleep(IDLE)  # the idle phase: the timers' work per second
+    phase(phase_done.set)
     for row, count in plan(n1, n2):
         phase(lambda row=row, count=count: step.start(row, count, settle_then_finish))
+    durations.write_text(json.dumps([b - a for a, b in itertools.pairwise(times)]))
 
 
 # -- the real server (under callgrind), fed by WebSocket clients of this script -----------
@@ -225,8 +235,9 @@ def free_port() -> int:
         return port
 
 
-async def drive_server(port: int, pid: int, n1: int, n2: int, dump: Any) -> None:
-    """Connect the clients to the server on ``port``, run the phases, dump after each."""
+async def drive_server(port: int, n1: int, n2: int, dump: Any) -> list[float]:
+    """Connect the clients to the server on ``port``, run the phases, dump after each;
+    the phases' durations (seconds, one per dump)."""
     from websockets.asyncio.client import connect
 
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
@@ -257,16 +268,22 @@ async def drive_server(port: int, pid: int, n1: int, n2: int, dump: Any) -> None
 
     readers = [loop.create_task(read(ws)) for ws in clients]
     await asyncio.to_thread(dump)  # start-up and connecting
+    times = [time.monotonic()]
+    await asyncio.sleep(IDLE)  # the idle phase: the timers' work per second
+    times.append(time.monotonic())
+    await asyncio.to_thread(dump)
     for row, count in plan(n1, n2):
         finished = loop.create_future()
         step.start(row, count, lambda f=finished: f.set_result(None))
         await asyncio.wait_for(finished, 900)
         await asyncio.sleep(0.3)  # the server's tail of the last event (handler clean-up)
+        times.append(time.monotonic())
         await asyncio.to_thread(dump)
     for ws in clients:
         await ws.close()
     for reader in readers:
         reader.cancel()
+    return [0.0] + [b - a for a, b in itertools.pairwise(times)]
 
 
 # -- the parent: run under callgrind, read the dumps ----------------------------------------
@@ -289,28 +306,41 @@ def dumps(out: Path) -> list[int]:
     return [count for _, count in sorted(found)]
 
 
-def per_event(counts: list[int], n1: int, n2: int) -> dict[str, tuple[float, float]]:
-    """Per row, the two per-event figures of its phases (warm-up, N1, N2, N1, N2)."""
-    phases = counts[1:]  # the first dump: start-up and connecting
+def per_event(
+    counts: list[int], durations: list[float], n1: int, n2: int
+) -> tuple[dict[str, tuple[float, float]], float]:
+    """Per row, the two per-event figures of its phases (warm-up, N1, N2, N1, N2), and
+    the work per second measured idle, taken out of every phase first: what the timers
+    do (heartbeats, the admin UI's statistics) is per second, not per event, and
+    callgrind stretches a phase's seconds some fifty times."""
+    rate = counts[1] / durations[1]  # the first dump: start-up and connecting; then idle
+    phases = [count - rate * seconds for count, seconds in zip(counts[2:], durations[2:],
+                                                                strict=True)]  # fmt: skip
     result = {}
     for index, row in enumerate(ROWS):
         _, a1, a2, b1, b2 = phases[index * 5 : index * 5 + 5]
         per = CLIENTS if row == "bcast" else 1
         result[row] = ((a2 - a1) / (n2 - n1) / per, (b2 - b1) / (n2 - n1) / per)
-    return result
+    return result, rate
 
 
-def measure_inprocess(observed: str | None, n1: int, n2: int, tmp: Path) -> list[int]:
+def measure_inprocess(
+    observed: str | None, n1: int, n2: int, tmp: Path
+) -> tuple[list[int], list[float]]:
     out = tmp / f"inproc-{observed or 'off'}.cg"
+    times = tmp / f"inproc-{observed or 'off'}.json"
     env = child_env()
     cmd = [*valgrind(out, "--dump-before=getppid"), sys.executable, str(Path(__file__)),
-           "--child", observed or "off", "--n1", str(n1), "--n2", str(n2)]  # fmt: skip
+           "--child", observed or "off", "--n1", str(n1), "--n2", str(n2),
+           "--durations", str(times)]  # fmt: skip
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=3600)  # fmt: skip
-    return dumps(out)
+    return dumps(out), json.loads(times.read_text())
 
 
-def measure_server(observed: str | None, n1: int, n2: int, tmp: Path) -> list[int]:
+def measure_server(
+    observed: str | None, n1: int, n2: int, tmp: Path
+) -> tuple[list[int], list[float]]:
     out = tmp / f"server-{observed or 'off'}.cg"
     port = free_port()
     env = child_env()
@@ -326,7 +356,7 @@ def measure_server(observed: str | None, n1: int, n2: int, tmp: Path) -> list[in
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     try:
-        asyncio.run(asyncio.wait_for(drive_server(port, server.pid, n1, n2, dump), 3600))
+        durations = asyncio.run(asyncio.wait_for(drive_server(port, n1, n2, dump), 3600))
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -334,7 +364,7 @@ def measure_server(observed: str | None, n1: int, n2: int, tmp: Path) -> list[in
         if server.poll() is None:
             server.kill()
             server.wait()
-    return dumps(out)
+    return dumps(out), durations
 
 
 def report(name: str, results: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
@@ -356,12 +386,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", choices=("inprocess", "server", "both"), default="both")
     parser.add_argument("--n1", type=int, default=100)
-    parser.add_argument("--n2", type=int, default=400)
+    parser.add_argument("--n2", type=int, default=500)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--durations", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="keep the callgrind files in this directory")
     args = parser.parse_args()
     if args.child:
-        run_child(None if args.child == "off" else args.child, args.n1, args.n2)
+        run_child(None if args.child == "off" else args.child, args.n1, args.n2, args.durations)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
@@ -372,14 +403,17 @@ def main() -> None:
         for measure in measures:
             run = measure_inprocess if measure == "inprocess" else measure_server
             results = {}
+            rates: dict[str, float] = {}
             for config, observed in CONFIGS:
                 started = time.monotonic()
-                counts = run(observed, args.n1, args.n2, tmp)
-                results[config] = per_event(counts, args.n1, args.n2)
+                counts, durations = run(observed, args.n1, args.n2, tmp)
+                results[config], rates[config] = per_event(counts, durations, args.n1, args.n2)
                 print(f"  {measure} {config}: {time.monotonic() - started:.0f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
             title = "in process (no sockets)" if measure == "inprocess" else "the real server"
             print("\n".join(report(f"{title}, N1={args.n1} N2={args.n2}", results)), flush=True)
+            print(f"(idle: {rates['off'] / 1e3:.0f}k instructions per second off, "
+                  f"{rates['on'] / 1e3:.0f}k on, taken out of each phase)", flush=True)  # fmt: skip
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

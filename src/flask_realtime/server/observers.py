@@ -284,8 +284,12 @@ class _ObservedHandler:
         self.on_message = told if tell else on_message
 
     def on_open(self, socket: EngineSocket) -> None:
+        self.opened()
         self.observers.session_opened(socket)
         self.inner.on_open(socket)
+
+    def opened(self) -> None:
+        """Called at each session opened, on the loop (set by :class:`_Swaps`)."""
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
         try:
@@ -372,13 +376,16 @@ class _Swaps:
         self.engine = engine
         self.observers = observers
         self.handler = _ObservedHandler(engine.handler, observers)
+        self.handler.opened = self.fold_every_second  # type: ignore[method-assign]
         engine.handler = self.handler
         self.invoker = server.invoker
+        self.folding = False
 
     def match(self) -> None:
         observers, server = self.observers, self.server
         self.handler.wire(observers.watches("message_received"))
         self.engine.traffic = observers.traffic if observers.counts_traffic else None
+        self.fold_every_second()
         if observers.watches("handler_done"):
             timed = _TimedTellingInvoker if observers.watches("event_received") else _TimedInvoker
             server.invoker = timed(self.invoker, observers)
@@ -389,6 +396,26 @@ class _Swaps:
         watching = [o for o in observers.observers if o.watching("event_sent")]
         server.emit_observer = observers.event_sent if watching else None
         server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
+
+    def fold_every_second(self) -> None:
+        """Sum the traffic's lists into its totals every second while the server counts
+        (``engine/traffic.py``): started on the loop, here or at the next session."""
+        if self.folding or self.engine.traffic is None:
+            return
+        try:
+            now = self.server.clock()
+        except RuntimeError:  # before serving: started when a session opens
+            return
+        self.folding = True
+        self.engine.deadlines.call_at(now + 1.0, self._fold)
+
+    def _fold(self, now: float) -> None:
+        traffic = self.engine.traffic
+        if traffic is None:  # no longer counted (what was counted is read from the lists)
+            self.folding = False
+            return
+        traffic.fold()
+        self.engine.deadlines.call_at(now + 1.0, self._fold)
 
 
 def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:
