@@ -156,6 +156,7 @@ def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
     write the phases' durations (seconds, one per dump) to ``durations``."""
     from flask_realtime.engine.http import EngineRequest
     from flask_realtime.engine.message import OutgoingMessage
+    from flask_realtime.protocol.engineio import Packet, PacketType
 
     found = load_app(observed)
     service = found["socketio"].service_for(found["app"])
@@ -165,15 +166,23 @@ def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
     phase_done = threading.Event()
 
     class Transport:
-        """A WebSocket that is always writable and hands every message to the clients."""
+        """A WebSocket that is always writable and hands every message to the clients,
+        and whose client answers the server's pings (a slow run outlasts a heartbeat)."""
 
         name = "websocket"
         writable = True
+        session: Any = None
 
         def send(self, items: Any) -> None:
             for item in items:
-                if isinstance(item, OutgoingMessage) and isinstance(item.data, str):
-                    step.received(item.data)
+                if isinstance(item, OutgoingMessage):
+                    if isinstance(item.data, str):
+                        step.received(item.data)
+                elif item.type is PacketType.PING:
+                    loop.call_soon(self.pong)
+
+        def pong(self) -> None:
+            self.session.receive(Packet(PacketType.PONG), loop.time())
 
         def close(self, *, noop: bool = False) -> None:
             pass
@@ -201,7 +210,9 @@ def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
         for i in range(CLIENTS):
             request = EngineRequest("GET", "/socket.io/", "EIO=4&transport=websocket", {},
                                     remote_addr=("127.0.0.1", 40000 + i))  # fmt: skip
-            eio = service.engine.open_websocket(request, Transport(), time.monotonic())
+            transport = Transport()
+            eio = service.engine.open_websocket(request, transport, loop.time())
+            transport.session = eio
             sessions.append(eio)
             eio.receive_message("0")
         phase_done.set()

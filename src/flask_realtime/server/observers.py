@@ -20,8 +20,9 @@ Once observed, the server pays per event only for the points some observer *watc
 (:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
 watched changes (:meth:`Observers.rewire`). The admin UI in development mode, for one,
 watches the events only while an admin is logged in. Messages in and out are counted
-once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (two additions
-per message behind the one ``traffic is None`` test each message pays unobserved), for
+once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (one list
+append per message behind the one ``traffic is None`` test each message pays
+unobserved; the lists are summed every second, :meth:`_Swaps.fold_every_second`), for
 every observer that reads traffic (:attr:`Observer.reads_traffic`: the metrics, the admin
 UI's statistics), rather than told to each.
 
@@ -34,13 +35,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineHandler, EngineSocket
 from flask_realtime.engine.traffic import Traffic
+from flask_realtime.server.observed_adapter import observe_adapter
 from flask_realtime.server.socket import DoneCallback, HandlerCall, Invoker, Socket
 
 if TYPE_CHECKING:
@@ -418,62 +420,6 @@ class _Swaps:
         self.engine.deadlines.call_at(now + 1.0, self._fold)
 
 
-def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:
-    adapter = server.adapter
-    add, remove, remove_all = adapter.add, adapter.remove, adapter.remove_all
-
-    def observed_add(socket: Socket, room: Room) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        add(socket, room)
-        if room not in known:
-            observers.room_joined(socket, room)
-
-    def observed_remove(socket: Socket, room: Room) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        remove(socket, room)
-        if room in known:
-            observers.room_left(socket, room)
-
-    def observed_remove_all(socket: Socket) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        remove_all(socket)
-        for room in known:
-            observers.room_left(socket, room)
-
-    adapter.add = observed_add  # type: ignore[method-assign]
-    adapter.remove = observed_remove  # type: ignore[method-assign]
-    adapter.remove_all = observed_remove_all  # type: ignore[method-assign]
-
-
-_REQUESTS = ("fetch_sockets", "server_side_emit", "broadcast_acks")
-
-
-def _observe_requests(adapter: object, observers: Observers) -> None:
-    for kind in _REQUESTS:
-        request = getattr(adapter, kind, None)
-        if request is None:
-            continue  # not a cluster adapter
-
-        def timed(
-            *args: Any, _kind: str = kind, _request: Callable[..., Awaitable[Any]] = request,
-            **kwargs: Any,
-        ) -> Awaitable[Any]:  # fmt: skip
-            return _timed_request(_kind, _request(*args, **kwargs), observers)
-
-        setattr(adapter, kind, timed)
-
-
-async def _timed_request(kind: str, request: Awaitable[Any], observers: Observers) -> Any:
-    start = _clock()
-    try:
-        result = await request
-    except BaseException as exc:
-        observers.adapter_request(kind, _clock() - start, exc)
-        raise
-    observers.adapter_request(kind, _clock() - start, None)
-    return result
-
-
 def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
     """The observers of ``server`` (and of ``engine``, its Engine.IO server), installing
     the instrumented callables the first time (see the module docstring).
@@ -485,8 +431,7 @@ def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
     if isinstance(observers, Observers):
         return observers
     observers = Observers(server, engine)
-    _observe_rooms(server, observers)
-    _observe_requests(server.adapter, observers)
+    observe_adapter(server, observers)
     server.observer = observers
     engine.observer = observers
     return observers
