@@ -11,6 +11,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from e2e.live_server import LiveServer
+from flask_realtime.binding.metrics import METRICS_KEY
 from flask_realtime.exceptions import ConfigurationError
 from support.waiting import wait_until
 
@@ -170,3 +171,24 @@ def test_metrics_see_a_queue_a_backlog_and_a_volatile_drop() -> None:
             gate.set()
             busy.close()
             waiting.close()
+
+
+def test_the_traffic_lengths_are_summed_every_second_and_the_counts_stay_exact(
+    served: LiveServer,
+) -> None:
+    # The engine appends each message's length to a list (engine/traffic.py); a timer
+    # sums the lists into the totals every second, so that they stay short.
+    traffic = served.app.extensions[METRICS_KEY].traffic
+    user = Client(served.url, transports=["websocket"])
+    try:
+        for n in range(5):
+            assert user.sio.call("aecho", n, timeout=5) == n
+        wait_until(lambda: not traffic.received and not traffic.sent, 5, "the lists summed")
+        s = scrape(served.url)
+        # In: the CONNECT and 5 events; out: the CONNECT's answer and 5 acks.
+        assert value(s, "socketio_messages_received_total") == 6
+        assert value(s, "socketio_messages_sent_total") == 6
+        # What the client's encoding makes of them, as summed; over 5 events' worth.
+        assert value(s, "socketio_received_bytes_total") == traffic.bytes_in > 5 * 10
+    finally:
+        user.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
@@ -51,9 +52,8 @@ METRICS_KEY = "flask_realtime.metrics"
 
 OTHER = "other"
 _COUNTS = (
-    "connections_opened", "disconnects", "upgrades", "sockets_connected", "events_received",
-    "events_sent", "volatile_drops", "handler_seconds", "handler_errors", "adapter_seconds",
-    "adapter_errors",
+    "connections_opened", "disconnects", "upgrades", "sockets_connected", "volatile_drops",
+    "handler_errors", "adapter_seconds", "adapter_errors",
 )  # fmt: skip
 """The attributes of :class:`Metrics` that a scrape copies."""
 _TRAFFIC = ("messages_received", "bytes_received", "messages_sent", "bytes_sent")
@@ -102,6 +102,16 @@ def _add(counts: dict[Any, int], key: Any, amount: int = 1) -> None:
     counts[key] = counts.get(key, 0) + amount
 
 
+_KINDS = ("connect", "event", "disconnect", "ack")
+_clock = time.perf_counter  # the invoker's clock (server/observers.py)
+_FIRST_BOUND = LATENCY_BUCKETS[0]
+
+
+def _flat(nested: dict[str, dict[str, int]]) -> dict[tuple[str, str], int]:
+    """Counts by namespace and event as one dict by (namespace, event)."""
+    return {(ns, event): n for ns, events in nested.items() for event, n in events.items()}
+
+
 class Metrics(Observer):
     """The counts of one app's server, and where they are exported (see the module
     docstring). Every observer method runs on the loop thread.
@@ -133,13 +143,20 @@ class Metrics(Observer):
         self.disconnects: dict[str, int] = {}
         self.upgrades = 0
         self.sockets_connected: dict[str, int] = {}
-        self.events_received: dict[tuple[str, str], int] = {}
-        self.events_sent: dict[tuple[str, str], int] = {}
+        # By namespace, then event: found with two lookups of strings whose hashes are
+        # kept, no tuple made and hashed per event. Only labels are keys (_count_new).
+        self.received: dict[str, dict[str, int]] = {}
+        self.sent: dict[str, dict[str, int]] = {}
         self.traffic = Traffic()
         """The server's traffic counts (its observers', once installed)."""
         self._traffic_before = (0, 0, 0, 0)  # the counts when installed
         self.volatile_drops = 0
-        self.handler_seconds: dict[tuple[str, str], Histogram] = {}
+        self.timing = {kind: (Histogram(), Histogram()) for kind in _KINDS}
+        """The handler times by kind, each ``def`` then ``async def`` (index: is async);
+        the events' are in :attr:`by_event`."""
+        self.by_event: dict[str, dict[str, tuple[Histogram, Histogram]]] = {}
+        """The events' handler times by namespace and event label: their count is the
+        number of events handled (counted once per event, with the time)."""
         self.handler_errors: dict[str, int] = {}
         self.adapter_seconds: dict[str, Histogram] = {}
         self.adapter_errors: dict[str, int] = {}
@@ -172,52 +189,138 @@ class Metrics(Observer):
         # The handled events are counted in handler_done (one call per event, not two).
         return point != "event_received" and super().watching(point)
 
+    @property
+    def events_received(self) -> dict[tuple[str, str], int]:
+        """Events received, by (namespace, event) label: those handled (as many as their
+        handler times) and those without a handler."""
+        counts = _flat(self.received)
+        for ns, events in self.by_event.items():
+            for event, pair in events.items():
+                handled = sum(pair[0].counts) + sum(pair[1].counts)
+                if handled:
+                    _add(counts, (ns, event), handled)
+        return counts
+
+    @property
+    def events_sent(self) -> dict[tuple[str, str], int]:
+        """Events emitted, by (namespace, event) label."""
+        return _flat(self.sent)
+
+    @property
+    def handler_seconds(self) -> dict[tuple[str, str], Histogram]:
+        """The handler times by (kind, ``"def"``/``"async"``), those with a call only
+        (the events', kept by event, summed)."""
+        result: dict[tuple[str, str], Histogram] = {}
+        pairs = [(kind, pair) for kind, pair in self.timing.items()]
+        pairs += [("event", pair) for events in self.by_event.values() for pair in events.values()]
+        for kind, pair in pairs:
+            for mode, histogram in zip(("def", "async"), pair, strict=True):
+                if any(histogram.counts):
+                    total = result.get((kind, mode))
+                    if total is None:
+                        total = result[kind, mode] = Histogram()
+                    total.merge(histogram)
+        return result
+
+    def _count_new(self, counts: dict[str, dict[str, int]], namespace: str, event: str) -> None:
+        """Count an event whose namespace and name are not keys of ``counts`` yet: under
+        their labels (``"other"`` past the limit; only labels become keys)."""
+        label = self._namespaces(namespace)
+        events = counts.get(label)
+        if events is None:
+            events = counts[label] = {}
+        _add(events, self._events(event))
+
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
-        """Count one event received (from :meth:`handler_done` and
-        :meth:`event_unhandled`)."""
-        key = (socket.nsp.name, event)
-        counts = self.events_received
-        if key in counts:
-            counts[key] += 1
-        else:
-            _add(counts, (self._namespaces(key[0]), self._events(event)))
+        """Count one event received (those with a handler are counted in
+        :meth:`handler_done`)."""
+        name = socket.nsp.name
+        try:
+            self.received[name][event] += 1
+        except KeyError:
+            self._count_new(self.received, name, event)
 
     def event_sent(
         self, namespace: NamespaceName, event: str, args: tuple[Any, ...], to: Socket | None
     ) -> None:
-        key = (namespace, event)
-        counts = self.events_sent
-        if key in counts:
-            counts[key] += 1
-        else:
-            _add(counts, (self._namespaces(namespace), self._events(event)))
+        try:
+            self.sent[namespace][event] += 1
+        except KeyError:
+            self._count_new(self.sent, namespace, event)
 
     def event_unhandled(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
         self.event_received(socket, event, args)
 
     def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
         kind = call.kind
-        if kind == "event":  # event_received(), inlined: the one call per event
-            event = call.event
-            name = call.socket.nsp.name
-            counts = self.events_received
-            if (name, event) in counts:
-                counts[name, event] += 1
+        if kind == "event":  # counted with its time: one lookup per event
+            self._event_timed(call, seconds)
+        else:
+            self._timed(self.timing[kind], call.handler, seconds)
+        if error is not None:
+            _add(self.handler_errors, kind)
+
+    def finish_call(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        """:meth:`handler_done` as the call's ``done`` itself (``server/observers.py``,
+        ``_TimedInvoker``): the time read here, then the call's own continuation."""
+        seconds = _clock() - call.observed_start
+        if call.kind == "event":  # _event_timed(), inlined: once per event
+            try:
+                pair = self.by_event[call.socket.nsp.name][call.event]
+            except KeyError:
+                pair = self._new_event(call.socket.nsp.name, call.event)
+            handler = call.handler
+            try:
+                is_async = handler.is_async  # the package's handlers say it
+            except AttributeError:
+                is_async = None
+            if is_async.__class__ is not bool:
+                is_async = _is_async(handler)
+            histogram = pair[is_async]
+            if seconds <= _FIRST_BOUND:  # observe(), inlined; most calls are quick
+                histogram.counts[0] += 1
             else:
-                _add(counts, (self._namespaces(name), self._events(event)))
+                histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            histogram.total += seconds
+        else:
+            self._timed(self.timing[call.kind], call.handler, seconds)
+        if exc is not None:
+            _add(self.handler_errors, call.kind)
+        call.observed_done(call, result, exc)
+
+    def _event_timed(self, call: HandlerCall, seconds: float) -> None:
+        try:
+            pair = self.by_event[call.socket.nsp.name][call.event]
+        except KeyError:
+            pair = self._new_event(call.socket.nsp.name, call.event)
+        self._timed(pair, call.handler, seconds)
+
+    @staticmethod
+    def _timed(pair: tuple[Histogram, Histogram], handler: Any, seconds: float) -> None:
         # Read each time: a cache by id() would be wrong for the handler objects made per
         # event (event middlewares wrap the handler anew), whose ids are reused.
-        handler = call.handler
-        flag = getattr(handler, "is_async", None)  # the package's handlers say it
-        is_async = flag if flag.__class__ is bool else _is_async(handler)
-        key = (kind, "async" if is_async else "def")
-        histogram = self.handler_seconds.get(key)
-        if histogram is None:
-            histogram = self.handler_seconds[key] = Histogram()
-        histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # observe(), inlined
+        is_async = getattr(handler, "is_async", None)
+        if is_async.__class__ is not bool:
+            is_async = _is_async(handler)
+        histogram = pair[is_async]
+        if seconds <= _FIRST_BOUND:
+            histogram.counts[0] += 1
+        else:
+            histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         histogram.total += seconds
-        if error is not None:
-            _add(self.handler_errors, call.kind)
+
+    def _new_event(self, namespace: str, event: str) -> tuple[Histogram, Histogram]:
+        """The handler times of an event not seen yet, kept under its labels (``"other"``
+        past the limit: only labels become keys)."""
+        label = self._namespaces(namespace)
+        events = self.by_event.get(label)
+        if events is None:
+            events = self.by_event[label] = {}
+        name = self._events(event)
+        pair = events.get(name)
+        if pair is None:
+            pair = events[name] = (Histogram(), Histogram())
+        return pair
 
     def volatile_dropped(self, eio: EngineSocket, count: int) -> None:
         self.volatile_drops += count
@@ -250,6 +353,9 @@ class Metrics(Observer):
             own = rooms.setdefault(name, set())
             own.update(r for r in adapter.rooms(socket.nsp.name, socket.sid) if r != socket.sid)
         counts = {name: copy.deepcopy(getattr(self, name)) for name in _COUNTS}
+        counts["events_received"] = self.events_received
+        counts["events_sent"] = self.events_sent
+        counts["handler_seconds"] = self.handler_seconds  # new Histogram objects
         now = _totals(self.traffic)
         counts.update(zip(_TRAFFIC, (a - b for a, b in zip(now, self._traffic_before,
                                                            strict=True)), strict=True))  # fmt: skip

@@ -32,6 +32,11 @@ class Histogram:
         self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last: above every bound
         self.total = 0.0
 
+    def merge(self, other: Histogram) -> None:
+        """Add the observations of ``other``."""
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total += other.total
+
     def observe(self, value: float) -> None:
         """Count ``value`` in its bucket."""
         self.counts[bisect_left(LATENCY_BUCKETS, value)] += 1

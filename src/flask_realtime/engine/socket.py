@@ -174,9 +174,8 @@ class EngineSocket:
         traffic = self._server.traffic
         if not self._buffer and transport.writable:
             transport.send((message,))
-            if traffic is not None:  # observe: counted (observers.py)
-                traffic.messages_out += 1
-                traffic.bytes_out += len(message.data)
+            if traffic is not None:  # observe: counted (engine/traffic.py)
+                traffic.sent.append(len(message.data))
             return
         if message.volatile:
             # as Node: dropped when the transport cannot take it now (whole: its
@@ -184,9 +183,8 @@ class EngineSocket:
             self._dropping = True
             self.volatile_dropped(1)  # observe: the drop is counted (a no-op unobserved)
             return
-        if traffic is not None:  # observe: counted (observers.py)
-            traffic.messages_out += 1
-            traffic.bytes_out += len(message.data)
+        if traffic is not None:  # observe: counted (engine/traffic.py)
+            traffic.sent.append(len(message.data))
         self._buffer.append(message)
         self._buffered += len(message.data)
         self._flush()
@@ -246,9 +244,8 @@ class EngineSocket:
         if kind is PacketType.MESSAGE:
             data = packet.data
             traffic = self._server.traffic
-            if traffic is not None:  # observe: counted (observers.py)
-                traffic.messages_in += 1
-                traffic.bytes_in += len(data)
+            if traffic is not None:  # observe: counted (engine/traffic.py)
+                traffic.received.append(len(data))
             self._server.handler.on_message(self, data)
         elif kind is PacketType.PONG and self.protocol == 4:
             if self._awaiting_pong:
@@ -279,9 +276,8 @@ class EngineSocket:
         if server.log_packets:
             logger.info("%s: received packet MESSAGE data %s", self.sid, _excerpt(data))
         traffic = server.traffic
-        if traffic is not None:  # observe: counted (observers.py)
-            traffic.messages_in += 1
-            traffic.bytes_in += len(data)
+        if traffic is not None:  # observe: counted (engine/traffic.py)
+            traffic.received.append(len(data))
         server.handler.on_message(self, data)
 
     def poll(self, responder: PollResponder) -> str | None:

@@ -20,8 +20,9 @@ Once observed, the server pays per event only for the points some observer *watc
 (:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
 watched changes (:meth:`Observers.rewire`). The admin UI in development mode, for one,
 watches the events only while an admin is logged in. Messages in and out are counted
-once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (two additions
-per message behind the one ``traffic is None`` test each message pays unobserved), for
+once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (one list
+append per message behind the one ``traffic is None`` test each message pays
+unobserved; the lists are summed every second, :meth:`_Swaps.fold_every_second`), for
 every observer that reads traffic (:attr:`Observer.reads_traffic`: the metrics, the admin
 UI's statistics), rather than told to each.
 
@@ -34,14 +35,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import EngineHandler, EngineSocket
 from flask_realtime.engine.traffic import Traffic
-from flask_realtime.server.socket import HandlerCall, Invoker, Socket
+from flask_realtime.server.observed_adapter import observe_adapter
+from flask_realtime.server.socket import DoneCallback, HandlerCall, Invoker, Socket
 
 if TYPE_CHECKING:
     from flask_realtime.engine.engine_server import EngineServer
@@ -284,8 +286,12 @@ class _ObservedHandler:
         self.on_message = told if tell else on_message
 
     def on_open(self, socket: EngineSocket) -> None:
+        self.opened()
         self.observers.session_opened(socket)
         self.inner.on_open(socket)
+
+    def opened(self) -> None:
+        """Called at each session opened, on the loop (set by :class:`_Swaps`)."""
 
     def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
         try:
@@ -295,32 +301,54 @@ class _ObservedHandler:
 
 
 class _TimedInvoker:
-    """The server's invoker while handler times are watched: tells each event, and how
-    long each call took (from being handed to the invoker to its ``done``).
+    """The server's invoker while handler times are watched: tells how long each call
+    took (from being handed to the invoker to its ``done``).
 
     The start and the socket's continuation are kept on the call (two slots), its
-    ``done`` goes through :meth:`done`, made once: nothing is allocated per call.
+    ``done`` goes through :attr:`done`, made once, and what it calls is looked up once
+    (the invoker is made anew whenever what is watched changes): nothing is allocated
+    per call beyond the start time. When the one observer watching handler times is of
+    the package and has a ``finish_call(call, result, exc)`` (the metrics), that is the
+    ``done``: it reads the time itself and calls ``call.observed_done`` (one call fewer
+    per event than ``handler_done`` from here).
     """
 
-    __slots__ = ("done", "inner", "observers", "tell_events")
+    __slots__ = ("done", "handler_done", "inner", "observers", "run")
 
     def __init__(self, inner: Invoker, observers: Observers) -> None:
         self.inner = inner
         self.observers = observers
-        self.done = self._done  # one bound method for every call
-        self.tell_events = observers.watches("event_received")
+        self.run = inner.invoke
+        self.handler_done = observers.handler_done  # rewired: a new invoker is made
+        watching = [o for o in observers.observers if o.watching("handler_done")]
+        finish = getattr(watching[0], "finish_call", None) if len(watching) == 1 else None
+        self.done: DoneCallback = (
+            finish if finish is not None and not watching[0].raises else self._done
+        )  # one bound method for every call
 
     def invoke(self, call: HandlerCall) -> None:
-        if self.tell_events and call.kind == "event":
+        call.observed_done = call._on_done
+        call._on_done = self.done
+        call.observed_start = _clock()
+        self.run(call)
+
+    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
+        self.handler_done(call, _clock() - call.observed_start, exc)
+        call.observed_done(call, result, exc)
+
+
+class _TimedTellingInvoker(_TimedInvoker):
+    """:class:`_TimedInvoker` that also tells each event as it arrives."""
+
+    __slots__ = ()
+
+    def invoke(self, call: HandlerCall) -> None:
+        if call.kind == "event":
             self.observers.event_received(call.socket, call.event, call.args)
         call.observed_done = call._on_done
         call._on_done = self.done
         call.observed_start = _clock()
-        self.inner.invoke(call)
-
-    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        self.observers.handler_done(call, _clock() - call.observed_start, exc)
-        call.observed_done(call, result, exc)
+        self.run(call)
 
 
 class _TellingInvoker:
@@ -350,15 +378,19 @@ class _Swaps:
         self.engine = engine
         self.observers = observers
         self.handler = _ObservedHandler(engine.handler, observers)
+        self.handler.opened = self.fold_every_second  # type: ignore[method-assign]
         engine.handler = self.handler
         self.invoker = server.invoker
+        self.folding = False
 
     def match(self) -> None:
         observers, server = self.observers, self.server
         self.handler.wire(observers.watches("message_received"))
         self.engine.traffic = observers.traffic if observers.counts_traffic else None
+        self.fold_every_second()
         if observers.watches("handler_done"):
-            server.invoker = _TimedInvoker(self.invoker, observers)
+            timed = _TimedTellingInvoker if observers.watches("event_received") else _TimedInvoker
+            server.invoker = timed(self.invoker, observers)
         elif observers.watches("event_received"):
             server.invoker = _TellingInvoker(self.invoker, observers)
         else:
@@ -367,61 +399,25 @@ class _Swaps:
         server.emit_observer = observers.event_sent if watching else None
         server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
 
+    def fold_every_second(self) -> None:
+        """Sum the traffic's lists into its totals every second while the server counts
+        (``engine/traffic.py``): started on the loop, here or at the next session."""
+        if self.folding or self.engine.traffic is None:
+            return
+        try:
+            now = self.server.clock()
+        except RuntimeError:  # before serving: started when a session opens
+            return
+        self.folding = True
+        self.engine.deadlines.call_at(now + 1.0, self._fold)
 
-def _observe_rooms(server: SocketIOServer, observers: Observers) -> None:
-    adapter = server.adapter
-    add, remove, remove_all = adapter.add, adapter.remove, adapter.remove_all
-
-    def observed_add(socket: Socket, room: Room) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        add(socket, room)
-        if room not in known:
-            observers.room_joined(socket, room)
-
-    def observed_remove(socket: Socket, room: Room) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        remove(socket, room)
-        if room in known:
-            observers.room_left(socket, room)
-
-    def observed_remove_all(socket: Socket) -> None:
-        known = adapter.rooms(socket.nsp.name, socket.sid)
-        remove_all(socket)
-        for room in known:
-            observers.room_left(socket, room)
-
-    adapter.add = observed_add  # type: ignore[method-assign]
-    adapter.remove = observed_remove  # type: ignore[method-assign]
-    adapter.remove_all = observed_remove_all  # type: ignore[method-assign]
-
-
-_REQUESTS = ("fetch_sockets", "server_side_emit", "broadcast_acks")
-
-
-def _observe_requests(adapter: object, observers: Observers) -> None:
-    for kind in _REQUESTS:
-        request = getattr(adapter, kind, None)
-        if request is None:
-            continue  # not a cluster adapter
-
-        def timed(
-            *args: Any, _kind: str = kind, _request: Callable[..., Awaitable[Any]] = request,
-            **kwargs: Any,
-        ) -> Awaitable[Any]:  # fmt: skip
-            return _timed_request(_kind, _request(*args, **kwargs), observers)
-
-        setattr(adapter, kind, timed)
-
-
-async def _timed_request(kind: str, request: Awaitable[Any], observers: Observers) -> Any:
-    start = _clock()
-    try:
-        result = await request
-    except BaseException as exc:
-        observers.adapter_request(kind, _clock() - start, exc)
-        raise
-    observers.adapter_request(kind, _clock() - start, None)
-    return result
+    def _fold(self, now: float) -> None:
+        traffic = self.engine.traffic
+        if traffic is None:  # no longer counted (what was counted is read from the lists)
+            self.folding = False
+            return
+        traffic.fold()
+        self.engine.deadlines.call_at(now + 1.0, self._fold)
 
 
 def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
@@ -435,8 +431,7 @@ def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
     if isinstance(observers, Observers):
         return observers
     observers = Observers(server, engine)
-    _observe_rooms(server, observers)
-    _observe_requests(server.adapter, observers)
+    observe_adapter(server, observers)
     server.observer = observers
     engine.observer = observers
     return observers
