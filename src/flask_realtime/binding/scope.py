@@ -187,7 +187,7 @@ def push_context(
             or _popped_signal.receivers
             or _app_teardown_signal.receivers
             or _request_teardown_signal.receivers
-            or any(app.teardown_request_funcs.values())
+            or (app.teardown_request_funcs and any(app.teardown_request_funcs.values()))
         )
     ):
         app_token = _cv_app.set(app.app_context())

@@ -285,22 +285,9 @@ class SocketIOServer(EngineHandler):
                 ):
                     return
                 ack_id = nsp.next_ack_id() if callback is not None else None
-                pieces = socket.client.parser.encode(
-                    Packet(PacketType.EVENT, namespace, data, ack_id)
-                )
                 if ack_id is not None:
                     socket.add_ack(ack_id, PendingAck(event, callback=callback))
-                if self.registry.outgoing_watched:
-                    notify_outgoing(socket, data)
-                write = socket.write
-                if len(pieces) == 1:
-                    write(OutgoingMessage(pieces[0], volatile=volatile))
-                else:
-                    for message in messages_of(pieces, volatile):
-                        write(message)
-                told = self.emit_observer
-                if told is not None:  # observe: one test per emit
-                    told(namespace, event, args, socket)
+                self._write_event(socket, namespace, event, args, data, ack_id, volatile)
                 return
         opts = BroadcastOptions(_room_set(to), _room_set(skip_sid), volatile)
         if callback is None:
@@ -317,6 +304,50 @@ class SocketIOServer(EngineHandler):
         if told is not None:  # observe: one test per emit
             told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
                  else None)  # fmt: skip
+
+    def emit_to_socket(
+        self, event: str, args: tuple[Any, ...], namespace: NamespaceName, sid: Sid
+    ) -> bool:
+        """``emit(event, *args, namespace=namespace, to=sid)`` when ``sid`` is a socket of
+        this server and nothing stands between the emit and the socket (no recovery log,
+        no replaced :meth:`emit`): the reply of a handler on the loop, without the
+        keyword arguments and checks of the general emit. False when it did nothing (the
+        caller then emits the general way). The caller checked the event name."""
+        if self.recovery is not None or "emit" in vars(self):
+            return False
+        nsp = self.namespaces.get(namespace)
+        socket = nsp.sockets.get(sid) if nsp is not None else None
+        if socket is None:
+            return False
+        if self.log_events:
+            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
+        self._write_event(socket, namespace, event, args, [event, *args], None, False)
+        return True
+
+    def _write_event(
+        self,
+        socket: Socket,
+        namespace: NamespaceName,
+        event: str,
+        args: tuple[Any, ...],
+        data: list[Any],
+        ack_id: int | None,
+        volatile: bool,
+    ) -> None:
+        """Encode the EVENT ``data`` with the socket's parser and write it to the socket;
+        tell the outgoing listeners and the emit observer (one local recipient)."""
+        pieces = socket.client.parser.encode(Packet(PacketType.EVENT, namespace, data, ack_id))
+        if self.registry.outgoing_watched:
+            notify_outgoing(socket, data)
+        write = socket.write
+        if len(pieces) == 1:
+            write(OutgoingMessage(pieces[0], volatile=volatile))
+        else:
+            for message in messages_of(pieces, volatile):
+                write(message)
+        told = self.emit_observer
+        if told is not None:  # observe: one test per emit
+            told(namespace, event, args, socket)
 
     def send_encoded(
         self,
