@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..engine.message import messages_of
 from ..exceptions import CallTimeoutError
-from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
+from ..protocol.socketio import RESERVED_EVENTS
 from .handlers import is_async_callable
 from .outcomes import Outcome, Outcomes
 
@@ -175,7 +175,7 @@ class Operations:
         socket = server.get_socket(sid, namespace)  # a read of the loop's table: a hint
         if socket is None:
             return False
-        pieces = socket.client.parser.encode(Packet(PacketType.EVENT, namespace, [event, *args]))
+        pieces = socket.client.parser.encode_event(namespace, [event, *args])
         messages = messages_of(pieces, volatile)
         eio = socket.eio
         if eio.transport_name == "websocket":

@@ -336,7 +336,7 @@ class SocketIOServer(EngineHandler):
     ) -> None:
         """Encode the EVENT ``data`` with the socket's parser and write it to the socket;
         tell the outgoing listeners and the emit observer (one local recipient)."""
-        pieces = socket.client.parser.encode(Packet(PacketType.EVENT, namespace, data, ack_id))
+        pieces = socket.client.parser.encode_event(namespace, data, ack_id)
         if self.registry.outgoing_watched:
             notify_outgoing(socket, data)
         write = socket.write
