@@ -51,6 +51,7 @@ LAYERS: list[tuple[str, str]] = [
     ("ops_emit", "flask_realtime.binding.operations:Operations.emit"),
     ("server_emit", "flask_realtime.server.socketio_server:SocketIOServer.emit"),
     ("sio_encode", "flask_realtime.protocol.parsers:JsonParser.encode"),
+    ("sio_encode_event", "flask_realtime.protocol.parsers:JsonParser.encode_event"),
     ("sio_encode_ack", "flask_realtime.protocol.parsers:JsonParser.encode_ack"),
     ("ws_frame", "flask_realtime.engine.message:OutgoingMessage.ws_frame"),
     ("emit_to_socket", "flask_realtime.server.socketio_server:SocketIOServer.emit_to_socket"),
@@ -161,7 +162,9 @@ def install(outdir: Path) -> None:
         *path, attr = qualname.split(".")
         for part in path:
             owner = getattr(owner, part)
-        original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+        original = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr, None)
+        if original is None:  # not in this version of the code (an older one, compared)
+            continue
         wrapper = layers.make(index, original)
         setattr(owner, attr, wrapper)
         if owner is module:  # imported by name elsewhere: replace it there too
