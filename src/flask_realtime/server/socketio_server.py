@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flask_realtime.deadlines import Deadlines
-from flask_realtime.engine.message import OutgoingMessage, messages_of
+from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
 from flask_realtime.protocol.parsers import JsonParser, Parser
@@ -35,6 +35,7 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.middlewares import notify_outgoing
+from flask_realtime.server.one_socket import OneSocketSends
 from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketObserver, SocketState
@@ -60,7 +61,7 @@ def _room_set(rooms: Room | Iterable[Room] | None) -> frozenset[Room]:
     return frozenset(rooms)
 
 
-class SocketIOServer(EngineHandler):
+class SocketIOServer(OneSocketSends, EngineHandler):
     """A Socket.IO v5 server (and v4 for socket.io 2.x clients) on Engine.IO sessions.
 
     Args:
@@ -305,72 +306,6 @@ class SocketIOServer(EngineHandler):
             told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
                  else None)  # fmt: skip
 
-    def emit_to_socket(
-        self, event: str, args: tuple[Any, ...], namespace: NamespaceName, sid: Sid
-    ) -> bool:
-        """``emit(event, *args, namespace=namespace, to=sid)`` when ``sid`` is a socket of
-        this server and nothing stands between the emit and the socket (no recovery log,
-        no replaced :meth:`emit`): the reply of a handler on the loop, without the
-        keyword arguments and checks of the general emit. False when it did nothing (the
-        caller then emits the general way). The caller checked the event name."""
-        if self.recovery is not None or "emit" in vars(self):
-            return False
-        nsp = self.namespaces.get(namespace)
-        socket = nsp.sockets.get(sid) if nsp is not None else None
-        if socket is None:
-            return False
-        if self.log_events:
-            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
-        self._write_event(socket, namespace, event, args, [event, *args], None, False)
-        return True
-
-    def _write_event(
-        self,
-        socket: Socket,
-        namespace: NamespaceName,
-        event: str,
-        args: tuple[Any, ...],
-        data: list[Any],
-        ack_id: int | None,
-        volatile: bool,
-    ) -> None:
-        """Encode the EVENT ``data`` with the socket's parser and write it to the socket;
-        tell the outgoing listeners and the emit observer (one local recipient)."""
-        pieces = socket.client.parser.encode_event(namespace, data, ack_id)
-        if self.registry.outgoing_watched:
-            notify_outgoing(socket, data)
-        write = socket.write
-        if len(pieces) == 1:
-            write(OutgoingMessage(pieces[0], volatile=volatile))
-        else:
-            for message in messages_of(pieces, volatile):
-                write(message)
-        told = self.emit_observer
-        if told is not None:  # observe: one test per emit
-            told(namespace, event, args, socket)
-
-    def send_encoded(
-        self,
-        sid: Sid,
-        namespace: NamespaceName,
-        messages: list[OutgoingMessage],
-        event: str,
-        args: tuple[Any, ...] = (),
-    ) -> None:
-        """Send to one socket of this server an event another thread has encoded already
-        (with that socket's parser); dropped when the socket has left meanwhile. ``args``
-        are the event's, for the emit observer."""
-        if self.log_events:
-            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
-        socket = self.get_socket(sid, namespace)
-        if socket is not None:
-            write = socket.write
-            for message in messages:
-                write(message)
-        told = self.emit_observer  # observe: in place of the emit a thread did not make
-        if told is not None:
-            told(namespace, event, args, socket)
-
     def call(
         self,
         event: str,
@@ -468,11 +403,6 @@ class SocketIOServer(EngineHandler):
             self.adapter.disconnect_sockets(namespace, opts, close=False)
         else:
             socket.close(CloseReason.SERVER_DISCONNECT, notify=True)
-
-    def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
-        """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
-        nsp = self.namespaces.get(namespace)
-        return nsp.sockets.get(sid) if nsp is not None else None
 
     # -- AdapterHost -------------------------------------------------------------------
 
