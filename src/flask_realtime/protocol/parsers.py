@@ -418,7 +418,11 @@ class JsonDecoder:
                 if data is None:
                     raise ProtocolError(f"a null payload is not allowed: {excerpt(text)}")
                 # Cheap first: a packet this deep needs that many brackets.
-                if size - pos > 2 * MAX_JSON_DEPTH and _too_deep(text, data):
+                if (
+                    size - pos > 2 * MAX_JSON_DEPTH
+                    and text.count("[") + text.count("{") > MAX_JSON_DEPTH  # _too_deep's own
+                    and _too_deep(text, data)  # first test, inline: most packets stop there
+                ):
                     raise ProtocolError(
                         f"JSON nested deeper than {MAX_JSON_DEPTH} levels in {excerpt(text)}"
                     )
