@@ -97,6 +97,19 @@ def emit(
         ContextError: outside a handler.
     """
     scope = require_scope("emit()", "use socketio.emit(event, data, to=sid)")
+    if (
+        to is None
+        and room is None
+        and namespace is None
+        and callback is None
+        and not broadcast
+        and skip_sid is None
+        and event not in RESERVED_EVENTS
+    ):
+        # A reply to the sender, what a handler emits most: straight to the operation
+        # that sends to one client (_emit_from would come to the same).
+        scope.ops.emit_to_sender(event, spread(args), scope)
+        return
     _emit_from(
         scope, event, args, namespace, to or room, broadcast, include_self, skip_sid, callback
     )

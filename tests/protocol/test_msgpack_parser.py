@@ -210,3 +210,10 @@ def test_encode_ack_is_what_encode_makes_of_the_ack_packet() -> None:
         assert PARSER.encode_ack(namespace, 7, args) == PARSER.encode(
             Packet(T.ACK, namespace, args, 7)
         )
+
+
+def test_encode_event_is_what_encode_makes_of_the_event_packet() -> None:
+    for namespace, data, ack_id in (("/", ["ev"], None), ("/chat", ["ev", b"\x00\x01"], 3)):
+        assert PARSER.encode_event(namespace, data, ack_id) == PARSER.encode(
+            Packet(T.EVENT, namespace, data, ack_id)
+        )

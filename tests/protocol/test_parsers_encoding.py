@@ -182,3 +182,35 @@ def test_encode_ack_refuses_what_cannot_be_serialised(
 ) -> None:
     with pytest.raises(ConfigurationError):
         make_parser().encode_ack("/", 1, [object()])
+
+
+@pytest.mark.parametrize("namespace", ["/", "/chat"])
+@pytest.mark.parametrize("ack_id", [None, 7])
+@pytest.mark.parametrize(
+    "data",
+    [["ev"], ["ev", "ok"], ["ev", 1, {"a": [None, True]}], ["ev", BUF], ["ev", {"img": BUF}],
+     ["ev", float("nan")]],
+    ids=["no-args", "str", "values", "bytes", "nested-bytes", "nan"],
+)  # fmt: skip
+def test_encode_event_is_what_encode_makes_of_the_event_packet(
+    make_parser: Callable[..., JsonParser], namespace: str, ack_id: int | None, data: list[Any]
+) -> None:
+    parser = make_parser()
+    try:
+        expected: list[str | bytes] | type[ConfigurationError] = parser.encode(
+            Packet(T.EVENT, namespace, data, ack_id)
+        )
+    except ConfigurationError:
+        expected = ConfigurationError
+    if expected is ConfigurationError:  # NaN: the stdlib refuses it, orjson writes null
+        with pytest.raises(ConfigurationError):
+            parser.encode_event(namespace, data, ack_id)
+    else:
+        assert parser.encode_event(namespace, data, ack_id) == expected
+
+
+def test_encode_event_refuses_what_cannot_be_serialised(
+    make_parser: Callable[..., JsonParser],
+) -> None:
+    with pytest.raises(ConfigurationError):
+        make_parser().encode_event("/", ["ev", object()])

@@ -28,6 +28,12 @@ class CountingParser(JsonParser):
         self.encoded += 1
         return super().encode(packet)
 
+    def encode_event(
+        self, namespace: str, data: list[Any], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        self.encoded += 1  # its own encoding (no bytes in these tests: no encode() inside)
+        return super().encode_event(namespace, data, ack_id)
+
 
 def event(*data: Any) -> Packet:
     return Packet(PacketType.EVENT, "/", list(data))

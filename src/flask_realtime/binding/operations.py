@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..engine.message import messages_of
 from ..exceptions import CallTimeoutError
-from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
+from ..protocol.socketio import RESERVED_EVENTS
 from .handlers import is_async_callable
 from .outcomes import Outcome, Outcomes
 
@@ -122,24 +122,9 @@ class Operations:
             and skip_sid is None
             and type(to) is str
             and event not in RESERVED_EVENTS
-            and server.emits_unwatched
+            and self._encoded_here(bridge, event, args, namespace, to, volatile, origin)
         ):
-            socket = server.get_socket(to, namespace)  # a read of the loop's table: a hint
-            if socket is not None:
-                # One local recipient (a handler's reply): encoded here, once, with its
-                # connection's parser (the snapshot and the wire form at once), framed
-                # here too; the loop only writes the bytes.
-                pieces = socket.client.parser.encode(
-                    Packet(PacketType.EVENT, namespace, [event, *args])
-                )
-                messages = messages_of(pieces, volatile)
-                eio = socket.eio
-                if eio.transport_name == "websocket":
-                    for message in messages:
-                        message.ws_frame(eio.protocol)
-                bridge.call(self._guarded, origin, server.send_encoded,
-                            (to, namespace, messages, event, args), {})  # fmt: skip
-                return
+            return
         bridge.call(
             self._guarded,
             origin,
@@ -153,6 +138,52 @@ class Operations:
                 "volatile": volatile,
             },
         )
+
+    def emit_to_sender(self, event: str, args: tuple[Any, ...], origin: Origin) -> None:
+        """Emit ``event`` to the client of the handler ``origin``, in its namespace: what
+        :meth:`emit` does with ``to=origin.sid``, without a callback, skip or volatile,
+        by the shortest way (on the loop, the server's own path to one socket; in a
+        worker thread, encoded there). The caller checked the event name."""
+        bridge = self._ensure_loop()
+        namespace = origin.namespace
+        sid = origin.sid
+        if bridge.in_loop_thread():
+            if self.server.emit_to_socket(event, args, namespace, sid):
+                return
+        elif self._encoded_here(bridge, event, args, namespace, sid, False, origin):
+            return
+        self.emit(event, args, namespace=namespace, to=sid, skip_sid=None, callback=None,
+                  volatile=False, origin=origin)  # fmt: skip
+
+    def _encoded_here(
+        self,
+        bridge: LoopBridge,
+        event: str,
+        args: tuple[Any, ...],
+        namespace: str,
+        sid: Sid,
+        volatile: bool,
+        origin: Origin | None,
+    ) -> bool:
+        """An emit from another thread than the loop's to one local socket: encoded here,
+        once, with its connection's parser (the snapshot and the wire form at once), and
+        framed here too, so that the loop only writes the bytes. False when that may not
+        be done (something watches emits, or the socket is not here)."""
+        server = self.server
+        if not server.emits_unwatched:
+            return False
+        socket = server.get_socket(sid, namespace)  # a read of the loop's table: a hint
+        if socket is None:
+            return False
+        pieces = socket.client.parser.encode_event(namespace, [event, *args])
+        messages = messages_of(pieces, volatile)
+        eio = socket.eio
+        if eio.transport_name == "websocket":
+            for message in messages:
+                message.ws_frame(eio.protocol)
+        bridge.call(self._guarded, origin, server.send_encoded,
+                    (sid, namespace, messages, event, args), {})  # fmt: skip
+        return True
 
     def call(
         self, event: str, args: tuple[Any, ...], *, to: Sid, namespace: str, timeout: float | None

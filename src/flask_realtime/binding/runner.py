@@ -274,7 +274,7 @@ class HandlerRunner:
 
     def _start(self, job: _Job) -> None:
         self._running.add(job)
-        if self._slow_after is not None and not self._sweep.armed:
+        if self._slow_after is not None and self._sweep.when is None:  # not armed, inline
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask import signals
 from flask.ctx import AppContext, RequestContext
@@ -130,24 +130,17 @@ def require_scope(function: str, fix: str) -> HandlerScope:
     return scope
 
 
-class Pushed:
-    """What :func:`push_context` pushed, for :func:`pop_context` to undo."""
-
-    __slots__ = ("app_token", "ctx", "request_token", "save", "scope_token")
-
-    def __init__(
-        self,
-        scope_token: Token[HandlerScope | None],
-        ctx: RequestContext,
-        app_token: Token[AppContext] | None,
-        request_token: Token[RequestContext] | None,
-        save: bool,
-    ) -> None:
-        self.scope_token = scope_token
-        self.ctx = ctx
-        self.app_token = app_token
-        self.request_token = request_token
-        self.save = save
+Pushed: TypeAlias = tuple[
+    "Token[HandlerScope | None]",
+    RequestContext,
+    "Token[AppContext] | None",
+    "Token[RequestContext] | None",
+    bool,
+]
+"""What :func:`push_context` pushed, for :func:`pop_context` to undo: the scope's token,
+the request context, the app and request context tokens when only Flask's context
+variables were set (else None: the context was pushed whole), and whether to save the
+session. A tuple: it is made for every handler call."""
 
 
 _pushed_signal = signals.appcontext_pushed
@@ -187,36 +180,35 @@ def push_context(
             or _popped_signal.receivers
             or _app_teardown_signal.receivers
             or _request_teardown_signal.receivers
-            or any(app.teardown_request_funcs.values())
+            or (app.teardown_request_funcs and any(app.teardown_request_funcs.values()))
         )
     ):
         app_token = _cv_app.set(app.app_context())
-        return Pushed(scope_token, ctx, app_token, _cv_request.set(ctx), False)
+        return (scope_token, ctx, app_token, _cv_request.set(ctx), False)
     try:
         ctx.push()
     except BaseException:
         _current.reset(scope_token)
         raise
-    return Pushed(scope_token, ctx, None, None, not manage_session)
+    return (scope_token, ctx, None, None, not manage_session)
 
 
 def pop_context(pushed: Pushed, exc: BaseException | None) -> None:
     """Pop what :func:`push_context` pushed; the session is saved (``manage_session=False``)
     only when the handler did not raise (``exc`` is None)."""
+    scope_token, ctx, app_token, request_token, save = pushed
     try:
-        request_token = pushed.request_token
         if request_token is not None:
             _cv_request.reset(request_token)
-            _cv_app.reset(pushed.app_token)  # type: ignore[arg-type]
+            _cv_app.reset(app_token)  # type: ignore[arg-type]
             return
-        ctx = pushed.ctx
         try:
-            if pushed.save and exc is None:
+            if save and exc is None:
                 _save_session(ctx.app, ctx)
         finally:
             ctx.pop(exc)
     finally:
-        _current.reset(pushed.scope_token)
+        _current.reset(scope_token)
 
 
 def _request_context(

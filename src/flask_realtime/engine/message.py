@@ -25,6 +25,11 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
 OP_TEXT = 0x1
 OP_BINARY = 0x2
 
+# The head of a small text frame carrying an Engine.IO v4 message, "4" included, by the
+# frame's payload length: what ws_frame(OP_TEXT, b"4" + data) starts with, without
+# building it for each message.
+_SMALL_TEXT_HEADS = tuple(bytes((0x80 | OP_TEXT, n)) + b"4" for n in range(1, 126))
+
 
 class OutgoingMessage:
     """An Engine.IO MESSAGE packet (type 4) whose wire forms are cached.
@@ -55,7 +60,11 @@ class OutgoingMessage:
             if frame is None:
                 data = self.data
                 if isinstance(data, str):
-                    frame = ws_frame(OP_TEXT, b"4" + data.encode())
+                    payload = data.encode()
+                    if len(payload) < 125:  # the common case: one lookup, one copy
+                        frame = _SMALL_TEXT_HEADS[len(payload)] + payload
+                    else:
+                        frame = ws_frame(OP_TEXT, b"4" + payload)
                 else:
                     frame = ws_frame(OP_BINARY, data)
                 self._frame4 = frame

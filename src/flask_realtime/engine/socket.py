@@ -29,6 +29,11 @@ __all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "Session
 logger = logging.getLogger(__name__)
 
 _PONG = Packet(PacketType.PONG)
+# Plain names for the per-message checks: an enum's attribute costs about 1k instructions
+# to look up (EnumType's __getattr__ path), the name a dict lookup.
+_CLOSED = State.CLOSED
+_CLOSING = State.CLOSING
+_MESSAGE = PacketType.MESSAGE
 
 
 class EngineHandler(Protocol):
@@ -157,11 +162,13 @@ class EngineSocket:
     @property
     def closed(self) -> bool:
         """True once the session is closed for the layer above (CLOSING or CLOSED)."""
-        return self.state is State.CLOSED or self.state is State.CLOSING
+        state = self.state
+        return state is _CLOSED or state is _CLOSING
 
     def send(self, message: OutgoingMessage) -> None:
         """Send one message to the client; a no-op once the session is closed."""
-        if self.state is State.CLOSED or self.state is State.CLOSING:
+        state = self.state
+        if state is _CLOSED or state is _CLOSING:
             return
         if self._server.log_packets:
             logger.info("%s: sending packet MESSAGE data %s", self.sid, _excerpt(message.data))
@@ -241,7 +248,7 @@ class EngineSocket:
         if self._server.log_packets:
             logger.info("%s: received packet %s data %s", self.sid, kind.name,
                         _excerpt(packet.data))  # fmt: skip
-        if kind is PacketType.MESSAGE:
+        if kind is _MESSAGE:
             data = packet.data
             traffic = self._server.traffic
             if traffic is not None:  # observe: counted (engine/traffic.py)
@@ -270,7 +277,7 @@ class EngineSocket:
         """Handle a MESSAGE that arrived on the current transport, already taken out of its
         packet (the WebSocket transport's shortcut for the packet nearly all of them are)."""
         state = self.state
-        if state is State.CLOSED or state is State.CLOSING:
+        if state is _CLOSED or state is _CLOSING:
             return
         server = self._server
         if server.log_packets:

@@ -93,6 +93,12 @@ class MsgpackParser:
         """The ACK carrying ``args`` (as :meth:`encode` would encode it)."""
         return self.encode(Packet(PacketType.ACK, namespace, args, ack_id))
 
+    def encode_event(
+        self, namespace: str, data: list[Any], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        """The EVENT carrying ``data`` (as :meth:`encode` would encode it)."""
+        return self.encode(Packet(PacketType.EVENT, namespace, data, ack_id))
+
 
 class MsgpackDecoder:
     """Decodes the messages of one connection; every packet is exactly one message."""

@@ -88,6 +88,13 @@ class Parser(Protocol):
         ack_id)``, without the packet: a handler's reply, the one encode per event."""
         ...
 
+    def encode_event(
+        self, namespace: str, data: list[Any], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        """What :meth:`encode` returns for ``Packet(PacketType.EVENT, namespace, data,
+        ack_id)``, without the packet: an emit to one client, the one encode per emit."""
+        ...
+
     def decoder(self) -> Decoder:
         """Return a new decoder for one connection."""
         ...
@@ -254,6 +261,25 @@ class JsonParser:
                 return [f"3{namespace},{ack_id}{payload}"]
         return self.encode(Packet(PacketType.ACK, namespace, args, ack_id))
 
+    def encode_event(
+        self, namespace: str, data: list[Any], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        """The EVENT carrying ``data`` (see :meth:`Parser.encode_event`): one ``dumps`` and
+        one string built, the general :meth:`encode` only when bytes are inside."""
+        if self._optimistic:
+            try:
+                payload = self._dumps(data)
+            except TypeError:  # bytes inside: a BINARY_EVENT with attachments
+                pass
+            except (ValueError, OverflowError, RecursionError) as exc:
+                raise _unserialisable(exc) from None
+            else:
+                if namespace == "/" and ack_id is None:
+                    return ["2" + payload]
+                head = "2" if namespace == "/" else f"2{namespace},"
+                return [head + payload if ack_id is None else f"{head}{ack_id}{payload}"]
+        return self.encode(Packet(PacketType.EVENT, namespace, data, ack_id))
+
     def _serialise(self, data: Any) -> str:
         try:
             return self._dumps(data)
@@ -392,7 +418,11 @@ class JsonDecoder:
                 if data is None:
                     raise ProtocolError(f"a null payload is not allowed: {excerpt(text)}")
                 # Cheap first: a packet this deep needs that many brackets.
-                if size - pos > 2 * MAX_JSON_DEPTH and _too_deep(text, data):
+                if (
+                    size - pos > 2 * MAX_JSON_DEPTH
+                    and text.count("[") + text.count("{") > MAX_JSON_DEPTH  # _too_deep's own
+                    and _too_deep(text, data)  # first test, inline: most packets stop there
+                ):
                     raise ProtocolError(
                         f"JSON nested deeper than {MAX_JSON_DEPTH} levels in {excerpt(text)}"
                     )

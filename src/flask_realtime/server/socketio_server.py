@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flask_realtime.deadlines import Deadlines
-from flask_realtime.engine.message import OutgoingMessage, messages_of
+from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
 from flask_realtime.protocol.parsers import JsonParser, Parser
@@ -35,6 +35,7 @@ from flask_realtime.server.invoker import DefaultInvoker, Invoker
 from flask_realtime.server.live_namespaces import NamespaceTable
 from flask_realtime.server.memory_adapter import InMemoryAdapter
 from flask_realtime.server.middlewares import notify_outgoing
+from flask_realtime.server.one_socket import OneSocketSends
 from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
 from flask_realtime.server.registry import DynamicMatcher, HandlerRegistry
 from flask_realtime.server.socket import Socket, SocketObserver, SocketState
@@ -60,7 +61,7 @@ def _room_set(rooms: Room | Iterable[Room] | None) -> frozenset[Room]:
     return frozenset(rooms)
 
 
-class SocketIOServer(EngineHandler):
+class SocketIOServer(OneSocketSends, EngineHandler):
     """A Socket.IO v5 server (and v4 for socket.io 2.x clients) on Engine.IO sessions.
 
     Args:
@@ -285,22 +286,9 @@ class SocketIOServer(EngineHandler):
                 ):
                     return
                 ack_id = nsp.next_ack_id() if callback is not None else None
-                pieces = socket.client.parser.encode(
-                    Packet(PacketType.EVENT, namespace, data, ack_id)
-                )
                 if ack_id is not None:
                     socket.add_ack(ack_id, PendingAck(event, callback=callback))
-                if self.registry.outgoing_watched:
-                    notify_outgoing(socket, data)
-                write = socket.write
-                if len(pieces) == 1:
-                    write(OutgoingMessage(pieces[0], volatile=volatile))
-                else:
-                    for message in messages_of(pieces, volatile):
-                        write(message)
-                told = self.emit_observer
-                if told is not None:  # observe: one test per emit
-                    told(namespace, event, args, socket)
+                self._write_event(socket, namespace, event, args, data, ack_id, volatile)
                 return
         opts = BroadcastOptions(_room_set(to), _room_set(skip_sid), volatile)
         if callback is None:
@@ -317,28 +305,6 @@ class SocketIOServer(EngineHandler):
         if told is not None:  # observe: one test per emit
             told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
                  else None)  # fmt: skip
-
-    def send_encoded(
-        self,
-        sid: Sid,
-        namespace: NamespaceName,
-        messages: list[OutgoingMessage],
-        event: str,
-        args: tuple[Any, ...] = (),
-    ) -> None:
-        """Send to one socket of this server an event another thread has encoded already
-        (with that socket's parser); dropped when the socket has left meanwhile. ``args``
-        are the event's, for the emit observer."""
-        if self.log_events:
-            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
-        socket = self.get_socket(sid, namespace)
-        if socket is not None:
-            write = socket.write
-            for message in messages:
-                write(message)
-        told = self.emit_observer  # observe: in place of the emit a thread did not make
-        if told is not None:
-            told(namespace, event, args, socket)
 
     def call(
         self,
@@ -437,11 +403,6 @@ class SocketIOServer(EngineHandler):
             self.adapter.disconnect_sockets(namespace, opts, close=False)
         else:
             socket.close(CloseReason.SERVER_DISCONNECT, notify=True)
-
-    def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
-        """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
-        nsp = self.namespaces.get(namespace)
-        return nsp.sockets.get(sid) if nsp is not None else None
 
     # -- AdapterHost -------------------------------------------------------------------
 

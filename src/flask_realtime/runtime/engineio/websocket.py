@@ -623,11 +623,14 @@ class WebSocketConnection(WebSocketTransport, asyncio.Protocol):
         except UnicodeDecodeError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             data = None
-        if data is None or not self._receive(data, self._endpoint.now()):
+        if data is None or not self._receive(data, None):
             self._fail(CloseCode.INVALID_DATA, "invalid packet")
             self._end_session()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._endpoint.now()
 
     def _write_pending(self) -> bool:
         """Write what the WebSocket protocol queued; True when it asks to close (EOF)."""

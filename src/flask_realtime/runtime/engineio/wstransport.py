@@ -143,11 +143,12 @@ class WebSocketTransport:
 
     # -- incoming --------------------------------------------------------------------------
 
-    def _receive(self, data: str | bytes, now: float) -> bool:
+    def _receive(self, data: str | bytes, now: float | None) -> bool:
         """Hand one WebSocket message to the session, as coming from this transport
         (its current one or its upgrade probe). False when the message is not a valid
         packet: the session is closed if this is its transport, and the caller fails the
-        connection."""
+        connection. ``now`` is the engine's time, None to read it only when needed (a
+        MESSAGE, nearly every message, does not need it)."""
         session = self.session
         if session is None or session.closed:
             return True
@@ -164,11 +165,17 @@ class WebSocketTransport:
         except ProtocolError as exc:
             logger.info("closing %s: invalid Engine.IO packet: %s", self._peer(), exc)
             return False
+        if now is None:
+            now = self._now()
         if session.transport is self:
             session.receive(packet, now)
         else:
             session.receive_probe(packet, now)
         return True
+
+    def _now(self) -> float:
+        """The engine's time (for the transports that pass no time to :meth:`_receive`)."""
+        raise NotImplementedError
 
     def _end_session(self) -> None:
         """The client broke the protocol: the session ends too if this is its transport
