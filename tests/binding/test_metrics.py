@@ -178,17 +178,28 @@ def test_the_traffic_lengths_are_summed_every_second_and_the_counts_stay_exact(
 ) -> None:
     # The engine appends each message's length to a list (engine/traffic.py); a timer
     # sums the lists into the totals every second, so that they stay short.
-    traffic = served.app.extensions[METRICS_KEY].traffic
+    # The emits are listed by name the same way (server/observers.py, emit_names).
+    metrics = served.app.extensions[METRICS_KEY]
+    traffic = metrics.traffic
     user = Client(served.url, transports=["websocket"])
     try:
         for n in range(5):
             assert user.sio.call("aecho", n, timeout=5) == n
-        wait_until(lambda: not traffic.received and not traffic.sent, 5, "the lists summed")
+        for n in range(3):  # each emits "echo" back, then acks
+            assert user.sio.call("echo", n, timeout=5) == n
+        wait_until(lambda: not traffic.received and not traffic.sent and not metrics.emit_names,
+                   5, "the lists summed")  # fmt: skip
+        assert _flat_counts(metrics.sent) == {("/", "echo"): 3}
         s = scrape(served.url)
-        # In: the CONNECT and 5 events; out: the CONNECT's answer and 5 acks.
-        assert value(s, "socketio_messages_received_total") == 6
-        assert value(s, "socketio_messages_sent_total") == 6
-        # What the client's encoding makes of them, as summed; over 5 events' worth.
-        assert value(s, "socketio_received_bytes_total") == traffic.bytes_in > 5 * 10
+        # In: the CONNECT and 8 events; out: the CONNECT's answer, 3 emits and 8 acks.
+        assert value(s, "socketio_messages_received_total") == 9
+        assert value(s, "socketio_messages_sent_total") == 12
+        assert value(s, "socketio_events_sent_total", namespace="/", event="echo") == 3
+        # What the client's encoding makes of them, as summed; over 8 events' worth.
+        assert value(s, "socketio_received_bytes_total") == traffic.bytes_in > 8 * 10
     finally:
         user.close()
+
+
+def _flat_counts(counts: dict[str, dict[str, int]]) -> dict[tuple[str, str], int]:
+    return {(ns, event): n for ns, events in counts.items() for event, n in events.items()}

@@ -31,10 +31,12 @@ def make(name: str) -> tuple[Flask, SocketIO]:
 
 
 def per_event_swaps(app: Flask) -> tuple[bool, bool]:
-    """Whether the server's invoker is instrumented now, and its emits told."""
+    """Whether the server's invoker is instrumented now, and its emits told (or listed)."""
     service = service_of(app)
     assert service is not None
-    return service.server.invoker is not service.runner, service.server.emit_observer is not None
+    server = service.server
+    told = server.emit_observer is not None or server.emit_names is not None
+    return server.invoker is not service.runner, told
 
 
 def test_development_mode_watches_events_only_while_an_admin_is_logged_in() -> None:
@@ -87,6 +89,9 @@ def test_a_connection_log_of_events_and_the_metrics_watch_every_event() -> None:
     service2 = service_of(app2)
     assert service2 is not None
     assert service2.server.emits_unwatched  # names only: a thread may encode its emit
+    # The metrics alone count emits: listed by name (an append), not told (a call).
+    assert service2.server.emit_observer is None
+    assert service2.server.emit_names is app2.extensions[METRICS_KEY].emit_names
 
 
 def test_traffic_is_counted_once_by_the_engine_for_every_reader() -> None:

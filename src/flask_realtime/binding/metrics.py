@@ -28,6 +28,7 @@ import copy
 import logging
 import time
 from bisect import bisect_left
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
@@ -147,6 +148,9 @@ class Metrics(Observer):
         # kept, no tuple made and hashed per event. Only labels are keys (_count_new).
         self.received: dict[str, dict[str, int]] = {}
         self.sent: dict[str, dict[str, int]] = {}
+        self.emit_names: list[tuple[str, str]] = []
+        """The emits not counted yet, by (namespace, event): the server appends to it
+        (``server/observers.py``, :attr:`~..server.observers.Observer.emit_names`)."""
         self.traffic = Traffic()
         """The server's traffic counts (its observers', once installed)."""
         self._traffic_before = (0, 0, 0, 0)  # the counts when installed
@@ -204,6 +208,7 @@ class Metrics(Observer):
     @property
     def events_sent(self) -> dict[tuple[str, str], int]:
         """Events emitted, by (namespace, event) label."""
+        self.fold_emits()
         return _flat(self.sent)
 
     @property
@@ -222,14 +227,29 @@ class Metrics(Observer):
                     total.merge(histogram)
         return result
 
-    def _count_new(self, counts: dict[str, dict[str, int]], namespace: str, event: str) -> None:
+    def _count_new(
+        self, counts: dict[str, dict[str, int]], namespace: str, event: str, amount: int = 1
+    ) -> None:
         """Count an event whose namespace and name are not keys of ``counts`` yet: under
         their labels (``"other"`` past the limit; only labels become keys)."""
         label = self._namespaces(namespace)
         events = counts.get(label)
         if events is None:
             events = counts[label] = {}
-        _add(events, self._events(event))
+        _add(events, self._events(event), amount)
+
+    def fold_emits(self) -> None:
+        """Count the emits listed in :attr:`emit_names` (every second, and when read)."""
+        names = self.emit_names
+        if not names:
+            return
+        sent = self.sent
+        for (namespace, event), amount in Counter(names).items():
+            try:
+                sent[namespace][event] += amount
+            except KeyError:
+                self._count_new(sent, namespace, event, amount)
+        names.clear()
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
         """Count one event received (those with a handler are counted in

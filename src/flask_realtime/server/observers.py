@@ -77,6 +77,16 @@ class Observer:
     """False for an observer whose methods never raise (the package's own): when it alone
     watches a point, it is called directly, without the guard that logs an exception."""
 
+    emit_names: list[tuple[NamespaceName, str]] | None = None
+    """A list, for an observer that only counts the emits by name (the metrics): when it
+    alone watches :meth:`event_sent` (and does not raise), the server appends each emit's
+    ``(namespace, event)`` to it instead of calling :meth:`event_sent` (a C append, not a
+    Python call, per emit), and :meth:`fold_emits` is called every second while the
+    server counts; the observer folds it when read too."""
+
+    def fold_emits(self) -> None:
+        """Count what :attr:`emit_names` holds, and empty it (see there)."""
+
     def watching(self, point: str) -> bool:
         """Whether to tell this observer ``point`` now: by default, when it overrides it.
 
@@ -370,8 +380,8 @@ class _TellingInvoker:
 class _Swaps:
     """The server's per-event callables, swapped in while a point they serve is watched
     and back out when none is: the Engine.IO handler's ``on_message`` (messages in), the
-    invoker (events in, handler times), the server's ``emit_observer`` (events out) and
-    the engine's traffic counts."""
+    invoker (events in, handler times), the server's ``emit_observer`` or ``emit_names``
+    (events out) and the engine's traffic counts."""
 
     def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
         self.server = server
@@ -382,12 +392,12 @@ class _Swaps:
         engine.handler = self.handler
         self.invoker = server.invoker
         self.folding = False
+        self.emit_folds: list[Callable[[], None]] = []  # fold_emits of an emit_names'
 
     def match(self) -> None:
         observers, server = self.observers, self.server
         self.handler.wire(observers.watches("message_received"))
         self.engine.traffic = observers.traffic if observers.counts_traffic else None
-        self.fold_every_second()
         if observers.watches("handler_done"):
             timed = _TimedTellingInvoker if observers.watches("event_received") else _TimedInvoker
             server.invoker = timed(self.invoker, observers)
@@ -396,13 +406,19 @@ class _Swaps:
         else:
             server.invoker = self.invoker
         watching = [o for o in observers.observers if o.watching("event_sent")]
-        server.emit_observer = observers.event_sent if watching else None
+        only = watching[0] if len(watching) == 1 and not watching[0].raises else None
+        names = only.emit_names if only is not None else None
+        server.emit_names = names
+        server.emit_observer = observers.event_sent if watching and names is None else None
         server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
+        self.emit_folds = [o.fold_emits for o in observers.observers if o.emit_names is not None]
+        self.fold_every_second()
 
     def fold_every_second(self) -> None:
-        """Sum the traffic's lists into its totals every second while the server counts
-        (``engine/traffic.py``): started on the loop, here or at the next session."""
-        if self.folding or self.engine.traffic is None:
+        """Sum the traffic's lists into its totals, and the emits listed by name into their
+        counts, every second while the server counts (``engine/traffic.py``,
+        :attr:`Observer.emit_names`): started on the loop, here or at the next session."""
+        if self.folding or (self.engine.traffic is None and not self.emit_folds):
             return
         try:
             now = self.server.clock()
@@ -413,10 +429,13 @@ class _Swaps:
 
     def _fold(self, now: float) -> None:
         traffic = self.engine.traffic
-        if traffic is None:  # no longer counted (what was counted is read from the lists)
-            self.folding = False
+        if traffic is None and not self.emit_folds:
+            self.folding = False  # no longer counted (what was, is read from the lists)
             return
-        traffic.fold()
+        if traffic is not None:
+            traffic.fold()
+        for fold in self.emit_folds:
+            fold()
         self.engine.deadlines.call_at(now + 1.0, self._fold)
 
 

@@ -37,6 +37,7 @@ class OneSocketSends:
     recovery: SessionBackend | None
     log_events: bool
     emit_observer: Callable[[NamespaceName, str, tuple[Any, ...], Socket | None], None] | None
+    emit_names: list[tuple[NamespaceName, str]] | None
 
     def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
         """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
@@ -86,6 +87,10 @@ class OneSocketSends:
         told = self.emit_observer
         if told is not None:  # observe: one test per emit
             told(namespace, event, args, socket)
+        else:
+            names = self.emit_names
+            if names is not None:  # observe: counted by name
+                names.append((namespace, event))
 
     def send_encoded(
         self,
@@ -108,3 +113,7 @@ class OneSocketSends:
         told = self.emit_observer  # observe: in place of the emit a thread did not make
         if told is not None:
             told(namespace, event, args, socket)
+        else:
+            names = self.emit_names
+            if names is not None:
+                names.append((namespace, event))

@@ -140,6 +140,10 @@ class SocketIOServer(OneSocketSends, EngineHandler):
         self.emit_observer_reads_args = False
         """The emit observer reads the arguments: another thread may not encode an emit
         itself (the arguments it is told must be the copy the loop gets)."""
+        self.emit_names: list[tuple[NamespaceName, str]] | None = None
+        """Where each emit's ``(namespace, event)`` is appended, in place of the emit
+        observer, when the one observer of emits only counts them by name (the metrics:
+        ``server/observers.py``); None: not so."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -305,6 +309,10 @@ class SocketIOServer(OneSocketSends, EngineHandler):
         if told is not None:  # observe: one test per emit
             told(namespace, event, args, self.get_socket(to, namespace) if isinstance(to, str)
                  else None)  # fmt: skip
+        else:
+            names = self.emit_names
+            if names is not None:  # observe: counted by name
+                names.append((namespace, event))
 
     def call(
         self,
