@@ -21,13 +21,14 @@ import asyncio
 import logging
 import time
 from functools import partial as _bind  # _parse has a local named partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side, State
 from websockets.typing import BytesLike
 
+from .teardown import Teardown
 from .wstransport import WebSocketTransport, WsState
 
 try:  # websockets' C unmasking, as its own frame parser uses
@@ -35,10 +36,14 @@ try:  # websockets' C unmasking, as its own frame parser uses
 except ImportError:  # pragma: no cover - a build without the C extension
     from websockets.utils import apply_mask
 
-if TYPE_CHECKING:
-    from .websocket import WebSocketHost
-
-__all__ = ["INPUT_SLICE", "MAX_FRAGMENTS", "TURN_BYTES", "TURN_TIME", "FrameReader"]
+__all__ = [
+    "INPUT_SLICE",
+    "MAX_FRAGMENTS",
+    "TURN_BYTES",
+    "TURN_TIME",
+    "FrameReader",
+    "ReaderHost",
+]
 
 logger = logging.getLogger("flask_realtime.runtime.engineio.websocket")
 
@@ -61,6 +66,16 @@ MAX_FRAGMENTS = 1024
 all; 1-byte fragments (a million for a 1 MB message) would cost an object each. Past
 this the connection is closed with 1008 (policy violation). The bytes of a message in
 assembly are bounded by ``max_http_buffer_size`` (the parser's ``max_size``)."""
+
+
+class ReaderHost(Protocol):
+    """What the reading uses of the endpoint that accepted the connection (the
+    connection's :class:`~.websocket.WebSocketHost` is one)."""
+
+    @property
+    def teardown(self) -> Teardown: ...
+
+    def now(self) -> float: ...
 
 
 class FrameReader(WebSocketTransport):
@@ -89,7 +104,7 @@ class FrameReader(WebSocketTransport):
         "_ws",
     )
 
-    _endpoint: WebSocketHost
+    _endpoint: ReaderHost
     _transport: asyncio.Transport | None
     _ws: WsProtocol | None
     _paused: bool

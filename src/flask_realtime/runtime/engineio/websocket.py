@@ -118,6 +118,8 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         "max_buffer",
     )  # the reading half's are in FrameReader
 
+    _endpoint: WebSocketHost  # all of it here; the reading half needs less (ReaderHost)
+
     def __init__(
         self,
         endpoint: WebSocketHost,
