@@ -206,8 +206,8 @@ class GcPolicy:
         # last one left have aged since: with what it left frozen, the next one would wait
         # for, then walk, a quarter of it (after a sweep, of the whole heap). A full
         # collection now, which walks next to nothing (all is frozen), resets that count:
-        # the next full collection comes after ten young ones, as CPython's thresholds say,
-        # and walks what aged meanwhile, a bounded amount.
+        # the next full collection comes when the thresholds say (FULL_THRESHOLD), and
+        # walks what aged meanwhile, a bounded amount.
         later = self._later
         if later is not None and not self._settle_asked:
             self._settle_asked = True

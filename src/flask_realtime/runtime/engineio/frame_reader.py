@@ -45,6 +45,7 @@ __all__ = [
     "ReaderHost",
 ]
 
+# The connection's logger: its lines kept their name when the reading half moved here.
 logger = logging.getLogger("flask_realtime.runtime.engineio.websocket")
 
 _OPEN = WsState.OPEN
