@@ -38,6 +38,7 @@ const DEFAULTS = {
   clients: 10,
   mode: 'emit', // echo: emit | ack; polling: echo | handshake
   event: 'echo', // the event the server handles (echo, aecho, echo_ack, aecho_ack)
+  nsp: '/', // polling handshakes: the namespace connected to (/cdef, /casync: a connect handler)
   size: 64, // characters of the echo payload's string
   duration: 5, // seconds measured
   warmup: 1, // seconds run before the measured window

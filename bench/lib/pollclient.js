@@ -128,18 +128,21 @@ class PollClient {
     const q = `${this.o.path}?EIO=4&transport=polling&t=${(this.n++).toString(36)}${this.sid ? `&sid=${this.sid}` : ''}`;
     return this.http.request(method, q, body);
   }
-  // open + namespace connect; resolves when "40{...}" has arrived
+  // open + namespace connect (opts.nsp); resolves when its CONNECT answer has arrived
   async handshake() {
     this.sid = null;
     const open = await this.req('GET');
     if (open[0] !== '0') throw new Error(`bad open packet: ${open.slice(0, 80)}`);
     this.sid = JSON.parse(open.slice(1)).sid;
-    const ok = await this.req('POST', '40');
-    if (ok.toLowerCase() !== 'ok') throw new Error(`POST 40 answered ${ok.slice(0, 80)}`);
+    // "/" is the default namespace: "40"; any other is named: "40/cdef,"
+    const connect = this.o.nsp === '/' ? '40' : `40${this.o.nsp},`;
+    const refused = this.o.nsp === '/' ? '44' : `44${this.o.nsp},`;
+    const ok = await this.req('POST', connect);
+    if (ok.toLowerCase() !== 'ok') throw new Error(`POST ${connect} answered ${ok.slice(0, 80)}`);
     for (let i = 0; i < 4; i++) {
       const packets = (await this.req('GET')).split('\x1e');
-      if (packets.some((p) => p.startsWith('40'))) return;
-      if (packets.some((p) => p.startsWith('44'))) throw new Error(`CONNECT_ERROR ${packets.join(' ')}`);
+      if (packets.some((p) => p.startsWith(connect))) return;
+      if (packets.some((p) => p.startsWith(refused))) throw new Error(`CONNECT_ERROR ${packets.join(' ')}`);
       if (packets.includes('2')) await this.req('POST', '3');
     }
     throw new Error('no namespace CONNECT answer');

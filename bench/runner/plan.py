@@ -38,7 +38,9 @@ class Case:
     key: str  # unique, stable: the row key of the report
     title: str
     args: dict[str, Any]  # load generator options
-    handler: str | None = None  # "def" | "async": servers lacking it skip the case
+    # "def" | "async" (event handlers), "connect-def" | "connect-async" (a namespace's
+    # connect handler): servers lacking it skip the case
+    handler: str | None = None
     timeout: float = 60.0  # the load generator's own hard deadline, seconds
 
 
@@ -185,23 +187,35 @@ def build_cases(plan: Plan) -> list[Case]:
                 timeout=180,
             )
         )
-    for mode in ("handshake", "echo"):
+    # Polling: whole sessions (open, namespace connect, close) and echo round trips. The
+    # handshakes run three ways: to "/" without a connect handler, and to a namespace with a
+    # `def` or an `async def` connect handler (what an app with a connect handler pays: a
+    # thread hop for `def`); servers without that handler kind skip the case.
+    for key, mode, nsp, handler, title in (
+        ("handshake", "handshake", "/", "def", "polling handshakes"),
+        ("handshake-def", "handshake", "/cdef", "connect-def",
+         "polling handshakes, def connect handler"),
+        ("handshake-async", "handshake", "/casync", "connect-async",
+         "polling handshakes, async def connect handler"),
+        ("echo", "echo", "/", "def", "polling echo round trips"),
+    ):  # fmt: skip
         c = plan.polling_clients
         cases.append(
             Case(
                 "polling",
-                f"polling/{mode}/c{c}",
-                f"polling {'handshakes' if mode == 'handshake' else 'echo round trips'}, {c} cl.",
+                f"polling/{key}/c{c}",
+                f"{title}, {c} cl.",
                 {
                     "scenario": "polling",
                     "mode": mode,
                     "event": "echo",
+                    "nsp": nsp,
                     "clients": c,
                     "size": plan.size,
                     "duration": plan.echo_duration,
                     "warmup": plan.warmup,
                 },
-                "def",
+                handler,
                 timeout=timed + 60,
             )
         )

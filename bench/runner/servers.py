@@ -19,7 +19,9 @@ class Server:
     short: str  # column header of the ratio columns
     label: str
     argv: tuple[str, ...]  # started as argv + --host H --port P, from bench/
-    handlers: tuple[str, ...]  # handler kinds it implements: "def", "async"
+    # handler kinds it implements: "def", "async" (event handlers), "connect-def",
+    # "connect-async" (connect handlers of the namespaces /cdef and /casync)
+    handlers: tuple[str, ...]
     role: str  # "ours" | "peer" | "ceiling" | "reference"
     probe: tuple[str, ...]  # exits 0 and prints the versions when the server can run
     missing: str  # what to say when the probe fails
@@ -55,7 +57,7 @@ def _observed(mode: str) -> Server:
         "ours+obs" + ("" if mode == "development" else "-p"),
         f'flask-realtime with instrument(mode="{mode}"), metrics(), log_connections()',
         (VENV_PY, "servers/flask_realtime_app.py", "--observed", mode),
-        ("def", "async"),
+        ("def", "async", "connect-def", "connect-async"),
         "ours",
         _py_versions(VENV_PY, ("flask-realtime", "prometheus_client")),
         "prometheus_client is not installed in ../.venv (run `make setup` at the top)",
@@ -88,7 +90,7 @@ SERVERS: list[Server] = [
         "ours",
         "flask-realtime (ours)",
         (VENV_PY, "servers/flask_realtime_app.py"),
-        ("def", "async"),
+        ("def", "async", "connect-def", "connect-async"),
         "ours",
         (
             VENV_PY,
@@ -106,7 +108,7 @@ SERVERS: list[Server] = [
         "node",
         "Node socket.io",
         (NODE, "servers/node_socketio.js"),
-        ("def", "async"),
+        ("def", "async", "connect-def", "connect-async"),
         "peer",
         (
             NODE,
@@ -121,7 +123,7 @@ SERVERS: list[Server] = [
         "py-sio",
         "python-socketio AsyncServer + uvicorn",
         (PS_PY, "servers/python_socketio_asgi.py"),
-        ("def", "async"),
+        ("def", "async", "connect-def", "connect-async"),
         "peer",
         _py_versions(PS_PY, ("python-socketio", "uvicorn", "uvloop")),
         SETUP_HINT,
@@ -131,7 +133,7 @@ SERVERS: list[Server] = [
         "fs-thr",
         "Flask-SocketIO, threading",
         (FS_PY, "servers/flask_socketio_app.py", "--mode", "threading"),
-        ("def",),
+        ("def", "connect-def"),
         "peer",
         _py_versions(FS_PY, ("flask-socketio", "simple-websocket", "werkzeug")),
         SETUP_HINT,
@@ -141,7 +143,7 @@ SERVERS: list[Server] = [
         "fs-gev",
         "Flask-SocketIO, gevent",
         (FS_PY, "servers/flask_socketio_app.py", "--mode", "gevent"),
-        ("def",),
+        ("def", "connect-def"),
         "peer",
         _py_versions(FS_PY, ("flask-socketio", "gevent", "gevent-websocket")),
         SETUP_HINT,

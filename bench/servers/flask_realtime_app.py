@@ -3,7 +3,8 @@
     python servers/flask_realtime_app.py --host 127.0.0.1 --port 5000
 
 Written exactly as the Flask-SocketIO app (servers/flask_socketio_app.py) with the import
-changed, plus the `async def` variants that flask-realtime adds: "echo"/"echo_ack" run in a
+changed, plus the `async def` variants that flask-realtime adds (and the namespace /casync,
+whose connect handler is `async def`; /cdef has a `def` one): "echo"/"echo_ack" run in a
 worker thread, "aecho"/"aecho_ack" on the event loop. The broadcast loop is `async def` so that
 the figure measures the fan-out, not one thread hop per message (Node and python-socketio also
 emit from the loop). `--redis URL` makes it one process of a cluster (`message_queue`);
@@ -58,6 +59,17 @@ def echo_ack(data):
 @socketio.on("aecho_ack")
 async def aecho_ack(data):
     return data
+
+
+# The polling handshake cases connect here: a connect handler of each kind that accepts.
+@socketio.on("connect", namespace="/cdef")
+def connect_def(auth=None):
+    return None
+
+
+@socketio.on("connect", namespace="/casync")
+async def connect_async(auth=None):
+    return None
 
 
 @socketio.on("start_broadcast")

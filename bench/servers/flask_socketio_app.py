@@ -47,6 +47,12 @@ def echo_ack(data):
     return data
 
 
+# The polling handshake case with a connect handler connects here (it accepts).
+@socketio.on("connect", namespace="/cdef")
+def connect_def(auth=None):
+    return None
+
+
 @socketio.on("start_broadcast")
 def start_broadcast(opts):
     payload = "x" * int(opts["size"])

@@ -42,6 +42,10 @@ io.on('connection', (socket) => {
   });
 });
 
+// The polling handshake cases connect here: a connection listener of each kind.
+io.of('/cdef').on('connection', (socket) => {});
+io.of('/casync').on('connection', async (socket) => {});
+
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
 ready.then(() =>
   httpServer.listen(port, host, () => console.log(`node socket.io ${require('socket.io/package.json').version} on ${host}:${port}`)),

@@ -38,6 +38,17 @@ async def aecho_ack(sid, data):
     return data
 
 
+# The polling handshake cases connect here: a connect handler of each kind that accepts.
+@sio.on("connect", namespace="/cdef")
+def connect_def(sid, environ, auth=None):
+    return None
+
+
+@sio.on("connect", namespace="/casync")
+async def connect_async(sid, environ, auth=None):
+    return None
+
+
 @sio.on("start_broadcast")
 async def start_broadcast(sid, opts):
     payload = "x" * int(opts["size"])
