@@ -78,6 +78,41 @@ def test_g_is_fresh_for_each_event_and_url_for_works(flask_app: Flask, socketio:
     assert client.emit("mark", callback=True) == [None, "/page/3", "mark"]
 
 
+def test_the_handshake_url_is_matched_as_flask_would_for_every_connection(
+    flask_app: Flask, socketio: SocketIO
+) -> None:
+    """Each connection's request has Flask's match of the handshake URL (a 404 when no
+    route serves it), also when a route added since changes the answer; a handler that
+    changes its ``view_args`` changes no other connection's."""
+    seen: list[Any] = []
+
+    @socketio.on("connect")
+    def connect() -> None:
+        error = request.routing_exception
+        seen.append(
+            (
+                type(error).__name__ if error is not None else None,
+                request.url_rule.rule if request.url_rule is not None else None,
+                request.endpoint,
+                dict(request.view_args) if request.view_args is not None else None,
+            )
+        )
+        if request.view_args is not None:
+            request.view_args["changed"] = True
+
+    socketio.test_client(flask_app)
+    socketio.test_client(flask_app)
+
+    @flask_app.route("/<path:rest>")
+    def anything(rest: str) -> str:
+        return rest
+
+    socketio.test_client(flask_app)
+    socketio.test_client(flask_app)
+    served = ("/<path:rest>", "anything", {"rest": "socket.io/"})
+    assert seen == [("NotFound", None, None, None)] * 2 + [(None, *served)] * 2
+
+
 def test_teardown_request_runs_after_each_handler(flask_app: Flask, socketio: SocketIO) -> None:
     torn: list[str] = []
 
