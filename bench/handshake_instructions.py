@@ -1,0 +1,166 @@
+"""Server instructions per long-polling session, counted by callgrind.
+
+    ../.venv/bin/python handshake_instructions.py                 # /, /cdef, /casync
+    ../.venv/bin/python handshake_instructions.py --server servers/lean_echo.py --cases /
+
+What ``instructions.py`` does for an echo round trip, for a whole long-polling session as
+``loadgen.js``'s polling handshake case makes it: open (``GET``), the namespace connect
+(``POST 40``, or ``40/cdef,``), its answer (``GET``), close (``POST 1``), on one keep-alive
+HTTP/1.1 connection. ``/`` has no connect handler in the bench server, ``/cdef`` a ``def``
+one and ``/casync`` an ``async def`` one: the difference between the rows is what an app's
+connect handler costs per session. Two windows of N1 and N2 sessions, counters zeroed before
+and dumped after each, ``(I2 - I1) / (N2 - N1)`` per session; every thread counted, the
+client (here, outside valgrind) not.
+
+Bounded: every socket operation has a timeout, each window a fixed number of sessions, and the
+server is stopped (SIGINT, then SIGKILL) whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from instructions import HERE, callgrind_control, dumped_total, print_functions
+
+
+class PollingClient:
+    """Engine.IO long-polling sessions, one after another, on one keep-alive connection."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.n = 0
+
+    def request(self, method: str, sid: str | None, body: bytes = b"") -> bytes:
+        self.n += 1
+        query = f"EIO=4&transport=polling&t={self.n:x}" + (f"&sid={sid}" if sid else "")
+        head = f"{method} /socket.io/?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if method == "POST":
+            head += f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
+        self.sock.sendall(head.encode() + b"\r\n" + body)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = raw.split(b"\r\n")
+        if b" 200 " not in lines[0]:
+            raise RuntimeError(f"{method} answered {lines[0]!r}")
+        sized = [line for line in lines if line.lower().startswith(b"content-length:")]
+        length = int(sized[0].split(b":", 1)[1])
+        while len(self.buf) < length:
+            self._fill()
+        answer, self.buf = self.buf[:length], self.buf[length:]
+        return answer
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise RuntimeError("the server closed the connection")
+        self.buf += data
+
+    def session(self, nsp: str) -> None:
+        opened = self.request("GET", None)
+        if not opened.startswith(b"0"):
+            raise RuntimeError(f"no open packet: {opened[:80]!r}")
+        sid = json.loads(opened[1:])["sid"]
+        connect = b"40" if nsp == "/" else f"40{nsp},".encode()
+        if self.request("POST", sid, connect) != b"ok":
+            raise RuntimeError("the namespace connect was refused")
+        for _ in range(4):
+            packets = self.request("GET", sid).split(b"\x1e")
+            if any(p.startswith(connect) for p in packets):
+                break
+        else:
+            raise RuntimeError(f"no CONNECT answer for {nsp}")
+        self.request("POST", sid, b"1")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--server", default=str(HERE / "servers" / "flask_realtime_app.py"))
+    p.add_argument("--python", default=sys.executable)
+    p.add_argument("--port", type=int, default=5098)
+    p.add_argument("--cases", default="/,/cdef,/casync", help="namespaces, comma-separated")
+    p.add_argument("--warmup", type=int, default=100, help="sessions before measuring")
+    p.add_argument("--n1", type=int, default=100)
+    p.add_argument("--n2", type=int, default=500)
+    p.add_argument("--functions", type=int, default=0, help="print the top K C functions")
+    args = p.parse_args()
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+
+    outdir = Path(tempfile.mkdtemp(prefix="callgrind-"))
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
+    server = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={outdir}/callgrind.out.%p",
+            args.python,
+            args.server,
+            "--port",
+            str(args.port),
+        ],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # wait until it accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.5)
+        client = PollingClient(args.port, 120.0)
+        for nsp in cases:
+            for _ in range(args.warmup):
+                client.session(nsp)
+            totals = []
+            for n in (args.n1, args.n2):
+                before = set(outdir.glob("callgrind.out.*"))
+                callgrind_control("-z", server.pid)
+                for _ in range(n):
+                    client.session(nsp)
+                callgrind_control("-d", server.pid)
+                total, path = dumped_total(outdir, server.pid, before)
+                totals.append(total)
+            per = (totals[1] - totals[0]) / (args.n2 - args.n1)
+            print(
+                f"{nsp:8s} {per / 1000:8.1f}k instructions per polling session"
+                f"  (windows {args.n1}: {totals[0] / args.n1 / 1000:.1f}k,"
+                f" {args.n2}: {totals[1] / args.n2 / 1000:.1f}k per session)",
+                flush=True,
+            )
+            if args.functions:
+                print_functions(path, args.n2, args.functions)
+        client.sock.close()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(10)
+        for f in outdir.glob("*"):
+            f.unlink()
+        outdir.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
