@@ -47,6 +47,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -80,14 +81,43 @@ def serve() -> None:
     socketio = SocketIO(app, **({} if freeze else {"gc_freeze": False}))
     pauses: list[tuple[float, float]] = []  # (when it ended, seconds), time.monotonic
     started: list[float] = []
+    cpu: list[float] = []
+    detail = bool(os.environ.get("SOAK_GC_DETAIL"))
+    walked: list[tuple[int, ...]] = []  # with --gc-detail: each generation's size at a start
+    largest: list[tuple[int, list[tuple[int, str]]]] = []  # their references, largest 3
+    details: list[dict[str, Any]] = []  # with --gc-detail: the full collections over 5 ms
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
             return
         if phase == "start":
+            if detail:  # counted before the clock starts: not part of the pause
+                young = [gc.get_objects(g) for g in range(3)]
+                walked.append(tuple(map(len, young)))
+                # what those objects refer to (a collection visits each reference once
+                # or twice): one large new container can cost more than all the others
+                sizes = sorted(
+                    ((len(gc.get_referents(o)), type(o).__qualname__) for g in young for o in g),
+                    reverse=True,
+                )
+                largest.append((sum(n for n, _ in sizes), sizes[:3]))
+            cpu.append(time.thread_time())  # the thread's CPU time: not what others took
             started.append(time.perf_counter())
         elif started:
-            pauses.append((time.monotonic(), time.perf_counter() - started.pop()))
+            pause = time.perf_counter() - started.pop()
+            spent = time.thread_time() - cpu.pop()
+            pauses.append((time.monotonic(), pause))
+            if detail and walked:
+                sizes = walked.pop()
+                references, biggest = largest.pop()
+                if pause > 0.005:
+                    details.append({
+                        "at": time.monotonic(), "ms": round(pause * 1e3, 1),
+                        "cpu_ms": round(spent * 1e3, 1),
+                        "generations": sizes, "references": references, "largest": biggest,
+                        "collected": info.get("collected"),
+                        "thread": threading.current_thread().name,
+                    })  # fmt: skip
 
     gc.callbacks.append(on_gc)
 
@@ -116,6 +146,9 @@ def serve() -> None:
             "blocks": sys.getallocatedblocks(),
             "sweeps": policy.sweeps if policy else 0,
         }
+        if detail:
+            answer["gc2_detail"] = details[:]
+            del details[: len(answer["gc2_detail"])]
         if request.args.get("deep"):
             answer["frozen"] = gc.get_freeze_count()
         return answer
@@ -191,6 +224,8 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_GC_FREEZE"] = "0"
     if args.polite_leave:
         env["SOAK_LEAVE_POLITELY"] = "1"
+    if args.gc_detail:
+        env["SOAK_GC_DETAIL"] = "1"
     server = subprocess.Popen(
         [sys.executable, __file__, "server"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -264,6 +299,8 @@ async def conduct(args: argparse.Namespace) -> None:
         _, body = await http.request("GET", "/stats")
         stats = json.loads(body)
         run.pauses += stats["gc2"]
+        for pause in stats.get("gc2_detail", ()):
+            print("  gc2:", json.dumps(pause), flush=True)
         rss, fds = proc_stats(server.pid)
         window = sorted(s for _, s in run.echoes[first:])
         p50 = statistics.median(window) * 1e3 if window else math.nan
@@ -313,6 +350,11 @@ def main() -> None:
     parser.add_argument(
         "--no-gc-freeze", dest="gc_freeze", action="store_false",
         help="SocketIO(gc_freeze=False): the collector as Python sets it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gc-detail", action="store_true",
+        help="print each full collection over 5 ms: the generations' sizes at its start "
+        "(counted outside the pause), what it collected, the thread it ran on",
     )  # fmt: skip
     parser.add_argument(
         "--polite-leave", action="store_true",
