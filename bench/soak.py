@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import gc
 import json
 import math
@@ -86,6 +87,7 @@ def serve() -> None:
     walked: list[tuple[int, ...]] = []  # with --gc-detail: each generation's size at a start
     largest: list[tuple[int, list[tuple[int, str]]]] = []  # their references, largest 3
     details: list[dict[str, Any]] = []  # with --gc-detail: the full collections over 5 ms
+    cpu_max = [0.0]  # with --gc-detail: the most CPU time a full collection took
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
@@ -110,6 +112,7 @@ def serve() -> None:
             if detail and walked:
                 sizes = walked.pop()
                 references, biggest = largest.pop()
+                cpu_max[0] = max(cpu_max[0], spent)
                 if pause > 0.005:
                     details.append({
                         "at": time.monotonic(), "ms": round(pause * 1e3, 1),
@@ -120,6 +123,43 @@ def serve() -> None:
                     })  # fmt: skip
 
     gc.callbacks.append(on_gc)
+
+    samples: collections.Counter[str] = collections.Counter()
+    lags: list[float] = []  # with --sample-loop: how late the loop ran a callback
+    if os.environ.get("SOAK_SAMPLE_LOOP"):
+        loop_thread = threading.get_ident()
+
+        def sample() -> None:  # where the loop's thread is, every 2 ms; and its lag
+            pending: list[float] = []
+
+            def answered() -> None:  # on the loop: how late it ran a callback
+                if pending:
+                    lags.append(time.perf_counter() - pending.pop())
+
+            while True:
+                time.sleep(0.002)
+                loop = socketio.service_for(app).bridge.loop
+                if loop is not None and not pending:
+                    pending.append(time.perf_counter())
+                    loop.call_soon_threadsafe(answered)
+                frames = sys._current_frames()
+                frame = frames.get(loop_thread)
+                others = sorted(
+                    f"{Path(f.f_code.co_filename).stem}.{f.f_code.co_name}"
+                    for ident, f in frames.items()
+                    if ident not in (loop_thread, threading.get_ident())
+                    and f.f_code.co_name not in ("_take", "wait", "_wait_for_tstate_lock")
+                )  # the other threads' innermost frames, but for the ones waiting for work
+                if others:
+                    samples["others: " + ", ".join(others[:3])] += 1
+                where = []
+                while frame is not None and len(where) < 3:
+                    code = frame.f_code
+                    where.append(f"{Path(code.co_filename).stem}.{code.co_name}")
+                    frame = frame.f_back
+                samples[" < ".join(where) or "(in C: polling, or waiting for the GIL)"] += 1
+
+        threading.Thread(target=sample, daemon=True).start()
 
     @socketio.on("echo")
     def echo(*args: Any) -> tuple[Any, ...]:
@@ -146,7 +186,13 @@ def serve() -> None:
             "blocks": sys.getallocatedblocks(),
             "sweeps": policy.sweeps if policy else 0,
         }
+        if samples:
+            answer["loop_samples"] = samples.most_common(10)
+            samples.clear()
+            answer["loop_lag_ms"] = round(max(lags, default=0.0) * 1e3, 1)
+            lags.clear()
         if detail:
+            answer["gc2_cpu_max"], cpu_max[0] = cpu_max[0], 0.0
             answer["gc2_detail"] = details[:]
             del details[: len(answer["gc2_detail"])]
         if request.args.get("deep"):
@@ -184,6 +230,8 @@ class Run:
         self.seconds: list[tuple[float, float]] = []  # (sampled at, p99 ms of that second)
         self.begun: dict[str, float] = {"start": 0.0}
         self.points: list[tuple[str, dict[str, Any]]] = []
+        self.gc_cpu: dict[str, float] = {}  # with --gc-detail: per phase, the most CPU
+        # time (s) a full collection took: its work, without what other processes took
 
     def phase_of(self, at: float) -> str:
         phase = "start"
@@ -210,6 +258,10 @@ class Run:
                 f"{sum(p > SLOW * 1e3 for p in seconds):6d} {p99(echoes):8.2f} "
                 f"{(echoes[-1] * 1e3 if echoes else math.nan):7.1f} {len(echoes):7d}"
             )
+        if self.gc_cpu:
+            out.append("full collection, most CPU ms: " + ", ".join(
+                f"{name} {self.gc_cpu[name] * 1e3:.1f}" for name in PHASES if name in self.gc_cpu
+            ))  # fmt: skip
         out.append(f"{'point':>8} {'rss MB':>7} {'fds':>6} {'sessions':>8} {'blocks k':>8} "
                    f"{'frozen':>8} {'sweeps':>6}")  # fmt: skip
         for point, s in self.points:
@@ -226,6 +278,8 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_LEAVE_POLITELY"] = "1"
     if args.gc_detail:
         env["SOAK_GC_DETAIL"] = "1"
+    if args.sample_loop:
+        env["SOAK_SAMPLE_LOOP"] = "1"
     server = subprocess.Popen(
         [sys.executable, __file__, "server"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -301,8 +355,14 @@ async def conduct(args: argparse.Namespace) -> None:
         run.pauses += stats["gc2"]
         for pause in stats.get("gc2_detail", ()):
             print("  gc2:", json.dumps(pause), flush=True)
+        if "gc2_cpu_max" in stats:
+            phase = run.phase_of(time.monotonic())
+            run.gc_cpu[phase] = max(run.gc_cpu.get(phase, 0.0), stats["gc2_cpu_max"])
         rss, fds = proc_stats(server.pid)
         window = sorted(s for _, s in run.echoes[first:])
+        if window and window[-1] > 0.05 and stats.get("loop_samples"):
+            print(f"  loop (longest lag {stats['loop_lag_ms']} ms):",
+                  json.dumps(stats["loop_samples"]), flush=True)  # fmt: skip
         p50 = statistics.median(window) * 1e3 if window else math.nan
         run.seconds.append((time.monotonic(), p99(window)))
         gc2 = max((s for _, s in stats["gc2"]), default=0.0) * 1e3
@@ -355,6 +415,11 @@ def main() -> None:
         "--gc-detail", action="store_true",
         help="print each full collection over 5 ms: the generations' sizes at its start "
         "(counted outside the pause), what it collected, the thread it ran on",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample-loop", action="store_true",
+        help="sample where the loop's thread is every 2 ms; print the most seen in each "
+        "second whose slowest echo took over 50 ms",
     )  # fmt: skip
     parser.add_argument(
         "--polite-leave", action="store_true",
