@@ -172,7 +172,10 @@ class ConnectionRegistry:
         self._http.discard(conn)
         entry = getattr(conn, "deadline_entry", None)
         if entry is not None:
-            entry.cancel()
+            # Dropped, not only cancelled: the heap keeps the entry until its time, and
+            # its callback holds the connection (after a WebSocket upgrade, the whole HTTP
+            # connection the session no longer needs, for as long as its timeout).
+            entry.drop()
             conn.deadline_entry = None
         self._check_empty()
 
