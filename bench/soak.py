@@ -27,6 +27,12 @@ clients connected, the churn done, the end) it reads the server's RSS, fds, sess
 its heap (pymalloc's blocks) and what is frozen (``gc.get_freeze_count()``, which walks
 what it counts: a few ms of the server's time, so it is not read every second).
 
+To see inside a pause: ``--gc-detail`` prints each full collection over 5 ms (the
+generations' sizes and the references they hold at its start, counted outside the pause;
+what it collected; its thread and CPU time) and the most CPU time one took per phase;
+``--sample-loop`` samples where the loop's thread is every 2 ms and how late it runs a
+callback, printed for each second whose slowest echo took over 50 ms.
+
 Churn, each a fresh connection: a WebSocket that connects and leaves politely, one that
 connects and is aborted, a polling session abandoned after connecting (the server reaps it
 after the heartbeat), and a polling session that upgrades to WebSocket and leaves.
