@@ -3,7 +3,7 @@ one good client whose echo latency is sampled, against one flask-realtime proces
 
     python bench/soak.py --ws 15000 --polling 2000 --churn-seconds 300 --churn-rate 100
 
-Three kinds of process: the server (this file with ``server``: a Flask app with an echo
+Three kinds of process: the server (``soak_server.py``: a Flask app with an echo
 handler, ``socketio.run``), client processes (``soak_clients.py``: each holds its share of
 idle WebSocket and long-polling sessions, answering heartbeats, and runs its share of the
 churn) and this one, which starts them, keeps one good client echoing every 10 ms, and
@@ -27,6 +27,12 @@ clients connected, the churn done, the end) it reads the server's RSS, fds, sess
 its heap (pymalloc's blocks) and what is frozen (``gc.get_freeze_count()``, which walks
 what it counts: a few ms of the server's time, so it is not read every second).
 
+To see inside a pause: ``--gc-detail`` prints each full collection over 5 ms (the
+generations' sizes and the references they hold at its start, counted outside the pause;
+what it collected; its thread and CPU time) and the most CPU time one took per phase;
+``--sample-loop`` samples where the loop's thread is every 2 ms and how late it runs a
+callback, printed for each second whose slowest echo took over 50 ms.
+
 Churn, each a fresh connection: a WebSocket that connects and leaves politely, one that
 connects and is aborted, a polling session abandoned after connecting (the server reaps it
 after the heartbeat), and a polling session that upgrades to WebSocket and leaves.
@@ -40,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import math
 import os
@@ -54,75 +59,12 @@ from typing import Any
 from soak_clients import Http, raise_fd_limit, ws_connect
 
 CLIENTS = str(Path(__file__).with_name("soak_clients.py"))
+SERVER = str(Path(__file__).with_name("soak_server.py"))
 SLOW = 0.020
 """A pause or a p99 over this is counted (issue 14's target)."""
 TAIL = 60.0
 """Seconds the mass disconnect is sampled at most: the sessions abandoned by the churn's
 last seconds are reaped after the heartbeat (45 s)."""
-
-# -- the server --------------------------------------------------------------------------------
-
-
-def serve() -> None:
-    from flask import Flask, request
-
-    from flask_realtime import SocketIO
-
-    try:
-        from flask_realtime.runtime.gc_policy import installed_gc_policy
-    except ImportError:  # a version before the policy, to compare with
-
-        def installed_gc_policy() -> Any:
-            return None
-
-    app = Flask("soak")
-    freeze = os.environ.get("SOAK_GC_FREEZE", "1") != "0"
-    socketio = SocketIO(app, **({} if freeze else {"gc_freeze": False}))
-    pauses: list[tuple[float, float]] = []  # (when it ended, seconds), time.monotonic
-    started: list[float] = []
-
-    def on_gc(phase: str, info: dict[str, Any]) -> None:
-        if info.get("generation") != 2:
-            return
-        if phase == "start":
-            started.append(time.perf_counter())
-        elif started:
-            pauses.append((time.monotonic(), time.perf_counter() - started.pop()))
-
-    gc.callbacks.append(on_gc)
-
-    @socketio.on("echo")
-    def echo(*args: Any) -> tuple[Any, ...]:
-        return args
-
-    left: list[str] = []
-
-    def gone(reason: str) -> None:  # as most apps have: a def handler per client that leaves
-        left.append(reason)
-        del left[:-100]
-
-    if not os.environ.get("SOAK_NO_DISCONNECT_HANDLER"):
-        socketio.on_event("disconnect", gone)
-
-    @app.route("/stats")
-    def stats() -> dict[str, Any]:
-        service = socketio.service_for(app)
-        policy = installed_gc_policy()
-        taken = pauses[:]
-        del pauses[: len(taken)]
-        answer: dict[str, Any] = {
-            "sessions": len(service.engine.sessions),
-            "gc2": taken,
-            "blocks": sys.getallocatedblocks(),
-            "sweeps": policy.sweeps if policy else 0,
-        }
-        if request.args.get("deep"):
-            answer["frozen"] = gc.get_freeze_count()
-        return answer
-
-    socketio.run(app, host="127.0.0.1", port=int(os.environ.get("SOAK_PORT", "0")),
-                 log_output=False)  # fmt: skip
-
 
 # -- the conductor ----------------------------------------------------------------------------
 
@@ -151,6 +93,8 @@ class Run:
         self.seconds: list[tuple[float, float]] = []  # (sampled at, p99 ms of that second)
         self.begun: dict[str, float] = {"start": 0.0}
         self.points: list[tuple[str, dict[str, Any]]] = []
+        self.gc_cpu: dict[str, float] = {}  # with --gc-detail: per phase, the most CPU
+        # time (s) a full collection took: its work, without what other processes took
 
     def phase_of(self, at: float) -> str:
         phase = "start"
@@ -177,6 +121,10 @@ class Run:
                 f"{sum(p > SLOW * 1e3 for p in seconds):6d} {p99(echoes):8.2f} "
                 f"{(echoes[-1] * 1e3 if echoes else math.nan):7.1f} {len(echoes):7d}"
             )
+        if self.gc_cpu:
+            out.append("full collection, most CPU ms: " + ", ".join(
+                f"{name} {self.gc_cpu[name] * 1e3:.1f}" for name in PHASES if name in self.gc_cpu
+            ))  # fmt: skip
         out.append(f"{'point':>8} {'rss MB':>7} {'fds':>6} {'sessions':>8} {'blocks k':>8} "
                    f"{'frozen':>8} {'sweeps':>6}")  # fmt: skip
         for point, s in self.points:
@@ -191,8 +139,12 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_GC_FREEZE"] = "0"
     if args.polite_leave:
         env["SOAK_LEAVE_POLITELY"] = "1"
+    if args.gc_detail:
+        env["SOAK_GC_DETAIL"] = "1"
+    if args.sample_loop:
+        env["SOAK_SAMPLE_LOOP"] = "1"
     server = subprocess.Popen(
-        [sys.executable, __file__, "server"],
+        [sys.executable, SERVER],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert server.stdout is not None
@@ -264,8 +216,16 @@ async def conduct(args: argparse.Namespace) -> None:
         _, body = await http.request("GET", "/stats")
         stats = json.loads(body)
         run.pauses += stats["gc2"]
+        for pause in stats.get("gc2_detail", ()):
+            print("  gc2:", json.dumps(pause), flush=True)
+        if "gc2_cpu_max" in stats:
+            phase = run.phase_of(time.monotonic())
+            run.gc_cpu[phase] = max(run.gc_cpu.get(phase, 0.0), stats["gc2_cpu_max"])
         rss, fds = proc_stats(server.pid)
         window = sorted(s for _, s in run.echoes[first:])
+        if window and window[-1] > 0.05 and stats.get("loop_samples"):
+            print(f"  loop (longest lag {stats['loop_lag_ms']} ms):",
+                  json.dumps(stats["loop_samples"]), flush=True)  # fmt: skip
         p50 = statistics.median(window) * 1e3 if window else math.nan
         run.seconds.append((time.monotonic(), p99(window)))
         gc2 = max((s for _, s in stats["gc2"]), default=0.0) * 1e3
@@ -299,9 +259,6 @@ async def conduct(args: argparse.Namespace) -> None:
 
 def main() -> None:
     raise_fd_limit()
-    if sys.argv[1:2] == ["server"]:
-        serve()
-        return
     from flask_realtime.runtime import new_event_loop as policy_loop  # uvloop when installed
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -313,6 +270,16 @@ def main() -> None:
     parser.add_argument(
         "--no-gc-freeze", dest="gc_freeze", action="store_false",
         help="SocketIO(gc_freeze=False): the collector as Python sets it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gc-detail", action="store_true",
+        help="print each full collection over 5 ms: the generations' sizes at its start "
+        "(counted outside the pause), what it collected, the thread it ran on",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample-loop", action="store_true",
+        help="sample where the loop's thread is every 2 ms; print the most seen in each "
+        "second whose slowest echo took over 50 ms",
     )  # fmt: skip
     parser.add_argument(
         "--polite-leave", action="store_true",

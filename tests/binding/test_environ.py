@@ -6,7 +6,6 @@ import io
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
 from wsgiref.types import StartResponse
 from wsgiref.validate import validator
 
@@ -26,7 +25,7 @@ def environ_of(
     scheme: str = "http",
     remote: tuple[str, int] | None = ("203.0.113.7", 50123),
 ) -> dict[str, Any]:
-    handshake = Handshake("GET", path, query, parse_qs(query), headers, remote, scheme)
+    handshake = Handshake("GET", path, query, headers, remote, scheme)
     return build_environ(handshake)
 
 

@@ -5,6 +5,9 @@ garbage collector's policy on (``runtime/gc_policy.py``), for ``test_gc_freeze.p
 - ``GET /census``: the live Engine.IO sessions, the instances of each class a session is
   made of, frozen ones and cyclic garbage included (everything is unfrozen to count,
   then frozen again), and ``gc.get_freeze_count()``.
+- ``GET /tracked``: after a full collection, every object the collector tracks (frozen
+  ones too), counted by type: what each idle session costs every full collection that
+  walks it (``test_session_objects.py``).
 """
 
 from __future__ import annotations
@@ -71,6 +74,17 @@ def census() -> dict[str, Any]:
         "frozen": frozen,
         "policy": policy is not None and policy.installed,
     }
+
+
+@app.get("/tracked")
+def tracked() -> dict[str, Any]:
+    gc.collect()
+    gc.unfreeze()
+    try:
+        counts = collections.Counter(map(_name, gc.get_objects()))
+    finally:
+        gc.freeze()
+    return {"sessions": len(socketio.service_for(app).engine.sessions), "objects": counts}
 
 
 def _name(obj: object) -> str:

@@ -21,7 +21,7 @@ from flask_realtime import SocketIO
 from flask_realtime.runtime import EngineIOEndpoint
 from support.waiting import wait_until
 
-from .support import WS_CLOSE, open_socketio
+from .support import WS_CLOSE, RawPolling, open_socketio
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -181,3 +181,58 @@ def test_what_a_client_sends_after_its_disconnect_is_handled_after_it(
         assert json.loads(joined[2:])["sid"] != sid  # a new socket: the old one had left
         assert ws.recv() == "431[1]"  # after the disconnect handler had run
     assert left[0] == "client disconnect"
+
+
+LEAVING_BY_POLLING = 100
+
+
+def test_polling_leaves_wait_for_the_teardown_budget(politely: Served) -> None:
+    """The same for long-polling clients that leave politely: each POSTs a DISCONNECT
+    ("41"). Their POSTs, all read in one loop turn, wait for the teardown budget as the
+    WebSocket leaves do: their work is spread over several loop turns (between which the
+    loop reads the clients still connected), and the connected client's event does not
+    wait for all of them."""
+    live, sio, left, holding, gate = politely
+    service = sio.service_for(live.app)
+    server = service.host.server
+    assert server is not None
+    endpoint = server.endpoint
+    assert isinstance(endpoint, EngineIOEndpoint)
+    endpoint.teardown.budget = 0.0005
+    root = service.server.namespaces.get("/")
+    assert root is not None
+
+    async def still_here() -> int:  # how many sockets of "/" have not left yet
+        return len(root.sockets)
+
+    sio.on_event("still_here", still_here)
+    good, _ = open_socketio(live.port)
+    holder, _ = open_socketio(live.port)
+    leaving = [RawPolling(live.port) for _ in range(LEAVING_BY_POLLING)]
+    try:
+        for poller in leaving:
+            assert poller.post(b"40").status == 200  # joined "/": it has a socket to leave
+        with good, holder:
+            holder.send('42["hold"]')
+            assert holding.wait(10), "the loop is held"
+            for poller in leaving:  # read in one turn once the loop goes on
+                poller.http.request(
+                    "POST", poller.target(poller.sid), "Content-Type: text/plain", body=b"41"
+                )
+            good.send('421["still_here"]')
+            gate.set()
+            reply = good.recv()
+            for poller in leaving:
+                assert poller.http.read_response().status == 200  # each was answered
+            wait_until(lambda: len(left) == LEAVING_BY_POLLING, what="every disconnect handler")
+            reasons = set(left)  # before the good client and the holder leave
+    finally:
+        for poller in leaving:
+            poller.http.close()
+    assert isinstance(reply, str)
+    assert reply.startswith("431[")
+    # The leavers' sockets had not all been closed when the echo was handled: it did not
+    # wait for all of them (2: the good client and the holder).
+    assert json.loads(reply[3:])[0] > 2
+    assert reasons == {"client disconnect"}
+    assert endpoint.teardown.turns >= 2  # spread over turns, not all done in one

@@ -14,6 +14,8 @@ import requests
 import websocket
 
 from flask_realtime.engine import EngineOptions
+from flask_realtime.runtime.asgi import ASGIApp
+from flask_realtime.runtime.engineio.teardown import Teardown
 from support.waiting import wait_until
 
 from .asgi_support import DEADLINE, Served
@@ -212,3 +214,47 @@ def test_polling_post_over_max_payload(serve: Serve) -> None:
         # Far over the limit: refused before the body is read whole.
         huge = http.post(url, data=b"4" * 70_000, timeout=DEADLINE)
         assert huge.status_code == 413
+
+
+class _CountingTeardown(Teardown):
+    """The teardown budget, counting the jobs it was given."""
+
+    __slots__ = ("given",)
+
+    def __init__(self) -> None:
+        super().__init__(budget=0.0)  # nothing fits: every job waits for a later turn
+        self.given = 0
+
+    def run(self, job: Callable[[], object]) -> None:
+        self.given += 1
+        super().run(job)
+
+
+def test_websocket_leaves_wait_for_the_teardown_budget_and_keep_their_order(
+    serve: Serve, raw_ws: Callable[..., websocket.WebSocket]
+) -> None:
+    """Under ASGI too, a Socket.IO DISCONNECT ("41") and a WebSocket's end go through the
+    teardown budget (thousands leaving at once must not hold up the others): here nothing
+    fits in a turn, so each waits for a later one, and what the client sent after its
+    DISCONNECT is still handled after it."""
+    served = serve()
+    app = served.uv.app
+    assert isinstance(app, ASGIApp)
+    teardown = app.teardown = _CountingTeardown()
+    clients = [raw_ws(served.eio("EIO=4&transport=websocket", ws=True)) for _ in range(10)]
+    for ws in clients:
+        opened = ws.recv()
+        assert isinstance(opened, str)
+        assert opened.startswith("0")
+    for ws in clients:
+        ws.send("41")
+        ws.send("4after")
+    for ws in clients:
+        assert ws.recv() == "41"  # the echo handler's answers, in the order sent
+        assert ws.recv() == "4after"
+    assert teardown.given == len(clients)  # each DISCONNECT, none of what followed
+    sids = {s.sid for s in served.handler.events("open")}
+    for ws in clients:
+        ws.close()
+    wait_until(lambda: not any(served.alive(sid) for sid in sids), what="every session ended")
+    assert teardown.given == 2 * len(clients)  # and each WebSocket's end

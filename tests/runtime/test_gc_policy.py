@@ -190,7 +190,8 @@ def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> Non
 def test_uninstall_unfreezes_and_stops_freezing() -> None:
     heap = Heap(1000)
     policy, fake = installed(heap)
-    assert fake.thresholds == (700, 10, 0)  # a full collection after every young one
+    # a full collection after every generation-1 one, which comes after 3 young ones
+    assert fake.thresholds == (700, 3, 0)
     policy.uninstall()
     assert fake.thresholds == (700, 10, 10)
     assert fake.calls[-1] == "unfreeze"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from flask_realtime.deadlines import Deadline
 from flask_realtime.runtime.http.limits import Limits
@@ -81,3 +82,18 @@ async def test_a_removed_connection_is_not_timed_out() -> None:
         assert gone.timeouts == []
     finally:
         registry.stop()
+
+
+def test_a_removed_connection_is_not_held_by_its_deadline_left_in_the_heap() -> None:
+    """The heap keeps a cancelled entry until its time; a connection handed over to a
+    WebSocket (or closed) must not stay alive with it, its whole object graph with it."""
+    loop = asyncio.new_event_loop()
+    loop.close()
+    registry = ConnectionRegistry(loop, Limits())
+    conn = Conn()
+    assert registry.add(conn)
+    conn.deadline = 3600.0  # an entry in the heap, due in an hour
+    gone = weakref.ref(conn)
+    registry.remove(conn)
+    del conn
+    assert gone() is None  # freed by reference counting, no collection needed

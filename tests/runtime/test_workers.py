@@ -212,3 +212,73 @@ def test_a_late_job_still_starts_after_its_clients_earlier_jobs() -> None:
     wait_until(lambda: len(order) == 3, what="every job")
     assert order.index("event") < order.index("disconnect")
     pool.close()
+
+
+def test_submit_does_not_wait_for_the_pools_lock() -> None:
+    """The event loop submits jobs while worker threads hold the pool's lock: it must not
+    wait for it (then for the GIL too). The job waits in the inbox, and the thread holding
+    the lock queues it when it lets go."""
+    pool = WorkerPool(2, name="inbox")
+    ran = threading.Event()
+    pool._lock.acquire()  # as a worker thread between two jobs
+    returned = threading.Event()
+    submitter = threading.Thread(target=lambda: (pool.submit(ran.set, "a"), returned.set()))
+    submitter.start()
+    try:
+        assert returned.wait(5), "submit waited for the lock"
+        assert not ran.is_set()  # nothing could queue it yet
+        assert pool.queued == 0
+    finally:
+        pool._unlock()  # how every holder lets go: it finds the job, queues it
+    assert ran.wait(5)
+    submitter.join(5)
+    pool.close()
+
+
+def test_jobs_submitted_from_many_threads_while_the_workers_are_busy_all_run_in_order() -> None:
+    """Submits racing with the workers' own use of the lock (quick jobs: the lock changes
+    hands all the time) lose nothing, and each client's jobs start in submission order."""
+    pool = WorkerPool(3, name="race", share=1)
+    seen: dict[str, list[int]] = {}
+    lock = threading.Lock()
+    count = 2000
+
+    def job(key: str, n: int) -> None:
+        with lock:
+            seen.setdefault(key, []).append(n)
+
+    def submitter(key: str) -> None:
+        for n in range(count):
+            pool.submit(lambda n=n: job(key, n), key, late=n % 7 == 0)
+
+    threads = [threading.Thread(target=submitter, args=(f"k{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    wait_until(lambda: sum(map(len, seen.values())) == 4 * count, what="every job", timeout=30)
+    assert seen == {f"k{i}": list(range(count)) for i in range(4)}
+    assert pool.queued == 0
+    pool.close()
+
+
+def test_a_thread_is_started_outside_the_lock() -> None:
+    """A new thread's start waits for the thread to run: not while the lock is held, so
+    that the other workers (and a submit) are not held up meanwhile."""
+    pool = WorkerPool(2, name="outside")
+    held: list[bool] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        held.append(pool._lock.locked())
+        real_start(thread)
+
+    done = threading.Event()
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        pool.submit(done.set)
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert done.wait(5)
+    assert held == [False]
+    pool.close()

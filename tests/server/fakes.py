@@ -83,7 +83,6 @@ class RecordingEngineSocket(MemoryEngineSocket):
             method="GET",
             path="/socket.io/",
             query_string=query,
-            query={},
             headers={"host": "example.test"},
         )
         super().__init__(server, handshake, deliver=_ignore, closed_by_server=_ignore)

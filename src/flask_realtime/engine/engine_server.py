@@ -289,7 +289,6 @@ class EngineServer:
             method=request.method,
             path=request.path,
             query_string=request.query_string,
-            query=request.query,
             headers=dict(request.headers),
             remote_addr=request.remote_addr,
             scheme=request.scheme,

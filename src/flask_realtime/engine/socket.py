@@ -127,7 +127,10 @@ class EngineSocket:
         self.transport = transport
         self.state = State.OPEN
         self.close_reason: CloseReason | None = None
-        self._buffer: list[Outgoing] = []
+        # What waits for the next poll (or for a transport that can write): None while
+        # nothing does, as nearly always on a WebSocket. An empty list kept for the
+        # session's life would be one more object every full collection walks.
+        self._buffer: list[Outgoing] | None = None
         self._buffered = 0  # bytes of the messages in _buffer
         self._dropping = False  # a volatile packet was dropped: drop its attachments too
         self._probe: Transport | None = None
@@ -192,7 +195,7 @@ class EngineSocket:
             return
         if traffic is not None:  # observe: counted (engine/traffic.py)
             traffic.sent.append(len(message.data))
-        self._buffer.append(message)
+        self._queue(message)
         self._buffered += len(message.data)
         self._flush()
         limit = self._server.options.max_buffered_bytes
@@ -229,7 +232,7 @@ class EngineSocket:
         if reason in SERVER_REASONS:
             if isinstance(transport, PollingTransport) and not transport.writable:
                 # Keep what is queued, and the close packet, for the client's next GET.
-                self._buffer.append(Packet(PacketType.CLOSE))
+                self._queue(Packet(PacketType.CLOSE))
                 self._drop_probe()
                 self._move(State.CLOSING)
                 self.close_reason = reason
@@ -454,8 +457,16 @@ class EngineSocket:
         if self.transport.writable and not self._buffer:
             self.transport.send((packet,))
         else:
-            self._buffer.append(packet)
+            self._queue(packet)
             self._flush()
+
+    def _queue(self, item: Outgoing) -> None:
+        """Keep ``item`` for the next time the transport can write."""
+        buffer = self._buffer
+        if buffer is None:
+            self._buffer = [item]
+        else:
+            buffer.append(item)
 
     def _flush(self) -> None:
         transport = self.transport
@@ -463,12 +474,11 @@ class EngineSocket:
         if buffer and transport.writable:
             limit = transport.max_packets if isinstance(transport, PollingTransport) else None
             if limit is not None and len(buffer) > limit:
-                items, self._buffer = buffer[:limit], buffer[limit:]
-                self._buffered = sum(
-                    len(i.data) for i in self._buffer if isinstance(i, OutgoingMessage)
-                )
+                items, rest = buffer[:limit], buffer[limit:]
+                self._buffer = rest
+                self._buffered = sum(len(i.data) for i in rest if isinstance(i, OutgoingMessage))
             else:
-                items, self._buffer = buffer, []
+                items, self._buffer = buffer, None
                 self._buffered = 0
             transport.send(items)
 
@@ -485,7 +495,7 @@ class EngineSocket:
         self._move(State.CLOSED)
         if notify:
             self.close_reason = reason
-        self._buffer.clear()
+        self._buffer = None
         self._buffered = 0
         self._drop_probe()
         self.transport.close(noop=noop)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from functools import partial
 from typing import Any
 
 from ..engine import CloseReason, EngineResponse, EngineServer, OutgoingMessage
@@ -178,12 +179,24 @@ class ASGIApp(EngineFront):
                     logger.info("closing a WebSocket: a message of over %d bytes", limit)
                     transport.fail()
                     break
-                if not transport.receive(data, self.now()):
+                if type(data) is str and data.startswith("41"):
+                    # A Socket.IO DISCONNECT: the client leaves. Its end waits for the
+                    # teardown budget (thousands at once must not hold up the others);
+                    # what follows it waits for it.
+                    ok = await self.in_teardown(partial(self._receive, transport, data))
+                else:
+                    ok = transport.receive(data, self.now())
+                if not ok:
                     transport.fail()
                     break
         finally:
-            transport.gone()
+            # The session's end, within the teardown budget too (the writer ends with it).
+            self.teardown.run(transport.gone)
             await writer
+
+    def _receive(self, transport: _ASGIWebSocket, data: str) -> bool:
+        """Hand ``data`` to ``transport``'s session now (a job of the teardown budget)."""
+        return transport.receive(data, self.now())
 
 
 class _ASGIWebSocket(WebSocketTransport):

@@ -27,6 +27,18 @@ thread is free to take a waiting job, and then it first gives the busy threads
 ``HELP_DELAY`` to come back for it: it takes the job only if none of them did in that time
 (their jobs are slow, or block). Quick jobs stay on few threads; a slow one never holds
 the others' jobs for longer than that.
+
+Handing jobs in without waiting: ``submit`` is called from the event loop, and the loop
+must never wait for the pool's lock. A worker thread that holds it runs Python code with
+the GIL; a loop blocked on the lock, once the lock is free, waits for the GIL as well (up
+to the interpreter's switch interval, 5 ms) while that worker goes on with its job: when
+17,000 clients left at once, the loop spent most of half a second so, one disconnect
+handler at a time (``bench/soak.py``). So ``submit`` appends the job to an inbox (a deque:
+appending is atomic) and takes the lock only if it is free at once; if it is not, the
+thread holding it moves the inbox into the clients' queues before it lets go (every
+release of the lock goes through :meth:`WorkerPool._unlock`, which looks at the inbox
+after releasing). Threads are started after the lock is released, not under it, so that
+the other workers do not wait for a thread's start either.
 """
 
 from __future__ import annotations
@@ -113,6 +125,8 @@ class WorkerPool:
         self._name = name
         self._idle_timeout = -1 if idle_timeout is None else idle_timeout
         self._lock = threading.Lock()
+        self._inbox: deque[tuple[Job, Hashable, bool]] = deque()  # submitted, not yet queued
+        self._starting: list[threading.Thread] = []  # to start once the lock is released
         self._clients: dict[Hashable, _Client] = {}  # keys with jobs waiting or running
         self._spare: list[_Client] = []  # client records to reuse
         self._turns: deque[_Client] = deque()  # clients whose next job may start, in turn
@@ -124,6 +138,7 @@ class WorkerPool:
         self._queued = 0  # jobs waiting, all keys
         self._taken = 0  # jobs taken so far: the busy threads' progress, for helpers
         self._closed = False
+        self._started = 0  # threads started so far: the next one's number
 
     @property
     def max_threads(self) -> int:
@@ -142,23 +157,64 @@ class WorkerPool:
 
     def submit(self, job: Job, key: Hashable = None, *, late: bool = False) -> None:
         """Queue ``job`` for client ``key``; wake or start a thread if none is free for it.
+        Never waits for the pool's lock (see the module docstring).
 
         ``late``: the job may wait for the other clients' jobs (see the module docstring);
         it still starts after the jobs ``key`` submitted before it."""
-        with self._lock:
-            if self._closed:
-                raise ConfigurationError("the worker pool is shut down")
-            client = self._clients.get(key)
+        if self._closed:
+            raise ConfigurationError("the worker pool is shut down")
+        self._inbox.append((job, key, late))
+        if self._lock.acquire(False):
+            self._drain()
+            self._unlock()
+        # else: the thread holding the lock queues the job before letting go (_unlock)
+
+    def _drain(self) -> None:
+        """Move the submitted jobs into their clients' queues, in submission order, and
+        make sure threads will take them (the lock is held)."""
+        inbox = self._inbox
+        clients = self._clients
+        share = self._share
+        while inbox:
+            job, key, late = inbox.popleft()
+            client = clients.get(key)
             if client is None:
                 client = self._spare.pop() if self._spare else _Client()
                 client.key = key
-                self._clients[key] = client
+                clients[key] = client
             client.jobs.append((job, late))
             self._queued += 1
-            if not client.turn and client.running < self._share:
+            if not client.turn and client.running < share:
                 client.turn = True
                 self._queue_turn(client)
                 self._wake()
+
+    def _unlock(self) -> None:
+        """Release the lock, then start the threads :meth:`_wake` asked for, and queue
+        what was submitted while the lock was held (``submit`` left it in the inbox)."""
+        lock = self._lock
+        inbox = self._inbox
+        while True:
+            starting = self._starting
+            if starting:
+                self._starting = []
+            lock.release()
+            for thread in starting:
+                self._start(thread)
+            # An append that found the lock held happened before this release: seen here.
+            if not inbox or not lock.acquire(False):
+                return  # nothing new, or another thread holds the lock and will look
+            self._drain()
+
+    def _start(self, thread: threading.Thread) -> None:
+        """Start ``thread``, made by :meth:`_wake` (the lock is not held)."""
+        try:
+            thread.start()
+        except RuntimeError:  # the system has no more threads to give
+            logger.exception("the worker pool could not start a thread")
+            self._lock.acquire()
+            self._threads.remove(thread)
+            self._unlock()
 
     def _queue_turn(self, client: _Client) -> None:
         """Put ``client``, which has jobs waiting, in the queue of turns its next job goes
@@ -166,25 +222,28 @@ class WorkerPool:
         (self._late if client.jobs[0][1] else self._turns).append(client)
 
     def _wake(self) -> None:
-        """Make sure a thread will take the next turn (the lock is held)."""
+        """Make sure a thread will take the next turn (the lock is held). A new thread is
+        only made here; :meth:`_unlock` starts it once the lock is free."""
         if len(self._threads) - len(self._parked) - self._busy > 0:
-            return  # a thread awake and not in a job will take it
+            return  # a thread awake (or starting) and not in a job will take it
         if self._parked:
             parked = self._parked.pop()
             parked.woken = True
             parked.lock.release()
         elif len(self._threads) < self._max:
-            thread = threading.Thread(
-                target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-            )
+            number = self._started
+            self._started += 1
+            thread = threading.Thread(target=self._work, name=f"{self._name}-{number}", daemon=True)
             self._threads.append(thread)
-            thread.start()
+            self._starting.append(thread)
 
     def close(self) -> None:
         """Stop taking jobs; threads end once the queued jobs are done (no waiting)."""
-        with self._lock:
-            self._closed = True
-            parked, self._parked = self._parked, []
+        self._lock.acquire()
+        self._drain()  # what was submitted before still runs
+        self._closed = True
+        parked, self._parked = self._parked, []
+        self._unlock()
         for sleeper in parked:
             sleeper.lock.release()
 
@@ -192,8 +251,9 @@ class WorkerPool:
         """``close``, then wait up to ``timeout`` seconds (``None``: for ever) for the
         threads to end. Returns whether they all did."""
         self.close()
-        with self._lock:
-            threads = list(self._threads)
+        self._lock.acquire()
+        threads = list(self._threads)
+        self._unlock()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             if deadline is None:
@@ -218,9 +278,10 @@ class WorkerPool:
                     break
                 # Woken to help: take a job only if the busy threads make no progress.
                 seen = self._taken
-                lock.release()
+                self._unlock()
                 time.sleep(HELP_DELAY)
                 lock.acquire()
+                self._drain()
                 if self._taken == seen and (turns or late):
                     break
                 continue
@@ -228,9 +289,10 @@ class WorkerPool:
                 return None
             parked = _Parked()
             self._parked.append(parked)
-            lock.release()
+            self._unlock()  # which may queue a job submitted meanwhile, and wake this one
             woke = parked.lock.acquire(timeout=self._idle_timeout)
             lock.acquire()
+            self._drain()
             if not parked.woken and parked in self._parked:
                 self._parked.remove(parked)  # idle too long (or closing): not parked now
             if not woke and not turns and not late:
@@ -273,15 +335,18 @@ class WorkerPool:
         lock = self._lock
         taken: tuple[Job, _Client] | None = None
         while True:
-            with lock:
-                helping = taken is None
-                if taken is not None:
-                    self._done(taken[1])
-                    taken = None  # let the job go while this thread waits for the next
-                taken = self._take(helping)
-                if taken is None:
-                    self._threads.remove(threading.current_thread())
-                    return
+            lock.acquire()
+            self._drain()
+            helping = taken is None
+            if taken is not None:
+                self._done(taken[1])
+                taken = None  # let the job go while this thread waits for the next
+            taken = self._take(helping)
+            if taken is None:
+                self._threads.remove(threading.current_thread())
+                self._unlock()
+                return
+            self._unlock()
             try:
                 taken[0]()
             except BaseException:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qs
 
 from flask.testing import EnvironBuilder
 from werkzeug.datastructures import EnvironHeaders
@@ -156,7 +155,6 @@ def build_handshake(
         method="GET",
         path=path,
         query_string=query,
-        query=parse_qs(query, keep_blank_values=True),
         headers={k.lower(): v for k, v in EnvironHeaders(environ).items()},
         remote_addr=("127.0.0.1", 0),
         scheme=environ["wsgi.url_scheme"],

@@ -19,7 +19,6 @@ from ...engine import CloseReason, EngineRequest, EngineResponse, EngineServer
 from ...engine.http import EngineError, error_response
 from .coalesce import WriteCoalescer
 from .front import EngineFront, from_http
-from .teardown import Teardown
 from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:
@@ -55,8 +54,6 @@ class EngineIOEndpoint(EngineFront):
             engine.options.max_buffered_bytes if max_ws_buffer is None else max_ws_buffer
         )
         self.coalescer = WriteCoalescer()
-        self.teardown = Teardown()
-        """The end of WebSocket sessions, bounded per loop turn (``teardown.py``)."""
         self._connections: set[WebSocketConnection] = set()
 
     # -- Endpoint --------------------------------------------------------------------------

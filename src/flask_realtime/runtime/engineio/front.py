@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from ...engine import EngineRequest, EngineResponse, EngineServer, EngineSocket, Transport
 from ...engine.http import merge_headers
 from ..http.messages import Request
 from .client_files import CLIENT_FILES, ClientFiles
+from .teardown import Teardown
 from .timer import DeadlineTimer
 
 __all__ = ["EngineFront", "from_http", "from_scope"]
+
+_T = TypeVar("_T")
 
 BODY_FRAMING = 64 * 1024
 """A POST carries one payload: a body may hold a full-size message and its framing."""
@@ -50,6 +54,9 @@ class EngineFront:
         self.path = engine.options.url_path
         self.max_body_size = engine.options.max_http_buffer_size + BODY_FRAMING
         self.timer = timer if timer is not None else DeadlineTimer(engine.deadlines)
+        self.teardown = Teardown()
+        """The end of sessions, bounded per loop turn (``teardown.py``): a WebSocket's
+        close, a long poll whose client left, a POST that closes or disconnects."""
         self._client_files = ClientFiles()
 
     def matches(self, path: str) -> bool:
@@ -84,6 +91,11 @@ class EngineFront:
         the result is ``None``: nobody is left to answer.
         """
         loop = self.timer.bind()
+        if request.method == "POST" and is_leaving(request.body):
+            # A client leaving (Engine.IO CLOSE, or a Socket.IO DISCONNECT): its session's
+            # end waits for the teardown budget, as a WebSocket's close does, so that
+            # thousands leaving at once do not hold up the clients still connected.
+            return await self.in_teardown(partial(self._answer_post, request))
         future: asyncio.Future[EngineResponse] = loop.create_future()
 
         def respond(response: EngineResponse) -> None:
@@ -105,10 +117,35 @@ class EngineFront:
             if future.done():
                 return future.result()
         except asyncio.CancelledError:
-            result.poll_aborted()
+            self.teardown.run(result.poll_aborted)
             raise
-        result.poll_aborted()
+        self.teardown.run(result.poll_aborted)
         return None
+
+    def _answer_post(self, request: EngineRequest) -> EngineResponse:
+        """Handle a POST now (a POST is answered at once: it never parks)."""
+        result = self.engine.handle_request(request, self.timer.now(), _unparked)
+        assert isinstance(result, EngineResponse), "a POST is never parked"
+        return result
+
+    async def in_teardown(self, job: Callable[[], _T]) -> _T:
+        """``job``'s result, once the teardown budget has let it run: at once, unless
+        many sessions end in this loop turn (``teardown.py``). It runs even if the caller
+        is cancelled meanwhile: a session's end is not to be skipped."""
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+
+        def run() -> None:
+            try:
+                result = job()
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+        self.teardown.run(run)
+        return await future
 
     def attach(
         self, transport: Transport, request: EngineRequest, upgrade_of: EngineSocket | None
@@ -123,6 +160,20 @@ class EngineFront:
             upgrade_of.start_upgrade(transport, now)
             return upgrade_of
         return None
+
+
+def is_leaving(body: bytes) -> bool:
+    """Whether a polling POST's payload starts with a client's goodbye: an Engine.IO
+    CLOSE (``1``) or a Socket.IO DISCONNECT (``41``), in v4's framing or v3's
+    (``<length>:<packet>``). Only the first packet is looked at: a browser tab that
+    closes sends its DISCONNECTs and the CLOSE in a POST of their own."""
+    if body[:1].isdigit() and b":" in body[:8]:  # v3: "2:41", "1:1"
+        body = body[body.index(b":") + 1 :]
+    return body.startswith(b"41") or body[:2] in (b"1", b"1\x1e")
+
+
+def _unparked(response: EngineResponse) -> None:
+    """The responder of a POST (a POST is answered at once, never parked)."""
 
 
 def from_http(request: Request) -> EngineRequest:

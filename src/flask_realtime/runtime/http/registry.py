@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, overload
 
@@ -88,30 +89,41 @@ class ConnectionDeadline:
 class AdoptedConnection:
     """Stands in for the endpoint's protocol after a WebSocket upgrade, to see it close.
 
-    The transport calls ``data_received``, ``eof_received``, ``pause_writing`` and
-    ``resume_writing`` on this object; they are the inner protocol's own bound methods,
-    stored in slots, so those calls cost nothing extra (uvloop even caches them). Only
-    ``connection_made`` and ``connection_lost`` pass through here.
+    Only ``connection_made`` and ``connection_lost`` pass through here. The transport's
+    other callbacks are the inner protocol's own: ``data_received`` is read once, when the
+    transport takes this protocol (uvloop keeps the bound method it got), so a message
+    costs no extra call. The others (end of stream, flow control) are rare, and are
+    fetched from the inner protocol when called: kept here, they would be three bound
+    methods per connection, tracked objects that every full collection walks for the
+    connection's whole life.
     """
 
-    __slots__ = (
-        "_inner",
-        "_registry",
-        "data_received",
-        "eof_received",
-        "pause_writing",
-        "resume_writing",
-        "transport",
-    )
+    __slots__ = ("_inner", "_registry", "transport")
 
     def __init__(self, inner: asyncio.Protocol, registry: ConnectionRegistry) -> None:
         self._inner = inner
         self._registry = registry
         self.transport: asyncio.BaseTransport | None = None
-        self.data_received = inner.data_received
-        self.eof_received = inner.eof_received
-        self.pause_writing = inner.pause_writing
-        self.resume_writing = inner.resume_writing
+
+    @property
+    def data_received(self) -> Callable[[bytes], None]:
+        """The inner protocol's (read once, by the transport, see the class doc)."""
+        return self._inner.data_received
+
+    @property
+    def eof_received(self) -> Callable[[], bool | None]:
+        """The inner protocol's."""
+        return self._inner.eof_received
+
+    @property
+    def pause_writing(self) -> Callable[[], None]:
+        """The inner protocol's."""
+        return self._inner.pause_writing
+
+    @property
+    def resume_writing(self) -> Callable[[], None]:
+        """The inner protocol's."""
+        return self._inner.resume_writing
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -160,7 +172,10 @@ class ConnectionRegistry:
         self._http.discard(conn)
         entry = getattr(conn, "deadline_entry", None)
         if entry is not None:
-            entry.cancel()
+            # Dropped, not only cancelled: the heap keeps the entry until its time, and
+            # its callback holds the connection (after a WebSocket upgrade, the whole HTTP
+            # connection the session no longer needs, for as long as its timeout).
+            entry.drop()
             conn.deadline_entry = None
         self._check_empty()
 

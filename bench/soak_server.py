@@ -1,0 +1,168 @@
+"""The server of ``bench/soak.py``: a Flask app with an echo handler and, as most apps do,
+a ``def`` disconnect handler (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out), served by
+``socketio.run`` with the collector's policy (``SOAK_GC_FREEZE=0`` turns it off).
+
+``GET /stats`` tells the conductor the live sessions, the full collections since the last
+read (when each ended, its pause), the heap's size and the policy's sweeps; with
+``?deep=1`` what is frozen too. ``SOAK_GC_DETAIL=1`` (``soak.py --gc-detail``) adds each
+full collection over 5 ms and the most CPU time one took; ``SOAK_SAMPLE_LOOP=1``
+(``--sample-loop``) where the loop's thread was, sampled every 2 ms, and its longest lag.
+
+    python bench/soak_server.py   # prints the port it listens on, as socketio.run does
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from soak_clients import raise_fd_limit
+
+
+def serve() -> None:
+    from flask import Flask, request
+
+    from flask_realtime import SocketIO
+
+    try:
+        from flask_realtime.runtime.gc_policy import installed_gc_policy
+    except ImportError:  # a version before the policy, to compare with
+
+        def installed_gc_policy() -> Any:
+            return None
+
+    app = Flask("soak")
+    freeze = os.environ.get("SOAK_GC_FREEZE", "1") != "0"
+    socketio = SocketIO(app, **({} if freeze else {"gc_freeze": False}))
+    pauses: list[tuple[float, float]] = []  # (when it ended, seconds), time.monotonic
+    started: list[float] = []
+    cpu: list[float] = []
+    detail = bool(os.environ.get("SOAK_GC_DETAIL"))
+    walked: list[tuple[int, ...]] = []  # with --gc-detail: each generation's size at a start
+    largest: list[tuple[int, list[tuple[int, str]]]] = []  # their references, largest 3
+    details: list[dict[str, Any]] = []  # with --gc-detail: the full collections over 5 ms
+    cpu_max = [0.0]  # with --gc-detail: the most CPU time a full collection took
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            if detail:  # counted before the clock starts: not part of the pause
+                young = [gc.get_objects(g) for g in range(3)]
+                walked.append(tuple(map(len, young)))
+                # what those objects refer to (a collection visits each reference once
+                # or twice): one large new container can cost more than all the others
+                sizes = sorted(
+                    ((len(gc.get_referents(o)), type(o).__qualname__) for g in young for o in g),
+                    reverse=True,
+                )
+                largest.append((sum(n for n, _ in sizes), sizes[:3]))
+            cpu.append(time.thread_time())  # the thread's CPU time: not what others took
+            started.append(time.perf_counter())
+        elif started:
+            pause = time.perf_counter() - started.pop()
+            spent = time.thread_time() - cpu.pop()
+            pauses.append((time.monotonic(), pause))
+            if detail and walked:
+                sizes = walked.pop()
+                references, biggest = largest.pop()
+                cpu_max[0] = max(cpu_max[0], spent)
+                if pause > 0.005:
+                    details.append({
+                        "at": time.monotonic(), "ms": round(pause * 1e3, 1),
+                        "cpu_ms": round(spent * 1e3, 1),
+                        "generations": sizes, "references": references, "largest": biggest,
+                        "collected": info.get("collected"),
+                        "thread": threading.current_thread().name,
+                    })  # fmt: skip
+
+    gc.callbacks.append(on_gc)
+
+    samples: collections.Counter[str] = collections.Counter()
+    lags: list[float] = []  # with --sample-loop: how late the loop ran a callback
+    if os.environ.get("SOAK_SAMPLE_LOOP"):
+        loop_thread = threading.get_ident()
+
+        def sample() -> None:  # where the loop's thread is, every 2 ms; and its lag
+            pending: list[float] = []
+
+            def answered() -> None:  # on the loop: how late it ran a callback
+                if pending:
+                    lags.append(time.perf_counter() - pending.pop())
+
+            while True:
+                time.sleep(0.002)
+                loop = socketio.service_for(app).bridge.loop
+                if loop is not None and not pending:
+                    pending.append(time.perf_counter())
+                    loop.call_soon_threadsafe(answered)
+                frames = sys._current_frames()
+                frame = frames.get(loop_thread)
+                others = sorted(
+                    f"{Path(f.f_code.co_filename).stem}.{f.f_code.co_name}"
+                    for ident, f in frames.items()
+                    if ident not in (loop_thread, threading.get_ident())
+                    and f.f_code.co_name not in ("_take", "wait", "_wait_for_tstate_lock")
+                )  # the other threads' innermost frames, but for the ones waiting for work
+                if others:
+                    samples["others: " + ", ".join(others[:3])] += 1
+                where = []
+                while frame is not None and len(where) < 3:
+                    code = frame.f_code
+                    where.append(f"{Path(code.co_filename).stem}.{code.co_name}")
+                    frame = frame.f_back
+                samples[" < ".join(where) or "(in C: polling, or waiting for the GIL)"] += 1
+
+        threading.Thread(target=sample, daemon=True).start()
+
+    @socketio.on("echo")
+    def echo(*args: Any) -> tuple[Any, ...]:
+        return args
+
+    left: list[str] = []
+
+    def gone(reason: str) -> None:  # as most apps have: a def handler per client that leaves
+        left.append(reason)
+        del left[:-100]
+
+    if not os.environ.get("SOAK_NO_DISCONNECT_HANDLER"):
+        socketio.on_event("disconnect", gone)
+
+    @app.route("/stats")
+    def stats() -> dict[str, Any]:
+        service = socketio.service_for(app)
+        policy = installed_gc_policy()
+        taken = pauses[:]
+        del pauses[: len(taken)]
+        answer: dict[str, Any] = {
+            "sessions": len(service.engine.sessions),
+            "gc2": taken,
+            "blocks": sys.getallocatedblocks(),
+            "sweeps": policy.sweeps if policy else 0,
+        }
+        if samples:
+            answer["loop_samples"] = samples.most_common(10)
+            samples.clear()
+            answer["loop_lag_ms"] = round(max(lags, default=0.0) * 1e3, 1)
+            lags.clear()
+        if detail:
+            answer["gc2_cpu_max"], cpu_max[0] = cpu_max[0], 0.0
+            answer["gc2_detail"] = details[:]
+            del details[: len(answer["gc2_detail"])]
+        if request.args.get("deep"):
+            answer["frozen"] = gc.get_freeze_count()
+        return answer
+
+    socketio.run(app, host="127.0.0.1", port=int(os.environ.get("SOAK_PORT", "0")),
+                 log_output=False)  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise_fd_limit()
+    serve()
