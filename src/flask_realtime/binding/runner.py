@@ -39,13 +39,12 @@ import asyncio
 import contextvars
 import inspect
 import logging
-import sys
 import time
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..deadlines import Deadline, Deadlines
 from ..exceptions import ClientArgumentsError
@@ -54,7 +53,7 @@ from .environ import connection_environ
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
-from .scope import HandlerScope, pop_context, push_context
+from .scope import HandlerScope, Pushed, pop_context, push_context
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -71,29 +70,39 @@ logger = logging.getLogger(__name__)
 
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
-_EAGER_TASKS = sys.version_info >= (3, 12)
 # What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
 _NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
 
 
 @types.coroutine
-def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+def _resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
     """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
-    ``waiting`` (what it yielded to its task: a future). The task sends and throws into
-    this generator what it would have sent and thrown into the coroutine."""
+    ``waiting`` (what it yielded to its task: a future); returns what the coroutine
+    returns. The task sends and throws into this generator what it would have sent and
+    thrown into the coroutine."""
     while True:
         try:
             sent = yield waiting
         except BaseException as exc:  # the task was cancelled, or the future failed
             try:
                 waiting = coroutine.throw(exc)
-            except StopIteration:
-                return
+            except StopIteration as stop:
+                return stop.value
         else:
             try:
                 waiting = coroutine.send(sent)
-            except StopIteration:
-                return
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _awaited(awaitable: Any) -> Any:
+    """A coroutine awaiting what an ``async`` callable returned that is not a coroutine."""
+    return await awaitable
+
+
+_Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, Pushed]
+"""An ``async def`` call suspended in its first step: its coroutine, what it waits on,
+and the contexts pushed for it."""
 
 
 class _Job:
@@ -290,8 +299,9 @@ class HandlerRunner:
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
 
     def _start_async(self, job: _Job) -> None:
-        """Run an ``async def`` handler eagerly: its first step here and now; a task
-        carries it on only if it suspends (most handlers finish without suspending).
+        """Run an ``async def`` handler eagerly: its first step here and now, in a context
+        of its own; a task carries it on, in that context, only if it suspends (most
+        handlers finish without suspending).
 
         A call that a finishing handler starts (the next of its lane) waits until this one
         has returned, so that a long lane is run in a loop, not by recursion.
@@ -303,28 +313,14 @@ class HandlerRunner:
         deferred = self._deferred
         try:
             while True:
-                # The first step (one per async event, so inline here).
-                coroutine = self._run_async(job)
-                task: asyncio.Task[None] | None = None
-                if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
-                    task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-                        coroutine, loop=asyncio.get_running_loop(), eager_start=True
+                # The handler's context variables (the scope, Flask's, its own) live in a
+                # context of its own: none of them leaks into the loop's.
+                context = contextvars.copy_context()
+                suspended = context.run(self._first_step, job)
+                if suspended is not None:
+                    task = asyncio.get_running_loop().create_task(
+                        self._run_rest(job, *suspended), context=context
                     )
-                    if task.done():
-                        task = None
-                else:
-                    # The handler's context variables (the scope, Flask's) live in a
-                    # context of its own, which the task inherits if there is one.
-                    context = contextvars.copy_context()
-                    try:
-                        waiting = context.run(coroutine.send, None)
-                    except StopIteration:
-                        pass
-                    else:
-                        task = asyncio.get_running_loop().create_task(
-                            _resume(coroutine, waiting), context=context
-                        )
-                if task is not None:
                     self._tasks.add(task)  # the loop holds tasks weakly
                     task.add_done_callback(self._tasks.discard)
                 if not deferred:
@@ -332,6 +328,66 @@ class HandlerRunner:
                 job = deferred.popleft()
         finally:
             self._stepping = False
+
+    def _first_step(self, job: _Job) -> _Suspended | None:
+        """An ``async def`` call's first step, in its own context (see _start_async): the
+        contexts pushed, the handler's coroutine sent its first value, and, when it
+        finished there, the contexts popped and the call finished. Returns what the rest
+        of the run needs when the handler suspended instead, the contexts still pushed.
+
+        No wrapper coroutine: the user's coroutine is stepped directly (one frame and one
+        StopIteration fewer per call than awaiting it from a coroutine of ours).
+        """
+        try:
+            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+        except BaseException as exc:
+            self._finish(job, None, exc)
+            return None
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            error_handler = job.call.error_handler
+            if error_handler is None:  # await_handler would only await it
+                coroutine = job.fn(*job.args)
+                if type(coroutine) is not types.CoroutineType:  # an awaitable of another kind
+                    coroutine = _awaited(coroutine)
+            else:
+                coroutine = await_handler(job.fn, job.args, error_handler)
+            waiting = coroutine.send(None)
+        except StopIteration as stop:
+            result = stop.value
+        except BaseException as exc:  # a cancellation too: the call ends here
+            error = exc
+        else:
+            return coroutine, waiting, pushed
+        try:
+            pop_context(pushed, error)
+        except BaseException as exc:
+            if error is None:
+                error = exc
+        self._finish(job, result, error)
+        return None
+
+    async def _run_rest(
+        self, job: _Job, coroutine: Coroutine[Any, Any, Any], waiting: Any, pushed: Pushed
+    ) -> None:
+        """The rest of an ``async def`` call that suspended in its first step, in a task
+        running in the call's context (where its contexts were pushed)."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            try:
+                result = await _resume(coroutine, waiting)
+            except BaseException as exc:
+                pop_context(pushed, exc)
+                raise
+            pop_context(pushed, None)
+        except asyncio.CancelledError as exc:
+            self._finish(job, None, exc)
+            raise
+        except BaseException as exc:
+            error = exc
+        self._finish(job, result, error)
 
     def _run_in_thread(self, job: _Job) -> None:
         job.started = time.monotonic()
@@ -374,28 +430,6 @@ class HandlerRunner:
             return await awaitable
 
         return asyncio.run_coroutine_threadsafe(wait(), loop).result()
-
-    async def _run_async(self, job: _Job) -> None:
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-            try:
-                error_handler = job.call.error_handler
-                if error_handler is None:  # await_handler would only await it
-                    result = await job.fn(*job.args)
-                else:
-                    result = await await_handler(job.fn, job.args, error_handler)
-            except BaseException as exc:
-                pop_context(pushed, exc)
-                raise
-            pop_context(pushed, None)
-        except asyncio.CancelledError as exc:
-            self._finish(job, None, exc)
-            raise
-        except BaseException as exc:
-            error = exc
-        self._finish(job, result, error)
 
     def _finish(self, job: _Job, result: Any, error: BaseException | None) -> None:
         """A call ended: report it, then start the next call of its lane (on the loop)."""
