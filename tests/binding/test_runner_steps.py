@@ -15,10 +15,17 @@ from typing import Any
 
 import pytest
 from flask import Flask, g, request
-from flask.globals import _cv_app
+from flask.globals import _cv_app, _cv_request
 
 from flask_realtime import SocketIO, emit
-from flask_realtime.binding.scope import HandlerScope, pop_context, push_context
+from flask_realtime.binding.scope import (
+    HandlerScope,
+    current_scope,
+    enter_context,
+    leave_context,
+    pop_context,
+    push_context,
+)
 from flask_realtime.exceptions import ClientArgumentsError
 
 _mark: contextvars.ContextVar[str] = contextvars.ContextVar("test_runner_steps_mark", default="")
@@ -41,10 +48,12 @@ def test_context_variables_an_async_handler_sets_stay_in_its_call(flask_app: Fla
         return f"{before}|{_mark.get()}|{request.event['message']}"
 
     client = socketio.test_client(flask_app)
-    assert client.emit("set", "a", callback=True) == ""
-    assert client.emit("set", "b", callback=True) == ""  # "a" did not leak
-    assert client.emit("nap", "c", callback=True) == "|c|nap"
-    assert client.emit("set", "d", callback=True) == ""  # nor did "c"
+    # The first calls push the contexts, the later ones enter them (scope.enter_context).
+    for value in "abcd":
+        assert client.emit("set", value, callback=True) == ""  # nothing leaked
+    assert client.emit("nap", "e", callback=True) == "|e|nap"
+    assert client.emit("nap", "f", callback=True) == "|f|nap"
+    assert client.emit("set", "g", callback=True) == ""  # nor did a suspended one
 
 
 def test_g_is_fresh_for_every_event(flask_app: Flask) -> None:
@@ -178,3 +187,42 @@ def test_nested_emits_and_acks_of_an_async_handler(flask_app: Flask) -> None:
     client = socketio.test_client(flask_app)
     assert client.emit("fan", 3, callback=True) == 3
     assert [m["args"] for m in client.get_received() if m["name"] == "item"] == [[0], [1], [2]]
+
+
+def test_an_entered_context_has_everything_current_and_changes_nothing_outside(
+    flask_app: Flask,
+) -> None:
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("ping")
+    def ping() -> None:
+        g.left = "behind"
+
+    client = socketio.test_client(flask_app)
+    for _ in range(3):  # the first pushes whole, the second makes the app context
+        client.emit("ping")
+    state = socketio.service_for(flask_app)
+    socket = state.server.get_socket(client.sid, "/")
+    assert socket is not None
+    cache = socket.data
+    scope = HandlerScope(flask_app, state.ops, client.sid, "/", socket.eio.sid, {}, "ping")
+
+    def inside() -> list[Any]:
+        seen = [request.sid, request.event, g.get("left"), current_scope() is scope]
+        g.left = "again"
+        _mark.set("inside")
+        return seen
+
+    context = enter_context(scope, (1,), True, cache)
+    assert context is not None
+    assert enter_context(scope, (), True, cache) is None  # its app context is in use
+    assert context.run(inside) == [client.sid, {"message": "ping", "args": (1,)}, None, True]
+    leave_context(cache)
+    assert _cv_request.get(None) is None
+    assert current_scope() is None
+    assert _mark.get() == ""
+    again = enter_context(scope, (), True, cache)
+    assert again is not None
+    assert again.run(lambda: (g.get("left"), _mark.get())) == (None, "")
+    leave_context(cache)
+    assert enter_context(scope, (), False, cache) is None  # manage_session=False: pushed

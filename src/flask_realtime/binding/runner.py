@@ -53,7 +53,14 @@ from .environ import connection_environ
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
-from .scope import HandlerScope, Pushed, pop_context, push_context
+from .scope import (
+    HandlerScope,
+    Pushed,
+    enter_context,
+    leave_context,
+    pop_context,
+    push_context,
+)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -100,9 +107,9 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-_Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, Pushed]
+_Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, "Pushed | None"]
 """An ``async def`` call suspended in its first step: its coroutine, what it waits on,
-and the contexts pushed for it."""
+and the contexts pushed for it (None: entered, see ``scope.enter_context``)."""
 
 
 class _Job:
@@ -314,9 +321,14 @@ class HandlerRunner:
         try:
             while True:
                 # The handler's context variables (the scope, Flask's, its own) live in a
-                # context of its own: none of them leaks into the loop's.
-                context = contextvars.copy_context()
-                suspended = context.run(self._first_step, job)
+                # context of its own: none of them leaks into the loop's. Entered, when
+                # possible: a copy of one where the contexts are current already.
+                context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+                if context is None:
+                    context = contextvars.copy_context()
+                    suspended = context.run(self._first_step, job, False)
+                else:
+                    suspended = context.run(self._first_step, job, True)
                 if suspended is not None:
                     task = asyncio.get_running_loop().create_task(
                         self._run_rest(job, *suspended), context=context
@@ -329,20 +341,22 @@ class HandlerRunner:
         finally:
             self._stepping = False
 
-    def _first_step(self, job: _Job) -> _Suspended | None:
+    def _first_step(self, job: _Job, entered: bool) -> _Suspended | None:
         """An ``async def`` call's first step, in its own context (see _start_async): the
-        contexts pushed, the handler's coroutine sent its first value, and, when it
-        finished there, the contexts popped and the call finished. Returns what the rest
-        of the run needs when the handler suspended instead, the contexts still pushed.
+        contexts pushed (unless ``entered``: current there already), the handler's
+        coroutine sent its first value, and, when it finished there, the contexts popped
+        (or left) and the call finished. Returns what the rest of the run needs when the
+        handler suspended instead, the contexts still pushed.
 
-        No wrapper coroutine: the user's coroutine is stepped directly (one frame and one
-        StopIteration fewer per call than awaiting it from a coroutine of ours).
+        No wrapper coroutine: the user's coroutine is stepped directly.
         """
-        try:
-            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-        except BaseException as exc:
-            self._finish(job, None, exc)
-            return None
+        pushed: Pushed | None = None
+        if not entered:
+            try:
+                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+            except BaseException as exc:
+                self._finish(job, None, exc)
+                return None
         result: Any = None
         error: BaseException | None = None
         try:
@@ -360,28 +374,41 @@ class HandlerRunner:
             error = exc
         else:
             return coroutine, waiting, pushed
-        try:
-            pop_context(pushed, error)
-        except BaseException as exc:
-            if error is None:
-                error = exc
+        if pushed is None:
+            leave_context(job.cache)
+        else:
+            try:
+                pop_context(pushed, error)
+            except BaseException as exc:
+                if error is None:
+                    error = exc
         self._finish(job, result, error)
         return None
 
     async def _run_rest(
-        self, job: _Job, coroutine: Coroutine[Any, Any, Any], waiting: Any, pushed: Pushed
+        self,
+        job: _Job,
+        coroutine: Coroutine[Any, Any, Any],
+        waiting: Any,
+        pushed: Pushed | None,
     ) -> None:
         """The rest of an ``async def`` call that suspended in its first step, in a task
-        running in the call's context (where its contexts were pushed)."""
+        running in the call's context (where its contexts were pushed or entered)."""
         result: Any = None
         error: BaseException | None = None
         try:
             try:
                 result = await _resume(coroutine, waiting)
             except BaseException as exc:
-                pop_context(pushed, exc)
+                if pushed is None:
+                    leave_context(job.cache)
+                else:
+                    pop_context(pushed, exc)
                 raise
-            pop_context(pushed, None)
+            if pushed is None:
+                leave_context(job.cache)
+            else:
+                pop_context(pushed, None)
         except asyncio.CancelledError as exc:
             self._finish(job, None, exc)
             raise
@@ -394,20 +421,20 @@ class HandlerRunner:
         result: Any = None
         error: BaseException | None = None
         try:
-            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-            try:
-                error_handler = job.call.error_handler
-                if error_handler is None:  # call_handler would only call it
-                    result = job.fn(*job.args)
-                else:
-                    result = call_handler(job.fn, job.args, error_handler)
-                if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-                    # an async error handler of a def handler
-                    result = self._await_on_loop(result)
-            except BaseException as exc:
-                pop_context(pushed, exc)
-                raise
-            pop_context(pushed, None)
+            context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+            if context is not None:  # the contexts are current there already
+                try:
+                    result = context.run(self._call, job)
+                finally:
+                    leave_context(job.cache)
+            else:
+                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+                try:
+                    result = self._call(job)
+                except BaseException as exc:
+                    pop_context(pushed, exc)
+                    raise
+                pop_context(pushed, None)
         except BaseException as exc:
             error = exc
         else:
@@ -420,6 +447,18 @@ class HandlerRunner:
                 except Exception:  # the loop tries again, and logs why it cannot
                     pass
         self._bridge.call(self._finish, job, result, error)
+
+    def _call(self, job: _Job) -> Any:
+        """Call a ``def`` handler (in its worker thread, its contexts current)."""
+        error_handler = job.call.error_handler
+        if error_handler is None:  # call_handler would only call it
+            result = job.fn(*job.args)
+        else:
+            result = call_handler(job.fn, job.args, error_handler)
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+            # an async error handler of a def handler
+            result = self._await_on_loop(result)
+        return result
 
     def _await_on_loop(self, awaitable: Any) -> Any:
         loop = self._bridge.loop
