@@ -507,8 +507,12 @@ class HandlerRunner:
         eio_sid = scope.eio_sid
         busy = self._busy
         count = busy.get(eio_sid, 1)
-        if count > 1 and not self._held:  # more of that connection pending: count it down
+        if self._held:
+            self._settled(eio_sid)
+        elif count > 1:  # more of that connection pending: count it down
             busy[eio_sid] = count - 1
+        elif not self._idle_waiters and self._all_idle is None:
+            busy.pop(eio_sid, None)  # what _settled would do here, inline: the common case
         else:
             self._settled(eio_sid)
 
