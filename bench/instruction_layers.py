@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, str]] = [
     ("find_handler", "flask_realtime.server.live_namespaces:LiveNamespace.find_handler"),
     ("call_init", "flask_realtime.server.handler_call:Call.__init__"),
     ("runner_invoke", "flask_realtime.binding.runner:HandlerRunner.invoke"),
-    ("job_init", "flask_realtime.binding.runner:_Job.__init__"),
+    ("job_init", "flask_realtime.binding.runner_jobs:Job.__init__"),
     ("runner_start_async", "flask_realtime.binding.runner:HandlerRunner._start_async"),
     ("pool_submit", "flask_realtime.runtime.workers:WorkerPool.submit"),
     ("run_in_thread", "flask_realtime.binding.runner:HandlerRunner._run_in_thread"),

@@ -2,11 +2,14 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run on the loop, eagerly: the first step at once, a task only if
-  it suspends (``_start_async``). ``def`` handlers run in a bounded pool of worker
-  threads (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that
-  clients take turns, and a slow one never blocks the loop. Either way the app and
-  request contexts are pushed around the call
+- ``async def`` handlers run on the loop, eagerly: the first step at once, the user's
+  coroutine stepped directly, a task only if it suspends (``_start_async``). ``def``
+  handlers run in a bounded pool of worker threads
+  (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that clients
+  take turns, and a slow one never blocks the loop. Either way the call runs in a
+  context of its own where the app and request contexts are current: a copy of the
+  socket's prepared one (:func:`~flask_realtime.binding.scope.enter_context`), or, where
+  that does not apply, a context where they are pushed
   (:func:`~flask_realtime.binding.scope.push_context`).
 - A connection with ``max_queued`` calls queued or running is not read from until half
   of them are done (``EngineSocket.pause_input``).
@@ -42,17 +45,16 @@ import logging
 import time
 import types
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
-from ..exceptions import ClientArgumentsError
 from ..server.invoker import await_handler, call_handler
 from .environ import connection_environ
-from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
+from .runner_jobs import Job, Suspended, awaited, resume
 from .scope import (
     HandlerScope,
     Pushed,
@@ -79,77 +81,6 @@ _FREE: Any = object()  # a lane not in the table: no call of that socket is runn
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
 # What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
 _NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
-
-
-@types.coroutine
-def _resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
-    """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
-    ``waiting`` (what it yielded to its task: a future); returns what the coroutine
-    returns. The task sends and throws into this generator what it would have sent and
-    thrown into the coroutine."""
-    while True:
-        try:
-            sent = yield waiting
-        except BaseException as exc:  # the task was cancelled, or the future failed
-            try:
-                waiting = coroutine.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                waiting = coroutine.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-async def _awaited(awaitable: Any) -> Any:
-    """A coroutine awaiting what an ``async`` callable returned that is not a coroutine."""
-    return await awaitable
-
-
-_Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, "Pushed | None"]
-"""An ``async def`` call suspended in its first step: its coroutine, what it waits on,
-and the contexts pushed for it (None: entered, see ``scope.enter_context``)."""
-
-
-class _Job:
-    """One handler call on its way through a lane."""
-
-    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
-
-    fn: Callable[..., Any]
-
-    def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
-        self.call = call
-        self.scope = scope
-        self.cache = cache  # the socket's storage (its request context lives there)
-        kind = call.kind
-        self.lane: str | None = None if kind == "ack" else scope.sid
-        self.started = 0.0  # set when the call starts running (read by the sweep)
-        self.warned = False
-        handler = call.handler
-        if isinstance(handler, BoundHandler):
-            self.fn = handler.fn
-            self.is_async = handler.is_async
-            if kind == "event":
-                # An event of a namespace's own handler is called with its arguments as
-                # they are: no adaptation to ask for.
-                args = call.args if handler.namespace != "*" else handler.adapt(kind, call.args)
-                count = len(args)
-                most = handler.most  # handler.fits(count), inline: asked for every event
-                if count < handler.needs or (most is not None and count > most):
-                    self.fn = _misfit(handler, count, self.is_async)
-                self.args = args
-            else:
-                self.args = handler.adapt(kind, call.args)
-        elif isinstance(handler, AckCallback):
-            self.fn = handler.fn
-            self.args = call.args
-            self.is_async = handler.is_async
-        else:
-            self.fn = handler
-            self.args = call.args
-            self.is_async = is_async_callable(handler)
 
 
 class HandlerRunner:
@@ -190,16 +121,16 @@ class HandlerRunner:
         self.manage_session = manage_session
         """Read for each call: ``socketio.manage_session`` may change it at run time."""
         # Per socket while one of its calls runs: None, or the calls waiting behind it.
-        self._lanes: dict[str, deque[_Job] | None] = {}
+        self._lanes: dict[str, deque[Job] | None] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
         self._max_queued = max_queued
         self._held: dict[str, EngineSocket] = {}  # sessions not read from: too much queued
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
-        self._running: set[_Job] = set()
+        self._running: set[Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stepping = False  # an async handler's first step is running (see _start_async)
-        self._deferred: deque[_Job] = deque()
+        self._deferred: deque[Job] = deque()
         self._all_idle: asyncio.Event | None = None
 
     # -- the Invoker protocol --------------------------------------------------------------
@@ -219,7 +150,7 @@ class HandlerRunner:
             eio = call.socket.eio
             self._held[eio_sid] = eio
             eio.pause_input(True)
-        job = _Job(call, scope, cache)
+        job = Job(call, scope, cache)
         key = job.lane
         if key is None:
             self._start(job)
@@ -288,7 +219,7 @@ class HandlerRunner:
         cache[_SCOPE_KEY] = scope
         return scope, cache
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: Job) -> None:
         self._running.add(job)
         if self._slow_after is not None and self._sweep.when is None:  # not armed, inline
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
@@ -305,7 +236,7 @@ class HandlerRunner:
             late = job.call.kind == "disconnect"
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
 
-    def _start_async(self, job: _Job) -> None:
+    def _start_async(self, job: Job) -> None:
         """Run an ``async def`` handler eagerly: its first step here and now, in a context
         of its own; a task carries it on, in that context, only if it suspends (most
         handlers finish without suspending).
@@ -341,7 +272,7 @@ class HandlerRunner:
         finally:
             self._stepping = False
 
-    def _first_step(self, job: _Job, entered: bool) -> _Suspended | None:
+    def _first_step(self, job: Job, entered: bool) -> Suspended | None:
         """An ``async def`` call's first step, in its own context (see _start_async): the
         contexts pushed (unless ``entered``: current there already), the handler's
         coroutine sent its first value, and, when it finished there, the contexts popped
@@ -364,7 +295,7 @@ class HandlerRunner:
             if error_handler is None:  # await_handler would only await it
                 coroutine = job.fn(*job.args)
                 if type(coroutine) is not types.CoroutineType:  # an awaitable of another kind
-                    coroutine = _awaited(coroutine)
+                    coroutine = awaited(coroutine)
             else:
                 coroutine = await_handler(job.fn, job.args, error_handler)
             waiting = coroutine.send(None)
@@ -387,7 +318,7 @@ class HandlerRunner:
 
     async def _run_rest(
         self,
-        job: _Job,
+        job: Job,
         coroutine: Coroutine[Any, Any, Any],
         waiting: Any,
         pushed: Pushed | None,
@@ -398,7 +329,7 @@ class HandlerRunner:
         error: BaseException | None = None
         try:
             try:
-                result = await _resume(coroutine, waiting)
+                result = await resume(coroutine, waiting)
             except BaseException as exc:
                 if pushed is None:
                     leave_context(job.cache)
@@ -416,7 +347,7 @@ class HandlerRunner:
             error = exc
         self._finish(job, result, error)
 
-    def _run_in_thread(self, job: _Job) -> None:
+    def _run_in_thread(self, job: Job) -> None:
         job.started = time.monotonic()
         result: Any = None
         error: BaseException | None = None
@@ -448,7 +379,7 @@ class HandlerRunner:
                     pass
         self._bridge.call(self._finish, job, result, error)
 
-    def _call(self, job: _Job) -> Any:
+    def _call(self, job: Job) -> Any:
         """Call a ``def`` handler (in its worker thread, its contexts current)."""
         error_handler = job.call.error_handler
         if error_handler is None:  # call_handler would only call it
@@ -470,7 +401,7 @@ class HandlerRunner:
 
         return asyncio.run_coroutine_threadsafe(wait(), loop).result()
 
-    def _finish(self, job: _Job, result: Any, error: BaseException | None) -> None:
+    def _finish(self, job: Job, result: Any, error: BaseException | None) -> None:
         """A call ended: report it, then start the next call of its lane (on the loop)."""
         self._running.discard(job)
         if job.warned:
@@ -568,28 +499,3 @@ class HandlerRunner:
                     clock - job.started,
                 )
         self._sweep.set(now + slow_after / 2)
-
-
-def _misfit(handler: BoundHandler, count: int, is_async: bool) -> Callable[..., Any]:
-    """Stands in for a handler that cannot take ``count`` arguments: raises the client's
-    mistake, so that an error handler sees it and the server logs one line, no traceback."""
-    takes = (
-        f"{handler.needs}"
-        if handler.most == handler.needs
-        else (
-            f"{handler.needs} to {handler.most}"
-            if handler.most is not None
-            else f"at least {handler.needs}"
-        )
-    )
-    error = ClientArgumentsError(
-        f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
-    )
-
-    def misfit(*args: Any) -> Any:
-        raise error
-
-    async def misfit_async(*args: Any) -> Any:
-        raise error
-
-    return misfit_async if is_async else misfit

@@ -239,7 +239,14 @@ def enter_context(
     if ctx is None or not ctx._matched:
         return None
     app = scope.app
-    if not _plain(app):
+    if (  # not _plain(app), inline: asked for every event
+        app.teardown_appcontext_funcs
+        or _pushed_signal.receivers
+        or _popped_signal.receivers
+        or _app_teardown_signal.receivers
+        or _request_teardown_signal.receivers
+        or (app.teardown_request_funcs and any(app.teardown_request_funcs.values()))
+    ):
         return None
     try:
         app_ctx = ctx.idle_apps.pop()
