@@ -225,10 +225,7 @@ class HandlerRunner:
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()
-            if self._stepping:  # see _start_async
-                self._deferred.append(job)
-            else:
-                self._start_async(job)
+            self._start_async(job)  # or deferred, when a first step is running
         else:
             # Keyed by connection: the pool takes clients in turn (see WorkerPool); a
             # disconnect handler is late, so that a mass disconnect does not delay the

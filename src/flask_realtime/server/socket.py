@@ -250,17 +250,21 @@ class Socket(SocketLifecycle):
         nsp = self.nsp
         if server.log_events:
             logger.info('received event "%s" from %s [%s]', event, self.sid, nsp.name)
-        handler, args = nsp.find_handler(event, tuple(data[1:]))
+        handlers = nsp.handlers
+        args = tuple(data[1:])
+        # find_handler's first test, inline: the namespace's own handler for the event.
+        handler = handlers.events.get(event)
         if handler is None:
-            logger.debug("no handler for %r in %s", event, nsp.name)
-            observer = server.observer  # observe: only events without a handler
-            if observer is not None:  # (the invoker tells the others)
-                observer.event_unhandled(self, event, args)
-            return
+            handler, args = nsp.find_handler(event, args)
+            if handler is None:
+                logger.debug("no handler for %r in %s", event, nsp.name)
+                observer = server.observer  # observe: only events without a handler
+                if observer is not None:  # (the invoker tells the others)
+                    observer.event_unhandled(self, event, args)
+                return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
         if limit is not None and not limit.admit(client.data, self.sid):
             return
-        handlers = nsp.handlers
         gate = handlers.gate
         if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
             handler = gate(event, tuple(data[1:]), handler)
