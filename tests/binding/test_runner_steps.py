@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from typing import Any
 
 import pytest
-from flask import Flask, g, request
+from flask import Flask, copy_current_request_context, g, request
 from flask.globals import _cv_app, _cv_request
 
 from flask_realtime import SocketIO, emit
@@ -226,3 +227,31 @@ def test_an_entered_context_has_everything_current_and_changes_nothing_outside(
     assert again.run(lambda: (g.get("left"), _mark.get())) == (None, "")
     leave_context(cache)
     assert enter_context(scope, (), False, cache) is None  # manage_session=False: pushed
+
+
+def test_copy_current_request_context_works_in_entered_calls(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+    seen: list[Any] = []
+
+    def in_a_thread() -> None:
+        @copy_current_request_context
+        def work() -> None:
+            seen.append((request.sid, request.event["message"], request.event["args"]))
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(5)
+
+    @socketio.on("def")
+    def on_def(n: int) -> None:
+        in_a_thread()
+
+    @socketio.on("async")
+    async def on_async(n: int) -> None:
+        in_a_thread()
+
+    client = socketio.test_client(flask_app)
+    for n in range(3):  # the first ones push, the later ones enter
+        client.emit("def", n, callback=True)
+        client.emit("async", n, callback=True)
+    assert seen == [(client.sid, event, (n,)) for n in range(3) for event in ("def", "async")]
