@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
 from typing import Any
 
@@ -255,3 +256,17 @@ def test_copy_current_request_context_works_in_entered_calls(flask_app: Flask) -
         client.emit("def", n, callback=True)
         client.emit("async", n, callback=True)
     assert seen == [(client.sid, event, (n,)) for n in range(3) for event in ("def", "async")]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 steps the first step outside a task")
+def test_on_312_the_first_step_runs_in_a_task(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("timed")
+    async def timed(n: int) -> list[Any]:
+        async with asyncio.timeout(5):  # needs a task from the first step on
+            return [asyncio.current_task() is not None, request.sid, g.get("seen"), n]
+
+    client = socketio.test_client(flask_app)
+    for n in range(3):  # pushed, then entered
+        assert client.emit("timed", n, callback=True) == [True, client.sid, None, n]

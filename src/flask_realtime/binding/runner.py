@@ -2,8 +2,9 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run on the loop, eagerly: the first step at once, the user's
-  coroutine stepped directly, a task only if it suspends (``_start_async``). ``def``
+- ``async def`` handlers run on the loop, eagerly: the first step at once (an eager task
+  on Python 3.12+; on 3.11 the user's coroutine stepped directly), a task only if it
+  suspends (``_start_async``). ``def``
   handlers run in a bounded pool of worker threads
   (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that clients
   take turns, and a slow one never blocks the loop. Either way the call runs in a
@@ -42,6 +43,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import sys
 import time
 import types
 from collections import deque
@@ -80,6 +82,7 @@ logger = logging.getLogger(__name__)
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
 # What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
+_EAGER_TASKS = sys.version_info >= (3, 12)
 _NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
 
 
@@ -252,15 +255,26 @@ class HandlerRunner:
                 # context of its own: none of them leaks into the loop's. Entered, when
                 # possible: a copy of one where the contexts are current already.
                 context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+                entered = context is not None
                 if context is None:
                     context = contextvars.copy_context()
-                    suspended = context.run(self._first_step, job, False)
-                else:
-                    suspended = context.run(self._first_step, job, True)
-                if suspended is not None:
-                    task = asyncio.get_running_loop().create_task(
-                        self._run_rest(job, *suspended), context=context
+                task: asyncio.Task[None] | None = None
+                if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
+                    task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                        self._run_async(job, entered),
+                        loop=asyncio.get_running_loop(),
+                        eager_start=True,
+                        context=context,
                     )
+                    if task.done():
+                        task = None
+                else:
+                    suspended = context.run(self._first_step, job, entered)
+                    if suspended is not None:
+                        task = asyncio.get_running_loop().create_task(
+                            self._run_rest(job, *suspended), context=context
+                        )
+                if task is not None:
                     self._tasks.add(task)  # the loop holds tasks weakly
                     task.add_done_callback(self._tasks.discard)
                 if not deferred:
@@ -276,7 +290,8 @@ class HandlerRunner:
         (or left) and the call finished. Returns what the rest of the run needs when the
         handler suspended instead, the contexts still pushed.
 
-        No wrapper coroutine: the user's coroutine is stepped directly.
+        No wrapper coroutine: the user's coroutine is stepped directly. Python 3.11 only
+        (3.12+ runs the call as an eager task: _run_async).
         """
         pushed: Pushed | None = None
         if not entered:
@@ -312,6 +327,42 @@ class HandlerRunner:
                     error = exc
         self._finish(job, result, error)
         return None
+
+    async def _run_async(self, job: Job, entered: bool) -> None:
+        """Python 3.12+: a whole ``async def`` call as the coroutine of an eager task (its
+        first step runs at once, inside the task: ``asyncio.current_task()`` and
+        ``asyncio.timeout()`` work from the start, as in any task), in the call's context
+        (see _start_async)."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            pushed = (
+                None
+                if entered
+                else push_context(job.scope, job.args, self.manage_session, job.cache)
+            )
+            try:
+                error_handler = job.call.error_handler
+                if error_handler is None:  # await_handler would only await it
+                    result = await job.fn(*job.args)
+                else:
+                    result = await await_handler(job.fn, job.args, error_handler)
+            except BaseException as exc:
+                if pushed is None:
+                    leave_context(job.cache)
+                else:
+                    pop_context(pushed, exc)
+                raise
+            if pushed is None:
+                leave_context(job.cache)
+            else:
+                pop_context(pushed, None)
+        except asyncio.CancelledError as exc:
+            self._finish(job, None, exc)
+            raise
+        except BaseException as exc:
+            error = exc
+        self._finish(job, result, error)
 
     async def _run_rest(
         self,
