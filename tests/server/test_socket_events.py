@@ -174,3 +174,39 @@ def test_done_twice_is_ignored_with_a_warning(
     call.done(2)
     assert peer.take() == ["431[1]"]
     assert "done() called twice" in caplog.text
+
+
+# -- the common EVENT, without a Packet (Client.receive, JsonDecoder.feed_event) -------------
+
+
+def test_an_event_in_the_main_namespace_before_joining_it_is_dropped(
+    server: SocketIOServer, peer: Peer
+) -> None:
+    in_main, in_chat = Recorder(), Recorder()
+    server.on("msg", in_main)
+    server.on("msg", in_chat, namespace="/chat")
+    chat_sid = peer.connect("/chat")
+    peer.send('42["msg",1]')  # "/" not joined: nobody to hand it to
+    peer.send('421["msg",2]')
+    peer.send('42/chat,["msg",3]')
+    assert in_main.calls == []
+    assert in_chat.calls == [(chat_sid, 3)]
+    assert peer.take() == []
+    assert not peer.eio.closed
+
+
+def test_a_malformed_event_in_the_main_namespace_closes_the_connection(
+    server: SocketIOServer, peer: Peer
+) -> None:
+    got = Recorder()
+    server.on("msg", got)
+    peer.connect()
+    peer.send('42["msg",')
+    assert got.calls == []
+    assert peer.eio.closed
+
+
+def test_a_reserved_event_name_closes_the_connection(server: SocketIOServer, peer: Peer) -> None:
+    peer.connect()
+    peer.send('42["disconnect"]')
+    assert peer.eio.closed

@@ -2,11 +2,15 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run on the loop, eagerly: the first step at once, a task only if
-  it suspends (``_start_async``). ``def`` handlers run in a bounded pool of worker
-  threads (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that
-  clients take turns, and a slow one never blocks the loop. Either way the app and
-  request contexts are pushed around the call
+- ``async def`` handlers run on the loop, eagerly: the first step at once (an eager task
+  on Python 3.12+; on 3.11 the user's coroutine stepped directly), a task only if it
+  suspends (``_start_async``). ``def``
+  handlers run in a bounded pool of worker threads
+  (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that clients
+  take turns, and a slow one never blocks the loop. Either way the call runs in a
+  context of its own where the app and request contexts are current: a copy of the
+  socket's prepared one (:func:`~flask_realtime.binding.scope.enter_context`), or, where
+  that does not apply, a context where they are pushed
   (:func:`~flask_realtime.binding.scope.push_context`).
 - A connection with ``max_queued`` calls queued or running is not read from until half
   of them are done (``EngineSocket.pause_input``).
@@ -43,18 +47,24 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..deadlines import Deadline, Deadlines
-from ..exceptions import ClientArgumentsError
 from ..server.invoker import await_handler, call_handler
 from .environ import connection_environ
-from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
-from .scope import HandlerScope, pop_context, push_context
+from .runner_jobs import Job, Suspended, awaited, resume
+from .scope import (
+    HandlerScope,
+    Pushed,
+    enter_context,
+    leave_context,
+    pop_context,
+    push_context,
+)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -71,69 +81,9 @@ logger = logging.getLogger(__name__)
 
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
-_EAGER_TASKS = sys.version_info >= (3, 12)
 # What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
+_EAGER_TASKS = sys.version_info >= (3, 12)
 _NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
-
-
-@types.coroutine
-def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
-    """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
-    ``waiting`` (what it yielded to its task: a future). The task sends and throws into
-    this generator what it would have sent and thrown into the coroutine."""
-    while True:
-        try:
-            sent = yield waiting
-        except BaseException as exc:  # the task was cancelled, or the future failed
-            try:
-                waiting = coroutine.throw(exc)
-            except StopIteration:
-                return
-        else:
-            try:
-                waiting = coroutine.send(sent)
-            except StopIteration:
-                return
-
-
-class _Job:
-    """One handler call on its way through a lane."""
-
-    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
-
-    fn: Callable[..., Any]
-
-    def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
-        self.call = call
-        self.scope = scope
-        self.cache = cache  # the socket's storage (its request context lives there)
-        kind = call.kind
-        self.lane: str | None = None if kind == "ack" else scope.sid
-        self.started = 0.0  # set when the call starts running (read by the sweep)
-        self.warned = False
-        handler = call.handler
-        if isinstance(handler, BoundHandler):
-            self.fn = handler.fn
-            self.is_async = handler.is_async
-            if kind == "event":
-                # An event of a namespace's own handler is called with its arguments as
-                # they are: no adaptation to ask for.
-                args = call.args if handler.namespace != "*" else handler.adapt(kind, call.args)
-                count = len(args)
-                most = handler.most  # handler.fits(count), inline: asked for every event
-                if count < handler.needs or (most is not None and count > most):
-                    self.fn = _misfit(handler, count, self.is_async)
-                self.args = args
-            else:
-                self.args = handler.adapt(kind, call.args)
-        elif isinstance(handler, AckCallback):
-            self.fn = handler.fn
-            self.args = call.args
-            self.is_async = handler.is_async
-        else:
-            self.fn = handler
-            self.args = call.args
-            self.is_async = is_async_callable(handler)
 
 
 class HandlerRunner:
@@ -174,16 +124,16 @@ class HandlerRunner:
         self.manage_session = manage_session
         """Read for each call: ``socketio.manage_session`` may change it at run time."""
         # Per socket while one of its calls runs: None, or the calls waiting behind it.
-        self._lanes: dict[str, deque[_Job] | None] = {}
+        self._lanes: dict[str, deque[Job] | None] = {}
         self._busy: dict[str, int] = {}  # calls not yet finished, per Engine.IO session
         self._max_queued = max_queued
         self._held: dict[str, EngineSocket] = {}  # sessions not read from: too much queued
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
-        self._running: set[_Job] = set()
+        self._running: set[Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stepping = False  # an async handler's first step is running (see _start_async)
-        self._deferred: deque[_Job] = deque()
+        self._deferred: deque[Job] = deque()
         self._all_idle: asyncio.Event | None = None
 
     # -- the Invoker protocol --------------------------------------------------------------
@@ -203,7 +153,7 @@ class HandlerRunner:
             eio = call.socket.eio
             self._held[eio_sid] = eio
             eio.pause_input(True)
-        job = _Job(call, scope, cache)
+        job = Job(call, scope, cache)
         key = job.lane
         if key is None:
             self._start(job)
@@ -272,16 +222,13 @@ class HandlerRunner:
         cache[_SCOPE_KEY] = scope
         return scope, cache
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: Job) -> None:
         self._running.add(job)
         if self._slow_after is not None and self._sweep.when is None:  # not armed, inline
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
         if job.is_async:
             job.started = time.monotonic()
-            if self._stepping:  # see _start_async
-                self._deferred.append(job)
-            else:
-                self._start_async(job)
+            self._start_async(job)  # or deferred, when a first step is running
         else:
             # Keyed by connection: the pool takes clients in turn (see WorkerPool); a
             # disconnect handler is late, so that a mass disconnect does not delay the
@@ -289,9 +236,10 @@ class HandlerRunner:
             late = job.call.kind == "disconnect"
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
 
-    def _start_async(self, job: _Job) -> None:
-        """Run an ``async def`` handler eagerly: its first step here and now; a task
-        carries it on only if it suspends (most handlers finish without suspending).
+    def _start_async(self, job: Job) -> None:
+        """Run an ``async def`` handler eagerly: its first step here and now, in a context
+        of its own; a task carries it on, in that context, only if it suspends (most
+        handlers finish without suspending).
 
         A call that a finishing handler starts (the next of its lane) waits until this one
         has returned, so that a long lane is run in a loop, not by recursion.
@@ -303,26 +251,28 @@ class HandlerRunner:
         deferred = self._deferred
         try:
             while True:
-                # The first step (one per async event, so inline here).
-                coroutine = self._run_async(job)
+                # The handler's context variables (the scope, Flask's, its own) live in a
+                # context of its own: none of them leaks into the loop's. Entered, when
+                # possible: a copy of one where the contexts are current already.
+                context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+                entered = context is not None
+                if context is None:
+                    context = contextvars.copy_context()
                 task: asyncio.Task[None] | None = None
                 if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
                     task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-                        coroutine, loop=asyncio.get_running_loop(), eager_start=True
+                        self._run_async(job, entered),
+                        loop=asyncio.get_running_loop(),
+                        eager_start=True,
+                        context=context,
                     )
                     if task.done():
                         task = None
                 else:
-                    # The handler's context variables (the scope, Flask's) live in a
-                    # context of its own, which the task inherits if there is one.
-                    context = contextvars.copy_context()
-                    try:
-                        waiting = context.run(coroutine.send, None)
-                    except StopIteration:
-                        pass
-                    else:
+                    suspended = context.run(self._first_step, job, entered)
+                    if suspended is not None:
                         task = asyncio.get_running_loop().create_task(
-                            _resume(coroutine, waiting), context=context
+                            self._run_rest(job, *suspended), context=context
                         )
                 if task is not None:
                     self._tasks.add(task)  # the loop holds tasks weakly
@@ -333,25 +283,137 @@ class HandlerRunner:
         finally:
             self._stepping = False
 
-    def _run_in_thread(self, job: _Job) -> None:
+    def _first_step(self, job: Job, entered: bool) -> Suspended | None:
+        """An ``async def`` call's first step, in its own context (see _start_async): the
+        contexts pushed (unless ``entered``: current there already), the handler's
+        coroutine sent its first value, and, when it finished there, the contexts popped
+        (or left) and the call finished. Returns what the rest of the run needs when the
+        handler suspended instead, the contexts still pushed.
+
+        No wrapper coroutine: the user's coroutine is stepped directly. Python 3.11 only
+        (3.12+ runs the call as an eager task: _run_async).
+        """
+        pushed: Pushed | None = None
+        if not entered:
+            try:
+                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+            except BaseException as exc:
+                self._finish(job, None, exc)
+                return None
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            error_handler = job.call.error_handler
+            if error_handler is None:  # await_handler would only await it
+                coroutine = job.fn(*job.args)
+                if type(coroutine) is not types.CoroutineType:  # an awaitable of another kind
+                    coroutine = awaited(coroutine)
+            else:
+                coroutine = await_handler(job.fn, job.args, error_handler)
+            waiting = coroutine.send(None)
+        except StopIteration as stop:
+            result = stop.value
+        except BaseException as exc:  # a cancellation too: the call ends here
+            error = exc
+        else:
+            return coroutine, waiting, pushed
+        if pushed is None:
+            leave_context(job.cache)
+        else:
+            try:
+                pop_context(pushed, error)
+            except BaseException as exc:
+                if error is None:
+                    error = exc
+        self._finish(job, result, error)
+        return None
+
+    async def _run_async(self, job: Job, entered: bool) -> None:
+        """Python 3.12+: a whole ``async def`` call as the coroutine of an eager task (its
+        first step runs at once, inside the task: ``asyncio.current_task()`` and
+        ``asyncio.timeout()`` work from the start, as in any task), in the call's context
+        (see _start_async)."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            pushed = (
+                None
+                if entered
+                else push_context(job.scope, job.args, self.manage_session, job.cache)
+            )
+            try:
+                error_handler = job.call.error_handler
+                if error_handler is None:  # await_handler would only await it
+                    result = await job.fn(*job.args)
+                else:
+                    result = await await_handler(job.fn, job.args, error_handler)
+            except BaseException as exc:
+                if pushed is None:
+                    leave_context(job.cache)
+                else:
+                    pop_context(pushed, exc)
+                raise
+            if pushed is None:
+                leave_context(job.cache)
+            else:
+                pop_context(pushed, None)
+        except asyncio.CancelledError as exc:
+            self._finish(job, None, exc)
+            raise
+        except BaseException as exc:
+            error = exc
+        self._finish(job, result, error)
+
+    async def _run_rest(
+        self,
+        job: Job,
+        coroutine: Coroutine[Any, Any, Any],
+        waiting: Any,
+        pushed: Pushed | None,
+    ) -> None:
+        """The rest of an ``async def`` call that suspended in its first step, in a task
+        running in the call's context (where its contexts were pushed or entered)."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            try:
+                result = await resume(coroutine, waiting)
+            except BaseException as exc:
+                if pushed is None:
+                    leave_context(job.cache)
+                else:
+                    pop_context(pushed, exc)
+                raise
+            if pushed is None:
+                leave_context(job.cache)
+            else:
+                pop_context(pushed, None)
+        except asyncio.CancelledError as exc:
+            self._finish(job, None, exc)
+            raise
+        except BaseException as exc:
+            error = exc
+        self._finish(job, result, error)
+
+    def _run_in_thread(self, job: Job) -> None:
         job.started = time.monotonic()
         result: Any = None
         error: BaseException | None = None
         try:
-            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-            try:
-                error_handler = job.call.error_handler
-                if error_handler is None:  # call_handler would only call it
-                    result = job.fn(*job.args)
-                else:
-                    result = call_handler(job.fn, job.args, error_handler)
-                if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-                    # an async error handler of a def handler
-                    result = self._await_on_loop(result)
-            except BaseException as exc:
-                pop_context(pushed, exc)
-                raise
-            pop_context(pushed, None)
+            context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+            if context is not None:  # the contexts are current there already
+                try:
+                    result = context.run(self._call, job)
+                finally:
+                    leave_context(job.cache)
+            else:
+                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+                try:
+                    result = self._call(job)
+                except BaseException as exc:
+                    pop_context(pushed, exc)
+                    raise
+                pop_context(pushed, None)
         except BaseException as exc:
             error = exc
         else:
@@ -365,6 +427,18 @@ class HandlerRunner:
                     pass
         self._bridge.call(self._finish, job, result, error)
 
+    def _call(self, job: Job) -> Any:
+        """Call a ``def`` handler (in its worker thread, its contexts current)."""
+        error_handler = job.call.error_handler
+        if error_handler is None:  # call_handler would only call it
+            result = job.fn(*job.args)
+        else:
+            result = call_handler(job.fn, job.args, error_handler)
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+            # an async error handler of a def handler
+            result = self._await_on_loop(result)
+        return result
+
     def _await_on_loop(self, awaitable: Any) -> Any:
         loop = self._bridge.loop
         if loop is None:  # pragma: no cover - the loop is there while handlers run
@@ -375,29 +449,7 @@ class HandlerRunner:
 
         return asyncio.run_coroutine_threadsafe(wait(), loop).result()
 
-    async def _run_async(self, job: _Job) -> None:
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-            try:
-                error_handler = job.call.error_handler
-                if error_handler is None:  # await_handler would only await it
-                    result = await job.fn(*job.args)
-                else:
-                    result = await await_handler(job.fn, job.args, error_handler)
-            except BaseException as exc:
-                pop_context(pushed, exc)
-                raise
-            pop_context(pushed, None)
-        except asyncio.CancelledError as exc:
-            self._finish(job, None, exc)
-            raise
-        except BaseException as exc:
-            error = exc
-        self._finish(job, result, error)
-
-    def _finish(self, job: _Job, result: Any, error: BaseException | None) -> None:
+    def _finish(self, job: Job, result: Any, error: BaseException | None) -> None:
         """A call ended: report it, then start the next call of its lane (on the loop)."""
         self._running.discard(job)
         if job.warned:
@@ -434,8 +486,12 @@ class HandlerRunner:
         eio_sid = scope.eio_sid
         busy = self._busy
         count = busy.get(eio_sid, 1)
-        if count > 1 and not self._held:  # more of that connection pending: count it down
+        if self._held:
+            self._settled(eio_sid)
+        elif count > 1:  # more of that connection pending: count it down
             busy[eio_sid] = count - 1
+        elif not self._idle_waiters and self._all_idle is None:
+            busy.pop(eio_sid, None)  # what _settled would do here, inline: the common case
         else:
             self._settled(eio_sid)
 
@@ -491,28 +547,3 @@ class HandlerRunner:
                     clock - job.started,
                 )
         self._sweep.set(now + slow_after / 2)
-
-
-def _misfit(handler: BoundHandler, count: int, is_async: bool) -> Callable[..., Any]:
-    """Stands in for a handler that cannot take ``count`` arguments: raises the client's
-    mistake, so that an error handler sees it and the server logs one line, no traceback."""
-    takes = (
-        f"{handler.needs}"
-        if handler.most == handler.needs
-        else (
-            f"{handler.needs} to {handler.most}"
-            if handler.most is not None
-            else f"at least {handler.needs}"
-        )
-    )
-    error = ClientArgumentsError(
-        f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
-    )
-
-    def misfit(*args: Any) -> Any:
-        raise error
-
-    async def misfit_async(*args: Any) -> Any:
-        raise error
-
-    return misfit_async if is_async else misfit

@@ -95,8 +95,8 @@ class Client:
     """
 
     __slots__ = (
-        "_connect_timer", "_data", "_restoring", "decoder", "eio", "parser", "rate", "server",
-        "sockets",
+        "_connect_timer", "_data", "_feed_event", "_restoring", "decoder", "eio", "parser",
+        "rate", "server", "sockets",
     )  # fmt: skip
 
     def __init__(self, server: ClientServer, eio: EngineSocket, parser: Parser) -> None:
@@ -104,6 +104,10 @@ class Client:
         self.eio = eio
         self.parser = parser
         self.decoder: Decoder = parser.decoder()
+        # The decoder's way for the common EVENT without a Packet, when it has one.
+        self._feed_event: Callable[[str], tuple[list[Any], int | None] | None] | None = getattr(
+            self.decoder, "feed_event", None
+        )
         self.sockets: dict[NamespaceName, Socket] = {}
         self._connect_timer: Deadline | None = None
         self._data: dict[str, Any] | None = None
@@ -148,6 +152,23 @@ class Client:
         rate = self.rate
         if rate is not None:
             rate.charge_bytes(len(data))
+        feed_event = self._feed_event
+        if feed_event is not None and type(data) is str:
+            # The common case: an EVENT in "/", handed to its socket without a Packet.
+            try:
+                event = feed_event(data)
+            except ProtocolError as exc:
+                self._violation(f"invalid packet: {exc}")
+                return
+            if event is not None:
+                if rate is not None and not self._within_rate(rate):
+                    return
+                socket = self.sockets.get("/")
+                if socket is None:
+                    logger.debug("%s is not in /, dropping %r", self.eio.sid, event[0][0])
+                else:
+                    socket.on_event(event[0], event[1])
+                return
         try:
             packet = self.decoder.feed(data)
         except ProtocolError as exc:

@@ -229,14 +229,19 @@ class Socket(SocketLifecycle):
             return
         packet_type = packet.type
         if packet_type is _EVENT or packet_type is _BINARY_EVENT:
-            self._on_event(packet)
+            self.on_event(packet.data, packet.id)
         elif packet_type is _ACK or packet_type is _BINARY_ACK:
             self._on_ack(packet)
         else:  # DISCONNECT: the client routes nothing else here
             self.close(CloseReason.CLIENT_DISCONNECT, notify=False)
 
-    def _on_event(self, packet: Packet) -> None:
-        data = packet.data
+    def on_event(self, data: list[Any], ack_id: int | None) -> None:
+        """Handle an EVENT for this namespace: its payload ``[name, *args]`` and its ack id
+        (the client's decoder hands the common one over without a Packet)."""
+        if self.state is not _CONNECTED:
+            logger.debug("%s is not connected to %s, dropping %r", self.sid, self.nsp.name,
+                         data[0])  # fmt: skip
+            return
         event = data[0]
         if event in RESERVED_EVENTS:  # the parser refuses these already; a custom one may not
             return
@@ -245,17 +250,21 @@ class Socket(SocketLifecycle):
         nsp = self.nsp
         if server.log_events:
             logger.info('received event "%s" from %s [%s]', event, self.sid, nsp.name)
-        handler, args = nsp.find_handler(event, tuple(data[1:]))
+        handlers = nsp.handlers
+        args = tuple(data[1:])
+        # find_handler's first test, inline: the namespace's own handler for the event.
+        handler = handlers.events.get(event)
         if handler is None:
-            logger.debug("no handler for %r in %s", event, nsp.name)
-            observer = server.observer  # observe: only events without a handler
-            if observer is not None:  # (the invoker tells the others)
-                observer.event_unhandled(self, event, args)
-            return
+            handler, args = nsp.find_handler(event, args)
+            if handler is None:
+                logger.debug("no handler for %r in %s", event, nsp.name)
+                observer = server.observer  # observe: only events without a handler
+                if observer is not None:  # (the invoker tells the others)
+                    observer.event_unhandled(self, event, args)
+                return
         limit = getattr(handler, "rate_limit", None)  # client_limits.py: declared per handler
         if limit is not None and not limit.admit(client.data, self.sid):
             return
-        handlers = nsp.handlers
         gate = handlers.gate
         if gate is not None:  # per-event middlewares (server/registry.py: EventGate)
             handler = gate(event, tuple(data[1:]), handler)
@@ -267,7 +276,7 @@ class Socket(SocketLifecycle):
             args,
             self,
             self._event_done,
-            packet.id,
+            ack_id,
             handlers.error or server.registry.default_error,
         )
         try:

@@ -1,0 +1,120 @@
+"""What the handler runner (``runner.py``) keeps per call, and its helpers.
+
+:class:`Job` is one handler call on its way through a lane: the server's call, the
+scope and storage of its socket, and the function and arguments to call, resolved once
+(a handler that cannot take the client's arguments is replaced by :func:`misfit`, which
+raises the client's mistake). :func:`resume` carries on, in a task, an ``async def``
+handler whose first step ran eagerly and suspended.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..exceptions import ClientArgumentsError
+from .handlers import BoundHandler, is_async_callable
+from .operations import AckCallback
+from .scope import HandlerScope, Pushed
+
+if TYPE_CHECKING:
+    from ..server.invoker import HandlerCall
+
+__all__ = ["Job", "Suspended", "awaited", "misfit", "resume"]
+
+
+@types.coroutine
+def resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
+    """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
+    ``waiting`` (what it yielded to its task: a future); returns what the coroutine
+    returns. The task sends and throws into this generator what it would have sent and
+    thrown into the coroutine."""
+    while True:
+        try:
+            sent = yield waiting
+        except BaseException as exc:  # the task was cancelled, or the future failed
+            try:
+                waiting = coroutine.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                waiting = coroutine.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def awaited(awaitable: Any) -> Any:
+    """A coroutine awaiting what an ``async`` callable returned that is not a coroutine."""
+    return await awaitable
+
+
+Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, "Pushed | None"]
+"""An ``async def`` call suspended in its first step: its coroutine, what it waits on,
+and the contexts pushed for it (None: entered, see ``scope.enter_context``)."""
+
+
+class Job:
+    """One handler call on its way through a lane."""
+
+    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
+
+    fn: Callable[..., Any]
+
+    def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
+        self.call = call
+        self.scope = scope
+        self.cache = cache  # the socket's storage (its request context lives there)
+        kind = call.kind
+        self.lane: str | None = None if kind == "ack" else scope.sid
+        self.started = 0.0  # set when the call starts running (read by the sweep)
+        self.warned = False
+        handler = call.handler
+        if isinstance(handler, BoundHandler):
+            self.fn = handler.fn
+            self.is_async = handler.is_async
+            if kind == "event":
+                # An event of a namespace's own handler is called with its arguments as
+                # they are: no adaptation to ask for.
+                args = call.args if handler.namespace != "*" else handler.adapt(kind, call.args)
+                count = len(args)
+                most = handler.most  # handler.fits(count), inline: asked for every event
+                if count < handler.needs or (most is not None and count > most):
+                    self.fn = misfit(handler, count, self.is_async)
+                self.args = args
+            else:
+                self.args = handler.adapt(kind, call.args)
+        elif isinstance(handler, AckCallback):
+            self.fn = handler.fn
+            self.args = call.args
+            self.is_async = handler.is_async
+        else:
+            self.fn = handler
+            self.args = call.args
+            self.is_async = is_async_callable(handler)
+
+
+def misfit(handler: BoundHandler, count: int, is_async: bool) -> Callable[..., Any]:
+    """Stands in for a handler that cannot take ``count`` arguments: raises the client's
+    mistake, so that an error handler sees it and the server logs one line, no traceback."""
+    takes = (
+        f"{handler.needs}"
+        if handler.most == handler.needs
+        else (
+            f"{handler.needs} to {handler.most}"
+            if handler.most is not None
+            else f"at least {handler.needs}"
+        )
+    )
+    error = ClientArgumentsError(
+        f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
+    )
+
+    def misfit(*args: Any) -> Any:
+        raise error
+
+    async def misfit_async(*args: Any) -> Any:
+        raise error
+
+    return misfit_async if is_async else misfit
