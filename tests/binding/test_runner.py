@@ -250,7 +250,7 @@ def test_events_queued_behind_a_client_that_left_are_dropped(flask_app: Flask) -
 def test_async_handlers_that_never_suspend_run_in_order_without_recursion(
     flask_app: Flask,
 ) -> None:
-    # Each finishes in its first step (eagerly, with no task); a lane of thousands queued
+    # Each finishes in its first step (eagerly on 3.12+); a lane of thousands queued
     # behind a suspended first one is run in a loop once it resumes, not by recursion.
     socketio = SocketIO(flask_app)
     gate = asyncio.Event()

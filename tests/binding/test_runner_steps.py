@@ -1,6 +1,6 @@
 """The runner's per-event shortcuts keep what the long way did.
 
-An ``async def`` handler's first step runs without a wrapper coroutine of ours, in a
+An ``async def`` handler runs in a task of its own (eager on Python 3.12+), in a
 context of its own; a socket's app context is reused from event to event with a fresh
 ``g``. What these tests hold: context variables never leak out of a handler, a suspended
 handler keeps its own, ``g`` is fresh per event and per concurrent call, a wrong
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 import threading
 from typing import Any
 
@@ -258,8 +257,9 @@ def test_copy_current_request_context_works_in_entered_calls(flask_app: Flask) -
     assert seen == [(client.sid, event, (n,)) for n in range(3) for event in ("def", "async")]
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 steps the first step outside a task")
-def test_on_312_the_first_step_runs_in_a_task(flask_app: Flask) -> None:
+def test_the_first_step_runs_in_a_task(flask_app: Flask) -> None:
+    """``asyncio.timeout()`` (as aiohttp's and anyio's timeouts) needs a current task: an
+    ``async def`` handler has one from its first step, on every Python version."""
     socketio = SocketIO(flask_app)
 
     @socketio.on("timed")

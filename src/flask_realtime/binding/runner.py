@@ -2,10 +2,11 @@
 
 It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 
-- ``async def`` handlers run on the loop, eagerly: the first step at once (an eager task
-  on Python 3.12+; on 3.11 the user's coroutine stepped directly), a task only if it
-  suspends (``_start_async``). ``def``
-  handlers run in a bounded pool of worker threads
+- ``async def`` handlers run on the loop, each call in a task of its own from its first
+  step (``asyncio.current_task()``, ``asyncio.timeout()``, aiohttp and anyio need one):
+  on Python 3.12+ an eager task, whose first step runs at once (most handlers finish
+  there); on 3.11, which has no eager tasks, a task the loop starts at its next turn
+  (``_start_async``). ``def`` handlers run in a bounded pool of worker threads
   (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that clients
   take turns, and a slow one never blocks the loop. Either way the call runs in a
   context of its own where the app and request contexts are current: a copy of the
@@ -45,9 +46,8 @@ import inspect
 import logging
 import sys
 import time
-import types
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +56,9 @@ from ..server.invoker import await_handler, call_handler
 from .environ import connection_environ
 from .operations import AckCallback
 from .outcomes import Outcome, Outcomes
-from .runner_jobs import Job, Suspended, awaited, resume
+from .runner_jobs import Job
 from .scope import (
     HandlerScope,
-    Pushed,
     enter_context,
     leave_context,
     pop_context,
@@ -237,9 +236,12 @@ class HandlerRunner:
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
 
     def _start_async(self, job: Job) -> None:
-        """Run an ``async def`` handler eagerly: its first step here and now, in a context
-        of its own; a task carries it on, in that context, only if it suspends (most
-        handlers finish without suspending).
+        """Run an ``async def`` handler in a task of its own, in a context of its own: an
+        eager task on Python 3.12+ (its first step here and now; most handlers finish
+        there), a task started at the loop's next turn on 3.11. Stepping the coroutine
+        without a task would be cheaper on 3.11 (~12k instructions a call) but wrong:
+        ``asyncio.timeout()``, aiohttp's and anyio's timeouts raise when no task is
+        current.
 
         A call that a finishing handler starts (the next of its lane) waits until this one
         has returned, so that a long lane is run in a loop, not by recursion.
@@ -269,11 +271,9 @@ class HandlerRunner:
                     if task.done():
                         task = None
                 else:
-                    suspended = context.run(self._first_step, job, entered)
-                    if suspended is not None:
-                        task = asyncio.get_running_loop().create_task(
-                            self._run_rest(job, *suspended), context=context
-                        )
+                    task = asyncio.get_running_loop().create_task(
+                        self._run_async(job, entered), context=context
+                    )
                 if task is not None:
                     self._tasks.add(task)  # the loop holds tasks weakly
                     task.add_done_callback(self._tasks.discard)
@@ -283,56 +283,9 @@ class HandlerRunner:
         finally:
             self._stepping = False
 
-    def _first_step(self, job: Job, entered: bool) -> Suspended | None:
-        """An ``async def`` call's first step, in its own context (see _start_async): the
-        contexts pushed (unless ``entered``: current there already), the handler's
-        coroutine sent its first value, and, when it finished there, the contexts popped
-        (or left) and the call finished. Returns what the rest of the run needs when the
-        handler suspended instead, the contexts still pushed.
-
-        No wrapper coroutine: the user's coroutine is stepped directly. Python 3.11 only
-        (3.12+ runs the call as an eager task: _run_async).
-        """
-        pushed: Pushed | None = None
-        if not entered:
-            try:
-                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-            except BaseException as exc:
-                self._finish(job, None, exc)
-                return None
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            error_handler = job.call.error_handler
-            if error_handler is None:  # await_handler would only await it
-                coroutine = job.fn(*job.args)
-                if type(coroutine) is not types.CoroutineType:  # an awaitable of another kind
-                    coroutine = awaited(coroutine)
-            else:
-                coroutine = await_handler(job.fn, job.args, error_handler)
-            waiting = coroutine.send(None)
-        except StopIteration as stop:
-            result = stop.value
-        except BaseException as exc:  # a cancellation too: the call ends here
-            error = exc
-        else:
-            return coroutine, waiting, pushed
-        if pushed is None:
-            leave_context(job.cache)
-        else:
-            try:
-                pop_context(pushed, error)
-            except BaseException as exc:
-                if error is None:
-                    error = exc
-        self._finish(job, result, error)
-        return None
-
     async def _run_async(self, job: Job, entered: bool) -> None:
-        """Python 3.12+: a whole ``async def`` call as the coroutine of an eager task (its
-        first step runs at once, inside the task: ``asyncio.current_task()`` and
-        ``asyncio.timeout()`` work from the start, as in any task), in the call's context
-        (see _start_async)."""
+        """A whole ``async def`` call, as the coroutine of its task (see _start_async), in
+        the call's context."""
         result: Any = None
         error: BaseException | None = None
         try:
@@ -347,37 +300,6 @@ class HandlerRunner:
                     result = await job.fn(*job.args)
                 else:
                     result = await await_handler(job.fn, job.args, error_handler)
-            except BaseException as exc:
-                if pushed is None:
-                    leave_context(job.cache)
-                else:
-                    pop_context(pushed, exc)
-                raise
-            if pushed is None:
-                leave_context(job.cache)
-            else:
-                pop_context(pushed, None)
-        except asyncio.CancelledError as exc:
-            self._finish(job, None, exc)
-            raise
-        except BaseException as exc:
-            error = exc
-        self._finish(job, result, error)
-
-    async def _run_rest(
-        self,
-        job: Job,
-        coroutine: Coroutine[Any, Any, Any],
-        waiting: Any,
-        pushed: Pushed | None,
-    ) -> None:
-        """The rest of an ``async def`` call that suspended in its first step, in a task
-        running in the call's context (where its contexts were pushed or entered)."""
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            try:
-                result = await resume(coroutine, waiting)
             except BaseException as exc:
                 if pushed is None:
                     leave_context(job.cache)

@@ -3,56 +3,23 @@
 :class:`Job` is one handler call on its way through a lane: the server's call, the
 scope and storage of its socket, and the function and arguments to call, resolved once
 (a handler that cannot take the client's arguments is replaced by :func:`misfit`, which
-raises the client's mistake). :func:`resume` carries on, in a task, an ``async def``
-handler whose first step ran eagerly and suspended.
+raises the client's mistake).
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ClientArgumentsError
 from .handlers import BoundHandler, is_async_callable
 from .operations import AckCallback
-from .scope import HandlerScope, Pushed
+from .scope import HandlerScope
 
 if TYPE_CHECKING:
     from ..server.invoker import HandlerCall
 
-__all__ = ["Job", "Suspended", "awaited", "misfit", "resume"]
-
-
-@types.coroutine
-def resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
-    """Carry on, in a task, a coroutine whose first step ran eagerly and suspended on
-    ``waiting`` (what it yielded to its task: a future); returns what the coroutine
-    returns. The task sends and throws into this generator what it would have sent and
-    thrown into the coroutine."""
-    while True:
-        try:
-            sent = yield waiting
-        except BaseException as exc:  # the task was cancelled, or the future failed
-            try:
-                waiting = coroutine.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                waiting = coroutine.send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-async def awaited(awaitable: Any) -> Any:
-    """A coroutine awaiting what an ``async`` callable returned that is not a coroutine."""
-    return await awaitable
-
-
-Suspended: TypeAlias = tuple[Coroutine[Any, Any, Any], Any, "Pushed | None"]
-"""An ``async def`` call suspended in its first step: its coroutine, what it waits on,
-and the contexts pushed for it (None: entered, see ``scope.enter_context``)."""
+__all__ = ["Job", "misfit"]
 
 
 class Job:
