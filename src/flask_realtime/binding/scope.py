@@ -371,6 +371,10 @@ def _request_context(
     # A shallow copy: werkzeug writes into the environ it is given.
     environ = dict(shared)
     request = app.request_class(environ)
+    # werkzeug puts the request in its environ (a cycle that only the collector frees);
+    # Flask's pop takes it out at the end of a request, but a socket's context is pushed
+    # and popped the short way (only Flask's context variables): take it out now.
+    environ["werkzeug.request"] = None
     session = None
     if manage_session:
         session = shared.get(SESSION_KEY)

@@ -104,9 +104,11 @@ class Client:
         self.eio = eio
         self.parser = parser
         self.decoder: Decoder = parser.decoder()
-        # The decoder's way for the common EVENT without a Packet, when it has one.
-        self._feed_event: Callable[[str], tuple[list[Any], int | None] | None] | None = getattr(
-            self.decoder, "feed_event", None
+        # The decoder's way for the common EVENT without a Packet, when it has one: its
+        # class's function (shared), not a bound method (one more object per connection
+        # for the collector to walk).
+        self._feed_event: Callable[[Any, str], tuple[list[Any], int | None] | None] | None = (
+            getattr(type(self.decoder), "feed_event", None)
         )
         self.sockets: dict[NamespaceName, Socket] = {}
         self._connect_timer: Deadline | None = None
@@ -156,7 +158,7 @@ class Client:
         if feed_event is not None and type(data) is str:
             # The common case: an EVENT in "/", handed to its socket without a Packet.
             try:
-                event = feed_event(data)
+                event = feed_event(self.decoder, data)
             except ProtocolError as exc:
                 self._violation(f"invalid packet: {exc}")
                 return
