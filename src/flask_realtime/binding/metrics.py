@@ -284,15 +284,12 @@ class Metrics(Observer):
         else:
             pair = self.timing[kind]
         # Read each time: a cache by id() would be wrong for the handler objects made per
-        # event (event middlewares wrap the handler anew), whose ids are reused.
-        handler = call.handler
+        # event (event middlewares wrap the handler anew), whose ids are reused. The
+        # package's handlers say it (a bool: the index); others are asked.
         try:
-            is_async = handler.is_async  # the package's handlers say it
-        except AttributeError:
-            is_async = None
-        if is_async.__class__ is not bool:
-            is_async = _is_async(handler)
-        histogram = pair[is_async]
+            histogram = pair[call.handler.is_async]
+        except Exception:  # no such attribute, or not an index
+            histogram = pair[_is_async(call.handler)]
         if seconds <= _FIRST_BOUND:
             histogram.counts[0] += 1
         else:
