@@ -142,7 +142,7 @@ class HandlerRunner:
         self.timing: Callable[[HandlerCall, float, BaseException | None], None] | None = None
         """Timing hook: told ``(call, seconds, error)`` as each call finishes, ``seconds``
         from being handed over (waiting for its turn included) to its end, just before
-        its ``done``; set by ``server/observers.py`` while handler times are watched (its
+        its ``done``; set by ``server/observer_swaps.py`` while handler times are watched (its
         callable never raises). None: nothing is timed (one test per call)."""
 
     # -- the Invoker protocol --------------------------------------------------------------
