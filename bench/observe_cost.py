@@ -1,11 +1,12 @@
 """What observability costs per event, in instructions (callgrind): off vs all of it on.
 
     python observe_cost.py                  # both measures (make observe-cost)
+    python observe_cost.py --measure toggle # off and on in one process (steadiest)
     python observe_cost.py --measure server --n1 200 --n2 1000
 
 "All on" is what ``servers/flask_realtime_app.py --observed production`` switches on:
-``instrument(mode="production")``, ``metrics()`` and ``log_connections()``. Two measures,
-each run once with the server plain and once all on, under
+``instrument(mode="production")``, ``metrics()`` and ``log_connections()``. Two measures
+(``both``), each run once with the server plain and once all on, and a third, under
 ``valgrind --tool=callgrind --dump-instr=no`` (instructions are immune to a busy machine;
 wall-clock figures here are not, see README.md):
 
@@ -13,7 +14,13 @@ wall-clock figures here are not, see README.md):
   Engine.IO sessions on a transport that hands what the server sends back to this script
   (the server's own sessions, traffic counts included; no kernel, no WebSocket framing);
 - ``server``: that server process itself, fed by 20 WebSocket clients of this script (not
-  under callgrind): the real per-event cost, sockets and framing included.
+  under callgrind): the real per-event cost, sockets and framing included;
+- ``toggle`` (not in ``both``): in process, one process for both: all on, then switched
+  off (every observer removed: the server's per-event points swapped back out) and on
+  again between phases. Two processes differ by up to ~2% even running the same code
+  (the addresses objects get decide, for one, the hashes of the context variables Flask
+  sets per event, and so the depth of the context's trie); one process compares off and
+  on with the same addresses: the steadiest figure of the per-event cost.
 
 Each row is one kind of event, sent by the clients in lock step (one in flight at a time,
 clients in turn: the same work whatever the timing): ``echo``/``aecho`` (an emit back, from
@@ -142,18 +149,35 @@ def load_app(observed: str | None) -> dict[str, Any]:
         sys.argv = argv
 
 
-def plan(n1: int, n2: int) -> list[tuple[str, int]]:
+Step = tuple[str, str, int]
+"""One phase of a child, a dump after it: ``(config, row, events)`` for ``config`` "off" or
+"on", measured; ``("warm", row, WARMUP)``, a warm-up, and ``("switch", config, 0)``, which
+switches observability to ``config``, are not read."""
+
+
+def plan(n1: int, n2: int, config: str = "on", toggle: bool = False) -> list[Step]:
     """The phases of one process after start-up: per row a warm-up, then N1, N2, N1, N2;
-    a dump after each."""
-    return [(row, n) for row in ROWS for n in (WARMUP, n1, n2, n1, n2)]
+    a dump after each. Toggled (one process for both): per row, all on for the warm-up,
+    then off N1, N2, on N1, N2, twice, each switch a phase of its own."""
+    steps: list[Step] = []
+    for row in ROWS:
+        steps.append(("warm", row, WARMUP))
+        if not toggle:
+            steps += [(config, row, n) for n in (n1, n2, n1, n2)]
+            continue
+        for _ in range(2):
+            for state in ("off", "on"):
+                steps += [("switch", state, 0), (state, row, n1), (state, row, n2)]
+    return steps
 
 
 # -- in process (this script under callgrind, --child) ------------------------------------
 
 
-def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
+def run_child(observed: str | None, n1: int, n2: int, durations: Path, toggle: bool) -> None:
     """The in-process measure's side under callgrind: drive the app, dump per phase,
-    write the phases' durations (seconds, one per dump) to ``durations``."""
+    write the phases' durations (seconds, one per dump) to ``durations``. ``toggle``:
+    all on, switched off and on again between phases (see ``--measure toggle``)."""
     from flask_realtime.engine.http import EngineRequest
     from flask_realtime.engine.message import OutgoingMessage
     from flask_realtime.protocol.engineio import Packet, PacketType
@@ -231,8 +255,22 @@ def run_child(observed: str | None, n1: int, n2: int, durations: Path) -> None:
     phase(open_sessions)
     time.sleep(IDLE)  # the idle phase: the timers' work per second
     phase(phase_done.set)
-    for row, count in plan(n1, n2):
-        phase(lambda row=row, count=count: step.start(row, count, settle_then_finish))
+    observers = service.server.observer
+    members = list(getattr(observers, "observers", ()))  # the admin UI, metrics, log
+
+    def switch(state: str) -> None:
+        for member in members:  # each removal or addition rewires the server's points
+            if state == "on":
+                observers.add(member)
+            else:
+                observers.remove(member)
+        phase_done.set()
+
+    for config, row, count in plan(n1, n2, toggle=toggle):
+        if config == "switch":
+            phase(lambda state=row: switch(state))
+        else:
+            phase(lambda row=row, count=count: step.start(row, count, settle_then_finish))
     durations.write_text(json.dumps([b - a for a, b in itertools.pairwise(times)]))
 
 
@@ -283,7 +321,7 @@ async def drive_server(port: int, n1: int, n2: int, dump: Any) -> list[float]:
     await asyncio.sleep(IDLE)  # the idle phase: the timers' work per second
     times.append(time.monotonic())
     await asyncio.to_thread(dump)
-    for row, count in plan(n1, n2):
+    for _config, row, count in plan(n1, n2):  # one config per server process
         finished = loop.create_future()
         step.start(row, count, lambda f=finished: f.set_result(None))
         await asyncio.wait_for(finished, 900)
@@ -318,20 +356,23 @@ def dumps(out: Path) -> list[int]:
 
 
 def per_event(
-    counts: list[int], durations: list[float], n1: int, n2: int
-) -> tuple[dict[str, tuple[float, float]], float]:
-    """Per row, the two per-event figures of its phases (warm-up, N1, N2, N1, N2), and
-    the work per second measured idle, taken out of every phase first: what the timers
-    do (heartbeats, the admin UI's statistics) is per second, not per event, and
-    callgrind stretches a phase's seconds some fifty times."""
+    counts: list[int], durations: list[float], steps: list[Step], n1: int, n2: int
+) -> tuple[dict[str, dict[str, tuple[float, float]]], float]:
+    """Per config and row, the two per-event figures of its phases (N1, N2, N1, N2 in
+    ``steps``), and the work per second measured idle, taken out of every phase first:
+    what the timers do (heartbeats, the admin UI's statistics) is per second, not per
+    event, and callgrind stretches a phase's seconds some fifty times."""
     rate = counts[1] / durations[1]  # the first dump: start-up and connecting; then idle
     phases = [count - rate * seconds for count, seconds in zip(counts[2:], durations[2:],
                                                                 strict=True)]  # fmt: skip
-    result = {}
-    for index, row in enumerate(ROWS):
-        _, a1, a2, b1, b2 = phases[index * 5 : index * 5 + 5]
-        per = CLIENTS if row == "bcast" else 1
-        result[row] = ((a2 - a1) / (n2 - n1) / per, (b2 - b1) / (n2 - n1) / per)
+    measured: dict[tuple[str, str], list[float]] = {}
+    for (config, row, _events), instructions in zip(steps, phases, strict=True):
+        if config in ("off", "on"):
+            measured.setdefault((config, row), []).append(instructions)
+    result: dict[str, dict[str, tuple[float, float]]] = {}
+    for (config, row), (a1, a2, b1, b2) in measured.items():
+        per = (n2 - n1) * (CLIENTS if row == "bcast" else 1)
+        result.setdefault(config, {})[row] = ((a2 - a1) / per, (b2 - b1) / per)
     return result, rate
 
 
@@ -381,21 +422,31 @@ def measure_server(
 def report(name: str, results: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
     off, on = results["off"], results["on"]
     lines = [f"{name}: instructions per event (two runs each)",
-             f"| {'row':<28} | {'off':>17} | {'all on (production)':>19} | {'cost':>7} |",
-             f"|{'-' * 30}|{'-' * 19}|{'-' * 21}|{'-' * 9}|"]  # fmt: skip
+             f"| {'row':<28} | {'off':>17} | {'all on (production)':>19} | {'cost':>7} "
+             f"| {'per event':>9} |",
+             f"|{'-' * 30}|{'-' * 19}|{'-' * 21}|{'-' * 9}|{'-' * 11}|"]  # fmt: skip
     for row in ROWS:
         a, b = off[row], on[row]
-        cost = (sum(b) / 2) / (sum(a) / 2) - 1
+        extra = sum(b) / 2 - sum(a) / 2
         lines.append(
             f"| {ROW_NAMES[row]:<28} | {a[0] / 1000:7.2f}k {a[1] / 1000:7.2f}k "
-            f"| {b[0] / 1000:8.2f}k {b[1] / 1000:8.2f}k | {cost:+6.1%} |"
+            f"| {b[0] / 1000:8.2f}k {b[1] / 1000:8.2f}k | {extra / (sum(a) / 2):+6.1%} "
+            f"| {extra / 1000:+8.2f}k |"
         )
     return lines
 
 
+TITLES = {
+    "inprocess": "in process (no sockets)",
+    "server": "the real server",
+    "toggle": "in process, one process switched off and on",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--measure", choices=("inprocess", "server", "both"), default="both")
+    parser.add_argument("--measure", choices=("inprocess", "server", "toggle", "both"),
+                        default="both")  # fmt: skip
     parser.add_argument("--n1", type=int, default=100)
     parser.add_argument("--n2", type=int, default=500)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -403,7 +454,9 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the callgrind files in this directory")
     args = parser.parse_args()
     if args.child:
-        run_child(None if args.child == "off" else args.child, args.n1, args.n2, args.durations)
+        toggle = args.child == "toggle"
+        observed = "production" if toggle else None if args.child == "off" else args.child
+        run_child(observed, args.n1, args.n2, args.durations, toggle)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
@@ -412,19 +465,24 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         for measure in measures:
-            run = measure_inprocess if measure == "inprocess" else measure_server
-            results = {}
+            run = measure_server if measure == "server" else measure_inprocess
+            results: dict[str, dict[str, tuple[float, float]]] = {}
             rates: dict[str, float] = {}
-            for config, observed in CONFIGS:
+            runs = (("both", "toggle"),) if measure == "toggle" else CONFIGS
+            for config, observed in runs:
                 started = time.monotonic()
                 counts, durations = run(observed, args.n1, args.n2, tmp)
-                results[config], rates[config] = per_event(counts, durations, args.n1, args.n2)
+                steps = plan(args.n1, args.n2, config, toggle=measure == "toggle")
+                found, rate = per_event(counts, durations, steps, args.n1, args.n2)
+                results.update(found)
+                rates[config] = rate
                 print(f"  {measure} {config}: {time.monotonic() - started:.0f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
-            title = "in process (no sockets)" if measure == "inprocess" else "the real server"
-            print("\n".join(report(f"{title}, N1={args.n1} N2={args.n2}", results)), flush=True)
-            print(f"(idle: {rates['off'] / 1e3:.0f}k instructions per second off, "
-                  f"{rates['on'] / 1e3:.0f}k on, taken out of each phase)", flush=True)  # fmt: skip
+            title = f"{TITLES[measure]}, N1={args.n1} N2={args.n2}"
+            print("\n".join(report(title, results)), flush=True)
+            idle = ", ".join(f"{rate / 1e3:.0f}k {config}" for config, rate in rates.items())
+            print(f"(idle, instructions per second: {idle}; taken out of each phase)",
+                  flush=True)  # fmt: skip
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -31,12 +31,13 @@ def make(name: str) -> tuple[Flask, SocketIO]:
 
 
 def per_event_swaps(app: Flask) -> tuple[bool, bool]:
-    """Whether the server's invoker is instrumented now, and its emits told (or listed)."""
+    """Whether the server's handler calls are instrumented now (its invoker wrapped, or the
+    runner's timing hook set), and its emits told (or listed)."""
     service = service_of(app)
     assert service is not None
     server = service.server
     told = server.emit_observer is not None or server.emit_names is not None
-    return server.invoker is not service.runner, told
+    return server.invoker is not service.runner or service.runner.timing is not None, told
 
 
 def test_development_mode_watches_events_only_while_an_admin_is_logged_in() -> None:
@@ -79,7 +80,8 @@ def test_a_connection_log_of_events_and_the_metrics_watch_every_event() -> None:
     assert per_event_swaps(app) == (True, True)
     service = service_of(app)
     assert service is not None
-    assert type(service.server.invoker).__name__ == "_TellingInvoker"  # no timing closure
+    assert type(service.server.invoker).__name__ == "_TellingInvoker"
+    assert service.runner.timing is None  # events told, not timed
 
     assert not service.server.emits_unwatched  # the log reads the arguments: copied
 
@@ -89,6 +91,10 @@ def test_a_connection_log_of_events_and_the_metrics_watch_every_event() -> None:
     service2 = service_of(app2)
     assert service2 is not None
     assert service2.server.emits_unwatched  # names only: a thread may encode its emit
+    # The metrics time the calls through the runner's own hook: nothing wraps the runner.
+    metrics = app2.extensions[METRICS_KEY]
+    assert service2.server.invoker is service2.runner
+    assert service2.runner.timing == metrics.handler_done
     # The metrics alone count emits: listed by name (an append), not told (a call).
     assert service2.server.emit_observer is None
     assert service2.server.emit_names is app2.extensions[METRICS_KEY].emit_names

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from bisect import bisect_left
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -104,7 +103,6 @@ def _add(counts: dict[Any, int], key: Any, amount: int = 1) -> None:
 
 
 _KINDS = ("connect", "event", "disconnect", "ack")
-_clock = time.perf_counter  # the invoker's clock (server/observers.py)
 _FIRST_BOUND = LATENCY_BUCKETS[0]
 
 
@@ -272,62 +270,33 @@ class Metrics(Observer):
         self.event_received(socket, event, args)
 
     def handler_done(self, call: HandlerCall, seconds: float, error: BaseException | None) -> None:
+        """Count one handler call in its histogram (an event's: by namespace and event, the
+        events received with a handler counted so). Called once per event by the app's
+        runner (its timing hook, ``binding/runner.py``), so all of it is inline here: the
+        lookups, ``def`` or ``async def``, the bucket (most calls are quicker than the
+        first bound: one comparison), the sum."""
         kind = call.kind
-        if kind == "event":  # counted with its time: one lookup per event
-            self._event_timed(call, seconds)
-        else:
-            self._timed(self.timing[kind], call.handler, seconds)
-        if error is not None:
-            _add(self.handler_errors, kind)
-
-    def finish_call(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        """:meth:`handler_done` as the call's ``done`` itself (``server/observers.py``,
-        ``_TimedInvoker``): the time read here, then the call's own continuation."""
-        seconds = _clock() - call.observed_start
-        if call.kind == "event":  # _event_timed(), inlined: once per event
+        if kind == "event":
             try:
                 pair = self.by_event[call.socket.nsp.name][call.event]
             except KeyError:
                 pair = self._new_event(call.socket.nsp.name, call.event)
-            handler = call.handler
-            try:
-                is_async = handler.is_async  # the package's handlers say it
-            except AttributeError:
-                is_async = None
-            if is_async.__class__ is not bool:
-                is_async = _is_async(handler)
-            histogram = pair[is_async]
-            if seconds <= _FIRST_BOUND:  # observe(), inlined; most calls are quick
-                histogram.counts[0] += 1
-            else:
-                histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            histogram.total += seconds
         else:
-            self._timed(self.timing[call.kind], call.handler, seconds)
-        if exc is not None:
-            _add(self.handler_errors, call.kind)
-        call.observed_done(call, result, exc)
-
-    def _event_timed(self, call: HandlerCall, seconds: float) -> None:
-        try:
-            pair = self.by_event[call.socket.nsp.name][call.event]
-        except KeyError:
-            pair = self._new_event(call.socket.nsp.name, call.event)
-        self._timed(pair, call.handler, seconds)
-
-    @staticmethod
-    def _timed(pair: tuple[Histogram, Histogram], handler: Any, seconds: float) -> None:
+            pair = self.timing[kind]
         # Read each time: a cache by id() would be wrong for the handler objects made per
-        # event (event middlewares wrap the handler anew), whose ids are reused.
-        is_async = getattr(handler, "is_async", None)
-        if is_async.__class__ is not bool:
-            is_async = _is_async(handler)
-        histogram = pair[is_async]
+        # event (event middlewares wrap the handler anew), whose ids are reused. The
+        # package's handlers say it (a bool: the index); others are asked.
+        try:
+            histogram = pair[call.handler.is_async]
+        except Exception:  # no such attribute, or not an index
+            histogram = pair[_is_async(call.handler)]
         if seconds <= _FIRST_BOUND:
             histogram.counts[0] += 1
         else:
             histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         histogram.total += seconds
+        if error is not None:
+            _add(self.handler_errors, kind)
 
     def _new_event(self, namespace: str, event: str) -> tuple[Histogram, Histogram]:
         """The handler times of an event not seen yet, kept under its labels (``"other"``

@@ -32,6 +32,9 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   it is reported to the server (which logs it).
 - Each finished call is published as an :class:`~flask_realtime.binding.outcomes.Outcome`
   when anybody subscribed (the test client does).
+- While handler times are watched (the metrics), each call's time, from being handed
+  over to its end, is told to the observers just before its ``done`` (``timing``: two
+  clock reads and one call per call; nothing is wrapped or swapped).
 - A handler running longer than ``slow_handler_warning`` seconds is logged, once, by a
   sweep that is one deadline in the app's heap, set only while handlers run.
 
@@ -78,6 +81,7 @@ __all__ = ["HandlerRunner"]
 
 logger = logging.getLogger(__name__)
 
+_perf = time.perf_counter  # the handler times' clock (the timing hook)
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
 # What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
@@ -134,6 +138,11 @@ class HandlerRunner:
         self._stepping = False  # an async handler's first step is running (see _start_async)
         self._deferred: deque[Job] = deque()
         self._all_idle: asyncio.Event | None = None
+        self.timing: Callable[[HandlerCall, float, BaseException | None], None] | None = None
+        """Timing hook: told ``(call, seconds, error)`` as each call finishes, ``seconds``
+        from being handed over (waiting for its turn included) to its end, just before
+        its ``done``; set by ``server/observer_swaps.py`` while handler times are watched (its
+        callable never raises). None: nothing is timed (one test per call)."""
 
     # -- the Invoker protocol --------------------------------------------------------------
 
@@ -153,6 +162,8 @@ class HandlerRunner:
             self._held[eio_sid] = eio
             eio.pause_input(True)
         job = Job(call, scope, cache)
+        if self.timing is not None:  # timing hook: the start
+            job.handed = _perf()
         key = job.lane
         if key is None:
             self._start(job)
@@ -395,6 +406,9 @@ class HandlerRunner:
                     error,
                 )
             )
+        timing = self.timing
+        if timing is not None and job.handed:  # timing hook: the end
+            timing(call, _perf() - job.handed, error)
         try:
             call.done(result, error)
         except Exception:
@@ -426,6 +440,8 @@ class HandlerRunner:
             if job.call.kind == "event" and not job.call.socket.connected:
                 # The client left while this event waited: nobody gets an answer, so the
                 # handler does not run (a flood queued before a disconnect ends here).
+                if self.timing is not None and job.handed:  # timing hook: counted too
+                    self.timing(job.call, _perf() - job.handed, None)
                 job.call.done(None, None)
                 self._settled(job.scope.eio_sid)
                 continue

@@ -25,7 +25,9 @@ __all__ = ["Job", "misfit"]
 class Job:
     """One handler call on its way through a lane."""
 
-    __slots__ = ("args", "cache", "call", "fn", "is_async", "lane", "scope", "started", "warned")
+    __slots__ = (
+        "args", "cache", "call", "fn", "handed", "is_async", "lane", "scope", "started", "warned",
+    )  # fmt: skip
 
     fn: Callable[..., Any]
 
@@ -36,6 +38,7 @@ class Job:
         kind = call.kind
         self.lane: str | None = None if kind == "ack" else scope.sid
         self.started = 0.0  # set when the call starts running (read by the sweep)
+        self.handed = 0.0  # timing hook: when it was handed over (0.0: not timed)
         self.warned = False
         handler = call.handler
         if isinstance(handler, BoundHandler):

@@ -6,15 +6,17 @@ connection log are observers (``binding/admin_ui.py``, ``binding/metrics.py``,
 ``binding/access_log.py``).
 
 Nothing here runs until :func:`observe` is called for a server. Until then the server
-pays next to nothing per event: the events in and the handler times are reached by
-*swapping in* instrumented callables (the Engine.IO server's handler, the invoker, the
-adapter's room methods, a connected socket's ``write`` when messages out are watched),
-not by tests on the hot path. The rest is one ``is None`` test each, marked
-``observe:``: per emit (``emit_observer`` in ``server/socketio_server.py``: cheaper than
-a wrapper taking and passing on ``emit``'s keywords), per message in and out (the
-traffic counts, ``engine/socket.py``), and, not per event, a socket accepted or leaving
-its namespace, an event without a handler, a session's upgrade, a volatile message
-dropped (``server/socket*.py``, ``engine/socket.py``).
+pays next to nothing per event: the events in are reached by *swapping in* instrumented
+callables (the Engine.IO server's handler, the invoker, the adapter's room methods, a
+connected socket's ``write`` when messages out are watched; ``observer_swaps.py``), not
+by tests on the hot path. The rest is one ``is None`` test each, marked ``observe:``:
+per handler call (the handler times: the timing hook of an app's runner,
+``binding/runner.py``; an invoker without one is wrapped), per emit (``emit_observer``
+in ``server/socketio_server.py``: cheaper than a wrapper taking and passing on
+``emit``'s keywords), per message in and out (the traffic counts, ``engine/socket.py``),
+and, not per event, a socket accepted or leaving its namespace, an event without a
+handler, a session's upgrade, a volatile message dropped (``server/socket*.py``,
+``engine/socket.py``).
 
 Once observed, the server pays per event only for the points some observer *watches now*
 (:meth:`Observer.watching`): the callables are swapped in and out again whenever what is
@@ -22,9 +24,10 @@ watched changes (:meth:`Observers.rewire`). The admin UI in development mode, fo
 watches the events only while an admin is logged in. Messages in and out are counted
 once, by the Engine.IO sessions into a :class:`~..engine.traffic.Traffic` (one list
 append per message behind the one ``traffic is None`` test each message pays
-unobserved; the lists are summed every second, :meth:`_Swaps.fold_every_second`), for
-every observer that reads traffic (:attr:`Observer.reads_traffic`: the metrics, the admin
-UI's statistics), rather than told to each.
+unobserved; the lists are summed every second,
+:meth:`~.observer_swaps.Swaps.fold_every_second`), for every observer that reads traffic
+(:attr:`Observer.reads_traffic`: the metrics, the admin UI's statistics), rather than
+told to each.
 
 Every observer method runs on the loop thread, synchronously: an observer must be quick
 and must not raise (an exception is logged and the observer is told nothing more of that
@@ -34,16 +37,16 @@ call, the server carries on).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask_realtime.engine.lifecycle import CloseReason
 from flask_realtime.engine.message import OutgoingMessage
-from flask_realtime.engine.socket import EngineHandler, EngineSocket
+from flask_realtime.engine.socket import EngineSocket
 from flask_realtime.engine.traffic import Traffic
 from flask_realtime.server.observed_adapter import observe_adapter
-from flask_realtime.server.socket import DoneCallback, HandlerCall, Invoker, Socket
+from flask_realtime.server.observer_swaps import Swaps
+from flask_realtime.server.socket import HandlerCall, Socket
 
 if TYPE_CHECKING:
     from flask_realtime.engine.engine_server import EngineServer
@@ -53,8 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["POINTS", "Observer", "Observers", "Traffic", "live_sockets", "observe"]
 
 logger = logging.getLogger(__name__)
-
-_clock = time.perf_counter
 
 
 class Observer:
@@ -204,8 +205,8 @@ class Observers(Observer):
         self.traffic = Traffic()
         self._server = server
         self._engine = engine
-        self._swaps: _Swaps | None = (
-            _Swaps(server, engine, self) if server is not None and engine is not None else None
+        self._swaps: Swaps | None = (
+            Swaps(server, engine, self) if server is not None and engine is not None else None
         )
         self.rewire()
 
@@ -270,173 +271,6 @@ class Observers(Observer):
             tell(socket)
 
         return connected
-
-
-class _ObservedHandler:
-    """The Engine.IO server's handler while observed: the server's, plus the telling.
-
-    ``on_message`` is set per instance to what is watched now (:meth:`wire`): the
-    server's own, or one that tells each message first.
-    """
-
-    def __init__(self, inner: EngineHandler, observers: Observers) -> None:
-        self.inner = inner
-        self.observers = observers
-        self.on_message: Callable[[EngineSocket, str | bytes], None] = inner.on_message
-
-    def wire(self, tell: bool) -> None:
-        """Tell each message in (``tell``), or not."""
-        on_message = self.inner.on_message
-        observers = self.observers
-
-        def told(socket: EngineSocket, data: str | bytes) -> None:
-            observers.message_received(socket, data)
-            on_message(socket, data)
-
-        self.on_message = told if tell else on_message
-
-    def on_open(self, socket: EngineSocket) -> None:
-        self.opened()
-        self.observers.session_opened(socket)
-        self.inner.on_open(socket)
-
-    def opened(self) -> None:
-        """Called at each session opened, on the loop (set by :class:`_Swaps`)."""
-
-    def on_close(self, socket: EngineSocket, reason: CloseReason) -> None:
-        try:
-            self.inner.on_close(socket, reason)
-        finally:  # a close is told even when a disconnect path failed
-            self.observers.session_closed(socket, reason)
-
-
-class _TimedInvoker:
-    """The server's invoker while handler times are watched: tells how long each call
-    took (from being handed to the invoker to its ``done``).
-
-    The start and the socket's continuation are kept on the call (two slots), its
-    ``done`` goes through :attr:`done`, made once, and what it calls is looked up once
-    (the invoker is made anew whenever what is watched changes): nothing is allocated
-    per call beyond the start time. When the one observer watching handler times is of
-    the package and has a ``finish_call(call, result, exc)`` (the metrics), that is the
-    ``done``: it reads the time itself and calls ``call.observed_done`` (one call fewer
-    per event than ``handler_done`` from here).
-    """
-
-    __slots__ = ("done", "handler_done", "inner", "observers", "run")
-
-    def __init__(self, inner: Invoker, observers: Observers) -> None:
-        self.inner = inner
-        self.observers = observers
-        self.run = inner.invoke
-        self.handler_done = observers.handler_done  # rewired: a new invoker is made
-        watching = [o for o in observers.observers if o.watching("handler_done")]
-        finish = getattr(watching[0], "finish_call", None) if len(watching) == 1 else None
-        self.done: DoneCallback = (
-            finish if finish is not None and not watching[0].raises else self._done
-        )  # one bound method for every call
-
-    def invoke(self, call: HandlerCall) -> None:
-        call.observed_done = call._on_done
-        call._on_done = self.done
-        call.observed_start = _clock()
-        self.run(call)
-
-    def _done(self, call: HandlerCall, result: Any, exc: BaseException | None) -> None:
-        self.handler_done(call, _clock() - call.observed_start, exc)
-        call.observed_done(call, result, exc)
-
-
-class _TimedTellingInvoker(_TimedInvoker):
-    """:class:`_TimedInvoker` that also tells each event as it arrives."""
-
-    __slots__ = ()
-
-    def invoke(self, call: HandlerCall) -> None:
-        if call.kind == "event":
-            self.observers.event_received(call.socket, call.event, call.args)
-        call.observed_done = call._on_done
-        call._on_done = self.done
-        call.observed_start = _clock()
-        self.run(call)
-
-
-class _TellingInvoker:
-    """The server's invoker while events are watched but handler times are not: tells
-    each event, and leaves the call as it is."""
-
-    __slots__ = ("inner", "observers")
-
-    def __init__(self, inner: Invoker, observers: Observers) -> None:
-        self.inner = inner
-        self.observers = observers
-
-    def invoke(self, call: HandlerCall) -> None:
-        if call.kind == "event":
-            self.observers.event_received(call.socket, call.event, call.args)
-        self.inner.invoke(call)
-
-
-class _Swaps:
-    """The server's per-event callables, swapped in while a point they serve is watched
-    and back out when none is: the Engine.IO handler's ``on_message`` (messages in), the
-    invoker (events in, handler times), the server's ``emit_observer`` or ``emit_names``
-    (events out) and the engine's traffic counts."""
-
-    def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Observers) -> None:
-        self.server = server
-        self.engine = engine
-        self.observers = observers
-        self.handler = _ObservedHandler(engine.handler, observers)
-        self.handler.opened = self.fold_every_second  # type: ignore[method-assign]
-        engine.handler = self.handler
-        self.invoker = server.invoker
-        self.folding = False
-        self.emit_folds: list[Callable[[], None]] = []  # fold_emits of an emit_names'
-
-    def match(self) -> None:
-        observers, server = self.observers, self.server
-        self.handler.wire(observers.watches("message_received"))
-        self.engine.traffic = observers.traffic if observers.counts_traffic else None
-        if observers.watches("handler_done"):
-            timed = _TimedTellingInvoker if observers.watches("event_received") else _TimedInvoker
-            server.invoker = timed(self.invoker, observers)
-        elif observers.watches("event_received"):
-            server.invoker = _TellingInvoker(self.invoker, observers)
-        else:
-            server.invoker = self.invoker
-        watching = [o for o in observers.observers if o.watching("event_sent")]
-        only = watching[0] if len(watching) == 1 and not watching[0].raises else None
-        names = only.emit_names if only is not None else None
-        server.emit_names = names
-        server.emit_observer = observers.event_sent if watching and names is None else None
-        server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
-        self.emit_folds = [o.fold_emits for o in observers.observers if o.emit_names is not None]
-        self.fold_every_second()
-
-    def fold_every_second(self) -> None:
-        """Sum the traffic's lists into its totals, and the emits listed by name into their
-        counts, every second while the server counts (``engine/traffic.py``,
-        :attr:`Observer.emit_names`): started on the loop, here or at the next session."""
-        if self.folding or (self.engine.traffic is None and not self.emit_folds):
-            return
-        try:
-            now = self.server.clock()
-        except RuntimeError:  # before serving: started when a session opens
-            return
-        self.folding = True
-        self.engine.deadlines.call_at(now + 1.0, self._fold)
-
-    def _fold(self, now: float) -> None:
-        traffic = self.engine.traffic
-        if traffic is None and not self.emit_folds:
-            self.folding = False  # no longer counted (what was, is read from the lists)
-            return
-        if traffic is not None:
-            traffic.fold()
-        for fold in self.emit_folds:
-            fold()
-        self.engine.deadlines.call_at(now + 1.0, self._fold)
 
 
 def observe(server: SocketIOServer, engine: EngineServer) -> Observers:
