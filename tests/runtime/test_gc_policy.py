@@ -32,9 +32,13 @@ class FakeGc:
         self.calls: list[str] = []
         self.playing = False
         self.thresholds = (700, 10, 10)
+        self.enabled = True
+
+    def isenabled(self) -> bool:
+        return self.enabled
 
     def collect(self, generation: int = 2) -> int:
-        self.calls.append("collect")
+        self.calls.append("collect" if generation == 2 else f"collect {generation}")
         if self.playing:  # a real one calls the callbacks
             for phase in PHASES:
                 for callback in list(self.callbacks):
@@ -230,7 +234,7 @@ def test_only_the_main_thread_installs_the_process_policy(
 ) -> None:
     made: list[GcPolicy] = []
     monkeypatch.setattr(gc_policy, "_installed", None)
-    monkeypatch.setattr(GcPolicy, "install", lambda self, later=None: made.append(self))
+    monkeypatch.setattr(GcPolicy, "install", lambda self, later=None, timer=None: made.append(self))
     result: list[GcPolicy | None] = []
     guest = threading.Thread(target=lambda: result.append(install_gc_policy()))
     guest.start()
@@ -252,3 +256,52 @@ def test_a_closed_loop_stops_the_settling_collections_without_an_error() -> None
     assert fake.run(2) == ["freeze"]  # no error out of the collector's callback
     assert fake.run(2) == ["freeze"]
     assert policy.full_collections == 2
+
+
+class Timers:
+    """A loop's ``call_later``, recorded: the test runs what is due."""
+
+    class Handle:
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def __init__(self) -> None:
+        self.armed: list[tuple[float, Callable[[], object], Timers.Handle]] = []
+
+    def __call__(self, delay: float, fn: Callable[[], object]) -> Handle:
+        handle = Timers.Handle()
+        self.armed.append((delay, fn, handle))
+        return handle
+
+    def run_next(self) -> None:
+        _, fn, handle = self.armed.pop(0)
+        assert not handle.cancelled
+        fn()
+
+
+def test_a_young_collection_runs_every_half_second_while_installed() -> None:
+    """Under churn the collector's own count of new objects stays low (as many freed as
+    made) while the young generation grows: the policy runs a young collection itself every
+    YOUNG_EVERY seconds, unless the collector is switched off, until uninstalled."""
+    fake = FakeGc()
+    timers = Timers()
+    policy = GcPolicy(collector=fake, heap_size=Heap(1000), clock=Clock())
+    policy.install(timer=timers)
+    assert [delay for delay, _, _ in timers.armed] == [gc_policy.YOUNG_EVERY]
+    fake.calls.clear()
+    timers.run_next()
+    assert fake.calls == ["collect 0"]
+    assert [delay for delay, _, _ in timers.armed] == [gc_policy.YOUNG_EVERY]  # again
+    fake.enabled = False  # gc.disable(): the app's choice is kept
+    timers.run_next()
+    assert fake.calls == ["collect 0"]
+    assert len(timers.armed) == 1
+    fake.enabled = True
+    policy.uninstall()
+    assert timers.armed[0][2].cancelled
+    timers.armed[0][1]()  # a tick already due when it was cancelled does nothing
+    assert fake.calls == ["collect 0", "unfreeze"]
+    assert len(timers.armed) == 1

@@ -16,7 +16,12 @@ before a full collection, until a quarter as many objects as the last one left h
 a full collection right after, which walks next to nothing, resets that count, so that
 full collections come at their own pace, one after each generation-1 collection rather
 than after every tenth (``FULL_THRESHOLD``), and those after every third young collection
-rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. A frozen object is
+rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. And a young
+collection runs at least every ``YOUNG_EVERY`` seconds: CPython starts one when 700 more
+objects were made than freed, and under churn, where sessions end (their objects freed)
+as fast as new ones start, that count stays low while the young generation grows to tens
+of thousands of objects, which the next full collection then walks at once (61-66 ms in
+the soak's churn before). A frozen object is
 still freed by reference counting the moment its last reference goes, and a session that
 ends leaves no cycle behind (the server breaks them where a session ends), so the frozen
 sessions leave the permanent generation as they end.
@@ -54,6 +59,7 @@ __all__ = [
     "OLDER_THRESHOLD",
     "SWEEP_GROWTH",
     "SWEEP_INTERVAL",
+    "YOUNG_EVERY",
     "Collector",
     "GcPolicy",
     "install_gc_policy",
@@ -80,6 +86,10 @@ soak's churn, 21-23 ms of wall time with 17,000 on a quiet machine. With 3, a fu
 collection walks about 2,100, and took half the CPU time (``bench/soak.py --gc-detail``:
 churn 4.2 -> 2.2 ms, mass disconnect 17.2 -> 4.7 ms), for 2.5 times as many of them: each
 object is still walked once by a full collection, so the collector's work is the same."""
+YOUNG_EVERY = 0.5
+"""Seconds between two young collections at least (see the module docstring): with 100
+connections a second, about 1,500 objects are made meanwhile; an idle server's young
+collection walks next to nothing."""
 SWEEP_INTERVAL = 600.0
 """Seconds between two sweeps at least (the first counts from start-up): while clients
 connect by thousands, the heap doubles every few seconds, and a sweep each time would
@@ -96,6 +106,8 @@ class Collector(Protocol):
     def callbacks(self) -> list[Callback]: ...
 
     def collect(self, generation: int = 2) -> int: ...
+
+    def isenabled(self) -> bool: ...
 
     def freeze(self) -> None: ...
 
@@ -144,6 +156,8 @@ class GcPolicy:
         self._thresholds = (0, 0, 0)  # CPython's, put back by uninstall()
         self._settle_asked = False  # a settling collection is scheduled (see _on_gc)
         self._settling = False  # it runs
+        self._timer: Callable[[float, Callable[[], object]], object] | None = None
+        self._tick_handle: object = None  # the next young collection's timer handle
         self.installed = False
         self.full_collections = 0
         """Full collections since :meth:`install` (read by the tests and the bench)."""
@@ -152,7 +166,11 @@ class GcPolicy:
         self.swept = 0
         """Objects the sweeps collected: frozen garbage, or garbage made meanwhile."""
 
-    def install(self, later: Callable[[Callable[[], object]], object] | None = None) -> None:
+    def install(
+        self,
+        later: Callable[[Callable[[], object]], object] | None = None,
+        timer: Callable[[float, Callable[[], object]], object] | None = None,
+    ) -> None:
         """Collect and freeze what start-up made (the app, its modules, the server), then
         freeze what survives every full collection from now on.
 
@@ -161,6 +179,8 @@ class GcPolicy:
                 loop's ``call_soon_threadsafe``): after each full collection, one that
                 walks only what is new resets the collector's count of old objects (see
                 :meth:`_on_gc`). None: not done.
+            timer: runs a function after a delay, on the loop (its ``call_later``): the
+                young collection every ``YOUNG_EVERY`` seconds. None: not done.
         """
         if self.installed:
             return
@@ -176,12 +196,19 @@ class GcPolicy:
         self._later = later
         gc_.callbacks.append(self._on_gc)
         self.installed = True
+        self._timer = timer
+        if timer is not None:
+            self._tick_handle = timer(YOUNG_EVERY, self._young)
 
     def uninstall(self) -> None:
         """Stop freezing, and unfreeze: later full collections walk everything again."""
         if not self.installed:
             return
         self.installed = False
+        cancel = getattr(self._tick_handle, "cancel", None)
+        if cancel is not None:
+            cancel()
+        self._tick_handle = None
         callbacks = self._gc.callbacks
         if self._on_gc in callbacks:
             callbacks.remove(self._on_gc)
@@ -227,6 +254,15 @@ class GcPolicy:
             except RuntimeError:  # the loop is closed: the server has stopped
                 self._later = None
 
+    def _young(self) -> None:
+        """The young collection every ``YOUNG_EVERY`` seconds (on the loop), unless the
+        collector was switched off."""
+        if not self.installed or self._timer is None:
+            return
+        if self._gc.isenabled():
+            self._gc.collect(0)
+        self._tick_handle = self._timer(YOUNG_EVERY, self._young)
+
     def _settle(self) -> None:
         """The full collection :meth:`_on_gc` asks for, run soon, outside any other."""
         self._settle_asked = False
@@ -254,11 +290,13 @@ def install_gc_policy() -> GcPolicy | None:
     with _lock:
         if _installed is None:
             try:
-                later = asyncio.get_running_loop().call_soon_threadsafe
+                loop = asyncio.get_running_loop()
             except RuntimeError:  # not on a loop
-                later = None
+                later, timer = None, None
+            else:
+                later, timer = loop.call_soon_threadsafe, loop.call_later
             _installed = GcPolicy()
-            _installed.install(later)
+            _installed.install(later, timer)
         return _installed
 
 
