@@ -282,26 +282,27 @@ class Timers:
         fn()
 
 
-def test_a_young_collection_runs_every_half_second_while_installed() -> None:
+def test_a_full_collection_runs_every_half_second_while_installed() -> None:
     """Under churn the collector's own count of new objects stays low (as many freed as
-    made) while the young generation grows: the policy runs a young collection itself every
-    YOUNG_EVERY seconds, unless the collector is switched off, until uninstalled."""
+    made) while the young generations grow: the policy runs a full collection itself every
+    FULL_EVERY seconds (walking only what is not frozen), unless the collector is switched
+    off, until uninstalled."""
     fake = FakeGc()
     timers = Timers()
     policy = GcPolicy(collector=fake, heap_size=Heap(1000), clock=Clock())
     policy.install(timer=timers)
-    assert [delay for delay, _, _ in timers.armed] == [gc_policy.YOUNG_EVERY]
+    assert [delay for delay, _, _ in timers.armed] == [gc_policy.FULL_EVERY]
     fake.calls.clear()
     timers.run_next()
-    assert fake.calls == ["collect 0"]
-    assert [delay for delay, _, _ in timers.armed] == [gc_policy.YOUNG_EVERY]  # again
+    assert fake.calls == ["collect"]
+    assert [delay for delay, _, _ in timers.armed] == [gc_policy.FULL_EVERY]  # again
     fake.enabled = False  # gc.disable(): the app's choice is kept
     timers.run_next()
-    assert fake.calls == ["collect 0"]
+    assert fake.calls == ["collect"]
     assert len(timers.armed) == 1
     fake.enabled = True
     policy.uninstall()
     assert timers.armed[0][2].cancelled
     timers.armed[0][1]()  # a tick already due when it was cancelled does nothing
-    assert fake.calls == ["collect 0", "unfreeze"]
+    assert fake.calls == ["collect", "unfreeze"]
     assert len(timers.armed) == 1

@@ -16,12 +16,13 @@ before a full collection, until a quarter as many objects as the last one left h
 a full collection right after, which walks next to nothing, resets that count, so that
 full collections come at their own pace, one after each generation-1 collection rather
 than after every tenth (``FULL_THRESHOLD``), and those after every third young collection
-rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. And a young
-collection runs at least every ``YOUNG_EVERY`` seconds: CPython starts one when 700 more
-objects were made than freed, and under churn, where sessions end (their objects freed)
-as fast as new ones start, that count stays low while the young generation grows to tens
-of thousands of objects, which the next full collection then walks at once (61-66 ms in
-the soak's churn before). A frozen object is
+rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. And a full
+collection runs at least every ``FULL_EVERY`` seconds: CPython starts a collection when
+700 more objects were made than freed, and under churn, where sessions end (their objects
+freed) as fast as new ones start, that count stays low while the young generations grow
+to tens of thousands of objects, which the next full collection then walks at once (52-66
+ms in the soak's churn; a young collection alone every half second only moved the pile to
+generation 1). A frozen object is
 still freed by reference counting the moment its last reference goes, and a session that
 ends leaves no cycle behind (the server breaks them where a session ends), so the frozen
 sessions leave the permanent generation as they end.
@@ -55,11 +56,11 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 __all__ = [
+    "FULL_EVERY",
     "FULL_THRESHOLD",
     "OLDER_THRESHOLD",
     "SWEEP_GROWTH",
     "SWEEP_INTERVAL",
-    "YOUNG_EVERY",
     "Collector",
     "GcPolicy",
     "install_gc_policy",
@@ -86,10 +87,10 @@ soak's churn, 21-23 ms of wall time with 17,000 on a quiet machine. With 3, a fu
 collection walks about 2,100, and took half the CPU time (``bench/soak.py --gc-detail``:
 churn 4.2 -> 2.2 ms, mass disconnect 17.2 -> 4.7 ms), for 2.5 times as many of them: each
 object is still walked once by a full collection, so the collector's work is the same."""
-YOUNG_EVERY = 0.5
-"""Seconds between two young collections at least (see the module docstring): with 100
-connections a second, about 1,500 objects are made meanwhile; an idle server's young
-collection walks next to nothing."""
+FULL_EVERY = 0.5
+"""Seconds between two full collections at least (see the module docstring): with 100
+connections a second, a few thousand objects age meanwhile; on an idle server one walks
+next to nothing (all the rest is frozen)."""
 SWEEP_INTERVAL = 600.0
 """Seconds between two sweeps at least (the first counts from start-up): while clients
 connect by thousands, the heap doubles every few seconds, and a sweep each time would
@@ -180,7 +181,7 @@ class GcPolicy:
                 walks only what is new resets the collector's count of old objects (see
                 :meth:`_on_gc`). None: not done.
             timer: runs a function after a delay, on the loop (its ``call_later``): the
-                young collection every ``YOUNG_EVERY`` seconds. None: not done.
+                full collection every ``FULL_EVERY`` seconds. None: not done.
         """
         if self.installed:
             return
@@ -198,7 +199,7 @@ class GcPolicy:
         self.installed = True
         self._timer = timer
         if timer is not None:
-            self._tick_handle = timer(YOUNG_EVERY, self._young)
+            self._tick_handle = timer(FULL_EVERY, self._tick)
 
     def uninstall(self) -> None:
         """Stop freezing, and unfreeze: later full collections walk everything again."""
@@ -254,14 +255,14 @@ class GcPolicy:
             except RuntimeError:  # the loop is closed: the server has stopped
                 self._later = None
 
-    def _young(self) -> None:
-        """The young collection every ``YOUNG_EVERY`` seconds (on the loop), unless the
-        collector was switched off."""
+    def _tick(self) -> None:
+        """The full collection every ``FULL_EVERY`` seconds (on the loop), unless the
+        collector was switched off; its end (:meth:`_on_gc`) freezes what survived."""
         if not self.installed or self._timer is None:
             return
         if self._gc.isenabled():
-            self._gc.collect(0)
-        self._tick_handle = self._timer(YOUNG_EVERY, self._young)
+            self._gc.collect()
+        self._tick_handle = self._timer(FULL_EVERY, self._tick)
 
     def _settle(self) -> None:
         """The full collection :meth:`_on_gc` asks for, run soon, outside any other."""
