@@ -21,15 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from instructions import HERE, callgrind_control, dumped_total, print_functions
+from instructions import (
+    HERE,
+    callgrind_control,
+    dumped_total,
+    print_functions,
+    start_under_callgrind,
+    stop,
+)
 
 
 class PollingClient:
@@ -99,32 +103,9 @@ def main() -> int:
 
     outdir = Path(tempfile.mkdtemp(prefix="callgrind-"))
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
-    server = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={outdir}/callgrind.out.%p",
-            args.python,
-            args.server,
-            "--port",
-            str(args.port),
-        ],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [args.python, args.server, "--port", str(args.port)]
+    server = start_under_callgrind(command, outdir, args.port, env)
     try:
-        deadline = time.monotonic() + 180
-        while True:  # wait until it accepts connections
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.5)
         client = PollingClient(args.port, 120.0)
         for nsp in cases:
             for _ in range(args.warmup):
@@ -149,13 +130,7 @@ def main() -> int:
                 print_functions(path, args.n2, args.functions)
         client.sock.close()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+        stop(server)
         for f in outdir.glob("*"):
             f.unlink()
         outdir.rmdir()

@@ -251,6 +251,50 @@ def print_layers(path: Path, per: int) -> None:
             print(f"    {found[name] / per / 1000:8.1f}k  {name:20s} {target.split(':')[1]}")
 
 
+def start_under_callgrind(
+    command: list[str], outdir: Path, port: int, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """The server ``command`` started under callgrind (dumps in ``outdir``), once it
+    accepts connections on ``port`` (at most 180 s: callgrind starts Python slowly)."""
+    server = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={outdir}/callgrind.out.%p",
+            *command,
+        ],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                return server
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.5)
+    except BaseException:
+        stop(server)
+        raise
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server's process group: SIGINT, then SIGKILL."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--server", default=str(HERE / "servers" / "flask_realtime_app.py"))
@@ -283,30 +327,9 @@ def main() -> int:
 
         instruction_layers.build(outdir)
         command[1:1] = [str(HERE / "instruction_layers.py"), str(outdir)]
-    server = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={outdir}/callgrind.out.%p",
-            *command,
-        ],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start_under_callgrind(command, outdir, args.port, env)
     results: dict[str, float] = {}
     try:
-        deadline = time.monotonic() + 180
-        while True:  # wait until it accepts connections
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=5).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.5)
         clients = [Client(args.port, 120.0) for _ in range(args.clients)]
         for case in cases:
             event, ack = CASES[case]
@@ -334,13 +357,7 @@ def main() -> int:
         for c in clients:
             c.sock.close()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+        stop(server)
         if args.keep:
             print(f"callgrind dumps kept in {outdir}")
         else:
