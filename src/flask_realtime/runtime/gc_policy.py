@@ -158,7 +158,7 @@ class GcPolicy:
         self._settle_asked = False  # a settling collection is scheduled (see _on_gc)
         self._settling = False  # it runs
         self._timer: Callable[[float, Callable[[], object]], object] | None = None
-        self._tick_handle: object = None  # the next young collection's timer handle
+        self._tick_handle: object = None  # the next periodic full collection's timer handle
         self.installed = False
         self.full_collections = 0
         """Full collections since :meth:`install` (read by the tests and the bench)."""
