@@ -28,11 +28,10 @@ from pathlib import Path
 
 from instructions import (
     HERE,
-    callgrind_control,
-    dumped_total,
     print_functions,
     start_under_callgrind,
     stop,
+    two_windows,
 )
 
 
@@ -110,15 +109,12 @@ def main() -> int:
         for nsp in cases:
             for _ in range(args.warmup):
                 client.session(nsp)
-            totals = []
-            for n in (args.n1, args.n2):
-                before = set(outdir.glob("callgrind.out.*"))
-                callgrind_control("-z", server.pid)
-                for _ in range(n):
-                    client.session(nsp)
-                callgrind_control("-d", server.pid)
-                total, path = dumped_total(outdir, server.pid, before)
-                totals.append(total)
+            totals, path = two_windows(
+                server.pid,
+                outdir,
+                (args.n1, args.n2),
+                lambda n, nsp=nsp: [client.session(nsp) for _ in range(n)],
+            )
             per = (totals[1] - totals[0]) / (args.n2 - args.n1)
             print(
                 f"{nsp:8s} {per / 1000:8.1f}k instructions per polling session"

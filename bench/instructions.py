@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -179,6 +180,23 @@ def dumped_total(outdir: Path, pid: int, before: set[Path]) -> tuple[int, Path]:
                 return int(m.group(1)), path
         time.sleep(0.2)
     raise RuntimeError("no callgrind dump appeared")
+
+
+def two_windows(
+    pid: int, outdir: Path, sizes: tuple[int, int], run: Callable[[int], object]
+) -> tuple[list[int], Path]:
+    """The instruction totals of two windows, ``run(n)`` for each size with the counters
+    zeroed before and dumped after, and the path of the last dump."""
+    totals = []
+    path = outdir
+    for n in sizes:
+        before = set(outdir.glob("callgrind.out.*"))
+        callgrind_control("-z", pid)
+        run(n)
+        callgrind_control("-d", pid)
+        total, path = dumped_total(outdir, pid, before)
+        totals.append(total)
+    return totals, path
 
 
 # Inclusive counts of these C functions (and what they call) are printed with --functions:
@@ -334,14 +352,12 @@ def main() -> int:
         for case in cases:
             event, ack = CASES[case]
             run_window(clients, event, ack, args.warmup, args.timeout)
-            totals = []
-            for n in (args.n1, args.n2):
-                before = set(outdir.glob("callgrind.out.*"))
-                callgrind_control("-z", server.pid)
-                run_window(clients, event, ack, n, args.timeout)
-                callgrind_control("-d", server.pid)
-                total, path = dumped_total(outdir, server.pid, before)
-                totals.append(total)
+            totals, path = two_windows(
+                server.pid,
+                outdir,
+                (args.n1, args.n2),
+                lambda n, event=event, ack=ack: run_window(clients, event, ack, n, args.timeout),
+            )
             per = (totals[1] - totals[0]) / (args.n2 - args.n1)
             results[case] = per
             print(
