@@ -282,3 +282,48 @@ def test_a_thread_is_started_outside_the_lock() -> None:
     assert done.wait(5)
     assert held == [False]
     pool.close()
+
+
+def test_a_thread_made_once_the_lock_is_free_is_started_once() -> None:
+    """The interleaving that started a worker thread twice (CI: ``KeyError`` in threading's
+    bootstrap): a thread releases the lock with nothing to start; before it looks at what
+    to start, another thread takes the lock, makes a worker and lets go. Only the maker
+    starts that worker."""
+    pool = WorkerPool(2, name="once")
+    starts: list[threading.Thread] = []
+
+    class Counted(threading.Thread):
+        def start(self) -> None:
+            starts.append(self)
+
+    made = Counted()
+    real = pool._lock
+    interleaved: list[bool] = []
+
+    class Interleaving:
+        """The pool's lock; its first release lets "another thread" make a worker."""
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            return real.acquire(blocking, timeout)
+
+        def release(self) -> None:
+            real.release()
+            if not interleaved:
+                interleaved.append(True)
+                real.acquire()
+                pool._starting.append(made)  # what _wake does for the other thread
+                real.release()
+
+        def locked(self) -> bool:
+            return real.locked()
+
+    pool._lock = Interleaving()  # type: ignore[assignment]
+    pool._lock.acquire()
+    pool._unlock()  # nothing of its own to start
+    assert interleaved == [True]
+    assert starts == []  # the worker is the other thread's to start
+    pool._lock.acquire()
+    pool._unlock()  # the other thread's _unlock, in effect
+    assert starts == [made]
+    pool._lock = real
+    pool.close()

@@ -47,7 +47,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 from flask_realtime.exceptions import ConfigurationError
 
@@ -195,9 +195,13 @@ class WorkerPool:
         lock = self._lock
         inbox = self._inbox
         while True:
-            starting = self._starting
+            starting: Sequence[threading.Thread] = self._starting
             if starting:
                 self._starting = []
+            else:
+                # Not the live list: once the lock is free, another thread may append to it
+                # and start what it appended, and this loop would start that thread again.
+                starting = ()
             lock.release()
             for thread in starting:
                 self._start(thread)
