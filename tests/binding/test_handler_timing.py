@@ -4,6 +4,7 @@ with its error, and the metrics' histograms and counts exact."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask import Flask
 
 from flask_realtime import SocketIO, emit
 from flask_realtime.binding.metrics import METRICS_KEY, Metrics
-from flask_realtime.binding.metrics_export import LATENCY_BUCKETS
+from flask_realtime.binding.metrics_export import LATENCY_BUCKETS, Histogram
 from flask_realtime.binding.service import service_of
 from flask_realtime.server.observers import Observer, observe
 
@@ -135,4 +136,59 @@ def test_the_metrics_count_def_and_async_handler_times_and_errors_exactly() -> N
     assert sum(slow_def.counts[:above]) == 0
     assert slow_def.total >= SLOW
     assert not any(slow_async.counts)
+    client.disconnect()
+
+
+def test_a_histogram_folds_listed_values_into_the_buckets_observe_would_choose() -> None:
+    values = [0.0, 1e-6, *LATENCY_BUCKETS, *(b * 1.0001 for b in LATENCY_BUCKETS), 31.0, 99.0]
+    values += [random.Random(7).uniform(0, 40) for _ in range(200)]
+    one_by_one, listed = Histogram(), Histogram()
+    for v in values:
+        one_by_one.observe(v)
+        listed.append(v)
+    assert listed.counts == [0] * len(listed.counts)  # listed, not counted yet
+    listed.fold()
+    assert listed.counts == one_by_one.counts
+    assert listed.total == pytest.approx(one_by_one.total)
+    assert listed.pending == []
+    listed.append(0.0001)
+    listed.fold()
+    assert listed.counts[0] == one_by_one.counts[0] + 1  # a second fold adds to the first
+
+
+def test_the_metrics_alone_get_each_events_times_appended_not_told() -> None:
+    """With the metrics the only observer of handler times, the runner asks them once per
+    socket and event where the times go and appends there (an error still goes through
+    handler_done); the lists are folded when read. Another observer of the times makes
+    the runner tell each call again."""
+    app, sio = make("timing_listed")
+    sio.metrics(path=None)
+    metrics = app.extensions[METRICS_KEY]
+    service = service_of(app)
+    assert service is not None
+    assert service.runner.times_for == metrics.handler_times
+    client = sio.test_client(app)
+    for n in range(4):
+        assert client.emit("echo", n, callback=True) == n
+        assert client.emit("aecho", n, callback=True) == n
+    fail(client, "boom")
+    echo_def, _ = metrics.by_event["/"]["echo"]
+    _, aecho_async = metrics.by_event["/"]["aecho"]
+    boom_def, _ = metrics.by_event["/"]["boom"]
+    assert (len(echo_def.pending), sum(echo_def.counts)) == (4, 0)  # listed, one append each
+    assert (len(aecho_async.pending), sum(aecho_async.counts)) == (4, 0)
+    assert (boom_def.pending, sum(boom_def.counts)) == ([], 1)  # an error: told, counted
+    seconds = metrics.handler_seconds  # a read folds
+    assert sum(seconds["event", "def"].counts) == 4 + 1
+    assert sum(seconds["event", "async"].counts) == 4
+    assert echo_def.pending == []
+    assert sum(echo_def.counts) == 4
+
+    timings = Timings()
+    observe(service.server, service.engine).add(timings)
+    assert service.runner.times_for is None  # two watch the times: each call told
+    assert client.emit("echo", 9, callback=True) == 9
+    assert [(kind, event) for kind, event, _, _ in timings.told] == [("event", "echo")]
+    assert echo_def.pending == []
+    assert sum(metrics.handler_seconds["event", "def"].counts) == 4 + 1 + 1
     client.disconnect()

@@ -178,7 +178,8 @@ def test_the_traffic_lengths_are_summed_every_second_and_the_counts_stay_exact(
 ) -> None:
     # The engine appends each message's length to a list (engine/traffic.py); a timer
     # sums the lists into the totals every second, so that they stay short.
-    # The emits are listed by name the same way (server/observers.py, emit_names).
+    # The emits are listed by name the same way (server/observers.py, emit_names), and
+    # the handler times (Observer.handler_times).
     metrics = served.app.extensions[METRICS_KEY]
     traffic = metrics.traffic
     user = Client(served.url, transports=["websocket"])
@@ -187,9 +188,13 @@ def test_the_traffic_lengths_are_summed_every_second_and_the_counts_stay_exact(
             assert user.sio.call("aecho", n, timeout=5) == n
         for n in range(3):  # each emits "echo" back, then acks
             assert user.sio.call("echo", n, timeout=5) == n
-        wait_until(lambda: not traffic.received and not traffic.sent and not metrics.emit_names,
-                   5, "the lists summed")  # fmt: skip
+        # And the handler times, listed by the runner (binding/runner.py, times_for).
+        _, aecho = metrics.by_event["/"]["aecho"]
+        echo, _ = metrics.by_event["/"]["echo"]
+        wait_until(lambda: not traffic.received and not traffic.sent and not metrics.emit_names
+                   and not aecho.pending and not echo.pending, 5, "the lists summed")  # fmt: skip
         assert _flat_counts(metrics.sent) == {("/", "echo"): 3}
+        assert (sum(aecho.counts), sum(echo.counts)) == (5, 3)  # folded by the timer
         s = scrape(served.url)
         # In: the CONNECT and 8 events; out: the CONNECT's answer, 3 emits and 8 acks.
         assert value(s, "socketio_messages_received_total") == 9
@@ -203,3 +208,42 @@ def test_the_traffic_lengths_are_summed_every_second_and_the_counts_stay_exact(
 
 def _flat_counts(counts: dict[str, dict[str, int]]) -> dict[tuple[str, str], int]:
     return {(ns, event): n for ns, events in counts.items() for event, n in events.items()}
+
+
+def test_a_broadcast_is_counted_once_per_recipient_it_reached(served: LiveServer) -> None:
+    """A broadcast's messages are counted once for all recipients (engine/traffic.py): a
+    recipient that drops a volatile one is not counted; messages and bytes exact."""
+    app, sio = served.app, served.socketio
+    metrics = app.extensions[METRICS_KEY]
+    traffic = metrics.traffic
+    a = Client(served.url, transports=["websocket"])
+    b = Client(served.url, transports=["websocket"])
+    # A long-polling client that does not poll: what it is sent waits, volatile is dropped.
+    http = requests.Session()
+    base = served.url + "/socket.io/?EIO=4&transport=polling"
+    eio_sid = json.loads(http.get(base, timeout=5).text[1:])["sid"]
+    try:
+        assert http.post(f"{base}&sid={eio_sid}", data="40", timeout=5).text == "ok"
+        assert "40" in http.get(f"{base}&sid={eio_sid}", timeout=5).text  # connected
+        wait_until(lambda: value(scrape(served.url), "socketio_sockets", namespace="/") == 3,
+                   5, "three sockets")  # fmt: skip
+        before = (traffic.messages_out, traffic.bytes_out)
+        with app.app_context():
+            sio.emit("news", "y" * 100)
+            sio.emit("tick", 7, volatile=True)  # the stalled client drops it
+        wait_until(lambda: a.received("tick") and b.received("tick"), 5, "the broadcasts")
+        news = len("2" + json.dumps(["news", "y" * 100], separators=(",", ":")))
+        tick = len('2["tick",7]')
+        assert (traffic.messages_out - before[0], traffic.bytes_out - before[1]) == (
+            3 + 2, 3 * news + 2 * tick)  # fmt: skip
+        s = scrape(served.url)
+        assert value(s, "socketio_volatile_dropped_total") == 1
+        assert value(s, "socketio_messages_sent_total") == traffic.messages_out
+        assert value(s, "socketio_sent_bytes_total") == traffic.bytes_out
+        assert value(s, "socketio_events_sent_total", namespace="/", event="news") == 1
+        kept = http.get(f"{base}&sid={eio_sid}", timeout=5).text
+        assert "y" * 100 in kept
+        assert "tick" not in kept
+    finally:
+        a.close()
+        b.close()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
@@ -146,8 +146,8 @@ class Metrics(Observer):
         # kept, no tuple made and hashed per event. Only labels are keys (_count_new).
         self.received: dict[str, dict[str, int]] = {}
         self.sent: dict[str, dict[str, int]] = {}
-        self.emit_names: list[tuple[str, str]] = []
-        """The emits not counted yet, by (namespace, event): the server appends to it
+        self.emit_names: defaultdict[str, list[str]] = defaultdict(list)
+        """The emits not counted yet, event names by namespace: the server appends to it
         (``server/observers.py``, :attr:`~..server.observers.Observer.emit_names`)."""
         self.traffic = Traffic()
         """The server's traffic counts (its observers', once installed)."""
@@ -159,6 +159,9 @@ class Metrics(Observer):
         self.by_event: dict[str, dict[str, tuple[Histogram, Histogram]]] = {}
         """The events' handler times by namespace and event label: their count is the
         number of events handled (counted once per event, with the time)."""
+        self._listing: set[Histogram] = set()
+        """The histograms given to the runner (:meth:`handler_times`): their listed
+        times are counted by :meth:`fold`."""
         self.handler_errors: dict[str, int] = {}
         self.adapter_seconds: dict[str, Histogram] = {}
         self.adapter_errors: dict[str, int] = {}
@@ -195,6 +198,7 @@ class Metrics(Observer):
     def events_received(self) -> dict[tuple[str, str], int]:
         """Events received, by (namespace, event) label: those handled (as many as their
         handler times) and those without a handler."""
+        self.fold()
         counts = _flat(self.received)
         for ns, events in self.by_event.items():
             for event, pair in events.items():
@@ -206,13 +210,14 @@ class Metrics(Observer):
     @property
     def events_sent(self) -> dict[tuple[str, str], int]:
         """Events emitted, by (namespace, event) label."""
-        self.fold_emits()
+        self.fold()
         return _flat(self.sent)
 
     @property
     def handler_seconds(self) -> dict[tuple[str, str], Histogram]:
         """The handler times by (kind, ``"def"``/``"async"``), those with a call only
         (the events', kept by event, summed)."""
+        self.fold()
         result: dict[tuple[str, str], Histogram] = {}
         pairs = [(kind, pair) for kind, pair in self.timing.items()]
         pairs += [("event", pair) for events in self.by_event.values() for pair in events.values()]
@@ -236,17 +241,21 @@ class Metrics(Observer):
             events = counts[label] = {}
         _add(events, self._events(event), amount)
 
-    def fold_emits(self) -> None:
-        """Count the emits listed in :attr:`emit_names` (every second, and when read)."""
+    def fold(self) -> None:
+        """Count the emits listed in :attr:`emit_names` and the handler times listed in the
+        histograms (every second, and when read)."""
+        for histogram in self._listing:
+            histogram.fold()
         names = self.emit_names
         if not names:
             return
         sent = self.sent
-        for (namespace, event), amount in Counter(names).items():
-            try:
-                sent[namespace][event] += amount
-            except KeyError:
-                self._count_new(sent, namespace, event, amount)
+        for namespace, events in names.items():
+            for event, amount in Counter(events).items():
+                try:
+                    sent[namespace][event] += amount
+                except KeyError:
+                    self._count_new(sent, namespace, event, amount)
         names.clear()
 
     def event_received(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
@@ -297,6 +306,19 @@ class Metrics(Observer):
         histogram.total += seconds
         if error is not None:
             _add(self.handler_errors, kind)
+
+    def handler_times(self, call: HandlerCall) -> tuple[Histogram, Histogram]:
+        """Where the runner lists the times of the error-free calls of ``call``'s event
+        (asked once per socket and event; see
+        :attr:`~..server.observers.Observer.handler_times`): its histograms, ``def`` then
+        ``async def``, counted when folded."""
+        name, event = call.socket.nsp.name, call.event
+        try:
+            pair = self.by_event[name][event]
+        except KeyError:
+            pair = self._new_event(name, event)
+        self._listing.update(pair)
+        return pair
 
     def _new_event(self, namespace: str, event: str) -> tuple[Histogram, Histogram]:
         """The handler times of an event not seen yet, kept under its labels (``"other"``

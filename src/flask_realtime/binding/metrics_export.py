@@ -9,7 +9,7 @@ are exposed with ``_total``, histograms with ``_bucket`` (cumulative), ``_count`
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +24,39 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class Histogram:
-    """Observations counted per bucket of :data:`LATENCY_BUCKETS`, with their sum."""
+    """Observations counted per bucket of :data:`LATENCY_BUCKETS`, with their sum.
 
-    __slots__ = ("counts", "total")
+    Values may also be listed first (:attr:`append`, a list's: one C call per value, for
+    the handler times) and counted later, all at once (:meth:`fold`): :attr:`counts` and
+    :attr:`total` say what was folded.
+    """
+
+    __slots__ = ("append", "counts", "pending", "total")
 
     def __init__(self) -> None:
         self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last: above every bound
         self.total = 0.0
+        self.pending: list[float] = []
+        """Values listed, not counted yet."""
+        self.append: Callable[[float], None] = self.pending.append
+        """List a value, to be counted at the next :meth:`fold`."""
+
+    def fold(self) -> None:
+        """Count the values listed in their buckets (sorted once: a bisection per bound,
+        not per value), and empty the list."""
+        pending = self.pending
+        if not pending:
+            return
+        pending.sort()
+        counts = self.counts
+        below = 0
+        for index, bound in enumerate(LATENCY_BUCKETS):
+            upto = bisect_right(pending, bound)  # values <= bound, as bisect_left per value
+            counts[index] += upto - below
+            below = upto
+        counts[-1] += len(pending) - below
+        self.total += sum(pending)
+        pending.clear()
 
     def merge(self, other: Histogram) -> None:
         """Add the observations of ``other``."""

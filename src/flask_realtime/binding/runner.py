@@ -143,6 +143,12 @@ class HandlerRunner:
         from being handed over (waiting for its turn included) to its end, just before
         its ``done``; set by ``server/observer_swaps.py`` while handler times are watched (its
         callable never raises). None: nothing is timed (one test per call)."""
+        self.times_for: Callable[[HandlerCall], tuple[Any, Any] | None] | None = None
+        """Set with :attr:`timing` when its observer only counts the times (the metrics):
+        for an event's call, where the times of that event's error-free calls go, ``def``
+        then ``async def``, each a sink with an ``append(seconds)``; or None. Found once per
+        scope (per socket and event) and kept there: such a call's time then costs one
+        append, not a call of ``timing``."""
 
     # -- the Invoker protocol --------------------------------------------------------------
 
@@ -221,8 +227,9 @@ class HandlerRunner:
             return scope, socket.data if socket is not None else {}
         socket = call.socket
         cache = socket.data
-        # A scope is never changed once made: the socket's last one serves again for the
-        # same event (a client sending one kind of event makes one scope, not one each).
+        # A scope is not changed once made (but for its timing cache): the socket's last one
+        # serves again for the same event (a client sending one kind of event makes one
+        # scope, not one each).
         last: HandlerScope | None = cache.get(_SCOPE_KEY)
         if last is not None and last.event == call.event:
             return last, cache
@@ -408,7 +415,10 @@ class HandlerRunner:
             )
         timing = self.timing
         if timing is not None and job.handed:  # timing hook: the end
-            timing(call, _perf() - job.handed, error)
+            if error is None and scope.timed_by is timing:  # its sinks found: append
+                scope.times[job.is_async].append(_perf() - job.handed)  # type: ignore[index]
+            else:
+                self._timed(job, timing, error)
         try:
             call.done(result, error)
         except Exception:
@@ -430,6 +440,27 @@ class HandlerRunner:
             busy.pop(eio_sid, None)  # what _settled would do here, inline: the common case
         else:
             self._settled(eio_sid)
+
+    def _timed(
+        self,
+        job: Job,
+        timing: Callable[[HandlerCall, float, BaseException | None], None],
+        error: BaseException | None,
+    ) -> None:
+        """Tell the time of a call that ended: to the sinks :attr:`times_for` gives for an
+        event (kept in its scope for the next calls), else to :attr:`timing`."""
+        seconds = _perf() - job.handed
+        call = job.call
+        times_for = self.times_for
+        if error is None and times_for is not None and call.kind == "event":
+            sinks = times_for(call)
+            if sinks is not None:
+                scope = job.scope
+                scope.times = sinks
+                scope.timed_by = timing
+                sinks[job.is_async].append(seconds)
+                return
+        timing(call, seconds, error)
 
     def _next_in_lane(self, key: str) -> None:
         """Start the next call of a lane, or close the lane when it is empty."""

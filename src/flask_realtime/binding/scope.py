@@ -21,7 +21,7 @@ so that ``emit()`` inside a handler goes straight to the server of the handler's
 from __future__ import annotations
 
 from contextvars import Context, ContextVar, Token, copy_context
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from weakref import WeakKeyDictionary
 
@@ -156,6 +156,10 @@ class HandlerScope:
         environ: the handshake environ of the connection (shared: never mutate it, except
             under :data:`SESSION_KEY`).
         event: the event being handled ("connect", "disconnect", or the event name).
+        timed_by: the runner's timing hook for which :attr:`times` was found (None: not
+            found yet); the one field that changes once the scope is made.
+        times: where that hook counts the times of this event's error-free calls: ``def``
+            then ``async def`` (see ``HandlerRunner.times_for``, ``binding/runner.py``).
 
     A scope holds nothing of the socket it serves: the runner keeps it in the socket's
     ``data`` for the socket's next event, and a reference back would make a cycle that
@@ -169,6 +173,8 @@ class HandlerScope:
     eio_sid: str
     environ: dict[str, Any]
     event: str
+    timed_by: object = field(default=None, compare=False, repr=False)
+    times: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 _current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)

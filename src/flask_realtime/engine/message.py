@@ -41,14 +41,18 @@ class OutgoingMessage:
             if and only if that packet was (a packet is dropped whole, as Node does,
             never its head without its attachments or the reverse, which would make the
             client take the next packets for the missing attachments).
+
+    ``counted``: a broadcast's message, counted in the traffic once for all its recipients
+    (``engine/traffic.py``): a recipient's send does not count it again.
     """
 
-    __slots__ = ("_frame3", "_frame4", "_text4", "data", "follows", "volatile")
+    __slots__ = ("_frame3", "_frame4", "_text4", "counted", "data", "follows", "volatile")
 
     def __init__(self, data: str | bytes, *, volatile: bool = False, follows: bool = False) -> None:
         self.data = data
         self.volatile = volatile
         self.follows = follows
+        self.counted = False
         self._frame4: bytes | None = None
         self._frame3: bytes | None = None
         self._text4: str | None = None

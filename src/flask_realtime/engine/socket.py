@@ -172,19 +172,23 @@ class EngineSocket:
         """Send one message to the client; a no-op once the session is closed."""
         state = self.state
         if state is _CLOSED or state is _CLOSING:
+            if message.counted:  # observe: counted by its broadcast, not sent after all
+                self._unsent(message)
             return
         if self._server.log_packets:
             logger.info("%s: sending packet MESSAGE data %s", self.sid, _excerpt(message.data))
         if self._dropping:
             if message.follows:  # an attachment of the volatile packet just dropped
                 self.volatile_dropped(1)
+                if message.counted:
+                    self._unsent(message)
                 return
             self._dropping = False
         transport = self.transport
         traffic = self._server.traffic
         if not self._buffer and transport.writable:
             transport.send((message,))
-            if traffic is not None:  # observe: counted (engine/traffic.py)
+            if traffic is not None and not message.counted:  # observe (engine/traffic.py)
                 traffic.sent.append(len(message.data))
             return
         if message.volatile:
@@ -192,8 +196,10 @@ class EngineSocket:
             # attachments, which follow it, are dropped too)
             self._dropping = True
             self.volatile_dropped(1)  # observe: the drop is counted (a no-op unobserved)
+            if message.counted:
+                self._unsent(message)
             return
-        if traffic is not None:  # observe: counted (engine/traffic.py)
+        if traffic is not None and not message.counted:  # observe (engine/traffic.py)
             traffic.sent.append(len(message.data))
         self._queue(message)
         self._buffered += len(message.data)
@@ -206,6 +212,12 @@ class EngineSocket:
                 limit,
             )
             self.close(CloseReason.TRANSPORT_ERROR)
+
+    def _unsent(self, message: OutgoingMessage) -> None:
+        """A message its broadcast counted (``engine/traffic.py``) is not sent here."""
+        traffic = self._server.traffic
+        if traffic is not None:
+            traffic.unsent(message)
 
     def volatile_dropped(self, count: int) -> None:
         """``count`` volatile messages were dropped for this slow client (the engine's

@@ -6,13 +6,24 @@ statistics); until then each message costs one ``traffic is None`` test.
 
 Counted, a message costs one ``append`` of its length to :attr:`Traffic.received` or
 :attr:`Traffic.sent`: about 330 instructions (callgrind), where two additions to
-counters, which make two new integers, cost 800 (a broadcast pays it per recipient). The
-lists are summed into the totals when read, and by :meth:`Traffic.fold`, which
-``server/observers.py`` calls every second while the server counts: they stay short and
-the counts exact.
+counters, which make two new integers, cost 800. The lists are summed into the totals
+when read, and by :meth:`Traffic.fold`, which ``server/observers.py`` calls every second
+while the server counts: they stay short and the counts exact.
+
+A broadcast's messages are counted once for all their recipients, by the adapter that
+writes them (:meth:`Traffic.broadcast`, which marks them ``counted`` so that no recipient's
+send counts them again): a recipient then costs a test, not an append. The rare send that
+does not happen after all (the session closing, a volatile message dropped) takes its
+copy back (:meth:`Traffic.unsent`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .message import OutgoingMessage
 
 __all__ = ["Traffic"]
 
@@ -37,6 +48,19 @@ class Traffic:
         self._bytes_in = 0
         self._messages_out = 0
         self._bytes_out = 0
+
+    def broadcast(self, messages: Collection[OutgoingMessage], recipients: int) -> None:
+        """Count ``messages``, about to be sent to ``recipients`` clients each, and mark
+        them counted (see the module docstring)."""
+        for message in messages:
+            message.counted = True
+            self._messages_out += recipients
+            self._bytes_out += recipients * len(message.data)
+
+    def unsent(self, message: OutgoingMessage) -> None:
+        """A counted message (:meth:`broadcast`) that one recipient's send dropped."""
+        self._messages_out -= 1
+        self._bytes_out -= len(message.data)
 
     def fold(self) -> None:
         """Sum the lengths listed into the totals, and empty the lists."""

@@ -38,6 +38,7 @@ from flask_realtime.typing import NamespaceName, Room, Sid
 
 if TYPE_CHECKING:
     from flask_realtime.deadlines import Deadlines
+    from flask_realtime.engine.traffic import Traffic
     from flask_realtime.protocol.parsers import Parser
     from flask_realtime.protocol.socketio import Packet
     from flask_realtime.server.recovery import RecoveryOptions, SessionBackend
@@ -81,6 +82,12 @@ class AdapterHost(Protocol):
     def outgoing(self) -> Callable[[Socket, list[Any]], None] | None:
         """Called with each recipient and the event's data (``[event, *args]``) of a
         broadcast, when the application listens to outgoing events; else None."""
+        ...
+
+    @property
+    def traffic(self) -> Traffic | None:
+        """Where a broadcast's messages are counted once for all their recipients
+        (``engine/traffic.py``), while the server counts its traffic; else None."""
         ...
 
 

@@ -170,7 +170,11 @@ class InMemoryAdapter(Adapter):
             return
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
-        notify = self.host.outgoing
+        host = self.host
+        traffic = host.traffic
+        if traffic is not None:  # observe: counted once, not per recipient
+            traffic.broadcast(messages, len(targets))
+        notify = host.outgoing
         if notify is not None:  # outgoing listeners (server/middlewares.py)
             for socket in targets:
                 notify(socket, packet.data)
@@ -197,7 +201,11 @@ class InMemoryAdapter(Adapter):
             return 0
         messages = self._messages(packet, opts.volatile)
         targets = nsp.select(opts)
-        notify = self.host.outgoing
+        host = self.host
+        traffic = host.traffic
+        if traffic is not None:  # observe: counted once, not per recipient
+            traffic.broadcast(messages, len(targets))
+        notify = host.outgoing
         for socket in targets:
             on_recipient(socket)
             if notify is not None:

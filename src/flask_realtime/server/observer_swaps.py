@@ -47,9 +47,12 @@ class Watcher(Protocol):
     def reads_event_args(self) -> bool: ...
 
     @property
-    def emit_names(self) -> list[tuple[NamespaceName, str]] | None: ...
+    def emit_names(self) -> dict[NamespaceName, list[str]] | None: ...
 
-    def fold_emits(self) -> None: ...
+    @property
+    def handler_times(self) -> Callable[[HandlerCall], tuple[Any, Any] | None] | None: ...
+
+    def fold(self) -> None: ...
 
     def watching(self, point: str) -> bool: ...
 
@@ -193,7 +196,9 @@ class Swaps:
     An invoker with a ``timing`` attribute (the app's runner) times its calls itself:
     it is given ``handler_done`` there (``(call, seconds, error)`` as each call ends),
     which costs two clock reads and one call per call, against a wrapper's extra calls
-    and swapped continuation.
+    and swapped continuation; and, when the one observer timing them lists the times
+    (:attr:`~.observers.Observer.handler_times`: the metrics), that as ``times_for``: an
+    event's time is then appended, not told.
     """
 
     def __init__(self, server: SocketIOServer, engine: EngineServer, observers: Told) -> None:
@@ -206,18 +211,24 @@ class Swaps:
         self.invoker = server.invoker
         self.times_itself = hasattr(self.invoker, "timing")
         self.folding = False
-        self.emit_folds: list[Callable[[], None]] = []  # fold_emits of an emit_names'
+        self.folds: list[Callable[[], None]] = []  # fold of those who list (Observer.fold)
 
     def match(self) -> None:
         """Swap in what the points watched now need, and out what they do not."""
         observers, server = self.observers, self.server
         self.handler.wire(observers.watches("message_received"))
         self.engine.traffic = observers.traffic if observers.counts_traffic else None
+        server.traffic = self.engine.traffic  # a broadcast counted once (engine/traffic.py)
         timed = observers.watches("handler_done")
         tells = observers.watches("event_received")
         invoker: Invoker = self.invoker
         if self.times_itself:
-            self.invoker.timing = observers.handler_done if timed else None  # type: ignore[attr-defined]
+            runner: Any = self.invoker
+            runner.timing = observers.handler_done if timed else None
+            # The times appended, not told, when the one watching them lists them.
+            watching = [o for o in observers.observers if o.watching("handler_done")]
+            alone = watching[0] if timed and len(watching) == 1 else None
+            runner.times_for = alone.handler_times if alone and not alone.raises else None
             timed = False
         if timed:
             invoker = (_TimedTellingInvoker if tells else _TimedInvoker)(invoker, observers)
@@ -230,7 +241,11 @@ class Swaps:
         server.emit_names = names
         server.emit_observer = observers.event_sent if watching and names is None else None
         server.emit_observer_reads_args = any(o.reads_event_args for o in watching)
-        self.emit_folds = [o.fold_emits for o in observers.observers if o.emit_names is not None]
+        self.folds = [
+            o.fold
+            for o in observers.observers
+            if o.emit_names is not None or o.handler_times is not None
+        ]
         self.fold_every_second()
 
     def fold_every_second(self) -> None:
@@ -238,7 +253,7 @@ class Swaps:
         counts, every second while the server counts (``engine/traffic.py``,
         :attr:`~.observers.Observer.emit_names`): started on the loop, here or at the
         next session."""
-        if self.folding or (self.engine.traffic is None and not self.emit_folds):
+        if self.folding or (self.engine.traffic is None and not self.folds):
             return
         try:
             now = self.server.clock()
@@ -249,11 +264,11 @@ class Swaps:
 
     def _fold(self, now: float) -> None:
         traffic = self.engine.traffic
-        if traffic is None and not self.emit_folds:
+        if traffic is None and not self.folds:
             self.folding = False  # no longer counted (what was, is read from the lists)
             return
         if traffic is not None:
             traffic.fold()
-        for fold in self.emit_folds:
+        for fold in self.folds:
             fold()
         self.engine.deadlines.call_at(now + 1.0, self._fold)

@@ -78,15 +78,26 @@ class Observer:
     """False for an observer whose methods never raise (the package's own): when it alone
     watches a point, it is called directly, without the guard that logs an exception."""
 
-    emit_names: list[tuple[NamespaceName, str]] | None = None
-    """A list, for an observer that only counts the emits by name (the metrics): when it
-    alone watches :meth:`event_sent` (and does not raise), the server appends each emit's
-    ``(namespace, event)`` to it instead of calling :meth:`event_sent` (a C append, not a
-    Python call, per emit), and :meth:`fold_emits` is called every second while the
-    server counts; the observer folds it when read too."""
+    emit_names: dict[NamespaceName, list[str]] | None = None
+    """Lists by namespace (a ``defaultdict(list)``), for an observer that only counts the
+    emits by name (the metrics): when it alone watches :meth:`event_sent` (and does not
+    raise), the server appends each emit's event name to its namespace's list instead of
+    calling :meth:`event_sent` (a lookup and a C append, not a Python call, per emit; no
+    tuple, which the garbage collector would track until the fold), and :meth:`fold` is
+    called every second while the server counts; the observer folds it when read too."""
 
-    def fold_emits(self) -> None:
-        """Count what :attr:`emit_names` holds, and empty it (see there)."""
+    handler_times: Callable[[HandlerCall], tuple[Any, Any] | None] | None = None
+    """For an observer that only counts handler times (the metrics' histograms): when it
+    alone watches :meth:`handler_done` (and does not raise), the app's runner asks it, once
+    per socket and event, where that event's times go (``def`` then ``async def``: sinks
+    with an ``append(seconds)``) and appends each error-free call's time there, instead of
+    calling :meth:`handler_done` (a C append per call, not a Python call and lookups);
+    calls with an error, and of other kinds, are still told there. :meth:`fold` is called
+    every second while the server counts; the observer folds when read too."""
+
+    def fold(self) -> None:
+        """Count what :attr:`emit_names` and the sinks of :attr:`handler_times` hold, and
+        empty them (see there)."""
 
     def watching(self, point: str) -> bool:
         """Whether to tell this observer ``point`` now: by default, when it overrides it.

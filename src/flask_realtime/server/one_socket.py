@@ -37,7 +37,7 @@ class OneSocketSends:
     recovery: SessionBackend | None
     log_events: bool
     emit_observer: Callable[[NamespaceName, str, tuple[Any, ...], Socket | None], None] | None
-    emit_names: list[tuple[NamespaceName, str]] | None
+    emit_names: dict[NamespaceName, list[str]] | None
 
     def get_socket(self, sid: Sid, namespace: NamespaceName = "/") -> Socket | None:
         """The socket ``sid`` of this server in ``namespace`` (``.eio`` is its session)."""
@@ -90,7 +90,7 @@ class OneSocketSends:
         else:
             names = self.emit_names
             if names is not None:  # observe: counted by name
-                names.append((namespace, event))
+                names[namespace].append(event)
 
     def send_encoded(
         self,
@@ -116,4 +116,4 @@ class OneSocketSends:
         else:
             names = self.emit_names
             if names is not None:
-                names.append((namespace, event))
+                names[namespace].append(event)

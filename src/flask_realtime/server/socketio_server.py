@@ -24,6 +24,7 @@ from typing import Any, Literal
 from flask_realtime.deadlines import Deadlines
 from flask_realtime.engine.message import OutgoingMessage
 from flask_realtime.engine.socket import CloseReason, EngineHandler, EngineSocket
+from flask_realtime.engine.traffic import Traffic
 from flask_realtime.exceptions import CallTimeoutError, ConfigurationError, DisconnectedError
 from flask_realtime.protocol.parsers import JsonParser, Parser
 from flask_realtime.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
@@ -140,10 +141,14 @@ class SocketIOServer(OneSocketSends, EngineHandler):
         self.emit_observer_reads_args = False
         """The emit observer reads the arguments: another thread may not encode an emit
         itself (the arguments it is told must be the copy the loop gets)."""
-        self.emit_names: list[tuple[NamespaceName, str]] | None = None
-        """Where each emit's ``(namespace, event)`` is appended, in place of the emit
-        observer, when the one observer of emits only counts them by name (the metrics:
-        ``server/observers.py``); None: not so."""
+        self.emit_names: dict[NamespaceName, list[str]] | None = None
+        """Where each emit's event name is appended, to its namespace's list (a dict that
+        makes missing lists), in place of the emit observer, when the one observer of
+        emits only counts them by name (the metrics: ``server/observers.py``); None: not
+        so."""
+        self.traffic: Traffic | None = None
+        """The engine's traffic counts while it counts (``server/observer_swaps.py``), where
+        the adapter counts a broadcast's messages once for all recipients; else None."""
         self.always_connect = always_connect
         self.connect_timeout = connect_timeout
         self.max_pending_acks = max_pending_acks
@@ -312,7 +317,7 @@ class SocketIOServer(OneSocketSends, EngineHandler):
         else:
             names = self.emit_names
             if names is not None:  # observe: counted by name
-                names.append((namespace, event))
+                names[namespace].append(event)
 
     def call(
         self,
