@@ -176,7 +176,12 @@ def test_in_front_of_two_servers_on_redis(tmp_path: Path, ip_hash: bool) -> None
     upstream = ("        ip_hash;\n" if ip_hash else "") + (
         f"        server 127.0.0.1:{a.port};\n        server 127.0.0.1:{b.port};"
     )
-    nginx = Nginx(tmp_path, upstream)
+    try:
+        nginx = Nginx(tmp_path, upstream)
+    except BaseException:  # the servers stop too (no process left to the next test)
+        for server in servers:
+            server.close()
+        raise
     try:
         through = Recorder(nginx.url, ["polling"])
         direct = [Recorder(a.url, ["websocket"]), Recorder(b.url, ["websocket"])]
