@@ -101,7 +101,8 @@ class Run:
         self.points: list[tuple[str, dict[str, Any]]] = []
         self.gc_cpu: dict[str, float] = {}  # with --gc-detail: per phase, the most CPU
         # time (s) a full collection took: its work, without what other processes took
-        self.turns: list[tuple[float, float]] = []  # (sampled at, longest turn ms)
+        self.turns: list[tuple[float, float, float]] = []  # (sampled at, longest turn ms,
+        # the most CPU ms of the loop's thread in one turn)
         self.cpu: list[tuple[float, float]] = []  # (sampled at, the server's CPU seconds)
 
     def phase_of(self, at: float) -> str:
@@ -136,9 +137,10 @@ class Run:
         ]  # fmt: skip
         out.append("echo legs, longest ms (to the handler/back): " + ", ".join(legs))
         if self.turns:
-            out.append("longest loop turn ms: " + ", ".join(
-                f"{name} {max(ms for t, ms in self.turns if self.phase_of(t) == name):.1f}"
-                for name in PHASES if any(self.phase_of(t) == name for t, _ in self.turns)
+            out.append("longest loop turn ms (wall/CPU): " + ", ".join(
+                f"{name} {max(ms for t, ms, _ in self.turns if self.phase_of(t) == name):.1f}"
+                f"/{max(cpu for t, _, cpu in self.turns if self.phase_of(t) == name):.1f}"
+                for name in PHASES if any(self.phase_of(t) == name for t, _, _ in self.turns)
             ))  # fmt: skip
         spent = {}
         for (_, before), (at, after) in zip(self.cpu, self.cpu[1:], strict=False):
@@ -237,7 +239,7 @@ async def conduct(args: argparse.Namespace) -> None:
     listeners = [asyncio.ensure_future(listen(p)) for p in procs]
     print(f"{'t':>5} {'rss MB':>7} {'fds':>6} {'sessions':>8} {'gc2':>4} {'gc2 max ms':>10} "
           f"{'echo p50':>8} {'p99':>7} {'max ms':>7}"
-          f"{' turn ms' if args.loop_turns else ''}")  # fmt: skip
+          f"{' turn ms   cpu' if args.loop_turns else ''}")  # fmt: skip
     start = time.monotonic()
     n = 0
     tail_end = math.inf
@@ -261,8 +263,8 @@ async def conduct(args: argparse.Namespace) -> None:
         run.cpu.append((time.monotonic(), stats["cpu_s"]))
         turn = ""
         if "turn_max_ms" in stats:
-            run.turns.append((time.monotonic(), stats["turn_max_ms"]))
-            turn = f" {stats['turn_max_ms']:6.1f}"
+            run.turns.append((time.monotonic(), stats["turn_max_ms"], stats["turn_cpu_ms"]))
+            turn = f" {stats['turn_max_ms']:6.1f} {stats['turn_cpu_ms']:5.1f}"
         rss, fds = proc_stats(server.pid)
         window = sorted(s for _, s in run.echoes[first:])
         if window and window[-1] > 0.05 and stats.get("loop_samples"):

@@ -8,9 +8,11 @@ read (when each ended, its pause), the heap's size and the policy's sweeps; with
 full collection over 5 ms and the most CPU time one took; ``SOAK_SAMPLE_LOOP=1``
 (``--sample-loop``) where the loop's thread was, sampled every 2 ms, and its longest lag;
 ``SOAK_LOOP_TURNS=1`` (``--loop-turns``) the longest the loop went without running a 1 ms
-timer (its longest turn, measured on the loop itself). Always: the process's CPU seconds,
-and the echo handler answers with when it ran (``time.perf_counter``, one clock for all
-processes), so that the conductor tells the wait before the handler from the way back.
+timer (its longest turn, measured on the loop itself), and the most CPU time its thread
+took in one (its own work, without what other processes took of the cores). Always: the
+process's CPU seconds, and the echo handler answers with when it ran
+(``time.perf_counter``, one clock for all processes), so that the conductor tells the
+wait before the handler from the way back.
 ``GET /stats?profile=FILE&seconds=S`` (``--profile-leave``) profiles the loop's thread
 (cProfile) for S seconds into FILE.
 
@@ -127,18 +129,20 @@ def serve() -> None:
 
         threading.Thread(target=sample, daemon=True).start()
 
-    turn_max = [0.0]  # with --loop-turns: the longest gap between two 1 ms ticks
+    turn_max = [0.0, 0.0]  # with --loop-turns: the longest gap between two 1 ms ticks, and
+    # the most CPU time the loop's thread took between two (its own work, whatever else ran)
     if os.environ.get("SOAK_LOOP_TURNS"):
 
         def start_ticks() -> None:  # on the loop: a 1 ms timer that notes how late it ran
             loop = socketio.service_for(app).bridge.loop
             assert loop is not None
-            last = [time.perf_counter()]
+            last = [time.perf_counter(), time.thread_time()]
 
             def tick() -> None:
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), time.thread_time()
                 turn_max[0] = max(turn_max[0], now - last[0])
-                last[0] = now
+                turn_max[1] = max(turn_max[1], cpu - last[1])
+                last[:] = now, cpu
                 loop.call_later(0.001, tick)
 
             tick()
@@ -197,7 +201,9 @@ def serve() -> None:
             "cpu_s": time.process_time(),
         }
         if turn_max[0]:
-            answer["turn_max_ms"], turn_max[0] = round(turn_max[0] * 1e3, 1), 0.0
+            answer["turn_max_ms"] = round(turn_max[0] * 1e3, 1)
+            answer["turn_cpu_ms"] = round(turn_max[1] * 1e3, 1)
+            turn_max[:] = 0.0, 0.0
         if samples:
             answer["loop_samples"] = samples.most_common(10)
             samples.clear()
