@@ -38,7 +38,7 @@ from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
 from ...engine.transport import Outgoing
 from .coalesce import WriteCoalescer
 from .frame_reader import INPUT_SLICE, MAX_FRAGMENTS, TURN_BYTES, TURN_TIME, FrameReader
-from .teardown import Teardown
+from .teardown import CLOSE_COST, Teardown
 from .wstransport import WsState, ws_payload
 
 __all__ = [
@@ -294,6 +294,7 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         if self._ws is not None:
             self._ws.receive_eof()
         transport.close()
+        self._endpoint.teardown.charge(CLOSE_COST)  # its connection_lost, next turn
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
