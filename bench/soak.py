@@ -15,7 +15,8 @@ so the client side stays cheap.
 The server's app has an echo handler and, as most apps do, a ``def`` disconnect handler
 (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out). It runs with the garbage collector's
 policy of ``socketio.run()`` (``runtime/gc_policy.py``; ``--no-gc-freeze`` turns it
-off). When the client processes exit at the end, every session they held ends at once
+off). When the client processes exit at the end (together, on the conductor's cue
+5 s after the last one's churn), every session they held ends at once
 (the mass disconnect; ``--polite-leave``: each WebSocket sends "41" and a close frame
 first, as a browser tab that closes does).
 
@@ -218,7 +219,10 @@ async def conduct(args: argparse.Namespace) -> None:
             sys.executable, CLIENTS, str(port), str(args.ws // share),
             str(args.polling // share), str(args.churn_seconds), str(args.churn_rate / share),
         ]  # fmt: skip
-        procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, env=env))
+        procs.append(await asyncio.create_subprocess_exec(
+            *cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**env, "SOAK_LEAVE_ON_CUE": "1"},
+        ))  # fmt: skip
     said: dict[str, int] = {}  # how many client processes said what
 
     async def listen(proc: asyncio.subprocess.Process) -> None:
@@ -230,6 +234,13 @@ async def conduct(args: argparse.Namespace) -> None:
             phase = {"held": "churn", "churned": "hold", "leaving": "leave"}.get(key)
             if phase and said[key] == len(procs):
                 run.begun[phase] = time.monotonic()
+            if key == "churned" and said[key] == len(procs):
+                # Every process has churned: the hold, then all of them leave at once
+                # (their churns end apart: each began after its own ramp).
+                await asyncio.sleep(float(os.environ.get("SOAK_HOLD", "5")))
+                for each in procs:
+                    assert each.stdin is not None
+                    each.stdin.write(b"leave\n")
             if key == "leaving" and args.profile_leave and said[key] == 1:
                 profiling = await Http.open(port)  # not the sampler's connection
                 query = f"profile={args.profile_leave}&seconds=1.5"
