@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 
@@ -103,3 +104,40 @@ def test_work_a_job_leaves_to_the_next_turn_counts_against_the_budget() -> None:
         per_turn[at] = per_turn.get(at, 0) + 1
     assert max(per_turn.values()) <= 2  # the charges bounded each turn
     assert turns >= 3  # four turns after the first: three left work behind
+
+
+def test_jobs_queued_with_their_argument_run_in_order_and_make_no_objects() -> None:
+    """``call(fn, arg)`` queues a function and its argument as they are: 15,000 session
+    ends queued as closures made 37,000 young objects for the collector to walk."""
+
+    class Connection:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+    async def main() -> tuple[list[int], int]:
+        teardown = Teardown(budget=0.0)  # nothing fits: everything is queued
+        done: list[int] = []
+        connections = [Connection(n) for n in range(1000)]
+
+        def end(connection: Connection) -> None:
+            done.append(connection.n)
+
+        gc.collect()
+        gc.disable()
+        try:
+            young = len(gc.get_objects(0))
+            for connection in connections[:500]:
+                teardown.call(end, connection)
+            teardown.run(lambda: done.append(-1))  # a closure, between the others
+            for connection in connections[500:]:
+                teardown.call(end, connection)
+            made = len(gc.get_objects(0)) - young
+        finally:
+            gc.enable()
+        while teardown.pending:
+            await asyncio.sleep(0)
+        return done, made
+
+    done, made = asyncio.run(main())
+    assert done == [*range(500), -1, *range(500, 1000)]
+    assert made < 50  # the lambda, the loop's handle: not one per job

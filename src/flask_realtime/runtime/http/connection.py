@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from functools import partial
 from typing import cast
 
 from flask_realtime.deadlines import Deadline
@@ -144,19 +143,23 @@ class HttpProtocol(asyncio.Protocol):
             if abort:
                 self.abort()
             return None
-        teardown.run(partial(self._close_later, abort))
+        # A class's function and this connection: nothing made per queued job.
+        teardown.call(HttpProtocol._abort_later if abort else HttpProtocol._close_later, self)
         return True
 
-    def _close_later(self, abort: bool) -> None:
-        """The teardown's job of :meth:`_end_after_eof`."""
+    def _close_later(self) -> None:
+        """The teardown's job of :meth:`_end_after_eof`: close."""
         transport = self._transport
-        if transport is None or transport.is_closing():
-            return  # lost meanwhile
-        if abort:
-            self.abort()
-        else:
+        if transport is not None and not transport.is_closing():  # else lost meanwhile
             transport.close()
-        self.ctx.teardown.charge(CLOSE_COST)
+            self.ctx.teardown.charge(CLOSE_COST)
+
+    def _abort_later(self) -> None:
+        """The teardown's job of :meth:`_end_after_eof`: abort."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():  # else lost meanwhile
+            self.abort()
+            self.ctx.teardown.charge(CLOSE_COST)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state not in LIVE and self._state is not ConnState.LINGERING:
