@@ -15,7 +15,8 @@ so the client side stays cheap.
 The server's app has an echo handler and, as most apps do, a ``def`` disconnect handler
 (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out). It runs with the garbage collector's
 policy of ``socketio.run()`` (``runtime/gc_policy.py``; ``--no-gc-freeze`` turns it
-off). When the client processes exit at the end, every session they held ends at once
+off). When the client processes exit at the end (together, on the conductor's cue
+5 s after the last one's churn), every session they held ends at once
 (the mass disconnect; ``--polite-leave``: each WebSocket sends "41" and a close frame
 first, as a browser tab that closes does).
 
@@ -31,7 +32,10 @@ To see inside a pause: ``--gc-detail`` prints each full collection over 5 ms (th
 generations' sizes and the references they hold at its start, counted outside the pause;
 what it collected; its thread and CPU time) and the most CPU time one took per phase;
 ``--sample-loop`` samples where the loop's thread is every 2 ms and how late it runs a
-callback, printed for each second whose slowest echo took over 50 ms.
+callback, printed for each second whose slowest echo took over 50 ms. ``--loop-turns``
+times the server's loop turns on the loop itself (a 1 ms timer, and how long it went
+between two runs): the longest per second and per phase, beside the server's CPU
+seconds per phase (its work, whatever else the machine ran).
 
 Churn, each a fresh connection: a WebSocket that connects and leaves politely, one that
 connects and is aborted, a polling session abandoned after connecting (the server reaps it
@@ -89,12 +93,18 @@ class Run:
 
     def __init__(self) -> None:
         self.echoes: list[tuple[float, float]] = []  # (answered at, seconds)
+        # (answered at, seconds from the send to the server's handler, from it to the answer):
+        # the handler returns when it ran (time.perf_counter: one clock for all processes)
+        self.legs: list[tuple[float, float, float]] = []
         self.pauses: list[tuple[float, float]] = []  # (ended at, seconds)
         self.seconds: list[tuple[float, float]] = []  # (sampled at, p99 ms of that second)
         self.begun: dict[str, float] = {"start": 0.0}
         self.points: list[tuple[str, dict[str, Any]]] = []
         self.gc_cpu: dict[str, float] = {}  # with --gc-detail: per phase, the most CPU
         # time (s) a full collection took: its work, without what other processes took
+        self.turns: list[tuple[float, float, float]] = []  # (sampled at, longest turn ms,
+        # the most CPU ms of the loop's thread in one turn)
+        self.cpu: list[tuple[float, float]] = []  # (sampled at, the server's CPU seconds)
 
     def phase_of(self, at: float) -> str:
         phase = "start"
@@ -121,6 +131,25 @@ class Run:
                 f"{sum(p > SLOW * 1e3 for p in seconds):6d} {p99(echoes):8.2f} "
                 f"{(echoes[-1] * 1e3 if echoes else math.nan):7.1f} {len(echoes):7d}"
             )
+        legs = [
+            f"{name} {max(i for t, i, _ in self.legs if self.phase_of(t) == name) * 1e3:.1f}"
+            f"/{max(o for t, _, o in self.legs if self.phase_of(t) == name) * 1e3:.1f}"
+            for name in PHASES if any(self.phase_of(t) == name for t, _, _ in self.legs)
+        ]  # fmt: skip
+        out.append("echo legs, longest ms (to the handler/back): " + ", ".join(legs))
+        if self.turns:
+            out.append("longest loop turn ms (wall/CPU): " + ", ".join(
+                f"{name} {max(ms for t, ms, _ in self.turns if self.phase_of(t) == name):.1f}"
+                f"/{max(cpu for t, _, cpu in self.turns if self.phase_of(t) == name):.1f}"
+                for name in PHASES if any(self.phase_of(t) == name for t, _, _ in self.turns)
+            ))  # fmt: skip
+        spent = {}
+        for (_, before), (at, after) in zip(self.cpu, self.cpu[1:], strict=False):
+            phase = self.phase_of(at)
+            spent[phase] = spent.get(phase, 0.0) + after - before
+        out.append("server CPU s: " + ", ".join(
+            f"{name} {spent[name]:.2f}" for name in PHASES if name in spent
+        ))  # fmt: skip
         if self.gc_cpu:
             out.append("full collection, most CPU ms: " + ", ".join(
                 f"{name} {self.gc_cpu[name] * 1e3:.1f}" for name in PHASES if name in self.gc_cpu
@@ -143,6 +172,8 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_GC_DETAIL"] = "1"
     if args.sample_loop:
         env["SOAK_SAMPLE_LOOP"] = "1"
+    if args.loop_turns:
+        env["SOAK_LOOP_TURNS"] = "1"
     server = subprocess.Popen(
         [sys.executable, SERVER],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -160,9 +191,12 @@ async def conduct(args: argparse.Namespace) -> None:
 
     def on_event(text: str) -> None:
         if text.startswith("43"):
-            ack = text[2 : text.index("[")]
+            at = text.index("[")
             now = time.perf_counter()
-            run.echoes.append((time.monotonic(), now - sent.pop(ack)))
+            began = sent.pop(text[2:at])
+            run.echoes.append((time.monotonic(), now - began))
+            ran = json.loads(text[at:])[-1]
+            run.legs.append((time.monotonic(), ran - began, now - ran))
 
     http = await Http.open(port)
 
@@ -185,7 +219,10 @@ async def conduct(args: argparse.Namespace) -> None:
             sys.executable, CLIENTS, str(port), str(args.ws // share),
             str(args.polling // share), str(args.churn_seconds), str(args.churn_rate / share),
         ]  # fmt: skip
-        procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, env=env))
+        procs.append(await asyncio.create_subprocess_exec(
+            *cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**env, "SOAK_LEAVE_ON_CUE": "1"},
+        ))  # fmt: skip
     said: dict[str, int] = {}  # how many client processes said what
 
     async def listen(proc: asyncio.subprocess.Process) -> None:
@@ -197,10 +234,23 @@ async def conduct(args: argparse.Namespace) -> None:
             phase = {"held": "churn", "churned": "hold", "leaving": "leave"}.get(key)
             if phase and said[key] == len(procs):
                 run.begun[phase] = time.monotonic()
+            if key == "churned" and said[key] == len(procs):
+                # Every process has churned: the hold, then all of them leave at once
+                # (their churns end apart: each began after its own ramp).
+                await asyncio.sleep(float(os.environ.get("SOAK_HOLD", "5")))
+                for each in procs:
+                    assert each.stdin is not None
+                    each.stdin.write(b"leave\n")
+            if key == "leaving" and args.profile_leave and said[key] == 1:
+                profiling = await Http.open(port)  # not the sampler's connection
+                query = f"profile={args.profile_leave}&seconds=1.5"
+                await profiling.request("GET", f"/stats?{query}")
+                profiling.close()
 
     listeners = [asyncio.ensure_future(listen(p)) for p in procs]
     print(f"{'t':>5} {'rss MB':>7} {'fds':>6} {'sessions':>8} {'gc2':>4} {'gc2 max ms':>10} "
-          f"{'echo p50':>8} {'p99':>7} {'max ms':>7}")  # fmt: skip
+          f"{'echo p50':>8} {'p99':>7} {'max ms':>7}"
+          f"{' turn ms   cpu' if args.loop_turns else ''}")  # fmt: skip
     start = time.monotonic()
     n = 0
     tail_end = math.inf
@@ -211,7 +261,7 @@ async def conduct(args: argparse.Namespace) -> None:
         while time.monotonic() < window_end:
             n += 1
             sent[str(n)] = time.perf_counter()
-            good.send(f'42{n}["echo",{n}]')
+            good.send(f'42{n}["echo",{n}]')  # answered with the time the handler ran
             await asyncio.sleep(0.01)
         _, body = await http.request("GET", "/stats")
         stats = json.loads(body)
@@ -221,6 +271,11 @@ async def conduct(args: argparse.Namespace) -> None:
         if "gc2_cpu_max" in stats:
             phase = run.phase_of(time.monotonic())
             run.gc_cpu[phase] = max(run.gc_cpu.get(phase, 0.0), stats["gc2_cpu_max"])
+        run.cpu.append((time.monotonic(), stats["cpu_s"]))
+        turn = ""
+        if "turn_max_ms" in stats:
+            run.turns.append((time.monotonic(), stats["turn_max_ms"], stats["turn_cpu_ms"]))
+            turn = f" {stats['turn_max_ms']:6.1f} {stats['turn_cpu_ms']:5.1f}"
         rss, fds = proc_stats(server.pid)
         window = sorted(s for _, s in run.echoes[first:])
         if window and window[-1] > 0.05 and stats.get("loop_samples"):
@@ -232,7 +287,7 @@ async def conduct(args: argparse.Namespace) -> None:
         print(
             f"{time.monotonic() - start:5.0f} {rss:7.0f} {fds:6d} {stats['sessions']:8d} "
             f"{len(stats['gc2']):4d} {gc2:10.1f} {p50:8.2f} {p99(window):7.2f} "
-            f"{(window[-1] * 1e3 if window else math.nan):7.1f}",
+            f"{(window[-1] * 1e3 if window else math.nan):7.1f}{turn}",
             flush=True,
         )
         for name, phase in (("held", "churn"), ("churned", "hold")):
@@ -280,6 +335,16 @@ def main() -> None:
         "--sample-loop", action="store_true",
         help="sample where the loop's thread is every 2 ms; print the most seen in each "
         "second whose slowest echo took over 50 ms",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loop-turns", action="store_true",
+        help="time the server's loop turns (a 1 ms timer on the loop): the longest per "
+        "second and per phase",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile-leave", metavar="FILE",
+        help="profile the server's loop thread (cProfile) for 1.5 s from the mass "
+        "disconnect on, into FILE (pstats)",
     )  # fmt: skip
     parser.add_argument(
         "--polite-leave", action="store_true",

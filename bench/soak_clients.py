@@ -6,7 +6,8 @@ processes that hold idle sessions and churn.
 
 holds ``WS`` idle WebSocket sessions and ``POLLING`` long-polling ones (answering
 heartbeats), churns ``RATE`` connections a second for ``CHURN_SECONDS``, holds on for
-``SOAK_HOLD`` seconds (5), and exits: every session it held ends at once. It prints one
+``SOAK_HOLD`` seconds (5) or, with ``SOAK_LEAVE_ON_CUE``, until a line comes on its stdin,
+and exits: every session it held ends at once. It prints one
 JSON line per phase (``held``, ``churned``, ``leaving``) for the conductor.
 """
 
@@ -271,7 +272,12 @@ async def clients(port: int, ws: int, polling: int, churn_seconds: float, rate: 
         await asyncio.sleep(1 / rate)
     await asyncio.gather(*running)
     print(json.dumps({"churned": done, "churn_failures": failed}), flush=True)
-    await asyncio.sleep(float(os.environ.get("SOAK_HOLD", "5")))  # held while sampled after
+    if os.environ.get("SOAK_LEAVE_ON_CUE"):
+        # The conductor says when (a line on stdin), so that every client process leaves
+        # at once: their churns end apart (each begins after its own ramp).
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    else:
+        await asyncio.sleep(float(os.environ.get("SOAK_HOLD", "5")))  # held, sampled after
     # The process exits next, and the kernel ends every connection it held at once (the
     # mass disconnect); ``SOAK_LEAVE_POLITELY``: each WebSocket sends "41" and a close
     # frame first (said before, so that the conductor counts it in the mass disconnect).

@@ -6,7 +6,15 @@ a ``def`` disconnect handler (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out), s
 read (when each ended, its pause), the heap's size and the policy's sweeps; with
 ``?deep=1`` what is frozen too. ``SOAK_GC_DETAIL=1`` (``soak.py --gc-detail``) adds each
 full collection over 5 ms and the most CPU time one took; ``SOAK_SAMPLE_LOOP=1``
-(``--sample-loop``) where the loop's thread was, sampled every 2 ms, and its longest lag.
+(``--sample-loop``) where the loop's thread was, sampled every 2 ms, and its longest lag;
+``SOAK_LOOP_TURNS=1`` (``--loop-turns``) the longest the loop went without running a 1 ms
+timer (its longest turn, measured on the loop itself), and the most CPU time its thread
+took in one (its own work, without what other processes took of the cores). Always: the
+process's CPU seconds, and the echo handler answers with when it ran
+(``time.perf_counter``, one clock for all processes), so that the conductor tells the
+wait before the handler from the way back.
+``GET /stats?profile=FILE&seconds=S`` (``--profile-leave``) profiles the loop's thread
+(cProfile) for S seconds into FILE.
 
     python bench/soak_server.py   # prints the port it listens on, as socketio.run does
 """
@@ -121,9 +129,51 @@ def serve() -> None:
 
         threading.Thread(target=sample, daemon=True).start()
 
+    turn_max = [0.0, 0.0]  # with --loop-turns: the longest gap between two 1 ms ticks, and
+    # the most CPU time the loop's thread took between two (its own work, whatever else ran)
+    if os.environ.get("SOAK_LOOP_TURNS"):
+
+        def start_ticks() -> None:  # on the loop: a 1 ms timer that notes how late it ran
+            loop = socketio.service_for(app).bridge.loop
+            assert loop is not None
+            last = [time.perf_counter(), time.thread_time()]
+
+            def tick() -> None:
+                now, cpu = time.perf_counter(), time.thread_time()
+                turn_max[0] = max(turn_max[0], now - last[0])
+                turn_max[1] = max(turn_max[1], cpu - last[1])
+                last[:] = now, cpu
+                loop.call_later(0.001, tick)
+
+            tick()
+
+        def wait_for_loop() -> None:
+            while (loop := socketio.service_for(app).bridge.loop) is None:
+                time.sleep(0.01)
+            loop.call_soon_threadsafe(start_ticks)
+
+        threading.Thread(target=wait_for_loop, daemon=True).start()
+
+    def start_profile(path: str, seconds: float) -> None:
+        import cProfile
+
+        loop = socketio.service_for(app).bridge.loop
+        assert loop is not None
+        profile = cProfile.Profile()
+
+        def stop() -> None:
+            profile.disable()
+            profile.dump_stats(path)
+
+        def start() -> None:  # on the loop's thread: cProfile profiles the thread it runs on
+            profile.enable()
+            loop.call_later(seconds, stop)
+
+        loop.call_soon_threadsafe(start)
+
     @socketio.on("echo")
-    def echo(*args: Any) -> tuple[Any, ...]:
-        return args
+    def echo(*args: Any) -> tuple[Any, ...]:  # and when it ran: where an echo waited
+        return (*args, time.perf_counter())
 
     left: list[str] = []
 
@@ -136,6 +186,9 @@ def serve() -> None:
 
     @app.route("/stats")
     def stats() -> dict[str, Any]:
+        if request.args.get("profile"):  # --profile-leave: the loop thread, for seconds
+            start_profile(request.args["profile"], float(request.args.get("seconds", 3)))
+            return {}
         service = socketio.service_for(app)
         policy = installed_gc_policy()
         taken = pauses[:]
@@ -145,7 +198,12 @@ def serve() -> None:
             "gc2": taken,
             "blocks": sys.getallocatedblocks(),
             "sweeps": policy.sweeps if policy else 0,
+            "cpu_s": time.process_time(),
         }
+        if turn_max[0]:
+            answer["turn_max_ms"] = round(turn_max[0] * 1e3, 1)
+            answer["turn_cpu_ms"] = round(turn_max[1] * 1e3, 1)
+            turn_max[:] = 0.0, 0.0
         if samples:
             answer["loop_samples"] = samples.most_common(10)
             samples.clear()

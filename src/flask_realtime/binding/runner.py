@@ -18,7 +18,12 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
 - The calls of one socket run one at a time, in the order they arrived: each socket has a
   *lane*, a FIFO of waiting calls, that exists only while one of its calls runs. Different
   sockets run in parallel. Events still queued when their client leaves are dropped, not
-  run. An emit's callback runs outside the lanes, at once (as
+  run. The worker thread that ends a ``def`` call starts the next event of its lane itself
+  when that is a ``def`` call too and no other client waits for a thread
+  (``_take_next``): a lane need not wait for the loop between two calls, so a client
+  whose events queued up while the loop was busy (thousands of clients leaving at once)
+  catches up at its handlers' pace, not at one trip through a busy loop per event. An
+  emit's callback runs outside the lanes, at once (as
   Flask-SocketIO runs it in a thread of its own): a handler that emits with a callback and
   waits for it would otherwise wait behind itself for ever.
 - A ``def`` handler's completion goes back to the loop through the
@@ -336,6 +341,15 @@ class HandlerRunner:
         self._finish(job, result, error)
 
     def _run_in_thread(self, job: Job) -> None:
+        """Run ``job`` (a pool's job), then each next call of its lane that this thread
+        may take (``_take_next``), one after the other."""
+        following: Job | None = job
+        while following is not None:
+            following = self._run_def(following)
+
+    def _run_def(self, job: Job) -> Job | None:
+        """Run one ``def`` call in this worker thread and hand its end to the loop; return
+        the next call of its lane when this thread takes it (``_take_next``)."""
         job.started = time.monotonic()
         result: Any = None
         error: BaseException | None = None
@@ -365,7 +379,32 @@ class HandlerRunner:
                     call.reply = call.socket.ack_messages(ack_id, result, frame=True)
                 except Exception:  # the loop tries again, and logs why it cannot
                     pass
-        self._bridge.call(self._finish, job, result, error)
+        key = job.lane
+        following = self._take_next(job, key) if key is not None else None
+        self._bridge.call(self._finish, job, result, error)  # after job.chained is set
+        return following
+
+    def _take_next(self, job: Job, key: str) -> Job | None:
+        """In the worker thread that ran ``job``: the next call of its lane (``key``), taken out of
+        the lane to run in this thread now, or None (the loop starts it, as usual).
+
+        Taken only when it is an event for a ``def`` handler of a client still connected
+        (what the loop would drop or run elsewhere stays for the loop), and no other
+        client's job waits for a thread (this one would be taking its turn). Safe off the
+        loop: while ``job`` runs, no other thread or the loop takes from its lane (only
+        the end of a call of that lane does), and the loop only appends to it; the loop
+        learns of it from ``job.chained``, set before ``job``'s end is handed over.
+        """
+        lane = self._lanes.get(key)
+        if not lane or self._pool.turns_waiting:
+            return None
+        following = lane[0]
+        call = following.call
+        if following.is_async or call.kind != "event" or not call.socket.connected:
+            return None
+        lane.popleft()
+        job.chained = following
+        return following
 
     def _call(self, job: Job) -> Any:
         """Call a ``def`` handler (in its worker thread, its contexts current)."""
@@ -425,7 +464,13 @@ class HandlerRunner:
             logger.exception("the server failed to complete %r", call)
         lane = job.lane
         if lane is not None:
-            if self._lanes.get(lane) is None:  # nothing waits behind it: the lane closes
+            following = job.chained
+            if following is not None:  # its thread runs the lane's next call already
+                job.chained = None
+                self._running.add(following)
+                if self._slow_after is not None and self._sweep.when is None:
+                    self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
+            elif self._lanes.get(lane) is None:  # nothing waits behind it: the lane closes
                 self._lanes.pop(lane, None)
             else:
                 self._next_in_lane(lane)

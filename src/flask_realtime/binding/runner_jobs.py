@@ -26,7 +26,8 @@ class Job:
     """One handler call on its way through a lane."""
 
     __slots__ = (
-        "args", "cache", "call", "fn", "handed", "is_async", "lane", "scope", "started", "warned",
+        "args", "cache", "call", "chained", "fn", "handed", "is_async", "lane", "scope",
+        "started", "warned",
     )  # fmt: skip
 
     fn: Callable[..., Any]
@@ -40,6 +41,9 @@ class Job:
         self.started = 0.0  # set when the call starts running (read by the sweep)
         self.handed = 0.0  # timing hook: when it was handed over (0.0: not timed)
         self.warned = False
+        self.chained: Job | None = None
+        """The next call of its lane, which the worker thread that ran this one took and
+        runs next (see ``HandlerRunner._take_next``); None: the loop starts the next."""
         handler = call.handler
         if isinstance(handler, BoundHandler):
             self.fn = handler.fn

@@ -151,6 +151,12 @@ class WorkerPool:
         return len(self._threads)
 
     @property
+    def turns_waiting(self) -> bool:
+        """Whether a client's job that is not late waits for a thread now (read without
+        the lock, from any thread: a hint, as of a moment ago)."""
+        return bool(self._turns)
+
+    @property
     def queued(self) -> int:
         """How many jobs wait for a thread (read by the metrics, observe)."""
         return self._queued

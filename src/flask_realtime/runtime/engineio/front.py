@@ -117,9 +117,9 @@ class EngineFront:
             if future.done():
                 return future.result()
         except asyncio.CancelledError:
-            self.teardown.run(result.poll_aborted)
+            self.teardown.call(EngineSocket.poll_aborted, result)
             raise
-        self.teardown.run(result.poll_aborted)
+        self.teardown.call(EngineSocket.poll_aborted, result)
         return None
 
     def _answer_post(self, request: EngineRequest) -> EngineResponse:

@@ -13,6 +13,20 @@ seconds on it, and otherwise queues it; the queue is worked through at the end o
 turn, ``budget`` seconds of it at a time, oldest first. Between two of those, the loop
 polls: the clients still connected are read and answered. One ``call_soon`` per turn
 serves every connection.
+
+Some of that work is not the job's own: a job that closes a transport makes uvloop call
+its protocol's ``connection_lost`` at the next turn, outside any job, for every transport
+closed in this one. A close costs the job a few microseconds and that turn tens (uvloop's
+handle closes, our ``connection_lost``): with only the job timed, one 2 ms budget closed
+about a thousand connections, and the next turn spent 35-60 ms on their
+``connection_lost`` (``bench/soak.py --loop-turns``). Such a job charges the budget
+(:meth:`Teardown.charge`) for what it leaves to the next turn.
+
+What waits costs the garbage collector: 15,000 ends queued at once as closures (a
+``partial`` and a bound method each) made 37,000 young objects, which one full collection
+on the loop walked for 53 ms. :meth:`Teardown.call` queues a function and its one
+argument as they are (a class's function and the connection, which exist already):
+nothing is made per job.
 """
 
 from __future__ import annotations
@@ -22,15 +36,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["TURN_BUDGET", "Teardown"]
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+_ALONE: Any = object()
+"""In the queue after a job of :meth:`Teardown.run`: it takes no argument."""
+
 TURN_BUDGET = 0.002
 """Seconds of connection-ending work per loop turn. A session's end costs tens of
 microseconds, so this is dozens of them a turn, thousands a second, while the others'
 latency grows by about this much."""
+
+CLOSE_COST = 0.00004
+"""Seconds a transport's close costs the next loop turn (uvloop closing its handle and
+calling ``connection_lost``): charged by the job that closes it (see the module docstring;
+measured: 35-60 ms for 1,000 of them, on a shared machine)."""
 
 
 class Teardown:
@@ -41,7 +65,9 @@ class Teardown:
 
     def __init__(self, budget: float = TURN_BUDGET) -> None:
         self.budget = budget
-        self._queue: deque[Callable[[], object]] = deque()
+        # Two entries per job: a function and its argument (or _ALONE): no tuple, no
+        # closure per job (see the module docstring).
+        self._queue: deque[Any] = deque()
         self._spent = 0.0  # seconds spent in this turn
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -51,18 +77,41 @@ class Teardown:
     @property
     def pending(self) -> int:
         """Jobs waiting for a later turn."""
-        return len(self._queue)
+        return len(self._queue) // 2
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job now would wait for a later turn (this turn's budget is spent)."""
+        return bool(self._queue) or self._spent >= self.budget
+
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` against this turn's budget: work the running job caused that
+        the loop does later, outside any job (a closed transport's ``connection_lost``)."""
+        self._spent += seconds
+        self._schedule()  # the end of the turn resets the budget
 
     def run(self, job: Callable[[], object]) -> None:
         """Run ``job`` now if this turn's budget allows (its exceptions propagate, as if
         called directly), else queue it for a later turn."""
+        self._call(job, _ALONE)
+
+    def call(self, fn: Callable[[_T], object], arg: _T) -> None:
+        """Run ``fn(arg)`` as :meth:`run` runs a job; queued as they are, nothing made."""
+        self._call(fn, arg)
+
+    def _call(self, fn: Callable[..., object], arg: object) -> None:
         if self._queue or self._spent >= self.budget:
-            self._queue.append(job)
+            queue = self._queue
+            queue.append(fn)
+            queue.append(arg)
             self._schedule()
             return
         start = time.perf_counter()
         try:
-            job()
+            if arg is _ALONE:
+                fn()
+            else:
+                fn(arg)
         finally:
             self._spent += time.perf_counter() - start
             self._schedule()  # the end of the turn resets the budget
@@ -83,14 +132,20 @@ class Teardown:
         queue = self._queue
         if not queue:
             return
-        deadline = time.perf_counter() + self.budget
+        start = time.perf_counter()
+        budget = self.budget
+        pop = queue.popleft
         while queue:
-            job = queue.popleft()
+            fn = pop()
+            arg = pop()
             try:
-                job()
+                if arg is _ALONE:
+                    fn()
+                else:
+                    fn(arg)
             except Exception:
                 logger.exception("ending a connection failed")
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() - start + self._spent >= budget:  # charges included
                 break
         if queue:
             self.turns += 1

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from functools import partial
 from functools import partial as _bind  # _parse has a local named partial
 from typing import Protocol, cast
 
@@ -33,12 +32,19 @@ from websockets.frames import CloseCode, Opcode
 from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import State
 
-from ...engine import EngineRequest, EngineServer, EngineSocket, OutgoingMessage, Transport
+from ...engine import (
+    CloseReason,
+    EngineRequest,
+    EngineServer,
+    EngineSocket,
+    OutgoingMessage,
+    Transport,
+)
 from ...engine.message import OP_BINARY, OP_TEXT, ws_frame
 from ...engine.transport import Outgoing
 from .coalesce import WriteCoalescer
 from .frame_reader import INPUT_SLICE, MAX_FRAGMENTS, TURN_BYTES, TURN_TIME, FrameReader
-from .teardown import Teardown
+from .teardown import CLOSE_COST, Teardown
 from .wstransport import WsState, ws_payload
 
 __all__ = [
@@ -110,6 +116,8 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
 
     __slots__ = (
         "__weakref__",
+        "_ended_reason",
+        "_ended_session",
         "_give_up",
         "_held",
         "_held_size",
@@ -157,6 +165,9 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         # end of stream, or until _give_up aborts (see _close_transport).
         self._draining = False
         self._give_up: asyncio.TimerHandle | None = None
+        # The session's end, while it waits for the teardown (see _end_for_session).
+        self._ended_session: EngineSocket | None = None
+        self._ended_reason: CloseReason | None = None
 
     @property
     def buffered_bytes(self) -> int:
@@ -277,11 +288,17 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         # (closing a socket costs the kernel's work too; thousands at once froze the loop),
         # and after a close frame that _parse left for the teardown: its jobs run in order.
         # While a DISCONNECT waits, what followed it is its job's (it runs first).
-        rest = None
-        if not self._leaving:
+        teardown = self._endpoint.teardown
+        if self._leaving or self._partial is None:  # nothing to take along (nearly always)
+            teardown.call(WebSocketConnection._close_at_eof, self)  # nothing made per job
+        else:
             rest, self._partial = self._partial, None
-        self._endpoint.teardown.run(_bind(self._close_after_eof, rest))
+            teardown.run(_bind(self._close_after_eof, rest))
         return True  # the transport stays until then
+
+    def _close_at_eof(self) -> None:
+        """The teardown's job after an end of stream with no frame cut short of our own."""
+        self._close_after_eof(None)
 
     def _close_after_eof(self, rest: bytearray | None) -> None:
         transport = self._transport
@@ -294,6 +311,7 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         if self._ws is not None:
             self._ws.receive_eof()
         transport.close()
+        self._endpoint.teardown.charge(CLOSE_COST)  # its connection_lost, next turn
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
@@ -374,7 +392,16 @@ class WebSocketConnection(FrameReader, asyncio.Protocol):
         session = self.session
         reason = self._lose(error)
         if session is not None and reason is not None:
-            self._endpoint.teardown.run(partial(session.transport_closed, self, reason))
+            # Kept here for the job, so that the queue holds nothing made for it.
+            self._ended_session, self._ended_reason = session, reason
+            self._endpoint.teardown.call(WebSocketConnection._tell_session, self)
+
+    def _tell_session(self) -> None:
+        """The teardown's job of :meth:`_end_for_session`."""
+        session, self._ended_session = self._ended_session, None
+        reason = self._ended_reason
+        if session is not None and reason is not None:
+            session.transport_closed(self, reason)
 
     def _close_transport(self) -> None:
         """Close once what was written is flushed, but never wait on a client that does

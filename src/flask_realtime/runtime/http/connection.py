@@ -31,6 +31,7 @@ from typing import cast
 
 from flask_realtime.deadlines import Deadline
 from flask_realtime.exceptions import DisconnectedError
+from flask_realtime.runtime.engineio.teardown import CLOSE_COST
 from flask_realtime.runtime.http.access_log import log_access
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
@@ -115,8 +116,7 @@ class HttpProtocol(asyncio.Protocol):
             return None  # refused, or our answer is out: close
         self._move(ConnState.HALF_CLOSED)
         if queue and queue[0].client_gone():
-            self.abort()  # nobody left to answer (a parked poll, now cancelled)
-            return None
+            return self._end_after_eof(abort=True)  # nobody left to answer (a parked poll)
         if not self._holding():  # a request in progress can never complete now
             exchange = self._parsing
             if exchange is not None:
@@ -128,7 +128,38 @@ class HttpProtocol(asyncio.Protocol):
                 reader.reject(400, "incomplete request")
         if self._queue and not self.ctx.tls:
             return True  # half-close: keep the socket to send the pending responses
-        return None
+        return self._end_after_eof(abort=False)
+
+    def _end_after_eof(self, *, abort: bool) -> bool | None:
+        """Close (or abort) after the client's end of stream: now while this loop turn's
+        teardown budget allows (None: uvloop closes), else in a later turn's (True: the
+        transport stays until then). When thousands of clients leave at once, uvloop
+        calls their ``connection_lost`` in the turn after their close, all of them: 600 to
+        1,000 took 20-30 ms of the loop (``bench/soak.py --loop-turns``); now a budget's
+        worth a turn (``teardown.py``). Over TLS, uvloop closes whatever is returned."""
+        teardown = self.ctx.teardown
+        if self.ctx.tls or not teardown.busy:
+            teardown.charge(CLOSE_COST)
+            if abort:
+                self.abort()
+            return None
+        # A class's function and this connection: nothing made per queued job.
+        teardown.call(HttpProtocol._abort_later if abort else HttpProtocol._close_later, self)
+        return True
+
+    def _close_later(self) -> None:
+        """The teardown's job of :meth:`_end_after_eof`: close."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():  # else lost meanwhile
+            transport.close()
+            self.ctx.teardown.charge(CLOSE_COST)
+
+    def _abort_later(self) -> None:
+        """The teardown's job of :meth:`_end_after_eof`: abort."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():  # else lost meanwhile
+            self.abort()
+            self.ctx.teardown.charge(CLOSE_COST)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state not in LIVE and self._state is not ConnState.LINGERING:

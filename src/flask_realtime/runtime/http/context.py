@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from wsgiref.types import WSGIApplication, WSGIEnvironment
 
+from flask_realtime.runtime.engineio.teardown import Teardown
 from flask_realtime.runtime.http.access_log import access_logger
 from flask_realtime.runtime.http.limits import Limits
 from flask_realtime.runtime.http.messages import Endpoint
@@ -47,6 +48,9 @@ class ServerContext:
     """Connections refused past ``max_connections`` whose unread input is being drained."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """The endpoint's ``handle`` calls in flight (strong references; cancelled at stop)."""
+    teardown: Teardown = field(default_factory=Teardown)
+    """Closes after a client's end of stream, a bounded amount per loop turn (see
+    ``HttpProtocol.eof_received``): thousands of clients leaving at once."""
 
     def log_requests(self) -> bool:
         """Whether to time and log the request that starts now (checked once per request)."""
