@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..server import SocketIOServer
     from ..typing import Room, Sid
     from .bridge import LoopBridge
+    from .scope import HandlerScope
 
 __all__ = ["AckCallback", "Operations", "Origin"]
 
@@ -79,7 +80,7 @@ class Operations:
         outcomes: where a failed operation of a handler is published.
     """
 
-    __slots__ = ("_ensure_loop", "_outcomes", "_snapshot", "server")
+    __slots__ = ("_bridge", "_ensure_loop", "_outcomes", "_snapshot", "server")
 
     def __init__(
         self,
@@ -92,6 +93,7 @@ class Operations:
         self._ensure_loop = ensure_loop
         self._snapshot = snapshot
         self._outcomes = outcomes
+        self._bridge: LoopBridge | None = None  # what ensure_loop returned (always the same)
 
     def bridge(self) -> LoopBridge:
         """The bridge to the server's loop (started on first use)."""
@@ -139,21 +141,30 @@ class Operations:
             },
         )
 
-    def emit_to_sender(self, event: str, args: tuple[Any, ...], origin: Origin) -> None:
-        """Emit ``event`` to the client of the handler ``origin``, in its namespace: what
-        :meth:`emit` does with ``to=origin.sid``, without a callback, skip or volatile,
-        by the shortest way (on the loop, the server's own path to one socket; in a
-        worker thread, encoded there). The caller checked the event name."""
-        bridge = self._ensure_loop()
-        namespace = origin.namespace
-        sid = origin.sid
-        if bridge.in_loop_thread():
-            if self.server.emit_to_socket(event, args, namespace, sid):
+    def emit_to_sender(self, event: str, args: tuple[Any, ...], scope: HandlerScope) -> None:
+        """Emit ``event`` to the client of the handler ``scope``, in its namespace: what
+        :meth:`emit` does with ``to=scope.sid``, without a callback, skip or volatile,
+        by the shortest way (on the loop, straight to the socket the scope refers to; in
+        a worker thread, encoded there). The caller checked the event name."""
+        bridge = self._bridge
+        if bridge is None or not (on_loop := bridge.in_loop_thread()):
+            # (or the first emit): as emit() does, start the loop if none runs
+            bridge = self._bridge = self._ensure_loop()
+            on_loop = bridge.in_loop_thread()
+        namespace = scope.namespace
+        sid = scope.sid
+        if on_loop:
+            ref = scope.socket
+            socket = None if ref is None else ref()
+            if socket is not None:
+                if self.server.emit_to_own(socket, event, args):
+                    return
+            elif self.server.emit_to_socket(event, args, namespace, sid):
                 return
-        elif self._encoded_here(bridge, event, args, namespace, sid, False, origin):
+        elif self._encoded_here(bridge, event, args, namespace, sid, False, scope):
             return
         self.emit(event, args, namespace=namespace, to=sid, skip_sid=None, callback=None,
-                  volatile=False, origin=origin)  # fmt: skip
+                  volatile=False, origin=scope)  # fmt: skip
 
     def _encoded_here(
         self,

@@ -8,6 +8,7 @@ raises the client's mistake).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +27,14 @@ class Job:
     """One handler call on its way through a lane."""
 
     __slots__ = (
-        "args", "cache", "call", "fn", "handed", "is_async", "lane", "scope", "started", "warned",
+        "args", "cache", "call", "fn", "handed", "is_async", "lane", "scope", "started", "task",
+        "warned",
     )  # fmt: skip
 
     fn: Callable[..., Any]
+    task: asyncio.Task[None]
+    """An ``async def`` call's task (unset until it has one): held here, the loop holds
+    tasks weakly."""
 
     def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
         self.call = call
