@@ -338,3 +338,34 @@ def test_an_async_handlers_reply_goes_to_its_socket_without_a_lookup(
     client.emit("ping", 1)
     assert client.get_received() == [{"name": "pong", "args": [2], "namespace": "/"}]
     assert lookups == []
+
+
+def test_a_def_handlers_reply_is_encoded_for_its_socket_without_a_lookup(
+    flask_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # emit() to the sender from a def handler is encoded in the worker thread for the
+    # socket the handler's scope refers to, and written to it on the loop: neither side
+    # looks the socket up by its sid (get_socket).
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("ping")
+    def ping(value: int) -> None:
+        emit("pong", value + 1)
+
+    client = socketio.test_client(flask_app)
+    server = socketio.service_for(flask_app).server
+    lookups: list[tuple[Any, ...]] = []
+    by_sid = server.get_socket
+
+    def counted(*args: Any) -> Any:
+        lookups.append(args)
+        return by_sid(*args)
+
+    monkeypatch.setattr(server, "get_socket", counted)
+    client.emit("ping", 1)
+    client.emit("ping", 2)
+    assert client.get_received() == [
+        {"name": "pong", "args": [2], "namespace": "/"},
+        {"name": "pong", "args": [3], "namespace": "/"},
+    ]
+    assert lookups == []

@@ -112,25 +112,28 @@ class OneSocketSends:
 
     def send_encoded(
         self,
-        sid: Sid,
-        namespace: NamespaceName,
+        socket: Socket,
         messages: list[OutgoingMessage],
         event: str,
         args: tuple[Any, ...] = (),
     ) -> None:
         """Send to one socket of this server an event another thread has encoded already
-        (with that socket's parser); dropped when the socket has left meanwhile. ``args``
-        are the event's, for the emit observer."""
+        (with that socket's parser); dropped when the socket has closed meanwhile (left
+        its namespace's table: without a recovery log, which such an emit is never made
+        with, no other socket takes its sid). ``args`` are the event's, for the emit
+        observer."""
+        namespace = socket.nsp.name
         if self.log_events:
-            logger.info('emitting event "%s" to %s [%s]', event, sid, namespace)
-        socket = self.get_socket(sid, namespace)
-        if socket is not None:
+            logger.info('emitting event "%s" to %s [%s]', event, socket.sid, namespace)
+        sent_to: Socket | None = None
+        if socket.state is not _CLOSED:
+            sent_to = socket
             write = socket.write
             for message in messages:
                 write(message)
         told = self.emit_observer  # observe: in place of the emit a thread did not make
         if told is not None:
-            told(namespace, event, args, socket)
+            told(namespace, event, args, sent_to)
         else:
             names = self.emit_names
             if names is not None:
