@@ -139,3 +139,16 @@ def test_an_unescaped_query_is_split_without_urllib(monkeypatch: pytest.MonkeyPa
     assert parse_query("EIO=4&transport=polling&t=1&t=2") == {
         "EIO": ["4"], "transport": ["polling"], "t": ["1", "2"],
     }  # fmt: skip
+
+
+def test_a_session_id_is_120_random_bits_in_url_safe_base64() -> None:
+    import base64
+    import re
+
+    from flask_realtime.engine.engine_server import new_sid
+
+    ids = [new_sid() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for sid in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{20}", sid), sid
+        assert len(base64.urlsafe_b64decode(sid)) == 15

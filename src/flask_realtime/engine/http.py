@@ -54,7 +54,10 @@ class EngineRequest:
         return self._query
 
     def arg(self, name: str) -> str | None:
-        values = self.query.get(name)
+        query = self._query  # the query property, inline: read ~4 times a request
+        if query is None:
+            query = self._query = parse_query(self.query_string)
+        values = query.get(name)
         return values[0] if values else None
 
 
