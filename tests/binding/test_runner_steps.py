@@ -369,3 +369,24 @@ def test_a_def_handlers_reply_is_encoded_for_its_socket_without_a_lookup(
         {"name": "pong", "args": [3], "namespace": "/"},
     ]
     assert lookups == []
+
+
+def test_a_reply_spreads_a_tuple_and_drops_none_as_before(flask_app: Flask) -> None:
+    # emit() to the sender spreads its data inline (python-socketio's rule, spread()).
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("go")
+    async def go() -> None:
+        emit("pair", (1, 2))
+        emit("nothing", None)
+        emit("list", [1, 2])
+        emit("two", None, 3)
+
+    client = socketio.test_client(flask_app)
+    client.emit("go")
+    assert [(m["name"], m["args"]) for m in client.get_received()] == [
+        ("pair", [1, 2]),
+        ("nothing", []),
+        ("list", [[1, 2]]),
+        ("two", [None, 3]),
+    ]

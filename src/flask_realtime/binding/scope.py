@@ -49,6 +49,7 @@ __all__ = [
     "pop_context",
     "push_context",
     "require_scope",
+    "scope_now",
 ]
 
 SESSION_KEY = "flask_realtime.session"
@@ -176,6 +177,11 @@ class HandlerScope:
 
 
 _current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)
+
+
+scope_now = _current.get
+""":func:`current_scope` without its Python frame (the context variable's own ``get``):
+for what runs per event, such as ``emit()``."""
 
 
 def current_scope() -> HandlerScope | None:
