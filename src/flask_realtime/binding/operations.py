@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterable
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, Protocol
 from weakref import ReferenceType
 
@@ -165,7 +166,7 @@ class Operations:
         socket = None if ref is None else ref()
         namespace = scope.namespace
         sid = scope.sid
-        if bridge.in_loop_thread():
+        if bridge.thread_id == get_ident():  # in_loop_thread(), inline
             if socket is not None:
                 if self.server.emit_to_own(socket, event, args):
                     return
