@@ -21,7 +21,7 @@ from flask import current_app, has_app_context
 from werkzeug.local import LocalProxy
 
 from .binding.kwargs import suggest_keywords
-from .binding.scope import HandlerScope, current_scope, require_scope
+from .binding.scope import HandlerScope, current_scope, require_scope, scope_now
 from .binding.service import service_of
 from .binding.socket_data import current_socket_data, current_socket_recovered
 from .exceptions import ConfigurationError, ContextError
@@ -96,7 +96,10 @@ def emit(
     Raises:
         ContextError: outside a handler.
     """
-    scope = require_scope("emit()", "use socketio.emit(event, data, to=sid)")
+    scope = scope_now()  # require_scope, inline: emit() runs for nearly every event
+    if scope is None:
+        require_scope("emit()", "use socketio.emit(event, data, to=sid)")  # raises
+        return
     if (
         to is None
         and room is None
@@ -107,8 +110,14 @@ def emit(
         and event not in RESERVED_EVENTS
     ):
         # A reply to the sender, what a handler emits most: straight to the operation
-        # that sends to one client (_emit_from would come to the same).
-        scope.ops.emit_to_sender(event, spread(args), scope)
+        # that sends to one client (_emit_from would come to the same). spread(), inline.
+        if len(args) == 1:
+            only = args[0]
+            if type(only) is tuple:
+                args = only
+            elif only is None:
+                args = ()
+        scope.ops.emit_to_sender(event, args, scope)
         return
     _emit_from(
         scope, event, args, namespace, to or room, broadcast, include_self, skip_sid, callback

@@ -28,6 +28,7 @@ from flask_realtime.binding.scope import (
     push_context,
 )
 from flask_realtime.exceptions import ClientArgumentsError
+from support.waiting import wait_until
 
 _mark: contextvars.ContextVar[str] = contextvars.ContextVar("test_runner_steps_mark", default="")
 
@@ -270,3 +271,122 @@ def test_the_first_step_runs_in_a_task(flask_app: Flask) -> None:
     client = socketio.test_client(flask_app)
     for n in range(3):  # pushed, then entered
         assert client.emit("timed", n, callback=True) == [True, client.sid, None, n]
+
+
+def test_an_async_handler_waiting_on_what_only_it_holds_is_not_collected(
+    flask_app: Flask,
+) -> None:
+    # The runner holds each async call's task through its job (the loop holds tasks only
+    # weakly): a handler suspended on a future nothing else refers to must survive a
+    # collection, and finish when the future is resolved.
+    import gc
+    import weakref
+
+    socketio = SocketIO(flask_app)
+    waiting: list[weakref.ref[asyncio.Future[str]]] = []
+
+    @socketio.on("wait")
+    async def wait() -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiting.append(weakref.ref(future))
+        return await future
+
+    @socketio.on("release")
+    async def release() -> bool:
+        gc.collect()
+        future = waiting[0]()
+        if future is None:
+            return False  # collected with its task
+        future.set_result("released")
+        return True
+
+    waiter = socketio.test_client(flask_app)
+    other = socketio.test_client(flask_app)
+    answers: list[Any] = []
+    # The test client's emit returns once the handler is done: the waiter's from a thread.
+    thread = threading.Thread(target=lambda: answers.append(waiter.emit("wait", callback=True)))
+    thread.start()
+    try:
+        wait_until(lambda: waiting, timeout=5)
+        assert other.emit("release", callback=True) is True
+    finally:
+        thread.join(10)
+    assert answers == ["released"]
+
+
+def test_an_async_handlers_reply_goes_to_its_socket_without_a_lookup(
+    flask_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # emit() to the sender from an async handler writes to the socket the handler's
+    # scope refers to (OneSocketSends.emit_to_own), not by the sid (emit_to_socket).
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("ping")
+    async def ping(value: int) -> None:
+        emit("pong", value + 1)
+
+    client = socketio.test_client(flask_app)
+    server = socketio.service_for(flask_app).server
+    lookups: list[tuple[Any, ...]] = []
+    by_sid = server.emit_to_socket  # the way that looks the socket up by its sid
+
+    def counted(*args: Any) -> bool:
+        lookups.append(args)
+        return by_sid(*args)
+
+    monkeypatch.setattr(server, "emit_to_socket", counted)
+    client.emit("ping", 1)
+    assert client.get_received() == [{"name": "pong", "args": [2], "namespace": "/"}]
+    assert lookups == []
+
+
+def test_a_def_handlers_reply_is_encoded_for_its_socket_without_a_lookup(
+    flask_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # emit() to the sender from a def handler is encoded in the worker thread for the
+    # socket the handler's scope refers to, and written to it on the loop: neither side
+    # looks the socket up by its sid (get_socket).
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("ping")
+    def ping(value: int) -> None:
+        emit("pong", value + 1)
+
+    client = socketio.test_client(flask_app)
+    server = socketio.service_for(flask_app).server
+    lookups: list[tuple[Any, ...]] = []
+    by_sid = server.get_socket
+
+    def counted(*args: Any) -> Any:
+        lookups.append(args)
+        return by_sid(*args)
+
+    monkeypatch.setattr(server, "get_socket", counted)
+    client.emit("ping", 1)
+    client.emit("ping", 2)
+    assert client.get_received() == [
+        {"name": "pong", "args": [2], "namespace": "/"},
+        {"name": "pong", "args": [3], "namespace": "/"},
+    ]
+    assert lookups == []
+
+
+def test_a_reply_spreads_a_tuple_and_drops_none_as_before(flask_app: Flask) -> None:
+    # emit() to the sender spreads its data inline (python-socketio's rule, spread()).
+    socketio = SocketIO(flask_app)
+
+    @socketio.on("go")
+    async def go() -> None:
+        emit("pair", (1, 2))
+        emit("nothing", None)
+        emit("list", [1, 2])
+        emit("two", None, 3)
+
+    client = socketio.test_client(flask_app)
+    client.emit("go")
+    assert [(m["name"], m["args"]) for m in client.get_received()] == [
+        ("pair", [1, 2]),
+        ("nothing", []),
+        ("list", [[1, 2]]),
+        ("two", [None, 3]),
+    ]

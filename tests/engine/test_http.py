@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
 from flask_realtime.engine import EngineError, EngineRequest, EngineResponse
-from flask_realtime.engine.http import compress, error_response
+from flask_realtime.engine.http import compress, error_response, parse_query
 
 
 def request(query_string: str) -> EngineRequest:
@@ -107,3 +109,46 @@ def test_deflate_when_gzip_is_not_accepted(accept: str) -> None:
 )
 def test_nothing_acceptable(accept: str) -> None:
     assert compress(BODY, accept) is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "EIO=4&transport=polling&t=Pb3x&sid=a-b_c",
+        "a=1&a=2&b",
+        "&&a=&=x&",
+        "a=b=c",
+        "x=%20y&z=a+b",  # escaped: parse_qs itself
+        ";a=1",
+    ],
+)
+def test_parse_query_answers_what_parse_qs_answers(query: str) -> None:
+    assert parse_query(query) == parse_qs(query, keep_blank_values=True)
+
+
+def test_an_unescaped_query_is_split_without_urllib(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The per-request query of Engine.IO is split by hand: urllib's parse_qs costs ~15
+    # Python calls a request.
+    import flask_realtime.engine.http as engine_http
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parse_qs called")
+
+    monkeypatch.setattr(engine_http, "parse_qs", refuse)
+    assert parse_query("EIO=4&transport=polling&t=1&t=2") == {
+        "EIO": ["4"], "transport": ["polling"], "t": ["1", "2"],
+    }  # fmt: skip
+
+
+def test_a_session_id_is_120_random_bits_in_url_safe_base64() -> None:
+    import base64
+    import re
+
+    from flask_realtime.engine.engine_server import new_sid
+
+    ids = [new_sid() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for sid in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{20}", sid), sid
+        assert len(base64.urlsafe_b64decode(sid)) == 15

@@ -18,6 +18,19 @@ from .support import REAPED, RawPolling, RawWebSocket, json_error, open_socketio
 # -- over polling ------------------------------------------------------------------------------
 
 
+def test_a_parked_poll_whose_client_hangs_up_ends_its_session(w: World) -> None:
+    # Our HTTP server parks the GET on the future of its answer before any task runs;
+    # the client leaving cancels that future, which tells the session.
+    with RawPolling(w.port) as client:
+        assert client.post(b"40").status == 200
+        packets = client.get().body.decode().split("\x1e")
+        [answer] = [packet for packet in packets if packet.startswith("40")]
+        sid = json.loads(answer[2:])["sid"]
+        w.seen.wait_for("connect", sid)
+        client.http.request("GET", client.target(client.sid))  # nothing to read: parked
+    assert w.seen.wait_for("disconnect", sid) == "transport close"
+
+
 @pytest.mark.parametrize(
     "body",
     [

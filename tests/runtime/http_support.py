@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flask_realtime.engine import EngineResponse
@@ -55,7 +55,8 @@ class EchoProtocol(asyncio.Protocol):
 
 
 class ToyEndpoint:
-    """Serves ``/rt/...``: echoes bodies, parks ``/rt/park``, upgrades to ``EchoProtocol``."""
+    """Serves ``/rt/...``: echoes bodies (at once), parks ``/rt/park`` (in a coroutine)
+    and ``/rt/future`` (on a future), upgrades to ``EchoProtocol``."""
 
     max_body_size = 64
 
@@ -65,11 +66,30 @@ class ToyEndpoint:
         self.parked = threading.Event()
         self.cancelled = threading.Event()
         self.release: asyncio.Event | None = None
+        self.tasks: list[asyncio.Task[Any] | None] = []  # current at each echo
 
     def matches(self, path: str) -> bool:
         return path.startswith("/rt/")
 
-    async def handle(self, request: Request) -> EngineResponse:
+    def handle(self, request: Request) -> EngineResponse | Awaitable[EngineResponse]:
+        """Echo at once (no task: ``tasks`` records the current one, None), raise at once
+        (``/rt/now-boom``), park on a future (``/rt/future``), or go the ``async`` way."""
+        if request.path == "/rt/future":
+            self.requests.append(request)
+            future: asyncio.Future[EngineResponse] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(lambda f: f.cancelled() and self.cancelled.set())
+            self.parked.set()
+            return future
+        if request.path == "/rt/now-boom":
+            raise RuntimeError("boom")
+        if request.path in ("/rt/park", "/rt/boom"):
+            return self._handle_async(request)
+        self.requests.append(request)
+        self.tasks.append(asyncio.current_task())
+        body = f"endpoint {request.method} {request.path} ".encode() + request.body
+        return EngineResponse(200, [("Content-Type", "text/plain")], body)
+
+    async def _handle_async(self, request: Request) -> EngineResponse:
         self.requests.append(request)
         if request.path == "/rt/park":
             self.release = asyncio.Event()

@@ -58,6 +58,39 @@ def test_a_client_that_hangs_up_cancels_its_parked_request(
     assert client.wait_closed(5)
 
 
+def test_an_answer_ready_at_once_is_written_without_a_task(
+    server: ServerThread, endpoint: ToyEndpoint, http_client: Connect
+) -> None:
+    client = http_client(server.port)
+    for path in ("/rt/a", "/rt/b"):
+        client.request("GET", path)
+        assert client.read_response().body == f"endpoint GET {path} ".encode()
+    assert endpoint.tasks == [None, None]  # handle() ran in the parser's callback
+
+
+def test_an_endpoint_that_raises_at_once_gets_500(
+    server: ServerThread, http_client: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = http_client(server.port)
+    client.request("GET", "/rt/now-boom")
+    assert client.read_response().status == 500
+    assert client.wait_closed(5)
+    assert "error in the endpoint" in caplog.text
+
+
+def test_a_client_that_hangs_up_cancels_the_future_its_request_parked_on(
+    server: ServerThread, endpoint: ToyEndpoint, http_client: Connect
+) -> None:
+    # Parked before any task ran: the task may be cancelled before its first step, when
+    # it has not awaited the future yet; the future is cancelled all the same.
+    client = http_client(server.port)
+    client.request("GET", "/rt/future")
+    assert endpoint.parked.wait(5)
+    client.sock.shutdown(socket.SHUT_WR)
+    assert endpoint.cancelled.wait(5)
+    assert client.wait_closed(5)
+
+
 def test_websocket_upgrade_hands_the_connection_over_with_the_bytes_read_past_it(
     server: ServerThread, endpoint: ToyEndpoint, http_client: Connect
 ) -> None:

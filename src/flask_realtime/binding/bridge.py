@@ -35,14 +35,16 @@ _Call = tuple[Callable[..., object], tuple[Any, ...]]
 class LoopBridge:
     """Hands calls from any thread to one event loop thread, in order, in batches."""
 
-    __slots__ = ("_closed", "_lock", "_loop", "_pending", "_scheduled", "_thread_id", "_waiters")
+    __slots__ = ("_closed", "_lock", "_loop", "_pending", "_scheduled", "_waiters", "thread_id")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: deque[_Call] = deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread_id: int | None = None
+        self.thread_id: int | None = None
+        """The attached loop's thread (``threading.get_ident()``), None while detached:
+        read it, never set it (the per-event callers compare it inline)."""
         self._closed = False
         self._waiters: set[concurrent.futures.Future[Any]] = set()
 
@@ -52,7 +54,7 @@ class LoopBridge:
         """Serve calls on ``loop``; call this on the loop's own thread."""
         with self._lock:
             self._loop = loop
-            self._thread_id = threading.get_ident()
+            self.thread_id = threading.get_ident()
             self._closed = False
             wake = bool(self._pending) and not self._scheduled
             self._scheduled = self._scheduled or wake
@@ -67,7 +69,7 @@ class LoopBridge:
         """
         with self._lock:
             self._loop = None
-            self._thread_id = None
+            self.thread_id = None
             self._closed = True
             dropped = len(self._pending)
             self._pending.clear()
@@ -91,7 +93,7 @@ class LoopBridge:
 
     def in_loop_thread(self) -> bool:
         """True when called on the thread of the attached loop."""
-        return self._thread_id == threading.get_ident()
+        return self.thread_id == threading.get_ident()
 
     # -- any thread --------------------------------------------------------------------
 
@@ -101,7 +103,7 @@ class LoopBridge:
         An exception raised by ``fn`` on the loop is logged; the callers that need it
         report it themselves (see :mod:`flask_realtime.invoker`).
         """
-        if self._thread_id == threading.get_ident():
+        if self.thread_id == threading.get_ident():
             fn(*args)
             return
         with self._lock:
@@ -124,7 +126,7 @@ class LoopBridge:
             DisconnectedError: the loop stopped before running the call.
             TimeoutError: no result within ``timeout`` seconds.
         """
-        if self._thread_id == threading.get_ident():
+        if self.thread_id == threading.get_ident():
             return fn(*args)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 

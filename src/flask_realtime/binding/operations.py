@@ -18,23 +18,28 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterable
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, Protocol
+from weakref import ReferenceType
 
-from ..engine.message import messages_of
+from ..engine.message import OutgoingMessage, messages_of
 from ..exceptions import CallTimeoutError
 from ..protocol.socketio import RESERVED_EVENTS
+from ..server.socket_state import SocketState
 from .handlers import is_async_callable
 from .outcomes import Outcome, Outcomes
 
 if TYPE_CHECKING:
     from ..server import SocketIOServer
+    from ..server.socket import Socket
     from ..typing import Room, Sid
     from .bridge import LoopBridge
 
-__all__ = ["AckCallback", "Operations", "Origin"]
+__all__ = ["AckCallback", "Operations", "Origin", "Sender"]
 
 logger = logging.getLogger(__name__)
 
+_CLOSED = SocketState.CLOSED  # a plain name: an enum's attribute costs ~1k instructions
 _CALL_GRACE = 5.0  # seconds past a call()'s own timeout before the caller gives up on the loop
 
 Snapshot = Callable[[tuple[Any, ...]], tuple[Any, ...]]
@@ -51,6 +56,15 @@ class Origin(Protocol):
     def eio_sid(self) -> str: ...
     @property
     def event(self) -> str: ...
+
+
+class Sender(Origin, Protocol):
+    """A handler that emits to its own client (a :class:`~.scope.HandlerScope`)."""
+
+    @property
+    def socket(self) -> ReferenceType[Socket] | None:
+        """Its socket, weakly (None when it has none: an emit's callback)."""
+        ...
 
 
 class AckCallback:
@@ -79,7 +93,7 @@ class Operations:
         outcomes: where a failed operation of a handler is published.
     """
 
-    __slots__ = ("_ensure_loop", "_outcomes", "_snapshot", "server")
+    __slots__ = ("_bridge", "_ensure_loop", "_outcomes", "_snapshot", "server")
 
     def __init__(
         self,
@@ -92,6 +106,7 @@ class Operations:
         self._ensure_loop = ensure_loop
         self._snapshot = snapshot
         self._outcomes = outcomes
+        self._bridge: LoopBridge | None = None  # what ensure_loop returned (always the same)
 
     def bridge(self) -> LoopBridge:
         """The bridge to the server's loop (started on first use)."""
@@ -139,21 +154,31 @@ class Operations:
             },
         )
 
-    def emit_to_sender(self, event: str, args: tuple[Any, ...], origin: Origin) -> None:
-        """Emit ``event`` to the client of the handler ``origin``, in its namespace: what
-        :meth:`emit` does with ``to=origin.sid``, without a callback, skip or volatile,
-        by the shortest way (on the loop, the server's own path to one socket; in a
-        worker thread, encoded there). The caller checked the event name."""
-        bridge = self._ensure_loop()
-        namespace = origin.namespace
-        sid = origin.sid
-        if bridge.in_loop_thread():
-            if self.server.emit_to_socket(event, args, namespace, sid):
+    def emit_to_sender(self, event: str, args: tuple[Any, ...], scope: Sender) -> None:
+        """Emit ``event`` to the client of the handler ``scope``, in its namespace: what
+        :meth:`emit` does with ``to=scope.sid``, without a callback, skip or volatile,
+        by the shortest way (on the loop, straight to the socket the scope refers to; in
+        a worker thread, encoded there). The caller checked the event name."""
+        bridge = self._bridge
+        if bridge is None:
+            bridge = self._bridge = self._ensure_loop()
+        ref = scope.socket
+        socket = None if ref is None else ref()
+        namespace = scope.namespace
+        sid = scope.sid
+        if bridge.thread_id == get_ident():  # in_loop_thread(), inline
+            if socket is not None:
+                if self.server.emit_to_own(socket, event, args):
+                    return
+            elif self.server.emit_to_socket(event, args, namespace, sid):
                 return
-        elif self._encoded_here(bridge, event, args, namespace, sid, False, origin):
-            return
+        else:
+            if not bridge.attached:  # as emit() does: start the loop if none runs
+                bridge = self._ensure_loop()
+            if self._encoded_here(bridge, event, args, namespace, sid, False, scope, socket):
+                return
         self.emit(event, args, namespace=namespace, to=sid, skip_sid=None, callback=None,
-                  volatile=False, origin=origin)  # fmt: skip
+                  volatile=False, origin=scope)  # fmt: skip
 
     def _encoded_here(
         self,
@@ -164,25 +189,31 @@ class Operations:
         sid: Sid,
         volatile: bool,
         origin: Origin | None,
+        socket: Socket | None = None,
     ) -> bool:
         """An emit from another thread than the loop's to one local socket: encoded here,
         once, with its connection's parser (the snapshot and the wire form at once), and
-        framed here too, so that the loop only writes the bytes. False when that may not
-        be done (something watches emits, or the socket is not here)."""
+        framed here too, so that the loop only writes the bytes. ``socket``: the socket
+        ``sid`` when the caller holds it already (a handler's scope refers to it). False
+        when that may not be done (something watches emits, or the socket is not here)."""
         server = self.server
         if not server.emits_unwatched:
             return False
-        socket = server.get_socket(sid, namespace)  # a read of the loop's table: a hint
-        if socket is None:
-            return False
+        if socket is None or socket.state is _CLOSED:
+            socket = server.get_socket(sid, namespace)  # a read of the loop's table: a hint
+            if socket is None:
+                return False
         pieces = socket.client.parser.encode_event(namespace, [event, *args])
-        messages = messages_of(pieces, volatile)
+        if len(pieces) == 1:
+            messages = [OutgoingMessage(pieces[0], volatile=volatile)]
+        else:
+            messages = messages_of(pieces, volatile)
         eio = socket.eio
         if eio.transport_name == "websocket":
             for message in messages:
                 message.ws_frame(eio.protocol)
         bridge.call(self._guarded, origin, server.send_encoded,
-                    (sid, namespace, messages, event, args), {})  # fmt: skip
+                    (socket, messages, event, args), {})  # fmt: skip
         return True
 
     def call(

@@ -53,25 +53,25 @@ OutcomeListener = Callable[[Outcome], None]
 class Outcomes:
     """The feed: listeners are called on the loop thread, in subscription order."""
 
-    __slots__ = ("_listeners", "_lock")
+    __slots__ = ("_listeners", "_lock", "active")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: tuple[OutcomeListener, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        """True when anybody listens (publishers skip building outcomes otherwise)."""
-        return bool(self._listeners)
+        self.active = False
+        """True when anybody listens (publishers skip building outcomes otherwise): an
+        attribute kept with the listeners, not a property, as it is read for every call."""
 
     def subscribe(self, listener: OutcomeListener) -> Callable[[], None]:
         """Call ``listener`` with every outcome from now on; returns the unsubscribe call."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
+            self.active = True
 
         def unsubscribe() -> None:
             with self._lock:
                 self._listeners = tuple(x for x in self._listeners if x is not listener)
+                self.active = bool(self._listeners)
 
         return unsubscribe
 

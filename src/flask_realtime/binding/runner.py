@@ -6,7 +6,7 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   step (``asyncio.current_task()``, ``asyncio.timeout()``, aiohttp and anyio need one):
   on Python 3.12+ an eager task, whose first step runs at once (most handlers finish
   there); on 3.11, which has no eager tasks, a task the loop starts at its next turn
-  (``_start_async``). ``def`` handlers run in a bounded pool of worker threads
+  (``_start``). ``def`` handlers run in a bounded pool of worker threads
   (:class:`~flask_realtime.runtime.WorkerPool`), keyed by connection so that clients
   take turns, and a slow one never blocks the loop. Either way the call runs in a
   context of its own where the app and request contexts are current: a copy of the
@@ -58,6 +58,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from weakref import ref
 
 from ..deadlines import Deadline, Deadlines
 from ..server.invoker import await_handler, call_handler
@@ -139,8 +140,7 @@ class HandlerRunner:
         self._idle_waiters: dict[str, list[Callable[[], None]]] = {}
         self._running: set[Job] = set()
         self._sweep = Deadline(deadlines, self._sweep_slow)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._stepping = False  # an async handler's first step is running (see _start_async)
+        self._stepping = False  # an async handler's first step is running (see _start)
         self._deferred: deque[Job] = deque()
         self._all_idle: asyncio.Event | None = None
         self.timing: Callable[[HandlerCall, float, BaseException | None], None] | None = None
@@ -240,35 +240,34 @@ class HandlerRunner:
             return last, cache
         scope = HandlerScope(self._app, self._ops, socket.sid, socket.namespace,
                              socket.eio.sid, connection_environ(socket),
-                             call.event)  # fmt: skip
+                             call.event, ref(socket))  # fmt: skip
         cache[_SCOPE_KEY] = scope
         return scope, cache
 
     def _start(self, job: Job) -> None:
+        """Start a call: a ``def`` one in the worker pool; an ``async def`` one in a task of
+        its own, in a context of its own: an eager task on Python 3.12+ (its first step
+        here and now; most handlers finish there), a task started at the loop's next turn
+        on 3.11. Stepping the coroutine without a task would be cheaper on 3.11 (~12k
+        instructions a call) but wrong: ``asyncio.timeout()``, aiohttp's and anyio's
+        timeouts raise when no task is current. The task is held by its job, which
+        ``_running`` holds until the call ends (the loop holds tasks weakly): no set of
+        tasks and no done callback per call.
+
+        A call that a finishing handler starts (the next of its lane) waits until this one
+        has returned, so that a long lane is run in a loop, not by recursion.
+        """
         self._running.add(job)
         if self._slow_after is not None and self._sweep.when is None:  # not armed, inline
             self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
-        if job.is_async:
-            job.started = time.monotonic()
-            self._start_async(job)  # or deferred, when a first step is running
-        else:
+        if not job.is_async:
             # Keyed by connection: the pool takes clients in turn (see WorkerPool); a
             # disconnect handler is late, so that a mass disconnect does not delay the
             # clients still connected.
             late = job.call.kind == "disconnect"
             self._pool.submit(partial(self._run_in_thread, job), job.scope.eio_sid, late=late)
-
-    def _start_async(self, job: Job) -> None:
-        """Run an ``async def`` handler in a task of its own, in a context of its own: an
-        eager task on Python 3.12+ (its first step here and now; most handlers finish
-        there), a task started at the loop's next turn on 3.11. Stepping the coroutine
-        without a task would be cheaper on 3.11 (~12k instructions a call) but wrong:
-        ``asyncio.timeout()``, aiohttp's and anyio's timeouts raise when no task is
-        current.
-
-        A call that a finishing handler starts (the next of its lane) waits until this one
-        has returned, so that a long lane is run in a loop, not by recursion.
-        """
+            return
+        job.started = time.monotonic()
         if self._stepping:
             self._deferred.append(job)
             return
@@ -283,7 +282,6 @@ class HandlerRunner:
                 entered = context is not None
                 if context is None:
                     context = contextvars.copy_context()
-                task: asyncio.Task[None] | None = None
                 if _EAGER_TASKS:  # Python 3.12+: a task that runs its first step at once
                     task = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
                         self._run_async(job, entered),
@@ -291,15 +289,12 @@ class HandlerRunner:
                         eager_start=True,
                         context=context,
                     )
-                    if task.done():
-                        task = None
+                    if not task.done():
+                        job.task = task
                 else:
-                    task = asyncio.get_running_loop().create_task(
+                    job.task = asyncio.get_running_loop().create_task(
                         self._run_async(job, entered), context=context
                     )
-                if task is not None:
-                    self._tasks.add(task)  # the loop holds tasks weakly
-                    task.add_done_callback(self._tasks.discard)
                 if not deferred:
                     break
                 job = deferred.popleft()
@@ -307,7 +302,7 @@ class HandlerRunner:
             self._stepping = False
 
     async def _run_async(self, job: Job, entered: bool) -> None:
-        """A whole ``async def`` call, as the coroutine of its task (see _start_async), in
+        """A whole ``async def`` call, as the coroutine of its task (see _start), in
         the call's context."""
         result: Any = None
         error: BaseException | None = None

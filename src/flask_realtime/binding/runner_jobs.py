@@ -8,6 +8,7 @@ raises the client's mistake).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,13 @@ class Job:
 
     __slots__ = (
         "args", "cache", "call", "chained", "fn", "handed", "is_async", "lane", "scope",
-        "started", "warned",
+        "started", "task", "warned",
     )  # fmt: skip
 
     fn: Callable[..., Any]
+    task: asyncio.Task[None]
+    """An ``async def`` call's task (unset until it has one): held here, the loop holds
+    tasks weakly."""
 
     def __init__(self, call: HandlerCall, scope: HandlerScope, cache: dict[str, Any]) -> None:
         self.call = call

@@ -23,7 +23,7 @@ from __future__ import annotations
 from contextvars import Context, ContextVar, Token, copy_context
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
-from weakref import WeakKeyDictionary
+from weakref import ReferenceType, WeakKeyDictionary
 
 from flask import signals
 from flask.ctx import AppContext, RequestContext
@@ -36,6 +36,7 @@ from ..exceptions import ContextError
 if TYPE_CHECKING:
     from flask import Flask
 
+    from ..server.socket import Socket
     from .operations import Operations
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "pop_context",
     "push_context",
     "require_scope",
+    "scope_now",
 ]
 
 SESSION_KEY = "flask_realtime.session"
@@ -156,14 +158,16 @@ class HandlerScope:
         environ: the handshake environ of the connection (shared: never mutate it, except
             under :data:`SESSION_KEY`).
         event: the event being handled ("connect", "disconnect", or the event name).
+        socket: a weak reference to the socket it serves (None for an emit's callback):
+            where ``emit()`` to the sender writes, without looking the socket up.
         timed_by: the runner's timing hook for which :attr:`times` was found (None: not
             found yet); the one field that changes once the scope is made.
         times: where that hook counts the times of this event's error-free calls: ``def``
             then ``async def`` (see ``HandlerRunner.times_for``, ``binding/runner.py``).
 
-    A scope holds nothing of the socket it serves: the runner keeps it in the socket's
-    ``data`` for the socket's next event, and a reference back would make a cycle that
-    only the cyclic garbage collector frees.
+    A scope holds nothing of the socket it serves but that weak reference: the runner
+    keeps it in the socket's ``data`` for the socket's next event, and a strong reference
+    back would make a cycle that only the cyclic garbage collector frees.
     """
 
     app: Flask
@@ -173,11 +177,17 @@ class HandlerScope:
     eio_sid: str
     environ: dict[str, Any]
     event: str
+    socket: ReferenceType[Socket] | None = None
     timed_by: object = field(default=None, compare=False, repr=False)
     times: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 _current: ContextVar[HandlerScope | None] = ContextVar("flask_realtime_handler", default=None)
+
+
+scope_now = _current.get
+""":func:`current_scope` without its Python frame (the context variable's own ``get``):
+for what runs per event, such as ``emit()``."""
 
 
 def current_scope() -> HandlerScope | None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
+from binascii import b2a_base64
 from collections.abc import Callable, Mapping
+from os import urandom
 from typing import Any
 
 from ..deadlines import Deadlines
@@ -45,9 +46,15 @@ TEXT_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
 BINARY_HEADERS = [("Content-Type", "application/octet-stream")]
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps makes one per call
+
+
 def new_sid() -> str:
-    """A session id: 120 random bits from ``secrets``, URL-safe."""
-    return secrets.token_urlsafe(15)
+    """A session id: 120 random bits from the OS (as ``secrets.token_urlsafe(15)``), in
+    URL-safe base64 (15 bytes: 20 characters, no padding), made in C calls only
+    (``token_urlsafe`` is five Python calls; two ids per session)."""
+    return b2a_base64(urandom(15), newline=False).translate(_URL_SAFE).decode()
 
 
 class EngineServer:
@@ -335,7 +342,7 @@ class EngineServer:
         }
         if socket.protocol == 4:
             data["maxPayload"] = opts.max_http_buffer_size
-        return json.dumps(data, separators=(",", ":"))
+        return _COMPACT_JSON.encode(data)
 
     def _cookie(self, sid: str) -> str | None:
         cookie = self.options.cookie

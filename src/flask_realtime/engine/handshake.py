@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+
+from .http import parse_query
 
 __all__ = ["Handshake"]
 
@@ -33,4 +34,4 @@ class Handshake:
     def query(self) -> dict[str, list[str]]:
         """The query's arguments, each with its values in order (a new dict each time:
         read rarely, and not worth keeping for the session's life, see the module doc)."""
-        return parse_qs(self.query_string, keep_blank_values=True)
+        return parse_query(self.query_string)

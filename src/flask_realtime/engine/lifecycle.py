@@ -42,6 +42,10 @@ class State(enum.Enum):
     CLOSING = "closing"
     CLOSED = "closed"
 
+    # Enum's own __hash__ is a Python function (hash of the name): a call per move's two
+    # lookups in TRANSITIONS. Members are singletons compared by identity: hash that.
+    __hash__ = object.__hash__
+
 
 TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.OPEN: frozenset({State.UPGRADING, State.CLOSING, State.CLOSED}),

@@ -60,6 +60,7 @@ class SocketLifecycle:
     slots it has (documented on ``Socket``)."""
 
     __slots__ = (
+        "__weakref__",  # a handler's scope refers to its socket weakly (binding/scope.py)
         "_acks",
         "_buffer",
         "_data",

@@ -31,6 +31,10 @@ class SocketState(enum.Enum):
     DISCONNECTING = "disconnecting"
     CLOSED = "closed"
 
+    # Enum's own __hash__ is a Python function (hash of the name): a call per move's two
+    # lookups in TRANSITIONS. Members are singletons compared by identity: hash that.
+    __hash__ = object.__hash__
+
 
 TRANSITIONS: Mapping[SocketState, frozenset[SocketState]] = {
     SocketState.CONNECTING: frozenset({SocketState.CONNECTED, SocketState.CLOSED}),

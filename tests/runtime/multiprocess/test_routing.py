@@ -78,7 +78,8 @@ class Worker:
         headers = [("host", "localhost")]
         remote = ("127.0.0.1", 5000)
         request = Request(method, "/socket.io/", query, headers, body, remote, "http", "1.1", True)
-        return await self.router.handle(request)
+        answer = self.router.handle(request)  # the response, or an awaitable of it
+        return answer if isinstance(answer, EngineResponse) else await answer
 
     async def handshake(self) -> str:
         response = await self.request("GET")

@@ -58,13 +58,11 @@ class EngineIOEndpoint(EngineFront):
 
     # -- Endpoint --------------------------------------------------------------------------
 
-    async def handle(self, request: Request) -> EngineResponse:
+    def handle(self, request: Request) -> EngineResponse | asyncio.Future[EngineResponse]:
         file = self.client_file(request.path, request.method, request.header("if-none-match"))
         if file is not None:
             return file
-        answer = await self.answer(from_http(request))
-        assert answer is not None  # without client_gone, a client that left cancels us
-        return answer
+        return self.answer_at_once(from_http(request))
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport

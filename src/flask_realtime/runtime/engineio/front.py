@@ -96,15 +96,10 @@ class EngineFront:
             # end waits for the teardown budget, as a WebSocket's close does, so that
             # thousands leaving at once do not hold up the clients still connected.
             return await self.in_teardown(partial(self._answer_post, request))
-        future: asyncio.Future[EngineResponse] = loop.create_future()
-
-        def respond(response: EngineResponse) -> None:
-            if not future.done():
-                future.set_result(response)
-
-        result = self.engine.handle_request(request, loop.time(), respond)
-        if not isinstance(result, EngineSocket):
-            return result
+        begun = self._begin(request, loop)
+        if isinstance(begun, EngineResponse):
+            return begun
+        result, future = begun
         try:
             if client_gone is None:
                 return await future
@@ -122,6 +117,46 @@ class EngineFront:
         self.teardown.call(EngineSocket.poll_aborted, result)
         return None
 
+    def answer_at_once(
+        self, request: EngineRequest
+    ) -> EngineResponse | asyncio.Future[EngineResponse]:
+        """What :meth:`answer` answers (without ``client_gone``), with no coroutine when
+        the answer is ready at once, as it nearly always is (a handshake, a POST, a GET
+        with data waiting): our HTTP server then needs no task for the request.
+
+        Else the future of the answer: for a parked GET, which the caller cancels when
+        the client leaves first (the session is then told, as :meth:`answer` tells it);
+        for a POST of a client leaving, when the teardown budget did not let it end the
+        session at once (it will, even if the future is cancelled meanwhile). Raises
+        what the engine raised when it answered at once.
+        """
+        loop = self.timer.bind()
+        if request.method == "POST" and is_leaving(request.body):
+            ended = self._teardown_future(partial(self._answer_post, request))
+            return ended.result() if ended.done() else ended
+        begun = self._begin(request, loop)
+        if isinstance(begun, EngineResponse):
+            return begun
+        session, future = begun
+        future.add_done_callback(partial(_abort_if_cancelled, self.teardown, session))
+        return future
+
+    def _begin(
+        self, request: EngineRequest, loop: asyncio.AbstractEventLoop
+    ) -> EngineResponse | tuple[EngineSocket, asyncio.Future[EngineResponse]]:
+        """Hand ``request`` to the engine: its answer, or the session where the GET is
+        now parked and the future of the answer."""
+        future: asyncio.Future[EngineResponse] = loop.create_future()
+
+        def respond(response: EngineResponse) -> None:
+            if not future.done():
+                future.set_result(response)
+
+        result = self.engine.handle_request(request, loop.time(), respond)
+        if not isinstance(result, EngineSocket):
+            return result
+        return result, future
+
     def _answer_post(self, request: EngineRequest) -> EngineResponse:
         """Handle a POST now (a POST is answered at once: it never parks)."""
         result = self.engine.handle_request(request, self.timer.now(), _unparked)
@@ -132,6 +167,11 @@ class EngineFront:
         """``job``'s result, once the teardown budget has let it run: at once, unless
         many sessions end in this loop turn (``teardown.py``). It runs even if the caller
         is cancelled meanwhile: a session's end is not to be skipped."""
+        return await self._teardown_future(job)
+
+    def _teardown_future(self, job: Callable[[], _T]) -> asyncio.Future[_T]:
+        """The future of ``job``'s result, run by the teardown budget (done already when
+        the budget let it run at once)."""
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
 
         def run() -> None:
@@ -145,7 +185,7 @@ class EngineFront:
                     future.set_result(result)
 
         self.teardown.run(run)
-        return await future
+        return future
 
     def attach(
         self, transport: Transport, request: EngineRequest, upgrade_of: EngineSocket | None
@@ -170,6 +210,14 @@ def is_leaving(body: bytes) -> bool:
     if body[:1].isdigit() and b":" in body[:8]:  # v3: "2:41", "1:1"
         body = body[body.index(b":") + 1 :]
     return body.startswith(b"41") or body[:2] in (b"1", b"1\x1e")
+
+
+def _abort_if_cancelled(
+    teardown: Teardown, session: EngineSocket, future: asyncio.Future[EngineResponse]
+) -> None:
+    """The done callback of a parked GET's answer: cancelled means its client left."""
+    if future.cancelled():
+        teardown.run(session.poll_aborted)
 
 
 def _unparked(response: EngineResponse) -> None:

@@ -150,16 +150,19 @@ class WebSocketTransport:
         connection. ``now`` is the engine's time, None to read it only when needed (a
         MESSAGE, nearly every message, does not need it)."""
         session = self.session
-        if session is None or session.closed:
+        if session is None:
             return True
         if self._protocol == 4 and session.transport is self:
-            # Engine.IO v4 "message" over WebSocket: "4" and the text, or a binary message.
+            # Engine.IO v4 "message" over WebSocket: "4" and the text, or a binary message
+            # (receive_message drops it when the session is closed: no test here).
             if type(data) is bytes:
                 session.receive_message(data)
                 return True
             if data[:1] == "4":
                 session.receive_message(data[1:])
                 return True
+        if session.closed:
+            return True
         try:
             packet = decode_ws_packet(self._protocol, data)
         except ProtocolError as exc:

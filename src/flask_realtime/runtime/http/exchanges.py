@@ -6,7 +6,8 @@ exchange in the queue is *started* (its response may be written); each calls
 ``conn.finish(self)`` when its response is out, or ``conn.abort(self)``.
 
 =================  =================================================================
-EndpointExchange   buffers the body, then ``await endpoint.handle(request)`` in a task
+EndpointExchange   buffers the body, then ``endpoint.handle(request)`` (awaited in a task
+                   when it is not the response itself)
 WsgiExchange       streams the body to the app's thread, writes what the app sends back
 UpgradeExchange    hands the connection to ``endpoint.upgrade`` (WebSocket)
 ErrorExchange      the server's own answer (400, 404, 413, 431, ...)
@@ -21,6 +22,7 @@ import asyncio
 import io
 import logging
 import threading
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from flask_realtime.engine.http import EngineResponse, error_response
@@ -92,9 +94,12 @@ class ErrorExchange(Exchange):
 
 
 class EndpointExchange(Exchange):
-    """A request for the Socket.IO endpoint: whole body first, then ``handle`` in a task."""
+    """A request for the Socket.IO endpoint: whole body first, then ``handle``: written at
+    once when it answers at once, else awaited in a task."""
 
-    __slots__ = ("_body", "_endpoint", "_error", "_expect_continue", "_started", "_task")
+    __slots__ = (
+        "_answer", "_body", "_endpoint", "_error", "_expect_continue", "_started", "_task",
+    )  # fmt: skip
 
     def __init__(
         self, conn: ExchangeOwner, request: Request, endpoint: Endpoint, *, expect_continue: bool
@@ -107,6 +112,7 @@ class EndpointExchange(Exchange):
         self._error: tuple[int, str] | None = None
         self._started = False
         self._task: asyncio.Task[None] | None = None
+        self._answer: asyncio.Future[EngineResponse] | None = None  # the future awaited
 
     def start(self) -> None:
         self._started = True
@@ -142,30 +148,47 @@ class EndpointExchange(Exchange):
         assert request is not None
         request.body = bytes(self._body)
         self._body = bytearray()
+        try:
+            answer = self._endpoint.handle(request)
+        except Exception:
+            answer = self._failed(request)
+        if isinstance(answer, EngineResponse):  # ready at once (nearly always): no task
+            self.respond(answer)
+            return
+        if isinstance(answer, asyncio.Future):
+            self._answer = answer
         tasks = self.conn.ctx.tasks
-        self._task = task = self.conn.ctx.loop.create_task(self._run(request))
+        self._task = task = self.conn.ctx.loop.create_task(self._run(request, answer))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
     def client_gone(self) -> bool:
-        # A parked long-poll whose client left: cancelling tells the endpoint.
+        # A parked long-poll whose client left: cancelling tells the endpoint (a task
+        # cancelled before its first step never awaits its future: that is cancelled too).
         task = self._task
         if task is None or task.done():
             return False
         task.cancel()
+        answer = self._answer
+        if answer is not None:
+            answer.cancel()
         return True
 
     def connection_lost(self) -> None:
         self.client_gone()
 
-    async def _run(self, request: Request) -> None:
+    async def _run(self, request: Request, answer: Awaitable[EngineResponse]) -> None:
         try:
-            response = await self._endpoint.handle(request)
+            response = await answer
         except Exception:
-            logger.exception("error in the endpoint for %s %s", request.method, request.path)
-            self.keep_alive = False
-            response = error_response(500, "server error")
+            response = self._failed(request)
         self.respond(response)
+
+    def _failed(self, request: Request) -> EngineResponse:
+        """The endpoint raised (logged here): a 500, and the connection closes."""
+        logger.exception("error in the endpoint for %s %s", request.method, request.path)
+        self.keep_alive = False
+        return error_response(500, "server error")
 
 
 class WsgiExchange(Exchange):

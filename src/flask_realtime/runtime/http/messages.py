@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
@@ -89,8 +90,12 @@ class Endpoint(Protocol):
         """Whether a request for raw ``path`` (no query) belongs to the endpoint."""
         ...
 
-    async def handle(self, request: Request) -> EngineResponse:
-        """Answer one plain HTTP request (a polling GET or POST, an OPTIONS preflight)."""
+    def handle(self, request: Request) -> EngineResponse | Awaitable[EngineResponse]:
+        """Answer one plain HTTP request (a polling GET or POST, an OPTIONS preflight):
+        the response when it is ready at once (written without a task), else an
+        awaitable of it (an ``async def handle`` returns one), awaited in a task of the
+        request's own. A task that has not awaited it yet when the client leaves is
+        cancelled, and so is the awaitable when it is a future."""
         ...
 
     def upgrade(

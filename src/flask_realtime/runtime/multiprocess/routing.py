@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from ...engine import EngineRequest, EngineResponse
@@ -146,11 +147,11 @@ class SessionRouter:
     def matches(self, path: str) -> bool:
         return self.inner.matches(path)
 
-    async def handle(self, request: Request) -> EngineResponse:
+    def handle(self, request: Request) -> EngineResponse | Awaitable[EngineResponse]:
         owner = owner_of(_sid_of(request.query_string))
         if owner is None or owner == self.index:
-            return await self.inner.handle(request)
-        return await self._forward(owner, from_http(request))
+            return self.inner.handle(request)
+        return self._forward(owner, from_http(request))
 
     def upgrade(
         self, request: Request, transport: asyncio.Transport
