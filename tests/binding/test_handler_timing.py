@@ -192,3 +192,20 @@ def test_the_metrics_alone_get_each_events_times_appended_not_told() -> None:
     assert echo_def.pending == []
     assert sum(metrics.handler_seconds["event", "def"].counts) == 4 + 1 + 1
     client.disconnect()
+
+
+def test_test_clients_count_no_traffic_broadcasts_included() -> None:
+    """The traffic is counted by Engine.IO sessions: the test client's in-memory ones
+    count nothing, and give back what a broadcast counted for them at once."""
+    app, sio = make("timing_traffic")
+    sio.metrics(path=None)
+    metrics = app.extensions[METRICS_KEY]
+    first, second = sio.test_client(app), sio.test_client(app)
+    assert first.emit("echo", 1, callback=True) == 1
+    with app.app_context():
+        sio.emit("news", "for all")
+    for client in (first, second):
+        assert ["for all"] in [m["args"] for m in client.get_received() if m["name"] == "news"]
+    assert (metrics.traffic.messages_out, metrics.traffic.bytes_out) == (0, 0)
+    first.disconnect()
+    second.disconnect()

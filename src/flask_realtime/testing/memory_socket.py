@@ -78,7 +78,14 @@ class MemoryEngineSocket:
     # -- the EngineSocket surface the server uses ---------------------------------------
 
     def send(self, message: OutgoingMessage) -> None:
-        """The server sends a message: deliver it to the client; a no-op once closed."""
+        """The server sends a message: deliver it to the client; a no-op once closed.
+
+        The traffic counts (``engine/traffic.py``) are the Engine.IO sessions': an
+        in-memory session counts nothing, so a broadcast's count of it is given back."""
+        if message.counted:
+            traffic = getattr(self._handler, "traffic", None)
+            if traffic is not None:
+                traffic.unsent(message)
         if not self.closed:
             self._deliver(message.data)
 
