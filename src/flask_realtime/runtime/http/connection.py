@@ -360,7 +360,9 @@ class HttpProtocol(asyncio.Protocol):
             if self.write_paused:
                 nxt.pause_writing()
             nxt.start()
-        self._drain_backlog()
+        feeding = self._feeding  # answered from inside a feed (as a polling request is):
+        if not feeding:  # ``_parse`` goes on with the backlog, ``data_received`` then reads
+            self._drain_backlog()
         if not self._queue and self._state in LIVE:
             reader = self._reader
             if self._state is ConnState.HALF_CLOSED or reader is None or reader.stopped:
@@ -371,7 +373,8 @@ class HttpProtocol(asyncio.Protocol):
             entry = self.deadline_entry  # what ``self.deadline = ...`` does, one call less
             if entry is not None:
                 entry.set(self.ctx.loop.time() + timeout)
-        self.update_reading()
+        if not feeding:
+            self.update_reading()
 
     def abort(self, exchange: Exchange | None = None) -> None:
         """Drop the connection now (a response that cannot complete, a shutdown)."""

@@ -243,10 +243,14 @@ class RequestReader:
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if method == "CONNECT":  # a tunnel request (authority-form target): not a web server's
             self.refuse(405, "CONNECT is not supported")
-        try:
-            path, query = split_target(self._url)
-        except ProtocolError as exc:
-            self.refuse(400, str(exc))
+        url = self._url
+        if url[:1] == b"/" and b"#" not in url:  # origin-form: split_target's first case
+            path, _, query = url.decode("latin-1").partition("?")
+        else:
+            try:
+                path, query = split_target(url)
+            except ProtocolError as exc:
+                self.refuse(400, str(exc))
         request = Request(
             method,
             path,
