@@ -130,7 +130,7 @@ class EngineFront:
         session at once (it will, even if the future is cancelled meanwhile). Raises
         what the engine raised when it answered at once.
         """
-        loop = self.timer.bind()
+        loop = self.timer.loop or self.timer.bind()  # bound after the first request
         if request.method == "POST" and is_leaving(request.body):
             ended = self._teardown_future(partial(self._answer_post, request))
             return ended.result() if ended.done() else ended

@@ -112,7 +112,8 @@ class HttpProtocol(asyncio.Protocol):
             self._backlog += data
         else:
             self._parse(data)
-        self.update_reading()
+        if not self._reading or self._backlog or self._parsing is not None or reader.stopped:
+            self.update_reading()  # else reading goes on, as it was: nothing to change
 
     def eof_received(self) -> bool | None:
         reader = self._reader
