@@ -226,11 +226,15 @@ def _unparked(response: EngineResponse) -> None:
 
 def from_http(request: Request) -> EngineRequest:
     """Our HTTP server's request as the engine's (the only place this is converted)."""
+    fields = request.headers
+    headers = dict(fields)  # no name repeated (the usual case): the merge is the fields
+    if len(headers) != len(fields):
+        headers = merge_headers(fields)
     return EngineRequest(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
-        headers=merge_headers(request.headers),
+        headers=headers,
         body=request.body,
         remote_addr=request.remote_addr,
         scheme=request.scheme,
