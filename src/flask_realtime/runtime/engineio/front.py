@@ -132,6 +132,9 @@ class EngineFront:
         """
         loop = self.timer.loop or self.timer.bind()  # bound after the first request
         if request.method == "POST" and is_leaving(request.body):
+            teardown = self.teardown
+            if not teardown.busy:  # the budget lets it end now: no future, no job
+                return teardown.now(self._answer_post, request)
             ended = self._teardown_future(partial(self._answer_post, request))
             return ended.result() if ended.done() else ended
         begun = self._begin(request, loop)
