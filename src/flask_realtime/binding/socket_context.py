@@ -87,7 +87,7 @@ class _AdapterSource:
             getattr(app, "subdomain_matching", None),
             url_map.host_matching,
             url_map.default_subdomain,
-            *[environ.get(name) for name in _BIND_ON],
+            *map(environ.get, _BIND_ON),  # no Python frame (a list comprehension is one)
         )
         table = _adapters.get(app)
         if table is None:
@@ -141,7 +141,7 @@ class SocketRequestContext(RequestContext):
             self._match_now()
             return
         environ = request.environ
-        key = (len(rules), *[environ.get(name) for name in _MATCH_ON])
+        key = (len(rules), *map(environ.get, _MATCH_ON))
         table = _matches.get(url_map)
         if table is None:
             table = _matches[url_map] = {}
