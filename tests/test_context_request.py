@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, appcontext_pushed, current_app, g, request, url_for
+from flask.globals import request_ctx
 
 from flask_realtime import SocketIO, emit
 
@@ -111,6 +112,38 @@ def test_the_handshake_url_is_matched_as_flask_would_for_every_connection(
     socketio.test_client(flask_app)
     served = ("/<path:rest>", "anything", {"rest": "socket.io/"})
     assert seen == [("NotFound", None, None, None)] * 2 + [(None, *served)] * 2
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["any-host", "trusted-hosts"])
+def test_connections_to_one_url_share_its_url_adapter_and_build_their_own_urls(
+    flask_app: Flask, socketio: SocketIO, trusted: bool
+) -> None:
+    """Binding the URL map is done once per handshake URL and host, not per connection
+    (``binding/socket_context.py``); a connection from another host gets its own, and
+    with ``TRUSTED_HOSTS`` every request is bound (and checked) by Flask itself."""
+    if trusted:
+        flask_app.config["TRUSTED_HOSTS"] = ["a.test", "b.test"]
+    seen: list[tuple[object, str, str]] = []
+
+    @flask_app.route("/page/<int:n>")
+    def page(n: int) -> str:
+        return str(n)
+
+    @socketio.on("connect")
+    def connect() -> None:
+        adapter = request_ctx.url_adapter
+        seen.append((adapter, request.host, url_for("page", n=1, _external=True)))
+
+    for host in ("a.test", "a.test", "b.test"):
+        socketio.test_client(flask_app, headers={"Host": host})
+    assert [(host, url) for _, host, url in seen] == [
+        ("a.test", "http://a.test/page/1"),
+        ("a.test", "http://a.test/page/1"),
+        ("b.test", "http://b.test/page/1"),
+    ]
+    adapters = [adapter for adapter, _, _ in seen]
+    assert (adapters[0] is adapters[1]) is not trusted
+    assert adapters[2] is not adapters[0]
 
 
 def test_teardown_request_runs_after_each_handler(flask_app: Flask, socketio: SocketIO) -> None:

@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+from flask_realtime.runtime.engineio.front import from_http
+from flask_realtime.runtime.http.messages import Request
 from support.server_thread import ServerThread
 from support.waiting import wait_until
 
@@ -154,3 +156,13 @@ def test_an_upgrade_elsewhere_is_served_as_plain_http(
     )
     assert client.read_response().body == b"GET /w/ws "
     assert client.read_response().body == b"GET /w/then "
+
+
+def test_the_engine_sees_repeated_request_fields_merged_and_single_ones_as_sent() -> None:
+    """``from_http`` takes the fields as they are when no name repeats (no merge to do),
+    and merges them by the one header rule when one does."""
+    fields = [("host", "h"), ("cookie", "a=1"), ("accept", "x"), ("cookie", "b=2"), ("accept", "y")]
+    single = Request("GET", "/socket.io/", "", fields[:3], b"", None, "http", "1.1", True)
+    repeated = Request("GET", "/socket.io/", "", fields, b"", None, "http", "1.1", True)
+    assert from_http(single).headers == {"host": "h", "cookie": "a=1", "accept": "x"}
+    assert from_http(repeated).headers == {"host": "h", "cookie": "a=1; b=2", "accept": "x, y"}

@@ -185,6 +185,39 @@ def test_an_idle_keep_alive_connection_is_closed(
     assert 0.25 < time.monotonic() - started < 3
 
 
+def test_a_response_slower_than_every_timeout_keeps_its_connection(
+    http_server: Serve, http_client: Connect
+) -> None:
+    """Waiting for the app has no deadline. The connection does not cancel the deadline of
+    the state it leaves (the keep-alive after the first response, the body's rate window
+    of the POST): one that fires while the app works must find the exchange and do
+    nothing."""
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        body: bytes = environ["wsgi.input"].read()  # type: ignore[attr-defined]
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(1.0)  # the app is busy past every timeout below
+        start_response("200 OK", [("Content-Length", str(len(body)))])  # type: ignore[operator]
+        return [body]
+
+    limits = Limits(
+        keep_alive_timeout=0.3, header_timeout=0.3, body_rate_window=0.2, min_body_rate=10_000
+    )
+    server = http_server(wsgi_app=app, limits=limits)
+    client = http_client(server.port)
+    client.request("GET", "/")
+    assert client.read_response().status == 200
+    client.request("GET", "/slow")  # the keep-alive deadline is left behind
+    assert client.read_response(timeout=10).status == 200
+    client.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n")
+    wait_until(lambda: server.server.requests_served == 3, 5, "the head to be read")
+    client.send(b"body")  # after the head: the body's rate window is left behind
+    response = client.read_response(timeout=10)
+    assert (response.status, response.body) == (200, b"body")
+    client.request("GET", "/")  # the same connection, still open
+    assert client.read_response().status == 200
+
+
 # -- request bodies: a minimum rate and a whole-request deadline ---------------------------
 
 

@@ -31,6 +31,27 @@ def test_work_within_the_budget_runs_at_once() -> None:
     assert asyncio.run(main()) == [0, 1, 2, 3, 4]
 
 
+def test_a_job_run_now_gives_its_result_and_spends_the_budget() -> None:
+    """``now`` (a polling POST that ends its session) answers at once, and its time
+    counts: the jobs after it wait for the next turn, raising or not."""
+
+    def boom(_: object) -> None:
+        spin(0.003)
+        raise ValueError("boom")
+
+    async def main() -> tuple[int, bool, bool, bool]:
+        teardown = Teardown(budget=0.002)
+        result = teardown.now(lambda n: (spin(0.003), n + 1)[1], 41)
+        busy_after_job = teardown.busy
+        await asyncio.sleep(0)  # the turn ends: a fresh budget
+        fresh = not teardown.busy
+        with pytest.raises(ValueError, match="boom"):
+            teardown.now(boom, None)
+        return result, busy_after_job, fresh, teardown.busy
+
+    assert asyncio.run(main()) == (42, True, True, True)
+
+
 def test_work_past_the_budget_waits_and_the_loop_turns_between_batches() -> None:
     """Other clients' callbacks run while the rest of the teardown waits its turn."""
 

@@ -37,6 +37,7 @@ def connection_environ(socket: Socket) -> dict[str, Any]:
 def build_environ(request: Handshake) -> dict[str, Any]:
     """The PEP 3333 environ of the handshake ``request`` (with an empty body)."""
     headers = request.headers
+    path = request.path
     host = headers.get("host", "localhost")
     server_name, _, server_port = host.rpartition(":") if ":" in host else (host, "", "")
     if not server_port.isdigit():
@@ -44,7 +45,7 @@ def build_environ(request: Handshake) -> dict[str, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": unquote(request.path, encoding="latin-1"),
+        "PATH_INFO": unquote(path, encoding="latin-1") if "%" in path else path,
         "QUERY_STRING": request.query_string,
         "SERVER_NAME": server_name or "localhost",
         "SERVER_PORT": server_port or ("443" if request.scheme == "https" else "80"),

@@ -23,15 +23,15 @@ from __future__ import annotations
 from contextvars import Context, ContextVar, Token, copy_context
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
-from weakref import ReferenceType, WeakKeyDictionary
+from weakref import ReferenceType
 
 from flask import signals
 from flask.ctx import AppContext, RequestContext
 from flask.globals import _cv_app, _cv_request
 from flask.sessions import SessionMixin
-from werkzeug.routing import Map
 
 from ..exceptions import ContextError
+from .socket_context import SocketRequestContext
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -66,83 +66,6 @@ its request context, which the context holds: no reference cycle."""
 
 class ManagedSession(dict[str, Any], SessionMixin):
     """The per-connection session of ``manage_session=True``: a dict with Flask's session API."""
-
-
-_MATCH_ON = (
-    "PATH_INFO",
-    "SCRIPT_NAME",
-    "REQUEST_METHOD",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "wsgi.url_scheme",
-)
-"""What of an environ URL matching reads (the rest of the request cannot change its result)."""
-
-_MATCHES_KEPT = 64
-"""Match results kept per URL map: handshakes come to one path or a few; past this many
-different keys (hosts, say) the table starts again."""
-
-_Match: TypeAlias = tuple[Any, Any, Any]  # url_rule, view_args, routing_exception
-_matches: WeakKeyDictionary[Map, dict[tuple[Any, ...], _Match]] = WeakKeyDictionary()
-
-
-class SocketRequestContext(RequestContext):
-    """A request context that matches its URL once, however often it is pushed, and
-    reuses the match of an earlier handshake to the same URL.
-
-    A socket's context is pushed for each of its events; the handshake's path (which no
-    route serves: ``request.routing_exception`` is Flask's 404, as with Flask-SocketIO)
-    does not change, so matching it again would only cost time; and every connection's
-    handshake comes to the same path, so the result is kept per URL map (matching costs
-    ~20 µs a connection and leaves a reference cycle behind). Flask documents
-    :meth:`match_request` as the hook for this.
-    """
-
-    _matched = False
-    idle_apps: list[AppContext]
-    """The socket's app contexts not in use by a call (see push_context): usually one.
-    A list, so that taking one (``pop``) is atomic between threads."""
-
-    def match_request(self) -> None:
-        if self._matched:
-            return
-        self._matched = True
-        request = self.request
-        url_map = self.app.url_map
-        rules = getattr(url_map, "_rules", None)  # a route added later changes the answer
-        if self.url_adapter is None:
-            return  # binding the URL failed (routing_exception says why): Flask does not match
-        if rules is None:
-            self._match_now()
-            return
-        environ = request.environ
-        key = (len(rules), *[environ.get(name) for name in _MATCH_ON])
-        table = _matches.get(url_map)
-        if table is None:
-            table = _matches[url_map] = {}
-        found = table.get(key)
-        if found is None:
-            self._match_now()
-            if len(table) >= _MATCHES_KEPT:
-                table.clear()
-            view_args = request.view_args  # kept as a copy: a handler may change its own
-            kept = None if view_args is None else dict(view_args)
-            table[key] = (request.url_rule, kept, request.routing_exception)
-            return
-        rule, view_args, request.routing_exception = found
-        request.url_rule = rule
-        request.view_args = None if view_args is None else dict(view_args)
-
-    def _match_now(self) -> None:
-        super().match_request()
-        error = self.request.routing_exception
-        if error is not None:
-            # Its traceback (and that of the error it was raised from) holds the frame
-            # that holds this context: a cycle that only the cyclic collector would
-            # free. Flask only raises it again, if asked.
-            error.__traceback__ = None
-            error.__context__ = None
 
 
 @dataclass(slots=True)

@@ -105,16 +105,22 @@ class EngineServer:
         calls :meth:`EngineSocket.poll_aborted`.
         """
         headers = request.headers
-        if not origin_allowed(self.options, headers, request.scheme):
+        cors: list[tuple[str, str]]
+        if "origin" not in headers:  # not a cross-origin browser request: no CORS to do
+            cors = []
+        elif not origin_allowed(self.options, headers, request.scheme):
             return error_response(EngineError.FORBIDDEN, "Not an accepted origin")
-        cors = cors_headers(self.options, headers)
+        else:
+            cors = cors_headers(self.options, headers)
         if request.method == "OPTIONS":
             return EngineResponse(204, preflight_headers(self.options, headers))
-        problem = self._check_query(request, "polling")
+        query = request.query
+        problem = self._check_query(query, "polling")
         if problem is not None:
             problem.headers.extend(cors)
             return problem
-        sid = request.arg("sid")
+        sids = query.get("sid")  # request.arg("sid"), inline
+        sid = sids[0] if sids else None
         if sid is None:
             if request.method != "GET":
                 return error_response(EngineError.BAD_HANDSHAKE_METHOD, headers=cors)
@@ -138,7 +144,7 @@ class EngineServer:
         """
         if not origin_allowed(self.options, request.headers, request.scheme):
             return error_response(EngineError.FORBIDDEN, "Not an accepted origin")
-        problem = self._check_query(request, "websocket")
+        problem = self._check_query(request.query, "websocket")
         if problem is not None:
             return problem
         sid = request.arg("sid")
@@ -159,8 +165,11 @@ class EngineServer:
         self.handler.on_open(socket)
         return socket
 
-    def _check_query(self, request: EngineRequest, expected: str) -> EngineResponse | None:
-        eio = request.arg("EIO")
+    def _check_query(self, query: dict[str, list[str]], expected: str) -> EngineResponse | None:
+        """The refusal of a request whose ``query`` (``EngineRequest.query``) names no
+        protocol version we speak, or not the ``expected`` transport; else None."""
+        values = query.get("EIO")  # what EngineRequest.arg does, inline: every request
+        eio = values[0] if values else None
         if eio not in _PROTOCOL_ARGS:
             sent = "no EIO parameter" if eio is None else f"EIO={eio[:16]}"
             return error_response(
@@ -169,7 +178,8 @@ class EngineServer:
                 "Engine.IO 4 (Socket.IO JavaScript client 3.x and 4.x, python-socketio 5) "
                 "and Engine.IO 3 (Socket.IO JavaScript client 2.x)",
             )
-        transport = request.arg("transport")
+        values = query.get("transport")
+        transport = values[0] if values else None
         if transport is None or transport not in self.options.transports:
             return error_response(EngineError.UNKNOWN_TRANSPORT)
         if transport != expected:

@@ -59,9 +59,11 @@ class EngineIOEndpoint(EngineFront):
     # -- Endpoint --------------------------------------------------------------------------
 
     def handle(self, request: Request) -> EngineResponse | asyncio.Future[EngineResponse]:
-        file = self.client_file(request.path, request.method, request.header("if-none-match"))
-        if file is not None:
-            return file
+        path = request.path
+        if path != self.path:  # the client files are under it; Engine.IO is at it
+            file = self.client_file(path, request.method, request.header("if-none-match"))
+            if file is not None:
+                return file
         return self.answer_at_once(from_http(request))
 
     def upgrade(

@@ -130,8 +130,11 @@ class EngineFront:
         session at once (it will, even if the future is cancelled meanwhile). Raises
         what the engine raised when it answered at once.
         """
-        loop = self.timer.bind()
+        loop = self.timer.loop or self.timer.bind()  # bound after the first request
         if request.method == "POST" and is_leaving(request.body):
+            teardown = self.teardown
+            if not teardown.busy:  # the budget lets it end now: no future, no job
+                return teardown.now(self._answer_post, request)
             ended = self._teardown_future(partial(self._answer_post, request))
             return ended.result() if ended.done() else ended
         begun = self._begin(request, loop)
@@ -226,11 +229,15 @@ def _unparked(response: EngineResponse) -> None:
 
 def from_http(request: Request) -> EngineRequest:
     """Our HTTP server's request as the engine's (the only place this is converted)."""
+    fields = request.headers
+    headers = dict(fields)  # no name repeated (the usual case): the merge is the fields
+    if len(headers) != len(fields):
+        headers = merge_headers(fields)
     return EngineRequest(
         method=request.method,
         path=request.path,
         query_string=request.query_string,
-        headers=merge_headers(request.headers),
+        headers=headers,
         body=request.body,
         remote_addr=request.remote_addr,
         scheme=request.scheme,

@@ -43,6 +43,7 @@ __all__ = ["TURN_BUDGET", "Teardown"]
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 _ALONE: Any = object()
 """In the queue after a job of :meth:`Teardown.run`: it takes no argument."""
 
@@ -98,6 +99,17 @@ class Teardown:
     def call(self, fn: Callable[[_T], object], arg: _T) -> None:
         """Run ``fn(arg)`` as :meth:`run` runs a job; queued as they are, nothing made."""
         self._call(fn, arg)
+
+    def now(self, fn: Callable[[_T], _R], arg: _T) -> _R:
+        """``fn(arg)``'s result, run now and counted against this turn's budget: for a
+        caller that has seen the teardown is not :attr:`busy` and needs the result at
+        once (a polling POST that ends its session), without a future to carry it."""
+        start = time.perf_counter()
+        try:
+            return fn(arg)
+        finally:
+            self._spent += time.perf_counter() - start
+            self._schedule()  # the end of the turn resets the budget
 
     def _call(self, fn: Callable[..., object], arg: object) -> None:
         if self._queue or self._spent >= self.budget:

@@ -14,7 +14,9 @@ streams to the app, reading pauses whenever the app is behind (``InputStream``).
 Timeouts (one deadline per connection, kept by the registry): the head must come within
 ``header_timeout``; a body must keep up ``min_body_rate`` and end within
 ``request_timeout`` of the request's first byte (the bookkeeping is ``request_clock.py``);
-both answer 408 and close. An idle connection closes after ``keep_alive_timeout``.
+both answer 408 and close. An idle connection closes after ``keep_alive_timeout``. The
+deadline is set on entering a state that has one, never cancelled on leaving it (see
+``_time_incomplete``): a request that arrives whole moves it once.
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
@@ -51,9 +53,9 @@ logger = logging.getLogger(__name__)
 class HttpProtocol(asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_clock", "_feeding", "_parsing", "_peer", "_queue", "_reader",
-                 "_reading", "_state", "_transport", "_upgrading", "ctx", "deadline_entry",
-                 "write_paused")  # fmt: skip
+    __slots__ = ("_backlog", "_begun", "_clock", "_feeding", "_new_body", "_parsing", "_peer",
+                 "_queue", "_reader", "_reading", "_state", "_transport", "_upgrading", "ctx",
+                 "deadline_entry", "write_paused")  # fmt: skip
     deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
 
     def __init__(self, ctx: ServerContext) -> None:
@@ -73,6 +75,8 @@ class HttpProtocol(asyncio.Protocol):
         self._reading = True
         self._state = ConnState.NEW
         self._clock = RequestClock(ctx.limits)
+        self._begun = 0.0  # loop time of the first byte of the request in progress
+        self._new_body = False  # a body began in this feed: its clock starts at the feed's end
 
     def _move(self, state: ConnState) -> None:
         if state not in TRANSITIONS[self._state]:
@@ -103,11 +107,13 @@ class HttpProtocol(asyncio.Protocol):
             if self._upgrading is not None:
                 self._upgrading.rest += data  # bytes for the protocol that takes over
             return
-        if self._feeding or self._holding():
+        queue = self._queue
+        if self._feeding or (queue and queue[0] is not self._parsing):  # see _holding
             self._backlog += data
         else:
             self._parse(data)
-        self.update_reading()
+        if not self._reading or self._backlog or self._parsing is not None or reader.stopped:
+            self.update_reading()  # else reading goes on, as it was: nothing to change
 
     def eof_received(self) -> bool | None:
         reader = self._reader
@@ -217,9 +223,35 @@ class HttpProtocol(asyncio.Protocol):
                 self._backlog.clear()
         finally:
             self._feeding = False
+        if reader.in_head or self._parsing is not None:
+            self._time_incomplete(reader)  # rare: most requests arrive whole
+        reader.begun = self._new_body = False
         upgrading = self._upgrading
         if upgrading is not None and reader.stopped and self._queue[0] is upgrading:
             upgrading.start()
+
+    def _time_incomplete(self, reader: RequestReader) -> None:
+        """A request is still incomplete after a feed: start its head's or its body's
+        deadline if it got that far in this feed.
+
+        The deadline follows the connection's state, and is set only on entering a state
+        that has one: idle (keep-alive, set by ``finish``), a head in progress with nothing
+        queued before it (``header_timeout`` from its first byte), a body in progress (the
+        rate window and ``request_timeout``, ``request_clock.py``). Waiting for a
+        response has none, and entering it cancels nothing: a deadline left from an
+        earlier state that fires then finds the queue busy and does nothing
+        (``timed_out``). So a request that arrives whole, the usual case, costs one
+        deadline move (the keep-alive, when its response is out), and no call here.
+        """
+        now = self.ctx.loop.time()
+        if reader.begun:  # the request in progress began in this feed
+            self._begun = now
+        if self._parsing is not None:
+            if self._new_body:
+                self.deadline = self._clock.start_body(now, self._begun)
+        elif reader.in_head and reader.begun and not self._queue:
+            self.deadline = self._begun + self.ctx.limits.header_timeout
+        # else the head waits behind a response: ``finish`` times it when its turn comes.
 
     def _drain_backlog(self) -> None:
         reader = self._reader
@@ -235,11 +267,6 @@ class HttpProtocol(asyncio.Protocol):
             self._parse(data)
 
     # -- RequestSink ---------------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._clock.begin(self.ctx.loop.time())
-        if not self._queue:  # else the head waits for the responses before it, not a timer
-            self.deadline = self.ctx.loop.time() + self.ctx.limits.header_timeout
 
     def on_request(
         self,
@@ -273,8 +300,8 @@ class HttpProtocol(asyncio.Protocol):
             return None
         self._parsing = exchange
         self._enqueue(exchange)
-        if (chunked or content_length > 0) and self._parsing is exchange:
-            self.deadline = self._clock.start_body(self.ctx.loop.time())
+        if chunked or content_length > 0:
+            self._new_body = True  # its clock starts at the end of the feed, if still coming
         return limit
 
     def on_body(self, data: bytes) -> None:
@@ -284,8 +311,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         exchange = self._parsing
         if exchange is not None:
+            # The body is in. Its deadline, if one was set, may stay: see _time_incomplete.
             self._parsing = None
-            self.deadline = 0.0  # the body is in: no more body deadline
             exchange.end_body()
 
     def on_reject(self, status: int, message: str, request: Request | None) -> None:
@@ -307,8 +334,7 @@ class HttpProtocol(asyncio.Protocol):
     def _enqueue(self, exchange: Exchange) -> None:
         queue = self._queue
         queue.append(exchange)
-        if len(queue) == 1:
-            self.deadline = 0.0
+        if len(queue) == 1:  # (the deadline may stay: see _time_incomplete)
             if self.write_paused:
                 exchange.pause_writing()
             exchange.start()
@@ -335,7 +361,9 @@ class HttpProtocol(asyncio.Protocol):
             if self.write_paused:
                 nxt.pause_writing()
             nxt.start()
-        self._drain_backlog()
+        feeding = self._feeding  # answered from inside a feed (as a polling request is):
+        if not feeding:  # ``_parse`` goes on with the backlog, ``data_received`` then reads
+            self._drain_backlog()
         if not self._queue and self._state in LIVE:
             reader = self._reader
             if self._state is ConnState.HALF_CLOSED or reader is None or reader.stopped:
@@ -343,8 +371,11 @@ class HttpProtocol(asyncio.Protocol):
                 return
             limits = self.ctx.limits
             timeout = limits.header_timeout if reader.in_head else limits.keep_alive_timeout
-            self.deadline = self.ctx.loop.time() + timeout
-        self.update_reading()
+            entry = self.deadline_entry  # what ``self.deadline = ...`` does, one call less
+            if entry is not None:
+                entry.set(self.ctx.loop.time() + timeout)
+        if not feeding:
+            self.update_reading()
 
     def abort(self, exchange: Exchange | None = None) -> None:
         """Drop the connection now (a response that cannot complete, a shutdown)."""

@@ -67,7 +67,8 @@ class Exchange:
         self.body_limit: int | None = None
         self.status = 0
         self.body_bytes = 0
-        self.started = conn.ctx.loop.time() if conn.ctx.log_requests() else 0.0
+        ctx = conn.ctx
+        self.started = ctx.loop.time() if ctx.access_log and ctx.log_requests() else 0.0
 
     def respond(self, response: EngineResponse) -> None:
         """Write ``response`` (whole, one write) and finish: the exchange is done."""

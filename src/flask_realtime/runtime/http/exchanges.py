@@ -119,7 +119,7 @@ class EndpointExchange(Exchange):
         if self._error is not None:
             self._answer_error()
         elif self.body_done:
-            self._launch()
+            self.end_body()  # launches: the body is in
         elif self._expect_continue and not self._body:
             self.conn.write(_CONTINUE)
 
@@ -127,23 +127,11 @@ class EndpointExchange(Exchange):
         self._body += data
 
     def end_body(self) -> None:
+        """The body is in: hand the request to the endpoint once the exchange is first in
+        line (here, inline: once per request), and answer or await its answer."""
         self.body_done = True
-        if self._started and self._task is None and self._error is None:
-            self._launch()
-
-    def fail_body(self, error: RealtimeError, status: int) -> None:
-        if self._task is not None or self._error is not None:
+        if not self._started or self._task is not None or self._error is not None:
             return
-        self._error = (status, str(error))
-        if self._started:
-            self._answer_error()
-
-    def _answer_error(self) -> None:
-        assert self._error is not None
-        self.keep_alive = False
-        self.respond(error_response(*self._error))
-
-    def _launch(self) -> None:
         request = self.request
         assert request is not None
         request.body = bytes(self._body)
@@ -161,6 +149,18 @@ class EndpointExchange(Exchange):
         self._task = task = self.conn.ctx.loop.create_task(self._run(request, answer))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    def fail_body(self, error: RealtimeError, status: int) -> None:
+        if self._task is not None or self._error is not None:
+            return
+        self._error = (status, str(error))
+        if self._started:
+            self._answer_error()
+
+    def _answer_error(self) -> None:
+        assert self._error is not None
+        self.keep_alive = False
+        self.respond(error_response(*self._error))
 
     def client_gone(self) -> bool:
         # A parked long-poll whose client left: cancelling tells the endpoint (a task

@@ -154,7 +154,8 @@ def encode_response(
     parts = [line]
     for name, value in response.headers:
         parts.append(f"{name}: {value}\r\n")
-    parts.append(date_header())
+    cached = _date_cache  # date_header(), inline (once per response)
+    parts.append(cached[1] if cached[0] == int(time.time()) else date_header())
     body = response.body
     if status >= 200 and status not in (204, 304):
         parts.append(f"Content-Length: {len(body)}\r\n")

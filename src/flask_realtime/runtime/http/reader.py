@@ -31,10 +31,6 @@ _NOTED_HEADERS = frozenset({"content-length", "transfer-encoding", "expect", "up
 class RequestSink(Protocol):
     """Where a ``RequestReader`` delivers what it parsed."""
 
-    def on_message_begin(self) -> None:
-        """The first byte of a request arrived (its head's timeout starts)."""
-        ...
-
     def on_request(
         self,
         request: Request,
@@ -114,6 +110,7 @@ class RequestReader:
         "_transfer_encoding",
         "_upgrade",
         "_url",
+        "begun",
         "in_body",
         "in_head",
         "stopped",
@@ -136,9 +133,10 @@ class RequestReader:
         """Between the end of a request's head and the end of its body."""
         self.stopped = False
         """A rejection happened: nothing more is parsed."""
-        self._start_head()
-
-    def _start_head(self) -> None:
+        self.begun = False
+        """A request began since the sink last cleared this (no callback per request: the
+        sink looks after a ``feed``, and only needs to when a request is incomplete)."""
+        # The head in progress (reset by ``on_message_begin``, inline: once per request).
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._head_size = 0
@@ -192,9 +190,16 @@ class RequestReader:
 
     def on_message_begin(self) -> None:
         self._progress = True
-        self.in_head = True
-        self._start_head()
-        self._sink.on_message_begin()
+        self.in_head = self.begun = True
+        self._url = b""
+        self._headers = []
+        self._head_size = 0
+        self._body_size = 0
+        self._content_length = 0
+        self._transfer_encoding = None
+        self._expect = False
+        self._upgrade = None
+        self._has_host = False
 
     def on_url(self, url: bytes) -> None:
         self._progress = True
@@ -238,10 +243,14 @@ class RequestReader:
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if method == "CONNECT":  # a tunnel request (authority-form target): not a web server's
             self.refuse(405, "CONNECT is not supported")
-        try:
-            path, query = split_target(self._url)
-        except ProtocolError as exc:
-            self.refuse(400, str(exc))
+        url = self._url
+        if url[:1] == b"/" and b"#" not in url:  # origin-form: split_target's first case
+            path, _, query = url.decode("latin-1").partition("?")
+        else:
+            try:
+                path, query = split_target(url)
+            except ProtocolError as exc:
+                self.refuse(400, str(exc))
         request = Request(
             method,
             path,

@@ -29,12 +29,12 @@ class RequestClock:
         self._mark = 0  # body bytes at the start of the current rate window
         self._excused = False  # the server held reading back in the current window
 
-    def begin(self, now: float) -> None:
-        """A request's first byte arrived: its whole-request deadline starts."""
-        self._deadline = now + self._limits.request_timeout
-
-    def start_body(self, now: float) -> float:
-        """The request has a body: the first rate window starts; return its end."""
+    def start_body(self, now: float, begun: float) -> float:
+        """The request that began at ``begun`` (its first byte) has a body still
+        arriving: the first rate window starts; return its end. Only a body needs the
+        whole-request deadline (a head is bounded by the shorter ``header_timeout``), so
+        it is kept from here on."""
+        self._deadline = begun + self._limits.request_timeout
         self._mark = 0
         self._excused = False
         return self.next_look(now)
