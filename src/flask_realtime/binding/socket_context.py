@@ -120,13 +120,12 @@ class SocketRequestContext(RequestContext):
 
     _matched = False
     idle_apps: list[AppContext]
+    """The socket's app contexts not in use by a call (see push_context): usually one.
+    A list, so that taking one (``pop``) is atomic between threads."""
 
     def __init__(self, app: Flask, environ: dict[str, Any], *, request: Any, session: Any) -> None:
         super().__init__(_AdapterSource(app), environ, request=request, session=session)  # type: ignore[arg-type]
         self.app = app
-
-    """The socket's app contexts not in use by a call (see push_context): usually one.
-    A list, so that taking one (``pop``) is atomic between threads."""
 
     def match_request(self) -> None:
         if self._matched:
