@@ -183,7 +183,15 @@ class HandlerRunner:
         lane = lanes.get(key, _FREE)
         if lane is _FREE:
             lanes[key] = None  # busy, nothing waiting: no deque until one is needed
-            self._start(job)
+            if job.is_async:
+                self._start(job)
+                return
+            # What _start does for a def call, inline (most such calls come this way).
+            self._running.add(job)
+            if self._slow_after is not None and self._sweep.when is None:  # not armed
+                self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
+            late = call.kind == "disconnect"  # see _start
+            self._pool.submit(partial(self._run_in_thread, job), eio_sid, late=late)
         elif lane is None:
             lanes[key] = deque((job,))
         else:
