@@ -36,9 +36,10 @@ to the interpreter's switch interval, 5 ms) while that worker goes on with its j
 handler at a time (``bench/soak.py``). So ``submit`` appends the job to an inbox (a deque:
 appending is atomic) and takes the lock only if it is free at once; if it is not, the
 thread holding it moves the inbox into the clients' queues before it lets go (every
-release of the lock goes through :meth:`WorkerPool._unlock`, which looks at the inbox
-after releasing). Threads are started after the lock is released, not under it, so that
-the other workers do not wait for a thread's start either.
+release of the lock looks at the inbox after releasing: :meth:`WorkerPool._unlock`, or
+the same written out in ``submit`` and ``_work``, which run once per job). Threads are
+started after the lock is released, not under it, so that the other workers do not wait
+for a thread's start either.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class _Client:
 
 class _Parked:
     """A sleeping thread: it blocks on its own lock until another thread releases it (a
-    lock is the cheapest way to wake one thread; a ``Condition`` costs a lock per wait)."""
+    lock is the cheapest way to wake one thread; a ``Condition`` costs a lock per wait).
+    Each thread has one, held (acquired) whenever the thread is not parked, and parks on
+    it again and again: no object per sleep."""
 
     __slots__ = ("lock", "woken")
 
@@ -204,8 +207,14 @@ class WorkerPool:
                 # its turn (in the late queue if its next job is late), and a thread to
                 # take it unless one is free (_wake, inline: once per event)
                 (self._late if client.jobs[0][1] else self._turns).append(client)
-                if len(self._threads) - len(self._parked) - self._busy <= 0:
-                    self._wake()
+                sleeping = self._parked
+                if len(self._threads) - len(sleeping) - self._busy <= 0:
+                    if sleeping:  # what _wake does then, inline
+                        sleeper = sleeping.pop()
+                        sleeper.woken = True
+                        sleeper.lock.release()
+                    else:
+                        self._wake()
 
     def _unlock(self) -> None:
         """Release the lock, then start the threads :meth:`_wake` asked for, and queue
@@ -282,11 +291,12 @@ class WorkerPool:
             logger.warning("%d worker thread(s) still busy after shutdown", len(alive))
         return not alive
 
-    def _wait_for_turn(self, helping: bool) -> bool:
+    def _wait_for_turn(self, helping: bool, parked: _Parked) -> bool:
         """Wait until this thread may take the next turn (True), or should end (False).
         Called and returns with the lock held. ``helping``: the thread was woken or
-        started to help busy ones. The slow path of :meth:`_work`: a thread that has
-        just ended a job and finds a turn waiting takes it without coming here."""
+        started to help busy ones. ``parked``: the thread's own, to sleep on. The slow
+        path of :meth:`_work`: a thread that has just ended a job and finds a turn
+        waiting takes it without coming here."""
         lock = self._lock
         turns = self._turns
         late = self._late
@@ -299,20 +309,27 @@ class WorkerPool:
                 self._unlock()
                 time.sleep(HELP_DELAY)
                 lock.acquire()
-                self._drain()
+                if self._inbox:
+                    self._drain()
                 if self._taken == seen and (turns or late):
                     return True
                 continue
             if self._closed:
                 return False
-            parked = _Parked()
+            parked.woken = False
             self._parked.append(parked)
             self._unlock()  # which may queue a job submitted meanwhile, and wake this one
             woke = parked.lock.acquire(timeout=self._idle_timeout)
             lock.acquire()
-            self._drain()
-            if not parked.woken and parked in self._parked:
-                self._parked.remove(parked)  # idle too long (or closing): not parked now
+            if self._inbox:
+                self._drain()
+            if not parked.woken:
+                if parked in self._parked:
+                    self._parked.remove(parked)  # idle too long (or closing): not parked now
+            elif not woke:
+                # Woken just after its time was up: the release came (under the lock,
+                # held now); take it back, so the lock is held again for the next sleep.
+                parked.lock.acquire()
             if not woke and not turns and not late:
                 return False  # idle too long
             helping = True
@@ -331,6 +348,7 @@ class WorkerPool:
         late = self._late
         share = self._share
         client: _Client | None = None  # whose job this thread ran last
+        parked = _Parked()  # what this thread sleeps on, whenever it has nothing to do
         lock.acquire()
         while True:
             if inbox:
@@ -353,7 +371,7 @@ class WorkerPool:
                         self._spare.append(client)
                 client = None
             if ((not turns and not late) or (helping and self._busy)) and not (
-                self._wait_for_turn(helping)
+                self._wait_for_turn(helping, parked)
             ):
                 self._threads.remove(threading.current_thread())
                 self._unlock()
