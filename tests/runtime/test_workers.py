@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from flask_realtime.exceptions import ConfigurationError
+from flask_realtime.runtime import workers
 from flask_realtime.runtime.workers import WorkerPool
 from support.waiting import wait_until
 
@@ -326,4 +327,61 @@ def test_a_thread_made_once_the_lock_is_free_is_started_once() -> None:
     pool._unlock()  # the other thread's _unlock, in effect
     assert starts == [made]
     pool._lock = real
+    pool.close()
+
+
+def test_a_wake_up_just_after_the_idle_timeout_leaves_the_sleep_lock_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread sleeps on its own lock each time, held whenever it is not asleep. Its
+    sleep ends for lack of work, and before it takes the pool's lock a submit wakes it
+    (releases its lock): it takes that release back, so that its next sleep blocks (a
+    lock left free there would be released again by the next wake-up: a RuntimeError on
+    the loop)."""
+
+    class Watched:
+        """The sleep lock: notes whether it is held each time a sleep starts."""
+
+        def __init__(self) -> None:
+            self.real = threading.Lock()
+            self.timed_out = threading.Event()
+            self.held_at_sleep: list[bool] = []
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if timeout != -1:  # a sleep (the re-take after a late wake-up has none)
+                self.held_at_sleep.append(self.real.locked())
+            got = self.real.acquire(blocking, timeout)
+            if timeout != -1 and not got:
+                self.timed_out.set()
+            return got
+
+        def release(self) -> None:
+            self.real.release()
+
+    watched = Watched()
+
+    class WatchedParked(workers._Parked):
+        def __init__(self) -> None:
+            self.lock = watched  # type: ignore[assignment]
+            watched.real.acquire()
+            self.woken = False
+
+    monkeypatch.setattr(workers, "_Parked", WatchedParked)
+    pool = WorkerPool(1, name="late-wake", idle_timeout=0.2)
+    first, second, third = threading.Event(), threading.Event(), threading.Event()
+    pool.submit(first.set)
+    assert first.wait(5)
+    wait_until(lambda: bool(pool._parked), what="the thread asleep")
+    pool._lock.acquire()  # the thread cannot take it once its sleep ends
+    try:
+        assert watched.timed_out.wait(5), "the sleep did not end"
+        pool._inbox.append((second.set, None, False))  # a submit while the lock is held
+        pool._drain()  # which wakes the thread: its lock released, after its time was up
+    finally:
+        pool._unlock()
+    assert second.wait(5)
+    wait_until(lambda: len(watched.held_at_sleep) >= 2, what="the thread asleep again")
+    assert watched.held_at_sleep[:2] == [True, True]
+    pool.submit(third.set)  # wakes it: no release of a free lock
+    assert third.wait(5)
     pool.close()

@@ -173,7 +173,7 @@ class Operations:
             elif self.server.emit_to_socket(event, args, namespace, sid):
                 return
         else:
-            if not bridge.attached:  # as emit() does: start the loop if none runs
+            if bridge.thread_id is None:  # not attached (inline): as emit() does, start a loop
                 bridge = self._ensure_loop()
             if self._encoded_here(bridge, event, args, namespace, sid, False, scope, socket):
                 return

@@ -20,7 +20,7 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   sockets run in parallel. Events still queued when their client leaves are dropped, not
   run. The worker thread that ends a ``def`` call starts the next event of its lane itself
   when that is a ``def`` call too and no other client waits for a thread
-  (``_take_next``): a lane need not wait for the loop between two calls, so a client
+  (``_run_in_thread``): a lane need not wait for the loop between two calls, so a client
   whose events queued up while the loop was busy (thousands of clients leaving at once)
   catches up at its handlers' pace, not at one trip through a busy loop per event. An
   emit's callback runs outside the lanes, at once (as
@@ -183,7 +183,15 @@ class HandlerRunner:
         lane = lanes.get(key, _FREE)
         if lane is _FREE:
             lanes[key] = None  # busy, nothing waiting: no deque until one is needed
-            self._start(job)
+            if job.is_async:
+                self._start(job)
+                return
+            # What _start does for a def call, inline (most such calls come this way).
+            self._running.add(job)
+            if self._slow_after is not None and self._sweep.when is None:  # not armed
+                self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
+            late = call.kind == "disconnect"  # see _start
+            self._pool.submit(partial(self._run_in_thread, job), eio_sid, late=late)
         elif lane is None:
             lanes[key] = deque((job,))
         else:
@@ -336,82 +344,84 @@ class HandlerRunner:
         self._finish(job, result, error)
 
     def _run_in_thread(self, job: Job) -> None:
-        """Run ``job`` (a pool's job), then each next call of its lane that this thread
-        may take (``_take_next``), one after the other."""
-        following: Job | None = job
-        while following is not None:
-            following = self._run_def(following)
+        """Run ``job`` (a pool's job: a ``def`` call) in this worker thread and hand its end
+        to the loop; then each next call of its lane that this thread may take (see
+        below), one after the other.
 
-    def _run_def(self, job: Job) -> Job | None:
-        """Run one ``def`` call in this worker thread and hand its end to the loop; return
-        the next call of its lane when this thread takes it (``_take_next``)."""
-        job.started = time.monotonic()
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            context = enter_context(job.scope, job.args, self.manage_session, job.cache)
-            if context is not None:  # the contexts are current there already
-                try:
-                    result = context.run(self._call, job)
-                finally:
-                    leave_context(job.cache)
-            else:
-                pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-                try:
-                    result = self._call(job)
-                except BaseException as exc:
-                    pop_context(pushed, exc)
-                    raise
-                pop_context(pushed, None)
-        except BaseException as exc:
-            error = exc
-        else:
-            call = job.call
-            ack_id = call.ack_id
-            if ack_id is not None and call.kind == "event":
-                # The reply encoded here, once, and framed: the loop only writes it.
-                try:
-                    call.reply = call.socket.ack_messages(ack_id, result, frame=True)
-                except Exception:  # the loop tries again, and logs why it cannot
-                    pass
-        key = job.lane
-        following = self._take_next(job, key) if key is not None else None
-        self._bridge.call(self._finish, job, result, error)  # after job.chained is set
-        return following
+        The next call of the lane is taken out of the lane to run here when it is an event
+        for a ``def`` handler of a client still connected (what the loop would drop or run
+        elsewhere stays for the loop), and no other client's job waits for a thread (this
+        one would be taking its turn); else the loop starts it, as usual. Safe off the
+        loop: while ``job`` runs, no other thread or the loop takes from its lane (only the
+        end of a call of that lane does), and the loop only appends to it; the loop learns
+        of it from ``job.chained``, set before ``job``'s end is handed over.
 
-    def _take_next(self, job: Job, key: str) -> Job | None:
-        """In the worker thread that ran ``job``: the next call of its lane (``key``), taken out of
-        the lane to run in this thread now, or None (the loop starts it, as usual).
-
-        Taken only when it is an event for a ``def`` handler of a client still connected
-        (what the loop would drop or run elsewhere stays for the loop), and no other
-        client's job waits for a thread (this one would be taking its turn). Safe off the
-        loop: while ``job`` runs, no other thread or the loop takes from its lane (only
-        the end of a call of that lane does), and the loop only appends to it; the loop
-        learns of it from ``job.chained``, set before ``job``'s end is handed over.
+        One method for all of it (the call, its contexts, the reply, the next call of the
+        lane): a Python call costs more than most of what it would do, once per event.
         """
-        lane = self._lanes.get(key)
-        if not lane or self._pool.turns_waiting:
-            return None
-        following = lane[0]
-        call = following.call
-        if following.is_async or call.kind != "event" or not call.socket.connected:
-            return None
-        lane.popleft()
-        job.chained = following
-        return following
-
-    def _call(self, job: Job) -> Any:
-        """Call a ``def`` handler (in its worker thread, its contexts current)."""
-        error_handler = job.call.error_handler
-        if error_handler is None:  # call_handler would only call it
-            result = job.fn(*job.args)
-        else:
-            result = call_handler(job.fn, job.args, error_handler)
-        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            # an async error handler of a def handler
-            result = self._await_on_loop(result)
-        return result
+        lanes = self._lanes
+        pool = self._pool
+        finish = self._finish
+        bridge_call = self._bridge.call
+        while True:
+            job.started = time.monotonic()
+            result: Any = None
+            error: BaseException | None = None
+            call = job.call
+            error_handler = call.error_handler
+            try:
+                context = enter_context(job.scope, job.args, self.manage_session, job.cache)
+                if context is not None:  # the contexts are current there already
+                    try:
+                        if error_handler is None:  # call_handler would only call it
+                            result = context.run(job.fn, *job.args)
+                        else:
+                            result = context.run(call_handler, job.fn, job.args, error_handler)
+                        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+                            # an async error handler of a def handler
+                            result = self._await_on_loop(result)
+                    finally:
+                        leave_context(job.cache)
+                else:
+                    pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
+                    try:
+                        result = call_handler(job.fn, job.args, error_handler)
+                        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
+                            result = self._await_on_loop(result)
+                    except BaseException as exc:
+                        pop_context(pushed, exc)
+                        raise
+                    pop_context(pushed, None)
+            except BaseException as exc:
+                error = exc
+            else:
+                ack_id = call.ack_id
+                if ack_id is not None and call.kind == "event":
+                    # The reply encoded here, once, and framed: the loop only writes it.
+                    try:
+                        call.reply = call.socket.ack_messages(ack_id, result, frame=True)
+                    except Exception:  # the loop tries again, and logs why it cannot
+                        pass
+            following: Job | None = None
+            key = job.lane
+            if key is not None:
+                lane = lanes.get(key)
+                if lane and not pool.turns_waiting:
+                    following = lane[0]
+                    next_call = following.call
+                    if (
+                        following.is_async
+                        or next_call.kind != "event"
+                        or not next_call.socket.connected
+                    ):
+                        following = None
+                    else:
+                        lane.popleft()
+                        job.chained = following
+            bridge_call(finish, job, result, error)  # after job.chained is set
+            if following is None:
+                return
+            job = following
 
     def _await_on_loop(self, awaitable: Any) -> Any:
         loop = self._bridge.loop

@@ -47,7 +47,7 @@ class Job:
         self.warned = False
         self.chained: Job | None = None
         """The next call of its lane, which the worker thread that ran this one took and
-        runs next (see ``HandlerRunner._take_next``); None: the loop starts the next."""
+        runs next (see ``HandlerRunner._run_in_thread``); None: the loop starts the next."""
         handler = call.handler
         if isinstance(handler, BoundHandler):
             self.fn = handler.fn

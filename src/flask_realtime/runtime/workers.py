@@ -36,9 +36,10 @@ to the interpreter's switch interval, 5 ms) while that worker goes on with its j
 handler at a time (``bench/soak.py``). So ``submit`` appends the job to an inbox (a deque:
 appending is atomic) and takes the lock only if it is free at once; if it is not, the
 thread holding it moves the inbox into the clients' queues before it lets go (every
-release of the lock goes through :meth:`WorkerPool._unlock`, which looks at the inbox
-after releasing). Threads are started after the lock is released, not under it, so that
-the other workers do not wait for a thread's start either.
+release of the lock looks at the inbox after releasing: :meth:`WorkerPool._unlock`, or
+the same written out in ``submit`` and ``_work``, which run once per job). Threads are
+started after the lock is released, not under it, so that the other workers do not wait
+for a thread's start either.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class _Client:
 
 class _Parked:
     """A sleeping thread: it blocks on its own lock until another thread releases it (a
-    lock is the cheapest way to wake one thread; a ``Condition`` costs a lock per wait)."""
+    lock is the cheapest way to wake one thread; a ``Condition`` costs a lock per wait).
+    Each thread has one, held (acquired) whenever the thread is not parked, and parks on
+    it again and again: no object per sleep."""
 
     __slots__ = ("lock", "woken")
 
@@ -169,11 +172,20 @@ class WorkerPool:
         it still starts after the jobs ``key`` submitted before it."""
         if self._closed:
             raise ConfigurationError("the worker pool is shut down")
-        self._inbox.append((job, key, late))
-        if self._lock.acquire(False):
+        inbox = self._inbox
+        inbox.append((job, key, late))
+        lock = self._lock
+        if not lock.acquire(False):
+            return  # the thread holding the lock queues the job before letting go (_unlock)
+        self._drain()
+        if self._starting:
+            self._unlock()
+            return
+        # What _unlock does when there is no thread to start, inline (once per event).
+        lock.release()
+        if inbox and lock.acquire(False):
             self._drain()
             self._unlock()
-        # else: the thread holding the lock queues the job before letting go (_unlock)
 
     def _drain(self) -> None:
         """Move the submitted jobs into their clients' queues, in submission order, and
@@ -192,8 +204,17 @@ class WorkerPool:
             self._queued += 1
             if not client.turn and client.running < share:
                 client.turn = True
-                self._queue_turn(client)
-                self._wake()
+                # its turn (in the late queue if its next job is late), and a thread to
+                # take it unless one is free (_wake, inline: once per event)
+                (self._late if client.jobs[0][1] else self._turns).append(client)
+                sleeping = self._parked
+                if len(self._threads) - len(sleeping) - self._busy <= 0:
+                    if sleeping:  # what _wake does then, inline
+                        sleeper = sleeping.pop()
+                        sleeper.woken = True
+                        sleeper.lock.release()
+                    else:
+                        self._wake()
 
     def _unlock(self) -> None:
         """Release the lock, then start the threads :meth:`_wake` asked for, and queue
@@ -225,11 +246,6 @@ class WorkerPool:
             self._lock.acquire()
             self._threads.remove(thread)
             self._unlock()
-
-    def _queue_turn(self, client: _Client) -> None:
-        """Put ``client``, which has jobs waiting, in the queue of turns its next job goes
-        in (the lock is held)."""
-        (self._late if client.jobs[0][1] else self._turns).append(client)
 
     def _wake(self) -> None:
         """Make sure a thread will take the next turn (the lock is held). A new thread is
@@ -275,89 +291,119 @@ class WorkerPool:
             logger.warning("%d worker thread(s) still busy after shutdown", len(alive))
         return not alive
 
-    def _take(self, helping: bool) -> tuple[Job, _Client] | None:
-        """The next job, in turn across clients; None when this thread should end. Called
-        and returns with the lock held. ``helping``: the thread was woken or started to
-        help busy ones."""
+    def _wait_for_turn(self, helping: bool, parked: _Parked) -> bool:
+        """Wait until this thread may take the next turn (True), or should end (False).
+        Called and returns with the lock held. ``helping``: the thread was woken or
+        started to help busy ones. ``parked``: the thread's own, to sleep on. The slow
+        path of :meth:`_work`: a thread that has just ended a job and finds a turn
+        waiting takes it without coming here."""
         lock = self._lock
         turns = self._turns
         late = self._late
         while True:
             if turns or late:
                 if not (helping and self._busy):
-                    break
+                    return True
                 # Woken to help: take a job only if the busy threads make no progress.
                 seen = self._taken
                 self._unlock()
                 time.sleep(HELP_DELAY)
                 lock.acquire()
-                self._drain()
+                if self._inbox:
+                    self._drain()
                 if self._taken == seen and (turns or late):
-                    break
+                    return True
                 continue
             if self._closed:
-                return None
-            parked = _Parked()
+                return False
+            parked.woken = False
             self._parked.append(parked)
             self._unlock()  # which may queue a job submitted meanwhile, and wake this one
             woke = parked.lock.acquire(timeout=self._idle_timeout)
             lock.acquire()
-            self._drain()
-            if not parked.woken and parked in self._parked:
-                self._parked.remove(parked)  # idle too long (or closing): not parked now
+            if self._inbox:
+                self._drain()
+            if not parked.woken:
+                if parked in self._parked:
+                    self._parked.remove(parked)  # idle too long (or closing): not parked now
+            elif not woke:
+                # Woken just after its time was up: the release came (under the lock,
+                # held now); take it back, so the lock is held again for the next sleep.
+                parked.lock.acquire()
             if not woke and not turns and not late:
-                return None  # idle too long
+                return False  # idle too long
             helping = True
-        if late and (not turns or self._since_late >= LATE_EVERY):
-            client = late.popleft()
-            self._since_late = 0
-        else:
-            client = turns.popleft()
-            self._since_late += 1
-        job = client.jobs.popleft()[0]
-        self._queued -= 1
-        self._taken += 1
-        client.running += 1
-        self._busy += 1
-        if client.jobs and client.running < self._share:
-            self._queue_turn(client)  # its next job waits for its next turn
-        else:
-            client.turn = False
-        if turns or late:
-            self._wake()  # more turns waiting: a thread to help, if none is free
-        return job, client
-
-    def _done(self, client: _Client) -> None:
-        """A job of ``client`` ended (the lock is held)."""
-        client.running -= 1
-        self._busy -= 1
-        if client.jobs:
-            if not client.turn and client.running < self._share:
-                client.turn = True
-                self._queue_turn(client)
-        elif not client.running:
-            del self._clients[client.key]
-            client.key = None
-            if len(self._spare) < 64:
-                self._spare.append(client)
 
     def _work(self) -> None:
+        """A worker thread: take turns and run their jobs until idle too long or closed.
+
+        Per job this runs no other method of the pool in the common case (a turn waits,
+        nothing is left in the inbox, no thread to start): the end of the last job, the
+        choice of the next turn and :meth:`_unlock` are written out here, as a method
+        call costs more than any of them (they run once per event).
+        """
         lock = self._lock
-        taken: tuple[Job, _Client] | None = None
+        inbox = self._inbox
+        turns = self._turns
+        late = self._late
+        share = self._share
+        client: _Client | None = None  # whose job this thread ran last
+        parked = _Parked()  # what this thread sleeps on, whenever it has nothing to do
+        lock.acquire()
         while True:
-            lock.acquire()
-            self._drain()
-            helping = taken is None
-            if taken is not None:
-                self._done(taken[1])
-                taken = None  # let the job go while this thread waits for the next
-            taken = self._take(helping)
-            if taken is None:
+            if inbox:
+                self._drain()
+            if client is None:
+                helping = True  # started, or about to wait: see _wait_for_turn
+            else:
+                # The job of ``client`` ended.
+                helping = False
+                client.running -= 1
+                self._busy -= 1
+                if client.jobs:
+                    if not client.turn and client.running < share:
+                        client.turn = True
+                        (late if client.jobs[0][1] else turns).append(client)
+                elif not client.running:
+                    del self._clients[client.key]
+                    client.key = None
+                    if len(self._spare) < 64:
+                        self._spare.append(client)
+                client = None
+            if ((not turns and not late) or (helping and self._busy)) and not (
+                self._wait_for_turn(helping, parked)
+            ):
                 self._threads.remove(threading.current_thread())
                 self._unlock()
                 return
-            self._unlock()
+            # The next turn, across clients (late ones: one turn in LATE_EVERY + 1).
+            if late and (not turns or self._since_late >= LATE_EVERY):
+                client = late.popleft()
+                self._since_late = 0
+            else:
+                client = turns.popleft()
+                self._since_late += 1
+            job = client.jobs.popleft()[0]
+            self._queued -= 1
+            self._taken += 1
+            client.running += 1
+            self._busy += 1
+            if client.jobs and client.running < share:
+                (late if client.jobs[0][1] else turns).append(client)  # its next turn
+            else:
+                client.turn = False
+            if (turns or late) and len(self._threads) - len(self._parked) - self._busy <= 0:
+                self._wake()  # more turns waiting and no thread free: one to help
+            if self._starting:
+                self._unlock()
+            else:  # _unlock with no thread to start, inline
+                lock.release()
+                if inbox and lock.acquire(False):
+                    self._drain()
+                    self._unlock()
             try:
-                taken[0]()
+                job()
             except BaseException:
                 logger.exception("a job raised out of the worker pool")
+            del job  # let the job go while this thread waits for the next
+            lock.acquire()
