@@ -73,7 +73,8 @@ def polling_clients_spread_lose_nothing(*servers: ServerProcess) -> set[str]:
                     client.client.emit("echo", number)
             for client in clients:
                 replies = client.wait_for("echo", count, timeout=30)
-                assert [reply["data"] for reply in replies] == list(range(count))
+                got = [reply["data"] for reply in replies]
+                assert got == list(range(count)), f"echoes out of order or lost: {got}"
                 assert client.got("disconnect") == []
             for process in node:
                 out, err = process.communicate(timeout=45)
@@ -87,7 +88,7 @@ def polling_clients_spread_lose_nothing(*servers: ServerProcess) -> set[str]:
                 client.close()
             for process in node:
                 process.kill()
-                process.wait(5)
+                process.communicate(timeout=5)  # and its pipes closed
         # Every request on a new connection, several per session: without the routing, a
         # session survives only if all of its requests land on its owner.
         assert proxy.requests > 6 * 5
