@@ -10,6 +10,8 @@ import pytest
 import requests
 import socketio
 
+from support.pysio import in_order
+
 __all__ = ["Recorder"]
 
 
@@ -36,7 +38,9 @@ class Recorder:
             session.trust_env = False
             session.verify = cafile
             options["http_session"] = session
-        self.client = socketio.Client(reconnection=reconnection, **options)
+        # In order: python-engineio runs each message's handlers in a thread of its own, so
+        # on a loaded machine two echoes that arrived in order could be recorded swapped.
+        self.client = in_order(socketio.Client(reconnection=reconnection, **options))
         self.events: list[tuple[str, Any]] = []
         self._lock = threading.Condition()
         self.client.on("*", self._record)
