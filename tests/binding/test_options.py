@@ -16,6 +16,7 @@ from flask_realtime.binding.options import DEFAULT_HANDLER_THREADS, resolve_opti
 from flask_realtime.binding.service import STATE_KEY, AppService
 from flask_realtime.exceptions import ConfigurationError
 from flask_realtime.protocol.parsers import MsgpackParser
+from flask_realtime.runtime import Limits
 from flask_realtime.server.client_limits import RatePolicy
 
 
@@ -138,6 +139,10 @@ def test_options_given_to_the_constructor_and_init_app_add_up(flask_app: Flask) 
         ({"namespaces": 3}, "namespaces"),
         ({"transports": ["carrier-pigeon"]}, "transports"),
         ({"path": 5}, "path"),
+        ({"http_limits": {"request_timout": 600}}, "did you mean request_timeout"),
+        ({"http_limits": {"max_url_size": 0}}, "max_url_size must be a positive number"),
+        ({"http_limits": {"io_timeout": True}}, "io_timeout must be a positive number"),
+        ({"http_limits": 300}, "http_limits must be a dict"),
     ],
 )
 def test_bad_values_are_refused(given: dict[str, object], message: str) -> None:
@@ -152,6 +157,14 @@ def test_defaults() -> None:
     assert options.worker_threads == DEFAULT_HANDLER_THREADS
     assert options.slow_handler_warning == 5.0
     assert options.engine.path == "socket.io"
+    assert options.http_limits == Limits()
+
+
+def test_http_limits_change_the_named_limits_and_keep_the_others() -> None:
+    limits = resolve_options({"http_limits": {"request_timeout": 600, "max_body_size": None}})
+    assert limits.http_limits.request_timeout == 600
+    assert limits.http_limits.max_body_size is None
+    assert limits.http_limits.header_timeout == Limits().header_timeout
 
 
 def test_message_queue_makes_the_redis_adapter_with_the_channel(flask_app: Flask) -> None:

@@ -106,6 +106,19 @@ def test_run_serves_routes_and_socketio_until_stopped(flask_app: Flask, socketio
     assert run.error is None
 
 
+def test_http_limits_reach_the_server(flask_app: Flask) -> None:
+    socketio = SocketIO(flask_app, http_limits={"max_url_size": 300})
+
+    @flask_app.route("/<path:anything>")
+    def anything(anything: str) -> str:
+        return str(len(anything))
+
+    with running(socketio, flask_app, port=0) as run:
+        assert run.get("/" + "a" * 250) == (200, "250")
+        status, _ = run.get("/" + "a" * 400)
+        assert status == 414  # the default (8 KiB) would have served it
+
+
 def test_stop_from_a_route_ends_run(flask_app: Flask, socketio: SocketIO) -> None:
     @flask_app.route("/shutdown")
     def shutdown() -> str:

@@ -10,11 +10,12 @@ disconnects the client), ``flood`` (emits ``count`` messages of ``size`` bytes t
 routes: ``/`` and ``/pid`` (the worker's pid), ``/slow`` (sleeps, for the stop tests),
 ``/gc`` (whether the worker runs the garbage collector's policy).
 ``DEPLOY_MESSAGE_QUEUE`` in the environment becomes the ``message_queue`` (and
-``DEPLOY_CHANNEL`` its channel).
+``DEPLOY_CHANNEL`` its channel); ``DEPLOY_HTTP_LIMITS``, JSON, the ``http_limits``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ socketio = SocketIO(
     ping_timeout=5,
     message_queue=os.environ.get("DEPLOY_MESSAGE_QUEUE"),
     channel=os.environ.get("DEPLOY_CHANNEL", "flask-socketio"),
+    http_limits=json.loads(os.environ.get("DEPLOY_HTTP_LIMITS", "null")),
 )
 
 

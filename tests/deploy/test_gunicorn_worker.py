@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,9 +47,23 @@ socket.on("echo", (reply) => {
 """The official client with its default transports: polling, then the upgrade."""
 
 
-def gunicorn(tmp_path: Path, *options: str, app: str = "deploy.deploy_app:app") -> ServerProcess:
+def gunicorn(
+    tmp_path: Path,
+    *options: str,
+    app: str = "deploy.deploy_app:app",
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
     command = gunicorn_command("-k", WORKER, "-b", "127.0.0.1:0", *options, app)
-    return ServerProcess(command, tmp_path / "gunicorn.log", LISTENING).start()
+    return ServerProcess(command, tmp_path / "gunicorn.log", LISTENING, env=env).start()
+
+
+def status_of(url: str, headers: dict[str, str] | None = None) -> int:
+    """The status of a GET (errors included)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def get(url: str, timeout: float = 10.0) -> tuple[int, str, dict[str, str]]:
@@ -112,6 +127,23 @@ def test_the_official_js_client_upgrades_to_websocket(one_worker: ServerProcess)
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["reply"]["data"] == "from node"
     assert seen["transport"] == "websocket"
+
+
+def test_http_limits_come_from_gunicorns_settings_and_the_apps_option(tmp_path: Path) -> None:
+    long_url = "/" + "a" * 400
+    many_headers = {f"X-Header-{number}": "1" for number in range(8)}
+    for name in ("default", "lines", "app"):
+        (tmp_path / name).mkdir()
+    with gunicorn(tmp_path / "default", "-w", "1") as server:
+        assert status_of(server.url + long_url) == 404  # no such route: within the limits
+        assert status_of(server.url + "/", many_headers) == 200
+    with gunicorn(tmp_path / "lines", "-w", "1", "--limit-request-line", "300") as server:
+        assert status_of(server.url + long_url) == 414
+        assert status_of(server.url + "/") == 200
+    limits = {"env": {"DEPLOY_HTTP_LIMITS": json.dumps({"max_header_count": 5})}}
+    with gunicorn(tmp_path / "app", "-w", "1", "--limit-request-fields", "100", **limits) as server:
+        assert status_of(server.url + "/", many_headers) == 431
+        assert status_of(server.url + long_url) == 404
 
 
 def test_sigterm_stops_gracefully_and_clients_are_told(one_worker: ServerProcess) -> None:

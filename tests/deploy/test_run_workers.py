@@ -3,6 +3,7 @@ clients, no sticky sessions."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -34,11 +35,15 @@ NODE = TESTS / "interop"
 
 
 def run_workers(
-    tmp_path: Path, workers: int, port: int = 0, tls: tuple[Path, Path] | None = None
+    tmp_path: Path,
+    workers: int,
+    port: int = 0,
+    tls: tuple[Path, Path] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
     command = [sys.executable, "-m", "deploy.run_workers", str(workers), str(port)]
     command += [str(path) for path in tls or ()]
-    return ServerProcess(command, tmp_path / "workers.log", LISTENING)
+    return ServerProcess(command, tmp_path / "workers.log", LISTENING, env=env)
 
 
 @pytest.fixture
@@ -88,6 +93,24 @@ def test_over_tls_a_non_owner_relays_the_upgrade_and_every_client_upgrades(
     with run_workers(tmp_path, 3, tls=certificate).start() as server:
         every_client_upgrades(f"https://127.0.0.1:{server.port}", str(cert))
         assert "Traceback" not in server.log()
+
+
+def test_every_worker_serves_with_the_apps_http_limits(tmp_path: Path) -> None:
+    limits = json.dumps({"max_url_size": 300})
+    with run_workers(tmp_path, 2, env={"DEPLOY_HTTP_LIMITS": limits}).start() as server:
+        refused_by: dict[str, int] = {}
+        deadline = time.monotonic() + 20
+        while len(refused_by) < 2:  # each connection may reach either worker: until both did
+            assert time.monotonic() < deadline, f"only workers {refused_by} answered"
+            connection = HttpConnection(server.port)
+            try:
+                status, pid = connection.request("GET", "/pid")
+                assert status == 200
+                status, _ = connection.request("GET", "/" + "a" * 400)  # the same worker
+                refused_by[pid.decode()] = status
+            finally:
+                connection.close()
+        assert set(refused_by.values()) == {414}, refused_by
 
 
 def test_a_killed_worker_is_started_again(three: ServerProcess) -> None:

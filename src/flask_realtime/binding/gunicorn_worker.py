@@ -26,7 +26,11 @@ SIGINT, SIGQUIT             a fast stop: every connection is dropped now
                             than ``timeout`` gets the worker killed, as gunicorn intends
 ``reload``                  gunicorn's reloader restarts the worker on a code change
 ``threads``                 the WSGI worker threads, when set above 1 (else our 32)
-``keepalive``               the keep-alive timeout, when set (else our 15 s)
+``keepalive``               the keep-alive timeout, when set (else ``http_limits``')
+``limit_request_line``      the longest URL (``max_url_size``), when set above 0 and not
+                            gunicorn's default (else ``http_limits``')
+``limit_request_fields``    the most header fields (``max_header_count``), when set and
+                            not gunicorn's default (else ``http_limits``')
 ``accesslog``               our access log lines, written to gunicorn's access log
 ``workers``                 more than one: the workers form one cluster (below)
 ==========================  ============================================================
@@ -63,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -179,12 +184,7 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
         sockets = [listener.sock for listener in self.sockets]
         name = sockets[0].getsockname()
         host, port = (str(name[0]), int(name[1])) if isinstance(name, tuple) else ("localhost", 80)
-        keepalive = cfg.settings["keepalive"]
-        limits = (
-            Limits(keep_alive_timeout=float(cfg.keepalive))
-            if cfg.keepalive > 0 and cfg.keepalive != keepalive.default
-            else Limits()
-        )
+        limits = _limits_from(cfg, service.options.http_limits)
         server = Server(
             wsgi_app=self.wsgi,
             endpoint=endpoint,
@@ -317,3 +317,19 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
             access_logger.handlers = list(access_log.handlers)
             access_logger.setLevel(logging.INFO)
             access_logger.propagate = False
+
+
+def _limits_from(cfg: Any, limits: Limits) -> Limits:
+    """The app's HTTP limits (its ``http_limits`` option), with what gunicorn's settings
+    say where they were set on purpose (not left at gunicorn's defaults)."""
+    changed: dict[str, Any] = {}
+    settings = cfg.settings
+    if cfg.keepalive > 0 and cfg.keepalive != settings["keepalive"].default:
+        changed["keep_alive_timeout"] = float(cfg.keepalive)
+    line = cfg.limit_request_line
+    if line > 0 and line != settings["limit_request_line"].default:
+        changed["max_url_size"] = int(line)
+    count = cfg.limit_request_fields
+    if count > 0 and count != settings["limit_request_fields"].default:
+        changed["max_header_count"] = int(count)
+    return replace(limits, **changed) if changed else limits

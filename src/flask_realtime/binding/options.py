@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ..engine import EngineOptions
 from ..exceptions import ConfigurationError
+from ..runtime.http.limits import Limits
 from ..server.acks import DEFAULT_MAX_PENDING_ACKS
 from ..server.client_limits import RatePolicy
 from ..server.recovery import RecoveryOptions
@@ -29,6 +30,7 @@ __all__ = [
     "SocketIOOptions",
     "check_names",
     "connection_rate",
+    "http_limits",
     "resolve_options",
 ]
 
@@ -56,6 +58,7 @@ _FACADE_NAMES = frozenset(
         "slow_handler_warning",
         "max_queued_events",
         "gc_freeze",
+        "http_limits",
     }
 )
 
@@ -138,6 +141,10 @@ class SocketIOOptions:
             collection, so that full collections walk only newer objects and stay short
             with many clients connected (``runtime/gc_policy.py``); False leaves the
             collector as Python sets it.
+        http_limits: the limits and timeouts of our HTTP server (``run()``, its workers,
+            the gunicorn worker class; not uvicorn's or another ASGI server's): given as a
+            mapping of the names in ``docs/limits.md`` ("HTTP server") to values, the rest
+            keeping their defaults.
         engine: the Engine.IO options (``path`` included).
     """
 
@@ -162,6 +169,7 @@ class SocketIOOptions:
     max_queued_events: int = 256
     slow_handler_warning: float | None = 5.0
     gc_freeze: bool = True
+    http_limits: Limits = field(default_factory=Limits)
     engine: EngineOptions = field(default_factory=EngineOptions)
 
 
@@ -224,9 +232,43 @@ def resolve_options(options: Mapping[str, Any]) -> SocketIOOptions:
     given["connection_state_recovery"] = RecoveryOptions.from_setting(
         given.get("connection_state_recovery")
     )
+    if "http_limits" in given:
+        given["http_limits"] = http_limits(given["http_limits"])
     resolved = SocketIOOptions(engine=engine, **given)
     _check_values(resolved)
     return resolved
+
+
+_LIMIT_NAMES = tuple(f.name for f in fields(Limits))
+
+
+def http_limits(setting: object) -> Limits:
+    """The HTTP server's :class:`~flask_realtime.runtime.Limits` from the ``http_limits``
+    option: None (the defaults), a mapping of limit names to values, or a ``Limits``.
+
+    Raises:
+        ConfigurationError: not a mapping, an unknown name (with the closest valid one),
+            or a value that is not a positive number.
+    """
+    if setting is None:
+        return Limits()
+    if isinstance(setting, Limits):
+        return setting
+    if not isinstance(setting, Mapping):
+        raise ConfigurationError(
+            "http_limits must be a dict of limit names to values, such as "
+            f"{{'request_timeout': 600}}, not {setting!r}"
+        )
+    for name in setting:
+        if name not in _LIMIT_NAMES:
+            close = difflib.get_close_matches(str(name), _LIMIT_NAMES, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean {close[0]}?" if close else f"the names are {', '.join(_LIMIT_NAMES)}"
+            )
+            raise ConfigurationError(
+                f"http_limits: {name!r} is not a limit of the HTTP server: {hint}"
+            )
+    return Limits(**setting)
 
 
 def _check_values(options: SocketIOOptions) -> None:

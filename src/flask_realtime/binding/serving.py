@@ -117,6 +117,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 host=host,
                 port=port,
                 ssl_context=ssl_context,
+                limits=service.options.http_limits,
                 log=log_output,
             )
             announce = _started(app, gc_freeze=service.options.gc_freeze)

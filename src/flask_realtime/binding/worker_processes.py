@@ -140,6 +140,7 @@ def _serve_worker(
         host=host,
         port=port,
         ssl_context=ssl_context,
+        limits=service.options.http_limits,
         log=log,
         sockets=[listener],
     )
