@@ -87,6 +87,34 @@ class PollingClient:
         self.request("POST", sid, b"1")
 
 
+def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
+    """``--switches``: context switches (and with ``--syscalls`` system calls) per session."""
+    import switches
+
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
+    server = switches.start_pinned([args.python, args.server, "--port", str(args.port)],
+                                   args.port, env)  # fmt: skip
+    try:
+        client = PollingClient(args.port, 30.0)
+        for nsp in cases:
+            for _ in range(args.warmup):
+                client.session(nsp)
+            counters = switches.count_window(
+                server.pid,
+                args.n2,
+                lambda n, nsp=nsp: [client.session(nsp) for _ in range(n)],
+                args.syscalls,
+            )
+            print(f"{nsp:8s} {args.n2} polling sessions, one client")
+            print(counters.report(), flush=True)
+        client.sock.close()
+    finally:
+        switches.stop(server)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--server", default=str(HERE / "servers" / "flask_realtime_app.py"))
@@ -97,8 +125,17 @@ def main() -> int:
     p.add_argument("--n1", type=int, default=100)
     p.add_argument("--n2", type=int, default=500)
     p.add_argument("--functions", type=int, default=0, help="print the top K C functions")
+    p.add_argument(
+        "--switches",
+        action="store_true",
+        help="no callgrind: count context switches per session (switches.py), the server "
+        "pinned to CPU 0, one window of --n2 sessions",
+    )
+    p.add_argument("--syscalls", action="store_true", help="with --switches: system calls too")
     args = p.parse_args()
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.switches:
+        return count_switches(args, cases)
 
     outdir = Path(tempfile.mkdtemp(prefix="callgrind-"))
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
