@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from weakref import WeakKeyDictionary
 
 from flask.ctx import AppContext, RequestContext
-from werkzeug.routing import Map, MapAdapter
+from werkzeug.routing import MapAdapter
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -35,7 +35,10 @@ _MATCHES_KEPT = 64
 different keys (hosts, say) the table starts again."""
 
 _Match: TypeAlias = tuple[Any, Any, Any]  # url_rule, view_args, routing_exception
-_matches: WeakKeyDictionary[Map, dict[tuple[Any, ...], _Match]] = WeakKeyDictionary()
+_matches: WeakKeyDictionary[Flask, dict[tuple[Any, ...], _Match]] = WeakKeyDictionary()
+"""Per app, the URL map in each key: keyed weakly on the map, the entries would never go
+(a match's rule holds its map, and a weak key its own value holds stays alive); neither a
+map nor its rules hold the app."""
 
 _BIND_ON = (*_MATCH_ON, "HTTP_CONNECTION", "HTTP_UPGRADE")
 """What of an environ binding a URL map reads, the query string aside (see
@@ -140,10 +143,11 @@ class SocketRequestContext(RequestContext):
             self._match_now()
             return
         environ = request.environ
-        key = (len(rules), *map(environ.get, _MATCH_ON))
-        table = _matches.get(url_map)
+        key = (url_map, len(rules), *map(environ.get, _MATCH_ON))
+        app = self.app
+        table = _matches.get(app)
         if table is None:
-            table = _matches[url_map] = {}
+            table = _matches[app] = {}
         found = table.get(key)
         if found is None:
             self._match_now()
