@@ -320,10 +320,11 @@ def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
-    server = switches.start_pinned([args.python, args.server, "--port", str(args.port)],
-                                   args.port, env)  # fmt: skip
+    # Another port than a callgrind run's (--port + 100): the two may run at once.
+    port = args.port + 100
+    server = switches.start_pinned([args.python, args.server, "--port", str(port)], port, env)
     try:
-        clients = [Client(args.port, 30.0) for _ in range(args.clients)]
+        clients = [Client(port, 30.0) for _ in range(args.clients)]
         for case in cases:
             event, ack = CASES[case]
             run_window(clients, event, ack, args.warmup, args.timeout)
