@@ -109,6 +109,17 @@ class _AdapterSource:
         return adapter
 
 
+def _rule_count(url_map: Any) -> int | None:
+    """How many rules ``url_map`` has (None: this werkzeug does not tell). Counted from
+    its rules by endpoint in C: werkzeug's ``Map._rules`` builds a list of every rule, a
+    Python comprehension over all of an app's routes, per connection."""
+    by_endpoint = getattr(url_map, "_rules_by_endpoint", None)
+    if type(by_endpoint) is dict:
+        return sum(map(len, by_endpoint.values()))
+    rules = getattr(url_map, "_rules", None)
+    return None if rules is None else len(rules)
+
+
 class SocketRequestContext(RequestContext):
     """A request context that matches its URL once, however often it is pushed, and
     reuses the match of an earlier handshake to the same URL.
@@ -136,14 +147,14 @@ class SocketRequestContext(RequestContext):
         self._matched = True
         request = self.request
         url_map = self.app.url_map
-        rules = getattr(url_map, "_rules", None)  # a route added later changes the answer
         if self.url_adapter is None:
             return  # binding the URL failed (routing_exception says why): Flask does not match
-        if rules is None:
+        count = _rule_count(url_map)  # a route added later changes the answer
+        if count is None:
             self._match_now()
             return
         environ = request.environ
-        key = (url_map, len(rules), *map(environ.get, _MATCH_ON))
+        key = (url_map, count, *map(environ.get, _MATCH_ON))
         app = self.app
         table = _matches.get(app)
         if table is None:
