@@ -21,7 +21,8 @@ The figures include whatever else the run makes: a window that is warm and long 
 (thousands of operations) keeps the timers and pings below a hundredth per operation.
 
 Bounded as the callers are: a fixed number of operations per window, and the server and
-strace stopped whatever happens.
+``perf`` stopped whatever happens. The server listens on ``--port`` + 100, never on the
+port of a callgrind run of the same script.
 """
 
 from __future__ import annotations
