@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from instructions import (
@@ -87,6 +88,56 @@ class PollingClient:
         self.request("POST", sid, b"1")
 
 
+def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
+    """``--switches``: context switches (and with ``--syscalls`` system calls) per session."""
+    import switches
+
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
+    # Another port than a callgrind run's (--port + 100): the two may run at once.
+    port = args.port + 100
+    server = switches.start_pinned([args.python, args.server, "--port", str(port)], port, env)
+    try:
+        clients = [PollingClient(port, 30.0) for _ in range(args.clients)]
+
+        def sessions(nsp: str, n: int) -> None:
+            """``n`` sessions, shared by the clients, each client in a thread of its own."""
+            errors: list[BaseException] = []
+
+            def run(client: PollingClient, count: int) -> None:
+                try:
+                    for _ in range(count):
+                        client.session(nsp)
+                except BaseException as exc:  # reported below, in the caller
+                    errors.append(exc)
+
+            share, extra = divmod(n, len(clients))
+            threads = [
+                threading.Thread(target=run, args=(c, share + (i < extra)), daemon=True)
+                for i, c in enumerate(clients)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            if errors or any(thread.is_alive() for thread in threads):
+                raise RuntimeError(f"a polling client failed: {errors[:1]}")
+
+        for nsp in cases:
+            sessions(nsp, args.warmup)
+            counters = switches.count_window(
+                server.pid, args.n2, lambda n, nsp=nsp: sessions(nsp, n), args.syscalls
+            )
+            print(f"{nsp:8s} {args.n2} polling sessions, {args.clients} client(s)")
+            print(counters.report(), flush=True)
+        for client in clients:
+            client.sock.close()
+    finally:
+        switches.stop(server)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--server", default=str(HERE / "servers" / "flask_realtime_app.py"))
@@ -97,8 +148,23 @@ def main() -> int:
     p.add_argument("--n1", type=int, default=100)
     p.add_argument("--n2", type=int, default=500)
     p.add_argument("--functions", type=int, default=0, help="print the top K C functions")
+    p.add_argument(
+        "--switches",
+        action="store_true",
+        help="no callgrind: count context switches per session (switches.py), the server "
+        "pinned to CPU 0, one window of --n2 sessions",
+    )
+    p.add_argument("--syscalls", action="store_true", help="with --switches: system calls too")
+    p.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="with --switches: clients making sessions at once (threads of this process)",
+    )
     args = p.parse_args()
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.switches:
+        return count_switches(args, cases)
 
     outdir = Path(tempfile.mkdtemp(prefix="callgrind-"))
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))

@@ -313,6 +313,36 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(10)
 
 
+def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
+    """``--switches``: context switches (and with ``--strace`` system calls) per round trip."""
+    import switches
+
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
+    # Another port than a callgrind run's (--port + 100): the two may run at once.
+    port = args.port + 100
+    server = switches.start_pinned([args.python, args.server, "--port", str(port)], port, env)
+    try:
+        clients = [Client(port, 30.0) for _ in range(args.clients)]
+        for case in cases:
+            event, ack = CASES[case]
+            run_window(clients, event, ack, args.warmup, args.timeout)
+            counters = switches.count_window(
+                server.pid,
+                args.n2,
+                lambda n, event=event, ack=ack: run_window(clients, event, ack, n, args.timeout),
+                args.syscalls,
+            )
+            print(f"{case:10s} {args.n2} round trips, {args.clients} clients")
+            print(counters.report(), flush=True)
+        for c in clients:
+            c.sock.close()
+    finally:
+        switches.stop(server)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--server", default=str(HERE / "servers" / "flask_realtime_app.py"))
@@ -331,11 +361,20 @@ def main() -> int:
     )
     p.add_argument("--keep", action="store_true", help="keep the callgrind dumps")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per window at most")
+    p.add_argument(
+        "--switches",
+        action="store_true",
+        help="no callgrind: count context switches per round trip (switches.py), the "
+        "server pinned to CPU 0, one window of --n2 round trips",
+    )
+    p.add_argument("--syscalls", action="store_true", help="with --switches: system calls too")
     args = p.parse_args()
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:
         if c not in CASES:
             p.error(f"unknown case {c!r}: one of {', '.join(CASES)}")
+    if args.switches:
+        return count_switches(args, cases)
 
     outdir = Path(tempfile.mkdtemp(prefix="callgrind-"))
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))

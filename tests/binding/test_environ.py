@@ -160,3 +160,19 @@ def test_a_connection_builds_its_environ_once_and_only_for_a_handler() -> None:
     assert list(built) == ["flask_realtime.environ"]  # one, shared by the namespaces
     # Each handler call gets a shallow copy (werkzeug writes into it) of that one environ.
     assert all(e["HTTP_HOST"] == built["flask_realtime.environ"]["HTTP_HOST"] for e in environs)
+
+
+def test_header_names_are_mapped_alike_every_time_and_the_names_kept_are_bounded() -> None:
+    # The environ keys of header names are remembered (clients repeat them); a client
+    # inventing names cannot grow that table past its bound, and answers stay right.
+    from flask_realtime.binding import environ as environ_module
+
+    for _ in range(2):  # the second time from the table
+        environ = environ_of({"host": "h", "x-a": "1", "x_b": "2", "content-type": "t/p"})
+        assert environ["HTTP_X_A"] == "1"
+        assert "HTTP_X_B" not in environ
+        assert environ["CONTENT_TYPE"] == "t/p"
+        assert "HTTP_CONTENT_TYPE" not in environ
+    for n in range(environ_module._KEYS_KEPT * 2):
+        assert environ_of({"host": "h", f"x-n{n}": "v"})[f"HTTP_X_N{n}"] == "v"
+    assert len(environ_module._KEYS) <= environ_module._KEYS_KEPT

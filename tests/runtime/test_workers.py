@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -385,3 +386,31 @@ def test_a_wake_up_just_after_the_idle_timeout_leaves_the_sleep_lock_held(
     pool.submit(third.set)  # wakes it: no release of a free lock
     assert third.wait(5)
     pool.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies only")
+def test_worker_threads_run_without_wakeup_preemption_and_leave_the_caller_alone() -> None:
+    # A woken worker must not take the core from the loop that woke it (it would only
+    # block on the GIL): its threads run under SCHED_BATCH; the submitting thread keeps
+    # its own policy, and batch=False leaves the threads as they are.
+    caller = os.sched_getscheduler(0)
+    policies: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        policies.append(os.sched_getscheduler(0))
+        done.set()
+
+    pool = WorkerPool(2, name="t")
+    pool.submit(job)
+    assert done.wait(5)
+    pool.close()
+    assert policies == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == caller
+
+    done.clear()
+    plain = WorkerPool(2, name="t", batch=False)
+    plain.submit(job)
+    assert done.wait(5)
+    plain.close()
+    assert policies[1] == caller

@@ -60,13 +60,34 @@ def build_environ(request: Handshake) -> dict[str, Any]:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+    keys = _KEYS
     for name, value in headers.items():
-        if "_" in name:
-            # As the WSGI side does: X_Forwarded_For must not pose as X-Forwarded-For.
-            continue
-        key = name.upper().replace("-", "_")
-        if key in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
+        key = keys.get(name)
+        if key is None:
+            key = _key_of(name)
+        if key:
             environ[key] = value
-        else:
-            environ["HTTP_" + key] = value
     return environ
+
+
+_KEYS: dict[str, str] = {}
+"""Header name -> environ key (empty: not put in the environ), for the names seen so far:
+clients send the same dozen names with every handshake."""
+
+_KEYS_KEPT = 256
+"""Names kept in :data:`_KEYS`: past this many (a client inventing names), it starts again."""
+
+
+def _key_of(name: str) -> str:
+    """The environ key of header ``name`` (empty: left out), remembered in :data:`_KEYS`."""
+    if "_" in name:
+        # As the WSGI side does: X_Forwarded_For must not pose as X-Forwarded-For.
+        key = ""
+    else:
+        key = name.upper().replace("-", "_")
+        if key not in {"CONTENT_TYPE", "CONTENT_LENGTH"}:
+            key = "HTTP_" + key
+    if len(_KEYS) >= _KEYS_KEPT:
+        _KEYS.clear()
+    _KEYS[name] = key
+    return key

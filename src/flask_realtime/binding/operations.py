@@ -175,6 +175,22 @@ class Operations:
         else:
             if bridge.thread_id is None:  # not attached (inline): as emit() does, start a loop
                 bridge = self._ensure_loop()
+            server = self.server
+            if socket is not None and socket.state is not _CLOSED and server.emits_unwatched:
+                # _encoded_here(...) for the scope's own socket, inline: a call with eight
+                # arguments costs more than most of what it does, once per emit.
+                pieces = socket.client.parser.encode_event(namespace, [event, *args])
+                if len(pieces) == 1:
+                    messages = [OutgoingMessage(pieces[0])]
+                else:
+                    messages = messages_of(pieces, False)
+                eio = socket.eio
+                if eio.transport_name == "websocket":
+                    protocol = eio.protocol
+                    for message in messages:
+                        message.ws_frame(protocol)
+                bridge.call(self._send_encoded, scope, socket, messages, event, args)
+                return
             if self._encoded_here(bridge, event, args, namespace, sid, False, scope, socket):
                 return
         self.emit(event, args, namespace=namespace, to=sid, skip_sid=None, callback=None,
@@ -212,9 +228,24 @@ class Operations:
         if eio.transport_name == "websocket":
             for message in messages:
                 message.ws_frame(eio.protocol)
-        bridge.call(self._guarded, origin, server.send_encoded,
-                    (socket, messages, event, args), {})  # fmt: skip
+        bridge.call(self._send_encoded, origin, socket, messages, event, args)
         return True
+
+    def _send_encoded(
+        self,
+        origin: Origin | None,
+        socket: Socket,
+        messages: list[OutgoingMessage],
+        event: str,
+        args: tuple[Any, ...],
+    ) -> None:
+        """What :meth:`_guarded` does for ``server.send_encoded``, without its generic call
+        (a tuple, an empty dict and ``fn(*args, **kwargs)``): once per emit of a ``def``
+        handler, on the loop."""
+        try:
+            self.server.send_encoded(socket, messages, event, args)
+        except Exception as exc:
+            self._failed(origin, "send_encoded", exc)
 
     def call(
         self, event: str, args: tuple[Any, ...], *, to: Sid, namespace: str, timeout: float | None
@@ -301,25 +332,29 @@ class Operations:
         try:
             fn(*args, **kwargs)
         except Exception as exc:
-            name = getattr(fn, "__name__", repr(fn))
-            if origin is None:
-                logger.error("%s() failed", name, exc_info=exc)
-                return
-            logger.error("%s() from the handler of %r (sid %s) failed", name, origin.event,
-                         origin.sid, exc_info=exc)  # fmt: skip
-            if self._outcomes.active:
-                self._outcomes.publish(
-                    Outcome(
-                        origin.eio_sid,
-                        origin.sid,
-                        origin.namespace,
-                        origin.event,
-                        "operation",
-                        None,
-                        None,
-                        exc,
-                    )
+            self._failed(origin, getattr(fn, "__name__", repr(fn)), exc)
+
+    def _failed(self, origin: Origin | None, name: str, exc: Exception) -> None:
+        """Log an operation ``name`` that failed on the loop, and publish it as the
+        outcome of the handler that made it (when one did)."""
+        if origin is None:
+            logger.error("%s() failed", name, exc_info=exc)
+            return
+        logger.error("%s() from the handler of %r (sid %s) failed", name, origin.event,
+                     origin.sid, exc_info=exc)  # fmt: skip
+        if self._outcomes.active:
+            self._outcomes.publish(
+                Outcome(
+                    origin.eio_sid,
+                    origin.sid,
+                    origin.namespace,
+                    origin.event,
+                    "operation",
+                    None,
+                    None,
+                    exc,
                 )
+            )
 
 
 def _copy_outcome(source: Any, target: concurrent.futures.Future[Any]) -> None:

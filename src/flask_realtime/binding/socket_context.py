@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from weakref import WeakKeyDictionary
 
 from flask.ctx import AppContext, RequestContext
-from werkzeug.routing import Map, MapAdapter
+from werkzeug.routing import MapAdapter
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -35,7 +35,10 @@ _MATCHES_KEPT = 64
 different keys (hosts, say) the table starts again."""
 
 _Match: TypeAlias = tuple[Any, Any, Any]  # url_rule, view_args, routing_exception
-_matches: WeakKeyDictionary[Map, dict[tuple[Any, ...], _Match]] = WeakKeyDictionary()
+_matches: WeakKeyDictionary[Flask, dict[tuple[Any, ...], _Match]] = WeakKeyDictionary()
+"""Per app, the URL map in each key: keyed weakly on the map, the entries would never go
+(a match's rule holds its map, and a weak key its own value holds stays alive); neither a
+map nor its rules hold the app."""
 
 _BIND_ON = (*_MATCH_ON, "HTTP_CONNECTION", "HTTP_UPGRADE")
 """What of an environ binding a URL map reads, the query string aside (see
@@ -106,6 +109,17 @@ class _AdapterSource:
         return adapter
 
 
+def _rule_count(url_map: Any) -> int | None:
+    """How many rules ``url_map`` has (None: this werkzeug does not tell). Counted from
+    its rules by endpoint in C: werkzeug's ``Map._rules`` builds a list of every rule, a
+    Python comprehension over all of an app's routes, per connection."""
+    by_endpoint = getattr(url_map, "_rules_by_endpoint", None)
+    if type(by_endpoint) is dict:
+        return sum(map(len, by_endpoint.values()))
+    rules = getattr(url_map, "_rules", None)
+    return None if rules is None else len(rules)
+
+
 class SocketRequestContext(RequestContext):
     """A request context that matches its URL once, however often it is pushed, and
     reuses the match of an earlier handshake to the same URL.
@@ -133,17 +147,18 @@ class SocketRequestContext(RequestContext):
         self._matched = True
         request = self.request
         url_map = self.app.url_map
-        rules = getattr(url_map, "_rules", None)  # a route added later changes the answer
         if self.url_adapter is None:
             return  # binding the URL failed (routing_exception says why): Flask does not match
-        if rules is None:
+        count = _rule_count(url_map)  # a route added later changes the answer
+        if count is None:
             self._match_now()
             return
         environ = request.environ
-        key = (len(rules), *map(environ.get, _MATCH_ON))
-        table = _matches.get(url_map)
+        key = (url_map, count, *map(environ.get, _MATCH_ON))
+        app = self.app
+        table = _matches.get(app)
         if table is None:
-            table = _matches[url_map] = {}
+            table = _matches[app] = {}
         found = table.get(key)
         if found is None:
             self._match_now()

@@ -40,11 +40,23 @@ release of the lock looks at the inbox after releasing: :meth:`WorkerPool._unloc
 the same written out in ``submit`` and ``_work``, which run once per job). Threads are
 started after the lock is released, not under it, so that the other workers do not wait
 for a thread's start either.
+
+No wake-up preemption (Linux): each thread runs under ``SCHED_BATCH``, the normal policy
+at the same priority and the same share of the CPU, but for one thing: a thread woken
+under it does not take the CPU from the thread running there, it waits for that thread's
+next block or the end of its time slice. A job is submitted by the loop while the loop
+holds the GIL; a woken worker that takes the core then can only block on the GIL at once,
+and the loop then goes on: two context switches and two futex calls for nothing. With
+the server on one core, each ``def`` event so paid about two context switches (a worker
+woken into the GIL, the loop pre-empted); under ``SCHED_BATCH`` a few per ten events
+(``bench/instructions.py --switches``). Where a core is free, the woken thread runs there
+at once, as before. Threads that a job starts inherit the policy (Linux does that).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -70,6 +82,20 @@ HELP_DELAY = 0.002
 LATE_EVERY = 3
 """While other jobs wait, a late job gets every ``LATE_EVERY + 1``-th turn (see the module
 docstring): late jobs still progress under load."""
+
+
+_BATCH_POLICY: int | None = getattr(os, "SCHED_BATCH", None)
+
+
+def _no_wakeup_preemption() -> None:
+    """Put the calling thread under ``SCHED_BATCH`` where there is one (see the module
+    docstring); nothing where the system has no such policy or refuses."""
+    if _BATCH_POLICY is None:
+        return
+    try:
+        os.sched_setscheduler(0, _BATCH_POLICY, os.sched_param(0))  # 0: this thread
+    except OSError:  # pragma: no cover - a sandbox that forbids it
+        pass
 
 
 class _Client:
@@ -109,6 +135,8 @@ class WorkerPool:
         name: the threads' name prefix.
         idle_timeout: seconds after which a thread with no work ends (None: never).
         share: the most jobs of one key that run at once (None: ``max_threads``).
+        batch: run the threads under ``SCHED_BATCH`` where there is one (no wake-up
+            preemption: see the module docstring).
     """
 
     def __init__(
@@ -118,6 +146,7 @@ class WorkerPool:
         *,
         idle_timeout: float | None = None,
         share: int | None = None,
+        batch: bool = True,
     ) -> None:
         if max_threads < 1:
             raise ConfigurationError(f"max_threads must be at least 1, not {max_threads}")
@@ -142,6 +171,7 @@ class WorkerPool:
         self._taken = 0  # jobs taken so far: the busy threads' progress, for helpers
         self._closed = False
         self._started = 0  # threads started so far: the next one's number
+        self._batch = batch
 
     @property
     def max_threads(self) -> int:
@@ -349,6 +379,8 @@ class WorkerPool:
         share = self._share
         client: _Client | None = None  # whose job this thread ran last
         parked = _Parked()  # what this thread sleeps on, whenever it has nothing to do
+        if self._batch:
+            _no_wakeup_preemption()
         lock.acquire()
         while True:
             if inbox:

@@ -28,6 +28,23 @@ _METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPT
 _NOTED_HEADERS = frozenset({"content-length", "transfer-encoding", "expect", "upgrade", "host"})
 
 
+_NAMES: dict[bytes, str] = {}
+"""A header name as sent -> its lower-case text, for the names seen so far: clients send
+the same names with every request (one dict lookup instead of a decode and a lower)."""
+
+_NAMES_KEPT = 256
+"""Names kept in :data:`_NAMES`: past this many (a client inventing names), it starts again."""
+
+
+def _name_of(name: bytes) -> str:
+    """The lower-case text of header ``name``, remembered in :data:`_NAMES`."""
+    key = name.decode("latin-1").lower()
+    if len(_NAMES) >= _NAMES_KEPT:
+        _NAMES.clear()
+    _NAMES[name] = key
+    return key
+
+
 class RequestSink(Protocol):
     """Where a ``RequestReader`` delivers what it parsed."""
 
@@ -217,7 +234,9 @@ class RequestReader:
             self.refuse(431, "request header fields too large")
         if len(self._headers) >= limits.max_header_count:
             self.refuse(431, "too many request header fields")
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = _name_of(name)
         text = value.decode("latin-1")
         self._headers.append((key, text))
         if key in _NOTED_HEADERS:
