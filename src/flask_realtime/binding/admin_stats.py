@@ -1,10 +1,17 @@
-"""The admin UI's statistics: ``server_stats``, every ``server_stats_interval`` seconds.
+"""The admin UI's statistics: ``server_stats``, every ``server_stats_interval`` seconds
+while an admin UI may be looking.
 
 Each report is this server's: its id, host, pid, uptime, connections (and how many are
 polling), sockets per namespace, and per-second counts of connections, disconnections
 (by reason), messages and bytes in and out (:class:`EventBuffer`). The traffic figures
 are read from the counts the server keeps for every observer (``server/observers.py``,
 :class:`~..server.observers.Traffic`), once a second, not per message.
+
+They run only while an admin UI may be looking (``AdminUI.looked_at``): on a single
+server from the login of its first admin, who gets a report at once, until the last
+admin leaves; meanwhile nothing runs for them (no timer, no traffic counted, no counts
+kept). A server of a cluster reports from its first connection on, and never stops: an
+admin logged in to another server may be looking.
 
 :class:`AdminStats` is the part of :class:`~.admin_ui.AdminUI` that sends them; the rest
 of what the UI is told is in ``admin_ui.py``.
@@ -17,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..deadlines import Deadline
     from ..server.observers import Observers
     from .service import AppService
 
@@ -81,10 +89,14 @@ class AdminStats:
     _events: EventBuffer
     _ticking: bool
     _read: list[int]
+    reads_traffic: bool
+    _timers: dict[str, Deadline]  # the next tick and sample, while ticking
 
     if TYPE_CHECKING:  # AdminUI's
 
         def _send(self, event: str, *args: Any) -> None: ...
+        @property
+        def looked_at(self) -> bool: ...
 
     # -- statistics (loop thread) -----------------------------------------------------------
 
@@ -98,18 +110,36 @@ class AdminStats:
         self._read = now
 
     def start_ticking(self) -> None:
-        """Send ``server_stats`` now and every interval, from the first connection (any
-        client's: each server of a cluster reports itself to admins connected elsewhere)."""
-        if self._ticking:
+        """Send ``server_stats`` now and every interval, and count the traffic, if an
+        admin UI may be looking now (see the module docstring); a no-op otherwise, or when
+        ticking already."""
+        if self._ticking or not self.looked_at:
             return
         self._ticking = True
+        self.reads_traffic = True
         observers = self.observers
         if observers is not None:  # the traffic from now on
+            observers.rewire()  # counted from now on (and the points watched now)
             traffic = observers.traffic
             self._read = [traffic.messages_in, traffic.bytes_in, traffic.messages_out,
                           traffic.bytes_out]  # fmt: skip
         self._tick(0.0)
         self._sample(0.0)
+
+    def stop_ticking(self) -> None:
+        """Stop what :meth:`start_ticking` started once no admin UI may be looking (the
+        last admin of a single server left); a no-op otherwise. The counts not sent yet
+        are dropped: the next admin gets figures from its own login on."""
+        if not self._ticking or self.looked_at:
+            return
+        self._ticking = False
+        self.reads_traffic = False
+        for timer in self._timers.values():
+            timer.drop()
+        self._timers.clear()
+        self._events = EventBuffer()
+        if self.observers is not None:
+            self.observers.rewire()  # the traffic no longer counted for the statistics
 
     def _sample(self, now: float) -> None:
         """Read the traffic into the current second, every second."""
@@ -117,14 +147,16 @@ class AdminStats:
         try:
             self._read_traffic()
         finally:
-            server.deadlines.call_at(server.clock() + 1.0, self._sample)
+            self._timers["sample"] = server.deadlines.call_at(server.clock() + 1.0, self._sample)
 
     def _tick(self, now: float) -> None:
         server = self.service.server
         try:
             self._send("server_stats", self.stats())
         finally:
-            server.deadlines.call_at(server.clock() + self.interval, self._tick)
+            self._timers["tick"] = server.deadlines.call_at(
+                server.clock() + self.interval, self._tick
+            )
 
     def stats(self) -> dict[str, Any]:
         """This server's ``server_stats``."""

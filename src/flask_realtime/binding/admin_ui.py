@@ -10,8 +10,9 @@ any server of a cluster: they go through the adapter):
   mode) and ``session`` (a session id to reconnect with), to the admin socket that
   connected;
 - ``server_stats`` every ``server_stats_interval`` seconds, from each server (its id,
-  host, pid, uptime, connections, sockets per namespace, counts per second:
-  ``admin_stats.py``);
+  host, pid, uptime, connections, sockets per namespace, counts per second), while an
+  admin UI may be looking: a single server's from its first admin's login until the last
+  leaves (``admin_stats.py``);
 - in development mode only: ``all_sockets`` (every socket of the cluster, on connect),
   ``socket_connected``, ``socket_updated`` (the upgrade to WebSocket),
   ``socket_disconnected``, ``room_joined``, ``room_left``, ``event_received`` and
@@ -28,9 +29,9 @@ let in, and the sockets as the UI shows them. Its statistics and its actions are
 bases, :class:`~.admin_stats.AdminStats` and :class:`~.admin_actions.AdminActions`.
 
 As Node's, the per-socket events cost a broadcast each: production mode sends only the
-statistics. Unlike Node's, a single server (no cluster adapter) watches the events only
-while an admin UI is logged in to it: with nobody watching, development mode costs what
-production mode costs.
+statistics. Unlike Node's, a single server (no cluster adapter) watches the events, and
+makes the statistics, only while an admin UI is logged in to it: with nobody watching,
+development mode costs what production mode costs, and neither runs a timer.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from .admin_auth import AdminAuth
 from .admin_stats import AdminStats, EventBuffer
 
 if TYPE_CHECKING:
+    from ..deadlines import Deadline
     from ..engine.socket import EngineSocket
     from ..server.socket import Socket
     from ..typing import NamespaceName, Room
@@ -142,6 +144,7 @@ class AdminUI(AdminStats, AdminActions, Observer):
         self.started = time.monotonic()
         self._events = EventBuffer()
         self._ticking = False
+        self._timers: dict[str, Deadline] = {}  # the statistics' next tick and sample
         self.observers: Observers | None = None
         """The server's observers (set when installed): the traffic counts, the rewiring."""
         self._admins: set[str] = set()  # the admin sockets of this server let in
@@ -226,19 +229,24 @@ class AdminUI(AdminStats, AdminActions, Observer):
     # -- observer (loop thread) ------------------------------------------------------------
 
     def session_opened(self, eio: EngineSocket) -> None:
-        if not self._ticking:  # the first connection (of a server started before)
+        if not self._ticking:  # in a cluster, the first connection (else: the first admin)
             self.start_ticking()
-        self._events.push("rawConnection")
+        if self._ticking:
+            self._events.push("rawConnection")
 
     def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
         if self._ticking:
             self._events.push("rawDisconnection", reason.value)
 
-    reads_traffic = True
+    reads_traffic = False
+    """True while the statistics run (``admin_stats.py``): the server counts the traffic
+    for them only then."""
 
     def watching(self, point: str) -> bool:
         if point in _STATS_POINTS:
             return True
+        if point == "socket_disconnected" and self._admins:
+            return True  # who of the admins left (in production mode too)
         if not self.development:
             return False
         return point in _SOCKET_POINTS or (point in _LIVE_POINTS and self.looked_at)
@@ -263,10 +271,15 @@ class AdminUI(AdminStats, AdminActions, Observer):
             if self._ticking and self.looked_at:
                 self._send("socket_disconnected", socket.nsp.name, socket.sid, reason.value,
                            _now())  # fmt: skip
-            if socket.nsp.name == self.namespace and socket.sid in self._admins:
-                self._admins.discard(socket.sid)
-                if not self._admins and self.observers is not None:
-                    self.observers.rewire()  # the last admin left: stop watching the events
+        if socket.nsp.name == self.namespace and socket.sid in self._admins:
+            self._admins.discard(socket.sid)
+            if not self._admins and self.observers is not None:
+                # The last admin left: stop watching the events and who of the admins
+                # leaves, and the statistics unless an admin elsewhere may be looking.
+                if self._ticking and not self.looked_at:
+                    self.stop_ticking()  # which rewires
+                else:
+                    self.observers.rewire()
 
     def session_upgraded(self, eio: EngineSocket) -> None:
         if not (self.development and self._ticking):
@@ -302,11 +315,15 @@ class AdminUI(AdminStats, AdminActions, Observer):
         socket = server.get_socket(sid, self.namespace)
         if socket is not None:
             server.adapter.add(socket, ADMITTED)  # never refused by max_rooms_per_socket
-            if self.development:  # who looks (forgotten in socket_disconnected)
-                first = not self._admins
-                self._admins.add(sid)
-                if first and self.observers is not None:
-                    self.observers.rewire()  # someone looks: watch the events
+            first = not self._admins
+            self._admins.add(sid)  # who looks (forgotten in socket_disconnected)
+            if first and self.observers is not None:
+                # Someone looks: the statistics from now on (a report at once), and watch
+                # the events and who of the admins leaves.
+                if self._ticking:
+                    self.observers.rewire()
+                else:
+                    self.start_ticking()  # which rewires
 
     def admitted(self, sid: str) -> bool:
         """Whether the admin socket ``sid`` was let in (its actions may run)."""
