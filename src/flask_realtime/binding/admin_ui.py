@@ -84,7 +84,6 @@ def _now() -> str:
 _HIDDEN_HEADERS = frozenset(("cookie", "authorization", "proxy-authorization"))
 """Handshake headers the UI never shows: the clients' credentials (Node shows them)."""
 
-
 _STATS_POINTS = frozenset(("session_opened", "session_closed"))
 """What the statistics watch (the traffic is read from the server's counts)."""
 _SOCKET_POINTS = frozenset(("socket_connected", "socket_disconnected"))
