@@ -38,8 +38,10 @@ def install_admin_ui(service: AppService, admin: AdminUI) -> None:
     admin.observers = observers
     observers.add(admin)
     service.app.extensions[ADMIN_KEY] = admin
-    if service.bridge.attached:  # serving already: report from now on (else: on the
-        service.bridge.call(admin.start_ticking)  # first connection, as python-socketio)
+    # Serving already: a server of a cluster reports from now on (not serving yet: from
+    # its first connection; a single server waits for its first admin, admin_stats.py).
+    if service.bridge.attached:
+        service.bridge.call(admin.start_ticking)
 
 
 def admin_handlers(read_only: bool) -> dict[str, Any]:
@@ -73,8 +75,7 @@ def admin_handlers(read_only: bool) -> dict[str, Any]:
             server.emit("session", admin.auth.new_session(), namespace=admin.namespace, to=sid)
         server.emit("config", {"supportedFeatures": admin.features}, namespace=admin.namespace,
                     to=sid)  # fmt: skip
-        admin.admit(sid)
-        admin.start_ticking()
+        admin.admit(sid)  # the statistics start with the first admin's login
         if admin.development:
             sockets = await admin.all_sockets()
             server.emit("all_sockets", sockets, namespace=admin.namespace, to=sid)

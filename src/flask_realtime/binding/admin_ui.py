@@ -9,10 +9,10 @@ any server of a cluster: they go through the adapter):
   ``M...`` forms unless read-only; ``AGGREGATED_EVENTS``; ``ALL_EVENTS`` in development
   mode) and ``session`` (a session id to reconnect with), to the admin socket that
   connected;
-- ``server_stats`` every ``server_stats_interval`` seconds, from each server: its id,
-  host, pid, uptime, connections (and how many are polling), sockets per namespace, and
-  per-second counts of connections, disconnections (by reason), messages and bytes in
-  and out;
+- ``server_stats`` every ``server_stats_interval`` seconds, from each server (its id,
+  host, pid, uptime, connections, sockets per namespace, counts per second), while an
+  admin UI may be looking: a single server's from its first admin's login until the last
+  leaves (``admin_stats.py``);
 - in development mode only: ``all_sockets`` (every socket of the cluster, on connect),
   ``socket_connected``, ``socket_updated`` (the upgrade to WebSocket),
   ``socket_disconnected``, ``room_joined``, ``room_left``, ``event_received`` and
@@ -21,14 +21,17 @@ any server of a cluster: they go through the adapter):
 The admin namespace's handlers (the login, the actions) are in ``admin_handlers.py``.
 The UI's actions are the admin namespace's events ``emit``, ``join``, ``leave`` and
 ``_disconnect``, each with a namespace and a room (a socket id is a room) and carried
-out across the cluster by the adapter; read-only mode registers none of them.
+out across the cluster by the adapter (``admin_actions.py``); read-only mode registers
+none of them.
+
+This module holds :class:`AdminUI`: what it is told (an observer of the server), who is
+let in, and the sockets as the UI shows them. Its statistics and its actions are its
+bases, :class:`~.admin_stats.AdminStats` and :class:`~.admin_actions.AdminActions`.
 
 As Node's, the per-socket events cost a broadcast each: production mode sends only the
-statistics. Unlike Node's, a single server (no cluster adapter) watches the events only
-while an admin UI is logged in to it: with nobody watching, development mode costs what
-production mode costs. The traffic figures are read from the counts the server keeps
-for every observer (``server/observers.py``, :class:`~..server.observers.Traffic`),
-once a second, not per message.
+statistics. Unlike Node's, a single server (no cluster adapter) watches the events, and
+makes the statistics, only while an admin UI is logged in to it: with nobody watching,
+development mode costs what production mode costs, and neither runs a timer.
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ from ..protocol.socketio import Packet, PacketType
 from ..server.adapter import BroadcastOptions
 from ..server.cluster_messages import describe_socket
 from ..server.observers import Observer, Observers, live_sockets
+from .admin_actions import AdminActions
 from .admin_auth import AdminAuth
+from .admin_stats import AdminStats, EventBuffer
 
 if TYPE_CHECKING:
+    from ..deadlines import Deadline
     from ..engine.socket import EngineSocket
     from ..server.socket import Socket
     from ..typing import NamespaceName, Room
@@ -75,53 +81,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class _EventBuffer:
-    """Counts per second and kind, sent and cleared with each ``server_stats``.
-
-    The traffic (messages and bytes, in and out) is counted in one row per second: two
-    calls per message, rather than one per kind.
-    """
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[int, str, str | None], int] = {}
-        self.traffic: dict[int, list[int]] = {}  # second: [packetsIn, bytesIn, out, out]
-
-    def push(self, kind: str, sub_kind: str | None = None, count: int = 1) -> None:
-        key = (int(time.time()), kind, sub_kind)
-        self.counts[key] = self.counts.get(key, 0) + count
-
-    def traffic_since(self, last: list[int], now: list[int]) -> None:
-        """Count the traffic between two readings of the server's totals (``[packetsIn,
-        bytesIn, packetsOut, bytesOut]``) in the current second."""
-        delta = [b - a for a, b in zip(last, now, strict=True)]
-        if any(delta):
-            second = int(time.time())
-            row = self.traffic.get(second)
-            if row is None:
-                self.traffic[second] = delta
-            else:
-                row[:] = [a + b for a, b in zip(row, delta, strict=True)]
-
-    def take(self) -> list[dict[str, Any]]:
-        counts, self.counts = self.counts, {}
-        traffic, self.traffic = self.traffic, {}
-        for second, row in traffic.items():
-            for kind, count in zip(_TRAFFIC, row, strict=True):
-                if count:
-                    counts[(second, kind, None)] = count
-        result = []
-        for (second, kind, sub_kind), count in counts.items():
-            entry: dict[str, Any] = {"timestamp": second * 1000, "type": kind, "count": count}
-            if sub_kind is not None:
-                entry["subType"] = sub_kind
-            result.append(entry)
-        return result
-
-
 _HIDDEN_HEADERS = frozenset(("cookie", "authorization", "proxy-authorization"))
 """Handshake headers the UI never shows: the clients' credentials (Node shows them)."""
-
-_TRAFFIC = ("packetsIn", "bytesIn", "packetsOut", "bytesOut")
 
 _STATS_POINTS = frozenset(("session_opened", "session_closed"))
 """What the statistics watch (the traffic is read from the server's counts)."""
@@ -134,7 +95,7 @@ _LIVE_POINTS = frozenset(("session_upgraded", "room_joined", "room_left", "event
 docstring): the events, a broadcast each."""
 
 
-class AdminUI(Observer):
+class AdminUI(AdminStats, AdminActions, Observer):
     """The admin UI's view of one app's server (see the module docstring).
 
     Args:
@@ -180,15 +141,16 @@ class AdminUI(Observer):
         if self.development:
             self.features.append("ALL_EVENTS")
         self.started = time.monotonic()
-        self._events = _EventBuffer()
+        self._events = EventBuffer()
         self._ticking = False
+        self._timers: dict[str, Deadline] = {}  # the statistics' next tick and sample
         self.observers: Observers | None = None
         """The server's observers (set when installed): the traffic counts, the rewiring."""
         self._admins: set[str] = set()  # the admin sockets of this server let in
         self._read = [0, 0, 0, 0]  # the traffic totals at the last reading
         self._issued: dict[tuple[NamespaceName, str], float] = {}
 
-    # -- sending to the admin namespace (loop thread) --------------------------------------
+    # -- sending to the admin namespace, the sockets as shown (loop thread) ----------------
 
     def _send(self, event: str, *args: Any) -> None:
         name = self.namespace
@@ -240,22 +202,50 @@ class AdminUI(Observer):
             "rooms": [room for room in described.get("rooms") or () if room != ADMITTED],
         }
 
-    # -- observer (loop thread) -------------------------------------------------------------
+    async def all_sockets(self) -> list[dict[str, Any]]:
+        """Every socket of every server (this one's with its transport)."""
+        server = self.service.server
+        local: dict[tuple[str, Any], dict[str, Any]] = {
+            (s.nsp.name, s.sid): self.serialize(s) for s in live_sockets(server)
+        }
+        result = list(local.values())
+        fetch = getattr(server.adapter, "fetch_sockets", None)
+        if fetch is None:
+            return result
+        names = dict.fromkeys(nsp.name for nsp in server.namespaces.live())
+        names.update(dict.fromkeys(server.registry.declared_names()))
+        for name in names:
+            try:
+                found = await fetch(name, BroadcastOptions(), 2.0)
+            except Exception:
+                logger.warning("admin UI: the other servers' sockets of %s are unknown", name)
+                continue
+            for described in found:
+                if (name, described.get("id")) not in local:
+                    result.append(self._complete(described, name, None))
+        return result
+
+    # -- observer (loop thread) ------------------------------------------------------------
 
     def session_opened(self, eio: EngineSocket) -> None:
-        if not self._ticking:  # the first connection (of a server started before)
+        if not self._ticking:  # in a cluster, the first connection (else: the first admin)
             self.start_ticking()
-        self._events.push("rawConnection")
+        if self._ticking:
+            self._events.push("rawConnection")
 
     def session_closed(self, eio: EngineSocket, reason: CloseReason) -> None:
         if self._ticking:
             self._events.push("rawDisconnection", reason.value)
 
-    reads_traffic = True
+    reads_traffic = False
+    """True while the statistics run (``admin_stats.py``): the server counts the traffic
+    for them only then."""
 
     def watching(self, point: str) -> bool:
         if point in _STATS_POINTS:
             return True
+        if point == "socket_disconnected" and self._admins:
+            return True  # who of the admins left (in production mode too)
         if not self.development:
             return False
         return point in _SOCKET_POINTS or (point in _LIVE_POINTS and self.looked_at)
@@ -267,15 +257,6 @@ class AdminUI(Observer):
         if self._admins:
             return True
         return getattr(self.service.server.adapter, "fetch_sockets", None) is not None
-
-    def _read_traffic(self) -> None:
-        observers = self.observers
-        if observers is None:
-            return
-        traffic = observers.traffic
-        now = [traffic.messages_in, traffic.bytes_in, traffic.messages_out, traffic.bytes_out]
-        self._events.traffic_since(self._read, now)
-        self._read = now
 
     def socket_connected(self, socket: Socket) -> None:
         if self.development:
@@ -289,10 +270,15 @@ class AdminUI(Observer):
             if self._ticking and self.looked_at:
                 self._send("socket_disconnected", socket.nsp.name, socket.sid, reason.value,
                            _now())  # fmt: skip
-            if socket.nsp.name == self.namespace and socket.sid in self._admins:
-                self._admins.discard(socket.sid)
-                if not self._admins and self.observers is not None:
-                    self.observers.rewire()  # the last admin left: stop watching the events
+        if socket.nsp.name == self.namespace and socket.sid in self._admins:
+            self._admins.discard(socket.sid)
+            if not self._admins and self.observers is not None:
+                # The last admin left: stop watching the events and who of the admins
+                # leaves, and the statistics unless an admin elsewhere may be looking.
+                if self._ticking and not self.looked_at:
+                    self.stop_ticking()  # which rewires
+                else:
+                    self.observers.rewire()
 
     def session_upgraded(self, eio: EngineSocket) -> None:
         if not (self.development and self._ticking):
@@ -320,79 +306,7 @@ class AdminUI(Observer):
         if to is not None and self._watched(namespace):
             self._send("event_sent", namespace, to.sid, [event, *args], _now())
 
-    # -- statistics (loop thread) -----------------------------------------------------------
-
-    def start_ticking(self) -> None:
-        """Send ``server_stats`` now and every interval, from the first connection (any
-        client's: each server of a cluster reports itself to admins connected elsewhere)."""
-        if self._ticking:
-            return
-        self._ticking = True
-        observers = self.observers
-        if observers is not None:  # the traffic from now on
-            traffic = observers.traffic
-            self._read = [traffic.messages_in, traffic.bytes_in, traffic.messages_out,
-                          traffic.bytes_out]  # fmt: skip
-        self._tick(0.0)
-        self._sample(0.0)
-
-    def _sample(self, now: float) -> None:
-        """Read the traffic into the current second, every second."""
-        server = self.service.server
-        try:
-            self._read_traffic()
-        finally:
-            server.deadlines.call_at(server.clock() + 1.0, self._sample)
-
-    def _tick(self, now: float) -> None:
-        server = self.service.server
-        try:
-            self._send("server_stats", self.stats())
-        finally:
-            server.deadlines.call_at(server.clock() + self.interval, self._tick)
-
-    def stats(self) -> dict[str, Any]:
-        """This server's ``server_stats``."""
-        sessions = list(self.service.engine.sessions.values())
-        self._read_traffic()  # up to now
-        return {
-            "serverId": self.server_id,
-            "hostname": self.hostname,
-            "pid": os.getpid(),
-            "uptime": time.monotonic() - self.started,
-            "clientsCount": len(sessions),
-            "pollingClientsCount": sum(1 for s in sessions if s.transport_name == "polling"),
-            "aggregatedEvents": self._events.take(),
-            "namespaces": [
-                {"name": nsp.name, "socketsCount": len(nsp.sockets)}
-                for nsp in self.service.server.namespaces.live()
-            ],
-        }
-
-    async def all_sockets(self) -> list[dict[str, Any]]:
-        """Every socket of every server (this one's with its transport)."""
-        server = self.service.server
-        local: dict[tuple[str, Any], dict[str, Any]] = {
-            (s.nsp.name, s.sid): self.serialize(s) for s in live_sockets(server)
-        }
-        result = list(local.values())
-        fetch = getattr(server.adapter, "fetch_sockets", None)
-        if fetch is None:
-            return result
-        names = dict.fromkeys(nsp.name for nsp in server.namespaces.live())
-        names.update(dict.fromkeys(server.registry.declared_names()))
-        for name in names:
-            try:
-                found = await fetch(name, BroadcastOptions(), 2.0)
-            except Exception:
-                logger.warning("admin UI: the other servers' sockets of %s are unknown", name)
-                continue
-            for described in found:
-                if (name, described.get("id")) not in local:
-                    result.append(self._complete(described, name, None))
-        return result
-
-    # -- the UI's actions (loop thread) -------------------------------------------------------
+    # -- the admins (loop thread) ----------------------------------------------------------
 
     def admit(self, sid: str) -> None:
         """Let the admin socket ``sid``, whose login was checked, see and act."""
@@ -400,54 +314,16 @@ class AdminUI(Observer):
         socket = server.get_socket(sid, self.namespace)
         if socket is not None:
             server.adapter.add(socket, ADMITTED)  # never refused by max_rooms_per_socket
-            if self.development:  # who looks (forgotten in socket_disconnected)
-                first = not self._admins
-                self._admins.add(sid)
-                if first and self.observers is not None:
-                    self.observers.rewire()  # someone looks: watch the events
+            first = not self._admins
+            self._admins.add(sid)  # who looks (forgotten in socket_disconnected)
+            if first and self.observers is not None:
+                # Someone looks: the statistics from now on (a report at once), and watch
+                # the events and who of the admins leaves.
+                if self._ticking:
+                    self.observers.rewire()
+                else:
+                    self.start_ticking()  # which rewires
 
     def admitted(self, sid: str) -> bool:
         """Whether the admin socket ``sid`` was let in (its actions may run)."""
         return ADMITTED in self.service.server.adapter.rooms(self.namespace, sid)
-
-    def join(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
-        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) join ``room``."""
-        selection = _selection(room_filter)
-        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
-            self.service.server.adapter.add_sockets(namespace, selection, (room,))
-
-    def leave(self, namespace: Any, room: Any, room_filter: Any = None) -> None:
-        """Make the sockets of ``namespace`` in ``room_filter`` (all: None) leave ``room``."""
-        selection = _selection(room_filter)
-        if isinstance(namespace, str) and isinstance(room, str) and selection is not None:
-            self.service.server.adapter.del_sockets(namespace, selection, (room,))
-
-    def disconnect(self, namespace: Any, close: Any, room_filter: Any = None) -> None:
-        """Disconnect the sockets of ``namespace`` in ``room_filter`` (``close``: their
-        whole connection)."""
-        selection = _selection(room_filter)
-        if isinstance(namespace, str) and selection is not None:
-            adapter = self.service.server.adapter
-            adapter.disconnect_sockets(namespace, selection, close=bool(close))
-
-    def emit(self, namespace: Any, room_filter: Any, event: Any, *args: Any) -> None:
-        """Emit ``event`` to the sockets of ``namespace`` in ``room_filter`` (all: None)."""
-        selection = _selection(room_filter)
-        if not (isinstance(namespace, str) and isinstance(event, str)) or selection is None:
-            return
-        to = room_filter if selection.rooms else None
-        try:
-            self.service.server.emit(event, *args, namespace=namespace, to=to)
-        except ConfigurationError as exc:  # a reserved name, arguments that do not encode
-            logger.info("admin UI: emit of %r refused: %s", event, exc)
-
-
-def _selection(room_filter: Any) -> BroadcastOptions | None:
-    """The sockets an action applies to: those of a room (a socket id is a room), all of
-    the namespace for no filter, none for a filter of another type (never "all" by
-    mistake)."""
-    if room_filter is None or room_filter == "":
-        return BroadcastOptions()
-    if isinstance(room_filter, str):
-        return BroadcastOptions(frozenset((room_filter,)))
-    return None

@@ -1,4 +1,4 @@
-"""One HTTP/1.1 connection: ordering, flow control, dispatch, timeouts, upgrade.
+"""One HTTP/1.1 connection: ordering, flow control, dispatch, upgrade.
 
 A ``RequestReader`` (``reader.py``) parses the bytes; each request whose head is
 complete becomes an *exchange* (``exchanges.py``): the endpoint's, a WebSocket
@@ -11,12 +11,9 @@ can make us hold no more than that, while a client that hangs up is still notice
 parked long-poll is then cancelled, as the endpoint expects). While a request's body
 streams to the app, reading pauses whenever the app is behind (``InputStream``).
 
-Timeouts (one deadline per connection, kept by the registry): the head must come within
-``header_timeout``; a body must keep up ``min_body_rate`` and end within
-``request_timeout`` of the request's first byte (the bookkeeping is ``request_clock.py``);
-both answer 408 and close. An idle connection closes after ``keep_alive_timeout``. The
-deadline is set on entering a state that has one, never cancelled on leaving it (see
-``_time_incomplete``): a request that arrives whole moves it once.
+The timeouts (header, body, keep-alive) and the ways the connection closes (paced after
+the client's end of stream, lingering, aborted, at shutdown) are the other half of the
+class, its base :class:`~.closing.ConnectionClosing` (``closing.py``).
 
 Nothing a client sends raises out of this class: malformed HTTP gets a 4xx and the
 connection closes.
@@ -33,16 +30,14 @@ from typing import cast
 
 from flask_realtime.deadlines import Deadline
 from flask_realtime.exceptions import DisconnectedError
-from flask_realtime.runtime.engineio.teardown import CLOSE_COST
-from flask_realtime.runtime.http.access_log import log_access
+from flask_realtime.runtime.http.closing import ConnectionClosing
 from flask_realtime.runtime.http.connstate import LIVE, TRANSITIONS, ConnState
 from flask_realtime.runtime.http.context import ServerContext
 from flask_realtime.runtime.http.exchange import Exchange
 from flask_realtime.runtime.http.exchanges import ErrorExchange, UpgradeExchange, new_exchange
-from flask_realtime.runtime.http.linger import begin_linger, refuse_connection
+from flask_realtime.runtime.http.linger import refuse_connection
 from flask_realtime.runtime.http.messages import Request, body_error
 from flask_realtime.runtime.http.reader import RequestReader
-from flask_realtime.runtime.http.registry import ConnectionDeadline
 from flask_realtime.runtime.http.request_clock import RequestClock
 
 __all__ = ["HttpProtocol"]
@@ -50,13 +45,11 @@ __all__ = ["HttpProtocol"]
 logger = logging.getLogger(__name__)
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(ConnectionClosing, asyncio.Protocol):
     """The server side of one HTTP/1.1 connection (loop thread only)."""
 
-    __slots__ = ("_backlog", "_begun", "_clock", "_feeding", "_new_body", "_parsing", "_peer",
-                 "_queue", "_reader", "_reading", "_state", "_transport", "_upgrading", "ctx",
-                 "deadline_entry", "write_paused")  # fmt: skip
-    deadline = ConnectionDeadline()  # a float; kept in the registry's deadline heap
+    __slots__ = ("_backlog", "_feeding", "_new_body", "_parsing", "_peer", "_queue", "_reader",
+                 "_state", "_transport", "_upgrading", "ctx", "write_paused")  # fmt: skip
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
@@ -136,37 +129,6 @@ class HttpProtocol(asyncio.Protocol):
             return True  # half-close: keep the socket to send the pending responses
         return self._end_after_eof(abort=False)
 
-    def _end_after_eof(self, *, abort: bool) -> bool | None:
-        """Close (or abort) after the client's end of stream: now while this loop turn's
-        teardown budget allows (None: uvloop closes), else in a later turn's (True: the
-        transport stays until then). When thousands of clients leave at once, uvloop
-        calls their ``connection_lost`` in the turn after their close, all of them: 600 to
-        1,000 took 20-30 ms of the loop (``bench/soak.py --loop-turns``); now a budget's
-        worth a turn (``teardown.py``). Over TLS, uvloop closes whatever is returned."""
-        teardown = self.ctx.teardown
-        if self.ctx.tls or not teardown.busy:
-            teardown.charge(CLOSE_COST)
-            if abort:
-                self.abort()
-            return None
-        # A class's function and this connection: nothing made per queued job.
-        teardown.call(HttpProtocol._abort_later if abort else HttpProtocol._close_later, self)
-        return True
-
-    def _close_later(self) -> None:
-        """The teardown's job of :meth:`_end_after_eof`: close."""
-        transport = self._transport
-        if transport is not None and not transport.is_closing():  # else lost meanwhile
-            transport.close()
-            self.ctx.teardown.charge(CLOSE_COST)
-
-    def _abort_later(self) -> None:
-        """The teardown's job of :meth:`_end_after_eof`: abort."""
-        transport = self._transport
-        if transport is not None and not transport.is_closing():  # else lost meanwhile
-            self.abort()
-            self.ctx.teardown.charge(CLOSE_COST)
-
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state not in LIVE and self._state is not ConnState.LINGERING:
             return  # refused, or handed over to the endpoint's protocol
@@ -229,29 +191,6 @@ class HttpProtocol(asyncio.Protocol):
         upgrading = self._upgrading
         if upgrading is not None and reader.stopped and self._queue[0] is upgrading:
             upgrading.start()
-
-    def _time_incomplete(self, reader: RequestReader) -> None:
-        """A request is still incomplete after a feed: start its head's or its body's
-        deadline if it got that far in this feed.
-
-        The deadline follows the connection's state, and is set only on entering a state
-        that has one: idle (keep-alive, set by ``finish``), a head in progress with nothing
-        queued before it (``header_timeout`` from its first byte), a body in progress (the
-        rate window and ``request_timeout``, ``request_clock.py``). Waiting for a
-        response has none, and entering it cancels nothing: a deadline left from an
-        earlier state that fires then finds the queue busy and does nothing
-        (``timed_out``). So a request that arrives whole, the usual case, costs one
-        deadline move (the keep-alive, when its response is out), and no call here.
-        """
-        now = self.ctx.loop.time()
-        if reader.begun:  # the request in progress began in this feed
-            self._begun = now
-        if self._parsing is not None:
-            if self._new_body:
-                self.deadline = self._clock.start_body(now, self._begun)
-        elif reader.in_head and reader.begun and not self._queue:
-            self.deadline = self._begun + self.ctx.limits.header_timeout
-        # else the head waits behind a response: ``finish`` times it when its turn comes.
 
     def _drain_backlog(self) -> None:
         reader = self._reader
@@ -377,36 +316,6 @@ class HttpProtocol(asyncio.Protocol):
         if not feeding:
             self.update_reading()
 
-    def abort(self, exchange: Exchange | None = None) -> None:
-        """Drop the connection now (a response that cannot complete, a shutdown)."""
-        if exchange is not None and exchange.started:
-            self._log(exchange)
-        if self._transport is not None:
-            self._transport.abort()
-
-    def _close(self, *, linger: bool = True) -> None:
-        """Close; with ``linger``, half-close first while the client may still be sending
-        (see ``linger_timeout`` in ``limits.py`` and LINGERING in ``connstate.py``)."""
-        self.deadline = 0.0
-        transport = self._transport
-        if transport is None:
-            return
-        lingering = (
-            linger
-            and self._state is ConnState.OPEN
-            and not self.ctx.closing
-            and begin_linger(transport, paused=not self._reading)
-        )
-        if not lingering:
-            transport.close()
-            return
-        self._move(ConnState.LINGERING)
-        self._reading = True
-        if self._reader is not None:
-            self._reader.stopped = True  # data_received drops what comes now
-        self._backlog.clear()
-        self.deadline = self.ctx.loop.time() + self.ctx.limits.linger_timeout
-
     def update_reading(self) -> None:
         """Pause or resume reading, as the flow-control rule in the module doc says."""
         if self._state not in LIVE:
@@ -463,48 +372,3 @@ class HttpProtocol(asyncio.Protocol):
         if not self._reading:
             transport.resume_reading()
         self.ctx.registry.hand_over(transport, protocol, rest, write_paused=self.write_paused)
-
-    # -- timeouts, shutdown, log ---------------------------------------------------------------
-
-    def timed_out(self) -> None:
-        """The header timeout (slowloris: 408), a body's rate window or the request
-        timeout (408), the keep-alive idle timeout (close), or the end of a linger."""
-        if self._state is ConnState.LINGERING:
-            self.abort()  # the client had its time to read our answer
-            return
-        if self._state not in LIVE:
-            return
-        if self._parsing is not None:
-            self._check_body()
-            return
-        if self._queue:
-            return
-        reader = self._reader
-        if reader is not None and reader.in_head:
-            logger.info("request headers timed out from %s", self._peer)
-            reader.reject(408, "request headers timed out")
-        else:
-            self._close(linger=False)  # idle: nothing unread
-
-    def _check_body(self) -> None:
-        """A rate window of the body in progress ended, or the request's deadline came."""
-        reader = self._reader
-        if reader is None or reader.stopped:
-            return
-        now = self.ctx.loop.time()
-        held_back = not self._reading or self._holding()
-        failure = self._clock.check(now, reader.body_size, held_back=held_back)
-        if failure is None:
-            self.deadline = self._clock.next_look(now)
-        else:
-            logger.info("request from %s: %s", self._peer, failure)
-            reader.reject(408, failure)
-
-    def shutdown(self) -> None:
-        """The server stops: close now when idle; else once the response in flight is out."""
-        if not self._queue:
-            self._close(linger=False)
-
-    def _log(self, exchange: Exchange) -> None:
-        elapsed = self.ctx.loop.time() - exchange.started
-        log_access(self._peer, exchange.request, exchange.status, exchange.body_bytes, elapsed)
