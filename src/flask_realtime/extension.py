@@ -58,7 +58,8 @@ class SocketIO(SocketIOOperations, SocketIORegistration, SocketIOMiddlewares):
             ``max_http_buffer_size``, ``cookie``, ``always_connect``, ``json``,
             ``logger``, ``engineio_logger``, ``allow_upgrades``, ``http_compression``,
             ``transports``, ``namespaces``, ..., and ours: ``worker_threads``,
-            ``slow_handler_warning``.
+            ``slow_handler_warning``, ``http_limits`` and the limits of
+            ``docs/limits.md``.
 
     Raises:
         ConfigurationError: an unknown option (the message suggests the right name).
