@@ -8,8 +8,9 @@ receive buffer. So, as nginx (``lingering_close``) and Node do, the server sends
 half-closes (FIN), keeps reading and dropping the client's bytes until the client closes or
 ``linger_timeout`` passes, and only then closes.
 
-A connection (``closing.py``, the base of ``connection.py``'s protocol) lingers with its own state (LINGERING in ``connstate.py``); a connection
-refused past ``max_connections`` lingers here, briefly and only so many at once.
+A connection lingers with its own state (LINGERING in ``connstate.py``; the code is in
+``closing.py``, the base of ``connection.py``'s protocol); a connection refused past
+``max_connections`` lingers here, briefly and only so many at once.
 """
 
 from __future__ import annotations
