@@ -89,11 +89,13 @@ FULL_THRESHOLD = 0
 the last: at the next collection after each one, not after CPython's 10 (nor the 2 first
 tried here: the soak's churn then gave full collections of 20-37 ms). Each walks only what
 aged since the last, so a smaller batch is a shorter pause for the same work in all."""
-LOOP_FALLBACK = 8
+LOOP_FALLBACK = 2
 """With a loop that runs the full collections (see the module docstring): generation-1
 collections after which CPython runs one itself, on whatever thread allocates next, should
-the loop not have run one meanwhile (a turn that lasts that long): about 17,000 objects
-aged, a bound on what the loop's own full collection walks."""
+the loop not have run one meanwhile (a long turn: the loop is busy, or waits for the GIL).
+It bounds what a full collection walks to about three generation-1 collections' worth
+(6,300 objects): with 8, the loop's own walked up to 17,000 in the soak's mass disconnect
+(23.5 ms of CPU, against 8 ms at most before)."""
 OLDER_THRESHOLD = 3
 """Young (generation 0) collections before a generation-1 one, and so (``FULL_THRESHOLD``)
 before a full one: CPython's 10 let about 7,000 objects (10 x 700) age between two full
