@@ -172,15 +172,21 @@ def test_with_a_loop_each_generation_1_collection_asks_it_for_a_full_one() -> No
     fake.playing = True
     fake.calls.clear()
     later.pop()()
-    assert fake.calls == ["collect", "freeze"]  # its survivors frozen too
+    # its survivors frozen too, then the settling one (not counted: it walks next to
+    # nothing, and asks for nothing)
+    assert fake.calls == ["collect", "freeze", "collect", "freeze"]
     assert later == []
     assert policy.full_collections == 1
     fake.run(1)
     assert len(later) == 1
     fake.run(2)  # one ran meanwhile (CPython's, or the periodic one)...
+    assert len(later) == 2  # ...which asks the loop to settle
     fake.calls.clear()
-    later.pop()()
+    later.pop(0)()
     assert fake.calls == []  # ...so the loop runs none
+    later.pop(0)()
+    assert fake.calls == ["collect", "freeze"]  # the settling one
+    assert later == []
     assert policy.full_collections == 2
     fake.enabled = False  # gc.disable(): the app's choice is kept
     fake.run(1)
@@ -202,7 +208,7 @@ def test_the_loop_asks_again_when_another_threads_collection_was_under_way() -> 
     fake.playing = True
     fake.calls.clear()
     later.pop()()
-    assert fake.calls == ["collect", "freeze"]
+    assert fake.calls == ["collect", "freeze", "collect", "freeze"]
     assert later == []
     assert policy.full_collections == 1
 
@@ -217,8 +223,28 @@ def test_the_asked_full_collection_may_be_a_sweep() -> None:
     fake.playing = True
     fake.calls.clear()
     later.pop()()
-    assert fake.calls == ["collect", "freeze"]
+    assert fake.calls == ["collect", "freeze", "collect", "freeze"]  # the sweep, settled
     assert policy.sweeps == 1
+
+
+def test_after_one_of_cpythons_own_full_collections_the_loop_settles() -> None:
+    """CPython waits, before a full collection of its own, until a quarter as many objects
+    as the last one left have aged: a full collection right after, which walks next to
+    nothing (all is frozen), resets that count. Asked once until it has run."""
+    later: list[Callable[[], object]] = []
+    policy, fake = installed(Heap(1000), later=later)
+    assert fake.run(2) == ["freeze"]
+    assert fake.run(2) == ["freeze"]
+    assert len(later) == 1
+    fake.playing = True
+    fake.calls.clear()
+    later.pop()()
+    assert fake.calls == ["collect", "freeze"]
+    assert later == []
+    assert policy.full_collections == 2  # CPython's, not the settling one
+    fake.calls.clear()
+    policy._settle()  # nothing ended since: nothing to settle
+    assert fake.calls == []
 
 
 def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> None:
