@@ -7,7 +7,6 @@ after it was frozen waits for a sweep) and that a sweep pays it."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import threading
 import weakref
@@ -157,94 +156,28 @@ def test_sweeps_are_ten_minutes_apart_at_least() -> None:
     assert policy.sweeps == 1
 
 
-def test_with_a_loop_each_generation_1_collection_asks_it_for_a_full_one() -> None:
-    """The full collections run on the loop's thread, asked for (once until run) by the
-    generation-1 collections of any thread; CPython's own wait for LOOP_FALLBACK of them."""
+def test_after_a_full_collection_one_that_walks_nothing_new_is_asked_for() -> None:
     heap = Heap(1000)
     later: list[Callable[[], object]] = []
     policy, fake = installed(heap, later=later)
-    assert fake.thresholds == (700, 3, gc_policy.LOOP_FALLBACK)
-    assert fake.run(0) == []
-    assert later == []
-    assert fake.run(1) == []
-    assert fake.run(1) == []
+    fake.run(2)
+    fake.run(2)
     assert len(later) == 1  # asked for once until it has run
     fake.playing = True
     fake.calls.clear()
     later.pop()()
-    # its survivors frozen too, then the settling one (not counted: it walks next to
-    # nothing, and asks for nothing)
-    assert fake.calls == ["collect", "freeze", "collect", "freeze"]
-    assert later == []
-    assert policy.full_collections == 1
-    fake.run(1)
+    assert fake.calls == ["collect", "freeze"]  # its survivors frozen too...
+    assert later == []  # ...and it asks for no other
+    assert policy.full_collections == 2  # the app's, not ours
+    fake.run(2)
     assert len(later) == 1
-    fake.run(2)  # one ran meanwhile (CPython's, or the periodic one)...
-    assert len(later) == 2  # ...which asks the loop to settle
-    fake.calls.clear()
-    later.pop(0)()
-    assert fake.calls == []  # ...so the loop runs none
-    later.pop(0)()
-    assert fake.calls == ["collect", "freeze"]  # the settling one
-    assert later == []
-    assert policy.full_collections == 2
-    fake.enabled = False  # gc.disable(): the app's choice is kept
-    fake.run(1)
-    fake.calls.clear()
     later.pop()()
-    assert fake.calls == []
-
-
-def test_the_loop_asks_again_when_another_threads_collection_was_under_way() -> None:
-    """CPython's ``gc.collect()`` returns at once while another thread's collection runs
-    its callbacks: the full collection is asked for again, for the loop's next turn."""
-    later: list[Callable[[], object]] = []
-    policy, fake = installed(Heap(1000), later=later)
-    fake.run(1)
-    fake.calls.clear()
-    later.pop()()  # the fake plays no collection: as if another thread's was under way
-    assert fake.calls == ["collect"]
-    assert len(later) == 1
-    fake.playing = True
-    fake.calls.clear()
-    later.pop()()
-    assert fake.calls == ["collect", "freeze", "collect", "freeze"]
-    assert later == []
-    assert policy.full_collections == 1
-
-
-def test_the_asked_full_collection_may_be_a_sweep() -> None:
-    heap = Heap(1000)
-    later: list[Callable[[], object]] = []
-    policy, fake = installed(heap, later=later)
     heap.size = 2000
-    assert fake.run(2) == ["freeze", "unfreeze"]  # the next full collection sweeps
-    fake.run(1)
-    fake.playing = True
-    fake.calls.clear()
-    later.pop()()
-    assert fake.calls == ["collect", "freeze", "collect", "freeze"]  # the sweep, settled
-    assert policy.sweeps == 1
-
-
-def test_after_one_of_cpythons_own_full_collections_the_loop_settles() -> None:
-    """CPython waits, before a full collection of its own, until a quarter as many objects
-    as the last one left have aged: a full collection right after, which walks next to
-    nothing (all is frozen), resets that count. Asked once until it has run."""
-    later: list[Callable[[], object]] = []
-    policy, fake = installed(Heap(1000), later=later)
-    assert fake.run(2) == ["freeze"]
-    assert fake.run(2) == ["freeze"]
-    assert len(later) == 1
-    fake.playing = True
-    fake.calls.clear()
-    later.pop()()
-    assert fake.calls == ["collect", "freeze"]
+    fake.playing = False
+    fake.run(2)  # decides on a sweep: the next full collection walks everything anyway
     assert later == []
-    assert policy.full_collections == 2  # CPython's, not the settling one
-    fake.calls.clear()
-    policy._settle()  # nothing ended since: nothing to settle
-    assert fake.calls == []
+    fake.run(2)  # the sweep
+    assert len(later) == 1
 
 
 def test_growth_is_measured_from_the_smallest_heap_since_the_last_sweep() -> None:
@@ -313,66 +246,16 @@ def test_only_the_main_thread_installs_the_process_policy(
     assert made == [first]
 
 
-def test_a_closed_loop_stops_the_asking_without_an_error() -> None:
-    asked: list[Callable[[], object]] = []
-
+def test_a_closed_loop_stops_the_settling_collections_without_an_error() -> None:
     def closed(function: Callable[[], object]) -> object:
-        asked.append(function)
         raise RuntimeError("Event loop is closed")
 
     fake = FakeGc()
     policy = GcPolicy(interval=0, collector=fake, heap_size=Heap(1000))
     policy.install(closed)
-    assert fake.run(1) == []  # no error out of the collector's callback
-    assert fake.run(1) == []
-    assert len(asked) == 1  # not asked again
+    assert fake.run(2) == ["freeze"]  # no error out of the collector's callback
     assert fake.run(2) == ["freeze"]
-    assert policy.full_collections == 1
-
-
-def test_with_the_real_collector_full_collections_run_on_the_loops_thread() -> None:
-    """A thread that allocates (a worker running handlers) makes the young collections,
-    not the full ones: those run on the loop's thread, which the policy was given."""
-    ran_on: list[str] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "stop" and info.get("generation") == 2:
-            ran_on.append(threading.current_thread().name)
-
-    loop = asyncio.new_event_loop()
-    looping = threading.Thread(target=loop.run_forever, name="the-loop")
-    looping.start()
-    policy = GcPolicy(heap_size=Heap(1000))
-    installing = asyncio.run_coroutine_threadsafe(_install(policy, loop), loop)
-    installing.result(10)
-    gc.callbacks.append(record)
-    kept: list[object] = []
-
-    def allocate() -> None:
-        for _ in range(40):
-            kept.extend([i] for i in range(1000))  # tracked, and they survive
-            turned = threading.Event()
-            loop.call_soon_threadsafe(turned.set)
-            assert turned.wait(10)  # the loop has run what was asked of it
-
-    try:
-        worker = threading.Thread(target=allocate, name="the-worker")
-        worker.start()
-        worker.join(20)
-        assert not worker.is_alive()
-    finally:
-        gc.callbacks.remove(record)
-        loop.call_soon_threadsafe(policy.uninstall)
-        loop.call_soon_threadsafe(loop.stop)
-        looping.join(10)
-        loop.close()
-    assert policy.full_collections >= 3
-    assert set(ran_on) == {"the-loop"}
-    assert gc.get_freeze_count() == 0
-
-
-async def _install(policy: GcPolicy, loop: asyncio.AbstractEventLoop) -> None:
-    policy.install(loop.call_soon_threadsafe)
+    assert policy.full_collections == 2
 
 
 class Timers:

@@ -11,28 +11,18 @@ once more, the session state the previous full collection had found alive alread
 The policy: when a full collection ends, what survived it is frozen (:func:`gc.freeze`
 moves it to the permanent generation, which no collection walks), so the next full
 collection walks only what was made since: its pause is bounded by what the process
-allocates between two of them, not by how many clients are connected. Full collections
-come one after each generation-1 collection rather than after every tenth
-(``FULL_THRESHOLD``, or asked of the loop: below), and those after every third young
-collection rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. (A
-full collection asked for explicitly also skips CPython's wait, before its own, until a
-quarter as many objects as the last one left have aged: with what it left frozen, that
-wait was for a quarter of the frozen heap.) And a full
+allocates between two of them, not by how many clients are connected. CPython also waits,
+before a full collection, until a quarter as many objects as the last one left have aged:
+a full collection right after, which walks next to nothing, resets that count, so that
+full collections come at their own pace, one after each generation-1 collection rather
+than after every tenth (``FULL_THRESHOLD``), and those after every third young collection
+rather than every tenth (``OLDER_THRESHOLD``), so that each walks little. And a full
 collection runs at least every ``FULL_EVERY`` seconds: CPython starts a collection when
 700 more objects were made than freed, and under churn, where sessions end (their objects
 freed) as fast as new ones start, that count stays low while the young generations grow
 to tens of thousands of objects, which the next full collection then walks at once (52-66
 ms in the soak's churn; a young collection alone every half second only moved the pile to
-generation 1).
-
-Where the server's loop is known (``later``), full collections run on the loop's thread,
-between two of its callbacks, rather than on whichever thread allocated past the
-threshold: a generation-1 collection (any thread) asks the loop for a full one, and
-CPython's own full collections wait for ``LOOP_FALLBACK`` generation-1 collections (a
-loop that does not answer for that long). On a worker thread, a full collection started in
-the middle of a handler holding the GIL, with the loop and the other workers waiting for
-it, and such a thread had to wait for a core to finish it (the soak's mass disconnect:
-30-43 ms of wall time for 7-21 ms of CPU). A frozen object is
+generation 1). A frozen object is
 still freed by reference counting the moment its last reference goes, and a session that
 ends leaves no cycle behind (the server breaks them where a session ends), so the frozen
 sessions leave the permanent generation as they end.
@@ -68,7 +58,6 @@ from typing import Literal, Protocol
 __all__ = [
     "FULL_EVERY",
     "FULL_THRESHOLD",
-    "LOOP_FALLBACK",
     "OLDER_THRESHOLD",
     "SWEEP_GROWTH",
     "SWEEP_INTERVAL",
@@ -89,13 +78,6 @@ FULL_THRESHOLD = 0
 the last: at the next collection after each one, not after CPython's 10 (nor the 2 first
 tried here: the soak's churn then gave full collections of 20-37 ms). Each walks only what
 aged since the last, so a smaller batch is a shorter pause for the same work in all."""
-LOOP_FALLBACK = 2
-"""With a loop that runs the full collections (see the module docstring): generation-1
-collections after which CPython runs one itself, on whatever thread allocates next, should
-the loop not have run one meanwhile (a long turn: the loop is busy, or waits for the GIL).
-It bounds what a full collection walks to about three generation-1 collections' worth
-(6,300 objects): with 8, the loop's own walked up to 17,000 in the soak's mass disconnect
-(23.5 ms of CPU, against 8 ms at most before)."""
 OLDER_THRESHOLD = 3
 """Young (generation 0) collections before a generation-1 one, and so (``FULL_THRESHOLD``)
 before a full one: CPython's 10 let about 7,000 objects (10 x 700) age between two full
@@ -173,11 +155,8 @@ class GcPolicy:
         self._sweeping = False  # everything is unfrozen: the next full collection sweeps
         self._later: Callable[[Callable[[], object]], object] | None = None
         self._thresholds = (0, 0, 0)  # CPython's, put back by uninstall()
-        self._full_asked = -1  # full_collections when the loop was asked for one; -1: not
-        self._running = False  # the loop's own full collection runs (_full, _tick)
-        self._settle_due = False  # a full collection ended: settle (see _on_gc)
-        self._settle_asked = False  # the loop was asked to (after one of CPython's own)
-        self._settling = False  # the settling collection runs
+        self._settle_asked = False  # a settling collection is scheduled (see _on_gc)
+        self._settling = False  # it runs
         self._timer: Callable[[float, Callable[[], object]], object] | None = None
         self._tick_handle: object = None  # the next periodic full collection's timer handle
         self.installed = False
@@ -197,12 +176,10 @@ class GcPolicy:
         freeze what survives every full collection from now on.
 
         Args:
-            later: runs a function soon on the loop's thread, outside any collection,
-                asked from any thread (the loop's ``call_soon_threadsafe``): the full
-                collections then run there, asked for by each generation-1 collection,
-                and CPython's own wait for ``LOOP_FALLBACK`` of those (see the module
-                docstring). None: CPython runs them, one after each generation-1
-                collection.
+            later: runs a function soon, outside any collection, from any thread (the
+                loop's ``call_soon_threadsafe``): after each full collection, one that
+                walks only what is new resets the collector's count of old objects (see
+                :meth:`_on_gc`). None: not done.
             timer: runs a function after a delay, on the loop (its ``call_later``): the
                 full collection every ``FULL_EVERY`` seconds. None: not done.
         """
@@ -214,8 +191,7 @@ class GcPolicy:
         gc_.collect()  # walks nothing old: the collector now counts no old objects
         self._thresholds = gc_.get_threshold()
         young, older, _ = self._thresholds
-        full = FULL_THRESHOLD if later is None else LOOP_FALLBACK
-        gc_.set_threshold(young, min(older, OLDER_THRESHOLD), full)
+        gc_.set_threshold(young, min(older, OLDER_THRESHOLD), FULL_THRESHOLD)
         self._floor = self._heap_size()
         self._swept_at = self._clock()
         self._later = later
@@ -242,27 +218,14 @@ class GcPolicy:
 
     def _on_gc(self, phase: Literal["start", "stop"], info: dict[str, int]) -> None:
         """A collection starts or stops (any thread: whichever allocated past the
-        threshold). After a generation-1 one: ask the loop for a full one. After a full
-        one: freeze its survivors, decide on a sweep, and settle."""
-        if phase != "stop":
-            return
-        generation = info.get("generation")
-        if generation == 1:
-            later = self._later
-            if later is not None and self._full_asked < 0:
-                self._full_asked = self.full_collections
-                try:
-                    later(self._full)
-                except RuntimeError:  # the loop is closed: the server has stopped
-                    self._later = None
-                    self._full_asked = -1
-            return
-        if generation != 2:
+        threshold). After a full one: freeze its survivors, decide on a sweep, and ask
+        for a settling collection."""
+        if phase != "stop" or info.get("generation") != 2:
             return
         gc_ = self._gc
         gc_.freeze()  # O(1): the generations' lists are spliced onto the permanent one
         if self._settling:
-            return  # the settling collection: it walked next to nothing
+            return  # the collection asked for below: it walked next to nothing
         self.full_collections += 1
         size = self._heap_size()
         if self._sweeping:
@@ -278,16 +241,14 @@ class GcPolicy:
             gc_.unfreeze()  # the next full collection walks the whole heap
             self._sweeping = True
             return
-        # CPython starts a full collection of its own (LOOP_FALLBACK) only once a quarter
-        # as many objects as the last one left have aged since: with what it left frozen,
-        # it would wait for, then walk, a quarter of that (after the ramp, tens of
-        # thousands: one of 14,000 objects, 11.9 ms of CPU, in the soak's mass
-        # disconnect). A full collection right after, which walks next to nothing (all is
-        # frozen), resets that count: run by the loop's own at once, asked of the loop
-        # after CPython's.
-        self._settle_due = True
+        # CPython starts a full collection only once a quarter as many objects as the
+        # last one left have aged since: with what it left frozen, the next one would wait
+        # for, then walk, a quarter of it (after a sweep, of the whole heap). A full
+        # collection now, which walks next to nothing (all is frozen), resets that count:
+        # the next full collection comes when the thresholds say (FULL_THRESHOLD), and
+        # walks what aged meanwhile, a bounded amount.
         later = self._later
-        if not self._running and later is not None and not self._settle_asked:
+        if later is not None and not self._settle_asked:
             self._settle_asked = True
             try:
                 later(self._settle)
@@ -300,44 +261,14 @@ class GcPolicy:
         if not self.installed or self._timer is None:
             return
         if self._gc.isenabled():
-            self._collect()
+            self._gc.collect()
         self._tick_handle = self._timer(FULL_EVERY, self._tick)
 
-    def _full(self) -> None:
-        """The full collection a generation-1 collection asked for (on the loop's thread,
-        between two of its callbacks); none if one ran since it was asked for."""
-        asked = self._full_asked
-        if not self.installed or asked != self.full_collections or not self._gc.isenabled():
-            self._full_asked = -1
-            return
-        self._collect()
-        if self.full_collections != asked:
-            self._full_asked = -1
-            return
-        # No collection ran: another thread's was under way (its callbacks run Python code,
-        # during which this thread may take the GIL, and CPython then returns at once).
-        # Asked again, for after the loop's next callbacks.
-        later = self._later
-        if later is None:
-            self._full_asked = -1
-            return
-        later(self._full)
-
-    def _collect(self) -> None:
-        """The loop's own full collection, then the settling one (see :meth:`_on_gc`)."""
-        self._running = True
-        try:
-            self._gc.collect()
-        finally:
-            self._running = False
-        self._settle()
-
     def _settle(self) -> None:
-        """The settling collection, if a full one ended since the last (on the loop)."""
+        """The full collection :meth:`_on_gc` asks for, run soon, outside any other."""
         self._settle_asked = False
-        if not self._settle_due or not self.installed:
+        if not self.installed:
             return
-        self._settle_due = False
         self._settling = True
         try:
             self._gc.collect()
