@@ -10,8 +10,9 @@ saving). Calls made on the loop thread itself run at once.
 
 Before a loop is attached, calls wait in the deque; they run, in order, once one is.
 
-The loop runs at most ``DRAIN_MAX`` of them per turn, oldest first; the rest wait for the
-next turn, ahead of any made meanwhile. When thousands of clients leave at once, their
+The loop runs them ``DRAIN_MAX`` at a time, oldest first, and polls its connections in
+between: the rest wait for a later callback of the loop (the next turn's), ahead of any
+made meanwhile. When thousands of clients leave at once, their
 disconnect handlers' ends come back by the thousand (1,473 in one 8 ms batch in
 ``bench/soak.py``'s mass disconnect): run in one turn, the clients still connected waited
 that long to be read.
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _Call = tuple[Callable[..., object], tuple[Any, ...]]
 
 DRAIN_MAX = 256
-"""Calls run per loop turn at most (a handler's end costs a few microseconds: about a
+"""Calls run in one go at most (a handler's end costs a few microseconds: about a
 millisecond's worth); the loop polls its connections before the next ones."""
 
 
