@@ -53,6 +53,8 @@ def serve() -> None:
     started: list[float] = []
     cpu: list[float] = []
     detail = bool(os.environ.get("SOAK_GC_DETAIL"))
+    if os.environ.get("SOAK_GC_GARBAGE"):  # what the collector finds cyclic, kept to count
+        gc.set_debug(gc.DEBUG_SAVEALL)
     walked: list[tuple[int, ...]] = []  # with --gc-detail: each generation's size at a start
     largest: list[tuple[int, list[tuple[int, str]]]] = []  # their references, largest 3
     details: list[dict[str, Any]] = []  # with --gc-detail: the full collections over 5 ms
@@ -239,6 +241,11 @@ def serve() -> None:
             del details[: len(answer["gc2_detail"])]
         if request.args.get("deep"):
             answer["frozen"] = gc.get_freeze_count()
+        if gc.garbage:  # SOAK_GC_GARBAGE=1: the cyclic garbage since the last read, by type
+            answer["garbage"] = collections.Counter(
+                type(o).__qualname__ for o in gc.garbage
+            ).most_common(12)
+            gc.garbage.clear()
         if request.args.get("census"):  # soak_census.py: every tracked object, by type
             gc.collect()  # garbage gone (the policy freezes what survives)
             gc.unfreeze()  # O(1) both ways
