@@ -174,6 +174,8 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_SAMPLE_LOOP"] = "1"
     if args.loop_turns:
         env["SOAK_LOOP_TURNS"] = "1"
+    if args.gc_garbage:
+        env["SOAK_GC_GARBAGE"] = "1"
     server = subprocess.Popen(
         [sys.executable, SERVER],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -266,6 +268,8 @@ async def conduct(args: argparse.Namespace) -> None:
         _, body = await http.request("GET", "/stats")
         stats = json.loads(body)
         run.pauses += stats["gc2"]
+        if stats.get("garbage"):  # --gc-garbage
+            print("  garbage:", json.dumps(stats["garbage"]), flush=True)
         for pause in stats.get("gc2_detail", ()):
             print("  gc2:", json.dumps(pause), flush=True)
         if "gc2_cpu_max" in stats:
@@ -340,6 +344,11 @@ def main() -> None:
         "--loop-turns", action="store_true",
         help="time the server's loop turns (a 1 ms timer on the loop): the longest per "
         "second and per phase",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gc-garbage", action="store_true",
+        help="print the cyclic garbage the collector found each second, by type "
+        "(gc.DEBUG_SAVEALL: it is kept, not freed, so the heap grows)",
     )  # fmt: skip
     parser.add_argument(
         "--profile-leave", metavar="FILE",

@@ -4,7 +4,8 @@ a ``def`` disconnect handler (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out), s
 
 ``GET /stats`` tells the conductor the live sessions, the full collections since the last
 read (when each ended, its pause), the heap's size and the policy's sweeps; with
-``?deep=1`` what is frozen too. ``SOAK_GC_DETAIL=1`` (``soak.py --gc-detail``) adds each
+``?deep=1`` what is frozen too; with ``?census=1`` (``soak_census.py``) every object the
+collector tracks, counted by type. ``SOAK_GC_DETAIL=1`` (``soak.py --gc-detail``) adds each
 full collection over 5 ms and the most CPU time one took; ``SOAK_SAMPLE_LOOP=1``
 (``--sample-loop``) where the loop's thread was, sampled every 2 ms, and its longest lag;
 ``SOAK_LOOP_TURNS=1`` (``--loop-turns``) the longest the loop went without running a 1 ms
@@ -52,6 +53,8 @@ def serve() -> None:
     started: list[float] = []
     cpu: list[float] = []
     detail = bool(os.environ.get("SOAK_GC_DETAIL"))
+    if os.environ.get("SOAK_GC_GARBAGE"):  # what the collector finds cyclic, kept to count
+        gc.set_debug(gc.DEBUG_SAVEALL)
     walked: list[tuple[int, ...]] = []  # with --gc-detail: each generation's size at a start
     largest: list[tuple[int, list[tuple[int, str]]]] = []  # their references, largest 3
     details: list[dict[str, Any]] = []  # with --gc-detail: the full collections over 5 ms
@@ -184,6 +187,29 @@ def serve() -> None:
     if not os.environ.get("SOAK_NO_DISCONNECT_HANDLER"):
         socketio.on_event("disconnect", gone)
 
+    def holders(objects: list[Any]) -> collections.Counter[str]:
+        """For every attribute of a tracked object (a slot or its ``__dict__``) that is a
+        tracked object itself: "Holder.attribute: Type", counted."""
+        counts: collections.Counter[str] = collections.Counter()
+        for o in objects:
+            cls = type(o)
+            slots = [getattr(k, "__slots__", ()) for k in cls.__mro__]
+            names = [n for k in slots for n in ((k,) if isinstance(k, str) else k)]
+            try:
+                attributes = getattr(o, "__dict__", None)
+            except Exception:  # a proxy (werkzeug's LocalProxy) outside its context
+                continue
+            if isinstance(attributes, dict):
+                names += list(attributes)
+            for name in names:
+                try:
+                    value = getattr(o, name)
+                except Exception:  # an unset slot, a property that fails
+                    continue
+                if gc.is_tracked(value):
+                    counts[f"{cls.__qualname__}.{name}: {type(value).__qualname__}"] += 1
+        return counts
+
     @app.route("/stats")
     def stats() -> dict[str, Any]:
         if request.args.get("profile"):  # --profile-leave: the loop thread, for seconds
@@ -215,6 +241,22 @@ def serve() -> None:
             del details[: len(answer["gc2_detail"])]
         if request.args.get("deep"):
             answer["frozen"] = gc.get_freeze_count()
+        if gc.garbage:  # SOAK_GC_GARBAGE=1: the cyclic garbage since the last read, by type
+            answer["garbage"] = collections.Counter(
+                type(o).__qualname__ for o in gc.garbage
+            ).most_common(12)
+            gc.garbage.clear()
+        if request.args.get("census"):  # soak_census.py: every tracked object, by type
+            gc.collect()  # garbage gone (the policy freezes what survives)
+            gc.unfreeze()  # O(1) both ways
+            objects = gc.get_objects()
+            answer["census"] = collections.Counter(
+                type(o).__qualname__ for o in objects
+            ).most_common()
+            if request.args.get("census") == "holders":  # who holds each tracked object
+                answer["holders"] = holders(objects).most_common()
+            del objects
+            gc.freeze()
         return answer
 
     socketio.run(app, host="127.0.0.1", port=int(os.environ.get("SOAK_PORT", "0")),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flask_realtime.binding.bridge import LoopBridge
+from flask_realtime.binding.bridge import DRAIN_MAX, LoopBridge
 from flask_realtime.exceptions import DisconnectedError
 from support.waiting import wait_until
 
@@ -77,6 +77,37 @@ def test_a_burst_costs_one_wake_up(loop: CountingLoop) -> None:
     release.set()
     bridge.call_and_wait(lambda: None)
     assert ran == list(range(100))
+
+
+def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: CountingLoop) -> None:
+    """Thousands of handlers' ends at once: the loop runs DRAIN_MAX of them, then what else
+    was ready (its connections), then the next ones; calls made meanwhile go after them."""
+    bridge = attached(loop)
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_loop() -> None:
+        busy.set()
+        assert release.wait(5)
+
+    loop.call_soon_threadsafe(hold_the_loop)
+    assert busy.wait(5)
+    ran: list[int] = []
+    seen_between: list[int] = []
+    total = 3 * DRAIN_MAX + 10
+
+    def first(i: int) -> None:
+        ran.append(i)
+        loop.call_soon(lambda: seen_between.append(len(ran)))  # ready: the next turn's
+
+    bridge.call(first, 0)
+    for i in range(1, total):
+        bridge.call(ran.append, i)
+    release.set()
+    for i in range(total, total + 100):  # while the backlog is worked through, maybe
+        bridge.call(ran.append, i)
+    bridge.call_and_wait(lambda: None)
+    assert seen_between == [DRAIN_MAX]  # the loop turned after the first DRAIN_MAX
+    assert ran == list(range(total + 100))
 
 
 def test_calls_on_the_loop_thread_run_at_once(loop: CountingLoop) -> None:

@@ -6,6 +6,7 @@ decodes or refuses.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -104,3 +105,26 @@ def test_a_text_event_while_attachments_are_due_is_left_to_feed() -> None:
     assert decoder.feed_event('2["echo"]') is None
     with pytest.raises(ProtocolError, match="attachment"):
         decoder.feed('2["echo"]')
+
+
+def test_an_idle_decoder_holds_no_container_for_the_collector() -> None:
+    """A connection's decoder lives as long as it: between packets it refers to no list
+    (the attachments' is made while a binary packet waits, and let go after), so each
+    idle connection costs the garbage collector one object fewer."""
+    decoder = JsonParser().decoder()
+
+    def containers() -> list[object]:
+        return [o for o in gc.get_referents(decoder) if isinstance(o, (list, dict))]
+
+    assert containers() == []
+    assert decoder.feed('51-["img",{"_placeholder":true,"num":0}]') is None
+    assert decoder.awaiting == 1
+    packet = decoder.feed(b"\x01\x02")
+    assert packet is not None
+    assert packet.data == ["img", b"\x01\x02"]
+    assert decoder.awaiting == 0
+    assert containers() == []
+    assert decoder.feed('51-["img",{"_placeholder":true,"num":0}]') is None
+    decoder.reset()  # a binary packet dropped half-received
+    assert decoder.awaiting == 0
+    assert containers() == []

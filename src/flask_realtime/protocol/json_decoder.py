@@ -71,12 +71,16 @@ class JsonDecoder:
         self.max_attachments = max_attachments
         self._pending: Packet | None = None  # a binary packet awaiting its attachments
         self._due = 0  # how many attachments it announced
-        self._buffers: list[bytes] = []
+        # The attachments received, while a binary packet waits for them: None between
+        # packets (an idle connection's decoder holds no container of its own for the
+        # garbage collector to walk).
+        self._buffers: list[bytes] | None = None
 
     @property
     def awaiting(self) -> int:
         """How many attachments the decoder still waits for (0 between packets)."""
-        return self._due - len(self._buffers)
+        buffers = self._buffers
+        return self._due - (0 if buffers is None else len(buffers))
 
     def feed(self, data: str | bytes) -> Packet | None:
         """Take one message; return a packet when one is complete (see :class:`Decoder`)."""
@@ -92,6 +96,8 @@ class JsonDecoder:
         if packet is None:
             raise ProtocolError("got a binary message when no binary attachment was due")
         buffers = self._buffers
+        if buffers is None:
+            buffers = self._buffers = []
         buffers.append(bytes(data))
         if len(buffers) < self._due:
             return None
@@ -145,7 +151,7 @@ class JsonDecoder:
         """Drop a half-received binary packet."""
         self._pending = None
         self._due = 0
-        self._buffers = []
+        self._buffers = None
 
     def _decode_text(self, text: str) -> Packet | None:
         """Decode the text form of a packet; keep a binary one until its attachments come."""
