@@ -51,8 +51,8 @@ starts each call (``invoke``, and the ``async def`` path); its base classes hold
 and what happens when a call ends, with the waits on the counts of calls pending
 (:class:`~flask_realtime.binding.runner_lanes.RunnerLanes`). Base classes, not helper
 objects: a method found on the instance costs the same wherever it is defined, and
-these run once per event. :class:`~flask_realtime.binding.runner_jobs.Job` is what a
-call carries on its way.
+these run once per event. A call on its way through a lane is a
+:class:`~flask_realtime.binding.runner_jobs.Job`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ GETs, and the state moves.
 (see ``socket.py``): the methods here run per poll, per heartbeat or once per session, never
 per message; the per-message path (``send``, ``receive``, ``receive_message``) and the
 session's end (``close``, ``_finish``: they tell the owner) stay in ``socket.py``. A base
-class rather than a helper object, so that a method costs the same wherever it is defined;
-its slots are EngineSocket's. Sans-I/O like the rest of the session: the clock is passed in.
+class rather than a helper object, so that a method costs the same wherever it is defined.
+The slots of the state these methods move are here, the rest are EngineSocket's; all of it
+is set by ``EngineSocket.__init__``. Sans-I/O like the rest of the session: the clock is
+passed in.
 """
 
 from __future__ import annotations
