@@ -29,7 +29,9 @@ __all__ = ["SessionUpkeep"]
 
 
 class _Owner(Protocol):
-    """What this half uses of the session's owner (``socket.py``'s ``SessionOwner``)."""
+    """What this half uses of the session's owner: a part of ``socket.py``'s
+    ``SessionOwner``, which names EngineSocket and so cannot be imported here (socket.py
+    imports this module)."""
 
     @property
     def options(self) -> EngineOptions: ...
