@@ -1,7 +1,7 @@
 """``socketio.run()`` and ``flask run`` in real processes, with real clients.
 
-- TLS: python-socketio's client over ``https`` and ``wss`` (it trusts only the test's
-  self-signed certificate), through ``socketio.run(certfile=, keyfile=)``,
+- TLS: python-socketio's client over ``https`` and Node's over ``wss`` (each trusts only
+  the test's self-signed certificate), through ``socketio.run(certfile=, keyfile=)``,
   ``socketio.run(ssl_context=)`` and ``flask run --cert --key``.
 - SIGINT and SIGTERM delivered to a process whose main thread runs ``socketio.run()``:
   the connected clients are told, a handler in progress finishes, the disconnect handlers
@@ -27,6 +27,7 @@ import requests
 import socketio as pysio
 
 from deploy.processes import BIN, ServerProcess
+from support.node_tls import tls_clients
 from support.ports import free_port
 from support.tls import self_signed
 from support.waiting import wait_until
@@ -104,16 +105,24 @@ def served(log: Path, *args: str) -> ServerProcess:
 
 def check_over_tls(url: str, cert: Path, transport: str) -> None:
     """A client that trusts ``cert`` connects over ``transport`` and gets an ack; one that
-    does not is turned away."""
+    does not is turned away. Over WebSocket, Node's client: python-socketio's threaded one
+    shares its TLS socket between two threads there (``support/node_tls.py``)."""
     assert url.startswith("https://")
-    client = Client(verify=str(cert))
-    try:
-        client.connect(url, transport)
-        assert client.sio.transport() == transport
-        assert client.sio.connection_url.startswith("https://")
-        assert client.sio.call("echo", {"over": "tls"}, timeout=DEADLINE) == {"over": "tls"}
-    finally:
-        client.close()  # while the server still runs
+    if transport == "websocket":
+        report = tls_clients(url, cert, 1, "websocket")
+        assert report["errors"] == []
+        assert report["transports"] == ["websocket"]
+        assert report["acks"] == [0]  # the echo handler acknowledges with what it got
+        assert report["disconnects"] == []
+    else:
+        client = Client(verify=str(cert))
+        try:
+            client.connect(url, transport)
+            assert client.sio.transport() == transport
+            assert client.sio.connection_url.startswith("https://")
+            assert client.sio.call("echo", {"over": "tls"}, timeout=DEADLINE) == {"over": "tls"}
+        finally:
+            client.close()  # while the server still runs
     # A client that does not trust the certificate gets no connection.
     with requests.Session() as doubter:
         doubter.trust_env = False  # the system's CAs only

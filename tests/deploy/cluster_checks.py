@@ -12,6 +12,8 @@ import time
 import pytest
 import websockets.sync.client
 
+from support.node_tls import tls_clients
+
 from .clients import Recorder
 from .pinned import HttpConnection, connection_not_to
 from .processes import TESTS, ServerProcess
@@ -196,22 +198,14 @@ def rooms_broadcasts_and_cluster_requests_cross_workers(server: ServerProcess) -
 
 
 def every_client_upgrades(url: str, cafile: str, count: int = 6) -> None:
-    """``count`` python-socketio clients of ``url`` (TLS, trusting ``cafile``) start on
-    polling and all end on WebSocket, each echo answered, a broadcast heard by everyone, and
-    nobody disconnected."""
-    clients = [Recorder(url, ["polling", "websocket"], cafile=cafile) for _ in range(count)]
-    try:
-        deadline = time.monotonic() + 15
-        while any(c.client.transport() != "websocket" for c in clients):
-            assert time.monotonic() < deadline, "not every client upgraded"
-            time.sleep(0.05)
-        for number, client in enumerate(clients):
-            pid = client.call("echo", number)
-            assert client.wait_for("echo") == [{"data": number, "pid": pid}]
-        clients[0].client.emit("announce", "over tls")
-        for client in clients:
-            assert client.wait_for("news") == ["over tls"]
-            assert client.got("disconnect") == []
-    finally:
-        for client in clients:
-            client.close()
+    """``count`` official clients of ``url`` (TLS, trusting ``cafile``) start on polling
+    and all end on WebSocket, each echo answered, a broadcast heard by everyone, and
+    nobody disconnected. (Node's client: python-socketio's threaded one shares its TLS
+    socket between two threads on WebSocket: ``support/node_tls.py``.)"""
+    report = tls_clients(url, cafile, count, "polling,websocket", cluster=True)
+    assert report["errors"] == []
+    assert report["transports"] == ["websocket"] * count
+    pids = report["acks"]  # the echo handler answers with its worker's pid
+    assert sorted(report["echoes"]) == [[n, {"data": n, "pid": pids[n]}] for n in range(count)]
+    assert sorted(report["news"]) == [[n, "over tls"] for n in range(count)]
+    assert report["disconnects"] == []
