@@ -31,9 +31,9 @@ from instructions import (
     HERE,
     print_functions,
     start_under_callgrind,
-    stop,
     two_windows,
 )
+from switches import stop
 
 
 class PollingClient:
@@ -92,12 +92,8 @@ def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
     """``--switches``: context switches (and with ``--syscalls`` system calls) per session."""
     import switches
 
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
-    # Another port than a callgrind run's (--port + 100): the two may run at once.
-    port = args.port + 100
-    server = switches.start_pinned([args.python, args.server, "--port", str(port)], port, env)
+    server = switches.start_beside(args.python, args.server, args.port)
+    port = args.port + 100  # start_beside's
     try:
         clients = [PollingClient(port, 30.0) for _ in range(args.clients)]
 

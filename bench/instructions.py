@@ -32,7 +32,6 @@ import base64
 import os
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import switches
 
 HERE = Path(__file__).resolve().parent
 CASES = {  # case -> (event, with an ack)
@@ -298,31 +299,14 @@ def start_under_callgrind(
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.5)
     except BaseException:
-        stop(server)
+        switches.stop(server)
         raise
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server's process group: SIGINT, then SIGKILL."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
-
-
 def count_switches(args: argparse.Namespace, cases: list[str]) -> int:
-    """``--switches``: context switches (and with ``--strace`` system calls) per round trip."""
-    import switches
-
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
-    # Another port than a callgrind run's (--port + 100): the two may run at once.
-    port = args.port + 100
-    server = switches.start_pinned([args.python, args.server, "--port", str(port)], port, env)
+    """``--switches``: context switches (and with ``--syscalls`` system calls) per round trip."""
+    server = switches.start_beside(args.python, args.server, args.port)
+    port = args.port + 100  # start_beside's
     try:
         clients = [Client(port, 30.0) for _ in range(args.clients)]
         for case in cases:
@@ -412,7 +396,7 @@ def main() -> int:
         for c in clients:
             c.sock.close()
     finally:
-        stop(server)
+        switches.stop(server)
         if args.keep:
             print(f"callgrind dumps kept in {outdir}")
         else:

@@ -93,6 +93,17 @@ class Counters:
         return "\n".join(lines)
 
 
+def start_beside(python: str, script: str, base_port: int) -> subprocess.Popen[bytes]:
+    """The bench server ``script`` pinned to CPU 0, on ``base_port + 100`` (another port
+    than a callgrind run's: the two may run at once), with this process (the client) moved
+    to CPU 1 where there is one."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the client on the other CPU than the server
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(HERE.parent / "src"))
+    port = base_port + 100
+    return start_pinned([python, script, "--port", str(port)], port, env)
+
+
 def start_pinned(
     command: list[str], port: int, env: dict[str, str], cpu: int = 0
 ) -> subprocess.Popen[bytes]:
