@@ -9,10 +9,11 @@ by vectorcall; a class attribute binds like a function). callgrind's inclusive c
 little themselves (a vectorcall each, and a bound method for a method), counted in the
 layer that calls them: compare the totals with and without ``--layers``.
 
-A layer is ``module:Qualified.name``; module-level functions are also replaced where
-other modules of the package imported them by name. ``async def`` functions are not
-wrapped (a wrapper would count the making of the coroutine, not its run): their work is
-in the layer that steps them (``HandlerRunner._start_async``).
+A layer is ``module:Qualified.name`` (a method that a base class defines is replaced in
+that class: ``HandlerRunner._finish`` is ``RunnerLanes``'s); module-level functions are
+also replaced where other modules of the package imported them by name. ``async def``
+functions are not wrapped (a wrapper would count the making of the coroutine, not its
+run): their work is in the layer that steps them (``HandlerRunner._start_async``).
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ def install(outdir: Path) -> None:
         *path, attr = qualname.split(".")
         for part in path:
             owner = getattr(owner, part)
+        if isinstance(owner, type):  # wrapped where it is defined: a base class, maybe
+            owner = next((klass for klass in owner.__mro__ if attr in vars(klass)), owner)
         original = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr, None)
         if original is None:  # not in this version of the code (an older one, compared)
             continue

@@ -287,7 +287,7 @@ class SocketIO(SocketIOOperations, SocketIORegistration, SocketIOMiddlewares):
             ConfigurationError: prometheus_client is missing, or a bad option.
             ContextError: no app is bound yet.
         """
-        from .binding.metrics import install_metrics, serve_metrics
+        from .binding.metrics_setup import install_metrics, serve_metrics
 
         for service in self._bound_services("metrics()"):
             install_metrics(service, registry, max_event_names)

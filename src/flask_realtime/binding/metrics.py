@@ -20,6 +20,9 @@ Prometheus metric families. ``prometheus_client`` serves only the exposition.
 Label sets are bounded: the first ``max_event_names`` event names (and namespaces) get
 their own label, later ones are counted as ``"other"``, so that clients choosing event
 names cannot grow the counts.
+
+How an app gets its :class:`Metrics` and its scrape route (``install_metrics``,
+``serve_metrics``) is in ``metrics_setup.py``.
 """
 
 from __future__ import annotations
@@ -31,19 +34,17 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
-from ..server.observers import Observer, Traffic, live_sockets, observe
+from ..server.observers import Observer, Traffic, live_sockets
 from .metrics_export import LATENCY_BUCKETS, Collector, Histogram
 
 if TYPE_CHECKING:
-    from flask import Flask, Response
-
     from ..engine.lifecycle import CloseReason
     from ..engine.socket import EngineSocket
     from ..server.socket import HandlerCall, Socket
     from ..typing import NamespaceName
     from .service import AppService
 
-__all__ = ["METRICS_KEY", "Metrics", "install_metrics", "serve_metrics"]
+__all__ = ["METRICS_KEY", "Metrics", "prometheus"]
 
 logger = logging.getLogger(__name__)
 
@@ -399,41 +400,3 @@ def _is_async(handler: Any) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(handler)
-
-
-def install_metrics(service: AppService, registry: Any, max_event_names: int) -> Metrics:
-    """Give ``service``'s app its :class:`Metrics` (its server observed from now on).
-
-    Raises:
-        ConfigurationError: the app has metrics already, or a bad option.
-    """
-    if METRICS_KEY in service.app.extensions:
-        raise ConfigurationError(f"metrics() was called already for {service.app!r}")
-    metrics = Metrics(service, registry, max_event_names=max_event_names)
-    observers = observe(service.server, service.engine)
-    metrics.count_traffic_of(observers.traffic)
-    observers.add(metrics)
-    service.app.extensions[METRICS_KEY] = metrics
-    return metrics
-
-
-def serve_metrics(app: Flask, path: str) -> None:
-    """Answer Prometheus scrapes at ``path`` of ``app`` (the text exposition format).
-
-    Raises:
-        ConfigurationError: ``path`` is not a path.
-    """
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise ConfigurationError(f"the metrics path must start with '/', not {path!r}")
-    prom = prometheus()
-
-    def scrape() -> Response:
-        from flask import Response, current_app
-
-        metrics = current_app.extensions.get(METRICS_KEY)
-        if not isinstance(metrics, Metrics):  # pragma: no cover - installed with the route
-            return Response("metrics are off\n", status=404, mimetype="text/plain")
-        body = prom.generate_latest(metrics.registry)
-        return Response(body, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})
-
-    app.add_url_rule(path, "flask_realtime_metrics", scrape)

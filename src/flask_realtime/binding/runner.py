@@ -44,14 +44,21 @@ It is the :class:`flask_realtime.server.invoker.Invoker` of an app's server:
   sweep that is one deadline in the app's heap, set only while handlers run.
 
 Every method but the thread job runs on the loop thread.
+
+The runner is one class in three modules, split along its seams: this one makes it and
+starts each call (``invoke``, and the ``async def`` path); its base classes hold the
+``def`` path's thread job (:class:`~flask_realtime.binding.runner_threads.RunnerThreads`)
+and what happens when a call ends, with the waits on the counts of calls pending
+(:class:`~flask_realtime.binding.runner_lanes.RunnerLanes`). Base classes, not helper
+objects: a method found on the instance costs the same wherever it is defined, and
+these run once per event. A call on its way through a lane is a
+:class:`~flask_realtime.binding.runner_jobs.Job`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
-import logging
 import sys
 import time
 from collections import deque
@@ -61,11 +68,13 @@ from typing import TYPE_CHECKING, Any
 from weakref import ref
 
 from ..deadlines import Deadline, Deadlines
-from ..server.invoker import await_handler, call_handler
+from ..server.invoker import await_handler
 from .environ import connection_environ
 from .operations import AckCallback
-from .outcomes import Outcome, Outcomes
+from .outcomes import Outcomes
 from .runner_jobs import Job
+from .runner_lanes import _perf
+from .runner_threads import RunnerThreads
 from .scope import (
     HandlerScope,
     enter_context,
@@ -85,17 +94,12 @@ if TYPE_CHECKING:
 
 __all__ = ["HandlerRunner"]
 
-logger = logging.getLogger(__name__)
-
-_perf = time.perf_counter  # the handler times' clock (the timing hook)
 _FREE: Any = object()  # a lane not in the table: no call of that socket is running
 _SCOPE_KEY = "flask_realtime.scope"  # the socket's last HandlerScope, in the socket's data
-# What handlers return most: no need to ask inspect.isawaitable (an ABC check) of these.
 _EAGER_TASKS = sys.version_info >= (3, 12)
-_NOT_AWAITABLE = frozenset({type(None), str, int, float, bool, dict, list, tuple, bytes})
 
 
-class HandlerRunner:
+class HandlerRunner(RunnerThreads):
     """Runs handler calls for one app (see the module docstring).
 
     Args:
@@ -196,35 +200,6 @@ class HandlerRunner:
             lanes[key] = deque((job,))
         else:
             lane.append(job)
-
-    def when_idle(self, eio_sid: str, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (on the loop) once no call of that connection is pending."""
-        if self._busy.get(eio_sid, 0) == 0:
-            callback()
-        else:
-            self._idle_waiters.setdefault(eio_sid, []).append(callback)
-
-    async def drain(self, timeout: float) -> list[str]:
-        """Wait up to ``timeout`` seconds until no handler call is running or queued.
-
-        A graceful stop calls this after the sessions were closed (their disconnect
-        handlers queued), so that handlers in progress finish their work, as a web
-        server lets requests in flight finish. Returns a description of each call still
-        running when the time was up (empty when all finished).
-        """
-        if self._busy:
-            self._all_idle = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._all_idle.wait(), timeout)
-            except TimeoutError:
-                pass
-            finally:
-                self._all_idle = None
-        return [
-            f"the {'async' if job.is_async else 'def'} handler for {job.call.event!r} "
-            f"(sid {job.scope.sid}, namespace {job.scope.namespace})"
-            for job in self._running
-        ]
 
     # -- running -----------------------------------------------------------------------------
 
@@ -342,227 +317,3 @@ class HandlerRunner:
         except BaseException as exc:
             error = exc
         self._finish(job, result, error)
-
-    def _run_in_thread(self, job: Job) -> None:
-        """Run ``job`` (a pool's job: a ``def`` call) in this worker thread and hand its end
-        to the loop; then each next call of its lane that this thread may take (see
-        below), one after the other.
-
-        The next call of the lane is taken out of the lane to run here when it is an event
-        for a ``def`` handler of a client still connected (what the loop would drop or run
-        elsewhere stays for the loop), and no other client's job waits for a thread (this
-        one would be taking its turn); else the loop starts it, as usual. Safe off the
-        loop: while ``job`` runs, no other thread or the loop takes from its lane (only the
-        end of a call of that lane does), and the loop only appends to it; the loop learns
-        of it from ``job.chained``, set before ``job``'s end is handed over.
-
-        One method for all of it (the call, its contexts, the reply, the next call of the
-        lane): a Python call costs more than most of what it would do, once per event.
-        """
-        lanes = self._lanes
-        pool = self._pool
-        finish = self._finish
-        bridge_call = self._bridge.call
-        while True:
-            job.started = time.monotonic()
-            result: Any = None
-            error: BaseException | None = None
-            call = job.call
-            error_handler = call.error_handler
-            try:
-                context = enter_context(job.scope, job.args, self.manage_session, job.cache)
-                if context is not None:  # the contexts are current there already
-                    try:
-                        if error_handler is None:  # call_handler would only call it
-                            result = context.run(job.fn, *job.args)
-                        else:
-                            result = context.run(call_handler, job.fn, job.args, error_handler)
-                        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-                            # an async error handler of a def handler
-                            result = self._await_on_loop(result)
-                    finally:
-                        leave_context(job.cache)
-                else:
-                    pushed = push_context(job.scope, job.args, self.manage_session, job.cache)
-                    try:
-                        result = call_handler(job.fn, job.args, error_handler)
-                        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-                            result = self._await_on_loop(result)
-                    except BaseException as exc:
-                        pop_context(pushed, exc)
-                        raise
-                    pop_context(pushed, None)
-            except BaseException as exc:
-                error = exc
-            else:
-                ack_id = call.ack_id
-                if ack_id is not None and call.kind == "event":
-                    # The reply encoded here, once, and framed: the loop only writes it.
-                    try:
-                        call.reply = call.socket.ack_messages(ack_id, result, frame=True)
-                    except Exception:  # the loop tries again, and logs why it cannot
-                        pass
-            following: Job | None = None
-            key = job.lane
-            if key is not None:
-                lane = lanes.get(key)
-                if lane and not pool.turns_waiting:
-                    following = lane[0]
-                    next_call = following.call
-                    if (
-                        following.is_async
-                        or next_call.kind != "event"
-                        or not next_call.socket.connected
-                    ):
-                        following = None
-                    else:
-                        lane.popleft()
-                        job.chained = following
-            bridge_call(finish, job, result, error)  # after job.chained is set
-            if following is None:
-                return
-            job = following
-
-    def _await_on_loop(self, awaitable: Any) -> Any:
-        loop = self._bridge.loop
-        if loop is None:  # pragma: no cover - the loop is there while handlers run
-            return None
-
-        async def wait() -> Any:
-            return await awaitable
-
-        return asyncio.run_coroutine_threadsafe(wait(), loop).result()
-
-    def _finish(self, job: Job, result: Any, error: BaseException | None) -> None:
-        """A call ended: report it, then start the next call of its lane (on the loop)."""
-        self._running.discard(job)
-        if job.warned:
-            logger.info(
-                "slow handler for %r finished after %.1f s",
-                job.call.event,
-                time.monotonic() - job.started,
-            )
-        call = job.call
-        scope = job.scope
-        if self._outcomes.active:
-            self._outcomes.publish(
-                Outcome(
-                    scope.eio_sid,
-                    scope.sid,
-                    scope.namespace,
-                    call.event,
-                    call.kind,
-                    call.ack_id,
-                    result,
-                    error,
-                )
-            )
-        timing = self.timing
-        if timing is not None and job.handed:  # timing hook: the end
-            if error is None and scope.timed_by is timing:  # its sinks found: append
-                scope.times[job.is_async].append(_perf() - job.handed)  # type: ignore[index]
-            else:
-                self._timed(job, timing, error)
-        try:
-            call.done(result, error)
-        except Exception:
-            logger.exception("the server failed to complete %r", call)
-        lane = job.lane
-        if lane is not None:
-            following = job.chained
-            if following is not None:  # its thread runs the lane's next call already
-                job.chained = None
-                self._running.add(following)
-                if self._slow_after is not None and self._sweep.when is None:
-                    self._sweep.set(asyncio.get_running_loop().time() + self._slow_after / 2)
-            elif self._lanes.get(lane) is None:  # nothing waits behind it: the lane closes
-                self._lanes.pop(lane, None)
-            else:
-                self._next_in_lane(lane)
-        eio_sid = scope.eio_sid
-        busy = self._busy
-        count = busy.get(eio_sid, 1)
-        if self._held:
-            self._settled(eio_sid)
-        elif count > 1:  # more of that connection pending: count it down
-            busy[eio_sid] = count - 1
-        elif not self._idle_waiters and self._all_idle is None:
-            busy.pop(eio_sid, None)  # what _settled would do here, inline: the common case
-        else:
-            self._settled(eio_sid)
-
-    def _timed(
-        self,
-        job: Job,
-        timing: Callable[[HandlerCall, float, BaseException | None], None],
-        error: BaseException | None,
-    ) -> None:
-        """Tell the time of a call that ended: to the sinks :attr:`times_for` gives for an
-        event (kept in its scope for the next calls), else to :attr:`timing`."""
-        seconds = _perf() - job.handed
-        call = job.call
-        times_for = self.times_for
-        if error is None and times_for is not None and call.kind == "event":
-            sinks = times_for(call)
-            if sinks is not None:
-                scope = job.scope
-                scope.times = sinks
-                scope.timed_by = timing
-                sinks[job.is_async].append(seconds)
-                return
-        timing(call, seconds, error)
-
-    def _next_in_lane(self, key: str) -> None:
-        """Start the next call of a lane, or close the lane when it is empty."""
-        lanes = self._lanes
-        lane = lanes.get(key)
-        while lane:
-            job = lane.popleft()
-            if job.call.kind == "event" and not job.call.socket.connected:
-                # The client left while this event waited: nobody gets an answer, so the
-                # handler does not run (a flood queued before a disconnect ends here).
-                if self.timing is not None and job.handed:  # timing hook: counted too
-                    self.timing(job.call, _perf() - job.handed, None)
-                job.call.done(None, None)
-                self._settled(job.scope.eio_sid)
-                continue
-            self._start(job)
-            return
-        lanes.pop(key, None)
-
-    def _settled(self, eio_sid: str) -> None:
-        """One call of a connection is over: wake who waits for it to be idle."""
-        busy = self._busy.get(eio_sid, 1) - 1
-        if self._held and busy <= self._max_queued // 2:
-            held = self._held.pop(eio_sid, None)
-            if held is not None:
-                held.pause_input(False)
-        if busy > 0:
-            self._busy[eio_sid] = busy
-            return
-        self._busy.pop(eio_sid, None)
-        for callback in self._idle_waiters.pop(eio_sid, ()):
-            callback()
-        if not self._busy and self._all_idle is not None:
-            self._all_idle.set()
-
-    def _sweep_slow(self, now: float) -> None:
-        """Warn about handlers running too long; re-arm while any handler runs."""
-        slow_after = self._slow_after
-        if slow_after is None or not self._running:
-            return
-        clock = time.monotonic()  # what job.started was read on, in any thread
-        for job in self._running:
-            if not job.warned and job.started and clock - job.started > slow_after:
-                job.warned = True
-                logger.warning(
-                    "the %s handler for %r (sid %s, namespace %s) has run for %.1f s: a "
-                    "long handler holds its client's later events; consider "
-                    "socketio.start_background_task() for long work",
-                    "async" if job.is_async else "def",
-                    job.call.event,
-                    job.scope.sid,
-                    job.scope.namespace,
-                    clock - job.started,
-                )
-        self._sweep.set(now + slow_after / 2)

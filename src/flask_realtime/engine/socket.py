@@ -5,6 +5,12 @@ The session is told what arrived (:meth:`EngineSocket.receive`) and what time it
 to its :class:`EngineHandler`. It never sleeps, reads a clock or touches a socket, so every
 transition is tested without I/O. Its states are in :mod:`.lifecycle`.
 
+The session is one class in two modules: this one holds what it is made of, its messages
+both ways (the per-message path), the probe's packets and its end (``close``, ``_finish``);
+its base class :class:`~flask_realtime.engine.socket_upkeep.SessionUpkeep` holds the
+heartbeat and upgrade deadlines, the upgrade's start and abort, and the polling GETs, which
+run per poll or per heartbeat, never per message.
+
 What a session needs of the server that owns it is the :class:`SessionOwner` protocol
 here, not the server class: the server builds sessions, so the session does not import it.
 """
@@ -17,11 +23,12 @@ from typing import Protocol
 from ..deadlines import Deadline, Deadlines
 from ..protocol.engineio import Packet, PacketType
 from .handshake import Handshake
-from .lifecycle import SERVER_REASONS, TRANSITIONS, CloseReason, State
+from .lifecycle import SERVER_REASONS, CloseReason, State
 from .message import OutgoingMessage
 from .options import EngineOptions
+from .socket_upkeep import SessionUpkeep
 from .traffic import Traffic
-from .transport import Outgoing, PollingTransport, PollResponder, Transport
+from .transport import Outgoing, PollingTransport, Transport
 
 # CloseReason, Handshake and State are re-exported: the session's vocabulary.
 __all__ = ["CloseReason", "EngineHandler", "EngineSocket", "Handshake", "SessionOwner", "State"]
@@ -84,30 +91,25 @@ class SessionOwner(Protocol):
         """Drop the closed session ``socket`` from the owner's table."""
 
 
-class EngineSocket:
+class EngineSocket(SessionUpkeep):
     """One Engine.IO session.
 
     Only the loop thread calls its methods. ``send`` never blocks: it writes to the
     WebSocket, answers the parked poll, or buffers until the next poll.
     """
 
+    # Its own slots; those of the state that SessionUpkeep moves are there (socket_upkeep.py).
     __slots__ = (
-        "_awaiting_pong",
         "_buffer",
         "_buffered",
         "_dropping",
-        "_hb_deadline",
         "_input_paused",
-        "_probe",
-        "_probe_pinged",
         "_server",
         "_timer",
-        "_upgrade_deadline",
         "close_reason",
         "handshake",
         "protocol",
         "sid",
-        "state",
         "transport",
     )
 
@@ -120,7 +122,7 @@ class EngineSocket:
         transport: Transport,
         now: float,
     ) -> None:
-        self._server = server
+        self._server: SessionOwner = server
         self.sid = sid
         self.protocol = protocol
         self.handshake = handshake
@@ -302,61 +304,6 @@ class EngineSocket:
             traffic.received.append(len(data))
         server.handler.on_message(self, data)
 
-    def poll(self, responder: PollResponder) -> str | None:
-        """A GET arrived on the polling transport.
-
-        Returns ``None`` when the request was answered or parked through ``responder``, or
-        an error message when the request is invalid (the caller answers 400).
-        """
-        transport = self.transport
-        if not isinstance(transport, PollingTransport):
-            return "transport mismatch: the session has upgraded to websocket"
-        if transport.writable:
-            # A second GET while one is parked (spec: "an error ... closes the session").
-            self.close(CloseReason.TRANSPORT_ERROR)
-            return "overlapping polling request: the session is closed"
-        transport.park(responder)
-        if self.state is State.CLOSING:
-            self._flush()
-            if not self._buffer:  # the close packet went out with this poll
-                self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
-        elif self._buffer:
-            self._flush()
-        elif self.state is State.UPGRADING and self._probe_pinged:
-            # The client is pausing polling to upgrade: end this GET at once.
-            transport.send((Packet(PacketType.NOOP),))
-        return None
-
-    def poll_aborted(self) -> None:
-        """The client of a parked GET went away: the session ends with it."""
-        transport = self.transport
-        if isinstance(transport, PollingTransport) and transport.writable:
-            transport.unpark()
-            self._finish(CloseReason.TRANSPORT_CLOSE, noop=True)
-
-    def transport_closed(self, transport: Transport, reason: CloseReason) -> None:
-        """A transport went away (connection lost, protocol error on the WebSocket)."""
-        if transport is self._probe:
-            self._abort_upgrade()
-        elif transport is self.transport:
-            self._finish(reason, noop=True)
-
-    # -- upgrade (Engine.IO v4 "Upgrade") ----------------------------------------------------
-
-    def can_upgrade(self) -> bool:
-        return (
-            self.state is State.OPEN
-            and isinstance(self.transport, PollingTransport)
-            and self._server.options.allow_upgrades
-        )
-
-    def start_upgrade(self, probe: Transport, now: float) -> None:
-        self._move(State.UPGRADING)
-        self._probe = probe
-        self._probe_pinged = False
-        self._upgrade_deadline = now + self._server.options.upgrade_timeout
-        self._schedule()
-
     def receive_probe(self, packet: Packet, now: float) -> None:
         """Handle one packet that arrived on the probe WebSocket during an upgrade."""
         probe = self._probe
@@ -385,66 +332,7 @@ class EngineSocket:
         else:
             self._abort_upgrade()
 
-    def _abort_upgrade(self) -> None:
-        if self._probe is not None and self.state is State.UPGRADING:
-            self._move(State.OPEN)
-        self._drop_probe()
-
-    def _drop_probe(self) -> None:
-        probe, self._probe = self._probe, None
-        if self._upgrade_deadline is not None:
-            self._upgrade_deadline = None
-            # The timer may be set for the upgrade deadline: set it for the heartbeat.
-            self._schedule()
-        if probe is not None:
-            probe.close()
-
-    # -- timers (the clock is passed in) -------------------------------------------------
-
-    def next_deadline(self) -> float | None:
-        """When :meth:`handle_timer` should next run; ``None`` once closed."""
-        if self.state is State.CLOSED:
-            return None
-        upgrade = self._upgrade_deadline
-        if upgrade is not None and upgrade < self._hb_deadline:
-            return upgrade
-        return self._hb_deadline
-
-    def handle_timer(self, now: float) -> None:
-        """Act on whatever deadline is due at ``now``: a ping to send, a heartbeat or
-        upgrade timeout, the end of a CLOSING drain."""
-        if self.state is State.CLOSED:
-            return
-        if self.state is State.CLOSING:
-            if now >= self._hb_deadline:
-                self._finish(CloseReason.SERVER_DISCONNECT, noop=False)
-            else:
-                self._schedule()
-            return
-        if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
-            self._abort_upgrade()
-        if now >= self._hb_deadline:
-            opts = self._server.options
-            if self._input_paused and (self.protocol == 3 or self._awaiting_pong):
-                # Its answer may wait, unread, behind what the server does not read now.
-                self._hb_deadline = now + opts.ping_timeout
-                self._schedule()
-                return
-            if self.protocol == 3 or self._awaiting_pong:
-                self._finish(CloseReason.PING_TIMEOUT, noop=False)
-                return
-            self._awaiting_pong = True
-            self._hb_deadline = now + opts.ping_timeout
-            self._send_control(Packet(PacketType.PING))
-        self._schedule()
-
-    def _schedule(self) -> None:
-        """Set the timer for :meth:`next_deadline` (called whenever it may have changed)."""
-        deadline = self.next_deadline()
-        if deadline is None:
-            self._timer.cancel()
-        else:
-            self._timer.set(deadline)
+    # -- the timer's callback (the deadlines: socket_upkeep.py) ---------------------------
 
     def _on_deadline(self, now: float) -> None:
         """The timer fired: handle it; a session whose timer raises is logged and closed."""
@@ -458,10 +346,6 @@ class EngineSocket:
                 logger.exception("session %s: closing it failed too", self.sid)
                 self._timer.cancel()
                 self._server.forget(self)
-
-    def _set_heartbeat(self, deadline: float) -> None:
-        self._hb_deadline = deadline
-        self._schedule()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -493,11 +377,6 @@ class EngineSocket:
                 items, self._buffer = buffer, None
                 self._buffered = 0
             transport.send(items)
-
-    def _move(self, state: State) -> None:
-        if state not in TRANSITIONS[self.state]:
-            raise AssertionError(f"illegal Engine.IO session move {self.state} -> {state}")
-        self.state = state
 
     def _finish(self, reason: CloseReason, *, noop: bool) -> None:
         """Enter CLOSED once: release transports, forget the session, tell the handler."""
