@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from flask_realtime.runtime.http.exchanges import WsgiExchange
+from flask_realtime.runtime.http.limits import Limits
 from flask_realtime.runtime.http.messages import Request
 from flask_realtime.runtime.wsgi.call import WsgiCall
 from flask_realtime.runtime.wsgi.input import InputStream
@@ -65,6 +66,29 @@ def test_wsgi_requests_leave_no_cycle(
         assert client.read_response().body == b"got " + body
     client.close()
     wait_until(lambda: server.server.connection_count == 0, what="the connection closed")
+    gc.collect()
+    left = [type(o).__name__ for o in saved_garbage if isinstance(o, _REQUEST_TYPES)]
+    assert left == []
+
+
+def test_refused_request_bodies_leave_no_cycle(
+    http_server: Serve, http_client: Connect, saved_garbage: list[object]
+) -> None:
+    """A body over the limit, found while the app reads it: the stream's error, raised in
+    the app's thread, is answered (413) and leaves nothing for the collector."""
+    server = http_server(wsgi_app=_app, limits=Limits(max_body_size=1000))
+    head = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for _ in range(10):
+        client = http_client(server.port)
+        client.send(head)
+        for _ in range(5):
+            try:
+                client.send(b"100\r\n" + b"y" * 256 + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        assert client.read_response().status == 413
+        assert client.wait_closed(5)
+    wait_until(lambda: server.server.connection_count == 0, what="the connections closed")
     gc.collect()
     left = [type(o).__name__ for o in saved_garbage if isinstance(o, _REQUEST_TYPES)]
     assert left == []
