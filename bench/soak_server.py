@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -242,9 +243,7 @@ def serve() -> None:
         if request.args.get("deep"):
             answer["frozen"] = gc.get_freeze_count()
         if gc.garbage:  # SOAK_GC_GARBAGE=1: the cyclic garbage since the last read, by type
-            answer["garbage"] = collections.Counter(
-                type(o).__qualname__ for o in gc.garbage
-            ).most_common(12)
+            answer["garbage"] = collections.Counter(map(_garbage_label, gc.garbage)).most_common(12)
             gc.garbage.clear()
         if request.args.get("census"):  # soak_census.py: every tracked object, by type
             gc.collect()  # garbage gone (the policy freezes what survives)
@@ -261,6 +260,16 @@ def serve() -> None:
 
     socketio.run(app, host="127.0.0.1", port=int(os.environ.get("SOAK_PORT", "0")),
                  log_output=False)  # fmt: skip
+
+
+def _garbage_label(o: Any) -> str:
+    """A piece of cyclic garbage, by type; a function by its name, a list by the type of its
+    first item (what tells where they come from)."""
+    if isinstance(o, types.FunctionType):
+        return f"function {o.__module__}.{o.__qualname__}"
+    if type(o) is list:
+        return f"list of {type(o[0]).__qualname__}" if o else "list (empty)"
+    return type(o).__qualname__
 
 
 if __name__ == "__main__":

@@ -85,14 +85,14 @@ def misfit(handler: BoundHandler, count: int, is_async: bool) -> Callable[..., A
             else f"at least {handler.needs}"
         )
     )
-    error = ClientArgumentsError(
-        f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
-    )
+    message = f"sent {count} argument{'' if count == 1 else 's'}; the handler takes {takes}"
 
+    # The exception is made where it is raised: one kept in the closure would be a
+    # reference cycle (its traceback holds this frame, which holds the closure's cell).
     def misfit(*args: Any) -> Any:
-        raise error
+        raise ClientArgumentsError(message)
 
     async def misfit_async(*args: Any) -> Any:
-        raise error
+        raise ClientArgumentsError(message)
 
     return misfit_async if is_async else misfit

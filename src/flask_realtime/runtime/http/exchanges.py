@@ -22,7 +22,8 @@ import asyncio
 import io
 import logging
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from flask_realtime.engine.http import EngineResponse, error_response
@@ -215,12 +216,16 @@ class WsgiExchange(Exchange):
         )
         stream: InputStream | io.BytesIO
         if has_body:
+            # The stream's callbacks hold the connection and the channel, not the exchange
+            # (a bound method of it would make exchange -> stream -> exchange a cycle).
             self._stream: InputStream | None = InputStream(
                 lock,
                 high_water=limits.body_buffer_size,
                 timeout=limits.io_timeout,
-                wake=self._wake_loop,
-                on_first_read=self._send_continue if expect_continue else None,
+                wake=_waker(ctx.loop, conn),
+                on_first_read=partial(self._channel.send, (_CONTINUE,))
+                if expect_continue
+                else None,
             )
             stream = self._stream
         else:
@@ -260,17 +265,6 @@ class WsgiExchange(Exchange):
         if self._stream is not None:
             self._stream.fail(DisconnectedError("the client disconnected"))
 
-    # -- called from the worker thread ---------------------------------------------------------
-
-    def _wake_loop(self) -> None:
-        try:
-            self.conn.ctx.loop.call_soon_threadsafe(self.conn.update_reading)
-        except RuntimeError:  # the loop is closed: nothing left to wake
-            pass
-
-    def _send_continue(self) -> None:
-        self._channel.send((_CONTINUE,))
-
     # -- loop side ---------------------------------------------------------------------------
 
     def _on_output(self, data: bytes, state: int) -> None:
@@ -288,6 +282,19 @@ class WsgiExchange(Exchange):
         elif state == ABORT:
             self.status = self._call.status_code
             conn.abort(self)
+
+
+def _waker(loop: asyncio.AbstractEventLoop, conn: ExchangeOwner) -> Callable[[], None]:
+    """What a request's input stream calls, from the app's thread, when its buffer has
+    drained: the connection reads again."""
+
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(conn.update_reading)
+        except RuntimeError:  # the loop is closed: nothing left to wake
+            pass
+
+    return wake
 
 
 class UpgradeExchange(Exchange):

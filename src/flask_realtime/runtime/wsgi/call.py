@@ -251,6 +251,11 @@ class WsgiCall:
                     close()
                 except BaseException as exc:
                     self._fail(exc)
+            error = self._body_error()
+            if error is not None:
+                # Raised in the app's read, it holds a traceback, whose frames hold the
+                # stream that holds it: let go of it, so that no cycle is left.
+                error.__traceback__ = None
 
     def _target(self) -> tuple[str, str]:
         return self._request.method, self._request.path

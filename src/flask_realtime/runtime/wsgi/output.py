@@ -41,7 +41,8 @@ class OutputChannel:
         loop: the event loop that owns the connection.
         lock: the lock shared with the request's input stream (a condition over it is only
             made when the sender has to wait).
-        sink: called on the loop with each batch; not called once the channel is closed.
+        sink: called on the loop with each batch; not called once the channel is closed,
+            nor kept after the last batch.
         high_water: ``send`` waits while this many bytes wait for the loop.
         timeout: how long ``send`` waits for room before raising ``DisconnectedError``.
         paused: whether the transport's writing is paused already.
@@ -183,6 +184,11 @@ class OutputChannel:
             self._scheduled = False
             state = self._state
             sink = self._sink
+            if state != MORE:
+                # The last batch: let go of the sink (the exchange's bound method, so
+                # exchange -> channel -> sink -> exchange is a reference cycle), so that
+                # reference counting frees the request without the cyclic collector.
+                self._sink = _drop
         if len(pending) == 1:
             sink(pending[0], state)
         else:
