@@ -104,11 +104,11 @@ class _RedisTransport:
     def publish(self, message: ClusterMessage) -> None:
         if self.target.sharded:
             channel = sharded_channel_of(self.sharded_channels, self.target.mode, message)
-            self._redis.execute_command("SPUBLISH", channel, encode_sharded(message))  # type: ignore[no-untyped-call]
+            self._redis.execute_command("SPUBLISH", channel, encode_sharded(message))  # type: ignore[no-untyped-call, unused-ignore]
             return
         encoded = encode_message(self.channels, message)
         if encoded is not None:
-            self._redis.execute_command("PUBLISH", *encoded)  # type: ignore[no-untyped-call]
+            self._redis.execute_command("PUBLISH", *encoded)  # type: ignore[no-untyped-call, unused-ignore]
 
     def close(self) -> None:
         self._redis.close()

@@ -119,7 +119,7 @@ class RedisAdapter(RedisAdapterBase):
             await self._subscribe(pubsub, list(self._watched))
         except BaseException:
             with contextlib.suppress(*redis_errors()):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             raise
         return pubsub
 
@@ -147,7 +147,7 @@ class RedisAdapter(RedisAdapterBase):
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*redis_errors()):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def _read(self) -> None:
         delays = backoff()

@@ -251,7 +251,7 @@ def sync_client(
     settings = client_settings(options)
     try:
         if target.cluster:
-            nodes = [ClusterNode(host, port) for host, port in target.seeds]  # type: ignore[no-untyped-call]
+            nodes = [ClusterNode(host, port) for host, port in target.seeds]  # type: ignore[no-untyped-call, unused-ignore]
             return RedisCluster.from_url(target.url, startup_nodes=nodes or None, **settings)
         return Redis.from_url(target.url, **settings)
     except (ValueError, TypeError) as exc:

@@ -182,7 +182,7 @@ class ShardListener:
                 with quietly():
                     await node.task
             with quietly():
-                await node.pubsub.aclose()  # type: ignore[no-untyped-call]
+                await node.pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             if node.client is not self._client:
                 with quietly():
                     await node.client.aclose()
