@@ -273,7 +273,10 @@ async def ping(
     try:
         await client.ping()
         if target.sharded:
-            await client.execute_command("PUBSUB", "SHARDNUMSUB", "flask-realtime-check")
+            # By redis-py's own method: a cluster client sends it to every node and merges
+            # the answers, which a raw execute_command("PUBSUB", "SHARDNUMSUB", ...) does not
+            # parse on redis-py 8 (ValueError).
+            await client.pubsub_shardnumsub("flask-realtime-check")
     except ResponseError as exc:
         await client.aclose()
         raise ConfigurationError(
