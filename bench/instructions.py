@@ -275,32 +275,8 @@ def start_under_callgrind(
 ) -> subprocess.Popen[bytes]:
     """The server ``command`` started under callgrind (dumps in ``outdir``), once it
     accepts connections on ``port`` (at most 180 s: callgrind starts Python slowly)."""
-    server = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={outdir}/callgrind.out.%p",
-            *command,
-        ],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                return server
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.5)
-    except BaseException:
-        switches.stop(server)
-        raise
+    callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={outdir}/callgrind.out.%p"]
+    return switches.start_listening([*callgrind, *command], port, env, 180.0, 0.5)
 
 
 def count_switches(args: argparse.Namespace, cases: list[str]) -> int:

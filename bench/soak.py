@@ -82,6 +82,15 @@ def proc_stats(pid: int) -> tuple[float, int]:
     return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def server_port(server: subprocess.Popen[str]) -> int:
+    """The port ``soak_server.py`` says it listens on (0 when it exits without saying)."""
+    assert server.stdout is not None
+    for line in server.stdout:
+        if "Socket.IO on http://" in line:
+            return int(line.split("http://127.0.0.1:")[1].split()[0].rstrip(")"))
+    return 0
+
+
 def p99(values: list[float]) -> float:
     """The 99th percentile of sorted ``values``, in ms (nan for none)."""
     return values[max(0, math.ceil(len(values) * 0.99) - 1)] * 1e3 if values else math.nan
@@ -180,12 +189,7 @@ async def conduct(args: argparse.Namespace) -> None:
         [sys.executable, SERVER],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    assert server.stdout is not None
-    port = 0
-    for line in server.stdout:
-        if "Socket.IO on http://" in line:
-            port = int(line.split("http://127.0.0.1:")[1].split()[0].rstrip(")"))
-            break
+    port = server_port(server)
     print(f"server pid {server.pid} on port {port}, gc_freeze={args.gc_freeze}, "
           f"polite_leave={args.polite_leave}")  # fmt: skip
     run = Run()

@@ -19,6 +19,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from soak import server_port
 from soak_clients import Http, PollingClient, raise_fd_limit, ws_connect
 
 SERVER = str(Path(__file__).with_name("soak_server.py"))
@@ -72,12 +73,7 @@ def main() -> None:
         text=True,
     )  # fmt: skip
     try:
-        assert server.stdout is not None
-        port = 0
-        for line in server.stdout:
-            if "Socket.IO on http://" in line:
-                port = int(line.split("http://127.0.0.1:")[1].split()[0].rstrip(")"))
-                break
+        port = server_port(server)
         asyncio.run(asyncio.wait_for(measure(port, args.ws, args.polling), 120))
     finally:
         server.terminate()

@@ -108,24 +108,36 @@ def start_pinned(
     command: list[str], port: int, env: dict[str, str], cpu: int = 0
 ) -> subprocess.Popen[bytes]:
     """The server ``command`` pinned to ``cpu``, once it accepts connections (30 s at most)."""
+    return start_listening(["taskset", "-c", str(cpu), *command], port, env, 30.0, 0.1)
+
+
+def start_listening(
+    command: list[str], port: int, env: dict[str, str], seconds: float, every: float
+) -> subprocess.Popen[bytes]:
+    """The server ``command`` in a process group of its own, returned once it accepts
+    connections on ``port`` (tried every ``every`` s); stopped, and RuntimeError, when it
+    exits first or ``seconds`` pass."""
     server = subprocess.Popen(
-        ["taskset", "-c", str(cpu), *command],
+        command,
         cwd=HERE,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-            return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                stop(server)
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.1)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                return server
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(every)
+    except BaseException:  # not started, or interrupted while waiting: no server left
+        stop(server)
+        raise
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

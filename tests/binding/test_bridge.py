@@ -59,16 +59,22 @@ def test_calls_from_a_thread_run_on_the_loop_in_order(loop: CountingLoop) -> Non
     assert {ident for _, ident in seen} == {bridge.call_and_wait(threading.get_ident)}
 
 
-def test_a_burst_costs_one_wake_up(loop: CountingLoop) -> None:
-    bridge = attached(loop)
+def hold_the_loop(loop: CountingLoop) -> threading.Event:
+    """Keep the loop's thread busy until the returned event is set (returns once it is)."""
     busy, release = threading.Event(), threading.Event()
 
-    def hold_the_loop() -> None:
+    def hold() -> None:
         busy.set()
         assert release.wait(5)
 
-    loop.call_soon_threadsafe(hold_the_loop)
+    loop.call_soon_threadsafe(hold)
     assert busy.wait(5)
+    return release
+
+
+def test_a_burst_costs_one_wake_up(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
     before = loop.wakeups
     ran: list[int] = []
     for i in range(100):
@@ -83,14 +89,7 @@ def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: Countin
     """Thousands of handlers' ends at once: the loop runs DRAIN_MAX of them, then what else
     was ready (its connections), then the next ones; calls made meanwhile go after them."""
     bridge = attached(loop)
-    busy, release = threading.Event(), threading.Event()
-
-    def hold_the_loop() -> None:
-        busy.set()
-        assert release.wait(5)
-
-    loop.call_soon_threadsafe(hold_the_loop)
-    assert busy.wait(5)
+    release = hold_the_loop(loop)
     ran: list[int] = []
     seen_between: list[int] = []
     total = 3 * DRAIN_MAX + 10
