@@ -109,6 +109,42 @@ def test_a_long_batch_is_run_a_bounded_part_per_loop_turn_in_order(loop: Countin
     assert ran == list(range(total + 100))
 
 
+def test_calls_from_threads_during_a_long_drain_keep_the_bound(loop: CountingLoop) -> None:
+    """Worker threads keep handing calls over while a backlog drains (handlers' ends in
+    a mass disconnect): each of their wake-ups adds its calls behind the backlog, and a
+    loop turn still runs at most DRAIN_MAX calls (each wake-up used to start one more
+    chain of DRAIN_MAX-sized parts: 256, 512, 768... a turn)."""
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
+    ran: list[Any] = []
+
+    def from_a_thread(i: int) -> None:  # a worker's call, made while the loop drains
+        thread = threading.Thread(target=bridge.call, args=(ran.append, ("late", i)))
+        thread.start()
+        thread.join(5)
+
+    total = 4 * DRAIN_MAX
+    for i in range(total):
+        bridge.call(ran.append, i)
+        if i % 32 == 0:
+            bridge.call(from_a_thread, i)
+    lates = total // 32
+    marks: list[int] = []
+
+    def mark() -> None:  # once per loop turn, until all ran
+        marks.append(len(ran))
+        if len(ran) < total + lates:
+            loop.call_soon(mark)
+
+    loop.call_soon_threadsafe(mark)
+    release.set()
+    wait_until(lambda: len(ran) == total + lates, 10, "every call ran")
+    per_turn = [b - a for a, b in zip([0, *marks], marks, strict=False)]
+    assert max(per_turn) <= DRAIN_MAX, per_turn
+    assert [x for x in ran if isinstance(x, int)] == list(range(total))
+    assert [x[1] for x in ran if isinstance(x, tuple)] == list(range(0, total, 32))
+
+
 def test_calls_on_the_loop_thread_run_at_once(loop: CountingLoop) -> None:
     bridge = attached(loop)
 

@@ -176,13 +176,20 @@ class LoopBridge:
     # -- internals ---------------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Run the queued calls, in order (on the loop thread); past ``DRAIN_MAX`` of
-        them, see :meth:`_drain_part`."""
+        """Run the queued calls, in order (on the loop thread, woken by a thread's
+        call); past ``DRAIN_MAX`` of them, see :meth:`_drain_part`. While a backlog waits,
+        its next part is queued already (:meth:`_drain_next`): the calls go behind it and
+        run with it, so that a turn runs ``DRAIN_MAX`` of them however many threads
+        woke the loop meanwhile."""
         with self._lock:
             batch = self._pending
             self._pending = deque()
             self._scheduled = False
-        if self._backlog is not None or len(batch) > DRAIN_MAX:
+        backlog = self._backlog
+        if backlog is not None:
+            backlog.extend(batch)
+            return
+        if len(batch) > DRAIN_MAX:
             self._drain_part(batch)
             return
         for fn, args in batch:
@@ -190,6 +197,15 @@ class LoopBridge:
                 fn(*args)
             except Exception:
                 logger.exception("error in %r, called from another thread", fn)
+
+    def _drain_next(self) -> None:
+        """The next part of the backlog (the one callback that carries it on), with what
+        was queued since behind it."""
+        with self._lock:
+            batch = self._pending
+            self._pending = deque()
+            self._scheduled = False
+        self._drain_part(batch)
 
     def _drain_part(self, batch: deque[_Call]) -> None:
         """Run ``DRAIN_MAX`` calls, the oldest first (what the last turn left, then
@@ -208,7 +224,7 @@ class LoopBridge:
         loop = self._loop
         if batch and loop is not None:
             self._backlog = batch
-            loop.call_soon(self._drain)
+            loop.call_soon(self._drain_next)
             return
         self._backlog = None
         for fn, args in batch:  # detached meanwhile: as an unbounded batch did
