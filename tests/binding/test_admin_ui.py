@@ -215,6 +215,60 @@ def test_the_statistics_run_only_while_an_admin_is_logged_in(mode: str) -> None:
             user.close()
 
 
+def test_statistics_stop_when_the_last_admin_leaves_during_a_report() -> None:
+    """The last admin's session may end inside a report (its send closes a session that
+    buffered too much): the report's timer is not armed again after the statistics were
+    stopped, and the next login makes one chain of reports, not two."""
+    interval = 0.05
+    app, sio = make_app("admin_stats_leave_in_report")
+    sio.instrument(auth={"username": "admin", "password": generate_password_hash("pw")},
+                   mode="production", server_stats_interval=interval)  # fmt: skip
+    admin_ui = app.extensions[ADMIN_KEY]
+    service = sio.service_for(app)
+    calls: list[float] = []
+    produce = admin_ui.stats
+    leave_now = threading.Event()
+
+    def counted() -> dict[str, Any]:  # on the loop, inside the statistics' tick
+        calls.append(time.monotonic())
+        if leave_now.is_set():
+            leave_now.clear()
+            for sid in list(admin_ui._admins):
+                service.server.disconnect(sid, namespace=admin_ui.namespace)
+        return produce()
+
+    admin_ui.stats = counted
+
+    def on_loop(fn: Callable[[], Any]) -> Any:
+        return service.bridge.call_and_wait(fn, timeout=5)
+
+    def let_intervals_pass(count: int = 6) -> None:
+        start = on_loop(service.server.clock)
+        wait_until(lambda: on_loop(service.server.clock) >= start + count * interval, 5,
+                   f"{count} intervals of the server's clock")  # fmt: skip
+
+    with LiveServer(app, sio) as live:
+        watcher = admin(live.url)
+        try:
+            wait_until(lambda: len(calls) >= 2, 5, "reports while the admin is there")
+            leave_now.set()
+            wait_until(lambda: not on_loop(lambda: admin_ui.looked_at), 5, "the admin gone")
+            made = len(calls)
+            let_intervals_pass()
+            assert len(calls) == made, "reports made after the last admin left"
+        finally:
+            watcher.close()
+        again = admin(live.url)
+        try:
+            wait_until(lambda: again.received("server_stats", "/admin"), 5, "stats again")
+            first = len(calls)
+            let_intervals_pass(10)
+            made = len(calls) - first
+            assert made <= 12, f"{made} reports in 10 intervals: more than one chain"
+        finally:
+            again.close()
+
+
 def test_the_first_admin_gets_statistics_at_once() -> None:
     """Fresh figures at the login, not one interval later (the UI lists no server until
     its first report)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -143,20 +144,26 @@ class AdminStats:
 
     def _sample(self, now: float) -> None:
         """Read the traffic into the current second, every second."""
-        server = self.service.server
+        armed = self._timers.get("sample")
         try:
             self._read_traffic()
         finally:
-            self._timers["sample"] = server.deadlines.call_at(server.clock() + 1.0, self._sample)
+            self._again("sample", armed, 1.0, self._sample)
 
     def _tick(self, now: float) -> None:
-        server = self.service.server
+        armed = self._timers.get("tick")
         try:
             self._send("server_stats", self.stats())
         finally:
-            self._timers["tick"] = server.deadlines.call_at(
-                server.clock() + self.interval, self._tick
-            )
+            self._again("tick", armed, self.interval, self._tick)
+
+    def _again(self, name: str, armed: Any, delay: float, fn: Callable[[float], None]) -> None:
+        """Arm timer ``name`` again, unless the statistics stopped while it ran (its send
+        may close the last admin's session), or stopped and started again (the new start
+        armed its own)."""
+        if self._ticking and self._timers.get(name) is armed:
+            server = self.service.server
+            self._timers[name] = server.deadlines.call_at(server.clock() + delay, fn)
 
     def stats(self) -> dict[str, Any]:
         """This server's ``server_stats``."""
