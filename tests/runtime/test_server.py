@@ -149,6 +149,11 @@ def test_settings_are_checked() -> None:
         Limits(header_timeout=0)
     with pytest.raises(ConfigurationError):
         Limits(max_connections=-1)
+    with pytest.raises(ConfigurationError, match="positive int"):
+        Limits(max_body_size=16e6)  # a size is a whole number of bytes
+    with pytest.raises(ConfigurationError, match="at most a year"):
+        Limits(io_timeout=float("inf"))  # a thread's wait cannot take it
+    assert Limits(io_timeout=0.5, request_timeout=600, min_body_rate=1e9).io_timeout == 0.5
     with pytest.raises(ConfigurationError):
         Server(wsgi_app=hello_app, worker_threads=0)
     with pytest.raises(ConfigurationError):

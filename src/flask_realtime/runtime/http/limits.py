@@ -56,6 +56,8 @@ Why these numbers:
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass, field, fields
 
 from flask_realtime.exceptions import ConfigurationError
@@ -64,6 +66,15 @@ __all__ = ["Limits", "default_max_connections"]
 
 KiB = 1024
 MiB = 1024 * KiB
+
+_COUNTS = frozenset({"max_url_size", "max_header_size", "max_header_count", "max_body_size",
+                     "max_connections", "body_buffer_size", "write_buffer_size"})  # fmt: skip
+"""The limits that are sizes in bytes or counts; the others are seconds (and
+``min_body_rate``, bytes a second)."""
+
+_TIME_MAX = float(min(threading.TIMEOUT_MAX, 365 * 24 * 3600))
+"""The most a time or rate may be: a year (a thread's wait takes at most
+``threading.TIMEOUT_MAX``; ``inf`` and ``nan`` would break the waits and timers that use it)."""
 
 
 def default_max_connections() -> int:
@@ -84,8 +95,10 @@ class Limits:
     """The HTTP server's limits and timeouts (sizes in bytes, times in seconds).
 
     Raises:
-        ConfigurationError: a size or time is not positive (``max_body_size`` may be ``None``,
-            meaning no limit of the server's own).
+        ConfigurationError: a size or count is not a positive int, a time not a positive
+            number of seconds of at most a year, ``min_body_rate`` not a positive finite
+            number (``inf`` and ``nan`` are refused); ``max_body_size`` may be ``None``,
+            meaning no limit of the server's own.
     """
 
     max_url_size: int = 8 * KiB
@@ -105,12 +118,24 @@ class Limits:
 
     def __post_init__(self) -> None:
         for spec in fields(self):
-            value = getattr(self, spec.name)
-            if value is None and spec.name == "max_body_size":
+            name = spec.name
+            value = getattr(self, name)
+            if value is None and name == "max_body_size":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if name in _COUNTS:  # sizes and counts: whole numbers
+                if type(value) is not int or value <= 0:
+                    raise ConfigurationError(f"Limits.{name} must be a positive int, not {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError(f"Limits.{name} must be a positive number, not {value!r}")
+            elif name == "min_body_rate":  # bytes a second: any finite rate
+                if not 0 < value < math.inf:  # nan fails too
+                    raise ConfigurationError(
+                        f"Limits.{name} must be a positive finite number, not {value!r}"
+                    )
+            elif not 0 < value <= _TIME_MAX:  # seconds; nan fails too
                 raise ConfigurationError(
-                    f"Limits.{spec.name} must be a positive number, not {value!r}"
+                    f"Limits.{name} must be a positive number of seconds, at most a year "
+                    f"({_TIME_MAX:.0f}), not {value!r}"
                 )
 
     @property
