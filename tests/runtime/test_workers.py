@@ -414,3 +414,28 @@ def test_worker_threads_run_without_wakeup_preemption_and_leave_the_caller_alone
     assert done.wait(5)
     plain.close()
     assert policies[1] == caller
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies only")
+def test_a_process_under_another_policy_keeps_it_in_the_worker_threads() -> None:
+    # An operator who runs the server under another policy than the normal one (chrt,
+    # systemd's CPUSchedulingPolicy) keeps it: the pool does not turn it into SCHED_BATCH.
+    # SCHED_IDLE stands for it here, as the one a process may take without privileges.
+    policies: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        policies.append(os.sched_getscheduler(0))
+        done.set()
+
+    def under_idle() -> None:  # a thread's policy is its own; the pool's threads inherit it
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        pool = WorkerPool(2, name="t")
+        pool.submit(job)
+        assert done.wait(5)
+        pool.close()
+
+    starter = threading.Thread(target=under_idle)
+    starter.start()
+    starter.join(10)
+    assert policies == [os.SCHED_IDLE]

@@ -50,7 +50,8 @@ and the loop then goes on: two context switches and two futex calls for nothing.
 the server on one core, each ``def`` event so paid about two context switches (a worker
 woken into the GIL, the loop pre-empted); under ``SCHED_BATCH`` a few per ten events
 (``bench/instructions.py --switches``). Where a core is free, the woken thread runs there
-at once, as before. Threads that a job starts inherit the policy (Linux does that).
+at once, as before. Threads and processes that a job starts inherit the policy (Linux does
+that); a process run under another policy than the normal one keeps its own.
 """
 
 from __future__ import annotations
@@ -84,16 +85,24 @@ LATE_EVERY = 3
 docstring): late jobs still progress under load."""
 
 
-_BATCH_POLICY: int | None = getattr(os, "SCHED_BATCH", None)
+_BATCH_POLICY: int | None = (
+    getattr(os, "SCHED_BATCH", None)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "sched_getscheduler")
+    else None
+)
 
 
 def _no_wakeup_preemption() -> None:
     """Put the calling thread under ``SCHED_BATCH`` where there is one (see the module
-    docstring); nothing where the system has no such policy or refuses."""
+    docstring), if it runs under the normal policy: a process that an operator put under
+    another (``chrt``, systemd's ``CPUSchedulingPolicy``) keeps it. Nothing where the
+    system has no such policy or refuses."""
     if _BATCH_POLICY is None:
         return
     try:
-        os.sched_setscheduler(0, _BATCH_POLICY, os.sched_param(0))  # 0: this thread
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:  # 0: this thread
+            return
+        os.sched_setscheduler(0, _BATCH_POLICY, os.sched_param(0))
     except OSError:  # pragma: no cover - a sandbox that forbids it
         pass
 
