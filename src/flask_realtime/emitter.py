@@ -270,4 +270,4 @@ class EmitterOperations:
             "background tasks need a server (init_app)"
         )
 
-    call = rooms = loop_for = _unsupported
+    call = rooms = bridge_for = _unsupported

@@ -247,8 +247,7 @@ class SocketIOOperations(ABC):
 
         A ``def`` runs in a daemon thread; an ``async def`` as a task on the server's loop.
         """
-        loop = self._ops().loop_for(target)
-        return start_background_task(target, args, kwargs, loop)
+        return start_background_task(target, args, kwargs, self._ops().bridge_for(target))
 
     def sleep(self, seconds: float = 0) -> Awaitable[None]:
         """Sleep: blocks a thread; on the event loop, returns an awaitable (``await`` it)."""

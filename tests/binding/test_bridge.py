@@ -250,3 +250,55 @@ def test_a_thread_waiting_for_a_call_is_told_when_the_loop_detaches(loop: Counti
     assert not thread.is_alive(), "the waiting thread hangs"
     assert len(outcome) == 1
     assert isinstance(outcome[0], DisconnectedError)
+
+
+def test_a_coroutine_submitted_from_a_thread_starts_after_the_calls_made_before(
+    loop: CountingLoop,
+) -> None:
+    """``submit`` keeps the thread's order (a handler's emits, then the background task
+    it starts), also behind a backlog of several parts; run_coroutine_threadsafe started
+    it after the first part."""
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
+    ran: list[Any] = []
+
+    async def task(value: str) -> str:
+        ran.append(value)
+        await asyncio.sleep(0)
+        return value * 2
+
+    total = 3 * DRAIN_MAX
+    for i in range(total):
+        bridge.call(ran.append, i)
+    future = bridge.submit(task("task"))
+    release.set()
+    assert future.result(5) == "tasktask"
+    assert ran == [*range(total), "task"]
+
+
+def test_a_submitted_coroutine_passes_on_its_exception(loop: CountingLoop) -> None:
+    bridge = attached(loop)
+
+    async def fails() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        bridge.submit(fails()).result(5)
+
+
+def test_a_coroutine_submitted_to_a_stopped_loop_fails_at_once_or_when_it_stops(
+    loop: CountingLoop,
+) -> None:
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
+
+    async def never() -> None:  # pragma: no cover - not started: the loop stops first
+        raise AssertionError("started on a stopped loop")
+
+    waiting = bridge.submit(never())
+    bridge.detach()
+    release.set()
+    with pytest.raises(DisconnectedError):
+        waiting.result(5)
+    with pytest.raises(DisconnectedError):
+        bridge.submit(never()).result(0)

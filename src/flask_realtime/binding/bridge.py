@@ -25,7 +25,7 @@ import concurrent.futures
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..exceptions import DisconnectedError
@@ -98,6 +98,8 @@ class LoopBridge:
             self._scheduled = False
             waiters, self._waiters = self._waiters, set()
         for future in waiters:
+            if isinstance(future, _Submitted) and future.coro is not None:
+                future.coro.close()  # never to be started: no "never awaited" warning
             if future.set_running_or_notify_cancel():
                 future.set_exception(DisconnectedError("the server's event loop has stopped"))
         if dropped:
@@ -173,6 +175,38 @@ class LoopBridge:
             with self._lock:
                 self._waiters.discard(future)
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` as a task on the loop, started in order with this thread's other
+        calls (``asyncio.run_coroutine_threadsafe`` would start it ahead of those still
+        queued: a backlog's, or a handler's emits made just before); its result or
+        exception in the returned future.
+
+        The future gets :class:`~flask_realtime.exceptions.DisconnectedError` when the
+        loop stops before the task is started.
+        """
+        future: _Submitted[T] = _Submitted(coro)
+
+        def start() -> None:
+            with self._lock:
+                self._waiters.discard(future)
+            if not future.set_running_or_notify_cancel():
+                coro.close()
+                return
+            task = asyncio.ensure_future(coro)
+            future.coro = None
+            task.add_done_callback(lambda done: _settle(future, done))
+
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._waiters.add(future)
+        if closed:
+            coro.close()
+            future.set_exception(DisconnectedError("the server's event loop has stopped"))
+            return future
+        self.call(start)
+        return future
+
     # -- internals ---------------------------------------------------------------------
 
     def _drain(self) -> None:
@@ -232,3 +266,23 @@ class LoopBridge:
                 fn(*args)
             except Exception:
                 logger.exception("error in %r, called from another thread", fn)
+
+
+class _Submitted(concurrent.futures.Future[T]):
+    """A :meth:`LoopBridge.submit`'s future, with its coroutine until the loop starts it."""
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        super().__init__()
+        self.coro: Coroutine[Any, Any, T] | None = coro
+
+
+def _settle(future: concurrent.futures.Future[T], task: asyncio.Future[T]) -> None:
+    """Pass ``task``'s end to ``future`` (a :meth:`LoopBridge.submit`'s)."""
+    if future.done():  # failed by detach() meanwhile
+        return
+    if task.cancelled():
+        future.set_exception(concurrent.futures.CancelledError())
+    elif (error := task.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())

@@ -307,9 +307,10 @@ class Operations:
         """The rooms client ``sid`` is in, its own sid among them."""
         return self._ensure_loop().call_and_wait(self.server.rooms, sid, namespace)
 
-    def loop_for(self, target: Callable[..., Any]) -> Any:
-        """The loop a background ``target`` runs on: the server's for ``async def``, else None."""
-        return self._ensure_loop().loop if is_async_callable(target) else None
+    def bridge_for(self, target: Callable[..., Any]) -> LoopBridge | None:
+        """The way to the loop a background ``target`` runs on: the server's for
+        ``async def``, else None (a thread of its own)."""
+        return self._ensure_loop() if is_async_callable(target) else None
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ Python call or attribute hop.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from typing import TYPE_CHECKING, Any
@@ -121,11 +120,10 @@ class RunnerThreads(RunnerLanes):
             job = following
 
     def _await_on_loop(self, awaitable: Any) -> Any:
-        loop = self._bridge.loop
-        if loop is None:  # pragma: no cover - the loop is there while handlers run
-            return None
+        """Await ``awaitable`` (what an ``async`` error handler of a ``def`` handler
+        returned) on the loop, after what the handler handed the loop before (its emits)."""
 
         async def wait() -> Any:
             return await awaitable
 
-        return asyncio.run_coroutine_threadsafe(wait(), loop).result()
+        return self._bridge.submit(wait()).result()

@@ -298,7 +298,7 @@ class ServerView:
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` in the background (see ``SocketIO.start_background_task``)."""
-        return start_background_task(target, args, kwargs, self._ops.loop_for(target))
+        return start_background_task(target, args, kwargs, self._ops.bridge_for(target))
 
     def sleep(self, seconds: float = 0) -> Any:
         """Sleep (awaitable on the loop)."""

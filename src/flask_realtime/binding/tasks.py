@@ -17,11 +17,16 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .bridge import LoopBridge
 
 __all__ = ["BackgroundTask", "sleep", "start_background_task"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BackgroundTask:
@@ -70,10 +75,12 @@ def start_background_task(
     target: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    loop: asyncio.AbstractEventLoop | None,
+    bridge: LoopBridge | None,
 ) -> BackgroundTask:
-    """Start ``target``: on ``loop`` when given (a coroutine function), else in a thread."""
-    if loop is None:
+    """Start ``target``: on the loop of ``bridge`` when given (a coroutine function), in
+    order with what this thread handed that loop before (a handler's emits), else in a
+    thread."""
+    if bridge is None:
         thread = threading.Thread(
             target=target,
             args=args,
@@ -83,11 +90,10 @@ def start_background_task(
         )
         thread.start()
         return BackgroundTask(thread=thread)
-    future = asyncio.run_coroutine_threadsafe(_logged(target(*args, **kwargs)), loop)
-    return BackgroundTask(future=future)
+    return BackgroundTask(future=bridge.submit(_logged(target(*args, **kwargs))))
 
 
-async def _logged(coro: Awaitable[Any]) -> Any:
+async def _logged(coro: Awaitable[T]) -> T:
     """Await ``coro``; log an exception the way a thread's would be reported."""
     try:
         return await coro
