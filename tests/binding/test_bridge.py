@@ -295,10 +295,43 @@ def test_a_coroutine_submitted_to_a_stopped_loop_fails_at_once_or_when_it_stops(
     async def never() -> None:  # pragma: no cover - not started: the loop stops first
         raise AssertionError("started on a stopped loop")
 
+    async def wrapper(inner: Any) -> Any:  # pragma: no cover - as start_background_task's
+        return await inner
+
     waiting = bridge.submit(never())
+    inner = never()
+    wrapping = bridge.submit(wrapper(inner), inner)
     bridge.detach()
     release.set()
     with pytest.raises(DisconnectedError):
         waiting.result(5)
     with pytest.raises(DisconnectedError):
-        bridge.submit(never()).result(0)
+        wrapping.result(5)
+    inner = never()
+    with pytest.raises(DisconnectedError):
+        bridge.submit(wrapper(inner), inner).result(0)
+    assert inner.cr_frame is None  # closed, not left to warn "never awaited"
+
+
+def test_a_call_that_escapes_with_a_base_exception_does_not_stall_the_backlog(
+    loop: CountingLoop,
+) -> None:
+    """asyncio logs a callback's BaseException (a CancelledError, say) and goes on: so must
+    the backlog, and the calls that threads make after it."""
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
+    ran: list[int] = []
+
+    def escapes() -> None:
+        raise asyncio.CancelledError
+
+    total = 2 * DRAIN_MAX
+    for i in range(total):
+        bridge.call(ran.append, i)
+        if i == 10:
+            bridge.call(escapes)
+    release.set()
+    wait_until(lambda: len(ran) == total, 5, "the backlog after the escaped call")
+    bridge.call(ran.append, total)  # a thread's call after it
+    wait_until(lambda: len(ran) == total + 1, 5, "a later call")
+    assert ran == list(range(total + 1))

@@ -147,6 +147,7 @@ def test_options_given_to_the_constructor_and_init_app_add_up(flask_app: Flask) 
         ({"http_limits": {"linger_timeout": float("nan")}}, "at most a year"),
         ({"http_limits": {"request_timeout": 1e10}}, "at most a year"),
         ({"http_limits": {"min_body_rate": float("inf")}}, "positive finite number"),
+        ({"http_limits": {"min_body_rate": 10**400}}, "positive finite number"),
         ({"http_limits": 300}, "http_limits must be a dict"),
     ],
 )

@@ -439,3 +439,28 @@ def test_a_process_under_another_policy_keeps_it_in_the_worker_threads() -> None
     starter.start()
     starter.join(10)
     assert policies == [os.SCHED_IDLE]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_RESET_ON_FORK"), reason="Linux scheduling policies only")
+def test_the_reset_on_fork_flag_is_not_taken_for_another_policy() -> None:
+    # sched_getscheduler reports the flag inside the policy (systemd's
+    # CPUSchedulingResetOnFork=): a server under the normal policy with it still gets
+    # SCHED_BATCH in its workers (Linux does not pass the flag on to new threads).
+    policies: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        policies.append(os.sched_getscheduler(0))
+        done.set()
+
+    def under_flag() -> None:
+        os.sched_setscheduler(0, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
+        pool = WorkerPool(2, name="t")
+        pool.submit(job)
+        assert done.wait(5)
+        pool.close()
+
+    starter = threading.Thread(target=under_flag)
+    starter.start()
+    starter.join(10)
+    assert policies == [os.SCHED_BATCH]

@@ -98,8 +98,8 @@ class LoopBridge:
             self._scheduled = False
             waiters, self._waiters = self._waiters, set()
         for future in waiters:
-            if isinstance(future, _Submitted) and future.coro is not None:
-                future.coro.close()  # never to be started: no "never awaited" warning
+            if isinstance(future, _Submitted):
+                future.close_all()  # never to be started: no "never awaited" warning
             if future.set_running_or_notify_cancel():
                 future.set_exception(DisconnectedError("the server's event loop has stopped"))
         if dropped:
@@ -157,8 +157,8 @@ class LoopBridge:
         def run() -> None:
             with self._lock:
                 self._waiters.discard(future)
-            if not future.set_running_or_notify_cancel():
-                return
+            if future.done() or not future.set_running_or_notify_cancel():
+                return  # failed by detach() meanwhile, or cancelled
             try:
                 future.set_result(fn(*args))
             except BaseException as exc:
@@ -175,25 +175,29 @@ class LoopBridge:
             with self._lock:
                 self._waiters.discard(future)
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    def submit(
+        self, coro: Coroutine[Any, Any, T], wrapped: object = None
+    ) -> concurrent.futures.Future[T]:
         """Run ``coro`` as a task on the loop, started in order with this thread's other
         calls (``asyncio.run_coroutine_threadsafe`` would start it ahead of those still
         queued: a backlog's, or a handler's emits made just before); its result or
         exception in the returned future.
 
         The future gets :class:`~flask_realtime.exceptions.DisconnectedError` when the
-        loop stops before the task is started.
+        loop stops before the task is started; ``coro`` is closed then, and ``wrapped``
+        too (the coroutine that ``coro`` awaits, when it is a wrapper), so that neither is
+        reported as never awaited.
         """
-        future: _Submitted[T] = _Submitted(coro)
+        future: _Submitted[T] = _Submitted((coro, wrapped))
 
         def start() -> None:
             with self._lock:
                 self._waiters.discard(future)
-            if not future.set_running_or_notify_cancel():
-                coro.close()
+            if future.done() or not future.set_running_or_notify_cancel():
+                future.close_all()  # failed by detach() meanwhile, or cancelled
                 return
+            future.closing = ()
             task = asyncio.ensure_future(coro)
-            future.coro = None
             task.add_done_callback(lambda done: _settle(future, done))
 
         with self._lock:
@@ -201,7 +205,7 @@ class LoopBridge:
             if not closed:
                 self._waiters.add(future)
         if closed:
-            coro.close()
+            future.close_all()
             future.set_exception(DisconnectedError("the server's event loop has stopped"))
             return future
         self.call(start)
@@ -213,8 +217,9 @@ class LoopBridge:
         """Run the queued calls, in order (on the loop thread, woken by a thread's
         call); past ``DRAIN_MAX`` of them, see :meth:`_drain_part`. While a backlog waits,
         its next part is queued already (:meth:`_drain_next`): the calls go behind it and
-        run with it, so that a turn runs ``DRAIN_MAX`` of them however many threads
-        woke the loop meanwhile."""
+        run with it, so that a turn runs ``DRAIN_MAX`` of the backlog however many threads
+        woke the loop meanwhile (and, in the turn the backlog ends, perhaps one batch of a
+        wake-up after it: at most twice ``DRAIN_MAX``)."""
         with self._lock:
             batch = self._pending
             self._pending = deque()
@@ -234,33 +239,40 @@ class LoopBridge:
 
     def _drain_next(self) -> None:
         """The next part of the backlog (the one callback that carries it on), with what
-        was queued since behind it."""
+        was queued since behind it. ``_scheduled`` stays as it is: it tells whether a
+        thread's wake-up (a :meth:`_drain`) is queued, which this is not."""
         with self._lock:
             batch = self._pending
             self._pending = deque()
-            self._scheduled = False
         self._drain_part(batch)
 
     def _drain_part(self, batch: deque[_Call]) -> None:
         """Run ``DRAIN_MAX`` calls, the oldest first (what the last turn left, then
-        ``batch``); the rest wait for the next turn, ahead of any made meanwhile."""
+        ``batch``); the rest wait for the next turn, ahead of any made meanwhile, also
+        when a call escapes with a ``BaseException`` (the loop logs it and goes on: the
+        backlog must go on too)."""
         backlog = self._backlog
         if backlog is not None:
             backlog.extend(batch)
             batch = backlog
         pop = batch.popleft
-        for _ in range(min(DRAIN_MAX, len(batch))):
-            fn, args = pop()
-            try:
-                fn(*args)
-            except Exception:
-                logger.exception("error in %r, called from another thread", fn)
-        loop = self._loop
-        if batch and loop is not None:
-            self._backlog = batch
-            loop.call_soon(self._drain_next)
+        more = False
+        try:
+            for _ in range(min(DRAIN_MAX, len(batch))):
+                fn, args = pop()
+                try:
+                    fn(*args)
+                except Exception:
+                    logger.exception("error in %r, called from another thread", fn)
+        finally:
+            loop = self._loop
+            more = bool(batch) and loop is not None
+            self._backlog = batch if more else None
+            if more:
+                assert loop is not None
+                loop.call_soon(self._drain_next)
+        if more:
             return
-        self._backlog = None
         for fn, args in batch:  # detached meanwhile: as an unbounded batch did
             try:
                 fn(*args)
@@ -269,11 +281,19 @@ class LoopBridge:
 
 
 class _Submitted(concurrent.futures.Future[T]):
-    """A :meth:`LoopBridge.submit`'s future, with its coroutine until the loop starts it."""
+    """A :meth:`LoopBridge.submit`'s future, with its coroutines until the loop starts
+    them (to close if it never does)."""
 
-    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+    def __init__(self, closing: tuple[object, ...]) -> None:
         super().__init__()
-        self.coro: Coroutine[Any, Any, T] | None = coro
+        self.closing = closing
+
+    def close_all(self) -> None:
+        closing, self.closing = self.closing, ()
+        for coro in closing:
+            close = getattr(coro, "close", None)
+            if close is not None:
+                close()
 
 
 def _settle(future: concurrent.futures.Future[T], task: asyncio.Future[T]) -> None:

@@ -126,4 +126,4 @@ class RunnerThreads(RunnerLanes):
         async def wait() -> Any:
             return await awaitable
 
-        return self._bridge.submit(wait()).result()
+        return self._bridge.submit(wait(), awaitable).result()

@@ -90,7 +90,8 @@ def start_background_task(
         )
         thread.start()
         return BackgroundTask(thread=thread)
-    return BackgroundTask(future=bridge.submit(_logged(target(*args, **kwargs))))
+    coro = target(*args, **kwargs)
+    return BackgroundTask(future=bridge.submit(_logged(coro), coro))
 
 
 async def _logged(coro: Awaitable[T]) -> T:

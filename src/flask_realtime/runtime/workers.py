@@ -91,6 +91,8 @@ _BATCH_POLICY: int | None = (
     else None
 )
 
+_RESET_ON_FORK: int = getattr(os, "SCHED_RESET_ON_FORK", 0)
+
 
 def _no_wakeup_preemption() -> None:
     """Put the calling thread under ``SCHED_BATCH`` where there is one (see the module
@@ -100,9 +102,11 @@ def _no_wakeup_preemption() -> None:
     if _BATCH_POLICY is None:
         return
     try:
-        if os.sched_getscheduler(0) != os.SCHED_OTHER:  # 0: this thread
+        policy = os.sched_getscheduler(0)  # 0: this thread
+        reset_on_fork = policy & _RESET_ON_FORK  # a flag in the policy: kept as it is
+        if policy & ~_RESET_ON_FORK != os.SCHED_OTHER:
             return
-        os.sched_setscheduler(0, _BATCH_POLICY, os.sched_param(0))
+        os.sched_setscheduler(0, _BATCH_POLICY | reset_on_fork, os.sched_param(0))
     except OSError:  # pragma: no cover - a sandbox that forbids it
         pass
 

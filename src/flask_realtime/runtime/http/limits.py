@@ -56,7 +56,6 @@ Why these numbers:
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field, fields
 
@@ -71,6 +70,9 @@ _COUNTS = frozenset({"max_url_size", "max_header_size", "max_header_count", "max
                      "max_connections", "body_buffer_size", "write_buffer_size"})  # fmt: skip
 """The limits that are sizes in bytes or counts; the others are seconds (and
 ``min_body_rate``, bytes a second)."""
+
+_RATE_MAX = 1e12
+"""The most ``min_body_rate`` may be (a terabyte a second: no link is faster)."""
 
 _TIME_MAX = float(min(threading.TIMEOUT_MAX, 365 * 24 * 3600))
 """The most a time or rate may be: a year (a thread's wait takes at most
@@ -127,10 +129,11 @@ class Limits:
                     raise ConfigurationError(f"Limits.{name} must be a positive int, not {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigurationError(f"Limits.{name} must be a positive number, not {value!r}")
-            elif name == "min_body_rate":  # bytes a second: any finite rate
-                if not 0 < value < math.inf:  # nan fails too
+            elif name == "min_body_rate":  # bytes a second
+                if not 0 < value <= _RATE_MAX:  # nan fails too
                     raise ConfigurationError(
-                        f"Limits.{name} must be a positive finite number, not {value!r}"
+                        f"Limits.{name} must be a positive finite number of bytes a second, "
+                        f"at most {_RATE_MAX:.0e}, not {value!r}"
                     )
             elif not 0 < value <= _TIME_MAX:  # seconds; nan fails too
                 raise ConfigurationError(
