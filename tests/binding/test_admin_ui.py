@@ -158,6 +158,18 @@ def test_read_only_admin_cannot_act() -> None:
             watcher.close()
 
 
+def intervals_pass(service: Any, interval: float, count: int) -> None:
+    """Wait until the server's clock has moved ``count`` intervals on: a running
+    statistics timer would have reported meanwhile."""
+
+    def clock() -> float:
+        return service.bridge.call_and_wait(service.server.clock, timeout=5)
+
+    start = clock()
+    wait_until(lambda: clock() >= start + count * interval, 5,
+               f"{count} intervals of the server's clock")  # fmt: skip
+
+
 @pytest.mark.parametrize("mode", ["development", "production"])
 def test_the_statistics_run_only_while_an_admin_is_logged_in(mode: str) -> None:
     """A single server with no admin UI logged in spends nothing on the statistics (no
@@ -182,11 +194,7 @@ def test_the_statistics_run_only_while_an_admin_is_logged_in(mode: str) -> None:
         return service.bridge.call_and_wait(fn, timeout=5)
 
     def let_intervals_pass(count: int = 5) -> None:
-        """Until the server's clock has moved ``count`` intervals on: a running timer
-        would have reported meanwhile."""
-        start = on_loop(service.server.clock)
-        wait_until(lambda: on_loop(service.server.clock) >= start + count * interval, 5,
-                   f"{count} intervals of the server's clock")  # fmt: skip
+        intervals_pass(service, interval, count)
 
     with LiveServer(app, sio) as live:
         user = Client(live.url)
@@ -243,9 +251,7 @@ def test_statistics_stop_when_the_last_admin_leaves_during_a_report() -> None:
         return service.bridge.call_and_wait(fn, timeout=5)
 
     def let_intervals_pass(count: int = 6) -> None:
-        start = on_loop(service.server.clock)
-        wait_until(lambda: on_loop(service.server.clock) >= start + count * interval, 5,
-                   f"{count} intervals of the server's clock")  # fmt: skip
+        intervals_pass(service, interval, count)
 
     with LiveServer(app, sio) as live:
         watcher = admin(live.url)

@@ -416,11 +416,9 @@ def test_worker_threads_run_without_wakeup_preemption_and_leave_the_caller_alone
     assert policies[1] == caller
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies only")
-def test_a_process_under_another_policy_keeps_it_in_the_worker_threads() -> None:
-    # An operator who runs the server under another policy than the normal one (chrt,
-    # systemd's CPUSchedulingPolicy) keeps it: the pool does not turn it into SCHED_BATCH.
-    # SCHED_IDLE stands for it here, as the one a process may take without privileges.
+def _worker_policy_under(policy: int) -> int:
+    """The policy a pool's worker runs a job under, the pool made by a thread under
+    ``policy`` (a thread's policy is its own; the threads it starts inherit it)."""
     policies: list[int] = []
     done = threading.Event()
 
@@ -428,17 +426,26 @@ def test_a_process_under_another_policy_keeps_it_in_the_worker_threads() -> None
         policies.append(os.sched_getscheduler(0))
         done.set()
 
-    def under_idle() -> None:  # a thread's policy is its own; the pool's threads inherit it
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    def starter() -> None:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
         pool = WorkerPool(2, name="t")
         pool.submit(job)
         assert done.wait(5)
         pool.close()
 
-    starter = threading.Thread(target=under_idle)
-    starter.start()
-    starter.join(10)
-    assert policies == [os.SCHED_IDLE]
+    thread = threading.Thread(target=starter)
+    thread.start()
+    thread.join(10)
+    (only,) = policies
+    return only
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies only")
+def test_a_process_under_another_policy_keeps_it_in_the_worker_threads() -> None:
+    # An operator who runs the server under another policy than the normal one (chrt,
+    # systemd's CPUSchedulingPolicy) keeps it: the pool does not turn it into SCHED_BATCH.
+    # SCHED_IDLE stands for it here, as the one a process may take without privileges.
+    assert _worker_policy_under(os.SCHED_IDLE) == os.SCHED_IDLE
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_RESET_ON_FORK"), reason="Linux scheduling policies only")
@@ -446,21 +453,4 @@ def test_the_reset_on_fork_flag_is_not_taken_for_another_policy() -> None:
     # sched_getscheduler reports the flag inside the policy (systemd's
     # CPUSchedulingResetOnFork=): a server under the normal policy with it still gets
     # SCHED_BATCH in its workers (Linux does not pass the flag on to new threads).
-    policies: list[int] = []
-    done = threading.Event()
-
-    def job() -> None:
-        policies.append(os.sched_getscheduler(0))
-        done.set()
-
-    def under_flag() -> None:
-        os.sched_setscheduler(0, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
-        pool = WorkerPool(2, name="t")
-        pool.submit(job)
-        assert done.wait(5)
-        pool.close()
-
-    starter = threading.Thread(target=under_flag)
-    starter.start()
-    starter.join(10)
-    assert policies == [os.SCHED_BATCH]
+    assert _worker_policy_under(os.SCHED_OTHER | os.SCHED_RESET_ON_FORK) == os.SCHED_BATCH
