@@ -80,3 +80,12 @@ class Client:
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()
+
+
+AUTH = {"username": "admin", "password": "pw"}
+"""The credentials the admin UI tests log in with (``instrument(auth=...)``, hashed)."""
+
+
+def admin(url: str, auth: Any = AUTH) -> Client:
+    """A client logged in to the admin UI's namespace, as the official UI does."""
+    return Client(url, namespaces=["/admin"], auth=auth)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,15 +16,13 @@ import websocket
 from werkzeug.security import generate_password_hash
 
 from e2e.live_server import LiveServer
-from flask_realtime.binding.admin_ui import ADMIN_KEY, ADMITTED
+from flask_realtime.binding.admin_ui import ADMITTED
 from flask_realtime.exceptions import ConfigurationError
 from support.waiting import wait_until
 
-from .observe_support import Client, make_app
+from .observe_support import Client, admin, make_app
 
 pytestmark = pytest.mark.interop
-
-AUTH = {"username": "admin", "password": "pw"}
 
 
 def served(**options: Any) -> LiveServer:
@@ -39,10 +36,6 @@ def served(**options: Any) -> LiveServer:
 def server() -> Iterator[LiveServer]:
     with served() as live:
         yield live
-
-
-def admin(url: str, auth: Any = AUTH) -> Client:
-    return Client(url, namespaces=["/admin"], auth=auth)
 
 
 def test_wrong_or_missing_credentials_are_refused(
@@ -156,140 +149,6 @@ def test_read_only_admin_cannot_act() -> None:
         finally:
             user.close()
             watcher.close()
-
-
-def intervals_pass(service: Any, interval: float, count: int) -> None:
-    """Wait until the server's clock has moved ``count`` intervals on: a running
-    statistics timer would have reported meanwhile."""
-
-    def clock() -> float:
-        return service.bridge.call_and_wait(service.server.clock, timeout=5)
-
-    start = clock()
-    wait_until(lambda: clock() >= start + count * interval, 5,
-               f"{count} intervals of the server's clock")  # fmt: skip
-
-
-@pytest.mark.parametrize("mode", ["development", "production"])
-def test_the_statistics_run_only_while_an_admin_is_logged_in(mode: str) -> None:
-    """A single server with no admin UI logged in spends nothing on the statistics (no
-    timer sending ``server_stats``, no traffic counted): they start with the first
-    admin's login and stop when the last admin leaves."""
-    interval = 0.05
-    app, sio = make_app(f"admin_stats_{mode}")
-    sio.instrument(auth={"username": "admin", "password": generate_password_hash("pw")},
-                   mode=mode, server_stats_interval=interval)  # fmt: skip
-    admin_ui = app.extensions[ADMIN_KEY]
-    service = sio.service_for(app)
-    calls: list[float] = []
-    produce = admin_ui.stats
-
-    def counted() -> dict[str, Any]:
-        calls.append(time.monotonic())
-        return produce()
-
-    admin_ui.stats = counted  # what the statistics' timer calls, each interval
-
-    def on_loop(fn: Callable[[], Any]) -> Any:
-        return service.bridge.call_and_wait(fn, timeout=5)
-
-    def let_intervals_pass(count: int = 5) -> None:
-        intervals_pass(service, interval, count)
-
-    with LiveServer(app, sio) as live:
-        user = Client(live.url)
-        try:
-            assert user.sio.call("echo", "x", timeout=5) == "x"  # connected and talking
-            let_intervals_pass()
-            assert calls == [], "statistics made with no admin logged in"
-            assert on_loop(lambda: service.engine.traffic) is None, "traffic counted"
-
-            watcher = admin(live.url)
-            stats = wait_until(lambda: watcher.received("server_stats", "/admin"), 5, "stats")
-            assert stats[0][0]["clientsCount"] == 2
-            wait_until(lambda: len(calls) >= 3, 5, "a report every interval")
-            assert on_loop(lambda: service.engine.traffic) is not None
-            watcher.close()
-            wait_until(lambda: not on_loop(lambda: admin_ui.looked_at), 5, "the admin gone")
-            made = len(calls)
-            let_intervals_pass()
-            assert len(calls) == made, "statistics made after the last admin left"
-            assert on_loop(lambda: service.engine.traffic) is None
-
-            again = admin(live.url)  # a new login starts them again
-            wait_until(lambda: again.received("server_stats", "/admin"), 5, "stats again")
-            again.close()
-        finally:
-            user.close()
-
-
-def test_statistics_stop_when_the_last_admin_leaves_during_a_report() -> None:
-    """The last admin's session may end inside a report (its send closes a session that
-    buffered too much): the report's timer is not armed again after the statistics were
-    stopped, and the next login makes one chain of reports, not two."""
-    interval = 0.05
-    app, sio = make_app("admin_stats_leave_in_report")
-    sio.instrument(auth={"username": "admin", "password": generate_password_hash("pw")},
-                   mode="production", server_stats_interval=interval)  # fmt: skip
-    admin_ui = app.extensions[ADMIN_KEY]
-    service = sio.service_for(app)
-    calls: list[float] = []
-    produce = admin_ui.stats
-    leave_now = threading.Event()
-
-    def counted() -> dict[str, Any]:  # on the loop, inside the statistics' tick
-        calls.append(time.monotonic())
-        if leave_now.is_set():
-            leave_now.clear()
-            for sid in list(admin_ui._admins):
-                service.server.disconnect(sid, namespace=admin_ui.namespace)
-        return produce()
-
-    admin_ui.stats = counted
-
-    def on_loop(fn: Callable[[], Any]) -> Any:
-        return service.bridge.call_and_wait(fn, timeout=5)
-
-    def let_intervals_pass(count: int = 6) -> None:
-        intervals_pass(service, interval, count)
-
-    with LiveServer(app, sio) as live:
-        watcher = admin(live.url)
-        try:
-            wait_until(lambda: len(calls) >= 2, 5, "reports while the admin is there")
-            leave_now.set()
-            wait_until(lambda: not on_loop(lambda: admin_ui.looked_at), 5, "the admin gone")
-            made = len(calls)
-            let_intervals_pass()
-            assert len(calls) == made, "reports made after the last admin left"
-        finally:
-            watcher.close()
-        again = admin(live.url)
-        try:
-            wait_until(lambda: again.received("server_stats", "/admin"), 5, "stats again")
-            first = len(calls)
-            let_intervals_pass(10)
-            made = len(calls) - first
-            assert made <= 12, f"{made} reports in 10 intervals: more than one chain"
-        finally:
-            again.close()
-
-
-def test_the_first_admin_gets_statistics_at_once() -> None:
-    """Fresh figures at the login, not one interval later (the UI lists no server until
-    its first report)."""
-    app, sio = make_app("admin_stats_at_once")
-    sio.instrument(auth={"username": "admin", "password": generate_password_hash("pw")},
-                   server_stats_interval=600.0)  # fmt: skip
-    with LiveServer(app, sio) as live:
-        user = Client(live.url)
-        watcher = admin(live.url)
-        try:
-            stats = wait_until(lambda: watcher.received("server_stats", "/admin"), 5, "stats")
-            assert stats[0][0]["clientsCount"] == 2
-        finally:
-            watcher.close()
-            user.close()
 
 
 def test_production_mode_sends_statistics_only() -> None:
