@@ -5,6 +5,7 @@ middlewares), ``socketio.before_event`` (event middlewares), ``socket_data``,
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from typing import Any
 
@@ -21,7 +22,9 @@ from flask_realtime import (
     rooms,
     socket_data,
 )
+from flask_realtime.binding.bridge import DRAIN_MAX
 from flask_realtime.exceptions import ConfigurationError, ContextError
+from support.waiting import wait_until
 
 # -- connect middlewares ----------------------------------------------------------------------
 
@@ -209,6 +212,69 @@ def test_async_and_def_middlewares_mix_with_async_and_def_handlers() -> None:
     assert client.emit("coro", callback=True) == "c"
     assert log == ["async mw sync", "def mw sync", "sync handler",
                    "async mw coro", "def mw coro", "coro handler"]  # fmt: skip
+
+
+def _waits_on_a_future(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is blocked in a ``Future.result`` (what it handed the loop)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == "result" and "futures" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_an_async_middleware_of_a_def_handler_starts_after_the_previous_events_emits() -> None:
+    """A worker runs a client's next ``def`` event right after the previous one (its lane);
+    that event's ``async def`` middleware must reach the loop behind the emits the previous
+    handler made, even while they wait behind a backlog of several of the bridge's parts."""
+    app = make_app()
+    socketio = SocketIO(app)
+    started, go = threading.Event(), threading.Event()
+    burst = 3 * DRAIN_MAX
+    workers: list[threading.Thread] = []
+
+    @socketio.before_event
+    async def announce(event: str, *args: Any) -> None:
+        if event == "second":
+            emit("middleware")
+
+    @socketio.on("first")
+    def first() -> None:
+        started.set()
+        assert go.wait(10)
+        for i in range(burst):
+            emit("burst", i)
+
+    @socketio.on("second")
+    def second() -> None:
+        pass
+
+    client = socketio.test_client(app)
+    first_emit = threading.Thread(target=client.emit, args=("first",))
+    first_emit.start()
+    assert started.wait(10)
+    workers.extend(t for t in threading.enumerate() if t.name.startswith("flask-realtime-app"))
+    second_emit = threading.Thread(target=client.emit, args=("second",))
+    second_emit.start()  # queued in the client's lane behind "first"
+    loop = socketio.service_for(app).bridge.loop
+    assert loop is not None
+    busy, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the loop stays busy: the burst piles up as a backlog
+        busy.set()
+        assert release.wait(10)
+
+    loop.call_soon_threadsafe(hold)
+    assert busy.wait(10)
+    go.set()
+    # The worker ran "first", went on to "second" and waits for its middleware on the loop.
+    wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
+    release.set()
+    first_emit.join(10)
+    second_emit.join(10)
+    names = [(p["name"], p["args"]) for p in client.get_received()]
+    assert names == [*(("burst", [i]) for i in range(burst)), ("middleware", [])]
 
 
 def test_a_non_callable_event_middleware_is_refused() -> None:

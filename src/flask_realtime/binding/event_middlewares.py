@@ -14,8 +14,10 @@ only when a namespace has middlewares, for the handler to run instead, a
 :class:`GatedHandler` that calls the middlewares, then the real handler.
 
 Where each runs: with a ``def`` handler, ``def`` middlewares run in the worker thread and
-an ``async def`` one is awaited on the loop; with an ``async def`` handler, all run on the
-loop (a ``def`` middleware there must not block, as any code on the loop).
+an ``async def`` one is awaited on the loop, started in order with what the thread handed
+the loop before (the emits of the client's previous event, which may still wait behind a
+backlog); with an ``async def`` handler, all run on the loop (a ``def`` middleware there
+must not block, as any code on the loop).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from ..server.registry import HandlerSet
 from ..typing import Handler
 from .handlers import BoundHandler, is_async_callable
+from .scope import current_scope
 
 __all__ = ["EventMiddlewares", "GatedHandler", "add_event_middleware"]
 
@@ -91,7 +94,7 @@ class EventMiddlewares:
                 for middleware, middleware_is_async in middlewares:
                     result = middleware(event, *args)
                     if middleware_is_async or inspect.isawaitable(result):
-                        asyncio.run_coroutine_threadsafe(_awaited(result), loop).result()
+                        _await_on_loop(result, loop)
                 return inner(*handler_args)
 
             fn = gated
@@ -102,6 +105,17 @@ class EventMiddlewares:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _await_on_loop(awaitable: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """Await ``awaitable`` on ``loop`` from a worker thread, after the calls this thread
+    handed the loop before it (``run_coroutine_threadsafe`` would start it ahead of those
+    still queued). Outside a handler's scope (a gated handler called directly) there is no
+    bridge at hand, nor any such call to wait for."""
+    scope = current_scope()
+    if scope is None:
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+    return scope.ops.loop_bridge().submit(_awaited(awaitable), awaitable).result()
 
 
 def add_event_middleware(handlers: HandlerSet, middleware: Callable[..., Any]) -> None:
