@@ -9,6 +9,7 @@ process's output what ran and how it ended:
   and acknowledges with ``"done"``: a handler in progress when a signal arrives.
 - ``frozen``: acknowledges with how many objects the cyclic collector no longer walks
   (``gc.get_freeze_count()``: run() freezes what start-up made once it listens).
+- ``switch_interval``: acknowledges with the GIL's switch interval (run() sets it).
 - disconnect(reason): prints ``disconnect <sid> <reason>``.
 - After ``socketio.run()`` returns: ``run returned``.
 """
@@ -50,6 +51,11 @@ def on_slow(seconds: float) -> str:
 @socketio.on("frozen")
 def on_frozen() -> int:
     return gc.get_freeze_count()
+
+
+@socketio.on("switch_interval")
+def on_switch_interval() -> float:
+    return sys.getswitchinterval()
 
 
 @socketio.on("disconnect")

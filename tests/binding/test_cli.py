@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import urllib.request
 from typing import Any
@@ -15,6 +16,7 @@ from flask.cli import FlaskGroup
 from flask_realtime import SocketIO
 from flask_realtime.binding.cli import run
 from flask_realtime.runtime.gc_policy import GcPolicy, installed_gc_policy
+from flask_realtime.runtime.switch_interval import PYTHON_DEFAULT
 
 
 def group_for(app: Flask) -> FlaskGroup:
@@ -36,6 +38,9 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
     bodies: list[str] = []
 
     policies: list[GcPolicy | None] = []
+    intervals: list[float] = []
+    before = PYTHON_DEFAULT
+    sys.setswitchinterval(before)  # as in a process of its own
 
     def client() -> None:
         if host.started.wait(10):
@@ -44,6 +49,7 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
             with urllib.request.urlopen(server.url + "/", timeout=5) as response:
                 bodies.append(response.read().decode())
             policies.append(installed_gc_policy())
+            intervals.append(sys.getswitchinterval())
         socketio.stop()
 
     thread = threading.Thread(target=client)
@@ -53,11 +59,13 @@ def test_flask_run_serves_a_socketio_app_on_our_server(flask_app: Flask) -> None
     assert result.exit_code == 0, result.output
     assert bodies == ["served"]
     assert "with Socket.IO on http://127.0.0.1:" in result.output
-    # Served from this (the main) thread, the server ran the GC policy, and it is gone
-    # with the server: this process goes on.
+    # Served from this (the main) thread, the server ran the GC policy and shortened the
+    # GIL's switch interval, and both are gone with the server: this process goes on.
     assert policies[0] is not None
+    assert intervals == [0.001]
     assert installed_gc_policy() is None
     assert gc.get_freeze_count() == 0
+    assert sys.getswitchinterval() == before
 
 
 def test_flask_run_of_an_app_without_socketio_is_flasks(

@@ -149,6 +149,10 @@ def test_options_given_to_the_constructor_and_init_app_add_up(flask_app: Flask) 
         ({"http_limits": {"min_body_rate": float("inf")}}, "positive finite number"),
         ({"http_limits": {"min_body_rate": 10**400}}, "positive finite number"),
         ({"http_limits": 300}, "http_limits must be a dict"),
+        ({"switch_interval": 0}, "switch_interval must be a number of seconds above 0"),
+        ({"switch_interval": 2}, "at most 1, or None"),
+        ({"switch_interval": float("nan")}, "switch_interval"),
+        ({"switch_interval": "0.001"}, "switch_interval"),
     ],
 )
 def test_bad_values_are_refused(given: dict[str, object], message: str) -> None:
@@ -164,6 +168,7 @@ def test_defaults() -> None:
     assert options.slow_handler_warning == 5.0
     assert options.engine.path == "socket.io"
     assert options.http_limits == Limits()
+    assert options.switch_interval == 0.001
 
 
 def test_http_limits_change_the_named_limits_and_keep_the_others() -> None:

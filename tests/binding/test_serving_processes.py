@@ -130,14 +130,18 @@ def check_over_tls(url: str, cert: Path, transport: str) -> None:
             doubter.get(url + "/socket.io/?EIO=4&transport=polling", timeout=DEADLINE)
 
 
-def test_run_in_the_main_thread_freezes_what_start_up_made(tmp_path: Path) -> None:
-    # A full collection then no longer walks the app and the server (serving.py).
+def test_run_in_the_main_thread_freezes_what_start_up_made_and_shortens_the_gil_switch(
+    tmp_path: Path,
+) -> None:
+    # A full collection then no longer walks the app and the server (serving.py), and a
+    # busy handler thread lets the loop have the GIL after 1 ms (switch_interval.py).
     with served(tmp_path / "app.log") as server:
         server.start(timeout=30)
         client = Client()
         try:
             client.connect(f"http://127.0.0.1:{server.port}", "websocket")
             assert client.sio.call("frozen", timeout=DEADLINE) > 10_000
+            assert client.sio.call("switch_interval", timeout=DEADLINE) == 0.001
         finally:
             client.close()
 

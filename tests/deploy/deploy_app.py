@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -53,6 +54,12 @@ def gc_policy() -> str:
     """Whether this worker freezes what survives full collections (``runtime/gc_policy.py``)."""
     policy = installed_gc_policy()
     return "frozen" if policy is not None and policy.installed else "as python sets it"
+
+
+@app.route("/switch-interval")
+def switch_interval() -> str:
+    """This worker's GIL switch interval (``runtime/switch_interval.py``)."""
+    return str(sys.getswitchinterval())
 
 
 @app.route("/slow")

@@ -113,6 +113,7 @@ def test_one_worker_serves_routes_websocket_and_polling(one_worker: ServerProces
     assert "Booting worker" in one_worker.log()
     assert "several" not in one_worker.log()  # one worker: no multi-worker warning
     assert get(one_worker.url + "/gc")[1] == "frozen"  # the worker process is the server's
+    assert get(one_worker.url + "/switch-interval")[1] == "0.001"
 
 
 @pytest.mark.interop

@@ -74,14 +74,17 @@ def test_rooms_broadcasts_and_cluster_requests_cross_workers(three: ServerProces
     rooms_broadcasts_and_cluster_requests_cross_workers(three)
 
 
-def test_every_worker_runs_the_garbage_collectors_policy(three: ServerProcess) -> None:
-    answers: dict[str, str] = {}
+def test_every_worker_runs_the_process_policies(three: ServerProcess) -> None:
+    """The garbage collector's policy and the GIL's switch interval, in every worker."""
+    answers: dict[str, tuple[str, str]] = {}
     for _ in range(30):  # new connections: the workers take turns accepting them
         with urllib.request.urlopen(three.url + "/pid", timeout=10) as response:
             pid = response.read().decode()
         with urllib.request.urlopen(three.url + "/gc", timeout=10) as response:
-            answers[pid] = response.read().decode()
-    assert set(answers.values()) == {"frozen"}
+            policy = response.read().decode()
+        with urllib.request.urlopen(three.url + "/switch-interval", timeout=10) as response:
+            answers[pid] = policy, response.read().decode()
+    assert set(answers.values()) == {("frozen", "0.001")}
 
 
 def test_over_tls_a_non_owner_relays_the_upgrade_and_every_client_upgrades(

@@ -78,7 +78,6 @@ from ..adapters.local import LocalLink
 from ..adapters.local_hub_process import hub_path, start_hub_process
 from ..exceptions import BrokerUnavailableError, ConfigurationError
 from ..runtime import EngineIOEndpoint, Limits, Server, access_logger
-from ..runtime.gc_policy import install_gc_policy
 from ..runtime.multiprocess.routing import SessionRouter
 from ..runtime.workers import DEFAULT_WSGI_THREADS
 from .service import service_of
@@ -206,8 +205,7 @@ class GunicornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hint
             if self._member is not None:
                 self._member.started(server)
             watcher.append(asyncio.get_running_loop().create_task(self._watch(server)))
-            if service.options.gc_freeze:
-                install_gc_policy()  # gunicorn's worker process is ours (gc_policy.py)
+            service.own_process()  # gunicorn's worker process is ours
 
         try:
             service.host.serve(server, on_started=started)

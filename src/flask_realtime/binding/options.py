@@ -21,6 +21,7 @@ from typing import Any, Literal
 from ..engine import EngineOptions
 from ..exceptions import ConfigurationError
 from ..runtime.http.limits import Limits
+from ..runtime.switch_interval import SWITCH_INTERVAL
 from ..server.acks import DEFAULT_MAX_PENDING_ACKS
 from ..server.client_limits import RatePolicy
 from ..server.recovery import RecoveryOptions
@@ -58,6 +59,7 @@ _FACADE_NAMES = frozenset(
         "slow_handler_warning",
         "max_queued_events",
         "gc_freeze",
+        "switch_interval",
         "http_limits",
     }
 )
@@ -141,6 +143,11 @@ class SocketIOOptions:
             collection, so that full collections walk only newer objects and stay short
             with many clients connected (``runtime/gc_policy.py``); False leaves the
             collector as Python sets it.
+        switch_interval: where the server owns the process (as ``gc_freeze``), the GIL's
+            switch interval in seconds (``sys.setswitchinterval``), so that threads busy
+            with ``def`` handlers keep the event loop waiting at most that long
+            (``runtime/switch_interval.py``); set only while the process has Python's
+            default (5 ms). None leaves it as it is.
         http_limits: the limits and timeouts of our HTTP server (``run()``, its workers,
             the gunicorn worker class; not uvicorn's or another ASGI server's): given as a
             mapping of the names in ``docs/limits.md`` ("HTTP server") to values, the rest
@@ -169,6 +176,7 @@ class SocketIOOptions:
     max_queued_events: int = 256
     slow_handler_warning: float | None = 5.0
     gc_freeze: bool = True
+    switch_interval: float | None = SWITCH_INTERVAL
     http_limits: Limits = field(default_factory=Limits)
     engine: EngineOptions = field(default_factory=EngineOptions)
 
@@ -286,6 +294,16 @@ def _check_values(options: SocketIOOptions) -> None:
         )
     if not isinstance(options.gc_freeze, bool):
         raise ConfigurationError(f"gc_freeze must be True or False, not {options.gc_freeze!r}")
+    interval = options.switch_interval
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0 < interval <= 1  # nan fails too
+    ):
+        raise ConfigurationError(
+            "switch_interval must be a number of seconds above 0 and at most 1, or None, "
+            f"not {interval!r}"
+        )
     if options.serializer not in ("default", "json", "msgpack"):
         raise ConfigurationError(
             f"serializer must be 'default' or 'msgpack', not {options.serializer!r}"

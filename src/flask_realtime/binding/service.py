@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..deadlines import Deadlines
 from ..engine import EngineServer
+from ..runtime.gc_policy import install_gc_policy, uninstall_gc_policy
+from ..runtime.switch_interval import restore_switch_interval, set_switch_interval
 from ..runtime.workers import WorkerPool
 from ..server import SocketIOServer
 from ..server.registry import HandlerRegistry
@@ -124,6 +126,22 @@ class AppService:
         if view is None:
             view = self._view = ServerView(self.ops, self.server, self.engine)
         return view
+
+    def own_process(self) -> None:
+        """The server owns this process (its main thread serves it: ``run()``, each of
+        its workers, the gunicorn worker): the collector's policy and the GIL's switch
+        interval, as the options say (``runtime/gc_policy.py``,
+        ``runtime/switch_interval.py``). From another thread, nothing is done."""
+        if self.options.gc_freeze:
+            install_gc_policy()
+        if self.options.switch_interval is not None:
+            set_switch_interval(self.options.switch_interval)
+
+    @staticmethod
+    def leave_process() -> None:
+        """Undo :meth:`own_process`: the server has stopped, the process may go on."""
+        uninstall_gc_policy()
+        restore_switch_interval()
 
     def ensure_loop(self) -> LoopBridge:
         """The bridge to this app's loop, starting the embedded loop if none runs yet."""

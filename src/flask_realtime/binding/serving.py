@@ -28,7 +28,6 @@ import click
 
 from ..exceptions import ConfigurationError
 from ..runtime import EngineIOEndpoint, Server, access_logger, make_ssl_context
-from ..runtime.gc_policy import install_gc_policy, uninstall_gc_policy
 from ..runtime.multiprocess.routing import SessionRouter
 from .worker_processes import (
     MAX_WORKERS,
@@ -120,7 +119,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 limits=service.options.http_limits,
                 log=log_output,
             )
-            announce = _started(app, gc_freeze=service.options.gc_freeze)
+            announce = _started(app, service)
 
             def on_started(server: Server) -> None:
                 started()
@@ -130,7 +129,7 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
                 service.host.serve(server, on_started=on_started)
             finally:
                 if threading.current_thread() is threading.main_thread():
-                    uninstall_gc_policy()  # the process may go on without its server
+                    service.leave_process()  # the process may go on without its server
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -153,14 +152,13 @@ def run(service: AppService, host: str | None, port: int | None, kwargs: dict[st
         serve()
 
 
-def _started(app: Flask, *, gc_freeze: bool) -> Callable[[Server], None]:
-    """What to do once the server listens: the collector's policy, then say where the app
+def _started(app: Flask, service: AppService) -> Callable[[Server], None]:
+    """What to do once the server listens: the process's policies, then say where the app
     is served."""
     announce = _announce(app)
 
     def started(server: Server) -> None:
-        if gc_freeze:
-            install_gc_policy()  # when the process is ours (its main thread runs this)
+        service.own_process()  # when the process is ours (its main thread runs this)
         announce(server)
 
     return started

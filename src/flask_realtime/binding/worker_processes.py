@@ -34,7 +34,6 @@ from ..adapters.local_hub import LocalHub
 from ..adapters.local_wire import ALL, FrameKind
 from ..exceptions import ConfigurationError
 from ..runtime import Server
-from ..runtime.gc_policy import install_gc_policy
 from ..runtime.multiprocess.handoff import ConnectionHandoff
 from ..runtime.multiprocess.routing import SessionRouter
 from ..runtime.multiprocess.supervisor import Supervisor
@@ -147,8 +146,7 @@ def _serve_worker(
 
     def started(server: Server) -> None:
         member.started(server)
-        if service.options.gc_freeze:
-            install_gc_policy()  # the worker process is ours (``runtime/gc_policy.py``)
+        service.own_process()  # the worker process is ours
 
     try:
         service.host.serve(server, on_started=started)
