@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -64,6 +65,7 @@ from soak_clients import Http, raise_fd_limit, ws_connect
 
 CLIENTS = str(Path(__file__).with_name("soak_clients.py"))
 SERVER = str(Path(__file__).with_name("soak_server.py"))
+NODE_SERVER = str(Path(__file__).parent / "servers" / "node_soak.js")
 SLOW = 0.020
 """A pause or a p99 over this is counted (issue 14's target)."""
 TAIL = 60.0
@@ -80,6 +82,15 @@ def proc_stats(pid: int) -> tuple[float, int]:
     with open(f"/proc/{pid}/status") as status:
         rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
     return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has taken since boot, the kernel's work
+    included (``/proc/stat``: all but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def server_port(server: subprocess.Popen[str]) -> int:
@@ -114,6 +125,8 @@ class Run:
         self.turns: list[tuple[float, float, float]] = []  # (sampled at, longest turn ms,
         # the most CPU ms of the loop's thread in one turn)
         self.cpu: list[tuple[float, float]] = []  # (sampled at, the server's CPU seconds)
+        self.machine: list[tuple[float, float]] = []  # (sampled at, CPU seconds every
+        # process of the machine took, the kernel's included: /proc/stat)
 
     def phase_of(self, at: float) -> str:
         phase = "start"
@@ -124,7 +137,8 @@ class Run:
 
     def summary(self) -> list[str]:
         out = [f"{'phase':>6} {'s':>5} {'gc2':>4} {'>20ms':>5} {'max ms':>7} {'p99 med':>8} "
-               f"{'s>20ms':>6} {'p99 all':>8} {'max ms':>7} {'echoes':>7}"]  # fmt: skip
+               f"{'s>20ms':>6} {'p99 all':>8} {'max ms':>7} {'echoes':>7} "
+               f"{'>20ms':>6}"]  # fmt: skip
         ends = [*(self.begun.get(name) for name in PHASES[1:]), None]
         for name, end in zip(PHASES, ends, strict=True):
             if name not in self.begun:
@@ -138,7 +152,8 @@ class Run:
                 f"{sum(s > SLOW for s in pauses):5d} {max(pauses, default=0) * 1e3:7.1f} "
                 f"{statistics.median(seconds) if seconds else math.nan:8.2f} "
                 f"{sum(p > SLOW * 1e3 for p in seconds):6d} {p99(echoes):8.2f} "
-                f"{(echoes[-1] * 1e3 if echoes else math.nan):7.1f} {len(echoes):7d}"
+                f"{(echoes[-1] * 1e3 if echoes else math.nan):7.1f} {len(echoes):7d} "
+                f"{sum(e > SLOW for e in echoes):6d}"
             )
         legs = [
             f"{name} {max(i for t, i, _ in self.legs if self.phase_of(t) == name) * 1e3:.1f}"
@@ -152,13 +167,14 @@ class Run:
                 f"/{max(cpu for t, _, cpu in self.turns if self.phase_of(t) == name):.1f}"
                 for name in PHASES if any(self.phase_of(t) == name for t, _, _ in self.turns)
             ))  # fmt: skip
-        spent = {}
-        for (_, before), (at, after) in zip(self.cpu, self.cpu[1:], strict=False):
-            phase = self.phase_of(at)
-            spent[phase] = spent.get(phase, 0.0) + after - before
-        out.append("server CPU s: " + ", ".join(
-            f"{name} {spent[name]:.2f}" for name in PHASES if name in spent
-        ))  # fmt: skip
+        for what, samples in (("server", self.cpu), ("machine (both cores)", self.machine)):
+            spent = {}
+            for (_, before), (at, after) in itertools.pairwise(samples):
+                phase = self.phase_of(at)
+                spent[phase] = spent.get(phase, 0.0) + after - before
+            out.append(f"{what} CPU s: " + ", ".join(
+                f"{name} {spent[name]:.2f}" for name in PHASES if name in spent
+            ))  # fmt: skip
         if self.gc_cpu:
             out.append("full collection, most CPU ms: " + ", ".join(
                 f"{name} {self.gc_cpu[name] * 1e3:.1f}" for name in PHASES if name in self.gc_cpu
@@ -185,13 +201,14 @@ async def conduct(args: argparse.Namespace) -> None:
         env["SOAK_LOOP_TURNS"] = "1"
     if args.gc_garbage:
         env["SOAK_GC_GARBAGE"] = "1"
+    command = ["node", NODE_SERVER] if args.server == "node" else [sys.executable, SERVER]
     server = subprocess.Popen(
-        [sys.executable, SERVER],
+        command,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     port = server_port(server)
-    print(f"server pid {server.pid} on port {port}, gc_freeze={args.gc_freeze}, "
-          f"polite_leave={args.polite_leave}")  # fmt: skip
+    print(f"server {args.server} pid {server.pid} on port {port}, "
+          f"gc_freeze={args.gc_freeze}, polite_leave={args.polite_leave}")  # fmt: skip
     run = Run()
     sent: dict[str, float] = {}
 
@@ -280,6 +297,7 @@ async def conduct(args: argparse.Namespace) -> None:
             phase = run.phase_of(time.monotonic())
             run.gc_cpu[phase] = max(run.gc_cpu.get(phase, 0.0), stats["gc2_cpu_max"])
         run.cpu.append((time.monotonic(), stats["cpu_s"]))
+        run.machine.append((time.monotonic(), machine_cpu()))
         turn = ""
         if "turn_max_ms" in stats:
             run.turns.append((time.monotonic(), stats["turn_max_ms"], stats["turn_cpu_ms"]))
@@ -325,6 +343,11 @@ def main() -> None:
     from flask_realtime.runtime import new_event_loop as policy_loop  # uvloop when installed
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--server", choices=("flask-realtime", "node"), default="flask-realtime",
+        help="the server under test: soak_server.py, or Node's socket.io with the same "
+        "handlers (servers/node_soak.js: GC pauses are its major ones; no heap figures)",
+    )  # fmt: skip
     parser.add_argument("--ws", type=int, default=15000)
     parser.add_argument("--polling", type=int, default=2000)
     parser.add_argument("--churn-seconds", type=float, default=60)

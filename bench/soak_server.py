@@ -1,6 +1,8 @@
 """The server of ``bench/soak.py``: a Flask app with an echo handler and, as most apps do,
 a ``def`` disconnect handler (``SOAK_NO_DISCONNECT_HANDLER=1`` leaves it out), served by
-``socketio.run`` with the collector's policy (``SOAK_GC_FREEZE=0`` turns it off).
+``socketio.run`` with the collector's policy (``SOAK_GC_FREEZE=0`` turns it off) and the
+GIL's switch interval of ``socketio.run`` (``SOAK_SWITCH_INTERVAL``: seconds, or ``python``
+for Python's own 5 ms; ``SOAK_WORKER_THREADS``: the ``def`` pool's size).
 
 ``GET /stats`` tells the conductor the live sessions, the full collections since the last
 read (when each ended, its pause), the heap's size and the policy's sweeps; with
@@ -49,7 +51,13 @@ def serve() -> None:
 
     app = Flask("soak")
     freeze = os.environ.get("SOAK_GC_FREEZE", "1") != "0"
-    socketio = SocketIO(app, **({} if freeze else {"gc_freeze": False}))
+    options: dict[str, Any] = {} if freeze else {"gc_freeze": False}
+    interval = os.environ.get("SOAK_SWITCH_INTERVAL")  # "python": Python's own (5 ms)
+    if interval:
+        options["switch_interval"] = None if interval == "python" else float(interval)
+    if os.environ.get("SOAK_WORKER_THREADS"):
+        options["worker_threads"] = int(os.environ["SOAK_WORKER_THREADS"])
+    socketio = SocketIO(app, **options)
     pauses: list[tuple[float, float]] = []  # (when it ended, seconds), time.monotonic
     started: list[float] = []
     cpu: list[float] = []
