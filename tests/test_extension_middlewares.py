@@ -256,8 +256,11 @@ def test_an_async_middleware_of_a_def_handler_starts_after_the_previous_events_e
     assert started.wait(10)
     workers.extend(t for t in threading.enumerate() if t.name.startswith("flask-realtime-app"))
     second_emit = threading.Thread(target=client.emit, args=("second",))
-    second_emit.start()  # queued in the client's lane behind "first"
-    loop = socketio.service_for(app).bridge.loop
+    second_emit.start()
+    service = socketio.service_for(app)
+    lanes = service.runner._lanes
+    wait_until(lambda: any(lane for lane in list(lanes.values())), what="second in the lane")
+    loop = service.bridge.loop
     assert loop is not None
     busy, release = threading.Event(), threading.Event()
 
@@ -265,14 +268,19 @@ def test_an_async_middleware_of_a_def_handler_starts_after_the_previous_events_e
         busy.set()
         assert release.wait(10)
 
-    loop.call_soon_threadsafe(hold)
-    assert busy.wait(10)
-    go.set()
-    # The worker ran "first", went on to "second" and waits for its middleware on the loop.
-    wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
-    release.set()
+    try:
+        loop.call_soon_threadsafe(hold)
+        assert busy.wait(10)
+        go.set()
+        # The worker ran "first", went on to "second" and waits for its middleware.
+        wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
+    finally:
+        release.set()
+        go.set()
     first_emit.join(10)
     second_emit.join(10)
+    assert not first_emit.is_alive()
+    assert not second_emit.is_alive()
     names = [(p["name"], p["args"]) for p in client.get_received()]
     assert names == [*(("burst", [i]) for i in range(burst)), ("middleware", [])]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections.abc import Iterator
@@ -274,6 +276,42 @@ def test_a_coroutine_submitted_from_a_thread_starts_after_the_calls_made_before(
     release.set()
     assert future.result(5) == "tasktask"
     assert ran == [*range(total), "task"]
+
+
+_WHO: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+
+
+def test_a_submitted_coroutine_runs_in_its_own_threads_context(loop: CountingLoop) -> None:
+    """The loop runs a batch in the context of the thread that woke it; a coroutine
+    submitted by another thread (another client's handler) must see its own thread's
+    context variables (the handler's scope, Flask's), not the waker's."""
+    bridge = attached(loop)
+    release = hold_the_loop(loop)
+    woke = threading.Event()
+
+    def waker() -> None:
+        _WHO.set("waker")
+        bridge.call(lambda: None)  # the first call of the batch: it wakes the loop
+        woke.set()
+
+    async def who() -> str:
+        return _WHO.get()
+
+    thread = threading.Thread(target=waker)
+    thread.start()
+    assert woke.wait(5)
+    thread.join(5)
+    seen: list[concurrent.futures.Future[str]] = []
+
+    def submitter() -> None:
+        _WHO.set("submitter")
+        seen.append(bridge.submit(who()))
+
+    thread = threading.Thread(target=submitter)
+    thread.start()
+    thread.join(5)
+    release.set()
+    assert seen[0].result(5) == "submitter"
 
 
 def test_a_submitted_coroutine_passes_on_its_exception(loop: CountingLoop) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections import deque
@@ -189,6 +190,10 @@ class LoopBridge:
         reported as never awaited.
         """
         future: _Submitted[T] = _Submitted((coro, wrapped))
+        # The task runs in this thread's context (its Flask and handler scope), as
+        # run_coroutine_threadsafe's would: the loop runs a batch in the context of the
+        # thread that woke it, which may serve another client.
+        context = contextvars.copy_context()
 
         def start() -> None:
             with self._lock:
@@ -197,7 +202,7 @@ class LoopBridge:
                 future.close_all()  # failed by detach() meanwhile, or cancelled
                 return
             future.closing = ()
-            task = asyncio.ensure_future(coro)
+            task = asyncio.get_running_loop().create_task(coro, context=context)
             task.add_done_callback(lambda done: _settle(future, done))
 
         with self._lock:

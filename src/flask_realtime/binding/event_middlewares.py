@@ -111,11 +111,13 @@ def _await_on_loop(awaitable: Any, loop: asyncio.AbstractEventLoop) -> Any:
     """Await ``awaitable`` on ``loop`` from a worker thread, after the calls this thread
     handed the loop before it (``run_coroutine_threadsafe`` would start it ahead of those
     still queued). Outside a handler's scope (a gated handler called directly) there is no
-    bridge at hand, nor any such call to wait for."""
+    bridge at hand, nor any such call to wait for; nor when the bridge now serves another
+    loop (the server stopped and started again while the handler ran)."""
     scope = current_scope()
-    if scope is None:
+    bridge = None if scope is None else scope.ops.bridge()
+    if bridge is None or bridge.loop is not loop:
         return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
-    return scope.ops.loop_bridge().submit(_awaited(awaitable), awaitable).result()
+    return bridge.submit(_awaited(awaitable), awaitable).result()
 
 
 def add_event_middleware(handlers: HandlerSet, middleware: Callable[..., Any]) -> None:

@@ -307,10 +307,6 @@ class Operations:
         """The rooms client ``sid`` is in, its own sid among them."""
         return self._ensure_loop().call_and_wait(self.server.rooms, sid, namespace)
 
-    def loop_bridge(self) -> LoopBridge:
-        """The way to the server's loop (starting the embedded loop if none runs yet)."""
-        return self._ensure_loop()
-
     def bridge_for(self, target: Callable[..., Any]) -> LoopBridge | None:
         """The way to the loop a background ``target`` runs on: the server's for
         ``async def``, else None (a thread of its own)."""

@@ -298,10 +298,10 @@ def _check_values(options: SocketIOOptions) -> None:
     if interval is not None and (
         isinstance(interval, bool)
         or not isinstance(interval, (int, float))
-        or not 0 < interval <= 1  # nan fails too
+        or not 1e-6 <= interval <= 1  # nan fails too; CPython rounds below 1 µs to 0
     ):
         raise ConfigurationError(
-            "switch_interval must be a number of seconds above 0 and at most 1, or None, "
+            "switch_interval must be a number of seconds from 0.000001 to 1, or None, "
             f"not {interval!r}"
         )
     if options.serializer not in ("default", "json", "msgpack"):

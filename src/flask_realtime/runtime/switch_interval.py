@@ -9,9 +9,9 @@ for a busy thread to let the GIL go, which CPython forces only after the switch 
 A client's event takes several turns (read, handed to a thread, answered), so its
 latency grew by multiples of 5 ms. With 1 ms, ``bench/soak.py``'s mass disconnect
 (17,000 sessions with a ``def`` disconnect handler ending at once) gave the echoing
-client a p99 of 12-27 ms in five runs, against 36-75 ms with 5 ms in five runs, and the
-echo benchmark moved within its noise (a handler that returns quickly lets the GIL go
-long before either interval).
+client a p99 of 12-27 ms in five runs, against 21-75 ms with 5 ms in seven runs
+(``bench/results/soak/leave-2026-12-04/``), and the echo benchmark moved within its
+noise (a handler that returns quickly lets the GIL go long before either interval).
 
 Set by ``socketio.run()`` (its process, or each worker of ``run(workers=N)``) and by the
 gunicorn worker class, from the process's main thread, and only while the process still
