@@ -37,6 +37,10 @@ times the server's loop turns on the loop itself (a 1 ms timer, and how long it 
 between two runs): the longest per second and per phase, beside the server's CPU
 seconds per phase (its work, whatever else the machine ran).
 
+``--server node``: Node's socket.io with the same handlers (``servers/node_soak.js``) under
+the same run. The machine's CPU (``/proc/stat``: every process and the kernel) is printed
+per phase beside the server's: the client processes share the cores.
+
 Churn, each a fresh connection: a WebSocket that connects and leaves politely, one that
 connects and is aborted, a polling session abandoned after connecting (the server reaps it
 after the heartbeat), and a polling session that upgrades to WebSocket and leaves.
@@ -207,8 +211,9 @@ async def conduct(args: argparse.Namespace) -> None:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     port = server_port(server)
-    print(f"server {args.server} pid {server.pid} on port {port}, "
-          f"gc_freeze={args.gc_freeze}, polite_leave={args.polite_leave}")  # fmt: skip
+    policy = f"gc_freeze={args.gc_freeze}, " if args.server != "node" else ""  # SOAK_* too
+    print(f"server {args.server} pid {server.pid} on port {port}, {policy}"
+          f"polite_leave={args.polite_leave}")  # fmt: skip
     run = Run()
     sent: dict[str, float] = {}
 

@@ -8,7 +8,11 @@
 //     ([when it ended, seconds], on the conductor's clock, time.monotonic), the process's
 //     CPU seconds, and with SOAK_LOOP_TURNS=1 the longest gap of a 1 ms timer (its longest
 //     loop turn) and the process CPU time spent in it.
-// It prints "Socket.IO on http://127.0.0.1:PORT", as socketio.run does.
+// It prints "Socket.IO on http://127.0.0.1:PORT", as socketio.run does. Read with care: a
+// major GC entry is V8's stop-the-world pause only (its marking runs concurrently), not a
+// walk of everything as Python's full collection; the CPU per turn is the process's (GC
+// threads too), where soak_server.py's is the loop thread's; the SOAK_* settings of the
+// Python server (collector, switch interval, pool) do not apply.
 const http = require('http');
 const { PerformanceObserver, constants, performance } = require('perf_hooks');
 const { Server } = require('socket.io');
