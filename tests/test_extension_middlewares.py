@@ -285,6 +285,76 @@ def test_an_async_middleware_of_a_def_handler_starts_after_the_previous_events_e
     assert names == [*(("burst", [i]) for i in range(burst)), ("middleware", [])]
 
 
+def test_an_async_middleware_sees_its_own_client_when_another_clients_thread_woke_the_loop() -> (
+    None
+):
+    """The loop runs a batch of thread calls in the context of the thread that woke it:
+    client A's handler emits first, then client B's worker hands over B's ``async def``
+    middleware in the same batch. The middleware must run as B's (its ``request.sid``, and
+    its emit to B), not as A's."""
+    app = make_app()
+    socketio = SocketIO(app)
+    go_a, go_b, a_emitted = threading.Event(), threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    @socketio.before_event
+    def wait_for_b(event: str, *args: Any) -> None:
+        if event == "b":
+            assert go_b.wait(10)
+
+    @socketio.before_event
+    async def record(event: str, *args: Any) -> None:
+        if event == "b":
+            seen.append(request.sid)
+            emit("recorded")
+
+    @socketio.on("a")
+    def on_a() -> None:
+        assert go_a.wait(10)
+        emit("from_a")  # wakes the held loop: the batch runs in A's context
+        a_emitted.set()
+
+    @socketio.on("b")
+    def on_b() -> None:
+        pass
+
+    client_a, client_b = socketio.test_client(app), socketio.test_client(app)
+    threads = [
+        threading.Thread(target=client_a.emit, args=("a",)),
+        threading.Thread(target=client_b.emit, args=("b",)),
+    ]
+    for thread in threads:
+        thread.start()
+    service = socketio.service_for(app)
+    wait_until(lambda: len(service.runner._running) == 2, what="both handlers in threads")
+    workers = [t for t in threading.enumerate() if t.name.startswith("flask-realtime-app")]
+    loop = service.bridge.loop
+    assert loop is not None
+    busy, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        busy.set()
+        assert release.wait(10)
+
+    try:
+        loop.call_soon_threadsafe(hold)
+        assert busy.wait(10)
+        go_a.set()
+        assert a_emitted.wait(10)
+        go_b.set()
+        wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
+    finally:
+        release.set()
+        go_a.set()
+        go_b.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert seen == [client_b.get_sid()]
+    assert [p["name"] for p in client_b.get_received()] == ["recorded"]
+    assert [p["name"] for p in client_a.get_received()] == ["from_a"]
+
+
 def test_a_non_callable_event_middleware_is_refused() -> None:
     socketio = SocketIO(make_app())
     with pytest.raises(ConfigurationError):
