@@ -295,11 +295,13 @@ def test_an_async_middleware_sees_its_own_client_when_another_clients_thread_wok
     app = make_app()
     socketio = SocketIO(app)
     go_a, go_b, a_emitted = threading.Event(), threading.Event(), threading.Event()
+    a_started, b_started = threading.Event(), threading.Event()
     seen: list[str] = []
 
     @socketio.before_event
     def wait_for_b(event: str, *args: Any) -> None:
         if event == "b":
+            b_started.set()
             assert go_b.wait(10)
 
     @socketio.before_event
@@ -310,6 +312,7 @@ def test_an_async_middleware_sees_its_own_client_when_another_clients_thread_wok
 
     @socketio.on("a")
     def on_a() -> None:
+        a_started.set()
         assert go_a.wait(10)
         emit("from_a")  # wakes the held loop: the batch runs in A's context
         a_emitted.set()
@@ -325,8 +328,10 @@ def test_an_async_middleware_sees_its_own_client_when_another_clients_thread_wok
     ]
     for thread in threads:
         thread.start()
+    # Both threads inside the handler's call (whatever it asks the loop first is done).
+    assert a_started.wait(10)
+    assert b_started.wait(10)
     service = socketio.service_for(app)
-    wait_until(lambda: len(service.runner._running) == 2, what="both handlers in threads")
     workers = [t for t in threading.enumerate() if t.name.startswith("flask-realtime-app")]
     loop = service.bridge.loop
     assert loop is not None
