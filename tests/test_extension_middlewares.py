@@ -5,7 +5,6 @@ middlewares), ``socketio.before_event`` (event middlewares), ``socket_data``,
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from typing import Any
 
@@ -22,9 +21,7 @@ from flask_realtime import (
     rooms,
     socket_data,
 )
-from flask_realtime.binding.bridge import DRAIN_MAX
 from flask_realtime.exceptions import ConfigurationError, ContextError
-from support.waiting import wait_until
 
 # -- connect middlewares ----------------------------------------------------------------------
 
@@ -212,152 +209,6 @@ def test_async_and_def_middlewares_mix_with_async_and_def_handlers() -> None:
     assert client.emit("coro", callback=True) == "c"
     assert log == ["async mw sync", "def mw sync", "sync handler",
                    "async mw coro", "def mw coro", "coro handler"]  # fmt: skip
-
-
-def _waits_on_a_future(thread: threading.Thread) -> bool:
-    """Whether ``thread`` is blocked in a ``Future.result`` (what it handed the loop)."""
-    frame = sys._current_frames().get(thread.ident or 0)
-    while frame is not None:
-        if frame.f_code.co_name == "result" and "futures" in frame.f_code.co_filename:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def test_an_async_middleware_of_a_def_handler_starts_after_the_previous_events_emits() -> None:
-    """A worker runs a client's next ``def`` event right after the previous one (its lane);
-    that event's ``async def`` middleware must reach the loop behind the emits the previous
-    handler made, even while they wait behind a backlog of several of the bridge's parts."""
-    app = make_app()
-    socketio = SocketIO(app)
-    started, go = threading.Event(), threading.Event()
-    burst = 3 * DRAIN_MAX
-    workers: list[threading.Thread] = []
-
-    @socketio.before_event
-    async def announce(event: str, *args: Any) -> None:
-        if event == "second":
-            emit("middleware")
-
-    @socketio.on("first")
-    def first() -> None:
-        started.set()
-        assert go.wait(10)
-        for i in range(burst):
-            emit("burst", i)
-
-    @socketio.on("second")
-    def second() -> None:
-        pass
-
-    client = socketio.test_client(app)
-    first_emit = threading.Thread(target=client.emit, args=("first",))
-    first_emit.start()
-    assert started.wait(10)
-    workers.extend(t for t in threading.enumerate() if t.name.startswith("flask-realtime-app"))
-    second_emit = threading.Thread(target=client.emit, args=("second",))
-    second_emit.start()
-    service = socketio.service_for(app)
-    lanes = service.runner._lanes
-    wait_until(lambda: any(lane for lane in list(lanes.values())), what="second in the lane")
-    loop = service.bridge.loop
-    assert loop is not None
-    busy, release = threading.Event(), threading.Event()
-
-    def hold() -> None:  # the loop stays busy: the burst piles up as a backlog
-        busy.set()
-        assert release.wait(10)
-
-    try:
-        loop.call_soon_threadsafe(hold)
-        assert busy.wait(10)
-        go.set()
-        # The worker ran "first", went on to "second" and waits for its middleware.
-        wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
-    finally:
-        release.set()
-        go.set()
-    first_emit.join(10)
-    second_emit.join(10)
-    assert not first_emit.is_alive()
-    assert not second_emit.is_alive()
-    names = [(p["name"], p["args"]) for p in client.get_received()]
-    assert names == [*(("burst", [i]) for i in range(burst)), ("middleware", [])]
-
-
-def test_an_async_middleware_sees_its_own_client_when_another_clients_thread_woke_the_loop() -> (
-    None
-):
-    """The loop runs a batch of thread calls in the context of the thread that woke it:
-    client A's handler emits first, then client B's worker hands over B's ``async def``
-    middleware in the same batch. The middleware must run as B's (its ``request.sid``, and
-    its emit to B), not as A's."""
-    app = make_app()
-    socketio = SocketIO(app)
-    go_a, go_b, a_emitted = threading.Event(), threading.Event(), threading.Event()
-    a_started, b_started = threading.Event(), threading.Event()
-    seen: list[str] = []
-
-    @socketio.before_event
-    def wait_for_b(event: str, *args: Any) -> None:
-        if event == "b":
-            b_started.set()
-            assert go_b.wait(10)
-
-    @socketio.before_event
-    async def record(event: str, *args: Any) -> None:
-        if event == "b":
-            seen.append(request.sid)
-            emit("recorded")
-
-    @socketio.on("a")
-    def on_a() -> None:
-        a_started.set()
-        assert go_a.wait(10)
-        emit("from_a")  # wakes the held loop: the batch runs in A's context
-        a_emitted.set()
-
-    @socketio.on("b")
-    def on_b() -> None:
-        pass
-
-    client_a, client_b = socketio.test_client(app), socketio.test_client(app)
-    threads = [
-        threading.Thread(target=client_a.emit, args=("a",)),
-        threading.Thread(target=client_b.emit, args=("b",)),
-    ]
-    for thread in threads:
-        thread.start()
-    # Both threads inside the handler's call (whatever it asks the loop first is done).
-    assert a_started.wait(10)
-    assert b_started.wait(10)
-    service = socketio.service_for(app)
-    workers = [t for t in threading.enumerate() if t.name.startswith("flask-realtime-app")]
-    loop = service.bridge.loop
-    assert loop is not None
-    busy, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        busy.set()
-        assert release.wait(10)
-
-    try:
-        loop.call_soon_threadsafe(hold)
-        assert busy.wait(10)
-        go_a.set()
-        assert a_emitted.wait(10)
-        go_b.set()
-        wait_until(lambda: any(_waits_on_a_future(t) for t in workers), what="the middleware")
-    finally:
-        release.set()
-        go_a.set()
-        go_b.set()
-    for thread in threads:
-        thread.join(10)
-        assert not thread.is_alive()
-    assert seen == [client_b.get_sid()]
-    assert [p["name"] for p in client_b.get_received()] == ["recorded"]
-    assert [p["name"] for p in client_a.get_received()] == ["from_a"]
 
 
 def test_a_non_callable_event_middleware_is_refused() -> None:

@@ -26,7 +26,7 @@ import contextvars
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..exceptions import DisconnectedError
@@ -215,6 +215,15 @@ class LoopBridge:
             return future
         self.call(start)
         return future
+
+    def wait_for(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` on the loop from another thread, started in order with this
+        thread's other calls (see :meth:`submit`), and return its result."""
+
+        async def awaited() -> T:
+            return await awaitable
+
+        return self.submit(awaited(), awaitable).result()
 
     # -- internals ---------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ def _await_on_loop(awaitable: Any, loop: asyncio.AbstractEventLoop) -> Any:
     bridge = None if scope is None else scope.ops.bridge()
     if bridge is None or bridge.loop is not loop:
         return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
-    return bridge.submit(_awaited(awaitable), awaitable).result()
+    return bridge.wait_for(awaitable)
 
 
 def add_event_middleware(handlers: HandlerSet, middleware: Callable[..., Any]) -> None:

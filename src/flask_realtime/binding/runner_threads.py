@@ -122,8 +122,4 @@ class RunnerThreads(RunnerLanes):
     def _await_on_loop(self, awaitable: Any) -> Any:
         """Await ``awaitable`` (what an ``async`` error handler of a ``def`` handler
         returned) on the loop, after what the handler handed the loop before (its emits)."""
-
-        async def wait() -> Any:
-            return await awaitable
-
-        return self._bridge.submit(wait(), awaitable).result()
+        return self._bridge.wait_for(awaitable)
